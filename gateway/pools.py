@@ -1,0 +1,161 @@
+"""Pool jurisdiction settings: currency, identity and region schemes, rate caps, DPD buckets.
+
+A pool's settings decide which tape fields are required and how they are validated. Two presets cover
+the cases we ship: ``CN_CONSUMER`` (a Chinese e-commerce instalment pool, money in fen, PRC identity
+fields required) and ``US_CONSUMER`` (a US personal-loan pool such as the Lending Club import, money in
+cents, two-letter state codes as region, no identity fields).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Tape schema v1: the fields a platform submits (names are the catalogue's).
+TAPE_FIELDS: tuple[str, ...] = (
+    "platform_loan_id", "obligor_name", "id_type", "id_number", "mobile", "repayment_account",
+    "home_address", "region_code", "region_code_version", "birth_date", "gender", "income_monthly_fen",
+    "occupation", "internal_score", "consent_basis", "consent_version", "consent_time", "product_type",
+    "merchant_category", "origination_channel", "origination_date", "first_due_date", "maturity_date",
+    "term_months", "installments_total", "installments_paid", "repayment_method",
+    "original_principal_fen", "nominal_rate_bps", "apr_all_in_bps", "current_principal_fen",
+    "days_past_due", "overdue_principal_fen", "overdue_interest_fen", "loan_status", "five_tier_class",
+    "default_date", "charge_off_date", "pool_addition_date",
+)  # fmt: skip
+
+# Fields the gateway derives; a platform may not submit them.
+DERIVED_FIELDS: tuple[str, ...] = ("exposure_id", "obligor_pseudo_id", "pool_id", "cutoff_date", "dpd_bucket")
+
+# Identity fields whose formats are jurisdiction-specific (PRC ID, PRC mobile).
+IDENTITY_FIELDS: frozenset[str] = frozenset(
+    {"obligor_name", "id_type", "id_number", "mobile", "birth_date", "gender"}
+)
+
+_CN_REQUIRED = frozenset({
+    "platform_loan_id", "obligor_name", "id_type", "id_number", "mobile", "region_code",
+    "region_code_version", "birth_date", "gender", "consent_basis", "consent_version", "consent_time",
+    "product_type", "origination_date", "first_due_date", "maturity_date", "term_months",
+    "installments_total", "installments_paid", "repayment_method", "original_principal_fen",
+    "nominal_rate_bps", "apr_all_in_bps", "current_principal_fen", "days_past_due",
+    "overdue_principal_fen", "overdue_interest_fen", "loan_status", "five_tier_class",
+    "pool_addition_date",
+})  # fmt: skip
+
+_US_REQUIRED = frozenset({
+    "platform_loan_id", "region_code", "origination_date", "maturity_date", "term_months",
+    "original_principal_fen", "nominal_rate_bps", "current_principal_fen", "days_past_due", "loan_status",
+})  # fmt: skip
+
+DEFAULT_DPD_EDGES: tuple[int, ...] = (0, 30, 60, 90)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """Jurisdiction settings of one pool.
+
+    ``dpd_edges`` are inclusive upper bounds of all buckets but the last: the default ``(0, 30, 60, 90)``
+    gives buckets ``0``, ``1-30``, ``31-60``, ``61-90`` and ``90+``. Money fields (names ending ``_fen``)
+    are integers in the minor unit of ``currency`` (fen for CNY, cents for USD).
+    """
+
+    name: str
+    jurisdiction: str  # "CN" or "US"
+    currency: str  # ISO 4217
+    minor_unit: str  # "fen", "cent"
+    minor_per_major: int
+    region_scheme: str  # "GB/T 2260" or "US-STATE"
+    id_scheme: str | None  # "GB 11643" or None (no identity fields accepted)
+    apr_reject_bps: int
+    apr_flag_bps: int
+    dpd_edges: tuple[int, ...] = DEFAULT_DPD_EDGES
+    default_days: int = 90
+    min_age_years: int | None = 18
+    max_original_principal: int | None = None
+    required_fields: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.jurisdiction not in ("CN", "US"):
+            raise ValueError(f"jurisdiction must be CN or US, got {self.jurisdiction!r}")
+        if list(self.dpd_edges) != sorted(set(self.dpd_edges)) or not self.dpd_edges or self.dpd_edges[0] < 0:
+            raise ValueError("dpd_edges must be strictly increasing non-negative integers")
+        if not 0 <= self.apr_flag_bps <= self.apr_reject_bps:
+            raise ValueError("need 0 <= apr_flag_bps <= apr_reject_bps")
+        if self.default_days < 1:
+            raise ValueError("default_days must be >= 1")
+        unknown = set(self.required_fields) - set(TAPE_FIELDS)
+        if unknown:
+            raise ValueError(f"required_fields names unknown tape fields: {sorted(unknown)}")
+
+    @property
+    def dpd_bucket_names(self) -> tuple[str, ...]:
+        """Bucket labels, e.g. ``("0", "1-30", "31-60", "61-90", "90+")``."""
+        names = [str(self.dpd_edges[0]) if self.dpd_edges[0] == 0 else f"0-{self.dpd_edges[0]}"]
+        for lo, hi in zip(self.dpd_edges, self.dpd_edges[1:], strict=False):
+            names.append(f"{lo + 1}-{hi}")
+        names.append(f"{self.dpd_edges[-1]}+")
+        return tuple(names)
+
+    def dpd_bucket(self, days_past_due: int) -> str:
+        """The bucket label for a non-negative days-past-due count."""
+        names = self.dpd_bucket_names
+        for i, edge in enumerate(self.dpd_edges):
+            if days_past_due <= edge:
+                return names[i]
+        return names[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (lists for tuples and sets), the inverse of :meth:`from_dict`."""
+        d = dataclasses.asdict(self)
+        d["dpd_edges"] = list(self.dpd_edges)
+        d["required_fields"] = sorted(self.required_fields)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PoolConfig:
+        """Build from :meth:`to_dict` output; raises ``ValueError``/``TypeError`` on bad settings."""
+        d = dict(data)
+        d["dpd_edges"] = tuple(int(x) for x in d.get("dpd_edges", DEFAULT_DPD_EDGES))
+        d["required_fields"] = frozenset(d.get("required_fields", ()))
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown pool settings: {sorted(unknown)}")
+        return cls(**d)
+
+    def with_overrides(self, **changes: Any) -> PoolConfig:
+        """A copy with some settings replaced (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+CN_CONSUMER = PoolConfig(
+    name="CN_CONSUMER",
+    jurisdiction="CN",
+    currency="CNY",
+    minor_unit="fen",
+    minor_per_major=100,
+    region_scheme="GB/T 2260",
+    id_scheme="GB 11643",
+    apr_reject_bps=3600,
+    apr_flag_bps=2400,
+    # RMB 200,000 per-borrower cap on internet unsecured consumer credit (classification notes §6.3).
+    max_original_principal=20_000_000,
+    required_fields=_CN_REQUIRED,
+)
+
+US_CONSUMER = PoolConfig(
+    name="US_CONSUMER",
+    jurisdiction="US",
+    currency="USD",
+    minor_unit="cent",
+    minor_per_major=100,
+    region_scheme="US-STATE",
+    id_scheme=None,
+    apr_reject_bps=3600,
+    apr_flag_bps=3600,
+    min_age_years=None,
+    required_fields=_US_REQUIRED,
+)
+
+PRESETS: dict[str, PoolConfig] = {"CN_CONSUMER": CN_CONSUMER, "US_CONSUMER": US_CONSUMER}
