@@ -49,6 +49,8 @@ _US_REQUIRED = frozenset({
 })  # fmt: skip
 
 DEFAULT_DPD_EDGES: tuple[int, ...] = (0, 30, 60, 90)
+# Labels as in the catalogue's dpd_bucket enum (M0 = current, M1 = 1-30, ..., M3+ = over 90).
+DEFAULT_DPD_LABELS: tuple[str, ...] = ("M0", "M1", "M2", "M3", "M3+")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class PoolConfig:
     apr_reject_bps: int
     apr_flag_bps: int
     dpd_edges: tuple[int, ...] = DEFAULT_DPD_EDGES
+    dpd_labels: tuple[str, ...] = DEFAULT_DPD_LABELS
     default_days: int = 90
     min_age_years: int | None = 18
     max_original_principal: int | None = None
@@ -80,6 +83,9 @@ class PoolConfig:
             raise ValueError(f"jurisdiction must be CN or US, got {self.jurisdiction!r}")
         if list(self.dpd_edges) != sorted(set(self.dpd_edges)) or not self.dpd_edges or self.dpd_edges[0] < 0:
             raise ValueError("dpd_edges must be strictly increasing non-negative integers")
+        labels = self.dpd_labels
+        if len(labels) != len(self.dpd_edges) + 1 or len(set(labels)) != len(labels):
+            raise ValueError("dpd_labels needs one distinct label per bucket (len(dpd_edges) + 1)")
         if not 0 <= self.apr_flag_bps <= self.apr_reject_bps:
             raise ValueError("need 0 <= apr_flag_bps <= apr_reject_bps")
         if self.default_days < 1:
@@ -89,26 +95,26 @@ class PoolConfig:
             raise ValueError(f"required_fields names unknown tape fields: {sorted(unknown)}")
 
     @property
-    def dpd_bucket_names(self) -> tuple[str, ...]:
-        """Bucket labels, e.g. ``("0", "1-30", "31-60", "61-90", "90+")``."""
+    def dpd_ranges(self) -> tuple[str, ...]:
+        """Human ranges of the buckets, e.g. ``("0", "1-30", "31-60", "61-90", "91+")``."""
         names = [str(self.dpd_edges[0]) if self.dpd_edges[0] == 0 else f"0-{self.dpd_edges[0]}"]
         for lo, hi in zip(self.dpd_edges, self.dpd_edges[1:], strict=False):
             names.append(f"{lo + 1}-{hi}")
-        names.append(f"{self.dpd_edges[-1]}+")
+        names.append(f"{self.dpd_edges[-1] + 1}+")
         return tuple(names)
 
     def dpd_bucket(self, days_past_due: int) -> str:
-        """The bucket label for a non-negative days-past-due count."""
-        names = self.dpd_bucket_names
+        """The bucket label (``dpd_labels``) for a non-negative days-past-due count."""
         for i, edge in enumerate(self.dpd_edges):
             if days_past_due <= edge:
-                return names[i]
-        return names[-1]
+                return self.dpd_labels[i]
+        return self.dpd_labels[-1]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (lists for tuples and sets), the inverse of :meth:`from_dict`."""
         d = dataclasses.asdict(self)
         d["dpd_edges"] = list(self.dpd_edges)
+        d["dpd_labels"] = list(self.dpd_labels)
         d["required_fields"] = sorted(self.required_fields)
         return d
 
@@ -117,6 +123,7 @@ class PoolConfig:
         """Build from :meth:`to_dict` output; raises ``ValueError``/``TypeError`` on bad settings."""
         d = dict(data)
         d["dpd_edges"] = tuple(int(x) for x in d.get("dpd_edges", DEFAULT_DPD_EDGES))
+        d["dpd_labels"] = tuple(str(x) for x in d.get("dpd_labels", DEFAULT_DPD_LABELS))
         d["required_fields"] = frozenset(d.get("required_fields", ()))
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
