@@ -1,0 +1,125 @@
+"""Lane sets: which values are committed per loan, and the pool metrics built from them.
+
+A *lane* is one committed non-negative integer per loan. A *lane set* names the lanes, their
+range-proof bit sizes and the metrics (public linear combinations of lane aggregates) that claims
+may reference. Lane sets are versioned and named in every snapshot header, so a verifier never
+guesses what a commitment means.
+
+``dpd5-v1`` (DESIGN.md "Lanes"): outstanding principal (minor units) by delinquency bucket
+M0 (current), M1 (1–30 dpd), M2 (31–60), M3 (61–90), M3+ (>90) — exactly one non-zero for an
+honest loan — plus a 0/1 count lane per bucket. The count lanes' blindings are chosen to sum to
+zero per loan, so anyone can check ``sum(count commitments of a loan) == G``: with each count lane
+range-proven non-negative (and 5 · 2^8 far below r, so nothing wraps) this proves that every loan
+counts exactly once, in exactly one bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+BUCKETS: Final = ("M0", "M1", "M2", "M3", "M3+")
+
+
+@dataclass(frozen=True)
+class LaneSet:
+    """A named, versioned set of per-loan lanes and the metrics defined over them."""
+
+    name: str
+    balance_lanes: tuple[str, ...]
+    count_lanes: tuple[str, ...]
+    balance_bits: int
+    count_bits: int
+    metrics: Mapping[str, tuple[tuple[str, int], ...]]
+
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        """All lanes, balance lanes first: the order of commitments inside a leaf."""
+        return self.balance_lanes + self.count_lanes
+
+    def lane_values(self, principal: int, bucket: int) -> tuple[int, ...]:
+        """The lane values of a loan with outstanding ``principal`` in delinquency ``bucket``.
+
+        Raises:
+            ValueError: negative principal, principal >= 2^balance_bits, or an unknown bucket.
+        """
+        if not 0 <= bucket < len(self.balance_lanes):
+            raise ValueError(f"bucket must be in 0..{len(self.balance_lanes) - 1}")
+        if not 0 <= principal < 1 << self.balance_bits:
+            raise ValueError(f"principal must be in [0, 2^{self.balance_bits})")
+        balances = tuple(principal if b == bucket else 0 for b in range(len(self.balance_lanes)))
+        counts = tuple(1 if b == bucket else 0 for b in range(len(self.count_lanes)))
+        return balances + counts
+
+    def metric(self, name: str) -> tuple[tuple[str, int], ...]:
+        """The (lane, coefficient) terms of metric ``name``.
+
+        Raises:
+            KeyError: the lane set defines no such metric.
+        """
+        try:
+            return self.metrics[name]
+        except KeyError:
+            raise KeyError(f"lane set {self.name} defines no metric {name!r}") from None
+
+    def metric_value(self, name: str, lane_totals: Mapping[str, int]) -> int:
+        """The plaintext value of a metric from plaintext lane totals."""
+        return sum(coeff * lane_totals[lane] for lane, coeff in self.metric(name))
+
+
+def _dpd5_metrics() -> dict[str, tuple[tuple[str, int], ...]]:
+    bal = [f"balance_{b}" for b in BUCKETS]
+    cnt = [f"count_{b}" for b in BUCKETS]
+    metrics: dict[str, tuple[tuple[str, int], ...]] = {
+        "pool_balance": tuple((lane, 1) for lane in bal),
+        "loan_count": tuple((lane, 1) for lane in cnt),
+    }
+    for i, b in enumerate(BUCKETS):
+        metrics[f"balance_{b}"] = ((bal[i], 1),)
+        metrics[f"count_{b}"] = ((cnt[i], 1),)
+    # "N+ dpd" cumulative metrics, as investor reports state delinquency ratios.
+    for label, first in (("1plus", 1), ("31plus", 2), ("61plus", 3), ("90plus", 4)):
+        metrics[f"balance_dpd_{label}"] = tuple((lane, 1) for lane in bal[first:])
+        metrics[f"count_dpd_{label}"] = tuple((lane, 1) for lane in cnt[first:])
+    return metrics
+
+
+DPD5_V1: Final = LaneSet(
+    name="dpd5-v1",
+    balance_lanes=tuple(f"balance_{b}" for b in BUCKETS),
+    count_lanes=tuple(f"count_{b}" for b in BUCKETS),
+    balance_bits=32,
+    count_bits=8,
+    metrics=_dpd5_metrics(),
+)
+
+LANE_SETS: Final[Mapping[str, LaneSet]] = {DPD5_V1.name: DPD5_V1}
+
+
+def get_lane_set(name: str) -> LaneSet:
+    """The lane set called ``name``.
+
+    Raises:
+        KeyError: unknown lane set (a bundle from a newer version, or a forged name).
+    """
+    try:
+        return LANE_SETS[name]
+    except KeyError:
+        raise KeyError(f"unknown lane set {name!r}") from None
+
+
+def dpd_bucket(days_past_due: int, edges: Sequence[int] = (0, 30, 60, 90)) -> int:
+    """The bucket index of ``days_past_due`` given upper edges (M0 = 0 dpd, M1 = 1..edges[1], ...).
+
+    Raises:
+        ValueError: negative days past due or malformed edges.
+    """
+    if days_past_due < 0:
+        raise ValueError("days past due must be non-negative")
+    if list(edges) != sorted(set(edges)) or len(edges) != len(BUCKETS) - 1 or edges[0] != 0:
+        raise ValueError("edges must be 4 strictly increasing values starting at 0")
+    for i, edge in enumerate(edges):
+        if days_past_due <= edge:
+            return i
+    return len(edges)
