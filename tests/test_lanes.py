@@ -1,0 +1,65 @@
+"""The dpd5-v1 lane set: lane values per loan, bucket boundaries, metric definitions."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from proofs.lanes import BUCKETS, DPD5_V1, dpd_bucket, get_lane_set
+
+
+@pytest.mark.parametrize(
+    ("dpd", "bucket"),
+    [(0, 0), (1, 1), (30, 1), (31, 2), (60, 2), (61, 3), (90, 3), (91, 4), (10_000, 4)],
+)
+def test_dpd_bucket_boundaries_match_m0_to_m3_plus(dpd: int, bucket: int) -> None:
+    assert dpd_bucket(dpd) == bucket
+
+
+def test_dpd_bucket_rejects_negative_days() -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        dpd_bucket(-1)
+
+
+@pytest.mark.parametrize("edges", [(0, 30, 60), (1, 30, 60, 90), (0, 60, 30, 90), (0, 30, 30, 90)])
+def test_dpd_bucket_rejects_malformed_edges(edges: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="edges"):
+        dpd_bucket(5, edges)
+
+
+@given(principal=st.integers(0, 2**32 - 1), bucket=st.integers(0, 4))
+def test_exactly_one_balance_and_one_count_lane_is_set(principal: int, bucket: int) -> None:
+    values = DPD5_V1.lane_values(principal, bucket)
+    balances, counts = values[:5], values[5:]
+    assert balances[bucket] == principal
+    assert sum(balances) == principal
+    assert counts == tuple(1 if b == bucket else 0 for b in range(5))
+
+
+@pytest.mark.parametrize(("principal", "bucket"), [(-1, 0), (2**32, 0), (5, 5), (5, -1)])
+def test_lane_values_refuse_out_of_range_input(principal: int, bucket: int) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        DPD5_V1.lane_values(principal, bucket)
+
+
+def test_metrics_are_sums_of_the_right_lanes() -> None:
+    totals = {lane: 0 for lane in DPD5_V1.lanes}
+    for principal, bucket in [(100, 0), (200, 1), (300, 2), (400, 3), (500, 4), (50, 4)]:
+        for lane, v in zip(DPD5_V1.lanes, DPD5_V1.lane_values(principal, bucket), strict=True):
+            totals[lane] += v
+    assert DPD5_V1.metric_value("pool_balance", totals) == 1550
+    assert DPD5_V1.metric_value("loan_count", totals) == 6
+    assert DPD5_V1.metric_value("balance_dpd_31plus", totals) == 300 + 400 + 550
+    assert DPD5_V1.metric_value("balance_dpd_90plus", totals) == 550
+    assert DPD5_V1.metric_value("count_dpd_90plus", totals) == 2
+    assert DPD5_V1.metric_value("balance_M3", totals) == 400
+
+
+def test_unknown_metric_and_lane_set_are_named_in_the_error() -> None:
+    with pytest.raises(KeyError, match="no_such_metric"):
+        DPD5_V1.metric("no_such_metric")
+    with pytest.raises(KeyError, match="dpd9-v7"):
+        get_lane_set("dpd9-v7")
+
+
+def test_lane_order_is_balances_then_counts() -> None:
+    assert DPD5_V1.lanes == tuple(f"balance_{b}" for b in BUCKETS) + tuple(f"count_{b}" for b in BUCKETS)
