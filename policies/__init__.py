@@ -1,8 +1,21 @@
 """PoolProof policies: field catalogue, party rules, transforms, aggregate guard and decision log.
 
-Pure Python: no Flask, no database. The gateway calls :class:`Policy` for every response.
+Pure Python: no Flask, no database. The gateway calls :class:`Policy` for every response::
+
+    policy = load_policy()                       # packaged default_policy.toml + catalogue.toml
+    rows = policy.view(party, records, "rating", pool_id="p1", log=log, pseudonym_key=key)
+    d = policy.decide(party, "id_number", "investment_monitoring", pool_id="p1")
 """
 
+from .aggregates import (
+    DIMENSIONS,
+    WHOLE_POOL_REPORT,
+    AggregateConfig,
+    AggregateDecision,
+    AggregateGuard,
+    GuardState,
+    ReportDefinition,
+)
 from .catalogue import (
     DEFAULT_CATALOGUE,
     GATEWAY_DERIVED_FIELDS,
@@ -10,7 +23,9 @@ from .catalogue import (
     Catalogue,
     FieldSpec,
     load_catalogue,
+    normalise_field_name,
 )
+from .decision_log import GENESIS_HASH, DecisionLog, canonical_json, entry_hash, verify_decision_log
 from .errors import (
     CatalogueError,
     DecisionLogError,
@@ -19,18 +34,74 @@ from .errors import (
     PolicyFileError,
     PseudonymKeyError,
 )
+from .explain import explain
+from .parties import PURPOSES, ROLES, Party
+from .policy import (
+    DEFAULT_POLICY_PATH,
+    ClaimRule,
+    Decision,
+    Policy,
+    PolicyStore,
+    RoleSpec,
+    Rule,
+    ViewPlan,
+    load_policy,
+)
+from .policytest import CaseResult, run_policy_tests
+from .transforms import (
+    MASK_PRESETS,
+    MaskSpec,
+    Transform,
+    derive_pseudonym_key,
+    mask_value,
+    pseudonym,
+)
 
 __all__ = [
     "DEFAULT_CATALOGUE",
+    "DEFAULT_POLICY_PATH",
+    "DIMENSIONS",
     "GATEWAY_DERIVED_FIELDS",
+    "GENESIS_HASH",
+    "MASK_PRESETS",
+    "PURPOSES",
+    "ROLES",
     "TAPE_SCHEMA_V1_FIELDS",
+    "WHOLE_POOL_REPORT",
+    "AggregateConfig",
+    "AggregateDecision",
+    "AggregateGuard",
+    "CaseResult",
     "Catalogue",
     "CatalogueError",
+    "ClaimRule",
+    "Decision",
+    "DecisionLog",
     "DecisionLogError",
     "FieldSpec",
     "ForbiddenFieldError",
+    "GuardState",
+    "MaskSpec",
+    "Party",
+    "Policy",
     "PolicyError",
     "PolicyFileError",
+    "PolicyStore",
     "PseudonymKeyError",
+    "ReportDefinition",
+    "RoleSpec",
+    "Rule",
+    "Transform",
+    "ViewPlan",
+    "canonical_json",
+    "derive_pseudonym_key",
+    "entry_hash",
+    "explain",
     "load_catalogue",
+    "load_policy",
+    "mask_value",
+    "normalise_field_name",
+    "pseudonym",
+    "run_policy_tests",
+    "verify_decision_log",
 ]

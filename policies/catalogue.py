@@ -132,8 +132,17 @@ def _spec_from_toml(path: str, text: str, name: str, raw: Any) -> FieldSpec:
         raise fail("", "field names are lower-case snake_case ([a-z][a-z0-9_]*)")
     if not isinstance(raw, dict):
         raise fail("", "expected a table { type = ..., level = ..., category = ... }")
-    allowed = {"type", "unit", "level", "category", "pipl_sensitive", "tags", "forbidden", "enum_values",
-               "description"}
+    allowed = {
+        "type",
+        "unit",
+        "level",
+        "category",
+        "pipl_sensitive",
+        "tags",
+        "forbidden",
+        "enum_values",
+        "description",
+    }
     for k in raw:
         if k not in allowed:
             raise fail(k, f"unknown key {k!r}; allowed: {', '.join(sorted(allowed))}")
@@ -201,12 +210,14 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     src = str(p)
     if doc.get("format") != CATALOGUE_FORMAT:
         got = doc.get("format")
-        raise CatalogueError(src, "format", f"expected format = {CATALOGUE_FORMAT!r}, got {got!r}",
-                             locate(text, "format"))
+        raise CatalogueError(
+            src, "format", f"expected format = {CATALOGUE_FORMAT!r}, got {got!r}", locate(text, "format")
+        )
     for k in doc:
         if k not in ("format", "forbidden_names", "fields"):
-            raise CatalogueError(src, k, "unknown top-level key; allowed: format, forbidden_names, fields",
-                                 locate(text, k))
+            raise CatalogueError(
+                src, k, "unknown top-level key; allowed: format, forbidden_names, fields", locate(text, k)
+            )
     fields_doc = doc.get("fields")
     if not isinstance(fields_doc, dict) or not fields_doc:
         raise CatalogueError(src, "fields", "a [fields] table with at least one field is required")
@@ -217,17 +228,29 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     for k in ("tokens", "substrings"):
         v = fb.get(k, [])
         if not isinstance(v, list) or not all(isinstance(s, str) and s for s in v):
-            raise CatalogueError(src, f"forbidden_names.{k}", "expected a list of non-empty strings",
-                                 locate(text, f"forbidden_names.{k}"))
+            raise CatalogueError(
+                src,
+                f"forbidden_names.{k}",
+                "expected a list of non-empty strings",
+                locate(text, f"forbidden_names.{k}"),
+            )
         lists[k] = v
     specs = {name: _spec_from_toml(src, text, name, rawspec) for name, rawspec in fields_doc.items()}
-    cat = Catalogue(specs, forbidden_tokens=lists["tokens"], forbidden_substrings=lists["substrings"],
-                    source=src, content=raw)
+    cat = Catalogue(
+        specs,
+        forbidden_tokens=lists["tokens"],
+        forbidden_substrings=lists["substrings"],
+        source=src,
+        content=raw,
+    )
     for name, spec in specs.items():
         if not spec.forbidden and not _pattern_free(cat, name):
-            raise CatalogueError(src, f"fields.{name}",
-                                 "a permitted field name matches a forbidden-name pattern; rename it",
-                                 locate(text, f"fields.{name}"))
+            raise CatalogueError(
+                src,
+                f"fields.{name}",
+                "a permitted field name matches a forbidden-name pattern; rename it",
+                locate(text, f"fields.{name}"),
+            )
     return cat
 
 
@@ -241,17 +264,53 @@ def _pattern_free(cat: Catalogue, name: str) -> bool:
 DEFAULT_CATALOGUE: Catalogue = load_catalogue()
 
 TAPE_SCHEMA_V1_FIELDS: tuple[str, ...] = (
-    "platform_loan_id", "obligor_name", "id_type", "id_number", "mobile", "repayment_account",
-    "home_address", "region_code", "region_code_version", "birth_date", "gender", "income_monthly_fen",
-    "occupation", "internal_score", "consent_basis", "consent_version", "consent_time", "product_type",
-    "merchant_category", "origination_channel", "origination_date", "first_due_date", "maturity_date",
-    "term_months", "installments_total", "installments_paid", "repayment_method", "original_principal_fen",
-    "nominal_rate_bps", "apr_all_in_bps", "current_principal_fen", "days_past_due", "overdue_principal_fen",
-    "overdue_interest_fen", "loan_status", "five_tier_class", "default_date", "charge_off_date",
+    "platform_loan_id",
+    "obligor_name",
+    "id_type",
+    "id_number",
+    "mobile",
+    "repayment_account",
+    "home_address",
+    "region_code",
+    "region_code_version",
+    "birth_date",
+    "gender",
+    "income_monthly_fen",
+    "occupation",
+    "internal_score",
+    "consent_basis",
+    "consent_version",
+    "consent_time",
+    "product_type",
+    "merchant_category",
+    "origination_channel",
+    "origination_date",
+    "first_due_date",
+    "maturity_date",
+    "term_months",
+    "installments_total",
+    "installments_paid",
+    "repayment_method",
+    "original_principal_fen",
+    "nominal_rate_bps",
+    "apr_all_in_bps",
+    "current_principal_fen",
+    "days_past_due",
+    "overdue_principal_fen",
+    "overdue_interest_fen",
+    "loan_status",
+    "five_tier_class",
+    "default_date",
+    "charge_off_date",
     "pool_addition_date",
 )
 """The row fields of tape schema v1 that the platform submits."""
 
-GATEWAY_DERIVED_FIELDS: tuple[str, ...] = ("exposure_id", "obligor_pseudo_id", "pool_id", "cutoff_date",
-                                           "dpd_bucket")
+GATEWAY_DERIVED_FIELDS: tuple[str, ...] = (
+    "exposure_id",
+    "obligor_pseudo_id",
+    "pool_id",
+    "cutoff_date",
+    "dpd_bucket",
+)
 """Fields the gateway adds to every stored row."""

@@ -82,8 +82,11 @@ def _write(tmp_path: Path, body: str) -> Path:
 
 
 def test_bad_level_is_rejected_naming_file_key_and_line(tmp_path: Path) -> None:
-    p = _write(tmp_path, 'a = { type = "int", level = 3, category = "C2" }\n'
-                         'b = { type = "int", level = 7, category = "C2" }\n')
+    p = _write(
+        tmp_path,
+        'a = { type = "int", level = 3, category = "C2" }\n'
+        'b = { type = "int", level = 7, category = "C2" }\n',
+    )
     with pytest.raises(CatalogueError) as info:
         load_catalogue(p)
     err = info.value
@@ -101,8 +104,12 @@ def test_unforbidden_c3_field_is_rejected(tmp_path: Path) -> None:
 def test_permitted_field_matching_a_forbidden_pattern_is_rejected(tmp_path: Path) -> None:
     body = 'x = { type = "int", level = 1, category = "C1" }\n'
     p = tmp_path / "cat.toml"
-    p.write_text('format = "poolproof/catalogue/v1"\n[forbidden_names]\ntokens = ["pin"]\n[fields]\n'
-                 + body + 'card_pin = { type = "string", level = 3, category = "C2" }\n', encoding="utf-8")
+    p.write_text(
+        'format = "poolproof/catalogue/v1"\n[forbidden_names]\ntokens = ["pin"]\n[fields]\n'
+        + body
+        + 'card_pin = { type = "string", level = 3, category = "C2" }\n',
+        encoding="utf-8",
+    )
     with pytest.raises(CatalogueError, match="rename"):
         load_catalogue(p)
 

@@ -1,0 +1,919 @@
+"""Policies: party role x field (by name, tag, level or category) x purpose x events -> transform.
+
+Evaluation of :meth:`Policy.decide` (every step that fails yields ``DENY`` with a stated rule id):
+
+1. the party's role is declared in the policy (``default.unknown_role``);
+2. the stated purpose is one the role may state (``default.unknown_purpose``);
+3. the pool is in the party's scope (``scope.pool``), unless the role has ``pool_scope = "any"``;
+4. the field is in the catalogue (``default.unknown_field``) and not forbidden (``catalogue.forbidden``);
+5. every rule that selects the field, names the role, allows the purpose and whose event gates hold
+   applies; with none, ``default.deny``; with several, the **most restrictive transform wins**
+   (``raw < mask < generalize < pseudonymize < aggregate_only < deny``), never name or file order, and
+   the decision's reason lists the conflicting rules and why the winner won.
+
+Transform parameters (mask pattern, generalisation) are per field (``[field_transforms.<field>]``), so
+rules that agree on the transform can never disagree on what it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._toml import locate, read_toml
+from .aggregates import AggregateConfig, ReportDefinition
+from .catalogue import Catalogue, FieldSpec, load_catalogue
+from .decision_log import DecisionLog
+from .errors import PolicyError, PolicyFileError
+from .parties import Party
+from .transforms import (
+    FieldFn,
+    MaskSpec,
+    Transform,
+    check_pseudonym_key,
+    compile_generalize,
+    compile_mask,
+    compile_pseudonymize,
+    mask_spec_from,
+)
+
+POLICY_FORMAT = "poolproof/policy/v1"
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
+FULL_MASK = MaskSpec()
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """A role's purposes and scope.
+
+    ``pool_scope``: ``"listed"`` (only ``Party.pools``) or ``"any"`` (regulator). ``row_scope``:
+    ``"pool"`` (every row of an in-scope pool) or ``"own_obligor"`` (rows whose ``row_key_fields``
+    value is among ``Party.obligor_keys``).
+    """
+
+    name: str
+    purposes: frozenset[str]
+    pool_scope: str = "listed"
+    row_scope: str = "pool"
+    row_key_fields: tuple[str, ...] = ("obligor_pseudo_id",)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One policy rule. A field is selected if it is named in ``fields``, carries one of ``tags``, has
+    one of ``levels`` or ``categories``, or ``all_fields`` is set, and is not in ``except_fields``.
+    The rule applies to a request if the role is in ``roles``, the purpose in ``purposes`` (empty: any
+    purpose the role may state), every event of ``when_events`` has been recorded and none of
+    ``unless_events`` has."""
+
+    id: str
+    roles: frozenset[str]
+    transform: Transform
+    fields: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    levels: frozenset[int] = frozenset()
+    categories: frozenset[str] = frozenset()
+    all_fields: bool = False
+    except_fields: frozenset[str] = frozenset()
+    purposes: frozenset[str] = frozenset()
+    when_events: frozenset[str] = frozenset()
+    unless_events: frozenset[str] = frozenset()
+    reason: str = ""
+    line: int | None = field(default=None, compare=False)
+
+    def selects(self, spec: FieldSpec) -> str | None:
+        """Why this rule selects ``spec`` (``"field"``, ``"tag:x"``, ...), or ``None`` if it does not."""
+        if spec.name in self.except_fields:
+            return None
+        if self.all_fields:
+            return "all fields"
+        if spec.name in self.fields:
+            return f"field {spec.name}"
+        hit = sorted(self.tags & spec.tags)
+        if hit:
+            return f"tag {hit[0]}"
+        if spec.level in self.levels:
+            return f"level {spec.level}"
+        if spec.category in self.categories:
+            return f"category {spec.category}"
+        return None
+
+    def gate(self, role: str, purpose: str, events: frozenset[str]) -> str | None:
+        """``None`` if the rule applies to this request, else why not."""
+        if role not in self.roles:
+            return "role not named"
+        if self.purposes and purpose not in self.purposes:
+            return f"purpose {purpose!r} not in {sorted(self.purposes)}"
+        missing = self.when_events - events
+        if missing:
+            return f"needs event(s) {sorted(missing)} not recorded"
+        blocking = self.unless_events & events
+        if blocking:
+            return f"suspended by recorded event(s) {sorted(blocking)}"
+        return None
+
+
+@dataclass(frozen=True)
+class ClaimRule:
+    """May a role request a claim of ``kinds`` on ``metrics`` (``"*"`` = any)? ``allow`` or deny."""
+
+    id: str
+    roles: frozenset[str]
+    kinds: frozenset[str]
+    metrics: frozenset[str]
+    allow: bool
+    reason: str = ""
+
+    def applies(self, role: str, kind: str, metric: str) -> bool:
+        """True if this rule covers the request."""
+        return (
+            role in self.roles
+            and (kind in self.kinds or "*" in self.kinds)
+            and (metric in self.metrics or "*" in self.metrics)
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What ``party`` gets of ``field`` for ``purpose``, by which rules, under which policy version.
+
+    ``params`` describes the transform (mask pattern, generalisation) and never holds keys or values.
+    """
+
+    decision_id: str
+    party_id: str
+    role: str
+    field: str
+    purpose: str
+    transform: Transform
+    params: Mapping[str, Any]
+    rule_ids: tuple[str, ...]
+    reason: str
+    policy_version: str
+    pool_id: str = ""
+    events: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        """True unless the decision is ``DENY``."""
+        return self.transform is not Transform.DENY
+
+
+@dataclass(frozen=True)
+class _Core:
+    transform: Transform
+    params: Mapping[str, Any]
+    rule_ids: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class ViewPlan:
+    """A compiled view: which fields pass raw, which through which function, and the row scope.
+
+    Built once per (role, purpose, pool scope, events, key) by :meth:`Policy.compile_view`.
+    """
+
+    raw_fields: tuple[str, ...]
+    fn_fields: tuple[tuple[str, FieldFn], ...]
+    decisions: Mapping[str, _Core]
+    row_scope: str
+    row_key_fields: tuple[str, ...]
+
+    @property
+    def emits_anything(self) -> bool:
+        """True if some field reaches the party at record level."""
+        return bool(self.raw_fields or self.fn_fields)
+
+    def apply(
+        self, records: Iterable[Mapping[str, object]], party: Party, pool_id: str
+    ) -> list[dict[str, object]]:
+        """Apply the plan: drop out-of-scope rows, keep only permitted fields, transform values."""
+        if not self.emits_anything:
+            return []
+        raw, fns = self.raw_fields, self.fn_fields
+        own = self.row_scope == "own_obligor"
+        keys, key_fields = party.obligor_keys, self.row_key_fields
+        out: list[dict[str, object]] = []
+        append = out.append
+        for rec in records:
+            pid = rec.get("pool_id")
+            if pid is not None and pid != pool_id:
+                continue
+            if own and not any(rec.get(k) in keys for k in key_fields):
+                continue
+            row = {k: rec[k] for k in raw if k in rec}
+            for k, fn in fns:
+                if k in rec:
+                    row[k] = fn(rec[k], rec)
+            append(row)
+        return out
+
+
+class Policy:
+    """A loaded, validated policy over a catalogue. Immutable; reload with :class:`PolicyStore`."""
+
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        roles: Mapping[str, RoleSpec],
+        rules: Iterable[Rule],
+        claim_rules: Iterable[ClaimRule] = (),
+        events: Iterable[str] = (),
+        masks: Mapping[str, MaskSpec] | None = None,
+        generalizers: Mapping[str, Mapping[str, Any]] | None = None,
+        aggregates: AggregateConfig | None = None,
+        version: str | None = None,
+        name: str = "",
+        source: str = "<memory>",
+    ) -> None:
+        self.catalogue = catalogue
+        self.roles = dict(roles)
+        self.rules = tuple(rules)
+        self.claim_rules = tuple(claim_rules)
+        self.events = frozenset(events)
+        self.masks = dict(masks or {})
+        self.generalizers = {k: dict(v) for k, v in (generalizers or {}).items()}
+        self._gen_fns = {k: compile_generalize(v) for k, v in self.generalizers.items()}
+        self._mask_fns = {k: compile_mask(v) for k, v in self.masks.items()}
+        self.aggregates = aggregates or AggregateConfig()
+        self.name = name
+        self.source = source
+        if version is None:
+            h = hashlib.sha256(b"poolproof/policy-version/v1\x00")
+            h.update(
+                repr(
+                    (
+                        sorted(self.roles.items()),
+                        self.rules,
+                        self.claim_rules,
+                        sorted(self.events),
+                        sorted(self.masks.items()),
+                        sorted(self.generalizers.items()),
+                    )
+                ).encode()
+            )
+            h.update(catalogue.content)
+            version = "sha256:" + h.hexdigest()
+        self.version = version
+        self._core_cache: dict[tuple[str, str, str, frozenset[str]], _Core] = {}
+        self._plan_cache: dict[tuple[Any, ...], ViewPlan] = {}
+
+    # -------------------------------------------------------------------------------- decisions
+
+    def _params(self, transform: Transform, field_name: str) -> Mapping[str, Any]:
+        if transform is Transform.MASK:
+            spec = self.masks.get(field_name, FULL_MASK)
+            return {
+                "kind": spec.kind,
+                "keep_first": spec.keep_first,
+                "keep_last": spec.keep_last,
+                "mask_char": spec.mask_char,
+            }
+        if transform is Transform.GENERALIZE:
+            return dict(self.generalizers[field_name])
+        if transform is Transform.PSEUDONYMIZE:
+            return {"algorithm": "HMAC-SHA-256", "key": "per recipient and deal"}
+        return {}
+
+    def _check_events(self, events: Iterable[str]) -> frozenset[str]:
+        evs = frozenset(events)
+        unknown = evs - self.events
+        if unknown:
+            raise PolicyError(
+                f"unknown event(s) {sorted(unknown)}; the policy declares {sorted(self.events)}"
+            )
+        return evs
+
+    def _core(
+        self, role: str, field_name: str, purpose: str, events: frozenset[str], in_scope: bool
+    ) -> _Core:
+        role_spec = self.roles.get(role)
+        if role_spec is None:
+            return _Core(
+                Transform.DENY,
+                {},
+                ("default.unknown_role",),
+                f"role {role!r} is not declared in the policy: deny by default",
+            )
+        if purpose not in role_spec.purposes:
+            return _Core(
+                Transform.DENY,
+                {},
+                ("default.unknown_purpose",),
+                f"purpose {purpose!r} is not one role {role!r} may state "
+                f"({', '.join(sorted(role_spec.purposes))}): deny by default",
+            )
+        if not in_scope:
+            return _Core(Transform.DENY, {}, ("scope.pool",), "the pool is outside the party's scope")
+        key = (role, field_name, purpose, events)
+        cached = self._core_cache.get(key)
+        if cached is not None:
+            return cached
+        core = self._evaluate(role, field_name, purpose, events)
+        self._core_cache[key] = core
+        return core
+
+    def _evaluate(self, role: str, field_name: str, purpose: str, events: frozenset[str]) -> _Core:
+        spec = self.catalogue.get(field_name)
+        if spec is None:
+            if self.catalogue.is_forbidden(field_name):
+                return _Core(
+                    Transform.DENY,
+                    {},
+                    ("catalogue.forbidden",),
+                    f"{field_name!r} matches an authentication-data pattern: never released",
+                )
+            return _Core(
+                Transform.DENY,
+                {},
+                ("default.unknown_field",),
+                f"field {field_name!r} is not in the catalogue: deny by default",
+            )
+        if spec.forbidden:
+            return _Core(
+                Transform.DENY,
+                {},
+                ("catalogue.forbidden",),
+                f"{field_name} is forbidden (level {spec.level} / {spec.category}): never released",
+            )
+        applicable = [r for r in self.rules if r.selects(spec) and r.gate(role, purpose, events) is None]
+        if not applicable:
+            return _Core(
+                Transform.DENY,
+                {},
+                ("default.deny",),
+                f"no rule grants role {role!r} access to {field_name} for {purpose!r}: deny by default",
+            )
+        # Most restrictive wins; ties keep file order only for listing (same transform, same params).
+        ordered = sorted(applicable, key=lambda r: -int(r.transform))
+        winner = ordered[0]
+        if len(applicable) == 1:
+            reason = f"rule {winner.id} ({winner.transform.label}) applies"
+            if winner.reason:
+                reason += f": {winner.reason}"
+        else:
+            listing = ", ".join(f"{r.id} ({r.transform.label})" for r in ordered)
+            losers = sorted({r.transform for r in ordered if r.transform != winner.transform})
+            if losers:
+                beaten = ", ".join(t.label for t in losers)
+                reason = (
+                    f"rules {listing} apply; {winner.transform.label} wins because the most restrictive "
+                    f"applicable transform wins ({winner.transform.label} is stricter than {beaten})"
+                )
+            else:
+                reason = f"rules {listing} apply and agree on {winner.transform.label}"
+            if winner.reason:
+                reason += f"; {winner.id}: {winner.reason}"
+        return _Core(
+            winner.transform, self._params(winner.transform, field_name), tuple(r.id for r in ordered), reason
+        )
+
+    def _in_scope(self, party: Party, pool_id: str) -> bool:
+        spec = self.roles.get(party.role)
+        if spec is not None and spec.pool_scope == "any":
+            return True
+        return pool_id in party.pools
+
+    def decide(
+        self, party: Party, field: str, purpose: str, *, pool_id: str, events: Iterable[str] = ()
+    ) -> Decision:
+        """Decide what ``party`` receives of ``field`` for ``purpose`` in ``pool_id``.
+
+        Deny by default (unknown role, purpose or field; out-of-scope pool; no granting rule).
+        Raises :class:`PolicyError` for an event the policy does not declare.
+        """
+        evs = self._check_events(events)
+        core = self._core(party.role, field, purpose, evs, self._in_scope(party, pool_id))
+        return Decision(
+            decision_id=uuid.uuid4().hex,
+            party_id=party.id,
+            role=party.role,
+            field=field,
+            purpose=purpose,
+            transform=core.transform,
+            params=core.params,
+            rule_ids=core.rule_ids,
+            reason=core.reason,
+            policy_version=self.version,
+            pool_id=pool_id,
+            events=tuple(sorted(evs)),
+        )
+
+    def decide_all(
+        self, party: Party, purpose: str, *, pool_id: str, events: Iterable[str] = ()
+    ) -> dict[str, Decision]:
+        """:meth:`decide` for every permitted catalogue field."""
+        return {
+            n: self.decide(party, n, purpose, pool_id=pool_id, events=events)
+            for n, s in self.catalogue.items()
+            if not s.forbidden
+        }
+
+    # ------------------------------------------------------------------------------------ views
+
+    def compile_view(
+        self,
+        party: Party,
+        purpose: str,
+        *,
+        pool_id: str,
+        events: Iterable[str] = (),
+        pseudonym_key: bytes | None = None,
+    ) -> ViewPlan:
+        """Compile (and cache) the per-field plan for a view.
+
+        Raises :class:`PseudonymKeyError` if some field is pseudonymised and no usable key is given.
+        """
+        evs = self._check_events(events)
+        in_scope = self._in_scope(party, pool_id)
+        cache_key = (party.role, purpose, in_scope, evs, pseudonym_key)
+        plan = self._plan_cache.get(cache_key)
+        if plan is not None:
+            return plan
+        decisions = {
+            n: self._core(party.role, n, purpose, evs, in_scope)
+            for n, s in self.catalogue.items()
+            if not s.forbidden
+        }
+        raw: list[str] = []
+        fns: list[tuple[str, FieldFn]] = []
+        key: bytes | None = None
+        for name, core in decisions.items():
+            t = core.transform
+            if t is Transform.RAW:
+                raw.append(name)
+            elif t is Transform.MASK:
+                fns.append((name, self._mask_fns.get(name) or compile_mask(FULL_MASK)))
+            elif t is Transform.GENERALIZE:
+                fns.append((name, self._gen_fns[name]))
+            elif t is Transform.PSEUDONYMIZE:
+                key = key or check_pseudonym_key(pseudonym_key)
+                fns.append((name, compile_pseudonymize(key, name)))
+        role_spec = self.roles.get(party.role)
+        plan = ViewPlan(
+            raw_fields=tuple(raw),
+            fn_fields=tuple(fns),
+            decisions=decisions,
+            row_scope=role_spec.row_scope if role_spec else "pool",
+            row_key_fields=role_spec.row_key_fields if role_spec else (),
+        )
+        if len(self._plan_cache) > 1024:
+            self._plan_cache.clear()
+        self._plan_cache[cache_key] = plan
+        return plan
+
+    def view(
+        self,
+        party: Party,
+        records: Iterable[Mapping[str, object]],
+        purpose: str,
+        *,
+        pool_id: str,
+        events: Iterable[str] = (),
+        log: DecisionLog | None = None,
+        pseudonym_key: bytes | None = None,
+        resource: str | None = None,
+    ) -> list[dict[str, object]]:
+        """The records as ``party`` may see them for ``purpose``.
+
+        Rows outside the party's scope (another pool; for a borrower, another obligor's rows) are
+        dropped; a field whose decision is deny or aggregate-only, or that the catalogue does not know,
+        is absent from every row; masked, generalised and pseudonymised fields carry the transformed
+        value. If nothing at all may be seen, the result is empty. If ``log`` is given, one entry for
+        the whole view is appended (decision id, party, resource, per-field transform and rule ids,
+        policy version; never values). Raises :class:`PseudonymKeyError` when a pseudonym key is needed
+        and missing, :class:`PolicyError` for undeclared events.
+        """
+        evs = tuple(sorted(self._check_events(events)))
+        plan = self.compile_view(party, purpose, pool_id=pool_id, events=evs, pseudonym_key=pseudonym_key)
+        rows = plan.apply(records, party, pool_id)
+        if log is not None:
+            log.append_view(
+                decision_id=uuid.uuid4().hex,
+                party_id=party.id,
+                role=party.role,
+                purpose=purpose,
+                resource=resource or f"pool:{pool_id}/records",
+                pool_id=pool_id,
+                events=evs,
+                fields={n: (c.transform.label, c.rule_ids[0]) for n, c in plan.decisions.items()},
+                record_count=len(rows),
+                policy_version=self.version,
+            )
+        return rows
+
+    # ----------------------------------------------------------------------------------- claims
+
+    def may_request_claim(self, party: Party, claim_kind: str, metric: str, *, pool_id: str) -> Decision:
+        """May ``party`` request a claim of ``claim_kind`` (``"threshold"``, ``"exact"``, ``"inclusion"``,
+        ...) on ``metric`` in ``pool_id``? ``RAW`` = allowed, ``DENY`` = refused. Deny by default; a deny
+        rule beats an allow rule. Whether a *particular* threshold may be asked is the aggregate guard's
+        call (:class:`policies.aggregates.AggregateGuard`)."""
+        field_name = f"claim:{claim_kind}:{metric}"
+        rule_ids: tuple[str, ...]
+        if party.role not in self.roles:
+            t, rule_ids, reason = (
+                Transform.DENY,
+                ("default.unknown_role",),
+                f"role {party.role!r} is not declared",
+            )
+        elif not self._in_scope(party, pool_id):
+            t, rule_ids, reason = Transform.DENY, ("scope.pool",), "the pool is outside the party's scope"
+        else:
+            hits = [r for r in self.claim_rules if r.applies(party.role, claim_kind, metric)]
+            if not hits:
+                t, rule_ids = Transform.DENY, ("default.deny",)
+                reason = (
+                    f"no claim rule lets {party.role!r} request {claim_kind!r} on {metric!r}: deny by default"
+                )
+            else:
+                denies = [r for r in hits if not r.allow]
+                winner = denies[0] if denies else hits[0]
+                t = Transform.RAW if winner.allow else Transform.DENY
+                rule_ids = tuple(r.id for r in denies + [r for r in hits if r.allow])
+                reason = f"claim rule {winner.id} ({'allow' if winner.allow else 'deny'})"
+                if denies and len(hits) > len(denies):
+                    reason += " wins: a deny rule beats an allow rule"
+                if winner.reason:
+                    reason += f": {winner.reason}"
+        return Decision(
+            decision_id=uuid.uuid4().hex,
+            party_id=party.id,
+            role=party.role,
+            field=field_name,
+            purpose="claim",
+            transform=t,
+            params={},
+            rule_ids=rule_ids,
+            reason=reason,
+            policy_version=self.version,
+            pool_id=pool_id,
+        )
+
+
+# ----------------------------------------------------------------------------------------- loading
+
+
+class _Loader:
+    """Validates a policy document, raising :class:`PolicyFileError` with file, key path and line."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def fail(self, key_path: str, problem: str) -> PolicyFileError:
+        return PolicyFileError(str(self.path), key_path, problem, locate(self.text, key_path))
+
+    def str_list(self, table: Mapping[str, Any], key: str, where: str) -> frozenset[str]:
+        v = table.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+            raise self.fail(f"{where}.{key}", f"{key} must be a list of non-empty strings")
+        return frozenset(v)
+
+    def keys(self, table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+        for k in table:
+            if k not in allowed:
+                raise self.fail(f"{where}.{k}", f"unknown key {k!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def load_policy(path: str | Path | None = None, *, catalogue: Catalogue | None = None) -> Policy:
+    """Load and validate a policy TOML (default: the packaged ``policies/default_policy.toml``).
+
+    The catalogue is the one named by the file's ``catalogue`` key (relative to the policy file), or
+    ``catalogue`` if given. The version is the SHA-256 of the policy and catalogue file contents.
+    Raises :class:`PolicyFileError` (or :class:`CatalogueError`) naming file, key path, line, problem.
+    """
+    p = Path(path) if path is not None else DEFAULT_POLICY_PATH
+    doc, raw = read_toml(p)
+    ld = _Loader(p, raw.decode("utf-8"))
+    ld.keys(
+        doc,
+        {
+            "format",
+            "name",
+            "catalogue",
+            "events",
+            "roles",
+            "field_transforms",
+            "rules",
+            "claim_rules",
+            "aggregates",
+            "reports",
+        },
+        "",
+    )
+    if doc.get("format") != POLICY_FORMAT:
+        raise ld.fail("format", f"expected format = {POLICY_FORMAT!r}, got {doc.get('format')!r}")
+    name = doc.get("name", "")
+    if not isinstance(name, str):
+        raise ld.fail("name", "name must be a string")
+    if catalogue is None:
+        cat_ref = doc.get("catalogue", "catalogue.toml")
+        if not isinstance(cat_ref, str):
+            raise ld.fail("catalogue", "catalogue must be a file name relative to the policy file")
+        catalogue = load_catalogue(p.parent / cat_ref)
+    events = ld.str_list(doc, "events", "")
+
+    roles_doc = doc.get("roles")
+    if not isinstance(roles_doc, dict) or not roles_doc:
+        raise ld.fail("roles", "a [roles.<role>] table per role is required")
+    roles: dict[str, RoleSpec] = {}
+    for rname, rdoc in roles_doc.items():
+        where = f"roles.{rname}"
+        if not isinstance(rdoc, dict):
+            raise ld.fail(where, "expected a table")
+        ld.keys(rdoc, {"purposes", "pool_scope", "row_scope", "row_key_fields", "description"}, where)
+        purposes = ld.str_list(rdoc, "purposes", where)
+        if not purposes:
+            raise ld.fail(f"{where}.purposes", "a role needs at least one purpose")
+        pool_scope = rdoc.get("pool_scope", "listed")
+        if pool_scope not in ("listed", "any"):
+            raise ld.fail(f"{where}.pool_scope", f"pool_scope must be 'listed' or 'any', got {pool_scope!r}")
+        row_scope = rdoc.get("row_scope", "pool")
+        if row_scope not in ("pool", "own_obligor"):
+            raise ld.fail(
+                f"{where}.row_scope", f"row_scope must be 'pool' or 'own_obligor', got {row_scope!r}"
+            )
+        rkf = tuple(sorted(ld.str_list(rdoc, "row_key_fields", where))) or ("obligor_pseudo_id",)
+        for f in rkf:
+            if f not in catalogue:
+                raise ld.fail(f"{where}.row_key_fields", f"row key field {f!r} is not in the catalogue")
+        roles[rname] = RoleSpec(
+            name=rname,
+            purposes=purposes,
+            pool_scope=pool_scope,
+            row_scope=row_scope,
+            row_key_fields=rkf,
+            description=str(rdoc.get("description", "")),
+        )
+
+    masks: dict[str, MaskSpec] = {}
+    generalizers: dict[str, dict[str, Any]] = {}
+    ft_doc = doc.get("field_transforms", {})
+    if not isinstance(ft_doc, dict):
+        raise ld.fail("field_transforms", "expected a table of [field_transforms.<field>]")
+    for fname, fdoc in ft_doc.items():
+        where = f"field_transforms.{fname}"
+        if fname not in catalogue:
+            raise ld.fail(where, f"{fname!r} is not a catalogue field")
+        if not isinstance(fdoc, dict):
+            raise ld.fail(where, "expected a table with mask and/or generalize")
+        ld.keys(fdoc, {"mask", "generalize"}, where)
+        if "mask" in fdoc:
+            try:
+                masks[fname] = mask_spec_from(fdoc["mask"])
+            except (ValueError, TypeError) as exc:
+                raise ld.fail(f"{where}.mask", str(exc)) from exc
+        if "generalize" in fdoc:
+            g = fdoc["generalize"]
+            if not isinstance(g, dict):
+                raise ld.fail(f"{where}.generalize", "expected a table { kind = ..., ... }")
+            try:
+                compile_generalize(g)
+            except (ValueError, TypeError) as exc:
+                raise ld.fail(f"{where}.generalize", str(exc)) from exc
+            generalizers[fname] = dict(g)
+
+    rules_doc = doc.get("rules", [])
+    if not isinstance(rules_doc, list):
+        raise ld.fail("rules", "rules must be an array of tables [[rules]]")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    rule_keys = {
+        "id",
+        "roles",
+        "transform",
+        "fields",
+        "tags",
+        "levels",
+        "categories",
+        "all_fields",
+        "except_fields",
+        "purposes",
+        "when_events",
+        "unless_events",
+        "reason",
+    }
+    for i, rdoc in enumerate(rules_doc):
+        where = f"rules[{i}]"
+        if not isinstance(rdoc, dict):
+            raise ld.fail(where, "expected a table")
+        ld.keys(rdoc, rule_keys, where)
+        rid = rdoc.get("id")
+        if not isinstance(rid, str) or not rid:
+            raise ld.fail(f"{where}.id", "every rule needs a non-empty string id")
+        if rid in seen or rid.startswith(("default.", "scope.", "catalogue.")):
+            raise ld.fail(f"{where}.id", f"rule id {rid!r} is duplicated or reserved")
+        seen.add(rid)
+        try:
+            transform = Transform.parse(str(rdoc.get("transform", "")))
+        except ValueError as exc:
+            raise ld.fail(f"{where}.transform", str(exc)) from exc
+        rroles = ld.str_list(rdoc, "roles", where)
+        if not rroles:
+            raise ld.fail(f"{where}.roles", "a rule must name at least one role")
+        for r in rroles - set(roles):
+            raise ld.fail(f"{where}.roles", f"role {r!r} is not declared under [roles]")
+        fields = ld.str_list(rdoc, "fields", where)
+        except_fields = ld.str_list(rdoc, "except_fields", where)
+        for f in sorted(fields | except_fields):
+            if f not in catalogue:
+                raise ld.fail(f"{where}.fields", f"field {f!r} is not in the catalogue")
+        tags = ld.str_list(rdoc, "tags", where)
+        for t in sorted(tags - catalogue.tags):
+            raise ld.fail(f"{where}.tags", f"tag {t!r} is on no catalogue field")
+        levels_v = rdoc.get("levels", [])
+        if not isinstance(levels_v, list) or not all(isinstance(x, int) and 1 <= x <= 5 for x in levels_v):
+            raise ld.fail(f"{where}.levels", "levels must be a list of integers 1..5")
+        categories = ld.str_list(rdoc, "categories", where)
+        if categories - {"C1", "C2", "C3"}:
+            raise ld.fail(f"{where}.categories", "categories must be among C1, C2, C3")
+        all_fields = rdoc.get("all_fields", False)
+        if not isinstance(all_fields, bool):
+            raise ld.fail(f"{where}.all_fields", "all_fields must be true or false")
+        if not (fields or tags or levels_v or categories or all_fields):
+            raise ld.fail(where, "a rule must select fields (fields, tags, levels, categories or all_fields)")
+        purposes = ld.str_list(rdoc, "purposes", where)
+        for pr in sorted(purposes):
+            if not any(pr in roles[r].purposes for r in rroles):
+                raise ld.fail(
+                    f"{where}.purposes", f"purpose {pr!r} is not declared for any of the rule's roles"
+                )
+        when_events = ld.str_list(rdoc, "when_events", where)
+        unless_events = ld.str_list(rdoc, "unless_events", where)
+        for ev in sorted((when_events | unless_events) - events):
+            raise ld.fail(
+                f"{where}.when_events", f"event {ev!r} is not declared in the top-level events list"
+            )
+        reason = rdoc.get("reason", "")
+        if not isinstance(reason, str):
+            raise ld.fail(f"{where}.reason", "reason must be a string")
+        rule = Rule(
+            id=rid,
+            roles=rroles,
+            transform=transform,
+            fields=fields,
+            tags=tags,
+            levels=frozenset(levels_v),
+            categories=categories,
+            all_fields=all_fields,
+            except_fields=except_fields,
+            purposes=purposes,
+            when_events=when_events,
+            unless_events=unless_events,
+            reason=reason,
+            line=locate(ld.text, where),
+        )
+        if transform is Transform.GENERALIZE:
+            for spec in catalogue.values():
+                if not spec.forbidden and rule.selects(spec) and spec.name not in generalizers:
+                    raise ld.fail(
+                        f"{where}.transform",
+                        f"rule generalises {spec.name} but [field_transforms.{spec.name}] has no "
+                        "generalize table",
+                    )
+        rules.append(rule)
+
+    claim_rules: list[ClaimRule] = []
+    cr_doc = doc.get("claim_rules", [])
+    if not isinstance(cr_doc, list):
+        raise ld.fail("claim_rules", "claim_rules must be an array of tables [[claim_rules]]")
+    for i, cdoc in enumerate(cr_doc):
+        where = f"claim_rules[{i}]"
+        if not isinstance(cdoc, dict):
+            raise ld.fail(where, "expected a table")
+        ld.keys(cdoc, {"id", "roles", "kinds", "metrics", "decision", "reason"}, where)
+        cid = cdoc.get("id")
+        if not isinstance(cid, str) or not cid or cid in seen:
+            raise ld.fail(f"{where}.id", "every claim rule needs a unique non-empty string id")
+        seen.add(cid)
+        croles = ld.str_list(cdoc, "roles", where)
+        for r in sorted(croles - set(roles)):
+            raise ld.fail(f"{where}.roles", f"role {r!r} is not declared under [roles]")
+        decision = cdoc.get("decision")
+        if decision not in ("allow", "deny"):
+            raise ld.fail(f"{where}.decision", f"decision must be 'allow' or 'deny', got {decision!r}")
+        kinds = ld.str_list(cdoc, "kinds", where)
+        metrics = ld.str_list(cdoc, "metrics", where)
+        if not (croles and kinds and metrics):
+            raise ld.fail(where, 'a claim rule needs roles, kinds and metrics (use "*" for any)')
+        claim_rules.append(
+            ClaimRule(
+                id=cid,
+                roles=croles,
+                kinds=kinds,
+                metrics=metrics,
+                allow=decision == "allow",
+                reason=str(cdoc.get("reason", "")),
+            )
+        )
+
+    aggregates = _load_aggregates(ld, doc, set(roles))
+    h = hashlib.sha256(b"poolproof/policy-version/v1\x00")
+    h.update(len(raw).to_bytes(8, "big") + raw)
+    h.update(len(catalogue.content).to_bytes(8, "big") + catalogue.content)
+    return Policy(
+        catalogue=catalogue,
+        roles=roles,
+        rules=rules,
+        claim_rules=claim_rules,
+        events=events,
+        masks=masks,
+        generalizers=generalizers,
+        aggregates=aggregates,
+        version="sha256:" + h.hexdigest(),
+        name=name,
+        source=str(p),
+    )
+
+
+def _load_aggregates(ld: _Loader, doc: Mapping[str, Any], roles: set[str]) -> AggregateConfig:
+    agg = doc.get("aggregates", {})
+    if not isinstance(agg, dict):
+        raise ld.fail("aggregates", "expected an [aggregates] table")
+    ld.keys(agg, {"min_cohort", "claim_budget", "exact_value_roles", "registered_thresholds"}, "aggregates")
+    k = agg.get("min_cohort", 10)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 2:
+        raise ld.fail("aggregates.min_cohort", f"min_cohort must be an integer >= 2, got {k!r}")
+    budget = agg.get("claim_budget", {})
+    if not isinstance(budget, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in budget.values()
+    ):
+        raise ld.fail("aggregates.claim_budget", "claim_budget must map role -> non-negative integer")
+    for r in sorted(set(budget) - roles):
+        raise ld.fail("aggregates.claim_budget", f"role {r!r} is not declared under [roles]")
+    exact = ld.str_list(agg, "exact_value_roles", "aggregates")
+    for r in sorted(exact - roles):
+        raise ld.fail("aggregates.exact_value_roles", f"role {r!r} is not declared under [roles]")
+    thr = agg.get("registered_thresholds", {})
+    if not isinstance(thr, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        for v in thr.values()
+    ):
+        raise ld.fail(
+            "aggregates.registered_thresholds", "registered_thresholds must map metric -> list of integers"
+        )
+    reports: list[ReportDefinition] = []
+    rep_doc = doc.get("reports", [])
+    if not isinstance(rep_doc, list):
+        raise ld.fail("reports", "reports must be an array of tables [[reports]]")
+    for i, rd in enumerate(rep_doc):
+        where = f"reports[{i}]"
+        if not isinstance(rd, dict):
+            raise ld.fail(where, "expected a table")
+        ld.keys(rd, {"id", "roles", "dimensions", "metrics", "description"}, where)
+        rid = rd.get("id")
+        if not isinstance(rid, str) or not rid or any(r.id == rid for r in reports):
+            raise ld.fail(f"{where}.id", "every report needs a unique non-empty string id")
+        rroles = ld.str_list(rd, "roles", where)
+        for r in sorted(rroles - roles):
+            raise ld.fail(f"{where}.roles", f"role {r!r} is not declared under [roles]")
+        dims = rd.get("dimensions", [])
+        if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims):
+            raise ld.fail(f"{where}.dimensions", "dimensions must be a list of strings")
+        try:
+            reports.append(
+                ReportDefinition(
+                    id=rid,
+                    roles=rroles,
+                    dimensions=tuple(dims),
+                    metrics=tuple(sorted(ld.str_list(rd, "metrics", where))),
+                    description=str(rd.get("description", "")),
+                )
+            )
+        except ValueError as exc:
+            raise ld.fail(f"{where}.dimensions", str(exc)) from exc
+    return AggregateConfig(
+        min_cohort=k,
+        claim_budget=dict(budget),
+        exact_value_roles=exact,
+        registered_thresholds={m: tuple(sorted(v)) for m, v in thr.items()},
+        reports={r.id: r for r in reports},
+    )
+
+
+class PolicyStore:
+    """The policy in force, reloadable from its file. A failed reload leaves the previous policy."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else DEFAULT_POLICY_PATH
+        self._policy = load_policy(self.path)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy currently in force."""
+        return self._policy
+
+    def reload(self) -> Policy:
+        """Load the file again and put it in force; on any :class:`PolicyFileError` the previous
+        policy stays in force and the error propagates."""
+        new = load_policy(self.path)
+        self._policy = new
+        return new
