@@ -65,12 +65,14 @@ def locate(text: str, key_path: str) -> int | None:
                 return None
             continue
         prefix = ".".join(parts[: depth + 1])
-        table = re.compile(r"^\s*\[\s*" + re.escape(prefix) + r"\s*\]")
+        table = re.compile(r"^\s*\[\s*" + re.escape(prefix) + r"\s*[\].]")
         key = re.compile(r"^\s*" + re.escape(part) + r"\s*=|[{,]\s*" + re.escape(part) + r"\s*=")
         for i in range(start, len(lines)):
             if table.match(lines[i]) or key.search(lines[i]):
                 start = i
                 break
+            if depth and i > start and lines[i].lstrip().startswith("["):
+                return start + 1  # the key is not in its table: point at the table header
         else:
             return start + 1 if depth else None
     return start + 1
