@@ -48,9 +48,27 @@ RECORD: dict[str, object] = {
 }
 
 LOAN_ECONOMICS = (
-    "product_type", "origination_channel", "origination_date", "first_due_date", "maturity_date", "term_months",
-    "installments_total", "installments_paid", "repayment_method", "original_principal_fen", "nominal_rate_bps",
-    "apr_all_in_bps", "current_principal_fen", "days_past_due", "overdue_principal_fen", "overdue_interest_fen",
-    "loan_status", "five_tier_class", "default_date", "charge_off_date", "pool_addition_date", "dpd_bucket",
+    "product_type",
+    "origination_channel",
+    "origination_date",
+    "first_due_date",
+    "maturity_date",
+    "term_months",
+    "installments_total",
+    "installments_paid",
+    "repayment_method",
+    "original_principal_fen",
+    "nominal_rate_bps",
+    "apr_all_in_bps",
+    "current_principal_fen",
+    "days_past_due",
+    "overdue_principal_fen",
+    "overdue_interest_fen",
+    "loan_status",
+    "five_tier_class",
+    "default_date",
+    "charge_off_date",
+    "pool_addition_date",
+    "dpd_bucket",
 )
 """Contract and performance fields of RECORD."""

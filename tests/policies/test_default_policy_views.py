@@ -1,4 +1,4 @@
-"""For every party of the default policy: exactly which fields of a realistic record it receives, in what form.
+"""For every party of the default policy: exactly which fields of a realistic record it gets, in what form.
 
 The expected rows are written out by hand from the §6.3 visibility matrix; pseudonyms are recomputed
 with the public HMAC definition.
@@ -51,11 +51,20 @@ def test_regulator_receives_raw_record_for_any_pool(policy: Policy) -> None:
 def test_trustee_gets_economics_generalised_demographics_and_pseudonyms(policy: Policy) -> None:
     expected = {
         **econ(),
-        "id_type": "RESIDENT_ID", "region_code_version": 2023, "exposure_id": "EXP-000001",
-        "consent_basis": "CONTRACT_CLAUSE", "consent_version": "v3", "consent_time": "2024-01-02T10:00:00+08:00",
-        "pool_id": POOL, "cutoff_date": "2024-06-30",
-        "merchant_category": "DURABLE_GOODS", "region_code": "1101", "birth_date": ">=60",
-        "internal_score": "[600,700)", "id_number": pseud("id_number"), "obligor_pseudo_id": pseud("obligor_pseudo_id"),
+        "id_type": "RESIDENT_ID",
+        "region_code_version": 2023,
+        "exposure_id": "EXP-000001",
+        "consent_basis": "CONTRACT_CLAUSE",
+        "consent_version": "v3",
+        "consent_time": "2024-01-02T10:00:00+08:00",
+        "pool_id": POOL,
+        "cutoff_date": "2024-06-30",
+        "merchant_category": "DURABLE_GOODS",
+        "region_code": "1101",
+        "birth_date": ">=60",
+        "internal_score": "[600,700)",
+        "id_number": pseud("id_number"),
+        "obligor_pseudo_id": pseud("obligor_pseudo_id"),
     }
     assert view_one(policy, party("trustee"), "waterfall") == expected
 
@@ -71,10 +80,19 @@ def test_trustee_gets_identities_after_perfection_event(policy: Policy) -> None:
 def test_rating_agency_gets_pseudonymised_loan_level_tape(policy: Policy) -> None:
     expected = {
         **econ(),
-        "id_type": "RESIDENT_ID", "gender": "M", "region_code_version": 2023, "pool_id": POOL,
-        "cutoff_date": "2024-06-30", "merchant_category": "DURABLE_GOODS", "region_code": "1101",
-        "birth_date": ">=60", "income_monthly_fen": "[1200000,2000000)", "occupation": "EMPLOYED",
-        "internal_score": "[600,700)", "id_number": pseud("id_number"), "exposure_id": pseud("exposure_id"),
+        "id_type": "RESIDENT_ID",
+        "gender": "M",
+        "region_code_version": 2023,
+        "pool_id": POOL,
+        "cutoff_date": "2024-06-30",
+        "merchant_category": "DURABLE_GOODS",
+        "region_code": "1101",
+        "birth_date": ">=60",
+        "income_monthly_fen": "[1200000,2000000)",
+        "occupation": "EMPLOYED",
+        "internal_score": "[600,700)",
+        "id_number": pseud("id_number"),
+        "exposure_id": pseud("exposure_id"),
         "obligor_pseudo_id": pseud("obligor_pseudo_id"),
     }
     assert view_one(policy, party("rating_agency"), "rating") == expected
@@ -82,20 +100,35 @@ def test_rating_agency_gets_pseudonymised_loan_level_tape(policy: Policy) -> Non
 
 def test_investor_gets_only_pool_keys_at_record_level(policy: Policy) -> None:
     assert view_one(policy, party("investor"), "investment_monitoring") == {
-        "pool_id": POOL, "cutoff_date": "2024-06-30"}
+        "pool_id": POOL,
+        "cutoff_date": "2024-06-30",
+    }
 
 
 def test_auditor_gets_masked_and_generalised_fields(policy: Policy) -> None:
     expected = {
         **econ(),
-        "id_type": "RESIDENT_ID", "region_code": "110105", "region_code_version": 2023,
-        "consent_basis": "CONTRACT_CLAUSE", "consent_version": "v3", "consent_time": "2024-01-02T10:00:00+08:00",
-        "platform_loan_id": "JD-2024-000001", "exposure_id": "EXP-000001", "pool_id": POOL,
+        "id_type": "RESIDENT_ID",
+        "region_code": "110105",
+        "region_code_version": 2023,
+        "consent_basis": "CONTRACT_CLAUSE",
+        "consent_version": "v3",
+        "consent_time": "2024-01-02T10:00:00+08:00",
+        "platform_loan_id": "JD-2024-000001",
+        "exposure_id": "EXP-000001",
+        "pool_id": POOL,
         "cutoff_date": "2024-06-30",
-        "obligor_name": "张**", "id_number": "110105********002X", "mobile": "138****5678",
-        "repayment_account": "622202*********0123", "home_address": "北京市", "birth_date": ">=60",
-        "income_monthly_fen": "[1200000,2000000)", "occupation": "EMPLOYED", "internal_score": "[600,700)",
-        "merchant_category": "DURABLE_GOODS", "obligor_pseudo_id": pseud("obligor_pseudo_id"),
+        "obligor_name": "张**",
+        "id_number": "110105********002X",
+        "mobile": "138****5678",
+        "repayment_account": "622202*********0123",
+        "home_address": "北京市",
+        "birth_date": ">=60",
+        "income_monthly_fen": "[1200000,2000000)",
+        "occupation": "EMPLOYED",
+        "internal_score": "[600,700)",
+        "merchant_category": "DURABLE_GOODS",
+        "obligor_pseudo_id": pseud("obligor_pseudo_id"),
     }
     assert view_one(policy, party("auditor"), "audit") == expected
 
@@ -112,9 +145,20 @@ def test_auditor_sees_name_and_id_raw_only_in_a_recorded_sample_review(policy: P
 def test_borrower_gets_own_record_display_masked(policy: Policy) -> None:
     me = party("borrower", obligor_keys=frozenset({"OBL-7f3a"}))
     got = view_one(policy, me, "self_service")
-    hidden = {"internal_score", "five_tier_class", "pool_addition_date", "exposure_id", "obligor_pseudo_id",
-              "pool_id", "cutoff_date"}
-    masked = {"id_number": "110105********002X", "mobile": "138****5678", "repayment_account": "622202*********0123"}
+    hidden = {
+        "internal_score",
+        "five_tier_class",
+        "pool_addition_date",
+        "exposure_id",
+        "obligor_pseudo_id",
+        "pool_id",
+        "cutoff_date",
+    }
+    masked = {
+        "id_number": "110105********002X",
+        "mobile": "138****5678",
+        "repayment_account": "622202*********0123",
+    }
     expected = {k: v for k, v in RECORD.items() if k not in hidden} | masked
     assert got == expected
 

@@ -43,16 +43,31 @@ def test_policy_test_runner_reports_a_wrong_expectation(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key_path", "fragment"),
     [
-        ('transform = "raw"\nreason = "the originator', 'transform = "rawish"\nreason = "the originator',
-         "rules[0].transform", "unknown transform 'rawish'"),
-        ('roles = ["platform"]\nall_fields', 'roles = ["platfrom"]\nall_fields', "rules[0].roles",
-         "role 'platfrom' is not declared"),
-        ('fields = ["merchant_category"]\ntransform = "generalize"\nreason = "coarse purchase scene only"',
-         'fields = ["merchant_categry"]\ntransform = "generalize"\nreason = "coarse purchase scene only"',
-         "rules[3].fields", "'merchant_categry' is not in the catalogue"),
+        (
+            'transform = "raw"\nreason = "the originator',
+            'transform = "rawish"\nreason = "the originator',
+            "rules[0].transform",
+            "unknown transform 'rawish'",
+        ),
+        (
+            'roles = ["platform"]\nall_fields',
+            'roles = ["platfrom"]\nall_fields',
+            "rules[0].roles",
+            "role 'platfrom' is not declared",
+        ),
+        (
+            'fields = ["merchant_category"]\ntransform = "generalize"\nreason = "coarse purchase scene only"',
+            'fields = ["merchant_categry"]\ntransform = "generalize"\nreason = "coarse purchase scene only"',
+            "rules[3].fields",
+            "'merchant_categry' is not in the catalogue",
+        ),
         ("min_cohort = 10", "min_cohort = 1", "aggregates.min_cohort", "min_cohort must be an integer >= 2"),
-        ('unless_events = ["perfection_event"]\nreason = "ID', 'unless_events = ["perfection"]\nreason = "ID',
-         "rules[6].when_events", "event 'perfection' is not declared"),
+        (
+            'unless_events = ["perfection_event"]\nreason = "ID',
+            'unless_events = ["perfection"]\nreason = "ID',
+            "rules[6].when_events",
+            "event 'perfection' is not declared",
+        ),
         ('mask = "prc_id"', 'mask = "prc_idd"', "field_transforms.id_number.mask", "unknown mask preset"),
     ],
 )
@@ -73,8 +88,11 @@ def test_malformed_policy_is_rejected_with_file_key_and_line(
 
 
 def test_generalize_rule_without_parameters_is_rejected(tmp_path: Path) -> None:
-    bad = GOOD.replace('fields = ["merchant_category"]\ntransform = "generalize"\nreason = "coarse purchase scene only"',
-                       'fields = ["pool_addition_date"]\ntransform = "generalize"\nreason = "x"', 1)
+    bad = GOOD.replace(
+        'fields = ["merchant_category"]\ntransform = "generalize"\nreason = "coarse purchase scene only"',
+        'fields = ["pool_addition_date"]\ntransform = "generalize"\nreason = "x"',
+        1,
+    )
     with pytest.raises(PolicyFileError, match=r"no generalize table"):
         load_policy(write_policy(tmp_path, bad))
 
