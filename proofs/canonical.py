@@ -90,7 +90,10 @@ def canonical_json(obj: Any) -> bytes:
     Raises :class:`EncodingError` naming the JSON path of the first unacceptable value.
     """
     out: list[str] = []
-    _write(obj, "$", out)
+    try:
+        _write(obj, "$", out)
+    except RecursionError as e:
+        raise EncodingError("$: nesting is too deep") from e
     try:
         return "".join(out).encode("utf-8")
     except UnicodeEncodeError as e:

@@ -58,13 +58,26 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def _join_leaf_hashes(leaf_hashes: Iterable[bytes]) -> bytes:
-    """Concatenate leaf hashes into one level blob, rejecting any that is not 32 bytes."""
-    hashes = leaf_hashes if isinstance(leaf_hashes, list | tuple) else list(leaf_hashes)
-    for i, h in enumerate(hashes):
-        if not isinstance(h, bytes | bytearray) or len(h) != HASH_SIZE:
-            size = len(h) if isinstance(h, bytes | bytearray) else type(h).__name__
-            raise EncodingError(f"leaf_hashes[{i}]: expected {HASH_SIZE}-byte hash, got {size}")
-    return b"".join(hashes)
+    """Concatenate leaf hashes into one level blob, rejecting any that is not 32 bytes.
+
+    Lists and tuples are joined in one step; any other iterable is consumed incrementally, so a
+    generator of a million hashes never exists as a list of a million objects.
+    """
+    if isinstance(leaf_hashes, list | tuple):
+        for i, h in enumerate(leaf_hashes):
+            _require_hash_item(i, h)
+        return b"".join(leaf_hashes)
+    blob = bytearray()
+    for i, h in enumerate(leaf_hashes):
+        _require_hash_item(i, h)
+        blob += h
+    return bytes(blob)
+
+
+def _require_hash_item(i: int, h: object) -> None:
+    if not isinstance(h, bytes | bytearray) or len(h) != HASH_SIZE:
+        size = len(h) if isinstance(h, bytes | bytearray) else type(h).__name__
+        raise EncodingError(f"leaf_hashes[{i}]: expected {HASH_SIZE}-byte hash, got {size}")
 
 
 def _next_level(level: bytes) -> bytes:
@@ -144,6 +157,39 @@ class MerkleTree:
             level = _next_level(level)
             levels.append(level)
         self._levels: list[bytes] = levels
+
+    @classmethod
+    def from_chunk_trees(cls, chunks: Sequence[MerkleTree], k: int) -> MerkleTree:
+        """Assemble the whole tree from trees over consecutive chunks of ``2^k`` leaves.
+
+        Every chunk but the last must hold exactly ``2^k`` leaves (the last 1 to ``2^k``). Because
+        such chunks are complete subtrees, levels ``0..k`` of the whole tree are the chunks' levels
+        side by side; only the levels above ``k`` are hashed here. This lets workers build (and
+        pickle back) chunk trees in parallel. Raises :class:`EncodingError` on a wrong chunk size.
+        """
+        if k < 0:
+            raise ValueError("k must be >= 0")
+        size = 1 << k
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            if chunk.size != size and not (last and 0 < chunk.size < size):
+                raise EncodingError(f"chunk {i}: expected {size} leaves, got {chunk.size}")
+        tree = cls.__new__(cls)
+        if not chunks:
+            tree._levels = [b""]
+            return tree
+        levels: list[bytes] = []
+        for h in range(k + 1):
+            # A chunk whose own tree is shorter than h contributes its root (promoted unchanged).
+            levels.append(b"".join(c._levels[min(h, len(c._levels) - 1)] for c in chunks))
+            if len(levels[-1]) == HASH_SIZE:
+                break
+        level = levels[-1]
+        while len(level) > HASH_SIZE:
+            level = _next_level(level)
+            levels.append(level)
+        tree._levels = levels
+        return tree
 
     @classmethod
     def from_leaves(cls, leaves: Iterable[bytes]) -> MerkleTree:

@@ -201,3 +201,11 @@ def test_length_prefix_keeps_tag_and_document_apart() -> None:
 def test_invalid_domains_are_rejected(domain: str) -> None:
     with pytest.raises(EncodingError, match="invalid domain"):
         domain_tag(domain)
+
+
+def test_too_deeply_nested_python_value_is_an_encoding_error() -> None:
+    value: Any = []
+    for _ in range(5000):
+        value = [value]
+    with pytest.raises(EncodingError, match="nesting is too deep"):
+        canonical_json(value)

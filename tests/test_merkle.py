@@ -503,3 +503,45 @@ def test_verifiers_reject_non_integer_sizes() -> None:
         verify_inclusion(LEAF_HASHES[0], 0, "1", [], ROOTS[1])  # type: ignore[arg-type]
     with pytest.raises(VerificationError, match="old size"):
         verify_consistency(-1, 1, ROOTS[1], ROOTS[1], [])
+
+
+# --- assembling a tree from chunk trees (parallel sealing) --------------------------------------
+
+
+def test_tree_assembled_from_chunk_trees_equals_the_direct_tree() -> None:
+    leaves = [leaf_hash(x) for x in _data(70)]
+    for n in range(1, 70):
+        direct = MerkleTree(leaves[:n])
+        for k in range(7):
+            chunks = [MerkleTree(leaves[i : min(i + (1 << k), n)]) for i in range(0, n, 1 << k)]
+            tree = MerkleTree.from_chunk_trees(chunks, k)
+            assert tree.root == direct.root, (n, k)
+            assert tree.size == n
+            assert [tree.inclusion_proof(i) for i in range(n)] == [
+                direct.inclusion_proof(i) for i in range(n)
+            ]
+            assert tree.consistency_proof(max(1, n // 3)) == direct.consistency_proof(max(1, n // 3))
+
+
+def test_chunk_trees_survive_pickling_between_processes() -> None:
+    import pickle
+
+    leaves = [leaf_hash(x) for x in _data(37)]
+    chunks = [pickle.loads(pickle.dumps(MerkleTree(leaves[i : i + 8]))) for i in range(0, 37, 8)]
+    assert MerkleTree.from_chunk_trees(chunks, 3).root == root(leaves)
+
+
+def test_assembling_rejects_chunks_of_the_wrong_size() -> None:
+    leaves = [leaf_hash(x) for x in _data(12)]
+    with pytest.raises(EncodingError, match="chunk 0: expected 4 leaves, got 3"):
+        MerkleTree.from_chunk_trees([MerkleTree(leaves[:3]), MerkleTree(leaves[3:7])], 2)
+    with pytest.raises(EncodingError, match="chunk 1: expected 4 leaves, got 0"):
+        MerkleTree.from_chunk_trees([MerkleTree(leaves[:4]), MerkleTree([])], 2)
+    assert MerkleTree.from_chunk_trees([], 2).root == EMPTY_ROOT
+
+
+def test_tree_accepts_a_generator_of_leaf_hashes() -> None:
+    leaves = [leaf_hash(x) for x in _data(33)]
+    assert MerkleTree(h for h in leaves).root == root(leaves)
+    with pytest.raises(EncodingError, match=r"leaf_hashes\[2\]"):
+        MerkleTree(h if i != 2 else b"x" for i, h in enumerate(leaves))
