@@ -568,3 +568,22 @@ def test_frozen_vectors_keep_verifying(vec: dict[str, Any]) -> None:
     # and the same vector with another requester nonce must fail
     with pytest.raises(VerificationError):
         verify_claim(ARK, statement, cms, proof, context=context + b"-replayed")
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(0, 2**48 - 1),
+    st.integers(0, 2**48 - 1),
+    st.sampled_from(["<=", ">="]),
+    st.integers(0, 2**16 - 1),
+    st.integers(1, 2**16 - 1),
+)
+def test_ratio_claims_prove_exactly_when_true(a: int, b: int, op: str, p: int, q: int) -> None:
+    statement = RatioClaim("a", "b", op, p, q)  # type: ignore[arg-type]
+    ops = openings(a=a, b=b)
+    holds = q * a <= p * b if op == "<=" else q * a >= p * b
+    if holds:
+        prove_and_verify(statement, ops)
+    else:
+        with pytest.raises(ProvingError, match="claim does not hold"):
+            prove_claim(ARK, statement, ops, context=CTX)
