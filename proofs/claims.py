@@ -52,7 +52,7 @@ from proofs.canonical import MAX_SAFE_INTEGER, canonical_json
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, random_scalar, scalar_from_bytes
-from proofs.pedersen import Opening
+from proofs.pedersen import Opening, commit_opening
 from proofs.transcript import Transcript
 
 #: Transcript protocol label (name and version) of claim proofs.
@@ -506,7 +506,7 @@ def prove_claim(
     if missing:
         raise ProvingError(f"no opening for metric {missing[0]!r}")
     openings = {m: openings_by_metric[m] for m in statement.metrics}
-    commitments = {m: _commit(group, o) for m, o in openings.items()}
+    commitments = {m: commit_opening(group, o) for m, o in openings.items()}
     t = _start_transcript(statement, commitments, context)
     draw = rng or random_scalar
 
@@ -536,11 +536,6 @@ def prove_claim(
     if list(vs) != derived:  # pragma: no cover - would be a bug in this module or in bulletproofs
         raise ProvingError("internal error: range-proof commitments differ from the derived commitments")
     return ClaimProof("range", n_bits=k, range_proof=proof.to_bytes())
-
-
-def _commit(group: Group, o: Opening) -> Point:
-    g, h = pedersen_bases(group)
-    return o.value * g + o.blinding * h
 
 
 def verify_claim(
