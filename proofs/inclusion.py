@@ -1,0 +1,133 @@
+"""Borrower look-through: one loan's leaf, its lane openings and its Merkle inclusion proof.
+
+An inclusion bundle (``"format": "poolproof/inclusion/v1"``) lets a borrower (or anyone they show it
+to) check, with nothing but the gateway's public key, that their loan is a leaf of a signed
+snapshot and what it was committed as:
+
+1. the embedded header verifies under the caller's trusted gateway key;
+2. each lane commitment recomputed from the opening ``(value, blinding)`` gives the leaf bytes,
+   whose RFC 9162 leaf hash is included at ``leaf_index`` under the header's Merkle root
+   (RFC 9162 §2.1.3.2);
+3. the lane values are those of one loan: a principal in exactly one delinquency bucket and a
+   count of one in the same bucket (so the borrower can compare them with their statement).
+
+It reveals the blindings of this one leaf only, which open nothing but this loan's commitments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from proofs import bundle, merkle
+from proofs.errors import VerificationError
+from proofs.group import SCALAR_BYTES, get_group, scalar_from_bytes
+from proofs.pedersen import commit
+from proofs.snapshot import Header, check_exposure_id, leaf_bytes, verify_header
+
+KIND: Final = "inclusion"
+VERSION: Final = 1
+
+_SCHEMA: Final = bundle.Object(
+    {
+        "format": bundle.Const(bundle.format_string(KIND, VERSION)),
+        "header": bundle.AnyJson(),
+        "leaf_index": bundle.Int(0, 2**40),
+        "exposure_id": bundle.Str(64, r"[A-Za-z0-9_-]{1,64}"),
+        "lanes": bundle.ListOf(
+            bundle.Object(
+                {
+                    "lane": bundle.Str(64),
+                    "value": bundle.Int(0, 2**53 - 1),
+                    "blinding": bundle.Bytes(SCALAR_BYTES),
+                }
+            ),
+            1,
+            64,
+        ),
+        "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
+    }
+)
+
+
+@dataclass(frozen=True)
+class VerifiedInclusion:
+    """What a verified inclusion bundle establishes."""
+
+    header: Header
+    leaf_index: int
+    exposure_id: str
+    principal: int
+    bucket: int
+
+
+def make_inclusion_bundle(
+    header: dict[str, Any],
+    leaf_index: int,
+    exposure_id: str,
+    values: Sequence[int],
+    blindings: Sequence[int],
+    path: Sequence[bytes],
+) -> dict[str, Any]:
+    """Assemble an inclusion bundle for one leaf (the gateway side)."""
+    from proofs.lanes import get_lane_set
+
+    lanes = get_lane_set(header["proof_params"]["lane_set"])
+    doc = {
+        "format": bundle.format_string(KIND, VERSION),
+        "header": header,
+        "leaf_index": leaf_index,
+        "exposure_id": exposure_id,
+        "lanes": [
+            {"lane": lane, "value": v, "blinding": r.to_bytes(SCALAR_BYTES, "big").hex()}
+            for lane, v, r in zip(lanes.lanes, values, blindings, strict=True)
+        ],
+        "path": [h.hex() for h in path],
+    }
+    _SCHEMA.check(doc, "")
+    return doc
+
+
+def verify_inclusion_bundle(doc: object, gateway_key: Ed25519PublicKey) -> VerifiedInclusion:
+    """Verify an inclusion bundle with the caller's trusted gateway key.
+
+    Returns what was proven (so a borrower can compare principal and bucket with their statement).
+
+    Raises:
+        EncodingError: malformed bundle (names the JSON path).
+        VerificationError: ``header.signature``, ``inclusion.lanes`` (lane names or values are not
+            those of one loan), ``merkle.inclusion`` (the leaf is not in the signed tree).
+    """
+    bundle.check_document(doc, KIND, {VERSION}, _SCHEMA)
+    assert isinstance(doc, dict)  # checked by the schema
+    group = get_group()
+    header = verify_header(doc["header"], gateway_key, group=group)
+    lanes = header.lanes
+    entries = doc["lanes"]
+    if [e["lane"] for e in entries] != list(lanes.lanes):
+        raise VerificationError("inclusion.lanes", f"lanes must be exactly {', '.join(lanes.lanes)} in order")
+    values = [e["value"] for e in entries]
+    n_bal = len(lanes.balance_lanes)
+    nonzero = [b for b, v in enumerate(values[:n_bal]) if v]
+    counts = values[n_bal:]
+    if counts.count(1) != 1 or any(c not in (0, 1) for c in counts):
+        raise VerificationError("inclusion.lanes", "count lanes must hold a single 1")
+    bucket = counts.index(1)
+    principal = values[bucket]
+    if nonzero not in ([], [bucket]) or values != list(lanes.lane_values(principal, bucket)):
+        raise VerificationError(
+            "inclusion.lanes", "balance lanes must hold the principal in the counted bucket"
+        )
+    commitments = []
+    for i, e in enumerate(entries):
+        blinding = scalar_from_bytes(bytes.fromhex(e["blinding"]))
+        commitments.append(commit(group, values[i], blinding).to_bytes())
+    eid = doc["exposure_id"]
+    check_exposure_id(eid)
+    leaf_hash = merkle.leaf_hash(leaf_bytes(eid, commitments))
+    path = [bytes.fromhex(h) for h in doc["path"]]
+    merkle.verify_inclusion(leaf_hash, doc["leaf_index"], header.leaf_count, path, header.merkle_root)
+    return VerifiedInclusion(header, doc["leaf_index"], eid, principal, bucket)

@@ -1,0 +1,142 @@
+"""Sealing a pool snapshot over any ``concurrent.futures.Executor`` (pure: no storage, no network).
+
+:func:`seal_pool` cuts the loans into chunks of ``2^chunk_log2`` (DESIGN.md "Scale": chunk Merkle
+roots fold into the RFC 9162 root), runs :func:`proofs.snapshot.seal_chunk` on the executor — a
+process pool over all cores, a Dask ``Client.get_executor()``, or inline when none is given — with a
+bounded number of chunks in flight so memory stays flat, and hands each finished chunk to ``sink`` in
+chunk order (the gateway stores it; a test or the demo writes it to a bundle). It returns what the
+header needs: leaf count, Merkle root, per-lane aggregate commitments, and the secret per-lane
+totals the gateway keeps (encrypted) to prove claims.
+
+Chunks are independent and deterministic given the seed, so a resumed job can skip chunks it
+already stored (``skip_chunks``) and still produce the identical snapshot.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from itertools import islice
+
+from proofs import merkle
+from proofs.group import ORDER, get_group
+from proofs.lanes import get_lane_set
+from proofs.pedersen import commit
+from proofs.snapshot import ChunkResult, ChunkTask, LoanInput, SealParams, SnapshotContext, seal_chunk
+
+
+@dataclass(frozen=True)
+class ChunkSummary:
+    """What the aggregator keeps of a stored chunk (enough to resume without recomputing it)."""
+
+    chunk_index: int
+    leaf_count: int
+    root: bytes
+    lane_value_sums: tuple[int, ...] = field(repr=False)
+    lane_blinding_sums: tuple[int, ...] = field(repr=False)
+
+    @classmethod
+    def of(cls, result: ChunkResult) -> ChunkSummary:
+        """Summarise a freshly sealed chunk."""
+        return cls(
+            result.chunk_index,
+            len(result.leaf_hashes),
+            merkle.root(result.leaf_hashes),
+            result.lane_value_sums,
+            result.lane_blinding_sums,
+        )
+
+
+@dataclass(frozen=True)
+class SealOutcome:
+    """The public totals of a sealed pool plus the secret lane openings of its aggregates."""
+
+    leaf_count: int
+    merkle_root: bytes
+    aggregates: tuple[bytes, ...]
+    lane_value_sums: tuple[int, ...] = field(repr=False)
+    lane_blinding_sums: tuple[int, ...] = field(repr=False)
+
+
+def chunked(loans: Iterable[LoanInput], chunk_log2: int) -> Iterator[tuple[LoanInput, ...]]:
+    """Consecutive chunks of ``2^chunk_log2`` loans (the last may be shorter)."""
+    it = iter(loans)
+    size = 1 << chunk_log2
+    while chunk := tuple(islice(it, size)):
+        yield chunk
+
+
+def seal_pool(
+    loans: Iterable[LoanInput],
+    *,
+    context: SnapshotContext,
+    params: SealParams,
+    seed: bytes,
+    sink: Callable[[ChunkResult], None],
+    executor: Executor | None = None,
+    max_in_flight: int = 4,
+    skip_chunks: dict[int, ChunkSummary] | None = None,
+    progress: Callable[[int], None] | None = None,
+    group_name: str | None = None,
+) -> SealOutcome:
+    """Seal every loan; call ``sink`` for each new chunk in order; return the snapshot totals.
+
+    ``skip_chunks`` maps chunk indices already stored by an interrupted run to their summaries;
+    those chunks are not recomputed (sealing is deterministic given the seed, so the result is the
+    same). ``progress(leaves_done)`` is called after each chunk.
+
+    Raises:
+        ProvingError: a loan's lane value is out of range (the whole seal fails; nothing is signed).
+        ValueError: malformed loan input.
+    """
+    skip = skip_chunks or {}
+    summaries: list[ChunkSummary] = []
+    pending: deque[Future[ChunkResult] | ChunkSummary] = deque()
+    done = 0
+
+    def settle(item: Future[ChunkResult] | ChunkSummary) -> None:
+        nonlocal done
+        if isinstance(item, ChunkSummary):
+            summary = item
+        else:
+            result = item.result()
+            sink(result)
+            summary = ChunkSummary.of(result)
+        summaries.append(summary)
+        done += summary.leaf_count
+        if progress:
+            progress(done)
+
+    for index, chunk in enumerate(chunked(loans, params.chunk_log2)):
+        if index in skip:
+            pending.append(skip[index])
+        else:
+            task = ChunkTask(context, params, index, chunk, seed, group_name)
+            if executor is None:
+                fut: Future[ChunkResult] = Future()
+                fut.set_result(seal_chunk(task))
+            else:
+                fut = executor.submit(seal_chunk, task)
+            pending.append(fut)
+        while len(pending) > max_in_flight or (pending and not isinstance(pending[0], Future)):
+            settle(pending.popleft())
+        while pending and isinstance(pending[0], Future) and pending[0].done():
+            settle(pending.popleft())
+    while pending:
+        settle(pending.popleft())
+    return _outcome(summaries, params, group_name)
+
+
+def _outcome(summaries: list[ChunkSummary], params: SealParams, group_name: str | None) -> SealOutcome:
+    group = get_group(group_name)
+    lanes = get_lane_set(params.lane_set)
+    n = len(lanes.lanes)
+    leaf_count = sum(s.leaf_count for s in summaries)
+    root = merkle.fold_chunk_roots([s.root for s in summaries], leaf_count, params.chunk_log2)
+    values = tuple(sum(s.lane_value_sums[j] for s in summaries) for j in range(n))
+    blindings = tuple(sum(s.lane_blinding_sums[j] for s in summaries) % ORDER for j in range(n))
+    # The sum of Pedersen commitments is the commitment to the summed openings.
+    aggregates = tuple(commit(group, v, r).to_bytes() for v, r in zip(values, blindings, strict=True))
+    return SealOutcome(leaf_count, root, aggregates, values, blindings)

@@ -1,0 +1,669 @@
+"""Sealed pool snapshots: leaves, per-chunk range proofs, the header, and the auditor's full check.
+
+A snapshot of a pool at a cut-off date commits to every loan:
+
+* **Leaf** ``i`` is ``LEAF_VERSION || len(exposure_id) || exposure_id || C_1 || ... || C_L``: the
+  gateway-issued exposure id (never a platform id or an identity) and the loan's lane commitments
+  ``C_j = v_j·G + r_j·H`` (48-byte compressed points) in lane-set order. Leaves are hashed into an
+  RFC 9162 Merkle tree.
+* **Chunks** of ``2^chunk_log2`` consecutive leaves are proven together. A chunk's loans are split
+  into power-of-two *pieces* (the binary expansion of its size, largest first) and each piece gets
+  four aggregated Bulletproofs: balance lanes 1–4 (m = 4s), balance lane 5 (m = s), count lanes 1–4
+  and count lane 5, so every m is a power of two with no padding.
+* **Aggregates**: the header carries, per lane, the sum of that lane's commitments over all leaves.
+
+The auditor's full check (DESIGN.md "Snapshot statement") is :func:`verify_snapshot`: header
+signature, Merkle root and leaf count from all leaves, each aggregate equal to the sum of leaf
+commitments, every range proof (batch verified), and the per-loan count check
+``sum(count commitments) == G``.
+
+Each range proof's transcript absorbs :data:`RANGE_PROTOCOL`, the snapshot id, the pool id, the
+cut-off, the lane set, the chunk and piece indices and the part label before the Bulletproofs
+protocol absorbs its own inputs (generators, n, m, commitments, prover messages), so no proof can be
+moved to another snapshot, chunk, piece or lane.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from proofs import bulletproofs, bundle, merkle
+from proofs.canonical import canonical_json, document_hash, parse_json
+from proofs.errors import EncodingError, VerificationError
+from proofs.generators import GENERATOR_DST, pedersen_bases
+from proofs.group import ORDER, Group, Point, get_group
+from proofs.lanes import LaneSet, get_lane_set
+from proofs.pedersen import commit_many, derive_blinding
+from proofs.transcript import Transcript
+
+LEAF_VERSION: Final = b"\x01"
+RANGE_PROTOCOL: Final = b"poolproof/snapshot-rangeproof/v1"
+_EXPOSURE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+#: Parts of a piece: (label, lane kind, first lane offset, lanes in the part).
+_PARTS: Final = (
+    ("balance/0-3", "balance", 0, 4),
+    ("balance/4", "balance", 4, 1),
+    ("count/0-3", "count", 0, 4),
+    ("count/4", "count", 4, 1),
+)
+
+
+@dataclass(frozen=True)
+class SealParams:
+    """Public proof parameters of a snapshot (recorded in its header)."""
+
+    lane_set: str = "dpd5-v1"
+    chunk_log2: int = 8
+    ipa_rounds: int | None = None
+
+    def to_dict(self, lanes: LaneSet) -> dict[str, Any]:
+        """The ``proof_params`` object of a header."""
+        return {
+            "group": "BLS12-381-G1",
+            "generator_dst": GENERATOR_DST.decode(),
+            "lane_set": self.lane_set,
+            "balance_bits": lanes.balance_bits,
+            "count_bits": lanes.count_bits,
+            "chunk_log2": self.chunk_log2,
+            "ipa_rounds": self.ipa_rounds,
+        }
+
+
+@dataclass(frozen=True)
+class SnapshotContext:
+    """What binds a range proof to one snapshot: absorbed into every chunk transcript."""
+
+    snapshot_id: str
+    pool_id: str
+    cutoff_date: str
+    lane_set: str
+
+    def transcript(self, chunk: int, piece: int, part: str) -> Transcript:
+        """A fresh transcript for one part of one piece of one chunk."""
+        t = Transcript(RANGE_PROTOCOL)
+        t.append_message(b"snapshot_id", self.snapshot_id.encode())
+        t.append_message(b"pool_id", self.pool_id.encode())
+        t.append_message(b"cutoff_date", self.cutoff_date.encode())
+        t.append_message(b"lane_set", self.lane_set.encode())
+        t.append_u64(b"chunk", chunk)
+        t.append_u64(b"piece", piece)
+        t.append_message(b"part", part.encode())
+        return t
+
+
+def check_exposure_id(exposure_id: str) -> bytes:
+    """The ASCII bytes of a well-formed exposure id.
+
+    Raises:
+        EncodingError: not 1–64 characters of ``[A-Za-z0-9_-]``.
+    """
+    if not isinstance(exposure_id, str) or not _EXPOSURE_ID.fullmatch(exposure_id):
+        raise EncodingError("exposure_id: expected 1-64 characters of [A-Za-z0-9_-]")
+    return exposure_id.encode("ascii")
+
+
+def leaf_bytes(exposure_id: str, commitments: Sequence[bytes]) -> bytes:
+    """The leaf encoding (see module docstring)."""
+    eid = check_exposure_id(exposure_id)
+    return LEAF_VERSION + bytes([len(eid)]) + eid + b"".join(commitments)
+
+
+def pieces(n: int) -> list[tuple[int, int]]:
+    """Split ``n`` consecutive items into power-of-two pieces: ``[(offset, size), ...]``, largest first."""
+    out: list[tuple[int, int]] = []
+    offset = 0
+    for bit in reversed(range(n.bit_length())):
+        size = 1 << bit
+        if n & size:
+            out.append((offset, size))
+            offset += size
+    return out
+
+
+@dataclass(frozen=True)
+class LoanInput:
+    """What sealing needs of one loan: its exposure id, outstanding principal and DPD bucket."""
+
+    exposure_id: str
+    principal: int
+    bucket: int
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One unit of sealing work; picklable so it can run in a process pool or on a Dask worker."""
+
+    context: SnapshotContext
+    params: SealParams
+    chunk_index: int
+    loans: tuple[LoanInput, ...]
+    seed: bytes = field(repr=False)  # secret: the snapshot's blinding seed
+    group_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ProofPart:
+    """One aggregated range proof inside a chunk."""
+
+    piece: int
+    part: str
+    m: int
+    n_bits: int
+    proof: bytes
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """The public output of a chunk plus the secret lane totals the gateway keeps encrypted."""
+
+    chunk_index: int
+    exposure_ids: tuple[str, ...]
+    commitments: tuple[tuple[bytes, ...], ...]  # per loan, per lane
+    leaf_hashes: tuple[bytes, ...]
+    proofs: tuple[ProofPart, ...]
+    lane_value_sums: tuple[int, ...] = field(repr=False)
+    lane_blinding_sums: tuple[int, ...] = field(repr=False)
+
+
+def loan_blindings(seed: bytes, exposure_id: str, lanes: LaneSet) -> list[int]:
+    """Blindings of one loan's lanes, derived from the snapshot seed (so openings can be regenerated).
+
+    Count-lane blindings sum to zero, which makes ``sum(count commitments) == G`` checkable by anyone.
+    """
+    key = check_exposure_id(exposure_id)
+    blindings = [derive_blinding(seed, key, lane) for lane in lanes.lanes[:-1]]
+    n_bal = len(lanes.balance_lanes)
+    last_count = -sum(blindings[n_bal:]) % ORDER
+    return [*blindings, last_count]
+
+
+def seal_chunk(task: ChunkTask) -> ChunkResult:
+    """Commit to a chunk of loans and range-prove every lane value (pure; runs on any worker).
+
+    Raises:
+        ProvingError: a lane value outside its range (the prover refuses, nothing is produced).
+        ValueError: malformed loan input (negative principal, unknown bucket).
+    """
+    group = get_group(task.group_name)
+    lanes = get_lane_set(task.params.lane_set)
+    n_lanes = len(lanes.lanes)
+    values = [lanes.lane_values(loan.principal, loan.bucket) for loan in task.loans]
+    blindings = [loan_blindings(task.seed, loan.exposure_id, lanes) for loan in task.loans]
+    flat_points = commit_many(
+        group, [v for row in values for v in row], [r for row in blindings for r in row]
+    )
+    commitments = tuple(
+        tuple(p.to_bytes() for p in flat_points[i * n_lanes : (i + 1) * n_lanes]) for i in range(len(values))
+    )
+    leaf_hashes = tuple(
+        merkle.leaf_hash(leaf_bytes(loan.exposure_id, commitments[i])) for i, loan in enumerate(task.loans)
+    )
+    proofs: list[ProofPart] = []
+    for piece_index, (offset, size) in enumerate(pieces(len(task.loans))):
+        for part, kind, first, count in _PARTS:
+            lane_offset = first + (0 if kind == "balance" else len(lanes.balance_lanes))
+            n_bits = lanes.balance_bits if kind == "balance" else lanes.count_bits
+            part_values: list[int] = []
+            part_blindings: list[int] = []
+            for lane in range(lane_offset, lane_offset + count):
+                for i in range(offset, offset + size):
+                    part_values.append(values[i][lane])
+                    part_blindings.append(blindings[i][lane])
+            transcript = task.context.transcript(task.chunk_index, piece_index, part)
+            proof, _ = bulletproofs.prove_range(
+                group, part_values, part_blindings, n_bits, transcript, ipa_rounds=task.params.ipa_rounds
+            )
+            proofs.append(ProofPart(piece_index, part, len(part_values), n_bits, proof.to_bytes()))
+    return ChunkResult(
+        chunk_index=task.chunk_index,
+        exposure_ids=tuple(loan.exposure_id for loan in task.loans),
+        commitments=commitments,
+        leaf_hashes=leaf_hashes,
+        proofs=tuple(proofs),
+        lane_value_sums=tuple(sum(row[j] for row in values) for j in range(n_lanes)),
+        lane_blinding_sums=tuple(sum(row[j] for row in blindings) % ORDER for j in range(n_lanes)),
+    )
+
+
+def part_commitments(
+    chunk_commitments: Sequence[Sequence[Point]], lanes: LaneSet, offset: int, size: int, part: str
+) -> list[Point]:
+    """The commitments a part's range proof is about, in the order the prover used."""
+    spec = next((p for p in _PARTS if p[0] == part), None)
+    if spec is None:
+        raise EncodingError(f"unknown proof part {part!r}")
+    _, kind, first, count = spec
+    lane_offset = first + (0 if kind == "balance" else len(lanes.balance_lanes))
+    return [
+        chunk_commitments[i][lane]
+        for lane in range(lane_offset, lane_offset + count)
+        for i in range(offset, offset + size)
+    ]
+
+
+def expected_parts(lanes: LaneSet, n_loans: int) -> list[tuple[int, str, int, int, int, int]]:
+    """Every (piece, part, offset, size, m, n_bits) a chunk of ``n_loans`` must carry, in order."""
+    out = []
+    for piece_index, (offset, size) in enumerate(pieces(n_loans)):
+        for part, kind, _first, count in _PARTS:
+            n_bits = lanes.balance_bits if kind == "balance" else lanes.count_bits
+            out.append((piece_index, part, offset, size, count * size, n_bits))
+    return out
+
+
+# -- header --------------------------------------------------------------------------------------
+
+HEADER_KIND: Final = "snapshot-header"
+HEADER_VERSION: Final = 1
+_ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}"
+_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
+def _header_schema(lanes: LaneSet) -> bundle.Object:
+    hex48 = bundle.Bytes(48)
+    return bundle.Object(
+        {
+            "format": bundle.Const(bundle.format_string(HEADER_KIND, HEADER_VERSION)),
+            "pool_id": bundle.Str(128, _ID),
+            "cutoff_date": bundle.Str(10, _DATE),
+            "snapshot_id": bundle.Str(128, _ID),
+            "sequence": bundle.Int(1, 2**31),
+            "previous_header_hash": bundle.Nullable(bundle.Bytes(32)),
+            "sealed_at": bundle.Str(40, r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"),
+            "leaf_count": bundle.Int(0, 2**40),
+            "merkle_root": bundle.Bytes(32),
+            "currency": bundle.Str(3, r"[A-Z]{3}"),
+            "dpd_bucket_edges": bundle.ListOf(bundle.Int(0, 10_000), 4, 4),
+            "aggregates": bundle.Object({lane: hex48 for lane in lanes.lanes}),
+            "policy_version": bundle.Str(128),
+            "proof_params": bundle.Object(
+                {
+                    "group": bundle.Const("BLS12-381-G1"),
+                    "generator_dst": bundle.Const(GENERATOR_DST.decode()),
+                    "lane_set": bundle.Const(lanes.name),
+                    "balance_bits": bundle.Const(lanes.balance_bits),
+                    "count_bits": bundle.Const(lanes.count_bits),
+                    "chunk_log2": bundle.Int(0, 16),
+                    "ipa_rounds": bundle.Nullable(bundle.Int(0, 32)),
+                }
+            ),
+            "signatures": bundle.SIGNATURES_SPEC,
+        },
+        optional=frozenset({"signatures"}),
+    )
+
+
+def build_header(
+    *,
+    context: SnapshotContext,
+    params: SealParams,
+    sequence: int,
+    previous_header_hash: bytes | None,
+    sealed_at: str,
+    leaf_count: int,
+    merkle_root: bytes,
+    currency: str,
+    dpd_bucket_edges: Sequence[int],
+    aggregates: Sequence[bytes],
+    policy_version: str,
+) -> dict[str, Any]:
+    """The unsigned snapshot header (sign it with :func:`proofs.bundle.sign_document`).
+
+    Raises:
+        EncodingError: a field does not fit the header schema.
+    """
+    lanes = get_lane_set(params.lane_set)
+    doc: dict[str, Any] = {
+        "format": bundle.format_string(HEADER_KIND, HEADER_VERSION),
+        "pool_id": context.pool_id,
+        "cutoff_date": context.cutoff_date,
+        "snapshot_id": context.snapshot_id,
+        "sequence": sequence,
+        "previous_header_hash": None if previous_header_hash is None else previous_header_hash.hex(),
+        "sealed_at": sealed_at,
+        "leaf_count": leaf_count,
+        "merkle_root": merkle_root.hex(),
+        "currency": currency,
+        "dpd_bucket_edges": list(dpd_bucket_edges),
+        "aggregates": {lane: agg.hex() for lane, agg in zip(lanes.lanes, aggregates, strict=True)},
+        "policy_version": policy_version,
+        "proof_params": params.to_dict(lanes),
+    }
+    _header_schema(lanes).check(doc, "header")
+    return doc
+
+
+@dataclass(frozen=True)
+class Header:
+    """A checked, signature-verified snapshot header with its fields decoded."""
+
+    doc: dict[str, Any]
+    lanes: LaneSet
+    params: SealParams
+    context: SnapshotContext
+    leaf_count: int
+    merkle_root: bytes
+    aggregates: dict[str, Point]
+    hash: bytes
+
+    def metric_commitment(self, metric: str) -> Point:
+        """The commitment to ``metric``: the public linear combination of lane aggregates."""
+        terms = self.lanes.metric(metric)
+        group = next(iter(self.aggregates.values())).group
+        return group.msm([self.aggregates[lane] for lane, _ in terms], [c for _, c in terms])
+
+    def metric_bound_bits(self, metric: str) -> int:
+        """Bits that bound the value of ``metric`` given the range proofs of every leaf."""
+        from proofs.claims import metric_value_bits
+
+        terms = self.lanes.metric(metric)
+        bits = max(
+            self.lanes.balance_bits if lane in self.lanes.balance_lanes else self.lanes.count_bits
+            for lane, _ in terms
+        )
+        return metric_value_bits(self.leaf_count, bits, sum(abs(c) for _, c in terms))
+
+
+def header_hash(header: dict[str, Any]) -> bytes:
+    """SHA-256 over the domain-separated canonical encoding of a header, signatures included.
+
+    This is what the next snapshot's ``previous_header_hash`` and every claim's context commit to.
+    """
+    return document_hash("snapshot-header-hash", header)
+
+
+def verify_header(
+    doc: object,
+    gateway_key: Ed25519PublicKey,
+    *,
+    cosigner_keys: Sequence[Ed25519PublicKey] = (),
+    group: Group | None = None,
+) -> Header:
+    """Check a header's schema and signatures with the caller's trusted keys; decode it.
+
+    Raises:
+        EncodingError: malformed header (names the JSON path).
+        VerificationError: ``bundle.signature`` (missing or invalid gateway or co-signer signature).
+    """
+    if not isinstance(doc, dict):
+        raise EncodingError("header: expected an object")
+    params_doc = doc.get("proof_params")
+    lane_set_name = params_doc.get("lane_set") if isinstance(params_doc, dict) else None
+    try:
+        lanes = get_lane_set(str(lane_set_name))
+    except KeyError as exc:
+        raise EncodingError(f"header.proof_params.lane_set: {exc.args[0]}") from None
+    bundle.require_format(doc, HEADER_KIND, {HEADER_VERSION})
+    _header_schema(lanes).check(doc, "header")
+    if "signatures" not in doc:
+        raise VerificationError("header.signature", "header is not signed")
+    try:
+        bundle.verify_document(
+            doc, HEADER_KIND, gateway_key, cosigner_keys=cosigner_keys, require_cosigners=bool(cosigner_keys)
+        )
+    except VerificationError as exc:
+        raise VerificationError("header.signature", str(exc)) from exc
+    group = group or get_group()
+    aggregates = {
+        lane: group.decode_point(bytes.fromhex(doc["aggregates"][lane]), allow_identity=True)
+        for lane in lanes.lanes
+    }
+    pp = doc["proof_params"]
+    params = SealParams(lane_set=lanes.name, chunk_log2=pp["chunk_log2"], ipa_rounds=pp["ipa_rounds"])
+    context = SnapshotContext(doc["snapshot_id"], doc["pool_id"], doc["cutoff_date"], lanes.name)
+    return Header(
+        doc,
+        lanes,
+        params,
+        context,
+        doc["leaf_count"],
+        bytes.fromhex(doc["merkle_root"]),
+        aggregates,
+        header_hash(doc),
+    )
+
+
+# -- the snapshot bundle ---------------------------------------------------------------------------
+#
+# A snapshot bundle is one JSON document laid out one chunk per line so that it can be written and
+# verified as a stream (a 1M-loan pool is over a gigabyte):
+#
+#   {"format":"poolproof/snapshot/v1","header":{...},"chunks":[
+#   {"index":0,"leaves":[[exposure_id, hex(C_1..C_L)], ...],"proofs":[hex, ...]},
+#   ...
+#   ]}
+#
+# Any JSON parser reads it whole; :func:`read_snapshot_bundle` reads it a line at a time and falls
+# back to a whole-document parse when the layout differs (e.g. re-indented by another tool).
+
+SNAPSHOT_KIND: Final = "snapshot"
+SNAPSHOT_VERSION: Final = 1
+_OPEN = '{"format":"poolproof/snapshot/v1","header":'
+_CHUNKS = ',"chunks":['
+
+
+def chunk_document(result: ChunkResult) -> dict[str, Any]:
+    """The bundle form of one sealed chunk."""
+    return {
+        "index": result.chunk_index,
+        "leaves": [
+            [eid, b"".join(c).hex()] for eid, c in zip(result.exposure_ids, result.commitments, strict=True)
+        ],
+        "proofs": [p.proof.hex() for p in result.proofs],
+    }
+
+
+def write_snapshot_bundle(out: IO[str], header: dict[str, Any], chunks: Iterable[dict[str, Any]]) -> None:
+    """Write a snapshot bundle, one chunk document per line, without holding the pool in memory."""
+    out.write(_OPEN + canonical_json(header).decode() + _CHUNKS + "\n")
+    first = True
+    for chunk in chunks:
+        if not first:
+            out.write(",\n")
+        out.write(canonical_json(chunk).decode())
+        first = False
+    out.write("\n]}\n")
+
+
+def read_snapshot_bundle(source: IO[str]) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    """The header and a lazy iterator over the chunk documents of a snapshot bundle.
+
+    Raises:
+        EncodingError: not a snapshot bundle, or a malformed line (raised while iterating).
+    """
+    first = source.readline()
+    if first.startswith(_OPEN) and first.rstrip("\n").endswith(_CHUNKS):
+        header = parse_json(first.rstrip("\n")[len(_OPEN) : -len(_CHUNKS)])
+        return _checked_header_object(header), _stream_chunks(source)
+    doc = parse_json(first + source.read())
+    if not isinstance(doc, dict):
+        raise EncodingError("(document): expected a JSON object")
+    bundle.require_format(doc, SNAPSHOT_KIND, {SNAPSHOT_VERSION})
+    if set(doc) != {"format", "header", "chunks"} or not isinstance(doc["chunks"], list):
+        raise EncodingError("(document): a snapshot bundle has exactly format, header and chunks")
+    return _checked_header_object(doc["header"]), iter(doc["chunks"])
+
+
+def _checked_header_object(header: object) -> dict[str, Any]:
+    if not isinstance(header, dict):
+        raise EncodingError("header: expected an object")
+    return header
+
+
+def _stream_chunks(source: IO[str]) -> Iterator[dict[str, Any]]:
+    line_no = 1
+    for line in source:
+        line_no += 1
+        text = line.rstrip("\n")
+        if text == "]}":
+            if source.read().strip():
+                raise EncodingError(f"line {line_no + 1}: data after the end of the bundle")
+            return
+        chunk = parse_json(text[:-1] if text.endswith(",") else text)
+        if not isinstance(chunk, dict):
+            raise EncodingError(f"line {line_no}: expected a chunk object")
+        yield chunk
+    raise EncodingError("bundle is truncated: no closing ']}' line")
+
+
+_CHUNK_SCHEMA: Final = bundle.Object(
+    {
+        "index": bundle.Int(0, 2**40),
+        "leaves": bundle.ListOf(bundle.ListOf(bundle.AnyJson(), 2, 2), 1, 1 << 16),
+        "proofs": bundle.ListOf(bundle.Bytes(max_length=1 << 24), 1, 64),
+    }
+)
+
+
+def _decode_chunk(
+    group: Group, header: Header, chunk: dict[str, Any], index: int, size: int
+) -> tuple[list[str], list[list[Point]], list[bytes], list[bytes]]:
+    path = f"chunks[{index}]"
+    _CHUNK_SCHEMA.check(chunk, path)
+    if chunk["index"] != index:
+        raise VerificationError(
+            "snapshot.chunk_order", f"{path}: expected chunk {index}, got {chunk['index']}"
+        )
+    if len(chunk["leaves"]) != size:
+        raise VerificationError(
+            "snapshot.leaf_count", f"{path}: expected {size} leaves, got {len(chunk['leaves'])}"
+        )
+    n_lanes = len(header.lanes.lanes)
+    eids: list[str] = []
+    points: list[list[Point]] = []
+    leaf_hashes: list[bytes] = []
+    for i, (eid, blob_hex) in enumerate(chunk["leaves"]):
+        leaf_path = f"{path}.leaves[{i}]"
+        if not isinstance(eid, str):
+            raise EncodingError(f"{leaf_path}[0]: expected an exposure id string")
+        blob = bundle.decode_bytes(blob_hex, f"{leaf_path}[1]", 48 * n_lanes)
+        commitments = [blob[j * 48 : (j + 1) * 48] for j in range(n_lanes)]
+        try:
+            points.append([group.decode_point(c, allow_identity=True) for c in commitments])
+        except EncodingError as exc:
+            raise EncodingError(f"{leaf_path}: {exc}") from None
+        eids.append(eid)
+        leaf_hashes.append(merkle.leaf_hash(leaf_bytes(eid, commitments)))
+    proofs = [bytes.fromhex(p) for p in chunk["proofs"]]
+    return eids, points, leaf_hashes, proofs
+
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(leaves_done, leaf_count)`` while a snapshot is verified."""
+
+
+def _noop_progress(done: int, total: int) -> None:
+    return None
+
+
+def _weights(n: int) -> list[int]:
+    return [int.from_bytes(os.urandom(16), "big") | 1 for _ in range(n)]
+
+
+def verify_snapshot(
+    source: IO[str],
+    gateway_key: Ed25519PublicKey,
+    *,
+    cosigner_keys: Sequence[Ed25519PublicKey] = (),
+    progress: ProgressCallback | None = None,
+    batch_bits: int = 1 << 20,
+) -> Header:
+    """The auditor's full check of a snapshot bundle (DESIGN.md "Snapshot statement" 1–4).
+
+    Streams the bundle once. Returns the verified header; raises on the first failed check.
+
+    Raises:
+        EncodingError: malformed bundle (names the chunk, leaf or field).
+        VerificationError: ``header.signature``, ``snapshot.chunk_order``, ``snapshot.leaf_count``,
+            ``snapshot.count_lanes`` (a loan not counted exactly once), ``rangeproof.*`` (a range
+            proof failed), ``snapshot.merkle_root``, ``snapshot.aggregate`` (names the lane).
+    """
+    progress = progress or _noop_progress
+    group = get_group()
+    header_doc, chunks = read_snapshot_bundle(source)
+    header = verify_header(header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group)
+    lanes = header.lanes
+    n_lanes = len(lanes.lanes)
+    n_count = len(lanes.count_lanes)
+    value_base, _ = pedersen_bases(group)
+    chunk_size = 1 << header.params.chunk_log2
+    n_chunks = -(-header.leaf_count // chunk_size)
+    accumulator = merkle.RootAccumulator()
+    lane_sums = [group.identity() for _ in range(n_lanes)]
+    pending: list[bulletproofs.RangeProofItem] = []
+    pending_bits = 0
+    index = -1
+    for index, chunk in enumerate(chunks):
+        if index >= n_chunks:
+            raise VerificationError(
+                "snapshot.leaf_count", f"more chunks than the header's {header.leaf_count} leaves"
+            )
+        size = min(chunk_size, header.leaf_count - index * chunk_size)
+        _eids, points, leaf_hashes, proofs = _decode_chunk(group, header, chunk, index, size)
+        for h in leaf_hashes:
+            accumulator.add(h)
+        # Every loan counts exactly once: sum of its count commitments == G, all loans at once
+        # with random weights (sound because every point is in the prime-order subgroup).
+        w = _weights(size)
+        count_points = [p for row in points for p in row[n_lanes - n_count :]]
+        count_weights = [wi for wi in w for _ in range(n_count)]
+        check = group.msm([*count_points, value_base], [*count_weights, -sum(w)])
+        if not check.is_identity():
+            raise VerificationError(
+                "snapshot.count_lanes", f"chunk {index}: a loan is not counted exactly once"
+            )
+        for j in range(n_lanes):
+            lane_sums[j] = lane_sums[j] + group.msm([row[j] for row in points], [1] * size)
+        parts = expected_parts(lanes, size)
+        if len(proofs) != len(parts):
+            raise VerificationError(
+                "rangeproof.shape", f"chunk {index}: expected {len(parts)} proofs, got {len(proofs)}"
+            )
+        for proof_bytes, (piece, part, offset, psize, m, n_bits) in zip(proofs, parts, strict=True):
+            try:
+                proof = bulletproofs.RangeProof.from_bytes(
+                    group, proof_bytes, m=m, n_bits=n_bits, ipa_rounds=header.params.ipa_rounds
+                )
+            except EncodingError as exc:
+                raise EncodingError(f"chunks[{index}].proofs[{part} piece {piece}]: {exc}") from None
+            pending.append(
+                bulletproofs.RangeProofItem(
+                    part_commitments(points, lanes, offset, psize, part),
+                    n_bits,
+                    proof,
+                    header.context.transcript(index, piece, part),
+                )
+            )
+            pending_bits += m * n_bits
+        if pending_bits >= batch_bits:
+            _flush(group, pending)
+            pending, pending_bits = [], 0
+        progress(min((index + 1) * chunk_size, header.leaf_count), header.leaf_count)
+    _flush(group, pending)
+    if index + 1 != n_chunks:
+        raise VerificationError("snapshot.leaf_count", f"expected {n_chunks} chunks, got {index + 1}")
+    if accumulator.size != header.leaf_count or not hmac.compare_digest(
+        accumulator.root(), header.merkle_root
+    ):
+        raise VerificationError(
+            "snapshot.merkle_root", "the Merkle root of the leaves differs from the header's"
+        )
+    for lane, total in zip(lanes.lanes, lane_sums, strict=True):
+        if total != header.aggregates[lane]:
+            raise VerificationError(
+                "snapshot.aggregate", f"aggregate {lane} is not the sum of the leaves' commitments"
+            )
+    return header
+
+
+def _flush(group: Group, items: list[bulletproofs.RangeProofItem]) -> None:
+    if items:
+        bulletproofs.batch_verify(group, items)

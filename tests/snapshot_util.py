@@ -1,0 +1,77 @@
+"""Build small sealed snapshots in memory for proofs/ tests (no gateway, no database)."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from proofs import bundle
+from proofs.sealing import SealOutcome, seal_pool
+from proofs.snapshot import (
+    ChunkResult,
+    LoanInput,
+    SealParams,
+    SnapshotContext,
+    build_header,
+    chunk_document,
+    write_snapshot_bundle,
+)
+
+
+@dataclass
+class Sealed:
+    key: Ed25519PrivateKey
+    header: dict[str, Any]
+    bundle_text: str
+    outcome: SealOutcome
+    loans: list[LoanInput]
+    results: list[ChunkResult]
+    seed: bytes
+    context: SnapshotContext
+    params: SealParams
+
+
+def make_loans(n: int, *, seed: int = 7) -> list[LoanInput]:
+    rng = random.Random(seed)
+    loans = []
+    for i in range(n):
+        bucket = rng.choices(range(5), weights=[90, 4, 2, 2, 2])[0]
+        loans.append(LoanInput(f"E{i:06d}", rng.randrange(0, 5_000_000), bucket))
+    return loans
+
+
+def seal_in_memory(
+    loans: list[LoanInput],
+    *,
+    chunk_log2: int = 4,
+    ipa_rounds: int | None = None,
+    key: Ed25519PrivateKey | None = None,
+) -> Sealed:
+    key = key or Ed25519PrivateKey.generate()
+    context = SnapshotContext("S-test-1", "POOL-1", "2026-10-31", "dpd5-v1")
+    params = SealParams(chunk_log2=chunk_log2, ipa_rounds=ipa_rounds)
+    seed = os.urandom(32)
+    results: list[ChunkResult] = []
+    outcome = seal_pool(loans, context=context, params=params, seed=seed, sink=results.append)
+    header = build_header(
+        context=context,
+        params=params,
+        sequence=1,
+        previous_header_hash=None,
+        sealed_at="2026-11-01T00:00:00Z",
+        leaf_count=outcome.leaf_count,
+        merkle_root=outcome.merkle_root,
+        currency="CNY",
+        dpd_bucket_edges=(0, 30, 60, 90),
+        aggregates=outcome.aggregates,
+        policy_version="test-policy",
+    )
+    header = bundle.sign_document(key, "snapshot-header", header)
+    out = io.StringIO()
+    write_snapshot_bundle(out, header, (chunk_document(r) for r in results))
+    return Sealed(key, header, out.getvalue(), outcome, loans, results, seed, context, params)

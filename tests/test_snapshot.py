@@ -1,0 +1,260 @@
+"""Sealed snapshots: the auditor's full check and its failure modes (DESIGN.md "Snapshot statement")."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from proofs import bundle
+from proofs.errors import EncodingError, ProvingError, VerificationError
+from proofs.lanes import DPD5_V1
+from proofs.sealing import seal_pool
+from proofs.snapshot import (
+    ChunkTask,
+    LoanInput,
+    SealParams,
+    SnapshotContext,
+    pieces,
+    read_snapshot_bundle,
+    seal_chunk,
+    verify_snapshot,
+)
+from tests.snapshot_util import Sealed, make_loans, seal_in_memory
+
+
+@pytest.fixture(scope="module")
+def sealed() -> Sealed:
+    # 37 loans in chunks of 16: two full chunks and a partial one split into pieces 4 + 1.
+    return seal_in_memory(make_loans(37), chunk_log2=4)
+
+
+def _verify(text: str, sealed: Sealed) -> None:
+    verify_snapshot(io.StringIO(text), sealed.key.public_key())
+
+
+def _lines(sealed: Sealed) -> list[str]:
+    return sealed.bundle_text.split("\n")
+
+
+def _rewrite_chunk(sealed: Sealed, index: int, edit: Any) -> str:
+    lines = _lines(sealed)
+    line = lines[1 + index]
+    comma = line.endswith(",")
+    doc = json.loads(line[:-1] if comma else line)
+    edit(doc)
+    lines[1 + index] = json.dumps(doc, separators=(",", ":")) + ("," if comma else "")
+    return "\n".join(lines)
+
+
+def _flip_hex(s: str, pos: int) -> str:
+    return s[:pos] + ("0" if s[pos] != "0" else "1") + s[pos + 1 :]
+
+
+def test_pieces_are_the_binary_expansion() -> None:
+    assert pieces(37) == [(0, 32), (32, 4), (36, 1)]
+    assert pieces(16) == [(0, 16)]
+    assert pieces(0) == []
+
+
+def test_honest_snapshot_verifies_and_header_matches_the_tape(sealed: Sealed) -> None:
+    progress: list[tuple[int, int]] = []
+    header = verify_snapshot(
+        io.StringIO(sealed.bundle_text),
+        sealed.key.public_key(),
+        progress=lambda d, t: progress.append((d, t)),
+    )
+    assert header.leaf_count == 37
+    assert progress[-1] == (37, 37)
+    totals = dict(zip(DPD5_V1.lanes, sealed.outcome.lane_value_sums, strict=True))
+    assert DPD5_V1.metric_value("pool_balance", totals) == sum(loan.principal for loan in sealed.loans)
+    assert DPD5_V1.metric_value("loan_count", totals) == 37
+    assert DPD5_V1.metric_value("count_dpd_90plus", totals) == sum(1 for x in sealed.loans if x.bucket == 4)
+
+
+def test_bundle_is_one_valid_json_document(sealed: Sealed) -> None:
+    doc = json.loads(sealed.bundle_text)
+    assert doc["format"] == "poolproof/snapshot/v1"
+    assert len(doc["chunks"]) == 3
+    # A re-serialised (non-streaming layout) bundle still verifies.
+    _verify(json.dumps(doc, indent=2), sealed)
+
+
+def test_chunked_sealing_is_independent_of_chunk_boundaries_for_root_and_aggregates(sealed: Sealed) -> None:
+    other = seal_in_memory(sealed.loans, chunk_log2=3)
+    assert other.outcome.leaf_count == sealed.outcome.leaf_count
+    # Different seeds give different commitments, so compare plaintext totals and sizes.
+    assert other.outcome.lane_value_sums == sealed.outcome.lane_value_sums
+
+
+def test_wrong_gateway_key_is_rejected(sealed: Sealed) -> None:
+    with pytest.raises(VerificationError, match=r"header\.signature"):
+        verify_snapshot(io.StringIO(sealed.bundle_text), Ed25519PrivateKey.generate().public_key())
+
+
+@pytest.mark.parametrize("field", ["leaf_count", "merkle_root", "cutoff_date", "pool_id", "policy_version"])
+def test_any_header_change_breaks_the_signature(sealed: Sealed, field: str) -> None:
+    header = dict(sealed.header)
+    value = header[field]
+    header[field] = (
+        value + 1
+        if isinstance(value, int)
+        else _flip_hex(value, 0)
+        if field == "merkle_root"
+        else value[:-1] + ("1" if value[-1] != "1" else "2")
+    )
+    lines = _lines(sealed)
+    lines[0] = (
+        '{"format":"poolproof/snapshot/v1","header":'
+        + json.dumps(header, separators=(",", ":"))
+        + ',"chunks":['
+    )
+    with pytest.raises(VerificationError, match=r"header\.signature"):
+        _verify("\n".join(lines), sealed)
+
+
+def test_resigned_header_with_wrong_root_fails_the_merkle_check(sealed: Sealed) -> None:
+    header = bundle.unsigned_body(sealed.header)
+    header["merkle_root"] = _flip_hex(header["merkle_root"], 5)
+    header = bundle.sign_document(sealed.key, "snapshot-header", header)
+    lines = _lines(sealed)
+    lines[0] = (
+        '{"format":"poolproof/snapshot/v1","header":'
+        + json.dumps(header, separators=(",", ":"))
+        + ',"chunks":['
+    )
+    with pytest.raises(VerificationError, match=r"snapshot\.merkle_root"):
+        _verify("\n".join(lines), sealed)
+
+
+def test_resigned_header_with_wrong_aggregate_fails_the_sum_check(sealed: Sealed) -> None:
+    header = bundle.unsigned_body(sealed.header)
+    header["aggregates"]["balance_M0"] = header["aggregates"]["balance_M1"]
+    header = bundle.sign_document(sealed.key, "snapshot-header", header)
+    lines = _lines(sealed)
+    lines[0] = (
+        '{"format":"poolproof/snapshot/v1","header":'
+        + json.dumps(header, separators=(",", ":"))
+        + ',"chunks":['
+    )
+    with pytest.raises(VerificationError, match=r"snapshot\.aggregate"):
+        _verify("\n".join(lines), sealed)
+
+
+def test_swapped_commitments_within_a_leaf_are_rejected(sealed: Sealed) -> None:
+    def swap(doc: dict[str, Any]) -> None:
+        blob = doc["leaves"][3][1]
+        doc["leaves"][3][1] = blob[96:192] + blob[:96] + blob[192:]
+
+    with pytest.raises(VerificationError):
+        _verify(_rewrite_chunk(sealed, 0, swap), sealed)
+
+
+def test_changed_exposure_id_changes_the_root(sealed: Sealed) -> None:
+    def rename(doc: dict[str, Any]) -> None:
+        doc["leaves"][0][0] = "EXXXXXX"
+
+    with pytest.raises(VerificationError, match=r"snapshot\.merkle_root"):
+        _verify(_rewrite_chunk(sealed, 1, rename), sealed)
+
+
+@pytest.mark.parametrize("proof_index", range(4))
+def test_every_proof_byte_region_is_checked(sealed: Sealed, proof_index: int) -> None:
+    for pos in (0, 100, 200, 400, -70, -2):
+
+        def corrupt(doc: dict[str, Any], pos: int = pos) -> None:
+            p = doc["proofs"][proof_index]
+            doc["proofs"][proof_index] = _flip_hex(p, pos % len(p))
+
+        with pytest.raises((VerificationError, EncodingError)):
+            _verify(_rewrite_chunk(sealed, 0, corrupt), sealed)
+
+
+def test_proofs_cannot_be_moved_between_chunks(sealed: Sealed) -> None:
+    first = json.loads(_lines(sealed)[1].rstrip(","))
+
+    def steal(doc: dict[str, Any]) -> None:
+        doc["proofs"] = first["proofs"]
+        doc["leaves"] = first["leaves"]
+
+    with pytest.raises(VerificationError):
+        _verify(_rewrite_chunk(sealed, 1, steal), sealed)
+
+
+def test_dropped_or_duplicated_chunks_are_rejected(sealed: Sealed) -> None:
+    lines = _lines(sealed)
+    dropped = "\n".join([lines[0], lines[1], lines[3], *lines[4:]])
+    with pytest.raises(VerificationError, match=r"snapshot\.chunk_order"):
+        _verify(dropped, sealed)
+    truncated = "\n".join(lines[:3])
+    with pytest.raises((EncodingError, VerificationError)):
+        _verify(truncated, sealed)
+
+
+def test_a_loan_counted_twice_is_rejected(sealed: Sealed) -> None:
+    # Replace a count commitment by a commitment to 2 in another bucket: count check must fail.
+    from proofs.group import get_group
+    from proofs.pedersen import commit
+
+    g = get_group()
+
+    def double(doc: dict[str, Any]) -> None:
+        blob = doc["leaves"][0][1]
+        fake = commit(g, 1, 12345).to_bytes().hex()
+        doc["leaves"][0][1] = blob[: 96 * 6] + fake + blob[96 * 7 :]
+
+    with pytest.raises(VerificationError):
+        _verify(_rewrite_chunk(sealed, 0, double), sealed)
+
+
+def test_prover_refuses_a_negative_lane_value() -> None:
+    context = SnapshotContext("S", "P", "2026-10-31", "dpd5-v1")
+    with pytest.raises(ValueError, match="principal"):
+        seal_chunk(ChunkTask(context, SealParams(), 0, (LoanInput("E1", -5, 0),), b"s" * 32))
+
+
+def test_negative_lane_smuggled_past_the_prover_cannot_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A platform that forces r - 5 ("-5") into a lane gets no verifying snapshot."""
+    from proofs import lanes as lanes_module
+    from proofs.group import ORDER
+
+    real = lanes_module.LaneSet.lane_values
+
+    def evil(self: Any, principal: int, bucket: int) -> tuple[int, ...]:
+        values = list(real(self, abs(principal), bucket))
+        if principal == 4242:
+            values[1] = ORDER - 5
+        return tuple(values)
+
+    monkeypatch.setattr(lanes_module.LaneSet, "lane_values", evil)
+    with pytest.raises(ProvingError):
+        seal_in_memory([LoanInput("E1", 4242, 0), LoanInput("E2", 10, 0)], chunk_log2=1)
+
+
+def test_seal_pool_resumes_from_stored_chunk_summaries() -> None:
+    from proofs.sealing import ChunkSummary
+
+    loans = make_loans(20)
+    context = SnapshotContext("S", "P", "2026-10-31", "dpd5-v1")
+    params = SealParams(chunk_log2=3)
+    seed = b"k" * 32
+    full: list[Any] = []
+    outcome = seal_pool(loans, context=context, params=params, seed=seed, sink=full.append)
+    done = {0: ChunkSummary.of(full[0])}
+    resumed: list[Any] = []
+    outcome2 = seal_pool(
+        loans, context=context, params=params, seed=seed, sink=resumed.append, skip_chunks=done
+    )
+    assert [r.chunk_index for r in resumed] == [1, 2]
+    assert outcome2.merkle_root == outcome.merkle_root
+    assert outcome2.aggregates == outcome.aggregates
+    assert resumed[0].commitments == full[1].commitments
+
+
+def test_reader_rejects_trailing_garbage(sealed: Sealed) -> None:
+    _header, chunks = read_snapshot_bundle(io.StringIO(sealed.bundle_text + "junk\n"))
+    with pytest.raises(EncodingError, match="after the end"):
+        list(chunks)
