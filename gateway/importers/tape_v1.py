@@ -1,0 +1,87 @@
+"""Tape schema v1 as rows of plain JSON values, and the two writers (JSONL, CSV) every producer shares.
+
+A tape row is a ``dict`` keyed by the catalogue's field names (reference notes
+``classification-and-data.md`` §6.3): strings, integers (money in integer minor units, rates in integer
+basis points), ISO 8601 dates as ``YYYY-MM-DD`` strings, and ``None`` for an absent optional value.
+The synthetic platform (:mod:`gateway.synth`) and the mapped-CSV importers produce such rows; the
+gateway's tape validator checks them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
+from typing import IO, Any
+
+# Field order of tape schema v1 (the order of the CSV header written below).
+TAPE_V1_FIELDS: tuple[str, ...] = (
+    "platform_loan_id", "obligor_name", "id_type", "id_number", "mobile", "repayment_account",
+    "home_address", "region_code", "region_code_version", "birth_date", "gender", "income_monthly_fen",
+    "occupation", "internal_score", "consent_basis", "consent_version", "consent_time", "product_type",
+    "merchant_category", "origination_channel", "origination_date", "first_due_date", "maturity_date",
+    "term_months", "installments_total", "installments_paid", "repayment_method",
+    "original_principal_fen", "nominal_rate_bps", "apr_all_in_bps", "current_principal_fen",
+    "days_past_due", "overdue_principal_fen", "overdue_interest_fen", "loan_status", "five_tier_class",
+    "default_date", "charge_off_date", "pool_addition_date",
+)  # fmt: skip
+
+Row = dict[str, Any]
+PathOrFile = str | os.PathLike[str] | IO[str]
+
+
+def _open_text(target: PathOrFile, newline: str | None) -> Any:
+    if isinstance(target, str | os.PathLike):
+        return open(target, "w", encoding="utf-8", newline=newline)
+    return nullcontext(target)
+
+
+def write_jsonl(rows: Iterable[Mapping[str, Any]], path_or_file: PathOrFile) -> int:
+    """Write one compact JSON object per line (UTF-8, non-ASCII kept as is); return the row count.
+
+    Rows are consumed one at a time, so a streamed tape is never held in memory. Raises ``TypeError``
+    for a value JSON cannot encode and ``ValueError`` for a float NaN/infinity (money is never a float).
+    """
+    n = 0
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+    with _open_text(path_or_file, None) as f:
+        write = f.write
+        for row in rows:
+            write(dumps(row))
+            write("\n")
+            n += 1
+    return n
+
+
+def write_csv(
+    rows: Iterable[Mapping[str, Any]], path_or_file: PathOrFile, fields: tuple[str, ...] = TAPE_V1_FIELDS
+) -> int:
+    """Write a CSV tape with a header line of ``fields`` (``None``/absent: empty cell); return the row count.
+
+    Integers are written in decimal, strings as they are (quoted by the ``csv`` module when needed).
+    Raises ``ValueError`` if a row has a key outside ``fields`` (nothing is silently dropped) or a value
+    that is not a string, an integer or ``None``.
+    """
+    n = 0
+    with _open_text(path_or_file, "") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(fields)
+        known = frozenset(fields)
+        for row in rows:
+            extra = row.keys() - known
+            if extra:
+                raise ValueError(f"row {n + 1}: fields outside the CSV header: {sorted(extra)}")
+            cells = []
+            for name in fields:
+                v = row.get(name)
+                if v is None:
+                    cells.append("")
+                elif isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)):
+                    cells.append(v)
+                else:
+                    raise ValueError(f"row {n + 1}, field {name}: CSV cells must be strings or integers")
+            w.writerow(cells)
+            n += 1
+    return n
