@@ -1,0 +1,100 @@
+"""PoolProof gateway: the Flask service platforms submit loan tapes to and every party reads from.
+
+``create_app(config)`` builds the app: flask-smorest API with one blueprint per audience, SQLite storage,
+the policy from ``policies/``. Configuration keys (each also read from the environment as
+``POOLPROOF_<KEY>`` when not given):
+
+``DATABASE``            path of the SQLite file (default ``instance/poolproof.db``)
+``MASTER_KEY_FILE``     file holding the base64 master key (or ``MASTER_KEY`` itself, base64)
+``MAX_TAPE_BYTES``      largest accepted tape body (default 4 GiB)
+``MAX_REPORTED_ERRORS`` errors listed in a rejected tape's report (default 100; all are counted)
+``POLICY_PATH``         policy TOML (default: the packaged default policy)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+API_TITLE = "PoolProof gateway"
+API_VERSION = "v1"
+
+_ENV_KEYS = (
+    "DATABASE",
+    "MASTER_KEY",
+    "MASTER_KEY_FILE",
+    "MAX_TAPE_BYTES",
+    "MAX_REPORTED_ERRORS",
+    "POLICY_PATH",
+)
+
+
+def default_config() -> dict[str, Any]:
+    """Defaults, overridden by ``POOLPROOF_*`` environment variables."""
+    cfg: dict[str, Any] = {
+        "DATABASE": str(Path("instance") / "poolproof.db"),
+        "MASTER_KEY": None,
+        "MASTER_KEY_FILE": None,
+        "MAX_TAPE_BYTES": 4 << 30,
+        "MAX_REPORTED_ERRORS": 100,
+        "POLICY_PATH": None,
+    }
+    for k in _ENV_KEYS:
+        v = os.environ.get(f"POOLPROOF_{k}")
+        if v is not None:
+            cfg[k] = int(v) if k in ("MAX_TAPE_BYTES", "MAX_REPORTED_ERRORS") else v
+    return cfg
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the gateway app. ``config`` overrides :func:`default_config`; nothing touches the DB here."""
+    from policies import load_policy
+
+    from .api import admin, platform, views
+    from .api.common import close_db
+
+    app = Flask(__name__)
+    app.config.update(default_config())
+    app.config.update(config or {})
+    app.config.update(
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Loan-tape submission and policy-governed views for consumer-loan ABS pools."
+            },
+            "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"apiKey": []}],
+        },
+    )
+    app.extensions["poolproof_policy"] = load_policy(app.config["POLICY_PATH"])
+    api = Api(app)
+    from .schemas import TapeRowCN, TapeRowUS
+
+    api.spec.components.schema("TapeRowCN", schema=TapeRowCN)
+    api.spec.components.schema("TapeRowUS", schema=TapeRowUS)
+    api.register_blueprint(platform.blp)
+    for blp in views.AUDIENCES:
+        api.register_blueprint(blp)
+    api.register_blueprint(admin.blp)
+    app.teardown_appcontext(close_db)
+
+    static = Path(__file__).with_name("static")
+
+    @app.get("/docs")
+    def docs() -> Any:
+        """Offline API documentation page (renders /openapi.json; loads nothing from outside)."""
+        return send_from_directory(static, "docs.html")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

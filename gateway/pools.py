@@ -15,15 +15,46 @@ from typing import Any
 
 # Tape schema v1: the fields a platform submits (names are the catalogue's).
 TAPE_FIELDS: tuple[str, ...] = (
-    "platform_loan_id", "obligor_name", "id_type", "id_number", "mobile", "repayment_account",
-    "home_address", "region_code", "region_code_version", "birth_date", "gender", "income_monthly_fen",
-    "occupation", "internal_score", "consent_basis", "consent_version", "consent_time", "product_type",
-    "merchant_category", "origination_channel", "origination_date", "first_due_date", "maturity_date",
-    "term_months", "installments_total", "installments_paid", "repayment_method",
-    "original_principal_fen", "nominal_rate_bps", "apr_all_in_bps", "current_principal_fen",
-    "days_past_due", "overdue_principal_fen", "overdue_interest_fen", "loan_status", "five_tier_class",
-    "default_date", "charge_off_date", "pool_addition_date",
-)  # fmt: skip
+    "platform_loan_id",
+    "obligor_name",
+    "id_type",
+    "id_number",
+    "mobile",
+    "repayment_account",
+    "home_address",
+    "region_code",
+    "region_code_version",
+    "birth_date",
+    "gender",
+    "income_monthly_fen",
+    "occupation",
+    "internal_score",
+    "consent_basis",
+    "consent_version",
+    "consent_time",
+    "product_type",
+    "merchant_category",
+    "origination_channel",
+    "origination_date",
+    "first_due_date",
+    "maturity_date",
+    "term_months",
+    "installments_total",
+    "installments_paid",
+    "repayment_method",
+    "original_principal_fen",
+    "nominal_rate_bps",
+    "apr_all_in_bps",
+    "current_principal_fen",
+    "days_past_due",
+    "overdue_principal_fen",
+    "overdue_interest_fen",
+    "loan_status",
+    "five_tier_class",
+    "default_date",
+    "charge_off_date",
+    "pool_addition_date",
+)
 
 # Fields the gateway derives; a platform may not submit them.
 DERIVED_FIELDS: tuple[str, ...] = ("exposure_id", "obligor_pseudo_id", "pool_id", "cutoff_date", "dpd_bucket")
@@ -33,20 +64,55 @@ IDENTITY_FIELDS: frozenset[str] = frozenset(
     {"obligor_name", "id_type", "id_number", "mobile", "birth_date", "gender"}
 )
 
-_CN_REQUIRED = frozenset({
-    "platform_loan_id", "obligor_name", "id_type", "id_number", "mobile", "region_code",
-    "region_code_version", "birth_date", "gender", "consent_basis", "consent_version", "consent_time",
-    "product_type", "origination_date", "first_due_date", "maturity_date", "term_months",
-    "installments_total", "installments_paid", "repayment_method", "original_principal_fen",
-    "nominal_rate_bps", "apr_all_in_bps", "current_principal_fen", "days_past_due",
-    "overdue_principal_fen", "overdue_interest_fen", "loan_status", "five_tier_class",
-    "pool_addition_date",
-})  # fmt: skip
+_CN_REQUIRED = frozenset(
+    {
+        "platform_loan_id",
+        "obligor_name",
+        "id_type",
+        "id_number",
+        "mobile",
+        "region_code",
+        "region_code_version",
+        "birth_date",
+        "gender",
+        "consent_basis",
+        "consent_version",
+        "consent_time",
+        "product_type",
+        "origination_date",
+        "first_due_date",
+        "maturity_date",
+        "term_months",
+        "installments_total",
+        "installments_paid",
+        "repayment_method",
+        "original_principal_fen",
+        "nominal_rate_bps",
+        "apr_all_in_bps",
+        "current_principal_fen",
+        "days_past_due",
+        "overdue_principal_fen",
+        "overdue_interest_fen",
+        "loan_status",
+        "five_tier_class",
+        "pool_addition_date",
+    }
+)
 
-_US_REQUIRED = frozenset({
-    "platform_loan_id", "region_code", "origination_date", "maturity_date", "term_months",
-    "original_principal_fen", "nominal_rate_bps", "current_principal_fen", "days_past_due", "loan_status",
-})  # fmt: skip
+_US_REQUIRED = frozenset(
+    {
+        "platform_loan_id",
+        "region_code",
+        "origination_date",
+        "maturity_date",
+        "term_months",
+        "original_principal_fen",
+        "nominal_rate_bps",
+        "current_principal_fen",
+        "days_past_due",
+        "loan_status",
+    }
+)
 
 DEFAULT_DPD_EDGES: tuple[int, ...] = (0, 30, 60, 90)
 # Labels as in the catalogue's dpd_bucket enum (M0 = current, M1 = 1-30, ..., M3+ = over 90).

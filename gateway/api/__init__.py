@@ -1,0 +1,1 @@
+"""HTTP API: one flask-smorest blueprint per audience."""

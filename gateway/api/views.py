@@ -1,0 +1,143 @@
+"""Read views shared by every audience blueprint: pools in scope, loans (keyset pages), statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from policies import PolicyError
+
+from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
+from ..storage import NotFound, PartyRecord, current_tape, get_pool
+from ..views import DEFAULT_PURPOSE, loan_page, pool_stats
+from .common import fail, get_db, keys_for, owned_pool, policy, require_role
+
+
+def _scoped_pool(party: PartyRecord, pool_id: str) -> None:
+    """404 for an unknown pool; 403 for a pool outside the party's scope (the regulator sees any)."""
+    if party.role == "platform":
+        owned_pool(party, pool_id)
+        return
+    try:
+        get_pool(get_db(), pool_id)
+    except NotFound:
+        fail(404, f"no pool {pool_id!r}")
+    if party.role != "regulator" and pool_id not in party.pools:
+        fail(403, f"pool {pool_id!r} is outside this party's scope")
+
+
+def _purpose(party: PartyRecord, asked: str | None) -> str:
+    purpose = asked or DEFAULT_PURPOSE[party.role]
+    spec = policy().roles.get(party.role)
+    if spec is None or purpose not in spec.purposes:
+        fail(403, f"purpose {purpose!r} is not declared for role {party.role!r}")
+    return purpose
+
+
+def register_view_routes(blp: Blueprint, role: str) -> None:
+    """Add ``/pools``, ``.../loans`` and ``.../stats`` for parties of ``role`` to ``blp``."""
+
+    if role != "platform":
+
+        @blp.route("/pools")
+        class ScopedPools(MethodView):
+            @blp.response(200, PoolSchema(many=True))
+            def get(self) -> list[dict[str, Any]]:
+                """The pools in the calling party's scope."""
+                party = require_role(role)
+                db = get_db()
+                if role == "regulator":
+                    ids = [r[0] for r in db.conn.execute("SELECT id FROM pools ORDER BY id")]
+                else:
+                    ids = list(party.pools)
+                return [get_pool(db, p).to_dict() for p in ids]
+
+    @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/loans")
+    class Loans(MethodView):
+        @blp.arguments(LoanPageQuerySchema, location="query")
+        @blp.response(200, LoanPageSchema)
+        @blp.alt_response(403, description="pool outside the party's scope, or purpose not declared")
+        @blp.alt_response(404, description="no such pool, or no tape for the cut-off")
+        def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
+            """Loans of the cut-off's current tape as the policy lets this party see them.
+
+            Keyset pagination: pass the previous page's ``next_after`` as ``after``. Every page's
+            decisions are appended to the decision log.
+            """
+            party = require_role(role)
+            _scoped_pool(party, pool_id)
+            purpose = _purpose(party, query["purpose"])
+            db = get_db()
+            try:
+                tape = current_tape(db, pool_id, cutoff)
+            except NotFound as exc:
+                fail(404, str(exc))
+            try:
+                page = loan_page(
+                    db,
+                    policy(),
+                    party,
+                    keys_for(pool_id),
+                    tape,
+                    purpose,
+                    after=query["after"],
+                    limit=query["limit"],
+                )
+            except PolicyError as exc:
+                fail(403, str(exc))
+            return {
+                "pool_id": pool_id,
+                "cutoff_date": cutoff,
+                "tape_id": tape.id,
+                "purpose": purpose,
+                "loans": page.loans,
+                "next_after": page.next_after,
+            }
+
+    @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/stats")
+    class Stats(MethodView):
+        @blp.arguments(StatsQuerySchema, location="query")
+        @blp.response(200, StatsSchema)
+        @blp.alt_response(403, description="pool outside the party's scope, or purpose not declared")
+        @blp.alt_response(404, description="no such pool, or no tape for the cut-off")
+        def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
+            """Whole-pool statistics of the cut-off (sums, counts, DPD buckets) the policy releases."""
+            party = require_role(role)
+            _scoped_pool(party, pool_id)
+            purpose = _purpose(party, query["purpose"])
+            db = get_db()
+            try:
+                tape = current_tape(db, pool_id, cutoff)
+            except NotFound as exc:
+                fail(404, str(exc))
+            stats, withheld = pool_stats(db, policy(), party, tape, purpose)
+            return {
+                "pool_id": pool_id,
+                "cutoff_date": cutoff,
+                "tape_id": tape.id,
+                "purpose": purpose,
+                "stats": stats,
+                "withheld": withheld,
+            }
+
+    # Give the generated classes distinct endpoint names per blueprint.
+    _ = (Loans, Stats)
+
+
+def audience_blueprint(role: str, url: str, description: str) -> Blueprint:
+    """A read-only blueprint for one audience (role)."""
+    blp = Blueprint(role, __name__, url_prefix=url, description=description)
+    register_view_routes(blp, role)
+    return blp
+
+
+AUDIENCES = [
+    audience_blueprint("trustee", "/trustee", "Trustee / SPV manager: loan-level economics"),
+    audience_blueprint("rating_agency", "/rating-agency", "Rating agencies: pseudonymised loan-level data"),
+    audience_blueprint("investor", "/investor", "Investors: aggregates (and, later, proofs)"),
+    audience_blueprint("auditor", "/auditor", "Auditors: masked or generalised fields"),
+    audience_blueprint("regulator", "/regulator", "Regulators: raw on lawful request, every access logged"),
+    audience_blueprint("borrower", "/borrower", "Borrowers: their own loans"),
+]

@@ -1,0 +1,175 @@
+"""SQLite storage through sqlite-utils: connections, pragmas, explicit transactions, migrations.
+
+Every connection runs in autocommit mode at the driver level (``isolation_level=None``) so that the code
+states its transactions explicitly (:func:`transaction`), uses WAL (readers never block the writer),
+``synchronous=FULL`` (a committed tape survives power loss) and a ``busy_timeout`` so concurrent writers
+wait instead of failing at once. The schema carries a version table; :func:`migrate` applies the
+numbered migrations in order, each in its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 30_000
+
+# Loans are keyed by rowid = tape_id << 32 | index, so a tape's loans are one contiguous rowid range:
+# keyset pagination and a sealing scan are range scans on the primary key, with no extra index.
+LOAN_ROWID_SHIFT = 32
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE parties (
+            id TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            public_key BLOB,
+            obligor_keys TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE api_keys (
+            key_hash TEXT PRIMARY KEY,
+            party_id TEXT REFERENCES parties(id),
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            label TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            revoked_at TEXT,
+            CHECK (is_admin = 1 OR party_id IS NOT NULL)
+        );
+        CREATE TABLE pools (
+            id TEXT PRIMARY KEY,
+            platform_id TEXT NOT NULL REFERENCES parties(id),
+            config TEXT NOT NULL,
+            wrapped_key BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE pool_access (
+            pool_id TEXT NOT NULL REFERENCES pools(id),
+            party_id TEXT NOT NULL REFERENCES parties(id),
+            granted_at TEXT NOT NULL,
+            PRIMARY KEY (pool_id, party_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE snapshots (
+            pool_id TEXT NOT NULL REFERENCES pools(id),
+            cutoff_date TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'sealed')),
+            current_tape_id INTEGER NOT NULL REFERENCES tapes(id),
+            sealed_at TEXT,
+            PRIMARY KEY (pool_id, cutoff_date)
+        ) WITHOUT ROWID;
+        CREATE TABLE tapes (
+            id INTEGER PRIMARY KEY,
+            pool_id TEXT NOT NULL REFERENCES pools(id),
+            cutoff_date TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('current', 'superseded')),
+            content_sha256 TEXT NOT NULL,
+            idempotency_key TEXT,
+            format TEXT NOT NULL,
+            row_count INTEGER NOT NULL,
+            byte_count INTEGER NOT NULL,
+            flagged_rows INTEGER NOT NULL,
+            submitted_by TEXT NOT NULL,
+            submitted_at TEXT NOT NULL,
+            signature BLOB,
+            signer_public_key BLOB,
+            stats TEXT NOT NULL,
+            result TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX tapes_idempotency ON tapes(pool_id, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        CREATE UNIQUE INDEX tapes_signature ON tapes(signature) WHERE signature IS NOT NULL;
+        CREATE INDEX tapes_pool_cutoff ON tapes(pool_id, cutoff_date, content_sha256);
+        CREATE TABLE loans (
+            id INTEGER PRIMARY KEY,
+            exposure_id TEXT NOT NULL,
+            obligor_pseudo_id TEXT NOT NULL,
+            plain TEXT NOT NULL,
+            sealed BLOB NOT NULL
+        );
+        CREATE INDEX loans_obligor ON loans(obligor_pseudo_id);
+        CREATE TABLE exposures (
+            pool_id TEXT NOT NULL,
+            loan_key BLOB NOT NULL,
+            exposure_id TEXT NOT NULL,
+            first_cutoff TEXT NOT NULL,
+            PRIMARY KEY (pool_id, loan_key)
+        ) WITHOUT ROWID;
+        CREATE TABLE decision_log (
+            seq INTEGER PRIMARY KEY,
+            entry TEXT NOT NULL,
+            entry_hash TEXT NOT NULL,
+            logged_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601 with seconds."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open the database with the pragmas above; the caller closes ``db.conn``."""
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
+    return sqlite_utils.Database(conn)
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` if the block raises (the exception propagates)."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    """The highest applied migration number (0 for an empty database)."""
+    if "schema_version" not in db.table_names():
+        return 0
+    row = db.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply pending migrations in order, each atomically with its version row; returns the new version."""
+    with transaction(db) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version "
+            "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+    current = schema_version(db)
+    for version, sql in MIGRATIONS:
+        if version <= current:
+            continue
+        with transaction(db) as conn:
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, now()))
+        current = version
+    return current
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]

@@ -1,0 +1,342 @@
+"""marshmallow schemas: the declared API contract (published in the OpenAPI document).
+
+The loan-tape row schema is built per pool configuration and cut-off from the same rule functions the
+fast-path validator uses (:mod:`gateway.rules`). Error messages are ``"<rule>: <message>"`` so a
+marshmallow error maps onto the tape report's (field, rule) pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from policies.catalogue import DEFAULT_CATALOGUE, Catalogue
+
+from .pools import CN_CONSUMER, PRESETS, TAPE_FIELDS, PoolConfig
+from .rules import Check, TapeRules, compile_rules, cross_field_errors
+from .validation import ROW_FIELD
+
+_REQUIRED_MSG = "required: required for this pool"
+
+
+class _Checked(fields.Field):
+    """A field whose deserialisation is one shared rule check from :mod:`gateway.rules`."""
+
+    def __init__(self, check: Check, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._check = check
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        out, problem = self._check(value)
+        if problem is not None:
+            raise ValidationError(f"{problem[0]}: {problem[1]}")
+        return out
+
+
+class CheckedInteger(_Checked, fields.Integer):  # type: ignore[misc]
+    """Integer field (strict: no floats, no strings) with the shared range rules."""
+
+
+class CheckedString(_Checked, fields.String):  # type: ignore[misc]
+    """String field with the shared format rules."""
+
+
+class _Rejected(fields.Field):
+    """A name that may not appear in a row (gateway-derived, or not applicable to the jurisdiction)."""
+
+    def __init__(self, rule: str, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._error = f"{rule}: {message}"
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        raise ValidationError(self._error)
+
+
+class TapeRowBase(Schema):
+    """Shared hooks of every tape-row schema: forbidden names, cross-field rules, dropping nulls."""
+
+    class Meta:
+        unknown = RAISE
+
+    _rules: TapeRules
+    _cutoff: str
+
+    @pre_load
+    def _refuse_authentication_data(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            cat = self._rules.catalogue
+            bad = [k for k in data if isinstance(k, str) and cat.is_forbidden(k)]
+            if bad:
+                raise ValidationError(
+                    {k: ["forbidden_field: authentication data may never be submitted"] for k in bad}
+                )
+        return data
+
+    @validates_schema(skip_on_field_errors=True)
+    def _cross_field(self, data: dict[str, Any], **kwargs: Any) -> None:
+        clean = {k: v for k, v in data.items() if v is not None}
+        errs = cross_field_errors(clean, self._rules.cfg, self._cutoff)
+        if errs:
+            out: dict[str, list[str]] = {}
+            for name, rule, message in errs:
+                out.setdefault(name, []).append(f"{rule}: {message}")
+            raise ValidationError(out)
+
+    @post_load
+    def _drop_nulls(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if v is not None}
+
+
+def _field_for(rules: TapeRules, name: str) -> fields.Field:
+    spec = rules.catalogue[name]
+    required = name in rules.required
+    msgs = {"required": _REQUIRED_MSG, "null": _REQUIRED_MSG}
+    meta: dict[str, Any] = {"description": f"level {spec.level}, {spec.category}"}
+    kw: dict[str, Any] = {"required": required, "allow_none": not required, "error_messages": msgs}
+    check = rules.checks[name]
+    if spec.type == "int":
+        if spec.unit == "minor":
+            meta["description"] += f"; integer minor units of {rules.cfg.currency} ({rules.cfg.minor_unit})"
+        return CheckedInteger(check, metadata=meta, **kw)
+    if spec.type == "date":
+        meta["format"] = "date"
+    elif spec.type == "datetime":
+        meta["format"] = "date-time"
+    elif spec.type == "enum":
+        meta["enum"] = list(spec.enum_values)
+    return CheckedString(check, metadata=meta, **kw)
+
+
+def tape_row_schema(rules: TapeRules, cutoff: str, *, name: str | None = None) -> Schema:
+    """A marshmallow schema instance validating one row of tape schema v1 for a pool and cut-off."""
+    attrs: dict[str, Any] = {n: _field_for(rules, n) for n in TAPE_FIELDS if n not in rules.not_applicable}
+    for n in rules.not_applicable:
+        attrs[n] = _Rejected(
+            "not_applicable",
+            "this pool's jurisdiction takes no such identity field",
+            allow_none=True,
+            metadata={"description": "not accepted in this jurisdiction"},
+        )
+    for n in rules.derived:
+        attrs[n] = _Rejected(
+            "derived_field",
+            "the gateway derives this field; do not submit it",
+            load_only=True,
+            metadata={"description": "gateway-derived: never submit"},
+        )
+    cls = TapeRowBase.from_dict(attrs, name=name or f"TapeRow{rules.cfg.name}")
+    schema = cls()
+    schema._rules = rules
+    schema._cutoff = cutoff
+    return schema
+
+
+def marshmallow_errors(schema: Schema, row: Any) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
+    """Load ``row`` through ``schema``; ``(clean_row, [(field, rule, message)])`` like the fast path."""
+    try:
+        return schema.load(row), []
+    except ValidationError as exc:
+        out: list[tuple[str, str, str]] = []
+        messages = exc.messages if isinstance(exc.messages, dict) else {ROW_FIELD: exc.messages}
+        for name, msgs in messages.items():
+            field_name = ROW_FIELD if name == "_schema" else str(name)
+            for m in msgs if isinstance(msgs, list) else [msgs]:
+                text = str(m)
+                if text == "Unknown field.":
+                    out.append((field_name, "unknown_field", text))
+                elif text == "Invalid input type.":
+                    out.append((field_name, "type", text))
+                else:
+                    rule, _, message = text.partition(": ")
+                    out.append((field_name, rule, message))
+        return {}, out
+
+
+# --- Documentation schemas (OpenAPI) ------------------------------------------------------------------
+TapeRowCN = type(
+    tape_row_schema(compile_rules(CN_CONSUMER, DEFAULT_CATALOGUE), "2099-12-31", name="TapeRowCN")
+)
+TapeRowUS = type(
+    tape_row_schema(compile_rules(PRESETS["US_CONSUMER"], DEFAULT_CATALOGUE), "2099-12-31", name="TapeRowUS")
+)
+
+
+def rules_for(cfg: PoolConfig, catalogue: Catalogue = DEFAULT_CATALOGUE) -> TapeRules:
+    """Compiled tape rules for a pool configuration (see :func:`gateway.rules.compile_rules`)."""
+    return compile_rules(cfg, catalogue)
+
+
+class ErrorSchema(Schema):
+    """The error body of every 4xx/5xx: ``{code, status, message?, errors?}`` (flask-smorest shape)."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String()
+    errors = fields.Dict(
+        metadata={
+            "description": "location -> field -> messages; for tapes: "
+            "{tape: [{row, field, rule, message, value}], summary}"
+        }
+    )
+
+
+class PoolSettingsSchema(Schema):
+    """Pool jurisdiction settings on creation: a preset plus optional overrides."""
+
+    class Meta:
+        unknown = RAISE
+
+    preset = fields.String(required=True, validate=validate.OneOf(sorted(PRESETS)))
+    apr_reject_bps = fields.Integer(strict=True, validate=validate.Range(min=0))
+    apr_flag_bps = fields.Integer(strict=True, validate=validate.Range(min=0))
+    dpd_edges = fields.List(fields.Integer(strict=True, validate=validate.Range(min=0)))
+    dpd_labels = fields.List(fields.String())
+    default_days = fields.Integer(strict=True, validate=validate.Range(min=1))
+    max_original_principal = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
+
+
+class PoolCreateSchema(Schema):
+    """``POST /platform/pools`` body."""
+
+    class Meta:
+        unknown = RAISE
+
+    pool_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"))
+    settings = fields.Nested(PoolSettingsSchema, required=True)
+
+
+class PoolSchema(Schema):
+    """A pool as returned by the API."""
+
+    pool_id = fields.String(required=True)
+    platform_id = fields.String(required=True)
+    config = fields.Dict(required=True)
+    created_at = fields.String(required=True)
+
+
+class TapeResultSchema(Schema):
+    """Result of an accepted tape submission (returned again, unchanged, on an idempotent replay)."""
+
+    tape_id = fields.Integer(required=True)
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    content_sha256 = fields.String(required=True)
+    rows = fields.Integer(required=True)
+    flagged_rows = fields.Integer(required=True, metadata={"description": "rows above apr_flag_bps"})
+    format = fields.String(required=True)
+    signature_verified = fields.Boolean(required=True)
+    supersedes_tape_id = fields.Integer(allow_none=True)
+    submitted_at = fields.String(required=True)
+
+
+class TapeListItemSchema(Schema):
+    """One tape of a pool."""
+
+    tape_id = fields.Integer(required=True)
+    cutoff_date = fields.String(required=True)
+    content_sha256 = fields.String(required=True)
+    rows = fields.Integer(required=True)
+    status = fields.String(required=True)
+    snapshot_status = fields.String(required=True)
+    submitted_at = fields.String(required=True)
+
+
+class LoanPageQuerySchema(Schema):
+    """Keyset pagination: ``after`` is the last ``index`` of the previous page (0 = from the start)."""
+
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    purpose = fields.String(load_default=None, allow_none=True)
+
+
+class LoanPageSchema(Schema):
+    """A page of loans as the calling party may see them."""
+
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    tape_id = fields.Integer(required=True)
+    purpose = fields.String(required=True)
+    loans = fields.List(fields.Dict(), required=True, metadata={"description": "each with its 'index'"})
+    next_after = fields.Integer(
+        allow_none=True, metadata={"description": "pass as ?after= for the next page"}
+    )
+
+
+class StatsQuerySchema(Schema):
+    """Query of the pool-statistics view."""
+
+    purpose = fields.String(load_default=None, allow_none=True)
+
+
+class StatsSchema(Schema):
+    """Pool statistics at a cut-off, as far as the calling party may see them."""
+
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    tape_id = fields.Integer(required=True)
+    purpose = fields.String(required=True)
+    stats = fields.Dict(required=True)
+    withheld = fields.List(fields.String(), required=True)
+
+
+class PartyCreateSchema(Schema):
+    """``POST /admin/parties`` body."""
+
+    class Meta:
+        unknown = RAISE
+
+    party_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"))
+    role = fields.String(required=True)
+    display_name = fields.String(load_default="")
+    public_key = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Ed25519 public key, 32 bytes hex (platforms)"},
+    )
+    pools = fields.List(fields.String(), load_default=list)
+    obligor_keys = fields.List(fields.String(), load_default=list)
+
+
+class PartySchema(Schema):
+    """A party as returned by the API (never with key material)."""
+
+    party_id = fields.String(required=True)
+    role = fields.String(required=True)
+    display_name = fields.String()
+    public_key = fields.String(allow_none=True)
+    pools = fields.List(fields.String())
+    created_at = fields.String()
+
+
+class PartyCreatedSchema(PartySchema):
+    """A new party with its API key, shown this once."""
+
+    api_key = fields.String(required=True, metadata={"description": "shown once; stored only as a hash"})
+
+
+class GrantSchema(Schema):
+    """``POST /admin/parties/<id>/pools`` body: give a party access to a pool."""
+
+    class Meta:
+        unknown = RAISE
+
+    pool_id = fields.String(required=True)
+
+
+class SealSchema(Schema):
+    """Result of marking a cut-off sealed."""
+
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    status = fields.String(required=True)
+    tape_id = fields.Integer(required=True)
