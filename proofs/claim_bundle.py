@@ -18,6 +18,7 @@ Whether the header's aggregates are the sums of honest, range-proven leaves is w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from proofs import bundle, claims
 from proofs.errors import EncodingError, VerificationError
 from proofs.group import Group, Point, get_group
-from proofs.pedersen import Opening
+from proofs.lanes import LaneSet
+from proofs.pedersen import Opening, combine_openings
 from proofs.snapshot import Header, verify_header
 
 KIND: Final = "claim"
@@ -73,6 +75,22 @@ def metric_commitments(header: Header, statement: claims.ClaimStatement) -> dict
                 f"the statement assumes < 2^{bits}",
             )
     return out
+
+
+def metric_opening(
+    lanes: LaneSet, metric: str, lane_value_sums: Sequence[int], lane_blinding_sums: Sequence[int]
+) -> Opening:
+    """The opening of ``metric``'s commitment from the per-lane totals kept when sealing.
+
+    Raises:
+        KeyError: unknown metric.
+    """
+    index = {lane: i for i, lane in enumerate(lanes.lanes)}
+    terms = [
+        (coeff, Opening(lane_value_sums[index[lane]], lane_blinding_sums[index[lane]]))
+        for lane, coeff in lanes.metric(metric)
+    ]
+    return combine_openings(terms)
 
 
 def prove_claim_bundle(

@@ -40,8 +40,9 @@ def make_loans(n: int, *, seed: int = 7) -> list[LoanInput]:
     rng = random.Random(seed)
     loans = []
     for i in range(n):
-        bucket = rng.choices(range(5), weights=[90, 4, 2, 2, 2])[0]
-        loans.append(LoanInput(f"E{i:06d}", rng.randrange(0, 5_000_000), bucket))
+        # The first five loans cover every bucket, so every metric is non-zero.
+        bucket = i if i < 5 else rng.choices(range(5), weights=[90, 4, 2, 2, 2])[0]
+        loans.append(LoanInput(f"E{i:06d}", rng.randrange(1, 5_000_000), bucket))
     return loans
 
 
