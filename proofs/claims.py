@@ -52,7 +52,7 @@ from proofs.canonical import MAX_SAFE_INTEGER, canonical_json
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, random_scalar, scalar_from_bytes
-from proofs.pedersen import Opening, commit_opening
+from proofs.pedersen import Opening, commit, commit_opening
 from proofs.transcript import Transcript
 
 #: Transcript protocol label (name and version) of claim proofs.
@@ -61,7 +61,9 @@ PROTOCOL: Final = b"poolproof/claim/v1"
 PROOF_KIND: Final = "claim-proof"
 PROOF_VERSION: Final = 1
 #: Range-proof bit sizes a claim may use (Bulletproofs needs m·k a power of two).
-ALLOWED_BITS: Final = (8, 16, 32, 64)
+ALLOWED_BITS: Final = (8, 16, 32, 64, 128)
+#: A 128-bit range is proven as two 64-bit limbs (see :func:`prove_claim`).
+_LIMB_BITS: Final = 64
 #: Largest declared metric size; keeps every constraint far from wrapping mod r.
 MAX_VALUE_BITS: Final = 64
 _METRIC_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+/-]{0,63}")
@@ -379,6 +381,7 @@ class ClaimProof:
     value: int | None = None
     nonce_commitment: Point | None = None
     response: int | None = None
+    high_limbs: tuple[Point, ...] | None = None
 
     def __post_init__(self) -> None:
         range_fields = (self.n_bits, self.range_proof)
@@ -391,6 +394,8 @@ class ClaimProof:
             raise ValueError("kind must be 'range' or 'disclosure'")
         if not ok:
             raise ValueError(f"a {self.kind} proof needs exactly the {self.kind} fields")
+        if (self.high_limbs is not None) != (self.kind == "range" and self.n_bits == 2 * _LIMB_BITS):
+            raise ValueError("high_limbs go with 128-bit range proofs, and only with them")
 
     def to_dict(self) -> dict[str, Any]:
         """The bundle form (``"format": "poolproof/claim-proof/v1"``, lowercase hex binary fields)."""
@@ -400,6 +405,8 @@ class ClaimProof:
             assert self.range_proof is not None
             doc["n_bits"] = self.n_bits
             doc["range_proof"] = bundle.encode_bytes(self.range_proof)
+            if self.high_limbs is not None:
+                doc["high_limbs"] = [bundle.encode_bytes(p.to_bytes()) for p in self.high_limbs]
         else:
             assert self.value is not None  # guaranteed by __post_init__
             assert self.nonce_commitment is not None
@@ -432,13 +439,23 @@ class ClaimProof:
                     "kind": bundle.Const("range"),
                     "n_bits": bundle.Int(min(ALLOWED_BITS), max(ALLOWED_BITS)),
                     "range_proof": bundle.Bytes(max_length=1 << 20),
-                }
+                    "high_limbs": bundle.ListOf(bundle.Bytes(POINT_BYTES), 1, 2),
+                },
+                optional=frozenset({"high_limbs"}),
             )
             bundle.check_document(doc, PROOF_KIND, {PROOF_VERSION}, schema)
             if doc["n_bits"] not in ALLOWED_BITS:
                 raise EncodingError(f"n_bits: must be one of {ALLOWED_BITS}")
+            if ("high_limbs" in doc) != (doc["n_bits"] == 2 * _LIMB_BITS):
+                raise EncodingError("high_limbs: present exactly for 128-bit range proofs")
             data = bundle.decode_bytes(doc["range_proof"], "range_proof")
-            return cls("range", n_bits=doc["n_bits"], range_proof=data)
+            limbs = None
+            if "high_limbs" in doc:
+                limbs = tuple(
+                    group.decode_point(bundle.decode_bytes(h, f"high_limbs[{i}]"), allow_identity=True)
+                    for i, h in enumerate(doc["high_limbs"])
+                )
+            return cls("range", n_bits=doc["n_bits"], range_proof=data, high_limbs=limbs)
         if kind == "disclosure":
             schema = bundle.Object(
                 {
@@ -532,10 +549,23 @@ def prove_claim(
     derived = [c.commitment(group, commitments) for c in constraints]
     _bind_range(t, k, derived)
     blindings = [c.blinding(openings) for c in constraints]
-    proof, vs = prove_range(group, xs, blindings, k, t, rng=rng)
-    if list(vs) != derived:  # pragma: no cover - would be a bug in this module or in bulletproofs
-        raise ProvingError("internal error: range-proof commitments differ from the derived commitments")
-    return ClaimProof("range", n_bits=k, range_proof=proof.to_bytes())
+    if k <= _LIMB_BITS:
+        proof, vs = prove_range(group, xs, blindings, k, t, rng=rng)
+        if list(vs) != derived:  # pragma: no cover - would be a bug in this module or in bulletproofs
+            raise ProvingError("internal error: range-proof commitments differ from the derived commitments")
+        return ClaimProof("range", n_bits=k, range_proof=proof.to_bytes())
+    # k = 128: x = x_lo + 2^64·x_hi. Commit to x_hi with a fresh blinding; the verifier derives
+    # C_lo = D − 2^64·C_hi, and one m = 2·len(xs) proof shows every limb is in [0, 2^64), hence
+    # x mod r is in [0, 2^128) and the argument of the module docstring applies with k = 128.
+    shift = 1 << _LIMB_BITS
+    highs = [x >> _LIMB_BITS for x in xs]
+    lows = [x & (shift - 1) for x in xs]
+    high_blindings = [draw() % ORDER for _ in xs]
+    high_commitments = tuple(commit(group, v, r) for v, r in zip(highs, high_blindings, strict=True))
+    low_blindings = [(b - shift * rh) % ORDER for b, rh in zip(blindings, high_blindings, strict=True)]
+    t.append_points(b"high_limbs", high_commitments)
+    proof, _ = prove_range(group, lows + highs, low_blindings + high_blindings, _LIMB_BITS, t, rng=rng)
+    return ClaimProof("range", n_bits=k, range_proof=proof.to_bytes(), high_limbs=high_commitments)
 
 
 def verify_claim(
@@ -585,13 +615,21 @@ def verify_claim(
     if proof.n_bits != k:
         raise VerificationError("claim.bits", f"statement needs {k}-bit range proofs, not {proof.n_bits}")
     assert proof.range_proof is not None
-    try:
-        rp = RangeProof.from_bytes(group, proof.range_proof, m=len(constraints), n_bits=k)
-    except EncodingError as exc:
-        raise VerificationError("claim.encoding", f"malformed range proof: {exc}") from None
     derived = [c.commitment(group, commitments) for c in constraints]
     _bind_range(t, k, derived)
+    targets, n_bits = derived, k
+    if k > _LIMB_BITS:
+        if proof.high_limbs is None or len(proof.high_limbs) != len(constraints):
+            raise VerificationError("claim.bits", "a 128-bit claim needs one high limb per constraint")
+        shift = 1 << _LIMB_BITS
+        lows = [d - shift * h for d, h in zip(derived, proof.high_limbs, strict=True)]
+        t.append_points(b"high_limbs", proof.high_limbs)
+        targets, n_bits = lows + list(proof.high_limbs), _LIMB_BITS
     try:
-        verify_range(group, derived, k, rp, t)
+        rp = RangeProof.from_bytes(group, proof.range_proof, m=len(targets), n_bits=n_bits)
+    except EncodingError as exc:
+        raise VerificationError("claim.encoding", f"malformed range proof: {exc}") from None
+    try:
+        verify_range(group, targets, n_bits, rp, t)
     except VerificationError as exc:
         raise VerificationError("claim.range", str(exc)) from None

@@ -349,7 +349,6 @@ def test_every_disclosure_element_is_bound() -> None:
         (lambda: RatioClaim("a", "b", "<=", -1, 2), "p"),
         (lambda: RatioClaim("a b", "b", "<=", 1, 2), "metric name"),
         (lambda: RatioClaim("", "b", "<=", 1, 2), "metric name"),
-        (lambda: RatioClaim("a", "b", "<=", 2**17, 1), "at most 64"),  # 48 + 18 bits > 64
         (lambda: RatioClaim("a", "b", "<=", 1, 2, value_bits=0), "value_bits"),
         (lambda: RatioClaim("a", "b", "<=", 1, 2, value_bits=65), "value_bits"),
         (lambda: BoundClaim("a", None, None), "lo, hi or both"),
@@ -492,7 +491,8 @@ def test_malformed_disclosure_proofs_are_rejected(
     ("mutate", "match"),
     [
         (lambda d: d.update(n_bits=24), "n_bits"),
-        (lambda d: d.update(n_bits=128), "n_bits"),
+        (lambda d: d.update(n_bits=256), "n_bits"),
+        (lambda d: d.update(n_bits=128), "high_limbs"),
         (lambda d: d.update(range_proof="abc"), "hex"),
         (lambda d: d.update(value="1"), "unknown member"),
     ],
@@ -587,3 +587,39 @@ def test_ratio_claims_prove_exactly_when_true(a: int, b: int, op: str, p: int, q
     else:
         with pytest.raises(ProvingError, match="claim does not hold"):
             prove_claim(ARK, statement, ops, context=CTX)
+
+
+# -- 128-bit claims (two 64-bit limbs) ----------------------------------------------------------------
+
+
+def _wide_case() -> tuple[RatioClaim, dict[str, Opening]]:
+    # 48-bit metrics with a 20-bit p need 68-bit ranges: proven as two 64-bit limbs.
+    statement = RatioClaim("bad", "pool", "<=", 600_001, 1_000_000)
+    return statement, openings(bad=6 * 10**13, pool=10**14)
+
+
+def test_claims_wider_than_64_bits_use_two_limbs_and_verify() -> None:
+    statement, ops = _wide_case()
+    proof = prove_and_verify(statement, ops)
+    assert proof.n_bits == 128
+    assert proof.high_limbs is not None
+    assert len(proof.high_limbs) == 1
+    assert ClaimProof.from_dict(ARK, proof.to_dict()) == proof
+
+
+def test_false_wide_claim_is_refused() -> None:
+    statement, ops = _wide_case()
+    false = dataclasses.replace(statement, p=599_999)
+    with pytest.raises(ProvingError, match="does not hold"):
+        prove_claim(ARK, false, ops, context=b"ctx")
+
+
+def test_tampered_high_limb_is_rejected() -> None:
+    statement, ops = _wide_case()
+    proof = prove_claim(ARK, statement, ops, context=b"ctx")
+    assert proof.high_limbs is not None
+    g, _ = pedersen_bases(ARK)
+    for bad_limbs in ((proof.high_limbs[0] + g,), (), (proof.high_limbs[0], proof.high_limbs[0])):
+        bad = dataclasses.replace(proof, high_limbs=bad_limbs)
+        with pytest.raises(VerificationError):
+            verify_claim(ARK, statement, commitments_of(ARK, ops), bad, context=b"ctx")
