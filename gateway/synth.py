@@ -330,8 +330,9 @@ def generate_months(
     if not isinstance(months, int) or months < 0:
         raise ValueError("months must be a non-negative integer")
     for k in range(months):
-        yield monthly_cutoff(start_cutoff, k), generate_tape(
-            n_loans, seed=seed, cutoff=start_cutoff, pool_id=pool_id, month=k
+        yield (
+            monthly_cutoff(start_cutoff, k),
+            generate_tape(n_loans, seed=seed, cutoff=start_cutoff, pool_id=pool_id, month=k),
         )
 
 

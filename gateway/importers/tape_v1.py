@@ -73,7 +73,7 @@ def write_csv(
             extra = row.keys() - known
             if extra:
                 raise ValueError(f"row {n + 1}: fields outside the CSV header: {sorted(extra)}")
-            cells = []
+            cells: list[str | int] = []
             for name in fields:
                 v = row.get(name)
                 if v is None:

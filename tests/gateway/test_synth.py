@@ -217,3 +217,34 @@ def test_id_check_character_agrees_with_python_stdnum(seed: int, index: int) -> 
     (row,) = generate_tape(index + 1, seed=seed, cutoff=CUT, pool_id="P1", indices=range(index, index + 1))
     assert ric.calc_check_digit(row["id_number"]) == row["id_number"][17]
     assert ric.get_birth_date(row["id_number"]).isoformat() == row["birth_date"]
+
+
+@pytest.mark.parametrize("month", [0, 7])
+def test_ten_thousand_rows_pass_the_gateway_tape_validator(month: int) -> None:
+    from gateway.pools import CN_CONSUMER
+    from gateway.schemas import rules_for
+    from gateway.validation import TapeValidator
+
+    validator = TapeValidator(rules_for(CN_CONSUMER), monthly_cutoff(CUT, month).isoformat())
+    for i, row in enumerate(generate_tape(10_000, seed=21, cutoff=CUT, pool_id="CN1", month=month), start=1):
+        validator.check(i, row)
+    assert validator.report.rows_read == 10_000
+    assert validator.report.errors == []
+
+
+def test_the_gateway_validator_rejects_a_tampered_synthetic_id() -> None:
+    from gateway.pools import CN_CONSUMER
+    from gateway.schemas import rules_for
+    from gateway.validation import TapeValidator
+
+    row = _tape(1)[0]
+    bad = row["id_number"][:16] + str((int(row["id_number"][16]) + 2) % 10) + row["id_number"][17]
+    validator = TapeValidator(rules_for(CN_CONSUMER), CUT.isoformat())
+    validator.check(1, row | {"id_number": bad})
+    assert [e.rule for e in validator.report.errors] == ["prc_id_checksum"]
+
+
+def test_schema_field_order_matches_the_gateway() -> None:
+    from gateway.pools import TAPE_FIELDS
+
+    assert TAPE_FIELDS == TAPE_V1_FIELDS
