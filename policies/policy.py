@@ -190,6 +190,12 @@ class ViewPlan:
         """True if some field reaches the party at record level."""
         return bool(self.raw_fields or self.fn_fields)
 
+    def apply_one(self, record: Mapping[str, object], party: Party, pool_id: str) -> dict[str, object] | None:
+        """The one record as the party may see it, or ``None`` if the row is out of scope or nothing at all
+        may be seen (so a caller can keep its own row keys aligned)."""
+        rows = self.apply((record,), party, pool_id)
+        return rows[0] if rows else None
+
     def apply(
         self, records: Iterable[Mapping[str, object]], party: Party, pool_id: str
     ) -> list[dict[str, object]]:

@@ -214,3 +214,10 @@ def test_two_recipients_cannot_join_pseudonyms(policy: Policy) -> None:
     b = policy.view(party("rating_agency"), [RECORD], "rating", pool_id=POOL, pseudonym_key=b"b" * 32)
     assert a[0]["obligor_pseudo_id"] != b[0]["obligor_pseudo_id"]
     assert a[0]["product_type"] == b[0]["product_type"]
+
+
+def test_plan_apply_one_keeps_caller_alignment(policy: Policy) -> None:
+    me = party("borrower", obligor_keys=frozenset({"OBL-7f3a"}))
+    plan = policy.compile_view(me, "self_service", pool_id=POOL)
+    assert plan.apply_one(RECORD, me, POOL) == policy.view(me, [RECORD], "self_service", pool_id=POOL)[0]
+    assert plan.apply_one(RECORD | {"obligor_pseudo_id": "OBL-other"}, me, POOL) is None
