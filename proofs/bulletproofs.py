@@ -4,7 +4,8 @@ Implements Bünz, Bootle, Boneh, Poelstra, Wuille, Maxwell, "Bulletproofs: Short
 Confidential Transactions and More" (IEEE S&P 2018, eprint 2017/1066): the range proof of §4.1–4.2
 aggregated over m values as in §4.3, compressed with the inner-product argument of §3 (Protocol 2,
 made non-interactive by Fiat–Shamir, §4.4), and verified with a single multi-scalar multiplication
-(§6.2 "multi-exponentiation"), the way dalek-cryptography's verifier does.
+(the multi-exponentiation form of the inner-product check, §3.1, merged with the commitment check
+and batched across proofs with random weights as in §6), the way dalek-cryptography's verifier does.
 
 Statement: for Pedersen commitments ``V_j = v_j·G + gamma_j·H`` (``(G, H) = pedersen_bases``) the
 prover knows openings with every ``v_j`` in ``[0, 2^n)``. Parameters: ``n`` in {8, 16, 32, 64},
@@ -41,6 +42,10 @@ Serialised layout (:meth:`RangeProof.to_bytes`), ``k`` = IPA rounds, ``M = N / 2
 That is ``(4 + 2k)·48 + (3 + 2M)·32`` bytes: ``(4 + 2·log2 N)·48 + 5·32`` at full compression
 (832 B for one 32-bit value). The length does not always determine k (k = log2 N and log2 N − 2
 give equal lengths), so the decoder takes k as a parameter like m and n.
+
+Side channels: the prover is not constant-time (Python integers, arkworks variable-time MSMs, the
+bit pattern of each value decides which generators enter ``A``). It runs inside the gateway's batch
+job, where no per-proof timing is observable by another party.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from proofs import _parallel
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import generator, generator_set_id, generator_vector, pedersen_bases
 from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, scalar_from_bytes
+from proofs.pedersen import commit_many
 from proofs.transcript import Transcript
 
 #: Bit sizes a range proof may use.
@@ -345,9 +351,7 @@ def prove_range(
     ped_g_raw = _raw_of(group, ped_g)
     ped_h_raw = _raw_of(group, ped_h)
 
-    commitments = [
-        group.msm_raw([ped_g_raw, ped_h_raw], [v, gamma]) for v, gamma in zip(values, blindings, strict=True)
-    ]
+    commitments = commit_many(group, values, blindings)
     _absorb_statement(transcript, n_bits, m, rounds, commitments)
 
     # a_L: the bits of every value, least significant first; a_R = a_L - 1.
@@ -363,7 +367,7 @@ def prove_range(
     y = transcript.challenge_scalar(b"y")
     z = transcript.challenge_scalar(b"z")
 
-    # l(X) = (a_L - z) + s_L·X;  r(X) = y^N ∘ (a_R + z + s_R·X) + z^2·(z^j 2^k)  (§4.3 eq. (71)-(72)).
+    # l(X) = (a_L - z) + s_L·X;  r(X) = y^N ∘ (a_R + z + s_R·X) + z^2·(z^j 2^k)  (§4.3).
     y_pow = _powers(y, n_total)
     z_sq = z * z % _R
     zs2 = [zj * tk for zj in _powers_from(z_sq, z, m) for tk in _twos(n_bits)]
@@ -453,7 +457,7 @@ def _ipa_switch_round(n_total: int, rounds: int) -> int:
 class _InnerProductProver:
     """Prover of the §3 inner-product argument for ``P = <a, G> + <b, H'> + <a, b>·Q'``.
 
-    ``H'_i = y^-i · H_i`` (§4.2 eq. (64)); ``Q' = w·Q``. The halving follows Protocol 2:
+    ``H'_i = y^-i · H_i`` (§4.2); ``Q' = w·Q``. The halving follows Protocol 2:
     ``a' = a_lo·u + a_hi·u^-1``, ``b' = b_lo·u^-1 + b_hi·u``, ``G' = G_lo·u^-1 + G_hi·u``,
     ``H' = H_lo·u + H_hi·u^-1``; ``L = <a_lo, G_hi> + <b_hi, H_lo> + <a_lo, b_hi>·Q'`` and ``R``
     symmetrically.
@@ -610,8 +614,11 @@ class _Terms:
     """One proof's contribution to the verification MSM (weights already applied)."""
 
     n_total: int
-    g_coeffs: list[int]
-    h_coeffs: list[int]
+    g_const: int  # added to every G_i coefficient (i < n_total)
+    h_const: int  # added to every H_i coefficient
+    g_coeffs: list[int]  # subtracted from G_i's coefficient
+    h_coeffs: list[int]  # added to H_i's coefficient
+    h_coeffs_neg: list[int]  # subtracted from H_i's coefficient
     points: list[Any]
     scalars: list[int]
     ped_g: int
@@ -637,8 +644,8 @@ def _proof_terms(
 ) -> _Terms:
     """Replay the transcript and express both verification equations as MSM coefficients.
 
-    With weights ``e_commit`` (commitment equation, §4.3 eq. (72)) and ``e_ipa`` (inner-product
-    relation, §4.2 eq. (66)-(67) with the §3 verifier expanded over the original generators), the
+    With weights ``e_commit`` (commitment equation, §4.3) and ``e_ipa`` (inner-product
+    relation, §4.2 with the §3.1 verifier expanded over the original generators), the
     proof is valid iff (with overwhelming probability over the weights) the weighted sum is the
     identity:
 
@@ -689,29 +696,44 @@ def _proof_terms(
         us.append(transcript.challenge_scalar(b"u"))
     u_invs = [pow(u, -1, _R) for u in us]
 
-    # s[t] over the k challenges (t's most significant bit is round 0); 1/s[t] = s[2^k - 1 - t].
-    s = [1]
-    for u, u_inv in zip(us, u_invs, strict=True):
-        s = [v for st in s for v in (st * u_inv % _R, st * u % _R)]
-    s_inv = s[::-1]
-
     z_sq = z * z % _R
     z_pow = _powers_from(z_sq, z, m)  # z^(2+j)
+    y_inv = pow(y, -1, _R)
     y_sum = n_total if y == 1 else (pow(y, n_total, _R) - 1) * pow(y - 1, -1, _R) % _R
     delta = ((z - z_sq) * y_sum - z * sum(z_pow) * ((1 << n_bits) - 1)) % _R
     a_vec, b_vec = proof.a, proof.b
     ab = sum(p * q for p, q in zip(a_vec, b_vec, strict=True)) % _R
 
-    c0 = -e_ipa * z % _R
+    # Original index i = t·clear + j. G_i's IPA coefficient is a_j·s_t and H_i's is
+    # y^-i·b_j/s_t = (y^-(t·clear)/s_t)·(y^-j·b_j), where s_t is the product over rounds r of
+    # u_r (bit of t for round r set; round 0 is the most significant bit) or u_r^-1 (clear). Both
+    # t-vectors are tensor products over the bits of t, built by doubling (one product per entry).
+    prod_u = prod_u_inv = 1
+    for u, u_inv in zip(us, u_invs, strict=True):
+        prod_u = prod_u * u % _R
+        prod_u_inv = prod_u_inv * u_inv % _R
     ea = [e_ipa * v % _R for v in a_vec]
-    g_coeffs = [c0 - st * v for st in s for v in ea]
-    eb = [e_ipa * v % _R for v in b_vec]
-    sb = [st * v for st in s_inv for v in eb]
-    ez = [e_ipa * zj % _R for zj in z_pow]
-    zs2 = [zj * tk for zj in ez for tk in _twos(n_bits)]
-    y_inv_pow = _powers(pow(y, -1, _R), n_total)
-    ze = e_ipa * z % _R
-    h_coeffs = [ze + yi * (q - p) for yi, q, p in zip(y_inv_pow, zs2, sb, strict=True)]
+    wb = [e_ipa * v % _R * yj % _R for v, yj in zip(b_vec, _powers(y_inv, clear), strict=True)]
+    s_seed, ws_seed = prod_u_inv, prod_u
+    if clear == 1:  # full compression: fold the single a, b into the seeds
+        s_seed, ws_seed = s_seed * ea[0] % _R, ws_seed * wb[0] % _R
+    s_vec = [s_seed]
+    ws_vec = [ws_seed]
+    for r in range(k - 1, -1, -1):
+        bit_weight = clear << (k - 1 - r)  # y^-(t·clear) contributes y^-bit_weight for this bit
+        up = us[r] * us[r] % _R
+        down = u_invs[r] * u_invs[r] % _R * pow(y_inv, bit_weight, _R) % _R
+        s_vec += [v * up % _R for v in s_vec]
+        ws_vec += [v * down % _R for v in ws_vec]
+    if clear == 1:
+        g_ipa, h_ipa = s_vec, ws_vec
+    else:
+        g_ipa = [st * v for st in s_vec for v in ea]
+        h_ipa = [wt * v for wt in ws_vec for v in wb]
+    # z-terms of H_i for i = j·n + k: y^-i·z^(2+j)·2^k = (z^(2+j)·y^-(j·n))·(2^k·y^-k).
+    fz = [e_ipa * zj % _R * yj % _R for zj, yj in zip(z_pow, _powers(pow(y_inv, n_bits, _R), m), strict=True)]
+    gk = [(1 << kb) * yk % _R for kb, yk in enumerate(_powers(y_inv, n_bits))]
+    h_z = [f * g for f in fz for g in gk]
 
     points = [_raw_of(group, p) for p in (proof.A, proof.S, proof.T1, proof.T2)]
     scalars = [e_ipa, e_ipa * x, -e_commit * x, -e_commit * x % _R * x]
@@ -723,8 +745,11 @@ def _proof_terms(
         scalars.append(-e_commit * zj)
     return _Terms(
         n_total=n_total,
-        g_coeffs=g_coeffs,
-        h_coeffs=h_coeffs,
+        g_const=-e_ipa * z,
+        h_const=e_ipa * z,
+        g_coeffs=g_ipa,
+        h_coeffs=h_z,
+        h_coeffs_neg=h_ipa,
         points=points,
         scalars=scalars,
         ped_g=e_commit * (proof.t_hat - delta),
@@ -742,29 +767,35 @@ def _check_terms(group: Group, terms: Sequence[_Terms]) -> bool:
     n_max = max(t.n_total for t in terms)
     g_acc = [0] * n_max
     h_acc = [0] * n_max
+    const_by_size: dict[int, list[int]] = {}
     points: list[Any] = []
     scalars: list[int] = []
     ped_g = ped_h = q = 0
     for t in terms:
         n = t.n_total
+        consts = const_by_size.setdefault(n, [0, 0])
+        consts[0] += t.g_const
+        consts[1] += t.h_const
         if n == n_max:
-            g_acc = [p + v for p, v in zip(g_acc, t.g_coeffs, strict=True)]
-            h_acc = [p + v for p, v in zip(h_acc, t.h_coeffs, strict=True)]
+            g_acc = [acc - v for acc, v in zip(g_acc, t.g_coeffs, strict=True)]
+            h_acc = [acc + v - w for acc, v, w in zip(h_acc, t.h_coeffs, t.h_coeffs_neg, strict=True)]
         else:
-            g_acc[:n] = [p + v for p, v in zip(g_acc[:n], t.g_coeffs, strict=True)]
-            h_acc[:n] = [p + v for p, v in zip(h_acc[:n], t.h_coeffs, strict=True)]
+            g_acc[:n] = [acc - v for acc, v in zip(g_acc[:n], t.g_coeffs, strict=True)]
+            h_acc[:n] = [acc + v - w for acc, v, w in zip(h_acc[:n], t.h_coeffs, t.h_coeffs_neg, strict=True)]
         points += t.points
         scalars += t.scalars
         ped_g += t.ped_g
         ped_h += t.ped_h
         q += t.q
+    # Per-proof constants apply to the prefix of the generators each proof uses.
+    for n, (g_c, h_c) in sorted(const_by_size.items()):
+        g_acc[:n] = [acc + g_c for acc in g_acc[:n]]
+        h_acc[:n] = [acc + h_c for acc in h_acc[:n]]
     ped_g_pt, ped_h_pt = pedersen_bases(group)
     points += [_raw_of(group, ped_g_pt), _raw_of(group, ped_h_pt), _raw_of(group, generator(group, LABEL_Q))]
     scalars += [ped_g, ped_h, q]
-    all_points = (
-        _raw_vector(group, LABEL_G, n_max)[:n_max] + _raw_vector(group, LABEL_H, n_max)[:n_max] + points
-    )
-    return _parallel.msm(group, all_points, g_acc + h_acc + scalars).is_identity()
+    bases = _raw_vector(group, LABEL_G, n_max)[:n_max] + _raw_vector(group, LABEL_H, n_max)[:n_max]
+    return _parallel.msm(group, bases + points, g_acc + h_acc + scalars).is_identity()
 
 
 def verify_range(
