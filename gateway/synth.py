@@ -353,7 +353,12 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
     given, streets, mprefix, nprefix = _GIVEN, _STREETS, _MOBILE_PREFIXES, len(_MOBILE_PREFIXES)
     ngiven = len(given)
     luhn4 = _LUHN4
-    iso, month_ord = _iso, _month_ord
+    iso = _iso
+    birth: dict[int, tuple[str, str]] = {}  # birth-date ordinal -> (ISO, YYYYMMDD); at most ~16,000 days
+    # First-of-month ordinals for every month a due date, origination or maturity can fall in.
+    fom = {mi: _first_of_month_ord(mi) for mi in range(c0_mi - MAX_SEASONING_MONTHS - 1, c0_mi + month + 40)}
+    pool_add = [iso(c[2]) for c in cut]  # pool_add[t]: the cut-off of step t, ISO
+    consent_versions = {mi: f"PP-CONSENT-{mi // 12}.{1 if mi % 12 < 6 else 2}" for mi in fom}
     fractions = _annuity_fractions
     cures = (0, MARKOV_BPS[1][0], MARKOV_BPS[2][0], MARKOV_BPS[3][0])
     stays = (0, sum(MARKOV_BPS[1]), sum(MARKOV_BPS[2]), sum(MARKOV_BPS[3]))  # cure + hold
@@ -423,7 +428,7 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
                     if paid == n:
                         closed = "MATURED_PAID"
                     elif due > paid and t >= 0:
-                        oldest = month_ord(o_mi + paid + 1, o_day)
+                        oldest = fom[o_mi + paid + 1] + o_day - 1
                         dpd = c_ord - oldest
                         if dpd >= DEFAULT_DPD and not default_ord:
                             default_ord = oldest + DEFAULT_DPD
@@ -459,7 +464,7 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
             else:
                 current = principal - principal * paid // n
             if due_prev > paid:
-                dpd = ck_ord - month_ord(o_mi + paid + 1, o_day)
+                dpd = ck_ord - (fom[o_mi + paid + 1] + o_day - 1)
                 odi = 0
                 if method == "EQUAL_INSTALMENT":
                     odp = current - principal * fr[due_prev] // scale
@@ -476,12 +481,16 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
                 status = tier = "NORMAL"
 
         # Obligor: region, birth date, ID number; person attributes keyed by the ID number.
-        o_ord = month_ord(o_mi, o_day)
+        o_ord = fom[o_mi] + o_day - 1
         code, prov, city = city_t[d3 & 4095]
         b_ord = o_ord - (age_t[(d3 >> 12) & 4095] * 365 + 5 + ((d3 >> 24) & 0xFFFF) % 360)  # >= 18 years
         male = (d3 >> 40) & 1
-        bdate = iso(b_ord)
-        id17 = f"{code}{bdate[:4]}{bdate[5:7]}{bdate[8:]}{900 + (((d3 >> 41) & 0xFFFF) % 50) * 2 + male}"
+        bd = birth.get(b_ord)
+        if bd is None:
+            bdate = iso(b_ord)
+            bd = birth[b_ord] = (bdate, bdate.replace("-", ""))
+        bdate = bd[0]
+        id17 = f"{code}{bd[1]}{900 + (((d3 >> 41) & 0xFFFF) % 50) * 2 + male}"
         x = (1 - 2 * int(id17, 13)) % 11
         p0 = mix((seed_key ^ (int(id17) * gamma)) & m64)
         p1 = mix((p0 + gamma) & m64)
@@ -512,14 +521,14 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
             "occupation": occ_t[p2 & 4095],
             "internal_score": score,
             "consent_basis": "SEPARATE_CONSENT",
-            "consent_version": f"PP-CONSENT-{o_iso[:4]}.{1 if o_iso[5:7] <= '06' else 2}",
+            "consent_version": consent_versions[o_mi],
             "consent_time": f"{o_iso}T{hours[(d3 >> 57) % 15]}{mmss[(d1 >> 48) % 3600]}+08:00",
             "product_type": product,
             "merchant_category": merchant,
             "origination_channel": chan_t[(d0 >> 24) & 4095],
             "origination_date": o_iso,
-            "first_due_date": iso(month_ord(o_mi + 1, o_day)),
-            "maturity_date": iso(month_ord(o_mi + n, o_day)),
+            "first_due_date": iso(fom[o_mi + 1] + o_day - 1),
+            "maturity_date": iso(fom[o_mi + n] + o_day - 1),
             "term_months": n,
             "installments_total": n,
             "installments_paid": paid,
@@ -535,7 +544,7 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
             "five_tier_class": tier,
             "default_date": iso(default_ord) if default_ord else None,
             "charge_off_date": iso(charge_ord) if charge_ord else None,
-            "pool_addition_date": iso(cut[o_t if g else 0][2]),
+            "pool_addition_date": pool_add[o_t if g else 0],
         }
 
 
