@@ -345,11 +345,9 @@ def prove_range(
     s_l = randomness[4 : 4 + n_total]
     s_r = randomness[4 + n_total :]
 
-    ped_g, ped_h = pedersen_bases(group)
     g_raw = _raw_vector(group, LABEL_G, n_total)
     h_raw = _raw_vector(group, LABEL_H, n_total)
-    ped_g_raw = _raw_of(group, ped_g)
-    ped_h_raw = _raw_of(group, ped_h)
+    ped_h_raw = _raw_of(group, pedersen_bases(group)[1])
 
     commitments = commit_many(group, values, blindings)
     _absorb_statement(transcript, n_bits, m, rounds, commitments)
@@ -378,13 +376,7 @@ def prove_range(
         sum(a * b for a, b in zip(l0, r1, strict=True)) + sum(a * b for a, b in zip(s_l, r0, strict=True))
     ) % _R
     t2 = sum(a * b for a, b in zip(s_l, r1, strict=True)) % _R
-    t1_commit, t2_commit = _parallel.run_all(
-        group,
-        [
-            partial(group.msm_raw, [ped_g_raw, ped_h_raw], [t1, tau1]),
-            partial(group.msm_raw, [ped_g_raw, ped_h_raw], [t2, tau2]),
-        ],
-    )
+    t1_commit, t2_commit = commit_many(group, [t1, t2], [tau1, tau2])
     transcript.append_point(b"T1", t1_commit)
     transcript.append_point(b"T2", t2_commit)
     x = transcript.challenge_scalar(b"x")
