@@ -1,0 +1,892 @@
+"""Per-loan lane validity as one Bulletproofs arithmetic-circuit proof over many loans.
+
+Implements the zero-knowledge argument for arithmetic circuits with committed inputs of Bünz,
+Bootle, Boneh, Poelstra, Wuille, Maxwell, "Bulletproofs" (IEEE S&P 2018, eprint 2017/1066, §5.3,
+Protocol 3 / Fig. 3; the circuit form ``a_L ∘ a_R = a_O``, ``W_L·a_L + W_R·a_R + W_O·a_O = W_V·v + c``
+of §5.1), compressed with the inner-product argument of §3 (Protocol 2), made non-interactive by
+Fiat–Shamir (§4.4) and verified with one multi-scalar multiplication (§6.2).
+
+Statement
+---------
+For each loan ``i`` the prover knows openings ``V_{i,ℓ} = v_{i,ℓ}·G + γ_{i,ℓ}·H`` of its 10 lane
+commitments in ``dpd5-v1`` order ``(bal_0..bal_4, cnt_0..cnt_4)`` (``(G, H) = pedersen_bases``, the
+leaf commitments themselves) and an integer ``P_i`` such that
+
+* ``cnt_b ∈ {0, 1}`` for every bucket and ``Σ_b cnt_b = 1`` (exactly one bucket counted),
+* ``P_i = Σ_j 2^j·p_j`` with bits ``p_j ∈ {0, 1}``, ``j < n`` (so ``0 <= P_i < 2^n``),
+* ``bal_b = cnt_b·P_i`` for every bucket (the whole principal sits in the counted bucket).
+
+So every lane is in ``[0, 2^n)`` and every count lane in ``{0, 1}``, one per loan: everything the
+``dpd5-v1`` range proofs and the public ``Σ count commitments == G`` check establish, and more (the
+balance lanes are one-hot and agree with the count lanes).
+
+Gate layout (``n + 8`` multiplication gates per loan)
+-----------------------------------------------------
+Loan ``i`` owns gates ``i·(n+8) .. i·(n+8)+n+7``; local gate ``g``:
+
+* ``g = j < n`` (bit gates): ``a_L = p_j``, ``a_R = p_j − 1``, ``a_O = 0``, i.e. ``p_j·(p_j − 1) = 0``.
+* ``g = n + k``, ``k = 0..3`` (one-hot gates): ``a_L = cnt_k``, ``a_R = s_k − 1``, ``a_O = 0`` with
+  ``s_k = cnt_0 + ... + cnt_k``, i.e. ``cnt_k·(s_k − 1) = 0``.
+* ``g = n + 4 + b``, ``b = 0..3`` (product gates): ``a_L = cnt_b``, ``a_R = P``, ``a_O = bal_b``.
+
+Linear constraints per loan (``2n + 26``, listed in :func:`_template`): for every bit gate
+``a_L − a_R = 1`` and ``a_O = 0``; for every one-hot gate ``a_L = cnt_k``, ``a_R = Σ_{j<=k} cnt_j − 1``,
+``a_O = 0``; for every product gate ``a_L = cnt_b``, ``a_R = Σ_j 2^j·a_L[bit j]``, ``a_O = bal_b``; and
+``Σ_b cnt_b = 1`` and ``Σ_b bal_b = Σ_j 2^j·a_L[bit j]``.
+
+Why this is sound (the one-hot gates replace booleanity gates). Over the field Z_r, ``x·y = 0``
+implies ``x = 0`` or ``y = 0``. By induction on ``k``: if ``(cnt_0..cnt_{k-1}) ∈ {0, e_0..e_{k-1}}``
+then ``s_{k-1} ∈ {0, 1}`` and the gate ``cnt_k·(s_{k-1} + cnt_k − 1) = 0`` leaves ``cnt_k = 0`` or
+``cnt_k = 1 − s_{k-1}``; so ``cnt_k = 0`` when ``s_{k-1} = 1`` and ``cnt_k ∈ {0, 1}`` when
+``s_{k-1} = 0``. After ``k = 3``, ``(cnt_0..cnt_3) ∈ {0, e_0, .., e_3}`` and ``cnt_4 = 1 − s_3 ∈ {0, 1}``
+by the sum constraint: the count lanes are a unit vector. Four gates prove booleanity *and* mutual
+exclusion, where five booleanity gates alone would not (``cnt = (1, 1, −1, 0, 0)`` sums to 1).
+The bit gates give ``0 <= P < 2^n`` as an integer (``n <= 64`` so ``Σ 2^j p_j`` never wraps mod
+r). Product gates give ``bal_b = cnt_b·P`` for ``b < 4`` and the balance-sum constraint gives
+``bal_4 = P − Σ_{b<4} cnt_b·P = cnt_4·P``. Hence ``bal = P·e_bucket``, ``cnt = e_bucket``.
+Why ``n + 8`` is least for this statement: per loan there are 11 unknowns (10 lanes and ``P``) and
+the honest solutions form 5 lines (a 1-dimensional set); two linear constraints are the most the
+honest set allows (its affine hull is ``Σ cnt = 1``, ``Σ bal = P``), so at least 8 further
+equations, one per multiplication gate, are needed besides the ``n`` bit gates.
+
+Padding: the gate count ``N = next_pow2(L·(n+8))`` (the inner-product argument halves vectors);
+gates ``L·(n+8) .. N−1`` are dummy gates ``0·0 = 0`` with no linear constraint. The honest prover
+uses zero blinding ``s_L = s_R = 0`` on them, so they add nothing to ``A_I``, ``A_O``, ``S``; zero
+knowledge is kept because ``l(x)`` and ``r(x)`` are then the public constants ``0`` and ``−y^i`` on
+those coordinates, which a simulator outputs as they are. The verifier does not rely on this choice.
+:func:`gate_count` and :func:`max_loans` help pick loan counts that fill a power of two
+(``n = 32``: 40 gates a loan, so 409 loans fill 2^14 gates, 256 loans use 62.5% of 2^14).
+
+Constraint weights. Constraint ``q`` of loan ``i`` has global index ``i·Q_c + q`` (``Q_c = 2n + 26``)
+and weight ``z^(i·Q_c + q + 1)``. Because every loan has the same constraints, the ``z``-weighted
+rows ``z^Q·W_L`` etc. are ``ζ_i = z^(i·Q_c)`` times one per-loan template evaluated once; and
+``δ(y, z) = Σ_i ζ_i²·y^(−i·(n+8))·Σ_g y^(−g)·tR_g·tL_g``.
+
+Transcript (on the caller's :class:`~proofs.transcript.Transcript`, after its own context):
+``dom-sep = "poolproof/lanecircuit/v1"``, ``generators`` = ``generator_set_id`` of
+[("pedersen/G", 1), ("pedersen/H", 1), ("lanecircuit/G", N), ("lanecircuit/H", N),
+("lanecircuit/Q", 1)], ``layout`` (the lane order), ``n``, ``loans``, ``gates``, ``ipa-rounds``
+(u64), ``V`` (all 10·L commitments, loan-major); then ``A_I``, ``A_O``, ``S`` → ``y``, ``z``;
+``T1``, ``T3``, ``T4``, ``T5``, ``T6`` → ``x``; ``tau_x``, ``mu``, ``t_hat`` → ``w`` (inner-product
+base ``w·Q``); per IPA round ``L``, ``R`` → ``u``.
+
+Serialised layout (:meth:`LaneCircuitProof.to_bytes`), ``k`` = IPA rounds, ``M = N / 2^k``::
+
+    A_I | A_O | S | T1 | T3 | T4 | T5 | T6   8 × 48-byte compressed points
+    tau_x | mu | t_hat                       3 × 32-byte big-endian canonical scalars
+    L_0 | R_0 | ... | L_{k-1} | R_{k-1}      2k × 48-byte points
+    a_0 .. a_{M-1} | b_0 .. b_{M-1}          2M × 32-byte scalars
+
+Fewer IPA rounds (``ipa_rounds``) prove faster and give a bigger proof; zero knowledge and
+soundness are as for the cut range proofs (:mod:`proofs.bulletproofs` module docstring).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, partial
+from typing import Any, Final
+
+from proofs import _parallel
+from proofs import bulletproofs as _bp
+from proofs.errors import EncodingError, ProvingError, VerificationError
+from proofs.generators import generator, generator_set_id, pedersen_bases
+from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, scalar_from_bytes
+from proofs.pedersen import commit_many
+from proofs.transcript import Transcript
+
+#: Domain separator absorbed first by every lane-circuit proof.
+DOMAIN: Final = b"poolproof/lanecircuit/v1"
+LABEL_G: Final = "lanecircuit/G"
+LABEL_H: Final = "lanecircuit/H"
+LABEL_Q: Final = "lanecircuit/Q"
+#: Lane order of the committed inputs of one loan (``dpd5-v1``'s leaf order).
+LAYOUT: Final = b"dpd5: balance_M0,balance_M1,balance_M2,balance_M3,balance_M3+,count_M0,..,count_M3+"
+BUCKETS: Final = 5
+LANES: Final = 2 * BUCKETS
+MIN_BITS: Final = 8
+MAX_BITS: Final = 64
+#: Largest gate count a proof may have (bounds generator derivation for untrusted parameters).
+MAX_GATES: Final = 1 << 22
+
+_R: Final = ORDER
+ScalarSource = Callable[[], int]
+
+
+# -------------------------------------------------------------------------------------------------
+# Sizes
+# -------------------------------------------------------------------------------------------------
+
+
+def gates_per_loan(n_bits: int) -> int:
+    """Multiplication gates one loan needs: ``n_bits`` bit gates, 4 one-hot and 4 product gates."""
+    return n_bits + 8
+
+
+def gate_count(loans: int, n_bits: int) -> int:
+    """The padded gate count ``N`` (a power of two) of a proof over ``loans`` loans.
+
+    Raises:
+        ValueError: ``n_bits`` outside ``[8, 64]``, ``loans < 1`` or more than :data:`MAX_GATES` gates.
+    """
+    if isinstance(n_bits, bool) or not isinstance(n_bits, int) or not MIN_BITS <= n_bits <= MAX_BITS:
+        raise ValueError(f"n_bits must be an integer in [{MIN_BITS}, {MAX_BITS}], got {n_bits!r}")
+    if isinstance(loans, bool) or not isinstance(loans, int) or loans < 1:
+        raise ValueError(f"loans must be a positive integer, got {loans!r}")
+    used = loans * gates_per_loan(n_bits)
+    if used > MAX_GATES:
+        raise ValueError(f"{loans} loans need {used} gates, more than {MAX_GATES}")
+    return 1 << (used - 1).bit_length()
+
+
+def max_loans(gates_log2: int, n_bits: int) -> int:
+    """How many loans fit in ``2^gates_log2`` gates without a wasted power of two (0 if none)."""
+    return (1 << gates_log2) // gates_per_loan(n_bits)
+
+
+def _check_rounds(n_gates: int, ipa_rounds: int | None) -> int:
+    full = n_gates.bit_length() - 1
+    if ipa_rounds is None:
+        return full
+    if isinstance(ipa_rounds, bool) or not isinstance(ipa_rounds, int) or not 0 <= ipa_rounds <= full:
+        raise ValueError(f"ipa_rounds must be in [0, {full}] for {n_gates} gates, got {ipa_rounds!r}")
+    return ipa_rounds
+
+
+def proof_size(loans: int, n_bits: int, ipa_rounds: int | None = None) -> int:
+    """Encoded size in bytes of a proof over ``loans`` loans of ``n_bits`` bits.
+
+    Raises:
+        ValueError: invalid ``loans``, ``n_bits`` or ``ipa_rounds``.
+    """
+    n_gates = gate_count(loans, n_bits)
+    k = _check_rounds(n_gates, ipa_rounds)
+    return (8 + 2 * k) * POINT_BYTES + (3 + 2 * (n_gates >> k)) * SCALAR_BYTES
+
+
+# -------------------------------------------------------------------------------------------------
+# The per-loan constraint template
+# -------------------------------------------------------------------------------------------------
+
+Terms = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class _Constraint:
+    """``Σ W_L·a_L + Σ W_R·a_R + Σ W_O·a_O = Σ W_V·v + c`` over one loan's gates and lanes."""
+
+    left: Terms = ()
+    right: Terms = ()
+    out: Terms = ()
+    inputs: Terms = ()
+    const: int = 0
+
+
+def _bal(b: int) -> int:
+    return b
+
+
+def _cnt(b: int) -> int:
+    return BUCKETS + b
+
+
+@cache
+def _template(n_bits: int) -> tuple[_Constraint, ...]:
+    """The ``2n + 26`` linear constraints of one loan (module docstring, "Gate layout")."""
+    onehot = n_bits
+    product = n_bits + 4
+    principal: Terms = tuple((j, 1 << j) for j in range(n_bits))  # Σ 2^j·a_L[bit j]
+    rows: list[_Constraint] = []
+    for j in range(n_bits):
+        rows.append(_Constraint(left=((j, 1),), right=((j, _R - 1),), const=1))  # a_L − a_R = 1
+        rows.append(_Constraint(out=((j, 1),)))  # a_O = 0
+    for k in range(4):
+        g = onehot + k
+        rows.append(_Constraint(left=((g, 1),), inputs=((_cnt(k), 1),)))
+        rows.append(
+            _Constraint(right=((g, 1),), inputs=tuple((_cnt(j), 1) for j in range(k + 1)), const=_R - 1)
+        )
+        rows.append(_Constraint(out=((g, 1),)))
+    for b in range(4):
+        g = product + b
+        rows.append(_Constraint(left=((g, 1),), inputs=((_cnt(b), 1),)))
+        rows.append(_Constraint(left=tuple((j, _R - c) for j, c in principal), right=((g, 1),)))
+        rows.append(_Constraint(out=((g, 1),), inputs=((_bal(b), 1),)))
+    rows.append(_Constraint(inputs=tuple((_cnt(b), 1) for b in range(BUCKETS)), const=_R - 1))
+    rows.append(_Constraint(left=principal, inputs=tuple((_bal(b), 1) for b in range(BUCKETS))))
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
+class _Weights:
+    """The template's rows weighted by ``z^(q+1)`` and summed (``tL``, ``tR``, ``tO``, ``tV``, ``tc``)."""
+
+    left: list[int]
+    right: list[int]
+    out: list[int]
+    inputs: list[int]
+    const: int
+    per_loan: int  # z^Q_c: the factor from one loan's constraints to the next
+
+
+def _weights(n_bits: int, z: int) -> _Weights:
+    rows = _template(n_bits)
+    gates = gates_per_loan(n_bits)
+    left, right, out, inputs = [0] * gates, [0] * gates, [0] * gates, [0] * LANES
+    const = 0
+    zq = 1
+    for row in rows:
+        zq = zq * z % _R
+        for vec, terms in ((left, row.left), (right, row.right), (out, row.out), (inputs, row.inputs)):
+            for index, coeff in terms:
+                vec[index] = (vec[index] + zq * coeff) % _R
+        const = (const + zq * row.const) % _R
+    return _Weights(left, right, out, inputs, const, pow(z, len(rows), _R))
+
+
+# -------------------------------------------------------------------------------------------------
+# Proof object and encoding
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaneCircuitProof:
+    """A lane-circuit proof (module docstring: fields and byte layout)."""
+
+    A_I: Point
+    A_O: Point
+    S: Point
+    T1: Point
+    T3: Point
+    T4: Point
+    T5: Point
+    T6: Point
+    tau_x: int
+    mu: int
+    t_hat: int
+    L: tuple[Point, ...]
+    R: tuple[Point, ...]
+    a: tuple[int, ...]
+    b: tuple[int, ...]
+
+    @property
+    def ipa_rounds(self) -> int:
+        """Number of inner-product rounds the proof carries."""
+        return len(self.L)
+
+    def _points(self) -> tuple[Point, ...]:
+        return (self.A_I, self.A_O, self.S, self.T1, self.T3, self.T4, self.T5, self.T6)
+
+    def to_bytes(self) -> bytes:
+        """The canonical encoding (module docstring, "Serialised layout").
+
+        Raises:
+            EncodingError: a scalar outside ``[0, r)``.
+        """
+        parts = [p.to_bytes() for p in self._points()]
+        parts += [_scalar_bytes(k) for k in (self.tau_x, self.mu, self.t_hat)]
+        for left, right in zip(self.L, self.R, strict=True):
+            parts += [left.to_bytes(), right.to_bytes()]
+        parts += [_scalar_bytes(k) for k in self.a]
+        parts += [_scalar_bytes(k) for k in self.b]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(
+        cls, group: Group, data: bytes, *, loans: int, n_bits: int, ipa_rounds: int | None = None
+    ) -> LaneCircuitProof:
+        """Decode a proof over ``loans`` loans of ``n_bits`` bits with ``ipa_rounds`` rounds (default full).
+
+        Every point is decoded with curve and subgroup checks (the identity is refused) and every
+        scalar must be canonical (``< r``).
+
+        Raises:
+            EncodingError: wrong length, a malformed or off-subgroup point, a scalar >= r, or
+                impossible parameters.
+        """
+        try:
+            expected = proof_size(loans, n_bits, ipa_rounds)
+            n_gates = gate_count(loans, n_bits)
+            k = _check_rounds(n_gates, ipa_rounds)
+        except ValueError as exc:
+            raise EncodingError(f"lanecircuit: {exc}") from exc
+        data = bytes(data)
+        if len(data) != expected:
+            raise EncodingError(
+                f"lanecircuit: expected {expected} bytes for {loans} loans, n={n_bits}, {k} rounds, "
+                f"got {len(data)}"
+            )
+        pos = 0
+
+        def point() -> Point:
+            nonlocal pos
+            p = group.decode_point(data[pos : pos + POINT_BYTES])
+            pos += POINT_BYTES
+            return p
+
+        def scalar() -> int:
+            nonlocal pos
+            s = scalar_from_bytes(data[pos : pos + SCALAR_BYTES])
+            pos += SCALAR_BYTES
+            return s
+
+        a_i, a_o, s_pt, t1, t3, t4, t5, t6 = (point() for _ in range(8))
+        tau_x, mu, t_hat = scalar(), scalar(), scalar()
+        lefts: list[Point] = []
+        rights: list[Point] = []
+        for _ in range(k):
+            lefts.append(point())
+            rights.append(point())
+        clear = n_gates >> k
+        a_vec = tuple(scalar() for _ in range(clear))
+        b_vec = tuple(scalar() for _ in range(clear))
+        return cls(
+            a_i, a_o, s_pt, t1, t3, t4, t5, t6, tau_x, mu, t_hat, tuple(lefts), tuple(rights), a_vec, b_vec
+        )
+
+
+@dataclass(frozen=True)
+class LaneCircuitItem:
+    """One proof to check in :func:`batch_verify_lanes`, with the transcript it was made under.
+
+    ``transcript`` must be in the prover's starting state; :func:`batch_verify_lanes` works on a clone.
+    """
+
+    commitments: Sequence[Sequence[Point]]
+    n_bits: int
+    proof: LaneCircuitProof
+    transcript: Transcript
+
+
+def _scalar_bytes(k: int) -> bytes:
+    if not 0 <= k < _R:
+        raise EncodingError("lanecircuit: scalar out of range [0, r)")
+    return k.to_bytes(SCALAR_BYTES, "big")
+
+
+def _absorb_statement(
+    transcript: Transcript, n_bits: int, n_gates: int, rounds: int, commitments: Sequence[Sequence[Point]]
+) -> None:
+    gens = generator_set_id(
+        [("pedersen/G", 1), ("pedersen/H", 1), (LABEL_G, n_gates), (LABEL_H, n_gates), (LABEL_Q, 1)]
+    )
+    transcript.append_message(b"dom-sep", DOMAIN)
+    transcript.append_message(b"generators", gens)
+    transcript.append_message(b"layout", LAYOUT)
+    transcript.append_u64(b"n", n_bits)
+    transcript.append_u64(b"loans", len(commitments))
+    transcript.append_u64(b"gates", n_gates)
+    transcript.append_u64(b"ipa-rounds", rounds)
+    transcript.append_points(b"V", (c for loan in commitments for c in loan))
+
+
+# -------------------------------------------------------------------------------------------------
+# Prover
+# -------------------------------------------------------------------------------------------------
+
+
+def _check_loan(index: int, values: Sequence[int], n_bits: int) -> None:
+    """Refuse a loan whose lanes are not ``P·e_b`` and ``e_b`` with ``0 <= P < 2^n_bits``.
+
+    The message names the loan index only: lane values are secrets.
+    """
+    problem = ProvingError(
+        f"loan {index}: lane values are not one counted bucket holding a principal in [0, 2^{n_bits})"
+    )
+    if len(values) != LANES:
+        raise ProvingError(f"loan {index}: expected {LANES} lane values")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise problem
+    counts = list(values[BUCKETS:])
+    if sorted(counts) != [0] * (BUCKETS - 1) + [1]:
+        raise problem
+    bucket = counts.index(1)
+    principal = values[bucket]
+    if not 0 <= principal < 1 << n_bits:
+        raise problem
+    if any(values[b] != 0 for b in range(BUCKETS) if b != bucket):
+        raise problem
+
+
+def _signed(k: int) -> int:
+    """``k mod r`` as the integer of least absolute value (cheap MSM scalars for small negatives)."""
+    k %= _R
+    return k - _R if k > _R // 2 else k
+
+
+def _small_msm(group: Group, raws: Sequence[Any], scalars: Sequence[int]) -> Point:
+    """``Σ k_i·P_i`` for scalars of small absolute value: one MSM for positives, one for negatives."""
+    pos_p: list[Any] = []
+    pos_k: list[int] = []
+    neg_p: list[Any] = []
+    neg_k: list[int] = []
+    for p, k in zip(raws, scalars, strict=True):
+        s = _signed(k)
+        if s > 0:
+            pos_p.append(p)
+            pos_k.append(s)
+        elif s < 0:
+            neg_p.append(p)
+            neg_k.append(-s)
+    return _parallel.msm(group, pos_p, pos_k) - _parallel.msm(group, neg_p, neg_k)
+
+
+def _witness(values: Sequence[Sequence[int]], n_bits: int) -> tuple[list[int], list[int], list[int]]:
+    """Gate wires ``a_L, a_R, a_O`` (real gates only) from the lane values, by the layout's formulas.
+
+    The formulas make every multiplication gate hold; only a loan that passes :func:`_check_loan`
+    also satisfies the linear constraints.
+    """
+    a_l: list[int] = []
+    a_r: list[int] = []
+    a_o: list[int] = []
+    for row in values:
+        lanes = [v % _R for v in row]
+        cnt = lanes[BUCKETS:]
+        principal = sum(lanes[:BUCKETS]) % _R
+        bits = [(principal >> j) & 1 for j in range(n_bits)]
+        p_bits = sum(bit << j for j, bit in enumerate(bits))
+        a_l += bits
+        a_r += [bit - 1 for bit in bits]
+        a_o += [0] * n_bits
+        prefix = 0
+        for k in range(4):
+            prefix += cnt[k]
+            a_l.append(cnt[k])
+            a_r.append(prefix - 1)
+            a_o.append(cnt[k] * (prefix - 1) % _R)
+        for b in range(4):
+            a_l.append(cnt[b])
+            a_r.append(p_bits)
+            a_o.append(cnt[b] * p_bits % _R)
+    return a_l, a_r, a_o
+
+
+def _os_scalars(count: int) -> list[int]:
+    buf = os.urandom(64 * count)
+    return [int.from_bytes(buf[i : i + 64], "big") % _R for i in range(0, 64 * count, 64)]
+
+
+def _loan_factors(z_step: int, y_inv_step: int, loans: int) -> tuple[list[int], list[int]]:
+    """``ζ_i = z^(i·Q_c)`` and ``ζ_i·y^(−i·(n+8))`` for every loan."""
+    zeta = [1] * loans
+    zy = [1] * loans
+    for i in range(1, loans):
+        zeta[i] = zeta[i - 1] * z_step % _R
+        zy[i] = zy[i - 1] * z_step % _R * y_inv_step % _R
+    return zeta, zy
+
+
+def _inner(a: Sequence[int], b: Sequence[int]) -> int:
+    return sum(x * y for x, y in zip(a, b, strict=True)) % _R
+
+
+def prove_lanes(
+    group: Group,
+    values: Sequence[Sequence[int]],
+    blindings: Sequence[Sequence[int]],
+    n_bits: int,
+    transcript: Transcript,
+    *,
+    ipa_rounds: int | None = None,
+    rng: ScalarSource | None = None,
+) -> tuple[LaneCircuitProof, list[list[Point]]]:
+    """Prove that every loan's 10 lanes are a one-hot bucket holding a principal in ``[0, 2^n_bits)``.
+
+    ``values[i]`` are loan ``i``'s lane values in ``dpd5-v1`` order (``bal_0..bal_4, cnt_0..cnt_4``)
+    and ``blindings[i]`` their blindings; the commitments are ``v·G + γ·H`` on the Pedersen bases.
+    Returns the proof and the commitments it proves (``[loan][lane]``). The transcript is advanced
+    past the proof (the verifier's ends in the same state).
+
+    ``rng`` exists for tests only: it supplies the prover's blinding scalars (alpha, beta, rho,
+    tau_1, tau_3, tau_4, tau_5, tau_6, s_L over the real gates, s_R over the real gates) so frozen
+    vectors can be regenerated. Left as None, they come from ``os.urandom``. Never pass a
+    deterministic source in production: reused prover randomness reveals the values.
+
+    Raises:
+        ValueError: no loans, ``n_bits`` outside ``[8, 64]``, bad ``ipa_rounds``, too many gates,
+            or ``values`` and ``blindings`` of different lengths.
+        ProvingError: a loan that is not one-hot or whose principal is outside ``[0, 2^n_bits)``,
+            or a blinding outside ``[0, r)`` (the message names the loan index only).
+    """
+    loans = len(values)
+    if len(blindings) != loans:
+        raise ValueError("values and blindings differ in length")
+    n_gates = gate_count(loans, n_bits)
+    rounds = _check_rounds(n_gates, ipa_rounds)
+    for i, (row, gammas) in enumerate(zip(values, blindings, strict=True)):
+        _check_loan(i, row, n_bits)
+        if len(gammas) != LANES or any(
+            isinstance(g, bool) or not isinstance(g, int) or not 0 <= g < _R for g in gammas
+        ):
+            raise ProvingError(f"loan {i}: expected {LANES} blindings in [0, r)")
+
+    per_loan = gates_per_loan(n_bits)
+    used = loans * per_loan
+    count = 8 + 2 * used
+    randomness = _os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
+    alpha, beta, rho, tau1, tau3, tau4, tau5, tau6 = randomness[:8]
+    s_l = randomness[8 : 8 + used]
+    s_r = randomness[8 + used :]
+
+    ped_g, ped_h = pedersen_bases(group)
+    g_raw = _bp._raw_vector(group, LABEL_G, n_gates)
+    h_raw = _bp._raw_vector(group, LABEL_H, n_gates)
+    ped_g_raw = _bp._raw_of(group, ped_g)
+    ped_h_raw = _bp._raw_of(group, ped_h)
+
+    flat = commit_many(
+        group, [v % _R for row in values for v in row], [g for gammas in blindings for g in gammas]
+    )
+    commitments = [flat[i * LANES : (i + 1) * LANES] for i in range(loans)]
+    _absorb_statement(transcript, n_bits, n_gates, rounds, commitments)
+
+    a_l, a_r, a_o = _witness(values, n_bits)
+    a_i_commit, a_o_commit, s_commit = _parallel.run_all(
+        group,
+        [
+            partial(_small_msm, group, [ped_h_raw, *g_raw[:used], *h_raw[:used]], [alpha, *a_l, *a_r]),
+            partial(_small_msm, group, [ped_h_raw, *g_raw[:used]], [beta, *a_o]),
+            partial(_parallel.msm, group, [ped_h_raw, *g_raw[:used], *h_raw[:used]], [rho, *s_l, *s_r]),
+        ],
+    )
+    for label, point in ((b"A_I", a_i_commit), (b"A_O", a_o_commit), (b"S", s_commit)):
+        transcript.append_point(label, point)
+    y = transcript.challenge_scalar(b"y")
+    z = transcript.challenge_scalar(b"z")
+
+    weights = _weights(n_bits, z)
+    y_inv = pow(y, -1, _R)
+    zeta, _ = _loan_factors(weights.per_loan, 1, loans)
+    w_l = [zi * t % _R for zi in zeta for t in weights.left]
+    w_r = [zi * t % _R for zi in zeta for t in weights.right]
+    w_o = [zi * t % _R for zi in zeta for t in weights.out]
+    y_pow = _bp._powers(y, n_gates)
+    y_inv_pow = _bp._powers(y_inv, n_gates)
+
+    # l(X) = l1·X + l2·X^2 + l3·X^3;  r(X) = r0 + r1·X + r3·X^3  (§5.3, over the real gates).
+    l1 = [(a + yi * wr) % _R for a, yi, wr in zip(a_l, y_inv_pow, w_r, strict=False)]
+    l2 = a_o
+    l3 = s_l
+    r0 = [(wo - yi) % _R for wo, yi in zip(w_o, y_pow, strict=False)]
+    r1 = [(yi * a + wl) % _R for yi, a, wl in zip(y_pow, a_r, w_l, strict=False)]
+    r3 = [yi * s % _R for yi, s in zip(y_pow, s_r, strict=False)]
+    t1 = _inner(l1, r0)
+    t3 = (_inner(l2, r1) + _inner(l3, r0)) % _R
+    t4 = (_inner(l1, r3) + _inner(l3, r1)) % _R
+    t5 = _inner(l2, r3)
+    t6 = _inner(l3, r3)
+    t_commits = _parallel.run_all(
+        group,
+        [
+            partial(group.msm_raw, [ped_g_raw, ped_h_raw], [t, tau])
+            for t, tau in ((t1, tau1), (t3, tau3), (t4, tau4), (t5, tau5), (t6, tau6))
+        ],
+    )
+    for label, point in zip((b"T1", b"T3", b"T4", b"T5", b"T6"), t_commits, strict=True):
+        transcript.append_point(label, point)
+    x = transcript.challenge_scalar(b"x")
+
+    x2 = x * x % _R
+    x3 = x2 * x % _R
+    l_vec = [(p * x + q * x2 + s * x3) % _R for p, q, s in zip(l1, l2, l3, strict=True)]
+    r_vec = [(p + q * x + s * x3) % _R for p, q, s in zip(r0, r1, r3, strict=True)]
+    # Dummy gates: l = 0, r = -y^i.
+    l_vec += [0] * (n_gates - used)
+    r_vec += [_R - yi for yi in y_pow[used:]]
+    t_hat = _inner(l_vec, r_vec)
+    w_v_gamma = sum(zi * _inner(weights.inputs, gammas) for zi, gammas in zip(zeta, blindings, strict=True))
+    x4 = x2 * x2 % _R
+    tau_x = (tau1 * x + x2 * w_v_gamma + tau3 * x3 + tau4 * x4 + tau5 * x4 * x + tau6 * x3 * x3) % _R
+    mu = (alpha * x + beta * x2 + rho * x3) % _R
+    transcript.append_scalar(b"tau_x", tau_x)
+    transcript.append_scalar(b"mu", mu)
+    transcript.append_scalar(b"t_hat", t_hat)
+    w = transcript.challenge_scalar(b"w")
+    q_point = generator(group, LABEL_Q) * w
+
+    lefts, rights, a_fin, b_fin = _bp._InnerProductProver(
+        group, transcript, g_raw, h_raw, y_inv_pow, _bp._raw_of(group, q_point), l_vec, r_vec
+    ).run(rounds)
+    t1_commit, t3_commit, t4_commit, t5_commit, t6_commit = t_commits
+    proof = LaneCircuitProof(
+        a_i_commit,
+        a_o_commit,
+        s_commit,
+        t1_commit,
+        t3_commit,
+        t4_commit,
+        t5_commit,
+        t6_commit,
+        tau_x,
+        mu,
+        t_hat,
+        tuple(lefts),
+        tuple(rights),
+        tuple(a_fin),
+        tuple(b_fin),
+    )
+    return proof, commitments
+
+
+# -------------------------------------------------------------------------------------------------
+# Verifier
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Terms:
+    """One proof's contribution to the verification MSM (weights already applied)."""
+
+    n_gates: int
+    g_coeffs: list[int]
+    h_coeffs: list[int]
+    points: list[Any]
+    scalars: list[int]
+    ped_g: int
+    ped_h: int
+    q: int
+
+
+def _shape(commitments: Sequence[Sequence[Point]], n_bits: int, proof: LaneCircuitProof) -> int:
+    """Check that ``proof`` fits the statement; return the gate count.
+
+    Raises:
+        VerificationError: ``lanecircuit.shape``.
+    """
+    loans = len(commitments)
+    try:
+        n_gates = gate_count(loans, n_bits)
+    except ValueError as exc:
+        raise VerificationError("lanecircuit.shape", str(exc)) from exc
+    for i, loan in enumerate(commitments):
+        if len(loan) != LANES:
+            raise VerificationError("lanecircuit.shape", f"loan {i}: expected {LANES} commitments")
+    k = len(proof.L)
+    full = n_gates.bit_length() - 1
+    clear = n_gates >> k if k <= full else 0
+    if k > full or len(proof.R) != k or len(proof.a) != clear or len(proof.b) != clear:
+        raise VerificationError(
+            "lanecircuit.shape",
+            f"proof does not fit {loans} loans of n={n_bits}: {k} L, {len(proof.R)} R, "
+            f"{len(proof.a)} a, {len(proof.b)} b",
+        )
+    for value in (proof.tau_x, proof.mu, proof.t_hat, *proof.a, *proof.b):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _R:
+            raise VerificationError("lanecircuit.shape", "scalar out of range [0, r)")
+    return n_gates
+
+
+def _proof_terms(
+    group: Group,
+    commitments: Sequence[Sequence[Point]],
+    n_bits: int,
+    proof: LaneCircuitProof,
+    transcript: Transcript,
+    e_commit: int,
+    e_ipa: int,
+) -> _Terms:
+    """Replay the transcript and express both verification equations as MSM coefficients.
+
+    With weights ``e_commit`` and ``e_ipa`` the proof is valid iff (with overwhelming probability over
+    the weights) the weighted sum of these is the identity (§5.3 Protocol 3, eqs. (92)-(93) and the
+    §3 inner-product check expanded over the original generators, as in :mod:`proofs.bulletproofs`):
+
+    * ``e_commit·(t_hat·G + tau_x·H − x²·(δ + <z^Q, c>)·G − x²·Σ w_V·V − Σ_{i≠2} x^i·T_i)``
+    * ``e_ipa·(x·A_I + x²·A_O + x³·S − mu·H + Σ_i (x·y^-i·w_R,i − a_j·s_t)·G_i
+      + Σ_i (y^-i·(x·w_L,i + w_O,i − b_j/s_t) − 1)·H_i + Σ_k (u_k²·L_k + u_k^-2·R_k)
+      + w·(t_hat − <a, b>)·Q)``
+
+    where gate ``i = t·M + j`` (``M`` = clear-vector length) and ``s_t`` is the product of the
+    round challenges selected by the bits of ``t``.
+
+    Raises:
+        VerificationError: ``lanecircuit.shape`` when the proof does not fit the statement.
+    """
+    n_gates = _shape(commitments, n_bits, proof)
+    loans = len(commitments)
+    k = len(proof.L)
+    _absorb_statement(transcript, n_bits, n_gates, k, commitments)
+    for label, point in ((b"A_I", proof.A_I), (b"A_O", proof.A_O), (b"S", proof.S)):
+        transcript.append_point(label, point)
+    y = transcript.challenge_scalar(b"y")
+    z = transcript.challenge_scalar(b"z")
+    t_points = (proof.T1, proof.T3, proof.T4, proof.T5, proof.T6)
+    for label, point in zip((b"T1", b"T3", b"T4", b"T5", b"T6"), t_points, strict=True):
+        transcript.append_point(label, point)
+    x = transcript.challenge_scalar(b"x")
+    transcript.append_scalar(b"tau_x", proof.tau_x)
+    transcript.append_scalar(b"mu", proof.mu)
+    transcript.append_scalar(b"t_hat", proof.t_hat)
+    w = transcript.challenge_scalar(b"w")
+    us: list[int] = []
+    for left, right in zip(proof.L, proof.R, strict=True):
+        transcript.append_point(b"L", left)
+        transcript.append_point(b"R", right)
+        us.append(transcript.challenge_scalar(b"u"))
+    u_invs = [pow(u, -1, _R) for u in us]
+
+    # s[t]: product over rounds of u^-1 (left half) or u (right half); 1/s[t] = s[2^k - 1 - t].
+    s = [1]
+    for u, u_inv in zip(us, u_invs, strict=True):
+        s = [v for st in s for v in (st * u_inv % _R, st * u % _R)]
+    s_inv = s[::-1]
+
+    per_loan = gates_per_loan(n_bits)
+    used = loans * per_loan
+    weights = _weights(n_bits, z)
+    y_inv = pow(y, -1, _R)
+    y_inv_pow = _bp._powers(y_inv, n_gates)
+    zeta, zeta_y = _loan_factors(weights.per_loan, pow(y_inv, per_loan, _R), loans)
+    x2 = x * x % _R
+
+    # δ(y, z) = <y^-N ∘ w_R, w_L> = Σ_i ζ_i²·y^(-i·G)·Σ_g y^-g·tR_g·tL_g.
+    u_r = [yi * t % _R for yi, t in zip(y_inv_pow, weights.right, strict=False)]
+    v_t = [yi * (x * tl + to) % _R for yi, tl, to in zip(y_inv_pow, weights.left, weights.out, strict=False)]
+    d_tmpl = _inner(u_r, weights.left)
+    delta = d_tmpl * sum(zi * zy for zi, zy in zip(zeta, zeta_y, strict=True)) % _R
+    k_const = (delta + weights.const * sum(zeta)) % _R
+
+    ea = [e_ipa * v % _R for v in proof.a]
+    eb = [e_ipa * v % _R for v in proof.b]
+    as_vec = [st * v for st in s for v in ea]
+    bs_vec = [st * v for st in s_inv for v in eb]
+    g_coeffs: list[int] = []
+    h_tmpl: list[int] = []
+    ex = e_ipa * x % _R
+    for zy in zeta_y:
+        fg = ex * zy % _R
+        g_coeffs += [fg * t for t in u_r]
+        fh = e_ipa * zy % _R
+        h_tmpl += [fh * t for t in v_t]
+    g_coeffs = [c - p for c, p in zip(g_coeffs, as_vec, strict=False)] + [-p for p in as_vec[used:]]
+    h_tmpl += [0] * (n_gates - used)
+    h_coeffs = [t - yi * q - e_ipa for t, yi, q in zip(h_tmpl, y_inv_pow, bs_vec, strict=True)]
+
+    points = [_bp._raw_of(group, p) for p in (proof.A_I, proof.A_O, proof.S, *t_points)]
+    x3 = x2 * x % _R
+    ec = e_commit
+    x4 = x2 * x2 % _R
+    scalars = [e_ipa * x, e_ipa * x2, e_ipa * x3]
+    # T_i carries x^i for i in {1, 3, 4, 5, 6}: t_2 is not committed (it is fixed by the statement).
+    scalars += [-ec * xi for xi in (x, x3, x4, x4 * x % _R, x3 * x3 % _R)]
+    for left, right, u, u_inv in zip(proof.L, proof.R, us, u_invs, strict=True):
+        points += [_bp._raw_of(group, left), _bp._raw_of(group, right)]
+        scalars += [e_ipa * u % _R * u, e_ipa * u_inv % _R * u_inv]
+    ecx2 = ec * x2 % _R
+    for zi, loan in zip(zeta, commitments, strict=True):
+        f = ecx2 * zi % _R
+        for tv, commitment in zip(weights.inputs, loan, strict=True):
+            if tv:
+                points.append(_bp._raw_of(group, commitment))
+                scalars.append(-f * tv)
+    ab = _inner(proof.a, proof.b)
+    return _Terms(
+        n_gates=n_gates,
+        g_coeffs=g_coeffs,
+        h_coeffs=h_coeffs,
+        points=points,
+        scalars=scalars,
+        ped_g=ec * (proof.t_hat - x2 * k_const),
+        ped_h=ec * proof.tau_x - e_ipa * proof.mu,
+        q=e_ipa * w % _R * (proof.t_hat - ab),
+    )
+
+
+def _check_terms(group: Group, terms: Sequence[_Terms]) -> bool:
+    n_max = max(t.n_gates for t in terms)
+    g_acc = [0] * n_max
+    h_acc = [0] * n_max
+    points: list[Any] = []
+    scalars: list[int] = []
+    ped_g = ped_h = q = 0
+    for t in terms:
+        n = t.n_gates
+        g_acc[:n] = [p + v for p, v in zip(g_acc[:n], t.g_coeffs, strict=True)]
+        h_acc[:n] = [p + v for p, v in zip(h_acc[:n], t.h_coeffs, strict=True)]
+        points += t.points
+        scalars += t.scalars
+        ped_g += t.ped_g
+        ped_h += t.ped_h
+        q += t.q
+    ped_g_pt, ped_h_pt = pedersen_bases(group)
+    points += [
+        _bp._raw_of(group, ped_g_pt),
+        _bp._raw_of(group, ped_h_pt),
+        _bp._raw_of(group, generator(group, LABEL_Q)),
+    ]
+    scalars += [ped_g, ped_h, q]
+    g_raw = _bp._raw_vector(group, LABEL_G, n_max)[:n_max]
+    all_points = g_raw + _bp._raw_vector(group, LABEL_H, n_max)[:n_max] + points
+    return _parallel.msm(group, all_points, g_acc + h_acc + scalars).is_identity()
+
+
+def _weight() -> int:
+    # 128-bit random weights: a bad proof cancels out of a batch with probability about 2^-128.
+    return int.from_bytes(os.urandom(16), "big") | 1
+
+
+def verify_lanes(
+    group: Group,
+    commitments: Sequence[Sequence[Point]],
+    n_bits: int,
+    proof: LaneCircuitProof,
+    transcript: Transcript,
+) -> None:
+    """Check that every loan's 10 lane commitments open to a one-hot bucket and a principal in range.
+
+    ``commitments[i]`` are loan ``i``'s lane commitments in ``dpd5-v1`` order. One multi-scalar
+    multiplication checks both equations, combined with fresh random weights from ``os.urandom``.
+    The transcript must be in the prover's starting state; it is advanced past the proof.
+
+    Raises:
+        VerificationError: ``lanecircuit.shape`` (the proof does not fit the statement, a scalar
+            is not canonical, a loan has other than 10 commitments), ``lanecircuit.equation`` (the
+            proof is invalid).
+    """
+    terms = _proof_terms(group, commitments, n_bits, proof, transcript, _weight(), _weight())
+    if not _check_terms(group, [terms]):
+        raise VerificationError("lanecircuit.equation", "lane circuit verification equation does not hold")
+
+
+def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
+    """Check many lane-circuit proofs (any loan counts and bit sizes) in one multi-scalar multiplication.
+
+    Each proof's two equations get independent 128-bit random weights from ``os.urandom``, so a
+    batch containing an invalid proof passes with probability about 2^-127. The generator terms are
+    shared by all proofs. Item transcripts are cloned, not consumed. On failure each item is
+    re-checked alone to name the first bad one.
+
+    Raises:
+        VerificationError: ``lanecircuit.shape`` for a malformed item (named by index),
+            ``lanecircuit.batch`` when the batch equation fails (naming the first bad index).
+    """
+    if not items:
+        return
+    terms: list[_Terms] = []
+    for index, item in enumerate(items):
+        try:
+            terms.append(
+                _proof_terms(
+                    group,
+                    item.commitments,
+                    item.n_bits,
+                    item.proof,
+                    item.transcript.clone(),
+                    _weight(),
+                    _weight(),
+                )
+            )
+        except VerificationError as exc:
+            raise VerificationError(exc.check, f"item {index}: {exc}") from exc
+    if _check_terms(group, terms):
+        return
+    for index, item in enumerate(items):
+        try:
+            verify_lanes(group, item.commitments, item.n_bits, item.proof, item.transcript.clone())
+        except VerificationError as exc:
+            raise VerificationError("lanecircuit.batch", f"batch failed: item {index} is invalid") from exc
+    raise VerificationError("lanecircuit.batch", "batch failed")
