@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cut", type=int, nargs="*", default=[6, 4, 0])
     parser.add_argument("--sigma", type=int, default=3)
     args = parser.parse_args(argv)
-    command = "python bench/bench_rangeproof.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = " ".join(["python bench/bench_rangeproof.py", *(argv if argv is not None else sys.argv[1:])])
     RESULTS.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()
     group = get_group()
