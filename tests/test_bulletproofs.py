@@ -239,10 +239,18 @@ def test_32_bit_proof_does_not_verify_as_16_bit() -> None:
 
 def test_proof_does_not_verify_under_other_protocol_label() -> None:
     proof, commitments = make([5], 8)
-    other = Transcript(b"poolproof/other/v1")
-    other.append_message(b"context", b"ctx")
+
+    def other() -> Transcript:
+        t = Transcript(b"poolproof/other/v1")
+        t.append_message(b"context", b"ctx")
+        return t
+
     with pytest.raises(VerificationError, match=r"rangeproof\.equation"):
-        verify_range(GROUP, commitments, 8, proof, other)
+        verify_range(GROUP, commitments, 8, proof, other())
+    good_proof, good_v = _good()
+    good = RangeProofItem(good_v, 8, good_proof, transcript())
+    with pytest.raises(VerificationError, match=r"rangeproof\.batch: batch failed: item 1"):
+        batch_verify(GROUP, [good, RangeProofItem(commitments, 8, proof, other())])
 
 
 def test_proof_does_not_verify_under_other_context() -> None:
