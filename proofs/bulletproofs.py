@@ -755,39 +755,59 @@ def _weight() -> int:
     return int.from_bytes(os.urandom(16), "big") | 1
 
 
-def _check_terms(group: Group, terms: Sequence[_Terms]) -> bool:
-    n_max = max(t.n_total for t in terms)
-    g_acc = [0] * n_max
-    h_acc = [0] * n_max
-    const_by_size: dict[int, list[int]] = {}
-    points: list[Any] = []
-    scalars: list[int] = []
-    ped_g = ped_h = q = 0
-    for t in terms:
+class _BatchAccumulator:
+    """Running sum of proofs' MSM coefficients, so a batch holds O(N_max) scalars, not O(N) per proof."""
+
+    def __init__(self) -> None:
+        self.g_acc: list[int] = []
+        self.h_acc: list[int] = []
+        self.const_by_size: dict[int, list[int]] = {}
+        self.points: list[Any] = []
+        self.scalars: list[int] = []
+        self.ped_g = self.ped_h = self.q = 0
+
+    def add(self, t: _Terms) -> None:
         n = t.n_total
-        consts = const_by_size.setdefault(n, [0, 0])
+        if len(self.g_acc) < n:
+            grow = n - len(self.g_acc)
+            self.g_acc += [0] * grow
+            self.h_acc += [0] * grow
+        consts = self.const_by_size.setdefault(n, [0, 0])
         consts[0] += t.g_const
         consts[1] += t.h_const
-        if n == n_max:
-            g_acc = [acc - v for acc, v in zip(g_acc, t.g_coeffs, strict=True)]
-            h_acc = [acc + v - w for acc, v, w in zip(h_acc, t.h_coeffs, t.h_coeffs_neg, strict=True)]
+        g_head, h_head = self.g_acc[:n], self.h_acc[:n]
+        g_new = [acc - v for acc, v in zip(g_head, t.g_coeffs, strict=True)]
+        h_new = [acc + v - w for acc, v, w in zip(h_head, t.h_coeffs, t.h_coeffs_neg, strict=True)]
+        if n == len(self.g_acc):
+            self.g_acc, self.h_acc = g_new, h_new
         else:
-            g_acc[:n] = [acc - v for acc, v in zip(g_acc[:n], t.g_coeffs, strict=True)]
-            h_acc[:n] = [acc + v - w for acc, v, w in zip(h_acc[:n], t.h_coeffs, t.h_coeffs_neg, strict=True)]
-        points += t.points
-        scalars += t.scalars
-        ped_g += t.ped_g
-        ped_h += t.ped_h
-        q += t.q
-    # Per-proof constants apply to the prefix of the generators each proof uses.
-    for n, (g_c, h_c) in sorted(const_by_size.items()):
-        g_acc[:n] = [acc + g_c for acc in g_acc[:n]]
-        h_acc[:n] = [acc + h_c for acc in h_acc[:n]]
-    ped_g_pt, ped_h_pt = pedersen_bases(group)
-    points += [_raw_of(group, ped_g_pt), _raw_of(group, ped_h_pt), _raw_of(group, generator(group, LABEL_Q))]
-    scalars += [ped_g, ped_h, q]
-    bases = _raw_vector(group, LABEL_G, n_max)[:n_max] + _raw_vector(group, LABEL_H, n_max)[:n_max]
-    return _parallel.msm(group, bases + points, g_acc + h_acc + scalars).is_identity()
+            self.g_acc[:n], self.h_acc[:n] = g_new, h_new
+        self.points += t.points
+        self.scalars += t.scalars
+        self.ped_g += t.ped_g
+        self.ped_h += t.ped_h
+        self.q += t.q
+
+    def holds(self, group: Group) -> bool:
+        """True iff the weighted sum of every added proof's equations is the identity."""
+        n_max = len(self.g_acc)
+        g_acc, h_acc = list(self.g_acc), list(self.h_acc)
+        # Per-proof constants apply to the prefix of the generators each proof uses.
+        for n, (g_c, h_c) in sorted(self.const_by_size.items()):
+            g_acc[:n] = [acc + g_c for acc in g_acc[:n]]
+            h_acc[:n] = [acc + h_c for acc in h_acc[:n]]
+        ped_g_pt, ped_h_pt = pedersen_bases(group)
+        fixed = [
+            _raw_of(group, ped_g_pt),
+            _raw_of(group, ped_h_pt),
+            _raw_of(group, generator(group, LABEL_Q)),
+        ]
+        bases = _raw_vector(group, LABEL_G, n_max)[:n_max] + _raw_vector(group, LABEL_H, n_max)[:n_max]
+        return _parallel.msm(
+            group,
+            bases + self.points + fixed,
+            g_acc + h_acc + self.scalars + [self.ped_g, self.ped_h, self.q],
+        ).is_identity()
 
 
 def verify_range(
@@ -803,8 +823,9 @@ def verify_range(
         VerificationError: ``rangeproof.shape`` (proof does not fit m = len(commitments) values of
             n_bits, or a scalar is not canonical), ``rangeproof.equation`` (the proof is invalid).
     """
-    terms = _proof_terms(group, commitments, n_bits, proof, transcript, _weight(), _weight())
-    if not _check_terms(group, [terms]):
+    batch = _BatchAccumulator()
+    batch.add(_proof_terms(group, commitments, n_bits, proof, transcript, _weight(), _weight()))
+    if not batch.holds(group):
         raise VerificationError("rangeproof.equation", "range proof verification equation does not hold")
 
 
@@ -823,10 +844,10 @@ def batch_verify(group: Group, items: Sequence[RangeProofItem]) -> None:
     """
     if not items:
         return
-    terms: list[_Terms] = []
+    batch = _BatchAccumulator()
     for index, item in enumerate(items):
         try:
-            terms.append(
+            batch.add(
                 _proof_terms(
                     group,
                     item.commitments,
@@ -839,7 +860,7 @@ def batch_verify(group: Group, items: Sequence[RangeProofItem]) -> None:
             )
         except VerificationError as exc:
             raise VerificationError(exc.check, f"item {index}: {exc}") from exc
-    if _check_terms(group, terms):
+    if batch.holds(group):
         return
     for index, item in enumerate(items):
         try:

@@ -363,6 +363,13 @@ def test_batch_of_mixed_sizes_verifies() -> None:
         proof, commitments = make(values, n_bits, rounds)
         items.append(RangeProofItem(commitments, n_bits, proof, transcript()))
     batch_verify(GROUP, items)
+    # The smallest proof (N = 8) tampered in its clear-free final scalar: the batch must fail.
+    small = items[0]
+    bad = dataclasses.replace(
+        small, proof=dataclasses.replace(small.proof, a=((small.proof.a[0] + 1) % ORDER,))
+    )
+    with pytest.raises(VerificationError, match="item 2"):
+        batch_verify(GROUP, [items[1], items[3], bad, items[2]])
 
 
 def test_batch_does_not_consume_item_transcripts() -> None:
