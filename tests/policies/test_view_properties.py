@@ -147,10 +147,11 @@ def test_view_emits_only_permitted_fields_in_permitted_form(
                     hidden = value[spec.keep_first : len(value) - kl]
                     assert set(hidden) <= {spec.mask_char}
                 else:
+                    # Address masks keep a prefix of the text form (a random policy may put
+                    # one on a non-string field; mask_value masks str(value) then).
                     assert isinstance(value, str)
                     assert value.endswith(spec.mask_char * 4)
-                    assert isinstance(src[field], str)
-                    assert src[field].startswith(value[:-4])
+                    assert str(src[field]).startswith(value[:-4])
             elif d.transform is Transform.PSEUDONYMIZE and src[field] is not None:
                 assert value != src[field]
         emitted = {f for f, d in decisions.items() if d.transform.emits_value and f in src}
