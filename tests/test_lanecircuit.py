@@ -196,6 +196,29 @@ def test_gate_counts_and_sizes() -> None:
         lc.gate_count(1 << 20, 32)
 
 
+@pytest.mark.parametrize("loans", [1, 2, 3, 16, 255, 256, 409, 410, 1024, 5000])
+@pytest.mark.parametrize("n_bits", [8, 32, 64])
+def test_split_loans_covers_every_loan_and_never_pads_more_than_one_proof(loans: int, n_bits: int) -> None:
+    sizes = lc.split_loans(loans, n_bits)
+    assert sum(sizes) == loans
+    assert all(size >= 1 for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    total = sum(lc.gate_count(size, n_bits) for size in sizes)
+    assert total <= lc.gate_count(loans, n_bits) + 32 * (len(sizes) - 1)
+    # Every proof but the last fills its power of two to within one loan's gates.
+    for size in sizes[:-1]:
+        assert lc.gate_count(size, n_bits) - size * lc.gates_per_loan(n_bits) < lc.gates_per_loan(n_bits)
+
+
+def test_split_loans_examples() -> None:
+    assert lc.split_loans(256, 32) == [204, 51, 1]
+    assert lc.split_loans(1024, 32) == [819, 204, 1]
+    assert lc.split_loans(409, 32) == [409]
+    assert lc.split_loans(256, 24) == [256]
+    with pytest.raises(ValueError, match="loans"):
+        lc.split_loans(0, 32)
+
+
 # ---------------------------------------------------------------------------------------------
 # The circuit itself: honest witnesses satisfy it, the one-hot gates admit only unit vectors
 # ---------------------------------------------------------------------------------------------
