@@ -9,6 +9,7 @@ numbered migrations in order, each in its own transaction.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,7 +128,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
+    # Page cache in KiB (default 64 MiB); tests shrink it to make a large transaction spill to the WAL.
+    cache_kib = int(os.environ.get("POOLPROOF_SQLITE_CACHE_KIB", "65536"))
+    conn.execute(f"PRAGMA cache_size = -{cache_kib}")
     return sqlite_utils.Database(conn)
 
 
