@@ -84,7 +84,7 @@ soundness are as for the cut range proofs (:mod:`proofs.bulletproofs` module doc
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any, Final
@@ -831,15 +831,22 @@ def _proof_terms(
     )
 
 
-def _check_terms(group: Group, terms: Sequence[_Terms]) -> bool:
-    n_max = max(t.n_gates for t in terms)
-    g_acc = [0] * n_max
-    h_acc = [0] * n_max
+def _check_terms(group: Group, terms: Iterable[_Terms]) -> bool:
+    """True iff the weighted sum of every proof's equations is the identity (one MSM).
+
+    Proofs are folded into running coefficient sums as they come, so a batch holds O(N_max)
+    generator coefficients, not O(N) per proof.
+    """
+    g_acc: list[int] = []
+    h_acc: list[int] = []
     points: list[Any] = []
     scalars: list[int] = []
     ped_g = ped_h = q = 0
     for t in terms:
         n = t.n_gates
+        if len(g_acc) < n:
+            g_acc += [0] * (n - len(g_acc))
+            h_acc += [0] * (n - len(h_acc))
         g_acc[:n] = [p + v for p, v in zip(g_acc[:n], t.g_coeffs, strict=True)]
         h_acc[:n] = [p + v for p, v in zip(h_acc[:n], t.h_coeffs, strict=True)]
         points += t.points
@@ -847,6 +854,7 @@ def _check_terms(group: Group, terms: Sequence[_Terms]) -> bool:
         ped_g += t.ped_g
         ped_h += t.ped_h
         q += t.q
+    n_max = len(g_acc)
     ped_g_pt, ped_h_pt = pedersen_bases(group)
     points += [
         _bp._raw_of(group, ped_g_pt),
@@ -901,11 +909,11 @@ def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
     """
     if not items:
         return
-    terms: list[_Terms] = []
-    for index, item in enumerate(items):
-        try:
-            terms.append(
-                _proof_terms(
+
+    def terms() -> Iterator[_Terms]:
+        for index, item in enumerate(items):
+            try:
+                yield _proof_terms(
                     group,
                     item.commitments,
                     item.n_bits,
@@ -914,10 +922,10 @@ def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
                     _weight(),
                     _weight(),
                 )
-            )
-        except VerificationError as exc:
-            raise VerificationError(exc.check, f"item {index}: {exc}") from exc
-    if _check_terms(group, terms):
+            except VerificationError as exc:
+                raise VerificationError(exc.check, f"item {index}: {exc}") from exc
+
+    if _check_terms(group, terms()):
         return
     for index, item in enumerate(items):
         try:
