@@ -142,6 +142,8 @@ def parse_json(data: bytes | str) -> Any:
         text = data
     else:
         raise EncodingError(f"expected JSON bytes or text, got {type(data).__name__}")
+    if _nesting_exceeds(text, MAX_NESTING):
+        raise EncodingError(f"JSON nesting is too deep (more than {MAX_NESTING} levels)")
     try:
         value = json.loads(
             text,
@@ -157,6 +159,29 @@ def parse_json(data: bytes | str) -> Any:
     # A "\ud800" escape parses to a lone surrogate; canonical_json would reject it later, so do it now.
     canonical_json(value)
     return value
+
+
+#: Deepest array/object nesting :func:`parse_json` accepts. Deeper input is refused before parsing:
+#: the C JSON scanner recurses per level, and hostile input must not be able to exhaust the stack.
+MAX_NESTING = 256
+
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _nesting_exceeds(text: str, limit: int) -> bool:
+    """True if brackets outside strings nest deeper than ``limit`` (cheap when there are few)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for m in _STRUCTURE.finditer(text):
+        lexeme = m.group()
+        if lexeme in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif lexeme in "]}":
+            depth -= 1
+    return False
 
 
 def domain_tag(domain: str) -> bytes:

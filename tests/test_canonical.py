@@ -209,3 +209,14 @@ def test_too_deeply_nested_python_value_is_an_encoding_error() -> None:
         value = [value]
     with pytest.raises(EncodingError, match="nesting is too deep"):
         canonical_json(value)
+
+
+def test_nesting_limit_is_enforced_before_parsing_and_ignores_brackets_in_strings() -> None:
+    from proofs.canonical import MAX_NESTING
+
+    ok = "[" * MAX_NESTING + "]" * MAX_NESTING
+    assert parse_json(ok) is not None
+    with pytest.raises(EncodingError, match="nesting is too deep"):
+        parse_json("[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1))
+    brackets_in_text = '["' + "[" * 1000 + '"]'
+    assert parse_json(brackets_in_text) == ["[" * 1000]
