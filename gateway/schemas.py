@@ -55,7 +55,7 @@ class _Rejected(fields.Field):
     """A name that may not appear in a row (gateway-derived, or not applicable to the jurisdiction)."""
 
     def __init__(self, rule: str, message: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(error_messages={"null": f"{rule}: {message}"}, **kwargs)
         self._error = f"{rule}: {message}"
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:

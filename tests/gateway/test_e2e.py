@@ -44,11 +44,22 @@ class Server:
         assert not isinstance(srv, MultiSocketServer)
         self.server = srv
         self.url = f"http://127.0.0.1:{srv.effective_port}"
-        self.thread = threading.Thread(target=srv.run, daemon=True)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def _run(self) -> None:
+        srv = self.server
+        while not self._stop.is_set():
+            srv.asyncore.loop(timeout=0.05, map=srv._map, count=1)
+        srv.task_dispatcher.shutdown()
+        srv.close()
+        for ch in list(srv._map.values()):
+            ch.close()
+
     def close(self) -> None:
-        self.server.close()
+        self._stop.set()
+        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,97 @@
+"""Storage: migrations, key wrapping, sealed loan blobs, API keys."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from gateway.db import MIGRATIONS, connect, migrate, schema_version
+from gateway.keyring import (
+    KeyringError,
+    PoolKeys,
+    load_master_key,
+    new_data_key,
+    unwrap_data_key,
+    wrap_data_key,
+)
+from gateway.pools import CN_CONSUMER
+from gateway.storage import authenticate, create_pool, hash_api_key
+
+from .helpers import make_instance
+
+
+def test_migrations_apply_once_and_record_the_version(tmp_path: Path) -> None:
+    db = connect(tmp_path / "x.db")
+    assert schema_version(db) == 0
+    assert migrate(db) == MIGRATIONS[-1][0]
+    assert migrate(db) == MIGRATIONS[-1][0]
+    assert db.conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_data_key_unwraps_only_for_its_pool_and_master_key() -> None:
+    master, other = b"m" * 32, b"o" * 32
+    dk = new_data_key()
+    wrapped = wrap_data_key(master, "P1", dk)
+    assert unwrap_data_key(master, "P1", wrapped) == dk
+    with pytest.raises(KeyringError):
+        unwrap_data_key(master, "P2", wrapped)
+    with pytest.raises(KeyringError):
+        unwrap_data_key(other, "P1", wrapped)
+
+
+def test_sealed_blob_is_bound_to_pool_cutoff_and_exposure() -> None:
+    keys = PoolKeys.from_data_key("P1", new_data_key())
+    blob = keys.seal(b'{"id_number":"x"}', "2024-06-30", "e1")
+    assert keys.open(blob, "2024-06-30", "e1") == b'{"id_number":"x"}'
+    for cutoff, exposure in (("2024-07-31", "e1"), ("2024-06-30", "e2")):
+        with pytest.raises(InvalidTag):
+            keys.open(blob, cutoff, exposure)
+    tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+    with pytest.raises(InvalidTag):
+        keys.open(tampered, "2024-06-30", "e1")
+    moved = PoolKeys.from_data_key("P2", new_data_key())
+    with pytest.raises(InvalidTag):
+        moved.open(blob, "2024-06-30", "e1")
+
+
+def test_master_key_sources(tmp_path: Path) -> None:
+    raw = b"k" * 32
+    assert load_master_key(key=base64.b64encode(raw).decode()) == raw
+    with pytest.raises(KeyringError, match="32 bytes"):
+        load_master_key(key=base64.b64encode(b"short").decode())
+    with pytest.raises(KeyringError, match="no master key"):
+        load_master_key()
+    with pytest.raises(KeyringError, match="cannot read"):
+        load_master_key(key_file=tmp_path / "missing.key")
+
+
+def test_master_key_is_never_in_the_database(tmp_path: Path) -> None:
+    inst = make_instance(tmp_path)
+    inst.add_platform("plat1")
+    db = inst.db()
+    create_pool(db, inst.master(), "P1", "plat1", CN_CONSUMER)
+    db.conn.close()
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("poolproof.db*"))
+    assert inst.master() not in data
+    assert base64.b64encode(inst.master()) not in data
+
+
+def test_api_keys_are_stored_hashed_and_checked(tmp_path: Path) -> None:
+    inst = make_instance(tmp_path)
+    key = inst.add_party("aud", "auditor")
+    db = inst.db()
+    stored = [r[0] for r in db.conn.execute("SELECT key_hash FROM api_keys")]
+    assert hash_api_key(key) in stored
+    assert key not in stored
+    p = authenticate(db, key)
+    assert p is not None
+    assert p.party is not None
+    assert p.party.role == "auditor"
+    assert authenticate(db, key + "x") is None
+    admin = authenticate(db, inst.admin_key)
+    assert admin is not None
+    assert admin.is_admin

@@ -1,0 +1,99 @@
+"""The fast-path validator and the declared marshmallow schema agree, on valid and invalid rows.
+
+Both must accept the same rows with the same normalised values, and reject the same rows naming the
+same (field, rule) pairs. Rows come from the synthetic platform (valid) and from random mutations of
+valid rows (mostly invalid).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.pools import CN_CONSUMER, TAPE_FIELDS, US_CONSUMER
+from gateway.rules import compile_rules
+from gateway.schemas import marshmallow_errors, tape_row_schema
+from gateway.synth import generate_tape
+from gateway.validation import RowValidator
+from policies import DEFAULT_CATALOGUE
+
+from .helpers import CUTOFF, cn_row, us_row
+
+CN_RULES = compile_rules(CN_CONSUMER, DEFAULT_CATALOGUE)
+US_RULES = compile_rules(US_CONSUMER, DEFAULT_CATALOGUE)
+
+
+def _both(rules: Any, row: Any, cutoff: str = CUTOFF) -> tuple[Any, Any]:
+    fast_clean, fast_errs = RowValidator(rules, cutoff).validate(row)
+    mm_clean, mm_errs = marshmallow_errors(tape_row_schema(rules, cutoff), row)
+    return (fast_clean, {(f, r) for f, r, _ in fast_errs}), (mm_clean, {(f, r) for f, r, _ in mm_errs})
+
+
+def test_synthetic_rows_are_valid_for_both() -> None:
+    for row in generate_tape(300, seed=3, cutoff=date(2024, 6, 30), pool_id="S"):
+        (fc, fe), (mc, me) = _both(CN_RULES, row, "2024-06-30")
+        assert fe == me == set()
+        assert fc == mc
+
+
+def test_us_rows_are_valid_for_both() -> None:
+    (fc, fe), (mc, me) = _both(US_RULES, us_row(1))
+    assert fe == me == set()
+    assert fc == mc
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "2024-02-30",
+            "2024-01-01",
+            "12.50",
+            "1e3",
+            "13812345678",
+            "NJ",
+            "11010519491231002X",
+            "110105",
+            "M",
+            "NORMAL",
+            "2024-01-05T10:00:00",
+        ]
+    ),
+    st.lists(st.integers(), max_size=2),
+)
+_NAMES = st.one_of(
+    st.sampled_from(TAPE_FIELDS), st.sampled_from(["exposure_id", "pin", "cvv2", "colour", "dpd"])
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(_NAMES, _VALUES), max_size=4),
+    st.lists(st.sampled_from(TAPE_FIELDS), max_size=2),
+    st.booleans(),
+)
+def test_mutated_rows_get_the_same_verdict(
+    changes: list[tuple[str, Any]], drops: list[str], us: bool
+) -> None:
+    row = us_row(1) if us else cn_row(1)
+    for name in drops:
+        row.pop(name, None)
+    for name, value in changes:
+        row[name] = value
+    (fc, fe), (mc, me) = _both(US_RULES if us else CN_RULES, row)
+    assert fe == me
+    if not fe:
+        assert fc == mc
+
+
+def test_non_object_rows_are_rejected_by_both() -> None:
+    for row in ([1, 2], "row", 5, None):
+        (_, fe), (_, me) = _both(CN_RULES, row)
+        assert fe == me == {("_row", "type")}
