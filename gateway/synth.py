@@ -350,9 +350,11 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
     step0 = _STEP_SLOT0 + MAX_SEASONING_MONTHS
     city_t, amount_t, income_t, term_t, age_t = _CITY, _AMOUNT_YUAN, _INCOME_YUAN, _TERM, _AGE
     surname_t, pm_t, chan_t, meth_t, occ_t = _SURNAME, _PRODUCT_MERCHANT, _CHANNEL, _METHOD, _OCCUPATION
-    given, streets, mprefix, nprefix = _GIVEN, _STREETS, _MOBILE_PREFIXES, len(_MOBILE_PREFIXES)
+    given, streets, nprefix = _GIVEN, _STREETS, len(_MOBILE_PREFIXES)
+    mprefix = tuple(int(p) * 100_000_000 for p in _MOBILE_PREFIXES)
     ngiven = len(given)
     luhn4 = _LUHN4
+    luhn62 = _LUHN4[62]  # digits 17-18 from the right of every payload ("62"), see _luhn4_table
     iso = _iso
     birth: dict[int, tuple[str, str]] = {}  # birth-date ordinal -> (ISO, YYYYMMDD); at most ~16,000 days
     # First-of-month ordinals for every month a due date, origination or maturity can fall in.
@@ -498,20 +500,17 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
         name = surname_t[p0 & 4095] + given[(p0 >> 12) % ngiven]
         if (p0 >> 20) & 3:
             name += given[(p0 >> 22) % ngiven]
-        acct = p1 % 10**16 + 62 * 10**16  # 18-digit payload "62..."; Luhn digit appended below
-        a = acct
-        lsum = 0
-        while a:
-            a, chunk = divmod(a, 10_000)
-            lsum += luhn4[chunk]
+        r16 = p1 % 10**16  # the card number is "62" + 16 digits + a Luhn check digit
+        lsum = luhn62 + luhn4[r16 % 10_000] + luhn4[r16 // 10_000 % 10_000]
+        lsum += luhn4[r16 // 10**8 % 10_000] + luhn4[r16 // 10**12]
         o_iso = iso(o_ord)
         yield {
             "platform_loan_id": f"{id_prefix}{i:09d}-{g}",
             "obligor_name": name,
             "id_type": "RESIDENT_ID",
             "id_number": id17 + ("X" if x == 10 else str(x)),
-            "mobile": f"{mprefix[((p0 >> 32) & 0xFF) % nprefix]}{(p0 >> 40) % 100_000_000:08d}",
-            "repayment_account": f"{acct}{(10 - lsum % 10) % 10}",
+            "mobile": str(mprefix[((p0 >> 32) & 0xFF) % nprefix] + (p0 >> 40) % 100_000_000),
+            "repayment_account": str((62 * 10**16 + r16) * 10 + (10 - lsum % 10) % 10),
             "home_address": f"{prov}{city}{streets[(p1 >> 56) & 15]}{1 + ((p1 >> 48) & 0xFF)}号",
             "region_code": code,
             "region_code_version": REGION_CODE_VERSION,

@@ -248,3 +248,24 @@ def test_schema_field_order_matches_the_gateway() -> None:
     from gateway.pools import TAPE_FIELDS
 
     assert TAPE_FIELDS == TAPE_V1_FIELDS
+
+
+def _luhn_valid(number: str) -> bool:
+    total = 0
+    for k, ch in enumerate(reversed(number)):
+        d = int(ch) * (2 if k % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def test_cards_are_unionpay_style_luhn_valid_and_mobiles_well_formed() -> None:
+    rows = _tape(5000, seed=23)
+    for r in rows:
+        acct = r["repayment_account"]
+        assert len(acct) == 19
+        assert acct.startswith("62")
+        assert _luhn_valid(acct)
+        assert len(r["mobile"]) == 11
+    assert not _luhn_valid(
+        rows[0]["repayment_account"][:-1] + str((int(rows[0]["repayment_account"][-1]) + 1) % 10)
+    )
