@@ -103,7 +103,9 @@ LABEL_G: Final = "lanecircuit/G"
 LABEL_H: Final = "lanecircuit/H"
 LABEL_Q: Final = "lanecircuit/Q"
 #: Lane order of the committed inputs of one loan (``dpd5-v1``'s leaf order).
-LAYOUT: Final = b"dpd5: balance_M0,balance_M1,balance_M2,balance_M3,balance_M3+,count_M0,..,count_M3+"
+LAYOUT: Final = (
+    b"balance_M0,balance_M1,balance_M2,balance_M3,balance_M3+,count_M0,count_M1,count_M2,count_M3,count_M3+"
+)
 BUCKETS: Final = 5
 LANES: Final = 2 * BUCKETS
 MIN_BITS: Final = 8

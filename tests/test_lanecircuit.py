@@ -22,6 +22,7 @@ from proofs.lanecircuit import (
     prove_lanes,
     verify_lanes,
 )
+from proofs.lanes import DPD5_V1
 from proofs.pedersen import commit
 from proofs.transcript import Transcript
 from tests.test_bulletproofs import _off_subgroup_point_bytes, seeded_rng
@@ -234,6 +235,10 @@ def _violations(values: list[int], n_bits: int, wires: tuple[list[int], list[int
         rhs = sum(c * values[lane] for lane, c in row.inputs) + row.const
         broken += (lhs - rhs) % ORDER != 0
     return broken
+
+
+def test_layout_is_the_dpd5_leaf_lane_order() -> None:
+    assert lc.LAYOUT.decode().split(",") == list(DPD5_V1.lanes)
 
 
 def test_template_has_documented_size() -> None:
