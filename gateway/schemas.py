@@ -120,14 +120,14 @@ def _field_for(rules: TapeRules, name: str) -> fields.Field:
 def tape_row_schema(rules: TapeRules, cutoff: str, *, name: str | None = None) -> Schema:
     """A marshmallow schema instance validating one row of tape schema v1 for a pool and cut-off."""
     attrs: dict[str, Any] = {n: _field_for(rules, n) for n in TAPE_FIELDS if n not in rules.not_applicable}
-    for n in rules.not_applicable:
+    for n in sorted(rules.not_applicable):
         attrs[n] = _Rejected(
             "not_applicable",
             "this pool's jurisdiction takes no such identity field",
             allow_none=True,
             metadata={"description": "not accepted in this jurisdiction"},
         )
-    for n in rules.derived:
+    for n in sorted(rules.derived):
         attrs[n] = _Rejected(
             "derived_field",
             "the gateway derives this field; do not submit it",
