@@ -221,16 +221,8 @@ _CHANNEL = _weighted_table(
 _METHOD = _weighted_table([("EQUAL_INSTALMENT", 80), ("EQUAL_PRINCIPAL", 20)])
 _OCCUPATION = _weighted_table([("EMPLOYED_PRIVATE", 60), ("EMPLOYED_PUBLIC", 10), ("SELF_EMPLOYED", 18),
                                ("STUDENT", 6), ("RETIRED", 1), ("UNEMPLOYED", 2), ("OTHER", 3)])  # fmt: skip
-_STATUS_TIER = {
-    "PREPAID_IN_FULL": "NORMAL", "MATURED_PAID": "NORMAL", "CHARGED_OFF": "LOSS",
-}  # fmt: skip
 
 # --- Calendar helpers ---------------------------------------------------------------------------------------
-
-
-def _month_ord(mi: int, day: int) -> int:
-    """Proleptic ordinal of ``day`` in month index ``mi`` (= year * 12 + month - 1)."""
-    return _first_of_month_ord(mi) + day - 1
 
 
 @lru_cache(maxsize=4096)

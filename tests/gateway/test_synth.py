@@ -269,3 +269,14 @@ def test_cards_are_unionpay_style_luhn_valid_and_mobiles_well_formed() -> None:
     assert not _luhn_valid(
         rows[0]["repayment_account"][:-1] + str((int(rows[0]["repayment_account"][-1]) + 1) % 10)
     )
+
+
+def test_region_table_codes_are_real_gb_t_2260_codes() -> None:
+    ric = pytest.importorskip("stdnum.cn.ric")
+    from gateway.synth import _REGIONS
+
+    for province, _population, cities in _REGIONS:
+        for code, name in cities:
+            place = ric.get_birth_place(f"{code}20200101001X")  # python-stdnum's bundled GB/T 2260 list
+            assert place["province"] == province
+            assert name in place["county"] or place["county"] in name
