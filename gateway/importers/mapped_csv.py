@@ -79,7 +79,7 @@ FIELD_TYPES = frozenset({"code", "text", "integer", "money"})
 STATUS_KINDS = frozenset({"open", "paid", "charged_off"})
 _MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_ABBREVIATIONS, start=1)}
-_DECIMAL_RE = re.compile(r"^\d+(\.\d+)?$")
+_DECIMAL_RE = re.compile(r"^\d{1,15}(\.\d{1,12})?$")  # at most 27 digits: exact in Decimal
 _MONTH_RE = re.compile(r"^([A-Z][a-z]{2})-(\d{4})$")
 
 
@@ -360,7 +360,11 @@ class _Parser:
     def decimal(self, line: int, column: str, text: str) -> Decimal:
         if not _DECIMAL_RE.match(text):
             raise ImportRowError(
-                line, column, "number_format", "expected an unsigned decimal number like 1234.56"
+                line,
+                column,
+                "number_format",
+                "expected an unsigned decimal number like 1234.56 (at most "
+                "15 digits before the point and 12 after)",
             )
         try:
             return Decimal(text)
@@ -375,7 +379,7 @@ class _Parser:
         t = b.type
         if t == "money":
             d = self.decimal(line, b.column, text)
-            minor = d * self.m.minor_per_major
+            minor = d.scaleb(self.money_places)  # exact: moves the decimal point, never rounds
             if minor != minor.to_integral_value():
                 raise ImportRowError(
                     line,
@@ -385,7 +389,7 @@ class _Parser:
                 )
             return int(minor)
         if t == "percent":
-            bps = self.decimal(line, b.column, text) * 100
+            bps = self.decimal(line, b.column, text).scaleb(2)
             if bps != bps.to_integral_value():
                 raise ImportRowError(line, b.column, "rate_precision", "a rate must be a whole number of bps")
             return int(bps)

@@ -187,6 +187,8 @@ def test_monthly_income_is_annual_income_over_twelve_floored(
         (21, "balance", "", "required"),
         (23, "balance", "1.00", "balance_identity"),
         (25, "loan_amount", "-5000", "number_format"),
+        (27, "loan_amount", "1234567890123456", "number_format"),
+        (29, "balance", "4651.370000000000000", "number_format"),
     ],
 )
 def test_a_corrupted_cell_names_line_column_and_rule(
