@@ -280,3 +280,26 @@ def test_region_table_codes_are_real_gb_t_2260_codes() -> None:
             place = ric.get_birth_place(f"{code}20200101001X")  # python-stdnum's bundled GB/T 2260 list
             assert place["province"] == province
             assert name in place["county"] or place["county"] in name
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_written_tapes_read_back_through_the_gateway_parsers_and_validate(fmt: str) -> None:
+    from gateway.pools import CN_CONSUMER
+    from gateway.schemas import rules_for
+    from gateway.tape_formats import HashingReader, iter_tape
+    from gateway.validation import TapeValidator
+
+    rules = rules_for(CN_CONSUMER)
+    rows = _tape(2000, seed=29, month=4)
+    buf = io.StringIO()
+    (write_csv if fmt == "csv" else write_jsonl)(rows, buf)
+    reader = HashingReader(io.BytesIO(buf.getvalue().encode()), 1 << 30)
+    ints = [name for name, spec in rules.catalogue.items() if spec.type == "int"]
+    validator = TapeValidator(rules, monthly_cutoff(CUT, 4).isoformat())
+    parsed = 0
+    for row_no, value, problem in iter_tape(fmt, reader, ints):
+        assert problem is None
+        validator.check(row_no, value)
+        parsed += 1
+    assert parsed == 2000
+    assert validator.report.errors == []
