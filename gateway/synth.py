@@ -334,12 +334,13 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
     c0_mi = cutoff0.year * 12 + cutoff0.month - 1
     # Cut-off calendar for steps t = -MAX_SEASONING_MONTHS .. month: (month index, day, ordinal).
     # cut[t] for t = -MAX_SEASONING_MONTHS .. month (negative indices wrap to the list's tail).
-    cut: list[tuple[int, int, int]] = [(0, 0, 0)] * (month + 1 + MAX_SEASONING_MONTHS)
+    cut: list[tuple[int, int, int, int, int]] = [(0, 0, 0, 0, 0)] * (month + 1 + MAX_SEASONING_MONTHS)
     for t in range(-MAX_SEASONING_MONTHS, month + 1):
         c = monthly_cutoff(cutoff0, t)
-        cut[t] = (c0_mi + t, c.day, c.toordinal())
+        # The uniform of step t: 16 bits at 16 * (slot % 4) of draw number slot // 4.
+        slot = _STEP_SLOT0 + MAX_SEASONING_MONTHS + t
+        cut[t] = (c0_mi + t, c.day, c.toordinal(), slot >> 2, (slot & 3) << 4)
     ck_ord = cut[month][2]
-    step0 = _STEP_SLOT0 + MAX_SEASONING_MONTHS
     city_t, amount_t, income_t, term_t, age_t = _CITY, _AMOUNT_YUAN, _INCOME_YUAN, _TERM, _AGE
     surname_t, pm_t, chan_t, meth_t, occ_t = _SURNAME, _PRODUCT_MERCHANT, _CHANNEL, _METHOD, _OCCUPATION
     given, streets, nprefix = _GIVEN, _STREETS, len(_MOBILE_PREFIXES)
@@ -389,18 +390,17 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
             blk_id = -1
             blk_draw = 0
             for t in range(o_t + 1, month + 1):
-                c_mi, c_day, c_ord = cut[t]
+                c_mi, c_day, c_ord, blk, shift = cut[t]
                 due = c_mi - o_mi - (0 if o_day < c_day else 1)
                 if due > n:
                     due = n
                 missed = due_prev - paid
                 if not default_ord:  # a defaulted loan pays nothing until charge-off
                     # Four 16-bit uniforms per 64-bit draw; u is in units of 1/10,000 (bps of probability).
-                    blk = (step0 + t) >> 2
                     if blk != blk_id:
                         blk_id = blk
                         blk_draw = mix((ls + blk * gamma) & m64)
-                    u = (((blk_draw >> (((step0 + t) & 3) << 4)) & 0xFFFF) * 10_000) >> 16
+                    u = (((blk_draw >> shift) & 0xFFFF) * 10_000) >> 16
                     if missed == 0:
                         if due == due_prev:  # nothing fell due this month
                             if t >= 1 and u < prepay_bps:
