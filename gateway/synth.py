@@ -343,8 +343,8 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
     loan_prefix, person_prefix = seed_key + b"L", seed_key + b"P"
     loan_draws, person_draws, loan_key = _LOAN_DRAWS.unpack, _PERSON_DRAWS.unpack, _LOAN_KEY.pack
     c0_mi = cutoff0.year * 12 + cutoff0.month - 1
-    # Cut-off calendar for steps t = -MAX_SEASONING_MONTHS .. month: (month index, day, ordinal).
-    # cut[t] for t = -MAX_SEASONING_MONTHS .. month (negative indices wrap to the list's tail).
+    # Cut-off calendar: cut[t] = (month index, day, ordinal, draw slot, bit shift) of the cut-off of step t,
+    # for t = -MAX_SEASONING_MONTHS .. month (negative t index the list's tail).
     cut: list[tuple[int, int, int, int, int]] = [(0, 0, 0, 0, 0)] * (month + 1 + MAX_SEASONING_MONTHS)
     for t in range(-MAX_SEASONING_MONTHS, month + 1):
         c = monthly_cutoff(cutoff0, t)
