@@ -1,8 +1,10 @@
 """Tape ingestion: stream, validate, derive, encrypt and store a loan tape atomically, once.
 
-One pass over the body: each row is parsed, validated (:class:`gateway.validation.TapeValidator`),
+One pass over the body: each row is parsed, validated (:class:`gateway.validation.RowValidator`),
 given its gateway-derived fields, split into level 1-2 and level 3+ parts, the latter sealed with
-AES-GCM, and inserted in batches inside a single ``BEGIN IMMEDIATE`` transaction. If any row is invalid,
+AES-GCM (:mod:`gateway.rowwork`, on a pool of worker processes for large JSONL tapes), and inserted in
+batches inside a single ``BEGIN IMMEDIATE`` transaction; duplicates across the whole tape and exposure
+ids are settled in this process, in tape order. If any row is invalid,
 the body is malformed or too large, or the content hash differs from the one the platform signed,
 the transaction is rolled back: nothing of the tape is ever visible. A process killed mid-way leaves an
 uncommitted WAL transaction that SQLite discards on the next open.
@@ -10,26 +12,37 @@ uncommitted WAL transaction that SQLite discards on the next open.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import json
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import orjson
 import sqlite_utils
-
-from policies.catalogue import DEFAULT_CATALOGUE, Catalogue
 
 from .db import now, transaction
 from .keyring import PoolKeys
 from .pools import TAPE_FIELDS
-from .rules import compile_rules
+from .rowwork import (
+    BatchProcessor,
+    BatchResult,
+    BatchSpec,
+    PoolStats,
+    _parse_lines,
+    _process_lines,
+    default_workers,
+    reset_worker_pool,
+    worker_pool,
+)
 from .storage import Conflict, PoolRecord, TapeRecord, find_tape, loan_rowid, snapshot_status
-from .tape_formats import HashingReader, TapeMalformed, iter_tape
-from .validation import DEFAULT_MAX_REPORTED, ROW_FIELD, TapeError, TapeReport, TapeValidator
+from .tape_formats import MAX_RECORD_BYTES, HashingReader, TapeMalformed, iter_tape
+from .validation import DEFAULT_MAX_REPORTED, ROW_FIELD, TapeError, TapeReport
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 4000
 
 
 class TapeRejected(Exception):
@@ -58,70 +71,6 @@ class IngestOutcome:
     replayed: bool
 
 
-@dataclass
-class PoolStats:
-    """Integer aggregates of a tape, accumulated while it is stored (money in minor units, rates in bps)."""
-
-    bucket_labels: tuple[str, ...]
-    loans: int = 0
-    original_principal: int = 0
-    current_principal: int = 0
-    current_x_nominal_bps: int = 0
-    current_x_apr_bps: int = 0
-    apr_loans: int = 0
-    current_with_apr: int = 0
-    by_bucket: dict[str, list[int]] = field(default_factory=dict)  # label -> [loans, current principal]
-    by_status: dict[str, int] = field(default_factory=dict)
-    obligor_hashes: set[int] = field(default_factory=set)
-
-    def add(self, row: dict[str, Any]) -> None:
-        """Account one stored row (after derivation)."""
-        cur = row.get("current_principal_fen", 0)
-        self.loans += 1
-        self.original_principal += row.get("original_principal_fen", 0)
-        self.current_principal += cur
-        self.current_x_nominal_bps += cur * row.get("nominal_rate_bps", 0)
-        apr = row.get("apr_all_in_bps")
-        if apr is not None:
-            self.apr_loans += 1
-            self.current_x_apr_bps += cur * apr
-            self.current_with_apr += cur
-        b = self.by_bucket.setdefault(row["dpd_bucket"], [0, 0])
-        b[0] += 1
-        b[1] += cur
-        st = row.get("loan_status", "UNKNOWN")
-        self.by_status[st] = self.by_status.get(st, 0) + 1
-        self.obligor_hashes.add(hash(row["obligor_pseudo_id"]))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: sums, counts and weighted-average numerators (no division, no floats)."""
-        return {
-            "loans": self.loans,
-            "distinct_obligors": len(self.obligor_hashes),
-            "original_principal_fen": self.original_principal,
-            "current_principal_fen": self.current_principal,
-            "sum_current_x_nominal_rate_bps": self.current_x_nominal_bps,
-            "sum_current_x_apr_bps": self.current_x_apr_bps,
-            "current_principal_with_apr_fen": self.current_with_apr,
-            "dpd_buckets": {
-                label: {
-                    "loans": self.by_bucket.get(label, [0, 0])[0],
-                    "current_principal_fen": self.by_bucket.get(label, [0, 0])[1],
-                }
-                for label in self.bucket_labels
-            },
-            "loan_status": dict(sorted(self.by_status.items())),
-        }
-
-
-def _obligor_subject(row: dict[str, Any]) -> str:
-    idn = row.get("id_number")
-    if idn is not None:
-        return f"id:{row.get('id_type', '')}:{idn}"
-    # No identity in this jurisdiction (US import): each loan stands for its own obligor.
-    return f"loan:{row['platform_loan_id']}"
-
-
 def ingest_tape(
     db: sqlite_utils.Database,
     pool: PoolRecord,
@@ -134,7 +83,8 @@ def ingest_tape(
     """Store a tape for ``pool`` at ``cutoff`` from ``body`` in format ``fmt`` (json, jsonl, csv).
 
     Keyword arguments: ``submitted_by`` and ``max_bytes`` (required), ``idempotency_key``,
-    ``declared_sha256``, ``signature``, ``signer_public_key``, ``catalogue``, ``max_reported``.
+    ``declared_sha256``, ``signature``, ``signer_public_key``, ``max_reported``, ``workers``
+    (processes for large JSONL tapes; default one per core).
 
     Returns the first result again for a repeated submission (same idempotency key and content, or
     same cut-off and content), with ``replayed=True``. The signature, if any, must already have been
@@ -164,21 +114,18 @@ def _ingest(
     declared_sha256: str | None = None,
     signature: bytes | None = None,
     signer_public_key: bytes | None = None,
-    catalogue: Catalogue = DEFAULT_CATALOGUE,
     max_reported: int = DEFAULT_MAX_REPORTED,
+    workers: int | None = None,
 ) -> IngestOutcome:
     early = _replay_or_conflict(db, pool.id, cutoff, idempotency_key, declared_sha256)
     if early is not None:
         return early
-    rules = compile_rules(pool.config, catalogue)
-    int_fields = [n for n in TAPE_FIELDS if catalogue[n].type == "int"]
-    secret_fields = frozenset(n for n in catalogue if catalogue[n].level >= 3)
-    validator = TapeValidator(rules, cutoff, max_reported=max_reported)
+    workers = default_workers() if workers is None else workers
     reader = HashingReader(body, max_bytes)
+    report = TapeReport(max_reported=max_reported)
     stats = PoolStats(pool.config.dpd_labels)
-    flagged = 0
-    cfg = pool.config
-    dumps = orjson.dumps
+    counters = {"rows": 0, "flagged": 0}
+    seen: dict[bytes, int] = {}
 
     with transaction(db) as conn:
         # Re-check under the write lock: a concurrent submission may have sealed or stored meanwhile.
@@ -187,54 +134,51 @@ def _ingest(
             raise Conflict(f"cut-off {cutoff} of pool {pool.id!r} is sealed; no further tape is accepted")
         tape_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM tapes").fetchone()[0])
         has_prior = conn.execute("SELECT 1 FROM exposures WHERE pool_id = ? LIMIT 1", (pool.id,)).fetchone()
-        lookup = "SELECT exposure_id FROM exposures WHERE pool_id = ? AND loan_key = ?"
-        loans: list[tuple[Any, ...]] = []
-        new_exposures: list[tuple[Any, ...]] = []
-        rows = 0
+        spec = BatchSpec(pool.id, cutoff, tape_id, pool.config.to_dict(), keys.data_key, max_reported)
+
+        def absorb(res: BatchResult) -> None:
+            """Merge one batch in tape order: errors, duplicates across batches, then store its loans."""
+            bad = set(res.bad_rows)
+            for e in res.errors:
+                report.add(e)
+            report.error_count += res.error_count - len(res.errors)
+            report.rows_read += res.rows_read
+            for row, lk in res.loan_ids:
+                first = seen.setdefault(lk, row)
+                if first != row:
+                    msg = f"platform_loan_id already used on row {first}"
+                    report.add(TapeError(row, "platform_loan_id", "duplicate", msg, None))
+                    bad.add(row)
+            report.invalid_rows += len(bad)
+            if not report.ok:
+                return
+            stats.merge(res.stats)
+            counters["rows"] += len(res.loans)
+            counters["flagged"] += res.flagged
+            _store(conn, pool.id, cutoff, tape_id, res.loans, bool(has_prior))
+
         try:
-            for row_number, raw, problem in iter_tape(fmt, reader, int_fields):
-                if problem is not None:
-                    validator.add_format_error(row_number, problem)
-                    continue
-                clean = validator.check(row_number, raw)
-                if clean is None or not validator.report.ok:
-                    continue
-                rows += 1
-                lk = keys.loan_key(clean["platform_loan_id"])
-                exposure_id = None
-                if has_prior:
-                    hit = conn.execute(lookup, (pool.id, lk)).fetchone()
-                    exposure_id = hit[0] if hit else None
-                if exposure_id is None:
-                    exposure_id = secrets.token_hex(12)
-                    new_exposures.append((pool.id, lk, exposure_id, cutoff))
-                pseudo = keys.obligor_pseudonym(_obligor_subject(clean))
-                dpd = clean.get("days_past_due", 0)
-                clean["dpd_bucket"] = cfg.dpd_bucket(dpd)
-                clean["obligor_pseudo_id"] = pseudo
-                if clean.get("apr_all_in_bps", clean.get("nominal_rate_bps", 0)) > cfg.apr_flag_bps:
-                    flagged += 1
-                stats.add(clean)
-                plain = {"exposure_id": exposure_id, "obligor_pseudo_id": pseudo}
-                secret = {}
-                for k, v in clean.items():
-                    if k in secret_fields:
-                        secret[k] = v
-                    else:
-                        plain[k] = v
-                sealed = keys.seal(dumps(secret), cutoff, exposure_id)
-                loans.append(
-                    (loan_rowid(tape_id, row_number), exposure_id, pseudo, dumps(plain).decode(), sealed)
-                )
-                if len(loans) >= BATCH_ROWS:
-                    _flush(conn, loans, new_exposures)
+            if fmt == "jsonl":
+                _run_jsonl(reader, spec, workers, absorb, lambda: report.ok)
+            else:
+                proc = BatchProcessor(spec)
+                int_fields = [n for n in TAPE_FIELDS if proc.catalogue[n].type == "int"]
+                batch: list[tuple[int, Any, str | None]] = []
+                for item in iter_tape(fmt, reader, int_fields):
+                    batch.append(item)
+                    if len(batch) >= BATCH_ROWS:
+                        absorb(proc.process(batch, report.ok))
+                        batch = []
+                absorb(proc.process(batch, report.ok))
         except TapeMalformed as exc:
-            validator.add_format_error(exc.row, exc.message)
-            raise TapeRejected(validator.report, malformed=True) from None
-        report = validator.report
+            report.add(TapeError(exc.row, ROW_FIELD, "malformed", exc.message, None))
+            report.invalid_rows += 1
+            raise TapeRejected(report, malformed=True) from None
         if not report.ok:
+            report.errors.sort(key=lambda e: e.row)
             malformed = all(e.rule == "malformed" for e in report.errors)
             raise TapeRejected(report, malformed=malformed)
+        rows = counters["rows"]
         if rows == 0:
             report.add(TapeError(0, ROW_FIELD, "empty", "the tape has no rows", None))
             raise TapeRejected(report)
@@ -243,9 +187,8 @@ def _ingest(
             raise ContentHashMismatch(declared_sha256, actual)
         replay = _replay_after_read(db, pool.id, cutoff, idempotency_key, actual)
         if replay is not None:
-            # Raising rolls the loans back; the replayed result is returned below.
+            # Raising rolls the loans back; the replayed result is returned by ingest_tape.
             raise _Replay(replay)
-        _flush(conn, loans, new_exposures)
         submitted_at = now()
         previous = st[1] if st is not None else None
         result = {
@@ -254,7 +197,7 @@ def _ingest(
             "cutoff_date": cutoff,
             "content_sha256": actual,
             "rows": rows,
-            "flagged_rows": flagged,
+            "flagged_rows": counters["flagged"],
             "format": fmt,
             "signature_verified": signature is not None,
             "supersedes_tape_id": previous,
@@ -273,7 +216,7 @@ def _ingest(
                 fmt,
                 rows,
                 reader.bytes_read,
-                flagged,
+                counters["flagged"],
                 submitted_by,
                 submitted_at,
                 signature,
@@ -294,6 +237,92 @@ def _ingest(
                 (pool.id, cutoff, tape_id),
             )
     return IngestOutcome(result=result, replayed=False)
+
+
+def _store(
+    conn: Any,
+    pool_id: str,
+    cutoff: str,
+    tape_id: int,
+    loans: list[tuple[int, bytes, str, str, bytes]],
+    has_prior: bool,
+) -> None:
+    """Issue exposure ids (the pool's existing one for a known loan) and insert one batch of loans."""
+    lookup = "SELECT exposure_id FROM exposures WHERE pool_id = ? AND loan_key = ?"
+    new_exposures: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []
+    for row, lk, pseudo, plain, sealed in loans:
+        exposure_id = None
+        if has_prior:
+            hit = conn.execute(lookup, (pool_id, lk)).fetchone()
+            exposure_id = hit[0] if hit else None
+        if exposure_id is None:
+            exposure_id = secrets.token_hex(12)
+            new_exposures.append((pool_id, lk, exposure_id, cutoff))
+        rows.append((loan_rowid(tape_id, row), exposure_id, pseudo, plain, sealed))
+    if new_exposures:
+        conn.executemany(
+            "INSERT INTO exposures (pool_id, loan_key, exposure_id, first_cutoff) VALUES (?,?,?,?)",
+            new_exposures,
+        )
+    if rows:
+        conn.executemany(
+            "INSERT INTO loans (id, exposure_id, obligor_pseudo_id, plain, sealed) VALUES (?,?,?,?,?)", rows
+        )
+
+
+def _line_batches(reader: HashingReader, rows_per_batch: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Non-blank JSONL lines in batches, with the 1-based number of each batch's first row."""
+    row, pending, batch = 1, b"", []
+    for chunk in reader.chunks():
+        parts = (pending + chunk).split(b"\n")
+        pending = parts.pop()
+        if len(pending) > MAX_RECORD_BYTES:
+            raise TapeMalformed(row + len(batch), f"line longer than {MAX_RECORD_BYTES} bytes")
+        batch.extend(line for line in parts if line.strip())
+        if len(batch) >= rows_per_batch:
+            yield row, batch
+            row += len(batch)
+            batch = []
+    if pending.strip():
+        batch.append(pending)
+    if batch:
+        yield row, batch
+
+
+def _run_jsonl(
+    reader: HashingReader,
+    spec: BatchSpec,
+    workers: int,
+    absorb: Callable[[BatchResult], None],
+    ok: Callable[[], bool],
+) -> None:
+    """Process a JSONL tape: in-process if it is one batch or ``workers <= 1``, else on the worker pool."""
+    batches = _line_batches(reader, BATCH_ROWS)
+    first = next(batches, None)
+    if first is None:
+        return
+    second = next(batches, None)
+    if second is None or workers <= 1:
+        proc = BatchProcessor(spec)
+        for start, lines in itertools.chain([first], [second] if second else [], batches):
+            absorb(proc.process(_parse_lines(start, lines), ok()))
+        return
+    pool = worker_pool(workers)
+    window: collections.deque[Future[BatchResult]] = collections.deque()
+    try:
+        for start, lines in itertools.chain([first, second], batches):
+            window.append(pool.submit(_process_lines, spec, start, lines, ok()))
+            if len(window) >= 2 * workers:
+                absorb(window.popleft().result())
+        while window:
+            absorb(window.popleft().result())
+    except BrokenProcessPool:
+        reset_worker_pool()
+        raise
+    finally:
+        for f in window:
+            f.cancel()
 
 
 class _Replay(Exception):

@@ -5,8 +5,8 @@
 * Each pool has a random 256-bit data key, stored only wrapped: AES-256-GCM under the master key with
   the pool id in the associated data, so a wrapped key cannot be moved to another pool.
 * Level 3+ loan fields are sealed with AES-256-GCM under the pool data key (NIST SP 800-38D), random
-  96-bit nonces, associated data binding pool id, cut-off date and exposure id, so a ciphertext cannot be
-  swapped between loans or snapshots without failing authentication.
+  96-bit nonces, associated data binding pool id, cut-off date and the loan's row id (tape and index),
+  so a ciphertext cannot be swapped between loans or snapshots without failing authentication.
 * Keyed identifiers (the linking key of a platform loan id, the obligor pseudonym) use keyed BLAKE2b
   (RFC 7693) under subkeys derived from the data key with HKDF-SHA256 (RFC 5869).
 """
@@ -17,7 +17,7 @@ import base64
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -93,34 +93,40 @@ class PoolKeys:
     """The working keys of one pool: AEAD for level 3+ fields and two HMAC subkeys."""
 
     pool_id: str
-    aead: AESGCM
-    loan_key_mac: bytes
-    pseudonym_mac: bytes
-    recipient_pseudonym_master: bytes  # input of policies.derive_pseudonym_key (per recipient, per pool)
+    data_key: bytes = field(repr=False)
+    aead: AESGCM = field(repr=False)
+    loan_key_mac: bytes = field(repr=False)
+    pseudonym_mac: bytes = field(repr=False)
+    # Input of policies.derive_pseudonym_key (one key per recipient and pool).
+    recipient_pseudonym_master: bytes = field(repr=False)
 
     @classmethod
     def from_data_key(cls, pool_id: str, data_key: bytes) -> PoolKeys:
         """Derive the working keys (HKDF-SHA256 with distinct info labels) from a pool data key."""
         return cls(
             pool_id=pool_id,
+            data_key=data_key,
             aead=AESGCM(data_key),
             loan_key_mac=_hkdf(data_key, b"poolproof/v1/loan-key"),
             pseudonym_mac=_hkdf(data_key, b"poolproof/v1/obligor-pseudonym"),
             recipient_pseudonym_master=_hkdf(data_key, b"poolproof/v1/recipient-pseudonym-master"),
         )
 
-    def loan_aad(self, cutoff: str, exposure_id: str) -> bytes:
-        """Associated data of a loan's sealed blob: pool id, cut-off and exposure id."""
-        return b"%s%s\x00%s\x00%s" % (_LOAN_AAD, self.pool_id.encode(), cutoff.encode(), exposure_id.encode())
+    def loan_aad(self, cutoff: str, loan_ref: int) -> bytes:
+        """Associated data of a loan's sealed blob: pool id, cut-off and the loan's stored position.
 
-    def seal(self, plaintext: bytes, cutoff: str, exposure_id: str) -> bytes:
+        ``loan_ref`` is the loan's row id (tape id and index in the tape), fixed when it is written.
+        """
+        return b"%s%s\x00%s\x00%d" % (_LOAN_AAD, self.pool_id.encode(), cutoff.encode(), loan_ref)
+
+    def seal(self, plaintext: bytes, cutoff: str, loan_ref: int) -> bytes:
         """Encrypt level 3+ fields of one loan: ``nonce || ciphertext+tag``."""
         nonce = os.urandom(NONCE_BYTES)
-        return nonce + self.aead.encrypt(nonce, plaintext, self.loan_aad(cutoff, exposure_id))
+        return nonce + self.aead.encrypt(nonce, plaintext, self.loan_aad(cutoff, loan_ref))
 
-    def open(self, blob: bytes, cutoff: str, exposure_id: str) -> bytes:
+    def open(self, blob: bytes, cutoff: str, loan_ref: int) -> bytes:
         """Decrypt a sealed blob; raises ``cryptography.exceptions.InvalidTag`` if it was altered or moved."""
-        return self.aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], self.loan_aad(cutoff, exposure_id))
+        return self.aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], self.loan_aad(cutoff, loan_ref))
 
     def loan_key(self, platform_loan_id: str) -> bytes:
         """Keyed 16-byte identifier of a platform loan id (stable per pool, not reversible).

@@ -324,11 +324,9 @@ def _id_number_syntax(v: str) -> Problem | None:
     return None
 
 
+_TEXT_LIMITS = {"platform_loan_id": 64, "obligor_name": 64, "home_address": 256, "consent_version": 32}
 _STRING_RULES: dict[str, Callable[[str], Problem | None]] = {
-    "platform_loan_id": _text(64),
-    "obligor_name": _text(64),
-    "home_address": _text(256),
-    "consent_version": _text(32),
+    **{name: _text(limit) for name, limit in _TEXT_LIMITS.items()},
     "id_number": _id_number_syntax,
     "mobile": _pattern(_MOBILE_RE, "mobile_format", "expected a mainland mobile number ^1[3-9]\\d{9}$"),
     "repayment_account": _pattern(_ACCOUNT_RE, "account_format", "expected 12-19 digits"),
@@ -346,8 +344,9 @@ class TapeRules:
     cfg: PoolConfig
     catalogue: Catalogue
     checks: Mapping[str, Check]
-    # Fast acceptance for the common case, exactly the values the check accepts unchanged:
-    # ("int", lo, hi) or ("enum", allowed). Anything else goes through the check.
+    # Fast acceptance for the common case, a subset of the values the check accepts unchanged:
+    # ("int", lo, hi), ("enum", allowed), ("text", min_len, max_len) for printable strings, ("date",).
+    # Anything else goes through the check.
     fast: Mapping[str, tuple[Any, ...]]
     required: frozenset[str]
     not_applicable: frozenset[str]  # identity fields a pool without an identity scheme refuses
@@ -372,6 +371,7 @@ def compile_rules(cfg: PoolConfig, catalogue: Catalogue) -> TapeRules:
             fast[name] = ("int", *_INT_RANGES.get(spec.name, _UNIT_RANGES[spec.unit]))
         elif spec.type == "date":
             checks[name] = _date_check
+            fast[name] = ("date",)
         elif spec.type == "datetime":
             checks[name] = _datetime_check
         elif spec.type == "enum":
@@ -381,6 +381,8 @@ def compile_rules(cfg: PoolConfig, catalogue: Catalogue) -> TapeRules:
             checks[name] = _string_check(_region_check(cfg), None)
         else:
             checks[name] = _string_check(_STRING_RULES.get(name, _text(128)), _NORMALISERS.get(name))
+            if name not in _STRING_RULES or name in _TEXT_LIMITS:
+                fast[name] = ("text", 1, _TEXT_LIMITS.get(name, 128))
     not_applicable = (
         frozenset(IDENTITY_FIELDS | {"repayment_account"}) if cfg.id_scheme is None else frozenset()
     )

@@ -428,9 +428,10 @@ def iter_loans(
             return
         for rid, exposure_id, plain, sealed in rows:
             rec = dict(base)
+            rec["exposure_id"] = exposure_id
             rec.update(orjson.loads(plain))
             if keys is not None:
-                rec.update(orjson.loads(keys.open(sealed, tape.cutoff_date, exposure_id)))
+                rec.update(orjson.loads(keys.open(sealed, tape.cutoff_date, rid)))
             yield StoredLoan(rid & mask, rec)
         lo = rows[-1][0]
         if remaining is not None:

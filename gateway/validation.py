@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from .rules import Check, FieldError, TapeRules, cross_field_errors, mask_value
 
+_fromisoformat = date.fromisoformat
 ROW_FIELD = "_row"  # error "field" for problems with the row as a whole
 DEFAULT_MAX_REPORTED = 100
 
@@ -144,7 +146,11 @@ class RowValidator:
             return (name, 0, None, None, check)
         if fast[0] == "int":
             return (name, 1, fast[1], fast[2], check)
-        return (name, 2, fast[1], None, check)
+        if fast[0] == "enum":
+            return (name, 2, fast[1], None, check)
+        if fast[0] == "text":
+            return (name, 3, fast[1], fast[2], check)
+        return (name, 4, None, None, check)
 
     def validate(self, raw: Any) -> tuple[dict[str, Any], list[FieldError]]:
         """Return ``(clean_row, errors)``; ``clean_row`` holds normalised values of present fields.
@@ -172,9 +178,22 @@ class RowValidator:
                 if type(v) is int and a <= v <= b:
                     out[k] = v
                     continue
-            elif fast == 2 and type(v) is str and v in a:
-                out[k] = v
-                continue
+            elif fast == 2:
+                if type(v) is str and v in a:
+                    out[k] = v
+                    continue
+            elif fast == 3:
+                # Printable strings have no control characters: the text rule's only other clause.
+                if type(v) is str and a <= len(v) <= b and v.isprintable():
+                    out[k] = v
+                    continue
+            elif fast == 4 and type(v) is str and len(v) == 10 and v[4] == "-" and v[7] == "-":
+                try:
+                    _fromisoformat(v)
+                    out[k] = v
+                    continue
+                except ValueError:
+                    pass
             val, problem = check(v)
             if problem is None:
                 out[k] = val

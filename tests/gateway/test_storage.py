@@ -43,19 +43,20 @@ def test_data_key_unwraps_only_for_its_pool_and_master_key() -> None:
         unwrap_data_key(other, "P1", wrapped)
 
 
-def test_sealed_blob_is_bound_to_pool_cutoff_and_exposure() -> None:
+def test_sealed_blob_is_bound_to_pool_cutoff_and_row() -> None:
     keys = PoolKeys.from_data_key("P1", new_data_key())
-    blob = keys.seal(b'{"id_number":"x"}', "2024-06-30", "e1")
-    assert keys.open(blob, "2024-06-30", "e1") == b'{"id_number":"x"}'
-    for cutoff, exposure in (("2024-07-31", "e1"), ("2024-06-30", "e2")):
+    ref = (7 << 32) | 1
+    blob = keys.seal(b'{"id_number":"x"}', "2024-06-30", ref)
+    assert keys.open(blob, "2024-06-30", ref) == b'{"id_number":"x"}'
+    for cutoff, other_ref in (("2024-07-31", ref), ("2024-06-30", ref + 1), ("2024-06-30", (8 << 32) | 1)):
         with pytest.raises(InvalidTag):
-            keys.open(blob, cutoff, exposure)
+            keys.open(blob, cutoff, other_ref)
     tampered = blob[:-1] + bytes([blob[-1] ^ 1])
     with pytest.raises(InvalidTag):
-        keys.open(tampered, "2024-06-30", "e1")
+        keys.open(tampered, "2024-06-30", ref)
     moved = PoolKeys.from_data_key("P2", new_data_key())
     with pytest.raises(InvalidTag):
-        moved.open(blob, "2024-06-30", "e1")
+        moved.open(blob, "2024-06-30", ref)
 
 
 def test_master_key_sources(tmp_path: Path) -> None:

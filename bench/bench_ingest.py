@@ -1,0 +1,159 @@
+"""Benchmark: ingest a synthetic JSONL tape through the HTTP endpoint, end to end.
+
+A real server (``poolproof serve``, waitress) runs in a subprocess on 127.0.0.1; the client streams a
+signed JSONL tape of N synthetic loans with ``requests``. Timed: from the first byte sent to the 201
+response (upload, parse, validate, derive, encrypt, insert, commit). Reported: rows per second, the
+server's peak resident memory (VmHWM), tape size. Results go to ``bench/results/ingest-<n>.json``.
+
+    python bench/bench_ingest.py                 # 10,000 and 100,000 loans
+    python bench/bench_ingest.py --loans 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.db import connect, migrate
+from gateway.importers.tape_v1 import write_jsonl
+from gateway.keyring import generate_master_key_file, load_master_key
+from gateway.pools import CN_CONSUMER
+from gateway.signing import public_key_bytes, sign_tape
+from gateway.storage import create_party, create_pool
+from gateway.synth import generate_tape
+
+RESULTS = Path(__file__).with_name("results")
+CUTOFF = date(2024, 6, 30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(n: int, workdir: Path) -> dict[str, object]:
+    db_path, key_path = workdir / f"bench-{n}.db", workdir / f"master-{n}.key"
+    generate_master_key_file(key_path)
+    db = connect(db_path)
+    migrate(db)
+    sk = Ed25519PrivateKey.generate()
+    _, api_key = create_party(db, "plat", "platform", public_key=public_key_bytes(sk))
+    create_pool(db, load_master_key(key_file=key_path), "B1", "plat", CN_CONSUMER)
+    db.conn.close()
+
+    tape = workdir / f"tape-{n}.jsonl"
+    t0 = time.perf_counter()
+    write_jsonl(generate_tape(n, seed=42, cutoff=CUTOFF, pool_id="B1"), tape)
+    gen_s = time.perf_counter() - t0
+    h = hashlib.sha256()
+    with tape.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    sig = base64.b64encode(sign_tape(sk, "B1", CUTOFF.isoformat(), digest)).decode()
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from gateway.cli import main; main()",
+            "serve",
+            "--db",
+            str(db_path),
+            "--master-key-file",
+            str(key_path),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                requests.get(f"{url}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        idle_rss = _peak_rss_mib(server.pid)
+        headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/x-ndjson",
+            "X-Tape-SHA256": digest,
+            "X-Tape-Signature": sig,
+        }
+        t0 = time.perf_counter()
+        with tape.open("rb") as f:
+            r = requests.post(
+                f"{url}/platform/pools/B1/cutoffs/{CUTOFF}/tapes", data=f, headers=headers, timeout=7200
+            )
+        seconds = time.perf_counter() - t0
+        if r.status_code != 201:
+            raise SystemExit(f"ingest failed: {r.status_code} {r.text[:2000]}")
+        peak = _peak_rss_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    size = tape.stat().st_size
+    tape.unlink()
+    return {
+        "target": "ingest",
+        "loans": n,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(n / seconds),
+        "peak_rss_mib": round(peak, 1),
+        "server_idle_rss_mib": round(idle_rss, 1),
+        "tape_bytes": size,
+        "generate_seconds": round(gen_s, 3),
+        "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "command": f"python bench/bench_ingest.py --loans {n}",
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--loans", type=int, action="append", help="tape size (repeatable); default 10000 and 100000"
+    )
+    args = ap.parse_args()
+    sizes = args.loans or [10_000, 100_000]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            res = run(n, Path(tmp))
+            (RESULTS / f"ingest-{n}.json").write_text(json.dumps(res, indent=2) + "\n")
+            print(json.dumps(res))
+            print(
+                f"| {n:,} | {res['seconds']} s | {res['rows_per_second']:,} rows/s | "
+                f"{res['peak_rss_mib']} MiB | {res['tape_bytes'] / 2**20:.0f} MiB |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""Per-row work of an ingest, in batches: validate, derive, split by level, seal.
+
+A :class:`BatchProcessor` turns parsed rows into ready-to-insert loan tuples. It holds no database handle
+and is picklable through its :class:`BatchSpec`, so large JSONL tapes are processed by a pool of worker
+processes (one per core) while the ingesting process only checks duplicates across batches, issues
+exposure ids and writes to SQLite. Small tapes, JSON arrays and CSV run the same code in-process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from policies.catalogue import DEFAULT_CATALOGUE
+
+from .keyring import PoolKeys
+from .pools import PoolConfig
+from .rules import compile_rules, mask_value
+from .validation import ROW_FIELD, RowValidator, TapeError
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """Everything a worker needs for one tape (the pool data key included: workers are our processes)."""
+
+    pool_id: str
+    cutoff: str
+    tape_id: int
+    config: dict[str, Any]
+    data_key: bytes
+    max_reported: int
+
+
+@dataclass
+class PoolStats:
+    """Integer aggregates of a tape (money in minor units, rates in bps); mergeable across batches."""
+
+    bucket_labels: tuple[str, ...]
+    loans: int = 0
+    original_principal: int = 0
+    current_principal: int = 0
+    current_x_nominal_bps: int = 0
+    current_x_apr_bps: int = 0
+    current_with_apr: int = 0
+    by_bucket: dict[str, list[int]] = field(default_factory=dict)  # label -> [loans, current principal]
+    by_status: dict[str, int] = field(default_factory=dict)
+    obligors: set[int] = field(default_factory=set)  # first 64 bits of each obligor pseudonym
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Account one stored row (after derivation)."""
+        cur = row.get("current_principal_fen", 0)
+        self.loans += 1
+        self.original_principal += row.get("original_principal_fen", 0)
+        self.current_principal += cur
+        self.current_x_nominal_bps += cur * row.get("nominal_rate_bps", 0)
+        apr = row.get("apr_all_in_bps")
+        if apr is not None:
+            self.current_x_apr_bps += cur * apr
+            self.current_with_apr += cur
+        b = self.by_bucket.setdefault(row["dpd_bucket"], [0, 0])
+        b[0] += 1
+        b[1] += cur
+        st = row.get("loan_status", "UNKNOWN")
+        self.by_status[st] = self.by_status.get(st, 0) + 1
+        self.obligors.add(int(row["obligor_pseudo_id"][:16], 16))
+
+    def merge(self, other: PoolStats) -> None:
+        """Add another batch's aggregates."""
+        self.loans += other.loans
+        self.original_principal += other.original_principal
+        self.current_principal += other.current_principal
+        self.current_x_nominal_bps += other.current_x_nominal_bps
+        self.current_x_apr_bps += other.current_x_apr_bps
+        self.current_with_apr += other.current_with_apr
+        for label, (n, bal) in other.by_bucket.items():
+            b = self.by_bucket.setdefault(label, [0, 0])
+            b[0] += n
+            b[1] += bal
+        for st, n in other.by_status.items():
+            self.by_status[st] = self.by_status.get(st, 0) + n
+        self.obligors |= other.obligors
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: sums, counts and weighted-average numerators (no division, no floats)."""
+        return {
+            "loans": self.loans,
+            "distinct_obligors": len(self.obligors),
+            "original_principal_fen": self.original_principal,
+            "current_principal_fen": self.current_principal,
+            "sum_current_x_nominal_rate_bps": self.current_x_nominal_bps,
+            "sum_current_x_apr_bps": self.current_x_apr_bps,
+            "current_principal_with_apr_fen": self.current_with_apr,
+            "dpd_buckets": {
+                label: {
+                    "loans": self.by_bucket.get(label, [0, 0])[0],
+                    "current_principal_fen": self.by_bucket.get(label, [0, 0])[1],
+                }
+                for label in self.bucket_labels
+            },
+            "loan_status": dict(sorted(self.by_status.items())),
+        }
+
+
+@dataclass
+class BatchResult:
+    """What one batch produced: loan tuples to insert (if it was asked to store) and its errors."""
+
+    loans: list[tuple[int, bytes, str, str, bytes]]  # (row number, loan key, pseudonym, plain JSON, sealed)
+    loan_ids: list[tuple[int, bytes]]  # (row number, loan key) of every row with a valid platform_loan_id
+    errors: list[TapeError]
+    error_count: int
+    bad_rows: list[int]
+    rows_read: int
+    stats: PoolStats
+    flagged: int
+
+
+def obligor_subject(row: dict[str, Any]) -> str:
+    """The identity an obligor pseudonym is computed from.
+
+    The normalised ID number with its type; without identity (US import) each loan stands for its own
+    obligor.
+    """
+    idn = row.get("id_number")
+    if idn is not None:
+        return f"id:{row.get('id_type', '')}:{idn}"
+    return f"loan:{row['platform_loan_id']}"
+
+
+class BatchProcessor:
+    """Validates and prepares rows of one tape."""
+
+    def __init__(self, spec: BatchSpec) -> None:
+        self.spec = spec
+        self.cfg = PoolConfig.from_dict(spec.config)
+        self.catalogue = DEFAULT_CATALOGUE
+        self.rows = RowValidator(compile_rules(self.cfg, self.catalogue), spec.cutoff)
+        self.keys = PoolKeys.from_data_key(spec.pool_id, spec.data_key)
+        self.plain_fields = tuple(n for n in self.catalogue if self.catalogue[n].level <= 2)
+
+    def process(self, items: Iterable[tuple[int, Any, str | None]], store: bool) -> BatchResult:
+        """Validate ``(row number, parsed row, parse problem)`` items; prepare loans if ``store``."""
+        spec, cfg, keys = self.spec, self.cfg, self.keys
+        stats = PoolStats(cfg.dpd_labels)
+        loans: list[tuple[int, bytes, str, str, bytes]] = []
+        ids: list[tuple[int, bytes]] = []
+        errors: list[TapeError] = []
+        bad: list[int] = []
+        count = rows_read = flagged = 0
+        cap = spec.max_reported
+        plain_fields = self.plain_fields
+        dumps = orjson.dumps
+        for row_number, raw, problem in items:
+            rows_read += 1
+            if problem is not None:
+                bad.append(row_number)
+                count += 1
+                if len(errors) < cap:
+                    errors.append(TapeError(row_number, ROW_FIELD, "malformed", problem, None))
+                continue
+            clean, errs = self.rows.validate(raw)
+            loan_id = clean.get("platform_loan_id")
+            lk = keys.loan_key(loan_id) if loan_id is not None else None
+            if lk is not None:
+                ids.append((row_number, lk))
+            if errs:
+                bad.append(row_number)
+                count += len(errs)
+                for name, rule, message in errs:
+                    if len(errors) >= cap:
+                        break
+                    value = raw.get(name) if isinstance(raw, dict) else None
+                    shown = None if name == ROW_FIELD else mask_value(name, value, self.catalogue)
+                    errors.append(TapeError(row_number, name, rule, message, shown))
+                continue
+            if not store or bad or lk is None:
+                continue
+            pseudo = keys.obligor_pseudonym(obligor_subject(clean))
+            clean["dpd_bucket"] = cfg.dpd_bucket(clean.get("days_past_due", 0))
+            clean["obligor_pseudo_id"] = pseudo
+            if clean.get("apr_all_in_bps", clean.get("nominal_rate_bps", 0)) > cfg.apr_flag_bps:
+                flagged += 1
+            stats.add(clean)
+            plain = {}
+            for k in plain_fields:
+                if k in clean:
+                    plain[k] = clean.pop(k)
+            rowid = (spec.tape_id << 32) | row_number
+            sealed = keys.seal(dumps(clean), spec.cutoff, rowid)
+            loans.append((row_number, lk, pseudo, dumps(plain).decode(), sealed))
+        return BatchResult(loans, ids, errors, count, bad, rows_read, stats, flagged)
+
+
+# --- worker processes ---------------------------------------------------------------------------------------
+_processors: dict[tuple[str, str, int], BatchProcessor] = {}
+_executor: Executor | None = None
+_executor_lock = threading.Lock()
+
+
+def _process_lines(spec: BatchSpec, first_row: int, lines: list[bytes], store: bool) -> BatchResult:
+    """Worker entry: parse JSONL lines (rows numbered from ``first_row``) and process them."""
+    key = (spec.pool_id, spec.cutoff, spec.tape_id)
+    proc = _processors.get(key)
+    if proc is None:
+        _processors.clear()
+        proc = _processors[key] = BatchProcessor(spec)
+    return proc.process(_parse_lines(first_row, lines), store)
+
+
+def _parse_lines(first_row: int, lines: list[bytes]) -> Iterable[tuple[int, Any, str | None]]:
+    loads = orjson.loads
+    for i, line in enumerate(lines):
+        try:
+            yield first_row + i, loads(line), None
+        except (orjson.JSONDecodeError, ValueError):
+            yield first_row + i, None, "line is not valid UTF-8 JSON"
+
+
+def worker_pool(workers: int) -> Executor:
+    """The shared pool of worker processes (spawned once, on first use)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            ctx = multiprocessing.get_context("spawn")  # never fork a threaded server
+            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        return _executor
+
+
+def reset_worker_pool() -> None:
+    """Drop a broken pool (a worker died); the next large ingest spawns a fresh one."""
+    global _executor
+    with _executor_lock:
+        if _executor is not None:
+            _executor.shutdown(wait=False, cancel_futures=True)
+        _executor = None
+
+
+def default_workers() -> int:
+    """One worker per core."""
+    return max(1, os.cpu_count() or 1)
