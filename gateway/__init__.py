@@ -9,11 +9,13 @@ the policy from ``policies/``. Configuration keys (each also read from the envir
 ``MAX_TAPE_BYTES``      largest accepted tape body (default 4 GiB)
 ``MAX_REPORTED_ERRORS`` errors listed in a rejected tape's report (default 100; all are counted)
 ``POLICY_PATH``         policy TOML (default: the packaged default policy)
+``DECISION_LOG_DATABASE`` SQLite file of the decision log (default ``<DATABASE stem>-decisions.db``)
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ _ENV_KEYS = (
     "MAX_TAPE_BYTES",
     "MAX_REPORTED_ERRORS",
     "POLICY_PATH",
+    "DECISION_LOG_DATABASE",
 )
 
 
@@ -42,6 +45,7 @@ def default_config() -> dict[str, Any]:
         "MAX_TAPE_BYTES": 4 << 30,
         "MAX_REPORTED_ERRORS": 100,
         "POLICY_PATH": None,
+        "DECISION_LOG_DATABASE": None,
     }
     for k in _ENV_KEYS:
         v = os.environ.get(f"POOLPROOF_{k}")
@@ -92,6 +96,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def docs() -> Any:
         """Offline API documentation page (renders /openapi.json; loads nothing from outside)."""
         return send_from_directory(static, "docs.html")
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_busy(exc: sqlite3.OperationalError) -> Any:
+        """A write waited longer than the busy timeout (another large tape is being stored): 503."""
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise exc
+        body = {
+            "code": 503,
+            "status": "Service Unavailable",
+            "message": "the database is busy storing another tape; retry later",
+        }
+        return body, 503, {"Retry-After": "30"}
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

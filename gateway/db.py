@@ -103,12 +103,6 @@ MIGRATIONS: list[tuple[int, str]] = [
             first_cutoff TEXT NOT NULL,
             PRIMARY KEY (pool_id, loan_key)
         ) WITHOUT ROWID;
-        CREATE TABLE decision_log (
-            seq INTEGER PRIMARY KEY,
-            entry TEXT NOT NULL,
-            entry_hash TEXT NOT NULL,
-            logged_at TEXT NOT NULL
-        );
         """,
     ),
 ]
@@ -121,10 +115,9 @@ def now() -> str:
 
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open the database with the pragmas above; the caller closes ``db.conn``."""
-    conn = sqlite3.connect(
-        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-    )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    busy_ms = int(os.environ.get("POOLPROOF_SQLITE_BUSY_MS", str(BUSY_TIMEOUT_MS)))
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=busy_ms / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")

@@ -1,4 +1,7 @@
-"""The decision log, persisted in SQLite and hash-chained by :mod:`policies.decision_log`.
+"""The decision log, persisted in its own SQLite file and hash-chained by :mod:`policies.decision_log`.
+
+The log lives in a separate database file (``<database>-decisions.db`` by default) so that appending
+a view's decisions never waits for the write lock a large tape ingest holds on the main database.
 
 A request collects its entries in a fresh in-memory :class:`policies.DecisionLog`; :func:`persist`
 re-chains them onto the stored head (``index`` and ``prev_hash`` continued, ``entry_hash`` recomputed
@@ -10,13 +13,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from policies import GENESIS_HASH, DecisionLog, entry_hash, verify_decision_log
 
-from .db import now, transaction
+from .db import connect, now, transaction
+
+LOG_SCHEMA = """CREATE TABLE IF NOT EXISTS decision_log (
+    seq INTEGER PRIMARY KEY,
+    entry TEXT NOT NULL,
+    entry_hash TEXT NOT NULL,
+    logged_at TEXT NOT NULL
+)"""
+
+
+def log_path_for(database: str | Path) -> Path:
+    """Default decision-log file next to the main database: ``poolproof.db`` -> ``poolproof-decisions.db``."""
+    p = Path(database)
+    return p.with_name(p.stem + "-decisions" + (p.suffix or ".db"))
+
+
+def connect_log(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the decision-log database."""
+    db = connect(path)
+    with transaction(db) as conn:
+        conn.execute(LOG_SCHEMA)
+    return db
 
 
 def persist(db: sqlite_utils.Database, log: DecisionLog) -> list[dict[str, Any]]:

@@ -62,6 +62,7 @@ class LoanPage:
 
 def loan_page(
     db: sqlite_utils.Database,
+    log_db: sqlite_utils.Database,
     policy: Policy,
     party: PartyRecord,
     keys: PoolKeys,
@@ -110,7 +111,7 @@ def loan_page(
             pairs = _realign(policy, p, stored, purpose, tape, pseudo_key)
         for index, row in pairs:
             out.append({"index": index, **row})
-    decisions.persist(db, log)
+    decisions.persist(log_db, log)
     next_after = stored[-1].index if len(stored) == limit else None
     return LoanPage(out, next_after)
 
@@ -126,7 +127,7 @@ def _realign(
 
 
 def pool_stats(
-    db: sqlite_utils.Database, policy: Policy, party: PartyRecord, tape: TapeRecord, purpose: str
+    log_db: sqlite_utils.Database, policy: Policy, party: PartyRecord, tape: TapeRecord, purpose: str
 ) -> tuple[dict[str, Any], list[str]]:
     """The tape's statistics that ``party`` may see, and the names withheld; logs the decisions."""
     p = policy_party(party)
@@ -145,5 +146,5 @@ def pool_stats(
         resource=f"pool:{tape.pool_id}/cutoff:{tape.cutoff_date}/stats",
         record_count=1 if released else 0,
     )
-    decisions.persist(db, log)
+    decisions.persist(log_db, log)
     return released, withheld

@@ -13,7 +13,7 @@ from policies import DecisionLogError
 from ..decisions import verify_stored_log
 from ..schemas import GrantSchema, PartyCreatedSchema, PartyCreateSchema, PartySchema
 from ..storage import Conflict, NotFound, create_party, grant_pool, issue_api_key, list_parties
-from .common import fail, get_db, require_admin
+from .common import fail, get_db, get_log_db, require_admin
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Gateway operator: parties and access")
 
@@ -115,7 +115,7 @@ class DecisionLogCheck(MethodView):
         """Verify the stored decision-log chain from genesis."""
         require_admin()
         try:
-            n = verify_stored_log(get_db())
+            n = verify_stored_log(get_log_db())
         except DecisionLogError as exc:
             fail(500, f"decision log does not verify: {exc}")
         return {"entries": n, "verified": True}

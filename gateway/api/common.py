@@ -12,6 +12,7 @@ from flask_smorest import abort
 from policies import Policy
 
 from ..db import connect
+from ..decisions import connect_log, log_path_for
 from ..keyring import PoolKeys, load_master_key
 from ..storage import PartyRecord, PoolRecord, Principal, authenticate, get_pool, pool_keys
 
@@ -26,11 +27,21 @@ def get_db() -> sqlite_utils.Database:
     return db
 
 
+def get_log_db() -> sqlite_utils.Database:
+    """The request's connection to the decision-log database."""
+    if "log_db" not in g:
+        path = current_app.config.get("DECISION_LOG_DATABASE") or log_path_for(current_app.config["DATABASE"])
+        g.log_db = connect_log(path)
+    db: sqlite_utils.Database = g.log_db
+    return db
+
+
 def close_db(_exc: BaseException | None = None) -> None:
-    """Teardown: close the request's connection if one was opened."""
-    db = g.pop("db", None)
-    if db is not None:
-        db.conn.close()
+    """Teardown: close the request's connections if any were opened."""
+    for name in ("db", "log_db"):
+        db = g.pop(name, None)
+        if db is not None:
+            db.conn.close()
 
 
 def master_key() -> bytes:

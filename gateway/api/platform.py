@@ -123,6 +123,7 @@ class TapeSubmission(MethodView):
     @blp.alt_response(413, description="body larger than the configured maximum")
     @blp.alt_response(415, description="unsupported Content-Type")
     @blp.alt_response(422, description="invalid rows: errors.tape lists row, field, rule and masked value")
+    @blp.alt_response(503, description="another tape is being stored; retry after the Retry-After seconds")
     def post(self, pool_id: str, cutoff: str) -> Any:
         """Submit a signed loan tape for a cut-off date. All rows are stored, or none."""
         party = require_role("platform")

@@ -12,7 +12,7 @@ from policies import PolicyError
 from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
 from ..storage import NotFound, PartyRecord, current_tape, get_pool
 from ..views import DEFAULT_PURPOSE, loan_page, pool_stats
-from .common import fail, get_db, keys_for, owned_pool, policy, require_role
+from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
 
 
 def _scoped_pool(party: PartyRecord, pool_id: str) -> None:
@@ -77,6 +77,7 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
             try:
                 page = loan_page(
                     db,
+                    get_log_db(),
                     policy(),
                     party,
                     keys_for(pool_id),
@@ -112,7 +113,7 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
                 tape = current_tape(db, pool_id, cutoff)
             except NotFound as exc:
                 fail(404, str(exc))
-            stats, withheld = pool_stats(db, policy(), party, tape, purpose)
+            stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
             return {
                 "pool_id": pool_id,
                 "cutoff_date": cutoff,

@@ -394,3 +394,27 @@ def test_pool_creation_validates_settings(client: FlaskClient, plat: Platform) -
         "/platform/pools", json={"pool_id": "P9", "settings": {"preset": "US_CONSUMER"}}, headers=h
     )
     assert dup.status_code == 409
+
+
+def test_write_lock_timeout_is_503_with_retry_after(
+    inst: Instance, plat: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway import create_app
+    from gateway.db import transaction
+
+    app = create_app(inst.config())
+    c = app.test_client()
+    c.post(
+        "/platform/pools",
+        json={"pool_id": "P1", "settings": {"preset": "CN_CONSUMER"}},
+        headers=bearer(plat.api_key),
+    )
+    monkeypatch.setenv("POOLPROOF_SQLITE_BUSY_MS", "100")
+    holder = inst.db()
+    body = tape(3)
+    with transaction(holder):  # another writer holds the lock
+        r = c.post(URL, data=body, headers=plat.headers("P1", CUTOFF, body))
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "30"
+    assert r.json["code"] == 503
+    assert submit(c, plat, body).status_code == 201  # and once the lock is free, it goes through

@@ -20,7 +20,7 @@ import waitress
 from waitress.server import MultiSocketServer
 
 from gateway import create_app
-from gateway.decisions import verify_stored_log
+from gateway.decisions import connect_log, log_path_for, verify_stored_log
 from gateway.importers.lendingclub import LENDINGCLUB_AS_OF
 from policies import Party, load_policy
 
@@ -277,7 +277,7 @@ def test_wrong_audience_endpoint_is_403(deal: dict[str, Any]) -> None:
 
 
 def test_every_view_was_logged_in_a_verifiable_chain(deal: dict[str, Any]) -> None:
-    db = deal["inst"].db()
+    db = connect_log(log_path_for(deal["inst"].db_path))
     n = verify_stored_log(db)
     roles = {r[0] for r in db.conn.execute("SELECT json_extract(entry, '$.role') FROM decision_log")}
     assert n > 20
