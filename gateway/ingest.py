@@ -273,7 +273,8 @@ def _store(
 
 def _line_batches(reader: HashingReader, rows_per_batch: int) -> Iterator[tuple[int, list[bytes]]]:
     """Non-blank JSONL lines in batches, with the 1-based number of each batch's first row."""
-    row, pending, batch = 1, b"", []
+    row, pending = 1, b""
+    batch: list[bytes] = []
     for chunk in reader.chunks():
         parts = (pending + chunk).split(b"\n")
         pending = parts.pop()

@@ -43,11 +43,11 @@ class _Checked(fields.Field):
         return out
 
 
-class CheckedInteger(_Checked, fields.Integer):  # type: ignore[misc]
+class CheckedInteger(_Checked, fields.Integer):
     """Integer field (strict: no floats, no strings) with the shared range rules."""
 
 
-class CheckedString(_Checked, fields.String):  # type: ignore[misc]
+class CheckedString(_Checked, fields.String):
     """String field with the shared format rules."""
 
 
@@ -117,7 +117,7 @@ def _field_for(rules: TapeRules, name: str) -> fields.Field:
     return CheckedString(check, metadata=meta, **kw)
 
 
-def tape_row_schema(rules: TapeRules, cutoff: str, *, name: str | None = None) -> Schema:
+def tape_row_schema(rules: TapeRules, cutoff: str, *, name: str | None = None) -> TapeRowBase:
     """A marshmallow schema instance validating one row of tape schema v1 for a pool and cut-off."""
     attrs: dict[str, Any] = {n: _field_for(rules, n) for n in TAPE_FIELDS if n not in rules.not_applicable}
     for n in sorted(rules.not_applicable):
@@ -135,7 +135,7 @@ def tape_row_schema(rules: TapeRules, cutoff: str, *, name: str | None = None) -
             metadata={"description": "gateway-derived: never submit"},
         )
     cls = TapeRowBase.from_dict(attrs, name=name or f"TapeRow{rules.cfg.name}")
-    schema = cls()
+    schema: TapeRowBase = cls()
     schema._rules = rules
     schema._cutoff = cutoff
     return schema

@@ -447,3 +447,18 @@ def table_digest(db: sqlite_utils.Database) -> dict[str, str]:
             h.update(repr(row).encode())
         out[name] = h.hexdigest()
     return out
+
+
+def snapshot_loans(
+    db: sqlite_utils.Database, master_key: bytes, pool_id: str, cutoff: str
+) -> tuple[TapeRecord, Iterator[StoredLoan]]:
+    """The current tape of a pool's cut-off and all its loans, decrypted, in tape (index) order.
+
+    This is what snapshot sealing reads. The iterator streams in batches (constant memory) and must be
+    consumed while ``db`` stays open; run it inside a read transaction (``BEGIN``) if the sealing work
+    must not see a concurrent supersession. Raises :class:`NotFound`, :class:`gateway.keyring.KeyringError`
+    (wrong master key), ``cryptography.exceptions.InvalidTag`` (a stored blob was altered).
+    """
+    tape = current_tape(db, pool_id, cutoff)
+    keys = pool_keys(db, master_key, pool_id)
+    return tape, iter_loans(db, keys, tape)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from flask import current_app, request
 from flask.views import MethodView
@@ -160,7 +160,7 @@ class TapeSubmission(MethodView):
                 pool,
                 keys_for(pool_id),
                 cutoff,
-                request.stream,
+                cast(BinaryIO, request.stream),
                 fmt,
                 submitted_by=party.id,
                 max_bytes=limit,

@@ -96,3 +96,38 @@ def test_api_keys_are_stored_hashed_and_checked(tmp_path: Path) -> None:
     admin = authenticate(db, inst.admin_key)
     assert admin is not None
     assert admin.is_admin
+
+
+def test_snapshot_loans_decrypts_every_loan_in_order(tmp_path: Path) -> None:
+    import io
+
+    from gateway.ingest import ingest_tape
+    from gateway.storage import get_pool, mark_sealed, pool_keys, snapshot_loans, snapshot_status
+
+    from .helpers import CUTOFF, cn_row, jsonl
+
+    inst = make_instance(tmp_path)
+    inst.add_platform("plat1")
+    db = inst.db()
+    create_pool(db, inst.master(), "P1", "plat1", CN_CONSUMER)
+    rows = [cn_row(i) for i in range(1, 12)]
+    ingest_tape(
+        db,
+        get_pool(db, "P1"),
+        pool_keys(db, inst.master(), "P1"),
+        CUTOFF,
+        io.BytesIO(jsonl(rows)),
+        "jsonl",
+        submitted_by="t",
+        max_bytes=10**7,
+    )
+    tape, loans = snapshot_loans(db, inst.master(), "P1", CUTOFF)
+    got = list(loans)
+    assert tape.row_count == 11
+    assert [g.index for g in got] == list(range(1, 12))
+    for g, r in zip(got, rows, strict=True):
+        assert {k: v for k, v in g.record.items() if k in r} == {k: v for k, v in r.items() if v is not None}
+        assert g.record["dpd_bucket"] == "M0"
+        assert g.record["pool_id"] == "P1"
+    assert mark_sealed(db, "P1", CUTOFF) == tape.id
+    assert snapshot_status(db, "P1", CUTOFF) == ("sealed", tape.id)
