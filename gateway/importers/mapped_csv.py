@@ -456,6 +456,8 @@ def _import(path: Path, m: ColumnMapping, pool_id: str, cutoff: date, cap: int) 
             raise ImportRowError(1, "", "empty_file", "the file has no header line") from None
         except csv.Error as e:
             raise ImportRowError(reader.line_num, "", "csv_syntax", f"malformed CSV ({e})") from None
+        except UnicodeDecodeError:
+            raise ImportRowError(1, "", "encoding", "the file is not UTF-8") from None
         index = {name: i for i, name in enumerate(header)}
         for col in m.columns_read:
             if col not in index:
@@ -471,6 +473,11 @@ def _import(path: Path, m: ColumnMapping, pool_id: str, cutoff: date, cap: int) 
                 return
             except csv.Error as e:
                 raise ImportRowError(reader.line_num, "", "csv_syntax", f"malformed CSV ({e})") from None
+            except UnicodeDecodeError:
+                # Decoding runs ahead of the parser by a buffer: the line is where reading had got to.
+                raise ImportRowError(
+                    reader.line_num + 1, "", "encoding", "not UTF-8 at or after this line"
+                ) from None
             line = reader.line_num
             row_no += 1
             if len(cells) != width:

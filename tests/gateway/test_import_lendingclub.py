@@ -290,3 +290,10 @@ def test_all_rows_pass_the_gateway_tape_validator(rows: list[dict]) -> None:
         validator.check(i, row)
     assert validator.report.rows_read == 10_000
     assert validator.report.errors == []
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_a_rule(tmp_path: Path) -> None:
+    path = _corrupt(tmp_path, 3, "state", "XX")
+    path.write_bytes(path.read_bytes().replace(b",XX,", b",\xff\xfe,", 1))
+    with pytest.raises(ImportRowError, match=r"rule encoding"):
+        list(import_lendingclub(path, pool_id="LC1"))
