@@ -78,19 +78,27 @@ _R: Final = ORDER
 #: size (1.0 = a 2^16-term MSM), measured on the project machine, drive the switch point.
 _SMALL_MSM_COST: Final = {
     1: 25.0,
-    2: 12.5,
+    2: 13.4,
     4: 9.0,
-    8: 7.0,
-    16: 5.5,
-    32: 5.0,
-    64: 4.4,
-    128: 3.5,
-    256: 3.0,
-    512: 2.6,
-    1024: 2.2,
-    2048: 1.9,
-    4096: 1.7,
+    8: 6.5,
+    16: 5.0,
+    32: 4.2,
+    64: 3.5,
+    128: 2.7,
+    256: 2.35,
+    512: 2.0,
+    1024: 1.7,
+    2048: 1.6,
+    4096: 1.4,
+    8192: 1.27,
+    16384: 1.15,
+    32768: 1.05,
 }
+
+
+def _msm_cost(size: int) -> float:
+    return _SMALL_MSM_COST.get(size, 1.0)
+
 
 ScalarSource = Callable[[], int]
 
@@ -428,18 +436,19 @@ def _powers_from(start: int, x: int, n: int) -> list[int]:
 def _ipa_switch_round(n_total: int, rounds: int) -> int:
     """How many IPA rounds to run over the original generators before folding explicitly.
 
-    Cost model in 2^16-MSM-term units: each round over the originals costs 2N terms; switching at
-    round k costs 2N terms at the small-MSM rate for size 2^k (building the folded generators),
-    plus folding the remaining N/2^k generators per side with 2-term MSMs.
+    Cost model in 2^16-MSM-term units: each round over the originals is two MSMs of N terms;
+    switching at round k builds the folded generators with 2N terms in MSMs of size 2^k, then folds
+    the remaining N/2^k generators per side with 2-term MSMs, with L and R over the folded ones.
     """
-    best_k, best_cost = rounds, 2.0 * n_total * rounds
+    per_round = 2.0 * n_total * _msm_cost(n_total)
+    best_k, best_cost = rounds, per_round * rounds
     for k in range(rounds):
         rest = n_total >> k
         cost = (
-            2.0 * n_total * k
-            + 2.0 * n_total * _SMALL_MSM_COST.get(1 << k, 1.5)
-            + 50.0 * rest
-            + 4.0 * rest * _SMALL_MSM_COST.get(rest, 1.5)
+            per_round * k
+            + 2.0 * n_total * _msm_cost(1 << k)
+            + 2.0 * rest * 2 * _msm_cost(2)
+            + 4.0 * rest * _msm_cost(rest)
         )
         if cost < best_cost:
             best_k, best_cost = k, cost
