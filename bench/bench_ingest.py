@@ -3,7 +3,8 @@
 A real server (``poolproof serve``, waitress) runs in a subprocess on 127.0.0.1; the client streams a
 signed JSONL tape of N synthetic loans with ``requests``. Timed: from the first byte sent to the 201
 response (upload, parse, validate, derive, encrypt, insert, commit). Reported: rows per second, the
-server's peak resident memory (VmHWM), tape size. Results go to ``bench/results/ingest-<n>.json``.
+peak resident memory (VmHWM) of the server and its worker processes, the CPU time they spent (so the
+figure can be read on a loaded machine), tape size. Results go to ``bench/results/ingest-<n>.json``.
 
     python bench/bench_ingest.py                 # 10,000 and 100,000 loans
     python bench/bench_ingest.py --loans 1000000
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -51,6 +53,33 @@ def _peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (clock ticks from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                out.append(int(p.name))
+    return out
+
+
+def _tree_cpu(pid: int) -> float:
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        with contextlib.suppress(OSError):
+            total += _cpu_seconds(p)
+    return total
 
 
 def run(n: int, workdir: Path) -> dict[str, object]:
@@ -100,6 +129,7 @@ def run(n: int, workdir: Path) -> dict[str, object]:
             except requests.ConnectionError:
                 time.sleep(0.05)
         idle_rss = _peak_rss_mib(server.pid)
+        cpu0 = _tree_cpu(server.pid)
         headers = {
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/x-ndjson",
@@ -115,6 +145,8 @@ def run(n: int, workdir: Path) -> dict[str, object]:
         if r.status_code != 201:
             raise SystemExit(f"ingest failed: {r.status_code} {r.text[:2000]}")
         peak = _peak_rss_mib(server.pid)
+        workers_peak = sum(_peak_rss_mib(c) for c in _children(server.pid))
+        cpu = _tree_cpu(server.pid) - cpu0
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -125,7 +157,11 @@ def run(n: int, workdir: Path) -> dict[str, object]:
         "loans": n,
         "seconds": round(seconds, 3),
         "rows_per_second": round(n / seconds),
-        "peak_rss_mib": round(peak, 1),
+        "peak_rss_mib": round(peak + workers_peak, 1),
+        "server_peak_rss_mib": round(peak, 1),
+        "workers_peak_rss_mib": round(workers_peak, 1),
+        "cpu_seconds": round(cpu, 2),
+        "cpu_us_per_row": round(cpu / n * 1e6, 1),
         "server_idle_rss_mib": round(idle_rss, 1),
         "tape_bytes": size,
         "generate_seconds": round(gen_s, 3),

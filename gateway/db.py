@@ -105,6 +105,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE tapes ADD COLUMN layout TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
 ]
 
 

@@ -35,6 +35,7 @@ from .rowwork import (
     _parse_lines,
     _process_lines,
     default_workers,
+    loan_layout,
     reset_worker_pool,
     worker_pool,
 )
@@ -206,7 +207,7 @@ def _ingest(
         conn.execute(
             "INSERT INTO tapes (id, pool_id, cutoff_date, status, content_sha256, idempotency_key, format, "
             "row_count, byte_count, flagged_rows, submitted_by, submitted_at, signature, signer_public_key, "
-            "stats, result) VALUES (?,?,?,'current',?,?,?,?,?,?,?,?,?,?,?,?)",
+            "stats, result, layout) VALUES (?,?,?,'current',?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 tape_id,
                 pool.id,
@@ -223,6 +224,7 @@ def _ingest(
                 signer_public_key,
                 json.dumps(stats.to_dict()),
                 json.dumps(result),
+                json.dumps(loan_layout()),
             ),
         )
         if previous is not None:

@@ -21,7 +21,7 @@ import orjson
 from policies.catalogue import DEFAULT_CATALOGUE
 
 from .keyring import PoolKeys
-from .pools import PoolConfig
+from .pools import TAPE_FIELDS, PoolConfig
 from .rules import compile_rules, mask_value
 from .validation import ROW_FIELD, RowValidator, TapeError
 
@@ -122,6 +122,19 @@ class BatchResult:
     flagged: int
 
 
+def loan_layout(catalogue: Any = DEFAULT_CATALOGUE) -> dict[str, list[str]]:
+    """Which stored fields go where, in order: ``plain`` (level 1-2) and ``sealed`` (level 3+).
+
+    Loans are stored positionally (JSON arrays, ``null`` for absent) to halve the bytes written; the
+    layout is saved with each tape, so a tape stays readable whatever later catalogues say.
+    """
+    names = [n for n in TAPE_FIELDS if not catalogue[n].forbidden] + ["dpd_bucket"]
+    return {
+        "plain": [n for n in names if catalogue[n].level <= 2],
+        "sealed": [n for n in names if catalogue[n].level >= 3],
+    }
+
+
 def obligor_subject(row: dict[str, Any]) -> str:
     """The identity an obligor pseudonym is computed from.
 
@@ -143,7 +156,9 @@ class BatchProcessor:
         self.catalogue = DEFAULT_CATALOGUE
         self.rows = RowValidator(compile_rules(self.cfg, self.catalogue), spec.cutoff)
         self.keys = PoolKeys.from_data_key(spec.pool_id, spec.data_key)
-        self.plain_fields = tuple(n for n in self.catalogue if self.catalogue[n].level <= 2)
+        self.layout = loan_layout(self.catalogue)
+        self.plain_fields = tuple(self.layout["plain"])
+        self.sealed_fields = tuple(self.layout["sealed"])
 
     def process(self, items: Iterable[tuple[int, Any, str | None]], store: bool) -> BatchResult:
         """Validate ``(row number, parsed row, parse problem)`` items; prepare loans if ``store``."""
@@ -155,7 +170,7 @@ class BatchProcessor:
         bad: list[int] = []
         count = rows_read = flagged = 0
         cap = spec.max_reported
-        plain_fields = self.plain_fields
+        plain_fields, sealed_fields = self.plain_fields, self.sealed_fields
         dumps = orjson.dumps
         for row_number, raw, problem in items:
             rows_read += 1
@@ -188,13 +203,10 @@ class BatchProcessor:
             if clean.get("apr_all_in_bps", clean.get("nominal_rate_bps", 0)) > cfg.apr_flag_bps:
                 flagged += 1
             stats.add(clean)
-            plain = {}
-            for k in plain_fields:
-                if k in clean:
-                    plain[k] = clean.pop(k)
+            g = clean.get
             rowid = (spec.tape_id << 32) | row_number
-            sealed = keys.seal(dumps(clean), spec.cutoff, rowid)
-            loans.append((row_number, lk, pseudo, dumps(plain).decode(), sealed))
+            sealed = keys.seal(dumps([g(k) for k in sealed_fields]), spec.cutoff, rowid)
+            loans.append((row_number, lk, pseudo, dumps([g(k) for k in plain_fields]).decode(), sealed))
         return BatchResult(loans, ids, errors, count, bad, rows_read, stats, flagged)
 
 

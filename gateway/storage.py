@@ -289,16 +289,19 @@ class TapeRecord:
     signer_public_key: bytes | None
     stats: dict[str, Any]
     result: dict[str, Any]
+    layout: dict[str, list[str]]
 
 
 _TAPE_COLS = (
     "id, pool_id, cutoff_date, status, content_sha256, idempotency_key, format, row_count, byte_count, "
-    "flagged_rows, submitted_by, submitted_at, signature, signer_public_key, stats, result"
+    "flagged_rows, submitted_by, submitted_at, signature, signer_public_key, stats, result, layout"
 )
 
 
 def _tape(row: tuple[Any, ...]) -> TapeRecord:
-    return TapeRecord(*row[:14], stats=json.loads(row[14]), result=json.loads(row[15]))
+    return TapeRecord(
+        *row[:14], stats=json.loads(row[14]), result=json.loads(row[15]), layout=json.loads(row[16])
+    )
 
 
 def get_tape(db: sqlite_utils.Database, tape_id: int) -> TapeRecord:
@@ -418,20 +421,28 @@ def iter_loans(
         where += f" AND obligor_pseudo_id IN ({','.join('?' * len(obligor_pseudo_ids))})"
         extra = tuple(obligor_pseudo_ids)
     mask = (1 << LOAN_ROWID_SHIFT) - 1
+    plain_names, sealed_names = tape.layout["plain"], tape.layout["sealed"]
     while remaining is None or remaining > 0:
         n = batch if remaining is None else min(batch, remaining)
         rows = db.conn.execute(
-            f"SELECT id, exposure_id, plain, sealed FROM loans WHERE {where} ORDER BY id LIMIT ?",  # noqa: S608
+            f"SELECT id, exposure_id, obligor_pseudo_id, plain, sealed FROM loans WHERE {where} "  # noqa: S608
+            "ORDER BY id LIMIT ?",
             (lo, hi, *extra, n),
         ).fetchall()
         if not rows:
             return
-        for rid, exposure_id, plain, sealed in rows:
+        for rid, exposure_id, pseudo, plain, sealed in rows:
             rec = dict(base)
             rec["exposure_id"] = exposure_id
-            rec.update(orjson.loads(plain))
+            rec["obligor_pseudo_id"] = pseudo
+            for k, v in zip(plain_names, orjson.loads(plain), strict=True):
+                if v is not None:
+                    rec[k] = v
             if keys is not None:
-                rec.update(orjson.loads(keys.open(sealed, tape.cutoff_date, rid)))
+                values = orjson.loads(keys.open(sealed, tape.cutoff_date, rid))
+                for k, v in zip(sealed_names, values, strict=True):
+                    if v is not None:
+                        rec[k] = v
             yield StoredLoan(rid & mask, rec)
         lo = rows[-1][0]
         if remaining is not None:
