@@ -409,33 +409,39 @@ def test_batch_with_two_cancelling_bad_proofs_fails() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _off_subgroup_point_bytes() -> bytes:
-    # An x on E(Fp): y^2 = x^3 + 4 is a square, but the point is (w.h.p.) outside the order-r subgroup.
+def _compressed_x(on_curve: bool) -> bytes:
+    """A compressed encoding whose x is (or is not) the abscissa of a point of y^2 = x^3 + 4.
+
+    On-curve points found this way lie outside the order-r subgroup except with probability ~1/h.
+    """
     x = 5
-    while pow(x**3 + 4, (FIELD_MODULUS - 1) // 2, FIELD_MODULUS) != 1:
+    while (pow(x**3 + 4, (FIELD_MODULUS - 1) // 2, FIELD_MODULUS) == 1) != on_curve:
         x += 1
     data = bytearray(x.to_bytes(48, "big"))
     data[0] |= 0x80
     return bytes(data)
 
 
-def test_malformed_encodings_are_rejected() -> None:
-    proof, _ = make([1, 2], 8)
-    data = proof.to_bytes()
-    cases = {
-        "truncated": data[:-1],
-        "extended": data + b"\x00",
-        "empty": b"",
-        "bad point (off curve)": b"\x80" + b"\x00" * 46 + b"\x07" + data[48:],
-        "point outside subgroup": _off_subgroup_point_bytes() + data[48:],
-        "identity point": b"\xc0" + b"\x00" * 47 + data[48:],
-        "non-canonical tau_x": data[:192] + ORDER.to_bytes(32, "big") + data[224:],
-        "all-ones final b": data[:-32] + b"\xff" * 32,
-    }
-    for name, bad in cases.items():
-        with pytest.raises(EncodingError):
-            RangeProof.from_bytes(GROUP, bad, m=2, n_bits=8)
-        assert name
+_MALFORMED: dict[str, tuple[Callable[[bytes], bytes], str]] = {
+    "truncated": (lambda d: d[:-1], "expected 736 bytes"),
+    "extended": (lambda d: d + b"\x00", "expected 736 bytes"),
+    "empty": (lambda d: b"", "expected 736 bytes"),
+    "point off the curve": (lambda d: _compressed_x(False) + d[48:], "point"),
+    "point outside the subgroup": (lambda d: _compressed_x(True) + d[48:], "subgroup"),
+    "identity point": (lambda d: b"\xc0" + b"\x00" * 47 + d[48:], "identity"),
+    "uncompressed flag": (lambda d: bytes([d[0] & 0x7F]) + d[1:], "compression flag"),
+    "non-canonical tau_x (= r)": (lambda d: d[:192] + ORDER.to_bytes(32, "big") + d[224:], "non-canonical"),
+    "non-canonical final b (2^256-1)": (lambda d: d[:-32] + b"\xff" * 32, "non-canonical"),
+}
+
+
+@pytest.mark.parametrize("case", list(_MALFORMED))
+def test_malformed_encoding_is_rejected(case: str) -> None:
+    mutate, message = _MALFORMED[case]
+    data = _good()[0].to_bytes()
+    assert len(data) == 736
+    with pytest.raises(EncodingError, match=message):
+        RangeProof.from_bytes(GROUP, mutate(data), m=2, n_bits=8)
 
 
 def test_from_bytes_rejects_impossible_parameters() -> None:
