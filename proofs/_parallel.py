@@ -39,6 +39,17 @@ def thread_count() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _forget_pool_in_child() -> None:
+    # Threads do not survive fork(): a child (e.g. a process-pool worker) must not reuse the
+    # parent's executor, whose bookkeeping would make it wait for workers that do not exist.
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:

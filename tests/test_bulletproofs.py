@@ -464,3 +464,23 @@ def test_layout_places_fields_as_documented() -> None:
     assert data[480:512] == proof.a[0].to_bytes(32, "big")
     assert data[-32:] == proof.b[-1].to_bytes(32, "big")
     assert len(data) == (4 + 2 * 2) * 48 + (3 + 2 * 4) * 32
+
+
+def _prove_and_verify_in_worker(value: int) -> bool:
+    proof, commitments = prove_range(GROUP, [value] * 64, [7] * 64, 32, transcript(), ipa_rounds=2)
+    verify_range(GROUP, commitments, 32, proof, transcript())
+    return True
+
+
+def test_forked_process_pool_workers_can_prove_after_parent_used_threads() -> None:
+    # Large MSMs run on a thread pool; a fork()ed worker must get a fresh one, not the parent's.
+    import multiprocessing
+
+    from proofs import _parallel
+
+    assert _prove_and_verify_in_worker(1)
+    if _parallel.thread_count() > 1:
+        assert _parallel._pool is not None
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        # Without the at-fork reset the workers wait forever; the timeout turns that into a failure.
+        assert pool.map_async(_prove_and_verify_in_worker, [2, 3]).get(timeout=120) == [True, True]
