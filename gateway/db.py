@@ -111,6 +111,59 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE tapes ADD COLUMN layout TEXT NOT NULL DEFAULT '{}';
         """,
     ),
+    (
+        3,
+        # Snapshot sealing (gateway/sealing.py, gateway/snapshots.py): jobs, their stored chunks, and
+        # the sealed snapshots readers see (inserted only when a job completes, in one transaction).
+        """
+        CREATE TABLE seal_jobs (
+            id TEXT PRIMARY KEY,
+            pool_id TEXT NOT NULL REFERENCES pools(id),
+            cutoff_date TEXT NOT NULL,
+            tape_id INTEGER NOT NULL REFERENCES tapes(id),
+            snapshot_id TEXT NOT NULL UNIQUE,
+            state TEXT NOT NULL CHECK (state IN ('running', 'sealed', 'failed')),
+            params TEXT NOT NULL,
+            sealed_seed BLOB NOT NULL,
+            leaf_total INTEGER NOT NULL,
+            leaves_done INTEGER NOT NULL DEFAULT 0,
+            run_started_at REAL,
+            run_start_leaves INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE UNIQUE INDEX seal_jobs_one_running ON seal_jobs(pool_id, cutoff_date) WHERE state = 'running';
+        CREATE TABLE seal_chunks (
+            job_id TEXT NOT NULL REFERENCES seal_jobs(id),
+            chunk_index INTEGER NOT NULL,
+            leaf_count INTEGER NOT NULL,
+            root BLOB NOT NULL,
+            leaves BLOB NOT NULL,
+            leaf_hashes BLOB NOT NULL,
+            proofs BLOB NOT NULL,
+            sealed_sums BLOB NOT NULL,
+            PRIMARY KEY (job_id, chunk_index)
+        ) WITHOUT ROWID;
+        CREATE TABLE sealed_snapshots (
+            snapshot_id TEXT PRIMARY KEY,
+            pool_id TEXT NOT NULL REFERENCES pools(id),
+            cutoff_date TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            job_id TEXT NOT NULL REFERENCES seal_jobs(id),
+            header TEXT NOT NULL,
+            header_hash BLOB NOT NULL,
+            sealed_totals BLOB NOT NULL,
+            sealed_at TEXT NOT NULL,
+            UNIQUE (pool_id, cutoff_date),
+            UNIQUE (pool_id, sequence)
+        );
+        CREATE TABLE claim_guard (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            state TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
