@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -235,13 +236,30 @@ def _parse_lines(first_row: int, lines: list[bytes]) -> Iterable[tuple[int, Any,
             yield first_row + i, None, "line is not valid UTF-8 JSON"
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the gateway process is gone.
+
+    A server killed with SIGKILL (or SIGTERM, which skips the executor's shutdown) cannot tell its
+    workers, and they would wait on their task queue forever; a daemon thread polls the parent id.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="poolproof-parent-watch", daemon=True).start()
+
+
 def worker_pool(workers: int) -> Executor:
     """The shared pool of worker processes (spawned once, on first use)."""
     global _executor
     with _executor_lock:
         if _executor is None:
             ctx = multiprocessing.get_context("spawn")  # never fork a threaded server
-            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            _executor = ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+            )
         return _executor
 
 

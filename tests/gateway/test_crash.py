@@ -23,6 +23,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _start(db: Path, key: Path, port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, POOLPROOF_SQLITE_CACHE_KIB="256")  # tiny page cache: the write spills to the WAL
     proc = subprocess.Popen(
@@ -92,9 +112,15 @@ def test_sigkill_during_a_large_submission_leaves_no_partial_tape(tmp_path: Path
         except BlockingIOError:
             answered = b""
         assert answered == b"", "the server answered before it was killed"
+        workers = _children(proc.pid)
+        assert workers, "a 40,000-row JSONL tape is processed by worker processes"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         sock.close()
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), "worker processes outlived the killed server"
     finally:
         if proc.poll() is None:
             proc.kill()
