@@ -88,6 +88,11 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
     db.conn.close()
     app = create_app(_app_config(dbp, kp))
     limit = int(app.config["MAX_TAPE_BYTES"])
+    from .rowwork import default_workers, worker_pool
+
+    # Start the ingest workers now, not on the first large tape (spawning costs about a second).
+    pool = worker_pool(default_workers())
+    list(pool.map(abs, range(default_workers())))
     click.echo(f"serving on http://{host}:{port} (docs at /docs)")
     waitress.serve(
         app,
