@@ -63,10 +63,10 @@ def _machine() -> str:
     return f"{os.cpu_count()} vCPU {model}, CPython {platform.python_version()}"
 
 
-def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
-    """Run ``fn(*args)`` once: its result, wall seconds, process CPU seconds (all threads)."""
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+    """Run ``fn(*args, **kwargs)`` once: its result, wall seconds, process CPU seconds (all threads)."""
     c0, t0 = time.process_time(), time.perf_counter()
-    out = fn(*args)
+    out = fn(*args, **kwargs)
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -134,7 +134,12 @@ def bench_circuit(group: Group, loans: int, batch: int, distinct: int) -> dict[s
     }
 
 
-def bench_split(group: Group, loans: int, batch: int) -> dict[str, Any]:
+def _cap(rounds: int | None, n_total: int) -> int | None:
+    """``rounds`` limited to the full round count of an ``n_total``-long proof."""
+    return None if rounds is None else min(rounds, n_total.bit_length() - 1)
+
+
+def bench_split(group: Group, loans: int, batch: int, rounds: int | None = None) -> dict[str, Any]:
     """The same loans proven as :func:`proofs.lanecircuit.split_loans` pieces (little padding)."""
     sizes = lc.split_loans(loans, N_BITS)
     values, blindings = _loans(loans, 0)
@@ -149,6 +154,7 @@ def bench_split(group: Group, loans: int, batch: int) -> dict[str, Any]:
             blindings[offset : offset + size],
             N_BITS,
             _transcript(b"split", j),
+            ipa_rounds=_cap(rounds, lc.gate_count(size, N_BITS)),
         )
         made.append(lc.LaneCircuitItem(out[1], N_BITS, out[0], _transcript(b"split", j)))
         wall += w
@@ -166,7 +172,9 @@ def bench_split(group: Group, loans: int, batch: int) -> dict[str, Any]:
     }
 
 
-def bench_v1(group: Group, loans: int, batch: int, distinct: int) -> dict[str, Any]:
+def bench_v1(
+    group: Group, loans: int, batch: int, distinct: int, rounds: int | None = None
+) -> dict[str, Any]:
     """dpd5-v1: the four range proofs of one seal_chunk piece of ``loans`` loans."""
     pieces = []
     prove_wall: list[float] = []
@@ -180,7 +188,15 @@ def bench_v1(group: Group, loans: int, batch: int, distinct: int) -> dict[str, A
             part_values = [row[lane] for lane in lanes for row in values]
             part_blinds = [row[lane] for lane in lanes for row in blindings]
             t = _transcript(label.encode(), i)
-            out, w, c = _timed(bp.prove_range, group, part_values, part_blinds, n_bits, t)
+            out, w, c = _timed(
+                bp.prove_range,
+                group,
+                part_values,
+                part_blinds,
+                n_bits,
+                t,
+                ipa_rounds=_cap(rounds, len(part_values) * n_bits),
+            )
             parts.append((out, n_bits, label.encode()))
             wall += w
             cpu += c
@@ -209,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loans", type=int, nargs="+", default=[256, 1024])
     parser.add_argument("--v1-loans", type=int, nargs="*", default=None, help="default: same as --loans")
     parser.add_argument("--batch", type=int, default=4, help="proofs per batch verification")
+    parser.add_argument("--cut", type=int, nargs="*", default=[], help="also measure IPAs cut to K rounds")
     parser.add_argument(
         "--distinct", type=int, default=2, help="distinct proofs made (reused to fill a batch)"
     )
@@ -249,6 +266,15 @@ def main(argv: list[str] | None = None) -> int:
                 figures[f"{key}_cpu_speedup_vs_v1"] = (
                     figures[f"v1_{key}_cpu_us_per_loan"] / figures[f"{key}_cpu_us_per_loan"]
                 )
+        for k in args.cut:
+            cut = {**bench_split(group, loans, args.batch, k)}
+            if loans in v1_loans:
+                cut.update(bench_v1(group, loans, args.batch, 1, k))
+                for key in ("prove_cpu", "batch_verify_cpu"):
+                    cut[f"split_{key}_speedup_vs_v1"] = (
+                        cut[f"v1_{key}_us_per_loan"] / cut[f"split_{key}_us_per_loan"]
+                    )
+            figures.update({f"cut{k}_{name}": value for name, value in cut.items()})
         figures["split_prove_ratio_to_msm_term_per_used_gate"] = (
             figures["split_prove_us_per_loan"] / lc.gates_per_loan(N_BITS) / msm_us
         )
@@ -270,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             **rounded,
             "loadavg_1m_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
         }
-        (RESULTS / f"lanecircuit-{loans}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        suffix = "-cut" + "-".join(map(str, args.cut)) if args.cut else ""
+        (RESULTS / f"lanecircuit-{loans}{suffix}.json").write_text(json.dumps(doc, indent=2) + "\n")
         print(f"loans={loans}: " + json.dumps(rounded))
     print(f"load average 1m: start {load_start[0]:.2f}, end {os.getloadavg()[0]:.2f}")
     return 0
