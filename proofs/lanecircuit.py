@@ -1,10 +1,11 @@
 """Per-loan lane validity as one Bulletproofs arithmetic-circuit proof over many loans.
 
 Implements the zero-knowledge argument for arithmetic circuits with committed inputs of Bünz,
-Bootle, Boneh, Poelstra, Wuille, Maxwell, "Bulletproofs" (IEEE S&P 2018, eprint 2017/1066, §5.3,
-Protocol 3 / Fig. 3; the circuit form ``a_L ∘ a_R = a_O``, ``W_L·a_L + W_R·a_R + W_O·a_O = W_V·v + c``
-of §5.1), compressed with the inner-product argument of §3 (Protocol 2), made non-interactive by
-Fiat–Shamir (§4.4) and verified with one multi-scalar multiplication (§6.2).
+Bootle, Boneh, Poelstra, Wuille, Maxwell, "Bulletproofs" (IEEE S&P 2018, eprint 2017/1066, §5.1
+"Inner-product proof for arithmetic circuits", Protocol 3: circuits ``a_L ∘ a_R = a_O``,
+``W_L·a_L + W_R·a_R + W_O·a_O = W_V·v + c`` with committed ``v``), compressed with the inner-product
+argument of §3 (Protocol 2) as in §5.2, made non-interactive by Fiat–Shamir (§4.4) and verified with
+one multi-scalar multiplication (§6.2).
 
 Statement
 ---------
@@ -604,7 +605,7 @@ def prove_lanes(
     y_pow = _bp._powers(y, n_gates)
     y_inv_pow = _bp._powers(y_inv, n_gates)
 
-    # l(X) = l1·X + l2·X^2 + l3·X^3;  r(X) = r0 + r1·X + r3·X^3  (§5.3, over the real gates).
+    # l(X) = l1·X + l2·X^2 + l3·X^3;  r(X) = r0 + r1·X + r3·X^3  (§5.1 Protocol 3, over the real gates).
     l1 = [(a + yi * wr) % _R for a, yi, wr in zip(a_l, y_inv_pow, w_r, strict=False)]
     l2 = a_o
     l3 = s_l
@@ -729,8 +730,9 @@ def _proof_terms(
     """Replay the transcript and express both verification equations as MSM coefficients.
 
     With weights ``e_commit`` and ``e_ipa`` the proof is valid iff (with overwhelming probability over
-    the weights) the weighted sum of these is the identity (§5.3 Protocol 3, eqs. (92)-(93) and the
-    §3 inner-product check expanded over the original generators, as in :mod:`proofs.bulletproofs`):
+    the weights) the weighted sum of these is the identity (§5.1 Protocol 3, the checks of t_hat and
+    of P, with the §3 inner-product check expanded over the original generators, as in
+    :mod:`proofs.bulletproofs`):
 
     * ``e_commit·(t_hat·G + tau_x·H − x²·(δ + <z^Q, c>)·G − x²·Σ w_V·V − Σ_{i≠2} x^i·T_i)``
     * ``e_ipa·(x·A_I + x²·A_O + x³·S − mu·H + Σ_i (x·y^-i·w_R,i − a_j·s_t)·G_i
