@@ -4,10 +4,10 @@ One pass over the body: each row is parsed, validated (:class:`gateway.validatio
 given its gateway-derived fields, split into level 1-2 and level 3+ parts, the latter sealed with
 AES-GCM (:mod:`gateway.rowwork`, on a pool of worker processes for large JSONL tapes), and inserted in
 batches inside a single ``BEGIN IMMEDIATE`` transaction; duplicates across the whole tape and exposure
-ids are settled in this process, in tape order. If any row is invalid,
-the body is malformed or too large, or the content hash differs from the one the platform signed,
-the transaction is rolled back: nothing of the tape is ever visible. A process killed mid-way leaves an
-uncommitted WAL transaction that SQLite discards on the next open.
+ids are settled in this process, in tape order. If any row is invalid, the body is malformed or too
+large, or the content hash differs from the one the platform signed, the transaction is rolled back:
+nothing of the tape is ever visible. A process killed mid-way leaves an uncommitted WAL transaction
+that SQLite discards on the next open.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from .rowwork import (
     BatchResult,
     BatchSpec,
     PoolStats,
-    _parse_lines,
-    _process_lines,
     default_workers,
     loan_layout,
+    parse_lines,
+    process_lines,
     reset_worker_pool,
     worker_pool,
 )
@@ -309,13 +309,13 @@ def _run_jsonl(
     if second is None or workers <= 1:
         proc = BatchProcessor(spec)
         for start, lines in itertools.chain([first], [second] if second else [], batches):
-            absorb(proc.process(_parse_lines(start, lines), ok()))
+            absorb(proc.process(parse_lines(start, lines), ok()))
         return
     pool = worker_pool(workers)
     window: collections.deque[Future[BatchResult]] = collections.deque()
     try:
         for start, lines in itertools.chain([first, second], batches):
-            window.append(pool.submit(_process_lines, spec, start, lines, ok()))
+            window.append(pool.submit(process_lines, spec, start, lines, ok()))
             if len(window) >= 2 * workers:
                 absorb(window.popleft().result())
         while window:
@@ -332,19 +332,6 @@ class _Replay(Exception):
     def __init__(self, outcome: IngestOutcome) -> None:
         super().__init__("replay")
         self.outcome = outcome
-
-
-def _flush(conn: Any, loans: list[tuple[Any, ...]], exposures: list[tuple[Any, ...]]) -> None:
-    if exposures:
-        conn.executemany(
-            "INSERT INTO exposures (pool_id, loan_key, exposure_id, first_cutoff) VALUES (?,?,?,?)", exposures
-        )
-        exposures.clear()
-    if loans:
-        conn.executemany(
-            "INSERT INTO loans (id, exposure_id, obligor_pseudo_id, plain, sealed) VALUES (?,?,?,?,?)", loans
-        )
-        loans.clear()
 
 
 def _replay_or_conflict(

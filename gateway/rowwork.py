@@ -217,17 +217,18 @@ _executor: Executor | None = None
 _executor_lock = threading.Lock()
 
 
-def _process_lines(spec: BatchSpec, first_row: int, lines: list[bytes], store: bool) -> BatchResult:
+def process_lines(spec: BatchSpec, first_row: int, lines: list[bytes], store: bool) -> BatchResult:
     """Worker entry: parse JSONL lines (rows numbered from ``first_row``) and process them."""
     key = (spec.pool_id, spec.cutoff, spec.tape_id)
     proc = _processors.get(key)
     if proc is None:
         _processors.clear()
         proc = _processors[key] = BatchProcessor(spec)
-    return proc.process(_parse_lines(first_row, lines), store)
+    return proc.process(parse_lines(first_row, lines), store)
 
 
-def _parse_lines(first_row: int, lines: list[bytes]) -> Iterable[tuple[int, Any, str | None]]:
+def parse_lines(first_row: int, lines: list[bytes]) -> Iterable[tuple[int, Any, str | None]]:
+    """``(row number, parsed row, problem)`` for JSONL lines; a line that is not JSON gets a problem."""
     loads = orjson.loads
     for i, line in enumerate(lines):
         try:
