@@ -272,15 +272,18 @@ def _ingest_rows_locally(
     """Ingest generated/imported rows through the same validation and storage path as the HTTP API."""
     from .db import connect, migrate
     from .ingest import TapeRejected, ingest_tape, iter_rows_as_jsonl
-    from .keyring import load_master_key
-    from .storage import get_pool, pool_keys
+    from .keyring import KeyringError, load_master_key
+    from .storage import StorageError, get_pool, pool_keys
 
     dbp, kp = _paths(db_path, key_file)
     db = connect(dbp)
     try:
         migrate(db)
-        pool = get_pool(db, pool_id)
-        keys = pool_keys(db, load_master_key(key_file=kp), pool_id)
+        try:
+            pool = get_pool(db, pool_id)
+            keys = pool_keys(db, load_master_key(key_file=kp), pool_id)
+        except (StorageError, KeyringError) as exc:
+            raise click.ClickException(str(exc)) from exc
         with tempfile.TemporaryFile() as tmp:
             for line in iter_rows_as_jsonl(rows):
                 tmp.write(line)

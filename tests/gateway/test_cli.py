@@ -84,3 +84,51 @@ def test_import_writes_a_tape_file(tmp_path: Path) -> None:
 
 def test_policy_group_is_mounted() -> None:
     assert "explain" in _run("policy", "--help")
+
+
+def test_synth_ingest_goes_through_the_validation_path(tmp_path: Path) -> None:
+    db, key = tmp_path / "pp.db", tmp_path / "master.key"
+    _run("init", "--db", str(db), "--master-key-file", str(key))
+    _run("parties", "add", "plat1", "--role", "platform", "--db", str(db))
+    conn = connect(db)
+    create_pool(conn, load_master_key(key_file=key), "P1", "plat1", CN_CONSUMER)
+    conn.conn.close()
+    out = _run(
+        "synth",
+        "--loans",
+        "200",
+        "--cutoff",
+        "2024-06-30",
+        "--pool-id",
+        "P1",
+        "--month",
+        "1",
+        "--ingest",
+        "--db",
+        str(db),
+        "--master-key-file",
+        str(key),
+    )
+    result = json.loads(out)
+    assert result["rows"] == 200
+    assert result["cutoff_date"] == "2024-07-31"
+    assert result["signature_verified"] is False  # operator ingest, not a platform submission
+    bad = CliRunner().invoke(
+        cli,
+        [
+            "synth",
+            "--loans",
+            "5",
+            "--cutoff",
+            "2024-06-30",
+            "--pool-id",
+            "NOPE",
+            "--ingest",
+            "--db",
+            str(db),
+            "--master-key-file",
+            str(key),
+        ],
+    )
+    assert bad.exit_code == 1
+    assert "no pool 'NOPE'" in bad.output
