@@ -92,7 +92,7 @@ def loan_page(
     )
     log = DecisionLog()
     out: list[dict[str, Any]] = []
-    # View row by row so each visible row keeps its index; the policy is compiled once and cached.
+    # One policy call for the page (the plan is compiled once and cached); rows keep their tape index.
     plan_rows = policy.view(
         p,
         [s.record for s in stored],
