@@ -88,6 +88,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blp in views.AUDIENCES:
         api.register_blueprint(blp)
     api.register_blueprint(admin.blp)
+    from .api import snapshots
+
+    snapshots.register(api)
     app.teardown_appcontext(close_db)
 
     static = Path(__file__).with_name("static")

@@ -54,6 +54,11 @@ def init(db_path: str | None, master_key_file: str | None) -> None:
     if not kp.exists():
         generate_master_key_file(kp)
         click.echo(f"master key written to {kp} (mode 0600); keep it outside backups of the database")
+    from .gateway_key import ensure_gateway_key_file, gateway_key_path
+
+    gk = gateway_key_path(_app_config(dbp, kp))
+    if ensure_gateway_key_file(gk):
+        click.echo(f"gateway signing key written to {gk} (mode 0600)")
     db = connect(dbp)
     try:
         v = migrate(db)
@@ -87,6 +92,10 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
     migrate(db)
     db.conn.close()
     app = create_app(_app_config(dbp, kp))
+    from .api.snapshots import resume_running_jobs
+
+    for job_id in resume_running_jobs(app):
+        click.echo(f"resuming seal job {job_id}")
     limit = int(app.config["MAX_TAPE_BYTES"])
     from .rowwork import default_workers, worker_pool
 
@@ -381,6 +390,16 @@ def _mount_policy() -> None:
 
 
 _mount_policy()
+
+
+def _mount_snapshots() -> None:
+    from .snapshot_cli import demo_cmd, seal_cmd
+
+    cli.add_command(seal_cmd)
+    cli.add_command(demo_cmd)
+
+
+_mount_snapshots()
 
 
 def main() -> None:

@@ -1,0 +1,179 @@
+"""``poolproof seal`` and ``poolproof demo``: thin click commands over :mod:`gateway.sealing` and
+:mod:`gateway.demo` (mounted on the ``poolproof`` group by ``gateway/cli.py``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import _paths
+
+
+def _progress_line(job: dict[str, Any]) -> str:
+    bar = "#" * int(job["percent"] * 30 / 100)
+    rate, eta = job["loans_per_second"], job["eta_seconds"]
+    extra = f"  {rate:,.1f} loans/s  ETA {eta:,.0f}s" if rate and eta is not None else ""
+    return f"\r[{bar:<30}] {job['percent']:5.1f}%  {job['leaves_done']}/{job['leaf_total']} loans{extra}"
+
+
+@click.command("seal")
+@click.option("--pool", "pool_id", default=None, help="pool id")
+@click.option("--cutoff", default=None, help="cut-off date YYYY-MM-DD")
+@click.option("--resume", is_flag=True, help="resume jobs left running by a crash (all, or --pool/--cutoff)")
+@click.option("--chunk-log2", type=int, default=None, help="leaves per chunk = 2^k (default 6)")
+@click.option("--ipa-rounds", type=int, default=None, help="inner-product rounds (default: full)")
+@click.option("--workers", type=int, default=None, help="worker processes (default: all cores; 0 = inline)")
+@click.option("--db", "db_path", default=None, help="SQLite file (env POOLPROOF_DATABASE)")
+@click.option("--master-key-file", default=None, help="master key file (env POOLPROOF_MASTER_KEY_FILE)")
+@click.option("--gateway-key-file", default=None, help="gateway signing key (default: beside the master key)")
+def seal_cmd(
+    pool_id: str | None,
+    cutoff: str | None,
+    resume: bool,
+    chunk_log2: int | None,
+    ipa_rounds: int | None,
+    workers: int | None,
+    db_path: str | None,
+    master_key_file: str | None,
+    gateway_key_file: str | None,
+) -> None:
+    """Seal a pool's cut-off into a signed snapshot on the local database, showing progress."""
+    from policies import load_policy
+
+    from .db import connect, migrate
+    from .gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
+    from .keyring import KeyringError, load_master_key
+    from .sealing import (
+        SealError,
+        SealSettings,
+        find_running_job,
+        get_job,
+        run_seal_job,
+        running_jobs,
+        shutdown_executor,
+        start_seal_job,
+    )
+    from .storage import StorageError
+
+    dbp, kp = _paths(db_path, master_key_file)
+    try:
+        master = load_master_key(key_file=kp)
+        gkey = load_gateway_key(
+            gateway_key_path({"GATEWAY_KEY_FILE": gateway_key_file, "MASTER_KEY_FILE": str(kp)})
+        )
+    except (KeyringError, GatewayKeyError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    version = load_policy(os.environ.get("POOLPROOF_POLICY_PATH")).version
+    settings = SealSettings.from_config(
+        {"SEAL_CHUNK_LOG2": chunk_log2, "SEAL_IPA_ROUNDS": ipa_rounds, "SEAL_WORKERS": workers}
+    )
+    db = connect(dbp)
+    try:
+        migrate(db)
+        if resume:
+            if pool_id and cutoff:
+                job = find_running_job(db, pool_id, cutoff)
+                jobs = [job] if job else []
+            else:
+                jobs = running_jobs(db)
+            if not jobs:
+                click.echo("no seal job is left running")
+                return
+            job_ids = [j.id for j in jobs]
+        else:
+            if not (pool_id and cutoff):
+                raise click.UsageError("give --pool and --cutoff (or --resume)")
+            try:
+                job, created = start_seal_job(db, master, pool_id, cutoff, settings)
+            except (StorageError, SealError, ValueError) as exc:
+                raise click.ClickException(str(exc)) from exc
+            if not created:
+                click.echo(f"a seal job for this cut-off is already running ({job.id}); resuming it")
+            job_ids = [job.id]
+        failed = False
+        for job_id in job_ids:
+            outcome: dict[str, Any] = {}
+
+            def work(job_id: str = job_id, outcome: dict[str, Any] = outcome) -> None:
+                try:
+                    outcome["job"] = run_seal_job(
+                        dbp, master, gkey, version, job_id, workers=settings.workers
+                    )
+                except BaseException as exc:  # noqa: BLE001 - reported below, in the main thread
+                    outcome["error"] = exc
+
+            thread = threading.Thread(target=work, daemon=True)
+            thread.start()
+            while thread.is_alive():
+                click.echo(_progress_line(get_job(db, job_id).progress()), nl=False, err=True)
+                thread.join(0.5)
+            final = get_job(db, job_id)
+            click.echo(_progress_line(final.progress()), err=True)
+            if "error" in outcome:
+                raise click.ClickException(f"seal job {job_id} stopped: {outcome['error']!r}")
+            if final.state == "sealed":
+                click.echo(f"sealed {final.pool_id} {final.cutoff_date}: snapshot {final.snapshot_id}")
+            else:
+                failed = True
+                click.echo(f"seal job {job_id} {final.state}: {final.error}", err=True)
+        if failed:
+            sys.exit(1)
+    finally:
+        db.conn.close()
+        shutdown_executor()
+
+
+@click.command("demo")
+@click.option(
+    "--out", "out_dir", default=None, type=click.Path(file_okay=False), help="write every bundle here"
+)
+@click.option("--loans", "n_loans", default=None, type=int, help="loans in the synthetic pool (default 500)")
+@click.option("--workers", type=int, default=None, help="sealing worker processes (default: all cores)")
+def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> None:
+    """Run the whole story against a real local server and print what was proven."""
+    from proofs.claims import statement_from_dict
+
+    from .demo import DEFAULT_LOANS, DemoFailed, describe, run_demo
+    from .sealing import shutdown_executor
+
+    t0 = time.monotonic()
+    out = Path(out_dir) if out_dir else None
+    try:
+        result = run_demo(n_loans or DEFAULT_LOANS, out, workers=workers, echo=click.echo)
+    except DemoFailed as exc:
+        click.echo(f"DEMO FAILED: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        shutdown_executor()
+    total = time.monotonic() - t0
+    click.echo("")
+    click.echo(f"Summary ({result.loans} loans, cut-off {result.cutoff}, {total:.0f}s in all)")
+    click.echo(
+        f"  sealed in {result.seal_seconds:.1f}s; snapshot bundle {result.snapshot_bytes:,} bytes, "
+        f"verified in {result.snapshot_verify_seconds:.1f}s"
+    )
+    for i, c in enumerate(result.claims, 1):
+        click.echo(
+            f"  claim {i}: {describe(statement_from_dict(c['statement']))} proven; "
+            f"bundle {c['bytes']:,} bytes, "
+            f"verified in {c['verify_ms']:.0f} ms"
+        )
+    click.echo(f"  a false claim got: {result.refused_claim!r}")
+    click.echo(
+        f"  borrower's loan: leaf {result.inclusion['leaf_index']}, {result.inclusion['principal']:,} fen, "
+        f"bucket {result.inclusion['bucket']}"
+    )
+    if out is not None:
+        click.echo(f"  wrote {', '.join(result.files)} to {out}; re-check with e.g.")
+        click.echo(f"    poolproof-audit verify-snapshot {out / 'snapshot.json'} --key {out / 'gateway.pub'}")
+        click.echo(f"    poolproof-audit verify-claim {out / 'claim-1.json'} --key {out / 'gateway.pub'}")
+        click.echo(
+            f"    poolproof-audit verify-inclusion {out / 'inclusion.json'} --key {out / 'gateway.pub'}"
+        )
+    click.echo("DEMO OK")
