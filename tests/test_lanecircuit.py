@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from proofs import lanecircuit as lc
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
-from proofs.group import ORDER, Point, get_group
+from proofs.group import FIELD_MODULUS, ORDER, Point, get_group
 from proofs.lanecircuit import (
     LaneCircuitItem,
     LaneCircuitProof,
@@ -25,10 +25,30 @@ from proofs.lanecircuit import (
 from proofs.lanes import DPD5_V1
 from proofs.pedersen import commit
 from proofs.transcript import Transcript
-from tests.test_bulletproofs import _off_subgroup_point_bytes, seeded_rng
 
 GROUP = get_group("arkworks")
 PROTOCOL = b"poolproof/test/lanecircuit/v1"
+
+
+def seeded_rng(seed: bytes) -> Callable[[], int]:
+    """Deterministic prover randomness for tests only (SHAKE-256 in counter mode, 64 bytes mod r)."""
+    counter = itertools.count()
+
+    def draw() -> int:
+        block = hashlib.shake_256(seed + next(counter).to_bytes(8, "big")).digest(64)
+        return int.from_bytes(block, "big") % ORDER
+
+    return draw
+
+
+def off_subgroup_point_bytes() -> bytes:
+    """A compressed point on y^2 = x^3 + 4 that (w.h.p.) lies outside the order-r subgroup."""
+    x = 5
+    while pow(x**3 + 4, (FIELD_MODULUS - 1) // 2, FIELD_MODULUS) != 1:
+        x += 1
+    data = bytearray(x.to_bytes(48, "big"))
+    data[0] |= 0x80
+    return bytes(data)
 
 
 def transcript(context: bytes = b"ctx", protocol: bytes = PROTOCOL) -> Transcript:
@@ -562,7 +582,7 @@ def test_malformed_encodings_are_rejected() -> None:
         "extended": data + b"\x00",
         "empty": b"",
         "point off curve": b"\x80" + b"\x00" * 46 + b"\x07" + data[48:],
-        "point outside subgroup": _off_subgroup_point_bytes() + data[48:],
+        "point outside subgroup": off_subgroup_point_bytes() + data[48:],
         "identity point": b"\xc0" + b"\x00" * 47 + data[48:],
         "non-canonical tau_x": data[:384] + ORDER.to_bytes(32, "big") + data[416:],
         "all-ones final b": data[:-32] + b"\xff" * 32,
