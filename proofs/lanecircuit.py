@@ -84,7 +84,6 @@ soundness are as for the cut range proofs (:mod:`proofs.bulletproofs` module doc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
@@ -503,11 +502,6 @@ def _witness(values: Sequence[Sequence[int]], n_bits: int) -> tuple[list[int], l
     return a_l, a_r, a_o
 
 
-def _os_scalars(count: int) -> list[int]:
-    buf = os.urandom(64 * count)
-    return [int.from_bytes(buf[i : i + 64], "big") % _R for i in range(0, 64 * count, 64)]
-
-
 def _loan_factors(z_step: int, y_inv_step: int, loans: int) -> tuple[list[int], list[int]]:
     """``ζ_i = z^(i·Q_c)`` and ``ζ_i·y^(−i·(n+8))`` for every loan."""
     zeta = [1] * loans
@@ -565,7 +559,7 @@ def prove_lanes(
     per_loan = gates_per_loan(n_bits)
     used = loans * per_loan
     count = 8 + 2 * used
-    randomness = _os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
+    randomness = _bp._os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
     alpha, beta, rho, tau1, tau3, tau4, tau5, tau6 = randomness[:8]
     s_l = randomness[8 : 8 + used]
     s_r = randomness[8 + used :]
@@ -871,11 +865,6 @@ def _check_terms(group: Group, terms: Iterable[_Terms]) -> bool:
     return _parallel.msm(group, all_points, g_acc + h_acc + scalars).is_identity()
 
 
-def _weight() -> int:
-    # 128-bit random weights: a bad proof cancels out of a batch with probability about 2^-128.
-    return int.from_bytes(os.urandom(16), "big") | 1
-
-
 def verify_lanes(
     group: Group,
     commitments: Sequence[Sequence[Point]],
@@ -894,7 +883,7 @@ def verify_lanes(
             is not canonical, a loan has other than 10 commitments), ``lanecircuit.equation`` (the
             proof is invalid).
     """
-    terms = _proof_terms(group, commitments, n_bits, proof, transcript, _weight(), _weight())
+    terms = _proof_terms(group, commitments, n_bits, proof, transcript, _bp._weight(), _bp._weight())
     if not _check_terms(group, [terms]):
         raise VerificationError("lanecircuit.equation", "lane circuit verification equation does not hold")
 
@@ -923,8 +912,8 @@ def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
                     item.n_bits,
                     item.proof,
                     item.transcript.clone(),
-                    _weight(),
-                    _weight(),
+                    _bp._weight(),
+                    _bp._weight(),
                 )
             except VerificationError as exc:
                 raise VerificationError(exc.check, f"item {index}: {exc}") from exc
