@@ -45,10 +45,10 @@ exclusion, where five booleanity gates alone would not (``cnt = (1, 1, −1, 0, 
 The bit gates give ``0 <= P < 2^n`` as an integer (``n <= 64`` so ``Σ 2^j p_j`` never wraps mod
 r). Product gates give ``bal_b = cnt_b·P`` for ``b < 4`` and the balance-sum constraint gives
 ``bal_4 = P − Σ_{b<4} cnt_b·P = cnt_4·P``. Hence ``bal = P·e_bucket``, ``cnt = e_bucket``.
-Why ``n + 8`` is least for this statement: per loan there are 11 unknowns (10 lanes and ``P``) and
-the honest solutions form 5 lines (a 1-dimensional set); two linear constraints are the most the
-honest set allows (its affine hull is ``Σ cnt = 1``, ``Σ bal = P``), so at least 8 further
-equations, one per multiplication gate, are needed besides the ``n`` bit gates.
+Why not fewer than ``n + 8`` (a dimension count, not a proof): per loan there are 11 unknowns (10
+lanes and ``P``) and the honest solutions form 5 lines (a 1-dimensional set); two linear
+constraints are the most the honest set allows (its affine hull is ``Σ cnt = 1``, ``Σ bal = P``),
+so about 8 further equations, one per multiplication gate, are needed besides the ``n`` bit gates.
 
 Padding: the gate count ``N = next_pow2(L·(n+8))`` (the inner-product argument halves vectors);
 gates ``L·(n+8) .. N−1`` are dummy gates ``0·0 = 0`` with no linear constraint. The honest prover
