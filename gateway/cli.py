@@ -332,9 +332,11 @@ def import_cmd(
     master_key_file: str | None,
 ) -> None:
     """Import a Lending Club CSV into tape schema v1: to a file (--out) or into a pool (--pool, --cutoff)."""
-    from .importers.lendingclub import import_lendingclub
+    from .importers.lendingclub import LENDINGCLUB_AS_OF, import_lendingclub
 
-    rows = import_lendingclub(csv_path, mapping)
+    # Days past due and dates are computed as of the cut-off the tape is ingested for.
+    as_of = date.fromisoformat(cutoff) if cutoff else LENDINGCLUB_AS_OF
+    rows = import_lendingclub(csv_path, mapping, pool_id=pool_id or "LC", cutoff=as_of)
     if out:
         click.echo(f"{_write_rows(rows, out, fmt)} rows written to {out}")
         return

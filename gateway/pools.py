@@ -13,51 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Tape schema v1: the fields a platform submits (names are the catalogue's).
-TAPE_FIELDS: tuple[str, ...] = (
-    "platform_loan_id",
-    "obligor_name",
-    "id_type",
-    "id_number",
-    "mobile",
-    "repayment_account",
-    "home_address",
-    "region_code",
-    "region_code_version",
-    "birth_date",
-    "gender",
-    "income_monthly_fen",
-    "occupation",
-    "internal_score",
-    "consent_basis",
-    "consent_version",
-    "consent_time",
-    "product_type",
-    "merchant_category",
-    "origination_channel",
-    "origination_date",
-    "first_due_date",
-    "maturity_date",
-    "term_months",
-    "installments_total",
-    "installments_paid",
-    "repayment_method",
-    "original_principal_fen",
-    "nominal_rate_bps",
-    "apr_all_in_bps",
-    "current_principal_fen",
-    "days_past_due",
-    "overdue_principal_fen",
-    "overdue_interest_fen",
-    "loan_status",
-    "five_tier_class",
-    "default_date",
-    "charge_off_date",
-    "pool_addition_date",
-)
+from policies.catalogue import GATEWAY_DERIVED_FIELDS, TAPE_SCHEMA_V1_FIELDS
 
-# Fields the gateway derives; a platform may not submit them.
-DERIVED_FIELDS: tuple[str, ...] = ("exposure_id", "obligor_pseudo_id", "pool_id", "cutoff_date", "dpd_bucket")
+# Tape schema v1 (the fields a platform submits) and the fields the gateway derives (a platform may
+# not submit them): one list, owned by the classification catalogue.
+TAPE_FIELDS: tuple[str, ...] = TAPE_SCHEMA_V1_FIELDS
+DERIVED_FIELDS: tuple[str, ...] = GATEWAY_DERIVED_FIELDS
 
 # Identity fields whose formats are jurisdiction-specific (PRC ID, PRC mobile).
 IDENTITY_FIELDS: frozenset[str] = frozenset(

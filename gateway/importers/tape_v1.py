@@ -16,17 +16,10 @@ from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from typing import IO, Any
 
-# Field order of tape schema v1 (the order of the CSV header written below).
-TAPE_V1_FIELDS: tuple[str, ...] = (
-    "platform_loan_id", "obligor_name", "id_type", "id_number", "mobile", "repayment_account",
-    "home_address", "region_code", "region_code_version", "birth_date", "gender", "income_monthly_fen",
-    "occupation", "internal_score", "consent_basis", "consent_version", "consent_time", "product_type",
-    "merchant_category", "origination_channel", "origination_date", "first_due_date", "maturity_date",
-    "term_months", "installments_total", "installments_paid", "repayment_method",
-    "original_principal_fen", "nominal_rate_bps", "apr_all_in_bps", "current_principal_fen",
-    "days_past_due", "overdue_principal_fen", "overdue_interest_fen", "loan_status", "five_tier_class",
-    "default_date", "charge_off_date", "pool_addition_date",
-)  # fmt: skip
+from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+
+# Field order of tape schema v1 (the order of the CSV header written below): the catalogue's list.
+TAPE_V1_FIELDS: tuple[str, ...] = TAPE_SCHEMA_V1_FIELDS
 
 Row = dict[str, Any]
 PathOrFile = str | os.PathLike[str] | IO[str]
