@@ -1,0 +1,74 @@
+"""``poolproof demo --loans 64 --out DIR`` runs the whole story, and every file it writes re-verifies
+with ``poolproof-audit`` (a separate process that imports only ``proofs``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import audit
+
+
+def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from gateway.cli import main; main()",
+            "demo",
+            "--loans",
+            "64",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "DEMO OK" in proc.stdout
+    assert proc.stdout.count("PROVEN") == 3
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "claim-1.json",
+        "claim-2.json",
+        "claim-3.json",
+        "gateway.pub",
+        "inclusion.json",
+        "snapshot.json",
+    ]
+    key = out / "gateway.pub"
+    for name, command in (
+        ("claim-1.json", "verify-claim"),
+        ("claim-2.json", "verify-claim"),
+        ("claim-3.json", "verify-claim"),
+        ("snapshot.json", "verify-snapshot"),
+        ("inclusion.json", "verify-inclusion"),
+    ):
+        assert json.loads((out / name).read_text(encoding="utf-8"))["format"].startswith("poolproof/")
+        code, result = audit(command, out / name, "--key", key)
+        assert code == 0, (name, result)
+        if command == "verify-snapshot":
+            assert result["leaf_count"] == 64
+
+
+def test_demo_output_does_not_verify_under_another_key(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.demo import run_demo
+    from proofs.signing import public_key_to_pem
+
+    out = tmp_path / "out"
+    run_demo(8, out, workers=0, echo=lambda _line: None)
+    other = tmp_path / "other.pub"
+    other.write_bytes(public_key_to_pem(Ed25519PrivateKey.generate().public_key()))
+    for name, command in (("claim-1.json", "verify-claim"), ("inclusion.json", "verify-inclusion")):
+        code, result = audit(command, out / name, "--key", other)
+        assert code == 1, result
+        assert result["check"] == "header.signature"
