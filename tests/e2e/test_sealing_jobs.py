@@ -235,3 +235,52 @@ def test_seal_progress_is_visible_while_running(gw: Gateway) -> None:
     # Another platform cannot see the job.
     other = gw.add("platform2", "e2e-platform-2", "platform", "/platform", public_key="02" * 32)
     assert other.get(f"/pools/{pool}/jobs/{job['job_id']}").status_code == 403
+
+
+def test_server_start_resumes_a_crashed_job(local: dict[str, Any]) -> None:
+    from gateway import create_app
+    from gateway.api.snapshots import job_runner, resume_running_jobs
+
+    db, master, cutoff, inst = local["db"], local["master"], local["cutoff"], local["inst"]
+    job, _ = start_seal_job(db, master, "P1", cutoff, SETTINGS)
+
+    def crash(index: int) -> None:
+        raise SimulatedCrash
+
+    with pytest.raises(SimulatedCrash):
+        run_seal_job(inst.db_path, master, local["gkey"], "v", job.id, workers=0, after_chunk=crash)
+    app = create_app(inst.config(SEAL_WORKERS=0))
+    assert resume_running_jobs(app) == [job.id]
+    job_runner(app).join(timeout=300)
+    assert get_job(db, job.id).state == "sealed"
+    snap = get_snapshot(db, "P1", cutoff)
+    assert snap.header["leaf_count"] == 40
+    assert snap.header["policy_version"] == app.extensions["poolproof_policy"].version
+
+
+def test_cli_seal_and_resume(local: dict[str, Any]) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    db, master, cutoff, inst = local["db"], local["master"], local["cutoff"], local["inst"]
+    args = ["--db", str(inst.db_path), "--master-key-file", str(inst.master_key_file)]
+    runner = CliRunner()
+    nothing = runner.invoke(cli, ["seal", "--resume", *args])
+    assert nothing.exit_code == 0, nothing.output
+    assert "no seal job" in nothing.output
+    job, _ = start_seal_job(db, master, "P1", cutoff, SETTINGS)
+    with pytest.raises(SimulatedCrash):
+        run_seal_job(
+            inst.db_path, master, local["gkey"], "v", job.id, workers=0, after_chunk=lambda i: _raise()
+        )
+    resumed = runner.invoke(cli, ["seal", "--resume", "--workers", "0", *args])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"snapshot {job.snapshot_id}" in resumed.output
+    again = runner.invoke(cli, ["seal", "--pool", "P1", "--cutoff", cutoff, *args])
+    assert again.exit_code == 1
+    assert "already sealed" in again.output
+
+
+def _raise() -> None:
+    raise SimulatedCrash
