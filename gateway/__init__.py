@@ -94,6 +94,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_db)
 
     static = Path(__file__).with_name("static")
+    from .access import install_access_checks
+    from .ratelimit import install_rate_limit
+    from .security_headers import install_security_headers
+
+    install_rate_limit(app)
+    install_access_checks(app)
+    install_security_headers(app, static / "docs.html")
 
     @app.get("/docs")
     def docs() -> Any:
