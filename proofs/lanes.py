@@ -32,6 +32,9 @@ class LaneSet:
     balance_bits: int
     count_bits: int
     metrics: Mapping[str, tuple[tuple[str, int], ...]]
+    #: How every leaf's lanes are proven: "rangeproof" (a Bulletproofs range proof per lane value)
+    #: or "lanecircuit" (one arithmetic-circuit proof per piece of loans, :mod:`proofs.lanecircuit`).
+    proof: str = "rangeproof"
 
     @property
     def lanes(self) -> tuple[str, ...]:
@@ -94,7 +97,23 @@ DPD5_V1: Final = LaneSet(
     metrics=_dpd5_metrics(),
 )
 
-LANE_SETS: Final[Mapping[str, LaneSet]] = {DPD5_V1.name: DPD5_V1}
+#: ``dpd5-v2``: the same lanes and metrics as dpd5-v1, proven by the lane circuit instead of ten
+#: range proofs per loan. Per loan it proves: the counts are a unit vector (so every count lane is
+#: 0 or 1 — hence ``count_bits`` 1 — and the loan counts once), there is a principal P in
+#: [0, 2^32), and balance_b = count_b · P (the balance sits in the counted bucket, every other
+#: balance lane is 0). That implies every dpd5-v1 property with n + 8 = 40 gates per loan instead of
+#: 200 range-proven bits (docs/decisions.md, "lane circuit").
+DPD5_V2: Final = LaneSet(
+    name="dpd5-v2",
+    balance_lanes=DPD5_V1.balance_lanes,
+    count_lanes=DPD5_V1.count_lanes,
+    balance_bits=32,
+    count_bits=1,
+    metrics=DPD5_V1.metrics,
+    proof="lanecircuit",
+)
+
+LANE_SETS: Final[Mapping[str, LaneSet]] = {DPD5_V1.name: DPD5_V1, DPD5_V2.name: DPD5_V2}
 
 
 def get_lane_set(name: str) -> LaneSet:

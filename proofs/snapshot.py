@@ -34,7 +34,7 @@ from typing import IO, Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from proofs import bulletproofs, bundle, merkle
+from proofs import bulletproofs, bundle, lanecircuit, merkle
 from proofs.canonical import canonical_json, document_hash, parse_json
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import GENERATOR_DST, pedersen_bases
@@ -60,7 +60,7 @@ _PARTS: Final = (
 class SealParams:
     """Public proof parameters of a snapshot (recorded in its header)."""
 
-    lane_set: str = "dpd5-v1"
+    lane_set: str = "dpd5-v2"
     chunk_log2: int = 8
     ipa_rounds: int | None = None
 
@@ -207,7 +207,21 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
         merkle.leaf_hash(leaf_bytes(loan.exposure_id, commitments[i])) for i, loan in enumerate(task.loans)
     )
     proofs: list[ProofPart] = []
-    for piece_index, (offset, size) in enumerate(pieces(len(task.loans))):
+    if lanes.proof == "lanecircuit":
+        for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
+            transcript = task.context.transcript(task.chunk_index, piece, part)
+            circuit_proof, _ = lanecircuit.prove_lanes(
+                group,
+                values[offset : offset + size],
+                blindings[offset : offset + size],
+                n_bits,
+                transcript,
+                ipa_rounds=circuit_rounds(task.params.ipa_rounds, size, n_bits),
+            )
+            proofs.append(ProofPart(piece, part, m, n_bits, circuit_proof.to_bytes()))
+    for piece_index, (offset, size) in enumerate(
+        pieces(len(task.loans)) if lanes.proof == "rangeproof" else []
+    ):
         for part, kind, first, count in _PARTS:
             lane_offset = first + (0 if kind == "balance" else len(lanes.balance_lanes))
             n_bits = lanes.balance_bits if kind == "balance" else lanes.count_bits
@@ -249,8 +263,26 @@ def part_commitments(
     ]
 
 
+def circuit_rounds(ipa_rounds: int | None, loans: int, n_bits: int) -> int | None:
+    """The IPA rounds of a lane-circuit piece: the snapshot's setting, capped at the piece's maximum."""
+    if ipa_rounds is None:
+        return None
+    return min(ipa_rounds, lanecircuit.gate_count(loans, n_bits).bit_length() - 1)
+
+
 def expected_parts(lanes: LaneSet, n_loans: int) -> list[tuple[int, str, int, int, int, int]]:
-    """Every (piece, part, offset, size, m, n_bits) a chunk of ``n_loans`` must carry, in order."""
+    """Every (piece, part, offset, size, m, n_bits) a chunk of ``n_loans`` must carry, in order.
+
+    For a range-proof lane set ``m`` is the number of values in the part; for the lane circuit it is
+    the number of loans in the piece.
+    """
+    if lanes.proof == "lanecircuit":
+        sizes = lanecircuit.split_loans(n_loans, lanes.balance_bits) if n_loans else []
+        offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        return [
+            (piece, "lanecircuit", offset, size, size, lanes.balance_bits)
+            for piece, (offset, size) in enumerate(zip(offsets, sizes, strict=True))
+        ]
     out = []
     for piece_index, (offset, size) in enumerate(pieces(n_loans)):
         for part, kind, _first, count in _PARTS:
@@ -599,6 +631,7 @@ def verify_snapshot(
     accumulator = merkle.RootAccumulator()
     lane_sums = [group.identity() for _ in range(n_lanes)]
     pending: list[bulletproofs.RangeProofItem] = []
+    pending_circuits: list[lanecircuit.LaneCircuitItem] = []
     pending_bits = 0
     index = -1
     for index, chunk in enumerate(chunks):
@@ -628,6 +661,24 @@ def verify_snapshot(
                 "rangeproof.shape", f"chunk {index}: expected {len(parts)} proofs, got {len(proofs)}"
             )
         for proof_bytes, (piece, part, offset, psize, m, n_bits) in zip(proofs, parts, strict=True):
+            if lanes.proof == "lanecircuit":
+                rounds = circuit_rounds(header.params.ipa_rounds, psize, n_bits)
+                try:
+                    circuit = lanecircuit.LaneCircuitProof.from_bytes(
+                        group, proof_bytes, loans=psize, n_bits=n_bits, ipa_rounds=rounds
+                    )
+                except EncodingError as exc:
+                    raise EncodingError(f"chunks[{index}].proofs[{part} piece {piece}]: {exc}") from None
+                pending_circuits.append(
+                    lanecircuit.LaneCircuitItem(
+                        points[offset : offset + psize],
+                        n_bits,
+                        circuit,
+                        header.context.transcript(index, piece, part),
+                    )
+                )
+                pending_bits += lanecircuit.gate_count(psize, n_bits)
+                continue
             try:
                 proof = bulletproofs.RangeProof.from_bytes(
                     group, proof_bytes, m=m, n_bits=n_bits, ipa_rounds=header.params.ipa_rounds
@@ -644,10 +695,10 @@ def verify_snapshot(
             )
             pending_bits += m * n_bits
         if pending_bits >= batch_bits:
-            _flush(group, pending)
-            pending, pending_bits = [], 0
+            _flush(group, pending, pending_circuits)
+            pending, pending_circuits, pending_bits = [], [], 0
         progress(min((index + 1) * chunk_size, header.leaf_count), header.leaf_count)
-    _flush(group, pending)
+    _flush(group, pending, pending_circuits)
     if index + 1 != n_chunks:
         raise VerificationError("snapshot.leaf_count", f"expected {n_chunks} chunks, got {index + 1}")
     if accumulator.size != header.leaf_count or not hmac.compare_digest(
@@ -664,6 +715,13 @@ def verify_snapshot(
     return header
 
 
-def _flush(group: Group, items: list[bulletproofs.RangeProofItem]) -> None:
+def _flush(
+    group: Group, items: list[bulletproofs.RangeProofItem], circuits: list[lanecircuit.LaneCircuitItem]
+) -> None:
     if items:
         bulletproofs.batch_verify(group, items)
+    if circuits:
+        try:
+            lanecircuit.batch_verify_lanes(group, circuits)
+        except VerificationError as exc:
+            raise VerificationError("lanecircuit.batch", str(exc)) from exc

@@ -52,10 +52,11 @@ def seal_in_memory(
     chunk_log2: int = 4,
     ipa_rounds: int | None = None,
     key: Ed25519PrivateKey | None = None,
+    lane_set: str = "dpd5-v2",
 ) -> Sealed:
     key = key or Ed25519PrivateKey.generate()
-    context = SnapshotContext("S-test-1", "POOL-1", "2026-10-31", "dpd5-v1")
-    params = SealParams(chunk_log2=chunk_log2, ipa_rounds=ipa_rounds)
+    context = SnapshotContext("S-test-1", "POOL-1", "2026-10-31", lane_set)
+    params = SealParams(lane_set=lane_set, chunk_log2=chunk_log2, ipa_rounds=ipa_rounds)
     seed = os.urandom(32)
     results: list[ChunkResult] = []
     outcome = seal_pool(loans, context=context, params=params, seed=seed, sink=results.append)
