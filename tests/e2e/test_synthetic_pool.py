@@ -181,6 +181,51 @@ def _header_edit(path: str, value: Any) -> Any:
     return edit
 
 
+def _resigned(path: str, value: Any) -> Any:
+    """A header edit re-signed with the gateway's own key: what a dishonest gateway could publish."""
+
+    def edit(text: str, key_file: Path) -> str:
+        from gateway.gateway_key import load_gateway_key
+
+        first, rest = text.split("\n", 1)
+        prefix = '{"format":"poolproof/snapshot/v1","header":'
+        header = json.loads(first[len(prefix) : -len(',"chunks":[')])
+        header.pop("signatures")
+        obj = header
+        keys = path.split(".")
+        for k in keys[:-1]:
+            obj = obj[k]
+        obj[keys[-1]] = value(obj[keys[-1]])
+        header = bundle.sign_document(load_gateway_key(key_file), "snapshot-header", header)
+        return prefix + json.dumps(header, separators=(",", ":")) + ',"chunks":[' + "\n" + rest
+
+    return edit
+
+
+RESIGNED_TAMPERS = {
+    "resigned.merkle_root": (_resigned("merkle_root", lambda v: _flip(v, 10)), "snapshot.merkle_root"),
+    "resigned.aggregate": (
+        _resigned("aggregates.balance_M3+", lambda _v: "c0" + "0" * 94),  # identity point
+        "snapshot.aggregate",
+    ),
+    "resigned.leaf_count": (_resigned("leaf_count", lambda v: v + 1), "snapshot.leaf_count"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESIGNED_TAMPERS))
+def test_a_gateway_that_resigns_a_false_header_fails_the_full_check(
+    gw: Gateway, snapshot_file: Path, tmp_path: Path, name: str
+) -> None:
+    edit, check = RESIGNED_TAMPERS[name]
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        edit(snapshot_file.read_text(encoding="utf-8"), gw.inst.gateway_key_file), encoding="utf-8"
+    )
+    code, out = audit("verify-snapshot", bad, "--key", gw.key_file)
+    assert code == 1, out
+    assert out["check"] == check, out
+
+
 SNAPSHOT_TAMPERS = {
     "header.leaf_count": (_header_edit("leaf_count", lambda v: v - 1), "header.signature"),
     "header.merkle_root": (_header_edit("merkle_root", lambda v: _flip(v, 10)), "header.signature"),
