@@ -395,9 +395,10 @@ _mount_policy()
 
 
 def _mount_snapshots() -> None:
-    from .snapshot_cli import demo_cmd, seal_cmd
+    from .snapshot_cli import claim_cmd, demo_cmd, seal_cmd
 
     cli.add_command(seal_cmd)
+    cli.add_command(claim_cmd)
     cli.add_command(demo_cmd)
 
 

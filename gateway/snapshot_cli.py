@@ -177,3 +177,68 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
             f"    poolproof-audit verify-inclusion {out / 'inclusion.json'} --key {out / 'gateway.pub'}"
         )
     click.echo("DEMO OK")
+
+
+@click.command("claim")
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@click.option(
+    "--api-key", envvar="POOLPROOF_API_KEY", required=True, help="your API key (env POOLPROOF_API_KEY)"
+)
+@click.option("--role-prefix", default="/investor", show_default=True, help="your audience's URL prefix")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--cutoff", required=True, help="cut-off date YYYY-MM-DD of a sealed snapshot")
+@click.option("--statement", required=True, help='claim statement JSON, e.g. \'{"type": "ratio", ...}\'')
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="the gateway public key you trust (PEM)",
+)
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="write the claim bundle here")
+def claim_cmd(
+    url: str,
+    api_key: str,
+    role_prefix: str,
+    pool_id: str,
+    cutoff: str,
+    statement: str,
+    key_file: str,
+    out: str | None,
+) -> None:
+    """Ask a gateway for a claim with a fresh nonce and verify the answer with your trusted key."""
+    import json
+    import secrets
+
+    import requests
+
+    from proofs import bundle
+    from proofs.claim_bundle import verify_claim_bundle
+    from proofs.errors import EncodingError, VerificationError
+    from proofs.signing import load_public_key
+
+    try:
+        doc = json.loads(statement)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--statement") from exc
+    nonce = secrets.token_hex(32)
+    resp = requests.post(
+        f"{url.rstrip('/')}{role_prefix}/pools/{pool_id}/snapshots/{cutoff}/claims",
+        json={"statement": doc, "nonce": nonce},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=600,
+    )
+    if resp.status_code != 200:
+        click.echo(f"HTTP {resp.status_code}: {resp.json().get('message', resp.text)}", err=True)
+        sys.exit(1)
+    answer = resp.json()
+    try:
+        if answer.get("nonce") != nonce:
+            raise VerificationError("claim.nonce", "the answer is not bound to this request's nonce")
+        proven = verify_claim_bundle(answer, load_public_key(key_file))
+    except (VerificationError, EncodingError) as exc:
+        click.echo(f"FAILED: {exc}", err=True)
+        sys.exit(1)
+    if out:
+        Path(out).write_bytes(bundle.dump_bundle(answer))
+    click.echo(f"OK: proven {json.dumps(proven.to_dict())} on snapshot {answer['header']['snapshot_id']}")

@@ -534,3 +534,28 @@ def test_next_month_is_chained_to_the_previous_header(
     # An earlier cut-off can no longer be sealed after a later one.
     gw.submit(POOL, "2024-12-31", _rows(MONTH - 1)[:4])
     assert gw.clients["platform"].post(f"/pools/{POOL}/cutoffs/2024-12-31/seal").status_code == 409
+
+
+def test_cli_claim_requests_and_verifies_with_the_trusted_key(
+    gw: Gateway, deal: dict[str, Any], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    statement = json.dumps(TRUE_CLAIMS["dpd90_balance_le_3pct"].to_dict())
+    common = ["claim", "--url", gw.url, "--api-key", gw.clients["investor"].api_key, "--pool", POOL]
+    out = tmp_path / "claim.json"
+    ok = CliRunner().invoke(
+        cli,
+        [*common, "--cutoff", CUTOFF, "--statement", statement, "--key", str(gw.key_file), "--out", str(out)],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "OK: proven" in ok.output
+    verify_claim_bundle(bundle.load_bundle(out), gw.key)
+    false = json.dumps(RatioClaim("balance_dpd_90plus", "pool_balance", ">=", 5, 100).to_dict())
+    refused = CliRunner().invoke(
+        cli, [*common, "--cutoff", CUTOFF, "--statement", false, "--key", str(gw.key_file)]
+    )
+    assert refused.exit_code == 1
+    assert CANNOT_PROVE in refused.output
