@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from proofs import bundle
 from proofs.claim_bundle import verify_claim_bundle
 from proofs.errors import EncodingError, VerificationError
+from proofs.executors import open_executor
 from proofs.inclusion import verify_inclusion_bundle
 from proofs.lanes import BUCKETS
 from proofs.signing import load_public_key
@@ -107,10 +108,15 @@ def _cmd_verify_snapshot(args: argparse.Namespace) -> dict[str, Any]:
     progress = None if args.json or args.quiet else _progress_bar(sys.stderr)
     start = time.monotonic()
     try:
-        with open(args.bundle, encoding="utf-8") as f:
-            header = verify_snapshot(f, key, progress=progress)
+        with (
+            open(args.bundle, encoding="utf-8") as f,
+            open_executor(args.workers, args.scheduler) as executor,
+        ):
+            header = verify_snapshot(f, key, progress=progress, executor=executor)
     except OSError as exc:
         raise _Unusable(f"{args.bundle}: {exc.strerror or exc}") from None
+    except RuntimeError as exc:
+        raise _Unusable(str(exc)) from None
     return {
         "verified": "snapshot",
         "pool_id": header.context.pool_id,
@@ -185,6 +191,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     snap.add_argument("bundle")
     snap.add_argument("--quiet", action="store_true", help="no progress bar")
+    snap.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    snap.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address, e.g. tls://host:8786 (or $POOLPROOF_SCHEDULER)",
+    )
     log = add("verify-log", "Verify the hash-chained headers of one pool, oldest first.", _cmd_verify_log)
     log.add_argument("headers", nargs="+")
     return parser

@@ -25,7 +25,12 @@ class VerificationError(Error):
 
     def __init__(self, check: str, message: str | None = None) -> None:
         self.check = check
+        self.detail = message
         super().__init__(f"{check}: {message}" if message else check)
+
+    def __reduce__(self) -> tuple[type[VerificationError], tuple[str, str | None]]:
+        # Keep ``check`` when the error crosses a process boundary (verification on workers).
+        return (type(self), (self.check, self.detail))
 
 
 class ProvingError(Error, ValueError):

@@ -25,10 +25,13 @@ moved to another snapshot, chunk, piece or lane.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
@@ -185,6 +188,43 @@ def loan_blindings(seed: bytes, exposure_id: str, lanes: LaneSet) -> list[int]:
     return [*blindings, last_count]
 
 
+NONCE_DOMAIN: Final = b"poolproof/prover-nonces/v1\x00"
+
+
+def prover_nonces(
+    seed: bytes, transcript: Transcript, commitments: Sequence[Sequence[bytes]]
+) -> Callable[[], int]:
+    """The prover's random scalars for one proof, derived from the secret snapshot seed.
+
+    Like RFC 6979's deterministic nonces (and "synthetic nonces"), the stream is keyed by the secret
+    seed and bound to everything that fixes the witness: the transcript state (snapshot, chunk,
+    piece, part) and every commitment proven (which binds the values and blindings). Two proofs
+    can share nonces only if they prove the same commitments in the same place, i.e. are the same
+    proof. This makes sealing reproducible — a resumed job or a Dask run gives byte-identical
+    snapshots — without weakening zero knowledge: to anyone without the seed the stream is
+    indistinguishable from uniform (HMAC-SHA-512 as a PRF, 512-bit outputs reduced mod r).
+    """
+    h = hashlib.sha256()
+    for row in commitments:
+        for c in row:
+            h.update(c)
+    key = hmac.new(seed, NONCE_DOMAIN + transcript.state_digest() + h.digest(), hashlib.sha512).digest()
+    counter = 0
+
+    def draw() -> int:
+        nonlocal counter
+        while True:
+            counter += 1
+            k = (
+                int.from_bytes(hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha512).digest(), "big")
+                % ORDER
+            )
+            if k:
+                return k
+
+    return draw
+
+
 def seal_chunk(task: ChunkTask) -> ChunkResult:
     """Commit to a chunk of loans and range-prove every lane value (pure; runs on any worker).
 
@@ -210,6 +250,7 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
     if lanes.proof == "lanecircuit":
         for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
             transcript = task.context.transcript(task.chunk_index, piece, part)
+            nonces = prover_nonces(task.seed, transcript, commitments[offset : offset + size])
             circuit_proof, _ = lanecircuit.prove_lanes(
                 group,
                 values[offset : offset + size],
@@ -217,6 +258,7 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
                 n_bits,
                 transcript,
                 ipa_rounds=circuit_rounds(task.params.ipa_rounds, size, n_bits),
+                rng=nonces,
             )
             proofs.append(ProofPart(piece, part, m, n_bits, circuit_proof.to_bytes()))
     for piece_index, (offset, size) in enumerate(
@@ -232,8 +274,15 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
                     part_values.append(values[i][lane])
                     part_blindings.append(blindings[i][lane])
             transcript = task.context.transcript(task.chunk_index, piece_index, part)
+            nonces = prover_nonces(task.seed, transcript, commitments[offset : offset + size])
             proof, _ = bulletproofs.prove_range(
-                group, part_values, part_blindings, n_bits, transcript, ipa_rounds=task.params.ipa_rounds
+                group,
+                part_values,
+                part_blindings,
+                n_bits,
+                transcript,
+                ipa_rounds=task.params.ipa_rounds,
+                rng=nonces,
             )
             proofs.append(ProofPart(piece_index, part, len(part_values), n_bits, proof.to_bytes()))
     return ChunkResult(
@@ -556,8 +605,8 @@ _CHUNK_SCHEMA: Final = bundle.Object(
 
 
 def _decode_chunk(
-    group: Group, header: Header, chunk: dict[str, Any], index: int, size: int
-) -> tuple[list[str], list[list[Point]], list[bytes], list[bytes]]:
+    group: Group, n_lanes: int, chunk: dict[str, Any], index: int, size: int
+) -> tuple[list[list[Point]], list[bytes], list[bytes]]:
     path = f"chunks[{index}]"
     _CHUNK_SCHEMA.check(chunk, path)
     if chunk["index"] != index:
@@ -568,8 +617,6 @@ def _decode_chunk(
         raise VerificationError(
             "snapshot.leaf_count", f"{path}: expected {size} leaves, got {len(chunk['leaves'])}"
         )
-    n_lanes = len(header.lanes.lanes)
-    eids: list[str] = []
     points: list[list[Point]] = []
     leaf_hashes: list[bytes] = []
     for i, (eid, blob_hex) in enumerate(chunk["leaves"]):
@@ -582,10 +629,9 @@ def _decode_chunk(
             points.append([group.decode_point(c, allow_identity=True) for c in commitments])
         except EncodingError as exc:
             raise EncodingError(f"{leaf_path}: {exc}") from None
-        eids.append(eid)
         leaf_hashes.append(merkle.leaf_hash(leaf_bytes(eid, commitments)))
     proofs = [bytes.fromhex(p) for p in chunk["proofs"]]
-    return eids, points, leaf_hashes, proofs
+    return points, leaf_hashes, proofs
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -600,49 +646,41 @@ def _weights(n: int) -> list[int]:
     return [int.from_bytes(os.urandom(16), "big") | 1 for _ in range(n)]
 
 
-def verify_snapshot(
-    source: IO[str],
-    gateway_key: Ed25519PublicKey,
-    *,
-    cosigner_keys: Sequence[Ed25519PublicKey] = (),
-    progress: ProgressCallback | None = None,
-    batch_bits: int = 1 << 20,
-) -> Header:
-    """The auditor's full check of a snapshot bundle (DESIGN.md "Snapshot statement" 1–4).
+@dataclass(frozen=True)
+class _AuditSpec:
+    """What a worker needs to check chunks of one snapshot (picklable; no secrets)."""
 
-    Streams the bundle once. Returns the verified header; raises on the first failed check.
+    context: SnapshotContext
+    params: SealParams
+    group_name: str
 
-    Raises:
-        EncodingError: malformed bundle (names the chunk, leaf or field).
-        VerificationError: ``header.signature``, ``snapshot.chunk_order``, ``snapshot.leaf_count``,
-            ``snapshot.count_lanes`` (a loan not counted exactly once), ``rangeproof.*`` (a range
-            proof failed), ``snapshot.merkle_root``, ``snapshot.aggregate`` (names the lane).
+
+@dataclass(frozen=True)
+class _ChunkCheck:
+    """A checked chunk: its leaf hashes and per-lane commitment sums, for the sequential fold."""
+
+    index: int
+    leaf_hashes: tuple[bytes, ...]
+    lane_sums: tuple[bytes, ...]
+
+
+def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, Any]]]) -> list[_ChunkCheck]:
+    """Check a group of chunks completely except for the whole-tree folds (runs on any worker).
+
+    Decodes every leaf (curve and subgroup checks), checks every loan counts exactly once, sums
+    each lane's commitments, and batch-verifies every proof of the group in one multi-scalar
+    multiplication. Raises like :func:`verify_snapshot`.
     """
-    progress = progress or _noop_progress
-    group = get_group()
-    header_doc, chunks = read_snapshot_bundle(source)
-    header = verify_header(header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group)
-    lanes = header.lanes
+    group = get_group(spec.group_name)
+    lanes = get_lane_set(spec.params.lane_set)
     n_lanes = len(lanes.lanes)
     n_count = len(lanes.count_lanes)
     value_base, _ = pedersen_bases(group)
-    chunk_size = 1 << header.params.chunk_log2
-    n_chunks = -(-header.leaf_count // chunk_size)
-    accumulator = merkle.RootAccumulator()
-    lane_sums = [group.identity() for _ in range(n_lanes)]
     pending: list[bulletproofs.RangeProofItem] = []
     pending_circuits: list[lanecircuit.LaneCircuitItem] = []
-    pending_bits = 0
-    index = -1
-    for index, chunk in enumerate(chunks):
-        if index >= n_chunks:
-            raise VerificationError(
-                "snapshot.leaf_count", f"more chunks than the header's {header.leaf_count} leaves"
-            )
-        size = min(chunk_size, header.leaf_count - index * chunk_size)
-        _eids, points, leaf_hashes, proofs = _decode_chunk(group, header, chunk, index, size)
-        for h in leaf_hashes:
-            accumulator.add(h)
+    out: list[_ChunkCheck] = []
+    for index, size, chunk in chunks:
+        points, leaf_hashes, proofs = _decode_chunk(group, n_lanes, chunk, index, size)
         # Every loan counts exactly once: sum of its count commitments == G, all loans at once
         # with random weights (sound because every point is in the prime-order subgroup).
         w = _weights(size)
@@ -653,54 +691,115 @@ def verify_snapshot(
             raise VerificationError(
                 "snapshot.count_lanes", f"chunk {index}: a loan is not counted exactly once"
             )
-        for j in range(n_lanes):
-            lane_sums[j] = lane_sums[j] + group.msm([row[j] for row in points], [1] * size)
+        sums = tuple(group.msm([row[j] for row in points], [1] * size).to_bytes() for j in range(n_lanes))
+        out.append(_ChunkCheck(index, tuple(leaf_hashes), sums))
         parts = expected_parts(lanes, size)
         if len(proofs) != len(parts):
             raise VerificationError(
                 "rangeproof.shape", f"chunk {index}: expected {len(parts)} proofs, got {len(proofs)}"
             )
         for proof_bytes, (piece, part, offset, psize, m, n_bits) in zip(proofs, parts, strict=True):
-            if lanes.proof == "lanecircuit":
-                rounds = circuit_rounds(header.params.ipa_rounds, psize, n_bits)
-                try:
+            transcript = spec.context.transcript(index, piece, part)
+            where = f"chunks[{index}].proofs[{part} piece {piece}]"
+            try:
+                if lanes.proof == "lanecircuit":
+                    rounds = circuit_rounds(spec.params.ipa_rounds, psize, n_bits)
                     circuit = lanecircuit.LaneCircuitProof.from_bytes(
                         group, proof_bytes, loans=psize, n_bits=n_bits, ipa_rounds=rounds
                     )
-                except EncodingError as exc:
-                    raise EncodingError(f"chunks[{index}].proofs[{part} piece {piece}]: {exc}") from None
-                pending_circuits.append(
-                    lanecircuit.LaneCircuitItem(
-                        points[offset : offset + psize],
-                        n_bits,
-                        circuit,
-                        header.context.transcript(index, piece, part),
+                    pending_circuits.append(
+                        lanecircuit.LaneCircuitItem(
+                            points[offset : offset + psize], n_bits, circuit, transcript
+                        )
                     )
-                )
-                pending_bits += lanecircuit.gate_count(psize, n_bits)
-                continue
-            try:
-                proof = bulletproofs.RangeProof.from_bytes(
-                    group, proof_bytes, m=m, n_bits=n_bits, ipa_rounds=header.params.ipa_rounds
-                )
+                else:
+                    proof = bulletproofs.RangeProof.from_bytes(
+                        group, proof_bytes, m=m, n_bits=n_bits, ipa_rounds=spec.params.ipa_rounds
+                    )
+                    commitments = part_commitments(points, lanes, offset, psize, part)
+                    pending.append(bulletproofs.RangeProofItem(commitments, n_bits, proof, transcript))
             except EncodingError as exc:
-                raise EncodingError(f"chunks[{index}].proofs[{part} piece {piece}]: {exc}") from None
-            pending.append(
-                bulletproofs.RangeProofItem(
-                    part_commitments(points, lanes, offset, psize, part),
-                    n_bits,
-                    proof,
-                    header.context.transcript(index, piece, part),
-                )
-            )
-            pending_bits += m * n_bits
-        if pending_bits >= batch_bits:
-            _flush(group, pending, pending_circuits)
-            pending, pending_circuits, pending_bits = [], [], 0
-        progress(min((index + 1) * chunk_size, header.leaf_count), header.leaf_count)
+                raise EncodingError(f"{where}: {exc}") from None
     _flush(group, pending, pending_circuits)
+    return out
+
+
+def _chunk_groups(
+    chunks: Iterable[dict[str, Any]], leaf_count: int, chunk_size: int, group_leaves: int
+) -> Iterator[list[tuple[int, int, dict[str, Any]]]]:
+    n_chunks = -(-leaf_count // chunk_size)
+    batch: list[tuple[int, int, dict[str, Any]]] = []
+    leaves = 0
+    index = -1
+    for index, chunk in enumerate(chunks):
+        if index >= n_chunks:
+            raise VerificationError(
+                "snapshot.leaf_count", f"more chunks than the header's {leaf_count} leaves"
+            )
+        size = min(chunk_size, leaf_count - index * chunk_size)
+        batch.append((index, size, chunk))
+        leaves += size
+        if leaves >= group_leaves:
+            yield batch
+            batch, leaves = [], 0
+    if batch:
+        yield batch
     if index + 1 != n_chunks:
         raise VerificationError("snapshot.leaf_count", f"expected {n_chunks} chunks, got {index + 1}")
+
+
+def verify_snapshot(
+    source: IO[str],
+    gateway_key: Ed25519PublicKey,
+    *,
+    cosigner_keys: Sequence[Ed25519PublicKey] = (),
+    progress: ProgressCallback | None = None,
+    executor: Executor | None = None,
+    group_leaves: int = 4096,
+    max_in_flight: int = 4,
+) -> Header:
+    """The auditor's full check of a snapshot bundle (DESIGN.md "Snapshot statement" 1–4).
+
+    Streams the bundle once. Groups of about ``group_leaves`` leaves are checked by
+    :func:`check_chunk_group` — inline, or on ``executor`` (a process pool over all cores, or a
+    Dask executor) with at most ``max_in_flight`` groups queued — and folded in order into the
+    Merkle root and the lane aggregates. Returns the verified header; raises on the first failure.
+
+    Raises:
+        EncodingError: malformed bundle (names the chunk, leaf or field).
+        VerificationError: ``header.signature``, ``snapshot.chunk_order``, ``snapshot.leaf_count``,
+            ``snapshot.count_lanes`` (a loan not counted exactly once), ``rangeproof.*`` /
+            ``lanecircuit.*`` (a proof failed), ``snapshot.merkle_root``, ``snapshot.aggregate``
+            (names the lane).
+    """
+    progress = progress or _noop_progress
+    group = get_group()
+    header_doc, chunks = read_snapshot_bundle(source)
+    header = verify_header(header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group)
+    lanes = header.lanes
+    spec = _AuditSpec(header.context, header.params, group.name)
+    chunk_size = 1 << header.params.chunk_log2
+    accumulator = merkle.RootAccumulator()
+    lane_sums = [group.identity() for _ in lanes.lanes]
+    in_flight: deque[Future[list[_ChunkCheck]]] = deque()
+
+    def fold(results: list[_ChunkCheck]) -> None:
+        for result in results:
+            for h in result.leaf_hashes:
+                accumulator.add(h)
+            for j, raw in enumerate(result.lane_sums):
+                lane_sums[j] = lane_sums[j] + group.decode_point(raw, allow_identity=True)
+        progress(accumulator.size, header.leaf_count)
+
+    for batch in _chunk_groups(chunks, header.leaf_count, chunk_size, group_leaves):
+        if executor is None:
+            fold(check_chunk_group(spec, batch))
+            continue
+        in_flight.append(executor.submit(check_chunk_group, spec, batch))
+        while len(in_flight) >= max_in_flight:
+            fold(in_flight.popleft().result())
+    while in_flight:
+        fold(in_flight.popleft().result())
     if accumulator.size != header.leaf_count or not hmac.compare_digest(
         accumulator.root(), header.merkle_root
     ):

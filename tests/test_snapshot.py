@@ -256,9 +256,42 @@ def test_seal_pool_resumes_from_stored_chunk_summaries() -> None:
     assert outcome2.merkle_root == outcome.merkle_root
     assert outcome2.aggregates == outcome.aggregates
     assert resumed[0].commitments == full[1].commitments
+    # Prover nonces derive from the seed, so a resumed chunk is byte-identical, proofs included.
+    assert resumed == full[1:]
 
 
 def test_reader_rejects_trailing_garbage(sealed: Sealed) -> None:
     _header, chunks = read_snapshot_bundle(io.StringIO(sealed.bundle_text + "junk\n"))
     with pytest.raises(EncodingError, match="after the end"):
         list(chunks)
+
+
+def test_verification_errors_keep_their_check_across_processes() -> None:
+    import pickle
+
+    err = pickle.loads(pickle.dumps(VerificationError("snapshot.aggregate", "lane x")))
+    assert err.check == "snapshot.aggregate"
+    assert str(err) == "snapshot.aggregate: lane x"
+
+
+def test_audit_on_a_process_pool_matches_inline_and_names_failures(sealed: Sealed) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        header = verify_snapshot(
+            io.StringIO(sealed.bundle_text), sealed.key.public_key(), executor=pool, group_leaves=16
+        )
+        assert header.leaf_count == 37
+
+        def swap(doc: dict[str, Any]) -> None:
+            blob = doc["leaves"][3][1]
+            doc["leaves"][3][1] = blob[96:192] + blob[:96] + blob[192:]
+
+        with pytest.raises(VerificationError) as info:
+            verify_snapshot(
+                io.StringIO(_rewrite_chunk(sealed, 1, swap)),
+                sealed.key.public_key(),
+                executor=pool,
+                group_leaves=16,
+            )
+        assert info.value.check.split(".")[0] in {"rangeproof", "lanecircuit", "snapshot"}
