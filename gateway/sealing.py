@@ -21,10 +21,12 @@ import logging
 import multiprocessing
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -285,7 +287,8 @@ def seal_executor(workers: int) -> Executor:
     """The shared process pool for sealing (spawned on first use; never fork a threaded server)."""
     global _executor, _executor_workers
     with _executor_lock:
-        if _executor is None or _executor_workers != workers:
+        broken = _executor is not None and bool(getattr(_executor, "_broken", False))
+        if _executor is None or _executor_workers != workers or broken:
             if _executor is not None:
                 _executor.shutdown(wait=False, cancel_futures=True)
             _executor = ProcessPoolExecutor(
@@ -340,6 +343,10 @@ def run_seal_job(
             _run(db, master_key, gateway_key, policy_version, job, workers, executor, after_chunk, testing)
         except (ProofsError, SealError, ValueError, KeyError, NotFound, Conflict) as exc:
             _fail(db, job.id, f"{type(exc).__name__}: {exc}")
+        except (sqlite3.OperationalError, BrokenProcessPool):
+            # Interrupted, not wrong (database busy, a worker killed): the job stays running and
+            # resumes from its stored chunks on the next run.
+            raise
         except Exception as exc:
             _fail(db, job.id, f"internal error ({type(exc).__name__})")
             raise
