@@ -284,3 +284,88 @@ def test_cli_seal_and_resume(local: dict[str, Any]) -> None:
 
 def _raise() -> None:
     raise SimulatedCrash
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(inst: Any, port: int) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "POOLPROOF_DATABASE": str(inst.db_path),
+        "POOLPROOF_MASTER_KEY_FILE": str(inst.master_key_file),
+        "POOLPROOF_SEAL_WORKERS": "0",
+        "POOLPROOF_SEAL_CHUNK_LOG2": "3",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from gateway.cli import main; main()", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_up(url: str) -> None:
+    import requests
+
+    for _ in range(200):
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not start")
+
+
+def test_killing_the_server_mid_seal_then_restarting_resumes_the_job(local: dict[str, Any]) -> None:
+    import requests
+
+    from gateway.storage import issue_api_key
+
+    db, cutoff, inst = local["db"], local["cutoff"], local["inst"]
+    headers = {"Authorization": f"Bearer {issue_api_key(db, 'plat')}"}
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serve(inst, port)
+    try:
+        _wait_up(url)
+        job = requests.post(
+            f"{url}/platform/pools/P1/cutoffs/{cutoff}/seal", headers=headers, timeout=30
+        ).json()
+        while get_job(db, job["job_id"]).leaves_done < 8:
+            time.sleep(0.05)
+    finally:
+        server.kill()  # SIGKILL: no clean-up of any kind
+        server.wait()
+    crashed = get_job(db, job["job_id"])
+    assert crashed.state == "running"
+    assert 8 <= crashed.leaves_done < 40
+    with pytest.raises(NotFound):
+        get_snapshot(db, "P1", cutoff)
+    server = _serve(inst, port)
+    try:
+        _wait_up(url)
+        for _ in range(1200):
+            if get_job(db, job["job_id"]).state != "running":
+                break
+            time.sleep(0.1)
+        header = requests.get(
+            f"{url}/platform/pools/P1/snapshots/{cutoff}/header", headers=headers, timeout=30
+        )
+    finally:
+        server.kill()
+        server.wait()
+    assert get_job(db, job["job_id"]).state == "sealed"
+    assert header.status_code == 200
+    assert verify_header(header.json(), load_gateway_public(inst.gateway_key_file)).leaf_count == 40
