@@ -57,10 +57,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 
-from proofs import _parallel
+from proofs import _parallel, _wire
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import generator, generator_set_id, generator_vector, pedersen_bases
-from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, scalar_from_bytes
+from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point
 from proofs.pedersen import commit_many
 from proofs.transcript import Transcript
 
@@ -134,13 +134,10 @@ class RangeProof:
 
     def to_bytes(self) -> bytes:
         """The canonical encoding (module docstring, "Serialised layout")."""
-        parts = [p.to_bytes() for p in (self.A, self.S, self.T1, self.T2)]
-        parts += [_scalar_bytes(k) for k in (self.tau_x, self.mu, self.t_hat)]
-        for left, right in zip(self.L, self.R, strict=True):
-            parts += [left.to_bytes(), right.to_bytes()]
-        parts += [_scalar_bytes(k) for k in self.a]
-        parts += [_scalar_bytes(k) for k in self.b]
-        return b"".join(parts)
+        return _wire.encode(
+            "rangeproof", (self.A, self.S, self.T1, self.T2), (self.tau_x, self.mu, self.t_hat),
+            self.L, self.R, self.a, self.b,
+        )  # fmt: skip
 
     @classmethod
     def from_bytes(
@@ -166,31 +163,9 @@ class RangeProof:
             raise EncodingError(
                 f"rangeproof: expected {expected} bytes for m={m}, n={n_bits}, {k} rounds, got {len(data)}"
             )
-        view = memoryview(bytes(data))
-        pos = 0
-
-        def point() -> Point:
-            nonlocal pos
-            p = group.decode_point(bytes(view[pos : pos + POINT_BYTES]))
-            pos += POINT_BYTES
-            return p
-
-        def scalar() -> int:
-            nonlocal pos
-            s = scalar_from_bytes(bytes(view[pos : pos + SCALAR_BYTES]))
-            pos += SCALAR_BYTES
-            return s
-
-        a_pt, s_pt, t1, t2 = point(), point(), point(), point()
-        tau_x, mu, t_hat = scalar(), scalar(), scalar()
-        lefts: list[Point] = []
-        rights: list[Point] = []
-        for _ in range(k):
-            lefts.append(point())
-            rights.append(point())
-        a_vec = tuple(scalar() for _ in range(clear))
-        b_vec = tuple(scalar() for _ in range(clear))
-        return cls(a_pt, s_pt, t1, t2, tau_x, mu, t_hat, tuple(lefts), tuple(rights), a_vec, b_vec)
+        d = _wire.decode(group, data, n_points=4, n_scalars=3, rounds=k, clear=clear)
+        (a_pt, s_pt, t1, t2), (tau_x, mu, t_hat) = d.points, d.scalars
+        return cls(a_pt, s_pt, t1, t2, tau_x, mu, t_hat, d.lefts, d.rights, d.a, d.b)
 
 
 def proof_size(m: int, n_bits: int, ipa_rounds: int | None = None) -> int:
@@ -216,12 +191,6 @@ class RangeProofItem:
     n_bits: int
     proof: RangeProof
     transcript: Transcript
-
-
-def _scalar_bytes(k: int) -> bytes:
-    if not 0 <= k < _R:
-        raise EncodingError("rangeproof: scalar out of range [0, r)")
-    return k.to_bytes(SCALAR_BYTES, "big")
 
 
 def _check_shape(n_bits: int, m: int) -> int:

@@ -89,11 +89,11 @@ from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any, Final
 
-from proofs import _parallel
+from proofs import _parallel, _wire
 from proofs import bulletproofs as _bp
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import generator, generator_set_id, pedersen_bases
-from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, scalar_from_bytes
+from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point
 from proofs.pedersen import commit_many
 from proofs.transcript import Transcript
 
@@ -322,13 +322,9 @@ class LaneCircuitProof:
         Raises:
             EncodingError: a scalar outside ``[0, r)``.
         """
-        parts = [p.to_bytes() for p in self._points()]
-        parts += [_scalar_bytes(k) for k in (self.tau_x, self.mu, self.t_hat)]
-        for left, right in zip(self.L, self.R, strict=True):
-            parts += [left.to_bytes(), right.to_bytes()]
-        parts += [_scalar_bytes(k) for k in self.a]
-        parts += [_scalar_bytes(k) for k in self.b]
-        return b"".join(parts)
+        return _wire.encode(
+            "lanecircuit", self._points(), (self.tau_x, self.mu, self.t_hat), self.L, self.R, self.a, self.b
+        )
 
     @classmethod
     def from_bytes(
@@ -355,33 +351,9 @@ class LaneCircuitProof:
                 f"lanecircuit: expected {expected} bytes for {loans} loans, n={n_bits}, {k} rounds, "
                 f"got {len(data)}"
             )
-        pos = 0
-
-        def point() -> Point:
-            nonlocal pos
-            p = group.decode_point(data[pos : pos + POINT_BYTES])
-            pos += POINT_BYTES
-            return p
-
-        def scalar() -> int:
-            nonlocal pos
-            s = scalar_from_bytes(data[pos : pos + SCALAR_BYTES])
-            pos += SCALAR_BYTES
-            return s
-
-        a_i, a_o, s_pt, t1, t3, t4, t5, t6 = (point() for _ in range(8))
-        tau_x, mu, t_hat = scalar(), scalar(), scalar()
-        lefts: list[Point] = []
-        rights: list[Point] = []
-        for _ in range(k):
-            lefts.append(point())
-            rights.append(point())
-        clear = n_gates >> k
-        a_vec = tuple(scalar() for _ in range(clear))
-        b_vec = tuple(scalar() for _ in range(clear))
-        return cls(
-            a_i, a_o, s_pt, t1, t3, t4, t5, t6, tau_x, mu, t_hat, tuple(lefts), tuple(rights), a_vec, b_vec
-        )
+        d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=k, clear=n_gates >> k)
+        (a_i, a_o, s_pt, t1, t3, t4, t5, t6), (tau_x, mu, t_hat) = d.points, d.scalars
+        return cls(a_i, a_o, s_pt, t1, t3, t4, t5, t6, tau_x, mu, t_hat, d.lefts, d.rights, d.a, d.b)
 
 
 @dataclass(frozen=True)
@@ -395,12 +367,6 @@ class LaneCircuitItem:
     n_bits: int
     proof: LaneCircuitProof
     transcript: Transcript
-
-
-def _scalar_bytes(k: int) -> bytes:
-    if not 0 <= k < _R:
-        raise EncodingError("lanecircuit: scalar out of range [0, r)")
-    return k.to_bytes(SCALAR_BYTES, "big")
 
 
 def _absorb_statement(
