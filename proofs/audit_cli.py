@@ -115,6 +115,8 @@ def _cmd_verify_snapshot(args: argparse.Namespace) -> dict[str, Any]:
             header = verify_snapshot(f, key, progress=progress, executor=executor)
     except OSError as exc:
         raise _Unusable(f"{args.bundle}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # the file is read as text, line by line, while it is verified
+        raise _Unusable(f"{args.bundle}: not UTF-8 text (byte offset {exc.start} of a line)") from None
     except RuntimeError as exc:
         raise _Unusable(str(exc)) from None
     return {
