@@ -195,7 +195,8 @@ def iter_csv(reader: HashingReader, int_fields: Iterable[str]) -> Iterator[tuple
     missing or duplicated header, or a record with more cells than the header.
     """
     ints = frozenset(int_fields)
-    text = io.TextIOWrapper(_ReadableAdapter(reader), encoding="utf-8", newline="")
+    # utf-8-sig: a leading byte order mark (spreadsheet exports) is not part of the first column's name.
+    text = io.TextIOWrapper(_ReadableAdapter(reader), encoding="utf-8-sig", newline="")
     rdr = csv.reader(text, strict=True)
     try:
         header = next(rdr)
