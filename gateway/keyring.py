@@ -50,9 +50,11 @@ def load_master_key(*, key: str | bytes | None = None, key_file: str | Path | No
     """
     if key is None and key_file is not None:
         try:
-            key = Path(key_file).read_text().strip()
+            key = Path(key_file).read_bytes().decode("ascii").strip()
         except OSError as exc:
             raise KeyringError(f"cannot read master key file {key_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise KeyringError(f"master key file {key_file} is not base64 text") from None
     if key is None:
         raise KeyringError("no master key configured (set MASTER_KEY or MASTER_KEY_FILE)")
     if isinstance(key, bytes) and len(key) == KEY_BYTES:
