@@ -95,12 +95,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     static = Path(__file__).with_name("static")
     from .access import install_access_checks
+    from .api import keys
+    from .key_management import install_key_error_handler
     from .ratelimit import install_rate_limit
     from .security_headers import install_security_headers
 
+    api.register_blueprint(keys.blp)
     install_rate_limit(app)
     install_access_checks(app)
     install_security_headers(app, static / "docs.html")
+    install_key_error_handler(app)
 
     @app.get("/docs")
     def docs() -> Any:

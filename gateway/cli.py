@@ -405,6 +405,17 @@ def _mount_snapshots() -> None:
 _mount_snapshots()
 
 
+def _mount_keys() -> None:
+    from .keys_cli import backup_cmd, keys_group, restore_cmd
+
+    cli.add_command(keys_group)
+    cli.add_command(backup_cmd)
+    cli.add_command(restore_cmd)
+
+
+_mount_keys()
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

@@ -1,0 +1,34 @@
+"""Public key history: every gateway signing key, each signed by the one before (``proofs.key_history``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..gateway_key import GatewayKeyError, gateway_key_path
+from ..key_management import load_history
+from .common import fail
+
+blp = Blueprint(
+    "public_keys", __name__, url_prefix="/public", description="Unauthenticated: gateway key history"
+)
+
+
+@blp.route("/gateway-key-history")
+class GatewayKeyHistory(MethodView):
+    @blp.doc(security=[])
+    @blp.response(
+        200, description="poolproof/gateway-key-history/v1: keys oldest first, each signed by the previous"
+    )
+    @blp.alt_response(503, description="the gateway signing key is not configured")
+    def get(self) -> dict[str, Any]:
+        """The gateway's signing-key history, for verifying snapshots signed before a key rotation.
+
+        Check it with ``proofs.key_history.verify_key_history`` and a key obtained out of band."""
+        try:
+            return load_history(gateway_key_path(current_app.config))
+        except GatewayKeyError as exc:
+            fail(503, str(exc))

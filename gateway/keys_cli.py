@@ -1,0 +1,119 @@
+"""``poolproof keys ...``, ``poolproof backup`` and ``poolproof restore``: thin commands over
+:mod:`gateway.key_management`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import _app_config, _db_opt, _key_opt, _paths
+
+
+def _gateway_key_file(dbp: Path, kp: Path) -> Path:
+    from .gateway_key import gateway_key_path
+
+    return gateway_key_path(_app_config(dbp, kp))
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Rotate the master key or the gateway signing key; show the published key history."""
+
+
+@keys_group.command("rotate-master")
+@_db_opt
+@_key_opt
+def rotate_master(db_path: str | None, master_key_file: str | None) -> None:
+    """Re-wrap every pool data key under a new master key (re-run to finish an interrupted rotation)."""
+    from .key_management import KeyManagementError, rotate_master_key
+    from .keyring import KeyringError
+
+    dbp, kp = _paths(db_path, master_key_file)
+    try:
+        done = rotate_master_key(dbp, kp)
+    except (KeyManagementError, KeyringError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"master key rotated: {done.pools_rewrapped} pool keys re-wrapped "
+        f"({done.pools_already_new} already under the new key); old key kept as {done.retired_key_file} "
+        "for older backups (delete it when none needs it)"
+    )
+
+
+@keys_group.command("rotate-gateway")
+@_db_opt
+@_key_opt
+def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
+    """Replace the gateway signing key; the history records the new key signed by the old one."""
+    from .gateway_key import GatewayKeyError
+    from .key_management import rotate_gateway_key
+
+    dbp, kp = _paths(db_path, master_key_file)
+    try:
+        done = rotate_gateway_key(_gateway_key_file(dbp, kp))
+    except GatewayKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"gateway key rotated: {done.old_key_id} -> {done.new_key_id} "
+        f"({done.keys_in_history} keys in the history); restart the server to sign with the new key"
+    )
+
+
+@keys_group.command("history")
+@_db_opt
+@_key_opt
+def history(db_path: str | None, master_key_file: str | None) -> None:
+    """Print the gateway key history (JSON)."""
+    from .key_management import load_history
+
+    dbp, kp = _paths(db_path, master_key_file)
+    click.echo(json.dumps(load_history(_gateway_key_file(dbp, kp)), indent=1, sort_keys=True))
+
+
+def _key_files(dbp: Path, kp: Path) -> list[Path]:
+    from .key_management import history_path
+
+    gk = _gateway_key_file(dbp, kp)
+    retired = sorted(kp.parent.glob(kp.name + ".retired-*"))
+    return [kp, gk, history_path(gk), *retired]
+
+
+@click.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--no-keys", is_flag=True, help="copy only the databases (keep the keys elsewhere)")
+@_db_opt
+@_key_opt
+def backup_cmd(dest: str, no_keys: bool, db_path: str | None, master_key_file: str | None) -> None:
+    """Write a consistent backup (databases via SQLite's online backup, key files, manifest) to DEST."""
+    from .key_management import KeyManagementError, backup
+
+    dbp, kp = _paths(db_path, master_key_file)
+    try:
+        manifest = backup(dbp, dest, [] if no_keys else _key_files(dbp, kp))
+    except (KeyManagementError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name, info in sorted(manifest["files"].items()):
+        click.echo(f"{info['sha256'][:16]}  {info['bytes']:>12,}  {name}")
+    click.echo(f"backup written to {dest}; keys/ holds secrets: store it apart from the database copies")
+
+
+@click.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.option("--force", is_flag=True, help="overwrite existing files")
+@_db_opt
+@_key_opt
+def restore_cmd(src: str, force: bool, db_path: str | None, master_key_file: str | None) -> None:
+    """Check a backup (SHA-256 of every file, integrity of every database) and restore it."""
+    from .key_management import KeyManagementError, restore
+
+    dbp, kp = _paths(db_path, master_key_file)
+    try:
+        written = restore(src, dbp, kp.parent, force=force)
+    except KeyManagementError as exc:
+        click.echo(f"restore refused: {exc}", err=True)
+        sys.exit(1)
+    for path in written:
+        click.echo(f"restored {path}")

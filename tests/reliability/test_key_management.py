@@ -1,0 +1,344 @@
+"""Key management: file permissions, master and gateway key rotation, the key history, backup/restore."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway import create_app
+from gateway.db import connect
+from gateway.gateway_key import load_gateway_key
+from gateway.key_management import (
+    KeyManagementError,
+    backup,
+    history_path,
+    integrity_check,
+    load_history,
+    restore,
+    rotate_gateway_key,
+    rotate_master_key,
+)
+from gateway.keyring import KeyringError, load_master_key, unwrap_data_key
+from proofs.errors import EncodingError, VerificationError
+from proofs.key_history import append_key, key_by_id, new_history, verify_key_history
+from proofs.signing import key_id, parse_public_key
+from proofs.snapshot import verify_header, verify_snapshot
+from tests.gateway.helpers import CUTOFF, cn_row, jsonl
+from tests.security.world import CLAIM, POOL, World, bearer, build_world, nonce
+
+NEXT_CUTOFF = "2024-07-31"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return build_world(tmp_path / "inst")
+
+
+def key_files(w: World) -> list[Path]:
+    return [w.inst.master_key_file, w.inst.gateway_key_file, history_path(w.inst.gateway_key_file)]
+
+
+def restarted(w: World, **config: Any) -> Any:
+    """A fresh app over the same instance (what a server restart does), with a test client."""
+    app = create_app(
+        w.inst.config(TESTING=True, SEAL_WORKERS=0, SEAL_CHUNK_LOG2=4, RATE_LIMIT_PER_SECOND=0, **config)
+    )
+    return app.test_client()
+
+
+def seal(client: Any, w: World, cutoff: str) -> None:
+    import time
+
+    rows = [cn_row(i, current_principal_fen=300_000 + i) for i in range(1, 9)]
+    body = jsonl(rows)
+    r = client.post(
+        f"/platform/pools/{POOL}/cutoffs/{cutoff}/tapes",
+        data=body,
+        headers={**bearer(w.keys["platform"]), **w.signed_tape_headers(body, cutoff=cutoff)},
+    )
+    assert r.status_code == 201, r.get_json()
+    job = client.post(
+        f"/platform/pools/{POOL}/cutoffs/{cutoff}/seal", headers=bearer(w.keys["platform"])
+    ).get_json()
+    for _ in range(600):
+        state = client.get(
+            f"/platform/pools/{POOL}/jobs/{job['job_id']}", headers=bearer(w.keys["platform"])
+        ).get_json()
+        if state["state"] != "running":
+            break
+        time.sleep(0.1)
+    assert state["state"] == "sealed", state
+
+
+def header_of(client: Any, w: World, cutoff: str) -> dict[str, Any]:
+    r = client.get(f"/auditor/pools/{POOL}/snapshots/{cutoff}/header", headers=bearer(w.keys["auditor"]))
+    assert r.status_code == 200, r.get_json()
+    doc: dict[str, Any] = r.get_json()
+    return doc
+
+
+def signer_id(header: dict[str, Any]) -> str:
+    return str(header["signatures"][0]["key_id"])
+
+
+# --- permissions ------------------------------------------------------------------------------------------
+def test_key_files_are_owner_only(world: World) -> None:
+    assert mode(world.inst.master_key_file) == 0o600
+    assert mode(world.inst.gateway_key_file) == 0o600
+    rotate_master_key(world.inst.db_path, world.inst.master_key_file)
+    rotate_gateway_key(world.inst.gateway_key_file)
+    assert mode(world.inst.master_key_file) == 0o600
+    assert mode(world.inst.gateway_key_file) == 0o600
+    retired = list(world.inst.root.glob("master.key.retired-*"))
+    assert len(retired) == 1
+    assert mode(retired[0]) == 0o600
+    assert mode(history_path(world.inst.gateway_key_file)) == 0o644  # public keys only
+
+
+# --- master key -------------------------------------------------------------------------------------------
+def test_master_key_rotation_rewraps_every_pool_and_the_data_stays_readable(world: World) -> None:
+    old = load_master_key(key_file=world.inst.master_key_file)
+    db = connect(world.inst.db_path)
+    loans_before = db.conn.execute("SELECT id, plain, sealed FROM loans ORDER BY id").fetchall()
+    db.conn.close()
+    done = rotate_master_key(world.inst.db_path, world.inst.master_key_file)
+    assert done.pools_rewrapped >= 1
+    assert done.pools_already_new == 0
+    new = load_master_key(key_file=world.inst.master_key_file)
+    assert new != old
+    db = connect(world.inst.db_path)
+    try:
+        for pool_id, wrapped in db.conn.execute("SELECT id, wrapped_key FROM pools"):
+            unwrap_data_key(new, pool_id, wrapped)
+            with pytest.raises(KeyringError):
+                unwrap_data_key(old, pool_id, wrapped)
+        # Data keys did not change, so no loan needed re-encryption.
+        assert db.conn.execute("SELECT id, plain, sealed FROM loans ORDER BY id").fetchall() == loans_before
+    finally:
+        db.conn.close()
+    assert integrity_check(world.inst.db_path) == "ok"
+    client = restarted(world)
+    page = client.get(
+        f"/regulator/pools/{POOL}/cutoffs/{CUTOFF}/loans", headers=bearer(world.keys["regulator"])
+    )
+    assert page.status_code == 200
+    assert len(page.get_json()["loans"]) == len(world.rows)
+    claim = client.post(
+        f"/trustee/pools/{POOL}/snapshots/{CUTOFF}/claims",
+        json={"statement": CLAIM, "nonce": nonce()},
+        headers=bearer(world.keys["trustee"]),
+    )
+    assert claim.status_code == 200, claim.get_json()
+
+
+def test_a_server_with_the_wrong_master_key_refuses_cleanly(world: World, tmp_path: Path) -> None:
+    from gateway.keyring import generate_master_key_file
+
+    wrong = generate_master_key_file(tmp_path / "wrong.key")
+    client = restarted(world, MASTER_KEY_FILE=str(wrong))
+    page = client.get(
+        f"/regulator/pools/{POOL}/cutoffs/{CUTOFF}/loans", headers=bearer(world.keys["regulator"])
+    )
+    assert page.status_code == 503
+    assert page.headers["Retry-After"]
+
+
+# --- gateway key ------------------------------------------------------------------------------------------
+def test_gateway_key_rotation_keeps_old_snapshots_verifiable_through_the_history(world: World) -> None:
+    old_public = load_gateway_key(world.inst.gateway_key_file).public_key()
+    old_header = header_of(world.client, world, CUTOFF)
+    old_bundle = world.client.get(
+        f"/auditor/pools/{POOL}/snapshots/{CUTOFF}/bundle", headers=bearer(world.keys["auditor"])
+    ).get_data(as_text=True)
+    done = rotate_gateway_key(world.inst.gateway_key_file)
+    assert done.old_key_id == key_id(old_public)
+    client = restarted(world)
+    served = client.get("/public/gateway-key").get_json()
+    assert served["key_id"] == done.new_key_id != done.old_key_id
+    seal(client, world, NEXT_CUTOFF)
+    new_header = header_of(client, world, NEXT_CUTOFF)
+    assert signer_id(new_header) == done.new_key_id
+    # A verifier who trusts only the current key (obtained out of band) checks the published history ...
+    trusted = parse_public_key(served["public_key_hex"])
+    history = client.get("/public/gateway-key-history").get_json()
+    keys = verify_key_history(history, trusted)
+    assert [k.key_id for k in keys] == [done.old_key_id, done.new_key_id]
+    # ... and so verifies both snapshots, each under the key its header names.
+    verify_header(new_header, key_by_id(keys, signer_id(new_header)))
+    old_key = key_by_id(keys, signer_id(old_header))
+    verify_header(old_header, old_key)
+    verify_snapshot(io.StringIO(old_bundle), old_key)
+    with pytest.raises(VerificationError):
+        verify_header(old_header, trusted)  # the new key never signed the old header
+    assert header_of(client, world, CUTOFF) == old_header  # the stored header is unchanged
+
+
+def test_the_key_history_chain_verifies_and_every_tampering_is_rejected() -> None:
+    k0, k1, k2 = (Ed25519PrivateKey.generate() for _ in range(3))
+    h = new_history(k0, "2024-01-01T00:00:00+00:00")
+    h = append_key(h, k0, k1.public_key(), "2024-02-01T00:00:00+00:00")
+    h = append_key(h, k1, k2.public_key(), "2024-03-01T00:00:00+00:00")
+    for trusted in (k0, k1, k2):
+        assert len(verify_key_history(h, trusted.public_key())) == 3
+    stranger = Ed25519PrivateKey.generate()
+    with pytest.raises(VerificationError, match="not in this history"):
+        verify_key_history(h, stranger.public_key())
+    with pytest.raises(EncodingError):
+        append_key(h, k0, stranger.public_key(), "x")  # only the last key may extend the chain
+    # A key appended by someone else (signed by a key that is not the previous one) breaks the chain.
+    forged = append_key(h, k2, stranger.public_key(), "2024-04-01T00:00:00+00:00")
+    forged["keys"][-1]["signature"] = _sign_as(stranger, forged["keys"][-1])
+    with pytest.raises(VerificationError, match=r"keys\[3\] is not signed by keys\[2\]"):
+        verify_key_history(forged, k0.public_key())
+    tamperings = [
+        lambda d: d["keys"].reverse(),
+        lambda d: d["keys"].pop(1),
+        lambda d: d["keys"][1].update(created_at="2030-01-01"),
+        lambda d: d["keys"][2].update(previous_key_id=d["keys"][0]["key_id"]),
+        lambda d: d["keys"][1].update(public_key=d["keys"][2]["public_key"]),
+        lambda d: d["keys"][0].update(signature="00" * 64),
+        lambda d: d.update(format="poolproof/gateway-key-history/v2"),
+        lambda d: d["keys"].append(d["keys"][1]),
+    ]
+    for tamper in tamperings:
+        doc = json.loads(json.dumps(h))
+        tamper(doc)
+        with pytest.raises((VerificationError, EncodingError)):
+            verify_key_history(doc, k0.public_key())
+
+
+def _sign_as(key: Ed25519PrivateKey, entry: dict[str, Any]) -> str:
+    from proofs.bundle import encode_bytes
+    from proofs.key_history import DOMAIN
+    from proofs.signing import sign
+
+    body = {k: v for k, v in entry.items() if k != "signature"}
+    return encode_bytes(sign(key, DOMAIN, body))
+
+
+# --- backup and restore -----------------------------------------------------------------------------------
+def test_a_restored_backup_serves_and_verifies_the_same_snapshots(world: World, tmp_path: Path) -> None:
+    load_history(world.inst.gateway_key_file)
+    stats = world.client.get(
+        f"/trustee/pools/{POOL}/cutoffs/{CUTOFF}/stats", headers=bearer(world.keys["trustee"])
+    )
+    assert stats.status_code == 200  # one decision-log entry, so there is a log to back up
+    manifest = backup(world.inst.db_path, tmp_path / "backup", key_files(world))
+    assert set(manifest["files"]) >= {
+        "poolproof.db",
+        "poolproof-decisions.db",
+        "keys/master.key",
+        "keys/gateway.key",
+    }
+    for name, info in manifest["files"].items():
+        if info["kind"] == "key":
+            assert mode(tmp_path / "backup" / name) == 0o600
+    target = tmp_path / "restored"
+    written = restore(tmp_path / "backup", target / "poolproof.db", target)
+    assert target / "poolproof.db" in written
+    assert integrity_check(target / "poolproof.db") == "ok"
+    assert mode(target / "master.key") == 0o600
+    app = create_app(
+        {
+            "DATABASE": str(target / "poolproof.db"),
+            "MASTER_KEY_FILE": str(target / "master.key"),
+            "GATEWAY_KEY_FILE": str(target / "gateway.key"),
+            "RATE_LIMIT_PER_SECOND": 0,
+        }
+    )
+    client = app.test_client()
+    original = header_of(world.client, world, CUTOFF)
+    assert header_of(client, world, CUTOFF) == original
+    key = parse_public_key(client.get("/public/gateway-key").get_json()["public_key_hex"])
+    bundle = client.get(
+        f"/auditor/pools/{POOL}/snapshots/{CUTOFF}/bundle", headers=bearer(world.keys["auditor"])
+    )
+    verify_snapshot(io.StringIO(bundle.get_data(as_text=True)), key)
+    claim = client.post(
+        f"/trustee/pools/{POOL}/snapshots/{CUTOFF}/claims",
+        json={"statement": CLAIM, "nonce": nonce()},
+        headers=bearer(world.keys["trustee"]),
+    )
+    assert claim.status_code == 200, claim.get_json()  # the restored master key opens the restored pools
+    log = client.get("/admin/decision-log/verify", headers=bearer(world.keys["admin"]))
+    assert log.status_code == 200
+    assert log.get_json()["verified"] is True
+
+
+def test_a_corrupted_backup_is_refused_and_nothing_is_written(world: World, tmp_path: Path) -> None:
+    backup(world.inst.db_path, tmp_path / "backup", key_files(world))
+    db_copy = tmp_path / "backup" / "poolproof.db"
+    data = bytearray(db_copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    db_copy.write_bytes(bytes(data))
+    with pytest.raises(KeyManagementError, match=r"poolproof\.db: missing or its SHA-256 differs"):
+        restore(tmp_path / "backup", tmp_path / "restored" / "poolproof.db", tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()
+
+
+def test_restore_does_not_overwrite_without_force(world: World, tmp_path: Path) -> None:
+    backup(world.inst.db_path, tmp_path / "backup", key_files(world))
+    with pytest.raises(KeyManagementError, match="refusing to overwrite"):
+        restore(tmp_path / "backup", world.inst.db_path, world.inst.root)
+
+
+def test_backup_and_restore_through_the_cli(world: World, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    env = {
+        "POOLPROOF_DATABASE": str(world.inst.db_path),
+        "POOLPROOF_MASTER_KEY_FILE": str(world.inst.master_key_file),
+    }
+    runner = CliRunner()
+    out = runner.invoke(cli, ["backup", str(tmp_path / "b")], env=env)
+    assert out.exit_code == 0, out.output
+    assert "keys/master.key" in out.output
+    restored = {
+        "POOLPROOF_DATABASE": str(tmp_path / "r" / "poolproof.db"),
+        "POOLPROOF_MASTER_KEY_FILE": str(tmp_path / "r" / "master.key"),
+    }
+    out = runner.invoke(cli, ["restore", str(tmp_path / "b")], env=restored)
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "r" / "gateway.key").exists()
+    out = runner.invoke(cli, ["restore", str(tmp_path / "b")], env=restored)
+    assert out.exit_code == 1
+    assert "refusing to overwrite" in out.output
+
+
+def test_the_signer_of_an_old_header_is_found_through_the_history(world: World) -> None:
+    from gateway.key_management import header_public_key
+
+    old_header = header_of(world.client, world, CUTOFF)
+    old_public = load_gateway_key(world.inst.gateway_key_file).public_key()
+    rotate_gateway_key(world.inst.gateway_key_file)
+    found = header_public_key(world.inst.gateway_key_file, old_header)
+    assert key_id(found) == key_id(old_public)
+    verify_header(old_header, found)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway/api/snapshots.py verifies stored headers with the current key only; "
+    "wire gateway.key_management.header_public_key into the claims route (issue 5's file)",
+)
+def test_claims_on_a_snapshot_sealed_before_a_gateway_key_rotation_are_still_answered(world: World) -> None:
+    rotate_gateway_key(world.inst.gateway_key_file)
+    client = restarted(world)
+    claim = client.post(
+        f"/trustee/pools/{POOL}/snapshots/{CUTOFF}/claims",
+        json={"statement": CLAIM, "nonce": nonce()},
+        headers=bearer(world.keys["trustee"]),
+    )
+    assert claim.status_code == 200, claim.get_json()
