@@ -89,21 +89,28 @@ class SealSettings:
 
     chunk_log2: int = DEFAULT_CHUNK_LOG2
     ipa_rounds: int | None = None
-    lane_set: str = "dpd5-v1"
+    lane_set: str = SealParams().lane_set  # the proofs default (dpd5-v2, the lane circuit)
     workers: int | None = None  # None: os.cpu_count(); 0: inline (no worker processes)
 
     @classmethod
     def from_config(cls, config: Any) -> SealSettings:
-        """From ``SEAL_CHUNK_LOG2``, ``SEAL_IPA_ROUNDS``, ``SEAL_WORKERS`` (or ``POOLPROOF_SEAL_*``)."""
+        """From ``SEAL_CHUNK_LOG2``, ``SEAL_IPA_ROUNDS``, ``SEAL_LANE_SET``, ``SEAL_WORKERS``
+        (or the ``POOLPROOF_SEAL_*`` environment variables).
+
+        Raises ``KeyError`` for an unknown lane set, ``ValueError`` for a non-integer setting.
+        """
 
         def get(name: str) -> Any:
             v = config.get(name)
             return os.environ.get(f"POOLPROOF_{name}") if v is None else v
 
         rounds, workers, chunk = get("SEAL_IPA_ROUNDS"), get("SEAL_WORKERS"), get("SEAL_CHUNK_LOG2")
+        lane_set = get("SEAL_LANE_SET") or cls.lane_set
+        get_lane_set(lane_set)
         return cls(
             chunk_log2=DEFAULT_CHUNK_LOG2 if chunk in (None, "") else int(chunk),
             ipa_rounds=None if rounds in (None, "") else int(rounds),
+            lane_set=lane_set,
             workers=None if workers in (None, "") else int(workers),
         )
 

@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any, NoReturn
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import Flask, Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
@@ -30,6 +30,7 @@ from policies.policy import Decision
 from proofs.claim_bundle import MAX_NONCE, MIN_NONCE, metric_commitments
 from proofs.claims import statement_from_dict
 from proofs.errors import EncodingError, ProvingError, VerificationError
+from proofs.signing import key_id
 from proofs.snapshot import verify_header
 
 from .. import decisions
@@ -168,6 +169,21 @@ def gateway_signing_key() -> Ed25519PrivateKey:
             fail(503, str(exc))
         ext["poolproof_gateway_key"] = key
     return key
+
+
+def header_signer(snap: SnapshotRecord) -> Ed25519PublicKey:
+    """The gateway key that signed a stored header: the current key, or an older one found through
+    the verified key history (``gateway.key_management``) for snapshots sealed before a rotation."""
+    current = gateway_signing_key().public_key()
+    signer = snap.header.get("signatures", [{}])[0].get("key_id")
+    if signer == key_id(current):
+        return current
+    from ..key_management import header_public_key
+
+    try:
+        return header_public_key(gateway_key_path(current_app.config), snap.header)
+    except (VerificationError, EncodingError, OSError) as exc:
+        fail(503, f"the key that signed this snapshot is not in the verified key history: {exc}")
 
 
 def job_runner(app: Flask) -> JobRunner:
@@ -400,7 +416,7 @@ def _audience_blueprint(role: str) -> Blueprint:
                     statement = statement_from_dict(body["statement"])
                 except EncodingError as exc:
                     _unprocessable(f"invalid claim statement: {exc}")
-                header = verify_header(snap.header, gateway_signing_key().public_key())
+                header = verify_header(snap.header, header_signer(snap))
                 try:
                     metric_commitments(header, statement)  # public checks: known metrics, value_bits
                 except VerificationError as exc:

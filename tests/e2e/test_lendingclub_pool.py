@@ -42,7 +42,12 @@ def lc(gw: Gateway) -> dict[str, Any]:
     gw.submit(POOL, CUTOFF, rows)
     gw.add("lc-investor", "lc-investor", "investor", "/investor", pools=[POOL])
     gw.add("lc-trustee", "lc-trustee", "trustee", "/trustee", pools=[POOL])
-    gw.seal(POOL, CUTOFF)
+    # Sealed with the range-proof lane set dpd5-v1 (the synthetic pools use the default, dpd5-v2).
+    gw.server.app.config["SEAL_LANE_SET"] = "dpd5-v1"
+    try:
+        gw.seal(POOL, CUTOFF)
+    finally:
+        gw.server.app.config.pop("SEAL_LANE_SET")
     return {"rows": rows}
 
 
@@ -84,3 +89,4 @@ def test_snapshot_bundle_verifies(gw: Gateway, lc: dict[str, Any]) -> None:
     header = verify_snapshot(io.StringIO(text), gw.key)
     assert header.leaf_count == len(lc["rows"])
     assert header.doc["currency"] == "USD"
+    assert header.lanes.name == "dpd5-v1"

@@ -102,6 +102,7 @@ def test_seal_job_reports_completion_and_the_cutoff_is_sealed(gw: Gateway, deal:
     job = deal["job"]
     assert (job["state"], job["percent"], job["leaves_done"], job["leaf_total"]) == ("sealed", 100.0, 64, 64)
     assert deal["header"]["leaf_count"] == N_LOANS
+    assert deal["header"]["proof_params"]["lane_set"] == "dpd5-v2"  # the default: the lane circuit
     assert deal["header"]["sequence"] == 1
     assert deal["header"]["previous_header_hash"] is None
     tapes = expect(gw.clients["platform"].get(f"/pools/{POOL}/tapes"), 200, "tapes")
@@ -273,7 +274,7 @@ def test_every_tampered_snapshot_is_rejected_naming_the_check(
         assert out["check"] == check, out
     else:
         assert code == 1, out
-        assert out["check"].startswith(("rangeproof.", "snapshot.")), out
+        assert out["check"].startswith(("rangeproof.", "lanecircuit.", "snapshot.")), out
 
 
 # -- investors: claims ----------------------------------------------------------------------------------
