@@ -42,7 +42,7 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def bench(n: int, workers: int, chunk_log2: int, n_claims: int) -> dict[str, Any]:
+def bench(n: int, workers: int, chunk_log2: int, n_claims: int, lane_set: str) -> dict[str, Any]:
     from gateway.db import connect
     from gateway.demo import init_instance
     from gateway.gateway_key import load_gateway_key
@@ -58,7 +58,13 @@ def bench(n: int, workers: int, chunk_log2: int, n_claims: int) -> dict[str, Any
     from proofs.claims import BoundClaim, RatioClaim
     from proofs.snapshot import verify_header, verify_snapshot
 
-    out: dict[str, Any] = {"target": "seal", "loans": n, "workers": workers, "chunk_log2": chunk_log2}
+    out: dict[str, Any] = {
+        "target": "seal",
+        "loans": n,
+        "workers": workers,
+        "chunk_log2": chunk_log2,
+        "lane_set": lane_set,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-seal-") as tmp:
         inst = init_instance(Path(tmp) / "inst")
         master = load_master_key(key_file=inst.master_key_file)
@@ -77,7 +83,7 @@ def bench(n: int, workers: int, chunk_log2: int, n_claims: int) -> dict[str, Any
             ingest_tape(db, pool, keys, cutoff, body, "jsonl", submitted_by="plat", max_bytes=1 << 40)
         out["ingest_seconds"] = round(time.perf_counter() - t0, 2)
 
-        settings = SealSettings(chunk_log2=chunk_log2, workers=workers)
+        settings = SealSettings(chunk_log2=chunk_log2, workers=workers, lane_set=lane_set)
         job, _ = start_seal_job(db, master, "BENCH", cutoff, settings)
         out["load_before_seal"] = _load()
         t0 = time.perf_counter()
@@ -154,11 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--chunk-log2", type=int, default=6)
     parser.add_argument("--claims", type=int, default=6)
+    parser.add_argument("--lane-set", default=None, help="default: the proofs default (dpd5-v2)")
     args = parser.parse_args(argv)
+    from proofs.snapshot import SealParams
+
+    default = SealParams().lane_set
+    lane_set = args.lane_set or default
     RESULTS.mkdir(exist_ok=True)
     for n in args.n:
-        result = bench(n, args.workers, args.chunk_log2, args.claims)
-        (RESULTS / f"seal-{n}.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = bench(n, args.workers, args.chunk_log2, args.claims, lane_set)
+        suffix = "" if lane_set == default else f"-{lane_set}"
+        (RESULTS / f"seal-{n}{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result))
     return 0
 
