@@ -328,11 +328,6 @@ def test_the_signer_of_an_old_header_is_found_through_the_history(world: World) 
     verify_header(old_header, found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/api/snapshots.py verifies stored headers with the current key only; "
-    "wire gateway.key_management.header_public_key into the claims route (issue 5's file)",
-)
 def test_claims_on_a_snapshot_sealed_before_a_gateway_key_rotation_are_still_answered(world: World) -> None:
     rotate_gateway_key(world.inst.gateway_key_file)
     client = restarted(world)
