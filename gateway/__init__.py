@@ -10,6 +10,8 @@ the policy from ``policies/``. Configuration keys (each also read from the envir
 ``MAX_REPORTED_ERRORS`` errors listed in a rejected tape's report (default 100; all are counted)
 ``POLICY_PATH``         policy TOML (default: the packaged default policy)
 ``DECISION_LOG_DATABASE`` SQLite file of the decision log (default ``<DATABASE stem>-decisions.db``)
+``RATE_LIMIT_PER_SECOND`` / ``RATE_LIMIT_BURST`` per-key token bucket (default 50 / 200; 0 turns it off;
+                        see ``gateway/ratelimit.py``)
 """
 
 from __future__ import annotations
