@@ -133,7 +133,7 @@ def seal_cmd(
 @click.option(
     "--out", "out_dir", default=None, type=click.Path(file_okay=False), help="write every bundle here"
 )
-@click.option("--loans", "n_loans", default=None, type=int, help="loans in the synthetic pool (default 500)")
+@click.option("--loans", "n_loans", default=None, type=int, help="loans in the synthetic pool (default 1000)")
 @click.option("--workers", type=int, default=None, help="sealing worker processes (default: all cores)")
 def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> None:
     """Run the whole story against a real local server and print what was proven."""
