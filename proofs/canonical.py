@@ -45,7 +45,13 @@ def _sort_key(name: str) -> bytes:
     return name.encode("utf-16-be", "surrogatepass")
 
 
-def _write(value: Any, path: str, out: list[str]) -> None:
+#: Deepest array/object nesting :func:`parse_json` accepts. Deeper input is refused before parsing:
+#: the C JSON scanner recurses per level, and hostile input must not be able to exhaust the stack.
+MAX_NESTING = 256
+
+def _write(value: Any, path: str, out: list[str], depth: int = 0) -> None:
+    if depth > MAX_NESTING:
+        raise EncodingError(f"{path[:40]}...: nesting is too deep (more than {MAX_NESTING} levels)")
     if value is None:
         out.append("null")
     elif value is True:
@@ -68,14 +74,14 @@ def _write(value: Any, path: str, out: list[str]) -> None:
                 out.append(",")
             out.append(_encode_string(key))
             out.append(":")
-            _write(value[key], f"{path}.{key}", out)
+            _write(value[key], f"{path}.{key}", out, depth + 1)
         out.append("}")
     elif isinstance(value, list | tuple):
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _write(item, f"{path}[{i}]", out)
+            _write(item, f"{path}[{i}]", out, depth + 1)
         out.append("]")
     elif isinstance(value, float):
         raise EncodingError(f"{path}: floats are not allowed in canonical documents")
@@ -90,10 +96,7 @@ def canonical_json(obj: Any) -> bytes:
     Raises :class:`EncodingError` naming the JSON path of the first unacceptable value.
     """
     out: list[str] = []
-    try:
-        _write(obj, "$", out)
-    except RecursionError as e:
-        raise EncodingError("$: nesting is too deep") from e
+    _write(obj, "$", out)
     try:
         return "".join(out).encode("utf-8")
     except UnicodeEncodeError as e:
@@ -160,10 +163,6 @@ def parse_json(data: bytes | str) -> Any:
     canonical_json(value)
     return value
 
-
-#: Deepest array/object nesting :func:`parse_json` accepts. Deeper input is refused before parsing:
-#: the C JSON scanner recurses per level, and hostile input must not be able to exhaust the stack.
-MAX_NESTING = 256
 
 _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
