@@ -132,7 +132,7 @@ def _cmd_verify_snapshot(args: argparse.Namespace) -> dict[str, Any]:
             "Merkle root and leaf count recomputed from every leaf",
             "every loan counted exactly once",
             "aggregates equal the sums of leaf commitments",
-            "every per-loan range proof (batch verified)",
+            "every per-loan lane proof (range proofs or lane circuit, batch verified)",
         ],
     }
 
