@@ -9,6 +9,7 @@ One blueprint per audience, mounted beside the audience's view blueprint (same U
   exact-value claim rules;
 * every role but borrowers: ``POST .../snapshots/<cutoff>/claims`` (policy + aggregate guard decide);
 * borrowers: ``GET .../snapshots/<cutoff>/inclusion?platform_loan_id=...`` for their own loans;
+* trustee, auditor, regulator: ``GET .../snapshots/<cutoff>/leaves/<i>/inclusion`` (sampling);
 * ``GET /public/gateway-key`` (no authentication).
 """
 
@@ -58,6 +59,7 @@ from .views import _scoped_pool
 #: What a false claim gets: the same fixed answer whatever the hidden value is.
 CANNOT_PROVE = "cannot prove this claim on this snapshot"
 BUNDLE_ROLES = ("platform", "trustee", "auditor", "regulator")
+SAMPLING_ROLES = ("trustee", "auditor", "regulator")
 METRICS_ROLES = ("platform", "trustee", "regulator")
 _PREFIX = {
     "platform": "/platform",
@@ -444,6 +446,36 @@ def _audience_blueprint(role: str) -> Blueprint:
                 return answer
 
         _ = Claims
+
+    if role in SAMPLING_ROLES:
+
+        @blp.route("/pools/<pool_id>/snapshots/<cutoff>/leaves/<int:leaf_index>/inclusion")
+        class SampledInclusion(MethodView):
+            @blp.response(200, description="poolproof/inclusion/v1 bundle of one leaf")
+            @blp.alt_response(403, description="the policy does not allow sampled inclusion checks")
+            @blp.alt_response(404, description="no such leaf, or no sealed snapshot for the cut-off")
+            def get(self, pool_id: str, cutoff: str, leaf_index: int) -> dict[str, Any]:
+                """A sampled leaf's opening and inclusion proof (auditor sampling: compare the committed
+                principal and DPD bucket with the loan file of the same exposure id)."""
+                party = scoped(pool_id)
+                snap = _snapshot_or_404(pool_id, cutoff)
+                p = policy_party(party)
+                decision = policy().may_request_claim(p, "inclusion", "sampled_leaf", pool_id=pool_id)
+                resource = f"pool:{pool_id}/snapshot:{snap.snapshot_id}/leaves/{leaf_index}"
+                _log(p, [decision], resource, 1 if decision.allowed else 0)
+                if not decision.allowed:
+                    fail(403, decision.reason)
+                if not 0 <= leaf_index < int(snap.header["leaf_count"]):
+                    fail(404, f"snapshot has no leaf {leaf_index}")
+                db = get_db()
+                keys = keys_for(pool_id)
+                tape = get_tape(db, snapshot_tape_id(db, snap))
+                stored = next(iter_loans(db, keys, tape, after=leaf_index, limit=1), None)
+                if stored is None:  # pragma: no cover - the tape has leaf_count loans
+                    fail(404, f"snapshot has no leaf {leaf_index}")
+                return inclusion_bundle(db, keys, snap, stored.record, stored.index)
+
+        _ = SampledInclusion
 
     if role == "borrower":
 

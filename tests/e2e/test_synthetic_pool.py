@@ -560,3 +560,25 @@ def test_cli_claim_requests_and_verifies_with_the_trusted_key(
     )
     assert refused.exit_code == 1
     assert CANNOT_PROVE in refused.output
+
+
+def test_auditor_samples_any_leaf_and_it_matches_the_tape(
+    gw: Gateway, deal: dict[str, Any], tmp_path: Path
+) -> None:
+    for index in (0, 17, N_LOANS - 1):
+        resp = gw.clients["auditor"].get(f"/pools/{POOL}/snapshots/{CUTOFF}/leaves/{index}/inclusion")
+        assert resp.status_code == 200, resp.text
+        verified = verify_inclusion_bundle(resp.json(), gw.key)
+        raw = deal["rows"][index]
+        assert verified.leaf_index == index
+        assert verified.principal == raw["current_principal_fen"]
+        assert verified.bucket == dpd_bucket(raw["days_past_due"])
+    assert (
+        gw.clients["auditor"].get(f"/pools/{POOL}/snapshots/{CUTOFF}/leaves/{N_LOANS}/inclusion").status_code
+        == 404
+    )
+    for who in ("investor", "platform"):
+        assert gw.clients[who].get(f"/pools/{POOL}/snapshots/{CUTOFF}/leaves/0/inclusion").status_code in (
+            404,
+            405,
+        )
