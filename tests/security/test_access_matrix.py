@@ -78,6 +78,7 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
         .replace("{cutoff}", CUTOFF)
         .replace("{job_id}", world.job_id)
         .replace("{party_id}", "auditor1")
+        .replace("{leaf_index}", "0")
     )
     kw: dict[str, Any] = {}
     if path.endswith("/inclusion"):
