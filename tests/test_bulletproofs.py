@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 from collections.abc import Callable
 
 import pytest
@@ -24,20 +23,12 @@ from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import FIELD_MODULUS, ORDER, Point, get_group
 from proofs.transcript import Transcript
+from tests.vectors_util import seeded_rng
 
 GROUP = get_group("arkworks")
 PROTOCOL = b"poolproof/test/rangeproof/v1"
 
 
-def seeded_rng(seed: bytes) -> Callable[[], int]:
-    """Deterministic prover randomness for tests only (SHAKE-256 in counter mode)."""
-    counter = itertools.count()
-
-    def draw() -> int:
-        block = hashlib.shake_256(seed + next(counter).to_bytes(8, "big")).digest(64)
-        return int.from_bytes(block, "big") % ORDER
-
-    return draw
 
 
 def transcript(context: bytes = b"ctx") -> Transcript:

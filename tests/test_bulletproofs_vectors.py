@@ -19,7 +19,7 @@ from proofs.bulletproofs import RangeProof, RangeProofItem, batch_verify, prove_
 from proofs.errors import VerificationError
 from proofs.group import get_group
 from proofs.transcript import Transcript
-from tests.test_bulletproofs import seeded_rng
+from tests.vectors_util import seeded_rng
 
 VECTOR_DIR = Path(__file__).parent / "vectors" / "bulletproofs"
 VECTOR_SPECS: list[dict[str, Any]] = [

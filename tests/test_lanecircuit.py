@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,20 +25,12 @@ from proofs.lanecircuit import (
 from proofs.lanes import DPD5_V1
 from proofs.pedersen import commit
 from proofs.transcript import Transcript
+from tests.vectors_util import seeded_rng
 
 GROUP = get_group("arkworks")
 PROTOCOL = b"poolproof/test/lanecircuit/v1"
 
 
-def seeded_rng(seed: bytes) -> Callable[[], int]:
-    """Deterministic prover randomness for tests only (SHAKE-256 in counter mode, 64 bytes mod r)."""
-    counter = itertools.count()
-
-    def draw() -> int:
-        block = hashlib.shake_256(seed + next(counter).to_bytes(8, "big")).digest(64)
-        return int.from_bytes(block, "big") % ORDER
-
-    return draw
 
 
 def off_subgroup_point_bytes() -> bytes:

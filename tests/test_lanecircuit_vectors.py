@@ -25,7 +25,7 @@ from proofs.lanecircuit import (
     verify_lanes,
 )
 from proofs.transcript import Transcript
-from tests.test_lanecircuit import seeded_rng
+from tests.vectors_util import seeded_rng
 
 VECTOR_DIR = Path(__file__).parent / "vectors" / "lanecircuit"
 PROTOCOL = "poolproof/test-vector/lanecircuit/v1"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +32,17 @@ def unhex_all(values: list[str]) -> list[bytes]:
 def unb64(value: str) -> bytes:
     """Decode a standard (padded) base64 string from a vector file, strictly."""
     return base64.b64decode(value, validate=True)
+
+
+def seeded_rng(seed: bytes) -> Callable[[], int]:
+    """Deterministic prover randomness for tests and frozen vectors only (SHAKE-256 in counter mode,
+    64 bytes reduced mod r). Production provers never take this."""
+    from proofs.group import ORDER
+
+    counter = itertools.count()
+
+    def draw() -> int:
+        block = hashlib.shake_256(seed + next(counter).to_bytes(8, "big")).digest(64)
+        return int.from_bytes(block, "big") % ORDER
+
+    return draw
