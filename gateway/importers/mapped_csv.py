@@ -35,22 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from gateway.importers.tape_v1 import TAPE_V1_FIELDS, Row
+from gateway.pools import IDENTITY_FIELDS as POOL_IDENTITY_FIELDS
 
 MAPPING_FORMAT = "poolproof/column-mapping/v1"
 
 # Identity fields a mapping cannot bind today (no real tape we import has them); left out of the rows.
-IDENTITY_FIELDS = frozenset(
-    {
-        "obligor_name",
-        "id_type",
-        "id_number",
-        "mobile",
-        "repayment_account",
-        "home_address",
-        "birth_date",
-        "gender",
-    }
-)
+IDENTITY_FIELDS = POOL_IDENTITY_FIELDS | {"repayment_account", "home_address"}
 ROLE_TYPES: dict[str, str] = {
     "original_principal": "money",
     "current_principal": "money",
