@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from policies import PolicyError
 
 from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
-from ..storage import NotFound, PartyRecord, current_tape, get_pool
+from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool
 from ..views import DEFAULT_PURPOSE, loan_page, pool_stats
 from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
 
@@ -34,6 +34,23 @@ def _purpose(party: PartyRecord, asked: str | None) -> str:
     if spec is None or purpose not in spec.purposes:
         fail(403, f"purpose {purpose!r} is not declared for role {party.role!r}")
     return purpose
+
+
+def _scoped_tape(
+    role: str, pool_id: str, cutoff: str, purpose_arg: str | None
+) -> tuple[PartyRecord, str, TapeRecord]:
+    """The calling party (of ``role``, scoped to the pool), its declared purpose and the cut-off's tape.
+
+    Aborts with 401/403 outside the role or scope and 404 when the cut-off has no tape.
+    """
+    party = require_role(role)
+    _scoped_pool(party, pool_id)
+    purpose = _purpose(party, purpose_arg)
+    try:
+        tape = current_tape(get_db(), pool_id, cutoff)
+    except NotFound as exc:
+        fail(404, str(exc))
+    return party, purpose, tape
 
 
 def register_view_routes(blp: Blueprint, role: str) -> None:
@@ -66,17 +83,10 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
             Keyset pagination: pass the previous page's ``next_after`` as ``after``. Every page's
             decisions are appended to the decision log.
             """
-            party = require_role(role)
-            _scoped_pool(party, pool_id)
-            purpose = _purpose(party, query["purpose"])
-            db = get_db()
-            try:
-                tape = current_tape(db, pool_id, cutoff)
-            except NotFound as exc:
-                fail(404, str(exc))
+            party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
             try:
                 page = loan_page(
-                    db,
+                    get_db(),
                     get_log_db(),
                     policy(),
                     party,
@@ -105,14 +115,7 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
         @blp.alt_response(404, description="no such pool, or no tape for the cut-off")
         def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
             """Whole-pool statistics of the cut-off (sums, counts, DPD buckets) the policy releases."""
-            party = require_role(role)
-            _scoped_pool(party, pool_id)
-            purpose = _purpose(party, query["purpose"])
-            db = get_db()
-            try:
-                tape = current_tape(db, pool_id, cutoff)
-            except NotFound as exc:
-                fail(404, str(exc))
+            party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
             stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
             return {
                 "pool_id": pool_id,
