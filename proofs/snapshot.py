@@ -33,18 +33,21 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from proofs import bulletproofs, bundle, lanecircuit, merkle
 from proofs.canonical import canonical_json, document_hash, parse_json
+from proofs.claims import metric_value_bits
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import GENERATOR_DST, pedersen_bases
 from proofs.group import ORDER, Group, Point, get_group
 from proofs.lanes import LaneSet, get_lane_set
 from proofs.pedersen import commit_many, derive_blinding
 from proofs.transcript import Transcript
+
+_T = TypeVar("_T")
 
 LEAF_VERSION: Final = b"\x01"
 RANGE_PROTOCOL: Final = b"poolproof/snapshot-rangeproof/v1"
@@ -247,10 +250,10 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
         merkle.leaf_hash(leaf_bytes(loan.exposure_id, commitments[i])) for i, loan in enumerate(task.loans)
     )
     proofs: list[ProofPart] = []
-    if lanes.proof == "lanecircuit":
-        for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
-            transcript = task.context.transcript(task.chunk_index, piece, part)
-            nonces = prover_nonces(task.seed, transcript, commitments[offset : offset + size])
+    for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
+        transcript = task.context.transcript(task.chunk_index, piece, part)
+        nonces = prover_nonces(task.seed, transcript, commitments[offset : offset + size])
+        if lanes.proof == "lanecircuit":
             circuit_proof, _ = lanecircuit.prove_lanes(
                 group,
                 values[offset : offset + size],
@@ -260,31 +263,19 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
                 ipa_rounds=circuit_rounds(task.params.ipa_rounds, size, n_bits),
                 rng=nonces,
             )
-            proofs.append(ProofPart(piece, part, m, n_bits, circuit_proof.to_bytes()))
-    for piece_index, (offset, size) in enumerate(
-        pieces(len(task.loans)) if lanes.proof == "rangeproof" else []
-    ):
-        for part, kind, first, count in _PARTS:
-            lane_offset = first + (0 if kind == "balance" else len(lanes.balance_lanes))
-            n_bits = lanes.balance_bits if kind == "balance" else lanes.count_bits
-            part_values: list[int] = []
-            part_blindings: list[int] = []
-            for lane in range(lane_offset, lane_offset + count):
-                for i in range(offset, offset + size):
-                    part_values.append(values[i][lane])
-                    part_blindings.append(blindings[i][lane])
-            transcript = task.context.transcript(task.chunk_index, piece_index, part)
-            nonces = prover_nonces(task.seed, transcript, commitments[offset : offset + size])
-            proof, _ = bulletproofs.prove_range(
+            proof_bytes = circuit_proof.to_bytes()
+        else:
+            range_proof, _ = bulletproofs.prove_range(
                 group,
-                part_values,
-                part_blindings,
+                part_entries(values, lanes, offset, size, part),
+                part_entries(blindings, lanes, offset, size, part),
                 n_bits,
                 transcript,
                 ipa_rounds=task.params.ipa_rounds,
                 rng=nonces,
             )
-            proofs.append(ProofPart(piece_index, part, len(part_values), n_bits, proof.to_bytes()))
+            proof_bytes = range_proof.to_bytes()
+        proofs.append(ProofPart(piece, part, m, n_bits, proof_bytes))
     return ChunkResult(
         chunk_index=task.chunk_index,
         exposure_ids=tuple(loan.exposure_id for loan in task.loans),
@@ -296,17 +287,19 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
     )
 
 
-def part_commitments(
-    chunk_commitments: Sequence[Sequence[Point]], lanes: LaneSet, offset: int, size: int, part: str
-) -> list[Point]:
-    """The commitments a part's range proof is about, in the order the prover used."""
+def part_entries(rows: Sequence[Sequence[_T]], lanes: LaneSet, offset: int, size: int, part: str) -> list[_T]:
+    """The per-lane entries (values, blindings or commitments) a range-proof part is about.
+
+    Lane-major: every loan of the piece for the part's first lane, then the next lane, ...; the
+    prover and the verifier both take this order.
+    """
     spec = next((p for p in _PARTS if p[0] == part), None)
     if spec is None:
         raise EncodingError(f"unknown proof part {part!r}")
     _, kind, first, count = spec
     lane_offset = first + (0 if kind == "balance" else len(lanes.balance_lanes))
     return [
-        chunk_commitments[i][lane]
+        rows[i][lane]
         for lane in range(lane_offset, lane_offset + count)
         for i in range(offset, offset + size)
     ]
@@ -443,8 +436,6 @@ class Header:
 
     def metric_bound_bits(self, metric: str) -> int:
         """Bits that bound the value of ``metric`` given the range proofs of every leaf."""
-        from proofs.claims import metric_value_bits
-
         terms = self.lanes.metric(metric)
         bits = max(
             self.lanes.balance_bits if lane in self.lanes.balance_lanes else self.lanes.count_bits
@@ -716,7 +707,7 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
                     proof = bulletproofs.RangeProof.from_bytes(
                         group, proof_bytes, m=m, n_bits=n_bits, ipa_rounds=spec.params.ipa_rounds
                     )
-                    commitments = part_commitments(points, lanes, offset, psize, part)
+                    commitments = part_entries(points, lanes, offset, psize, part)
                     pending.append(bulletproofs.RangeProofItem(commitments, n_bits, proof, transcript))
             except EncodingError as exc:
                 raise EncodingError(f"{where}: {exc}") from None
