@@ -1,15 +1,27 @@
-"""Seal a synthetic pool through the gateway and check it as an auditor; claim proof and verification.
+"""The SEAL target of issue 6: seal a synthetic pool through the gateway's seal job.
 
-Usage: ``python bench/bench_seal.py [--n 10000] [--workers N] [--chunk-log2 6] [--claims 5]``
+Usage: ``python bench/bench_seal.py --n N [--keep DIR] [--workers W] [--chunk-log2 K] [--lane-set NAME]
+[--ipa-rounds R|full]``
 
-For each n, in a fresh temporary instance: ingest a synthetic month (``gateway.synth``, month 6) with
-``gateway.ingest.ingest_tape``, seal it with ``gateway.sealing.run_seal_job`` on a process pool (one
-worker per core by default, ``POOLPROOF_MSM_THREADS=1`` each), stream the snapshot bundle to a file,
-verify it fully with ``proofs.snapshot.verify_snapshot`` (one process), then prove and verify
-``--claims`` ratio claims (gateway side ``gateway.snapshots.prove_claim``, investor side
-``proofs.claim_bundle.verify_claim_bundle``). Writes ``bench/results/seal-<n>.json``.
+In a fresh instance (a temporary directory, or ``DIR/instance`` with ``--keep``): ingest a synthetic
+month (``gateway.synth``, seed 7, month 6) in-process with ``gateway.ingest.ingest_tape`` (not timed
+here: ingestion is the ``bench/bench_ingest.py`` target), then time ``gateway.sealing.run_seal_job``:
+Pedersen commitments, per-loan lane proofs, Merkle tree, signed header, everything stored in SQLite.
+The seal runs on the gateway's process pool (``--workers``, default one per core; one MSM thread each).
 
-The machine is shared: the load average (``os.getloadavg``) is recorded before and after each phase.
+Proof parameters are the project's defaults, read at run time from ``gateway.sealing.SealSettings()``
+(which follows ``proofs.snapshot.SealParams`` for the lane set) and recorded in the JSON; the three
+flags override them. Writes ``bench/results/seal-<N>.json`` (``seal-<N>-<overrides>.json`` when a flag
+changes a default) with ``target``, ``loans``, ``seconds`` (seal wall time), ``seal_cpu_seconds``,
+``cpu_ms_per_loan``, ``peak_rss_mib`` and the other figures described in ``docs/benchmarks.md``.
+
+With ``--keep DIR`` (must not exist or be empty) the instance is kept for the next two targets:
+``DIR/instance/`` (database, master key, gateway key), ``DIR/snapshot.json`` (the snapshot bundle, streamed
+with ``gateway.snapshots.stream_snapshot_bundle``; not part of the seal time), ``DIR/gateway-public.pem``
+(what ``poolproof-audit --key`` takes) and ``DIR/bench-instance.json`` (pool, cut-off, loans, paths), read by
+``bench/bench_audit.py --dir DIR`` and ``bench/bench_claim.py --dir DIR``.
+
+The machine may be shared: the load averages (``os.getloadavg``) before and after the seal are recorded.
 """
 
 from __future__ import annotations
@@ -18,160 +30,280 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
-import secrets
-import statistics
+import shlex
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+POOL_ID = "BENCH"
+MANIFEST = "bench-instance.json"
 
 
-def _peak_rss_mib() -> dict[str, float]:
-    return {
-        "self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }
-
-
-def _load() -> list[float]:
+def load() -> list[float]:
+    """The 1-, 5- and 15-minute load averages."""
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def bench(n: int, workers: int, chunk_log2: int, n_claims: int, lane_set: str) -> dict[str, Any]:
+def vm_hwm_mib(pid: int | str = "self") -> float | None:
+    """Peak resident set (``VmHWM``) of a live process in MiB, or None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's ``VmHWM`` to its current RSS (Linux ``clear_refs`` 5); True if it worked."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def command_line() -> str:
+    """The command as typed, relative to the repository root."""
+    return "python bench/" + Path(sys.argv[0]).name + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def parse_rounds(text: str) -> int | None:
+    """``--ipa-rounds``: an integer, or ``full`` (None: the inner-product argument runs to the end)."""
+    return None if text in ("full", "none", "None") else int(text)
+
+
+def _ingest(db: Any, master: bytes, n: int) -> tuple[str, float]:
+    """Ingest a synthetic month of ``n`` loans in-process (no worker pool); returns (cut-off, seconds)."""
+    from gateway.ingest import ingest_tape, iter_rows_as_jsonl
+    from gateway.pools import CN_CONSUMER
+    from gateway.storage import create_party, create_pool, pool_keys
+    from gateway.synth import generate_tape, monthly_cutoff
+
+    create_party(db, "plat", "platform", public_key=b"\x01" * 32)
+    pool = create_pool(db, master, POOL_ID, "plat", CN_CONSUMER)
+    first = date(2024, 1, 31)
+    cutoff = monthly_cutoff(first, 6).isoformat()
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as body:
+        for line in iter_rows_as_jsonl(generate_tape(n, seed=7, cutoff=first, pool_id=POOL_ID, month=6)):
+            body.write(line)
+        body.seek(0)
+        keys = pool_keys(db, master, POOL_ID)
+        # workers=1: in-process, so no idle ingest workers hold memory or CPU during the seal.
+        ingest_tape(db, pool, keys, cutoff, body, "jsonl", submitted_by="plat", max_bytes=1 << 40, workers=1)
+    return cutoff, time.perf_counter() - t0
+
+
+def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
+    """Seal ``n`` synthetic loans with ``settings`` (a ``SealSettings``); returns the result document."""
+    from gateway import sealing
     from gateway.db import connect
     from gateway.demo import init_instance
     from gateway.gateway_key import load_gateway_key
-    from gateway.ingest import ingest_tape, iter_rows_as_jsonl
     from gateway.keyring import load_master_key
-    from gateway.pools import CN_CONSUMER
-    from gateway.sealing import SealSettings, run_seal_job, shutdown_executor, start_seal_job
-    from gateway.snapshots import get_snapshot, prove_claim, stream_snapshot_bundle
-    from gateway.storage import create_party, create_pool, pool_keys
-    from gateway.synth import generate_tape, monthly_cutoff
-    from proofs import bundle
-    from proofs.claim_bundle import verify_claim_bundle
-    from proofs.claims import BoundClaim, RatioClaim
-    from proofs.snapshot import verify_header, verify_snapshot
+    from gateway.snapshots import get_snapshot, stream_snapshot_bundle
+    from proofs.signing import public_key_to_pem
 
+    workers = settings.workers if settings.workers is not None else (os.cpu_count() or 1)
     out: dict[str, Any] = {
         "target": "seal",
         "loans": n,
+        "seconds": None,
+        "peak_rss_mib": None,
+        "date": utc_now(),
+        "command": command_line(),
+        "cpus": os.cpu_count(),
         "workers": workers,
-        "chunk_log2": chunk_log2,
-        "lane_set": lane_set,
+        "lane_set": settings.lane_set,
+        "chunk_log2": settings.chunk_log2,
+        "ipa_rounds": settings.ipa_rounds,  # null: full inner-product argument
     }
-    with tempfile.TemporaryDirectory(prefix="bench-seal-") as tmp:
-        inst = init_instance(Path(tmp) / "inst")
+    with ExitStack() as stack:
+        root = (
+            keep
+            if keep is not None
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-seal-")))
+        )
+        inst = init_instance(root / "instance")
         master = load_master_key(key_file=inst.master_key_file)
         gkey = load_gateway_key(inst.gateway_key_file)
         db = connect(inst.db_path)
-        create_party(db, "plat", "platform", public_key=b"\x01" * 32)
-        pool = create_pool(db, master, "BENCH", "plat", CN_CONSUMER)
-        first = date(2024, 1, 31)
-        cutoff = monthly_cutoff(first, 6).isoformat()
-        with tempfile.TemporaryFile() as body:
-            for line in iter_rows_as_jsonl(generate_tape(n, seed=7, cutoff=first, pool_id="BENCH", month=6)):
-                body.write(line)
-            body.seek(0)
-            t0 = time.perf_counter()
-            keys = pool_keys(db, master, "BENCH")
-            ingest_tape(db, pool, keys, cutoff, body, "jsonl", submitted_by="plat", max_bytes=1 << 40)
-        out["ingest_seconds"] = round(time.perf_counter() - t0, 2)
+        stack.callback(db.conn.close)
+        cutoff, ingest_s = _ingest(db, master, n)
+        out["ingest_seconds_untimed_target"] = round(ingest_s, 2)
 
-        settings = SealSettings(chunk_log2=chunk_log2, workers=workers, lane_set=lane_set)
-        job, _ = start_seal_job(db, master, "BENCH", cutoff, settings)
-        out["load_before_seal"] = _load()
-        t0 = time.perf_counter()
+        job, _ = sealing.start_seal_job(db, master, POOL_ID, cutoff, settings)
+        chunk_times: list[float] = []
+        worker_hwm: dict[int, float] = {}
+
+        def sample_workers() -> None:
+            # VmHWM is each worker's own peak so far; read it while the workers are alive (the seal
+            # pool is the gateway's shared executor, its process table is the only handle on them).
+            for pid in list(getattr(sealing._executor, "_processes", None) or {}):
+                hwm = vm_hwm_mib(pid)
+                if hwm is not None:
+                    worker_hwm[pid] = max(worker_hwm.get(pid, 0.0), hwm)
+
+        def after_chunk(_index: int) -> None:
+            chunk_times.append(time.perf_counter())
+            sample_workers()
+
+        rss_reset = reset_peak_rss()
+        out["load_before"] = load()
         cpu0 = os.times()
-        done = run_seal_job(inst.db_path, master, gkey, "bench", job.id, workers=workers)
-        cpu1 = os.times()
-        out["seal_seconds"] = round(time.perf_counter() - t0, 2)
-        shutdown_executor()  # so the workers' CPU time is counted in children
-        cpu2 = os.times()
-        out["seal_cpu_seconds"] = round(
-            (cpu1.user - cpu0.user)
-            + (cpu1.system - cpu0.system)
-            + (cpu2.children_user - cpu0.children_user)
-            + (cpu2.children_system - cpu0.children_system),
-            1,
+        t0 = time.perf_counter()
+        done = sealing.run_seal_job(
+            inst.db_path, master, gkey, "bench", job.id, workers=settings.workers, after_chunk=after_chunk
         )
-        out["load_after_seal"] = _load()
+        t1 = time.perf_counter()
+        cpu1 = os.times()
+        sample_workers()  # final peaks, before the workers exit
+        main_hwm = vm_hwm_mib()
+        sealing.shutdown_executor()  # waits for the workers, so their CPU time is in cpu2's children
+        cpu2 = os.times()
+        out["load_after"] = load()
         if done.state != "sealed":
             raise SystemExit(f"seal failed: {done.error}")
-        out["loans_per_second"] = round(n / out["seal_seconds"], 2)
 
-        snap = get_snapshot(db, "BENCH", cutoff)
-        path = Path(tmp) / "snapshot.json"
-        t0 = time.perf_counter()
-        with path.open("w", encoding="utf-8") as f:
-            for part in stream_snapshot_bundle(db, snap):
-                f.write(part)
-        out["bundle_stream_seconds"] = round(time.perf_counter() - t0, 2)
-        out["snapshot_bundle_bytes"] = path.stat().st_size
-        t0 = time.perf_counter()
-        with path.open(encoding="utf-8") as f:
-            verify_snapshot(f, gkey.public_key())
-        out["verify_snapshot_seconds"] = round(time.perf_counter() - t0, 2)
-        out["load_after_verify"] = _load()
+        seal_s = t1 - t0
+        cpu_self = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        cpu_workers = (cpu2.children_user - cpu0.children_user) + (
+            cpu2.children_system - cpu0.children_system
+        )
+        out["seconds"] = round(seal_s, 2)
+        out["seal_seconds"] = out["seconds"]
+        out["loans_per_second"] = round(n / seal_s, 2)
+        out["seal_cpu_seconds"] = round(cpu_self + cpu_workers, 2)
+        out["seal_cpu_seconds_main"] = round(cpu_self, 2)
+        out["seal_cpu_seconds_workers"] = round(cpu_workers, 2)
+        out["cpu_ms_per_loan"] = round(1000 * (cpu_self + cpu_workers) / n, 3)
+        out["chunks"] = len(chunk_times)
+        if chunk_times:
+            # first chunk: includes worker start-up and per-process generator derivation
+            out["first_chunk_seconds"] = round(chunk_times[0] - t0, 2)
+            out["last_chunk_seconds"] = round(chunk_times[-1] - t0, 2)
+            # after the last chunk: signing the header and the final transaction
+            out["finalize_seconds"] = round(t1 - chunk_times[-1], 3)
+        worker_peaks = sorted(worker_hwm.values(), reverse=True)
+        out["peak_rss_mib_main"] = None if main_hwm is None else round(main_hwm, 1)
+        out["peak_rss_mib_main_basis"] = (
+            "VmHWM of the benchmark process, reset just before the seal (ingest excluded)"
+            if rss_reset
+            else "VmHWM of the benchmark process over its whole life (includes ingest)"
+        )
+        out["peak_rss_mib_workers"] = [round(x, 1) for x in worker_peaks]
+        out["peak_rss_mib"] = round(max([main_hwm or 0.0, *worker_peaks]), 1)
+        out["peak_rss_mib_basis"] = (
+            "max over the main process and each seal worker of its own peak RSS (VmHWM); "
+            "peak_rss_mib_sum adds them (an upper bound on the seal's total)"
+        )
+        out["peak_rss_mib_sum"] = round((main_hwm or 0.0) + sum(worker_peaks), 1)
 
-        header = verify_header(snap.header, gkey.public_key())
-        keys = pool_keys(db, master, "BENCH")
-        bits = max(48, header.metric_bound_bits("pool_balance"))
-        statements = [
-            RatioClaim("balance_dpd_90plus", "pool_balance", "<=", 3, 100, bits),
-            RatioClaim("count_dpd_90plus", "loan_count", "<=", 5, 100, bits),
-            BoundClaim("pool_balance", 1, None, bits),
-        ]
-        prove_ms, verify_ms, sizes = [], [], []
-        for i in range(n_claims):
-            statement = statements[i % len(statements)]
+        if keep is not None:
+            snap = get_snapshot(db, POOL_ID, cutoff)
+            bundle_path = keep / "snapshot.json"
             t0 = time.perf_counter()
-            doc = prove_claim(header, keys, snap, statement, secrets.token_bytes(32))
-            prove_ms.append(1000 * (time.perf_counter() - t0))
-            text = bundle.dump_bundle(doc)
-            sizes.append(len(text))
-            parsed = bundle.load_bundle(text)
-            t0 = time.perf_counter()
-            verify_claim_bundle(parsed, gkey.public_key())
-            verify_ms.append(1000 * (time.perf_counter() - t0))
-        out["claim_prove_ms_median"] = round(statistics.median(prove_ms), 1)
-        out["claim_verify_ms_median"] = round(statistics.median(verify_ms), 1)
-        out["claim_verify_ms_max"] = round(max(verify_ms), 1)
-        out["claim_bundle_bytes_max"] = max(sizes)
-        db.conn.close()
-    rss = _peak_rss_mib()
-    out["peak_rss_mib"] = round(rss["self"], 1)
-    out["peak_rss_mib_workers"] = round(rss["children"], 1)
-    out["seconds"] = out["seal_seconds"]
-    out["date"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    out["command"] = "python bench/bench_seal.py " + " ".join(sys.argv[1:])
-    out["cpus"] = os.cpu_count()
+            with bundle_path.open("w", encoding="utf-8") as f:
+                for part in stream_snapshot_bundle(db, snap):
+                    f.write(part)
+            out["bundle_stream_seconds_untimed_target"] = round(time.perf_counter() - t0, 2)
+            out["snapshot_bundle_bytes"] = bundle_path.stat().st_size
+            key_path = keep / "gateway-public.pem"
+            key_path.write_bytes(public_key_to_pem(gkey.public_key()))
+            manifest = {
+                "loans": n,
+                "pool_id": POOL_ID,
+                "cutoff": cutoff,
+                "snapshot_id": snap.snapshot_id,
+                "lane_set": settings.lane_set,
+                "chunk_log2": settings.chunk_log2,
+                "ipa_rounds": settings.ipa_rounds,
+                "instance": {
+                    "db": str(inst.db_path.relative_to(keep)),
+                    "master_key": str(inst.master_key_file.relative_to(keep)),
+                    "gateway_key": str(inst.gateway_key_file.relative_to(keep)),
+                },
+                "bundle": bundle_path.name,
+                "public_key": key_path.name,
+            }
+            (keep / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            out["kept"] = str(keep)
     return out
+
+
+def result_name(n: int, settings: Any, defaults: Any) -> str:
+    """``seal-<n>.json``, with a suffix naming every proof parameter that differs from the defaults."""
+    suffix = ""
+    if settings.lane_set != defaults.lane_set:
+        suffix += f"-{settings.lane_set}"
+    if settings.chunk_log2 != defaults.chunk_log2:
+        suffix += f"-c{settings.chunk_log2}"
+    if settings.ipa_rounds != defaults.ipa_rounds:
+        suffix += f"-r{'full' if settings.ipa_rounds is None else settings.ipa_rounds}"
+    return f"seal-{n}{suffix}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--n", type=int, nargs="+", default=[10_000])
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--chunk-log2", type=int, default=6)
-    parser.add_argument("--claims", type=int, default=6)
-    parser.add_argument("--lane-set", default=None, help="default: the proofs default (dpd5-v2)")
+    parser.add_argument("--n", type=int, required=True, help="loans in the synthetic pool")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep instance, bundle and key in this directory"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="seal worker processes (default: one per core)"
+    )
+    parser.add_argument("--chunk-log2", type=int, default=None, help="default: SealSettings().chunk_log2")
+    parser.add_argument("--lane-set", default=None, help="default: SealSettings().lane_set")
+    parser.add_argument(
+        "--ipa-rounds",
+        type=parse_rounds,
+        default=argparse.SUPPRESS,
+        help="integer or 'full' (default: SealSettings)",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
-    from proofs.snapshot import SealParams
+    from dataclasses import replace
 
-    default = SealParams().lane_set
-    lane_set = args.lane_set or default
-    RESULTS.mkdir(exist_ok=True)
-    for n in args.n:
-        result = bench(n, args.workers, args.chunk_log2, args.claims, lane_set)
-        suffix = "" if lane_set == default else f"-{lane_set}"
-        (RESULTS / f"seal-{n}{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result))
+    from gateway.sealing import SealSettings
+
+    defaults = SealSettings()
+    settings = replace(defaults, workers=args.workers)
+    if args.chunk_log2 is not None:
+        settings = replace(settings, chunk_log2=args.chunk_log2)
+    if args.lane_set is not None:
+        settings = replace(settings, lane_set=args.lane_set)
+    if hasattr(args, "ipa_rounds"):
+        settings = replace(settings, ipa_rounds=args.ipa_rounds)
+    if args.keep is not None:
+        if args.keep.exists() and any(args.keep.iterdir()):
+            parser.error(f"--keep {args.keep}: directory is not empty")
+        args.keep.mkdir(parents=True, exist_ok=True)
+        args.keep = args.keep.resolve()
+    result = bench(args.n, settings, args.keep)
+    result["defaults_source"] = "gateway.sealing.SealSettings() at run time"
+    result["defaults"] = {
+        "lane_set": defaults.lane_set,
+        "chunk_log2": defaults.chunk_log2,
+        "ipa_rounds": defaults.ipa_rounds,
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / result_name(args.n, settings, defaults)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
