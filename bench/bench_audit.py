@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_seal import source_state  # bench/ is on sys.path when run as a script
+
 RESULTS = Path(__file__).resolve().parent / "results"
 MANIFEST = "bench-instance.json"
 
@@ -183,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         + Path(sys.argv[0]).name
         + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)),
         "cpus": os.cpu_count(),
+        **source_state(),
         "workers": args.workers if args.workers is not None else "CLI default (all cores)",
         "cpu_ms_per_loan": round(1000 * measured["cpu_seconds"] / loans, 3),
         "snapshot_bundle_bytes": bundle.stat().st_size,

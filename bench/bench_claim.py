@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_seal import source_state  # bench/ is on sys.path when run as a script
+
 RESULTS = Path(__file__).resolve().parent / "results"
 MANIFEST = "bench-instance.json"
 
@@ -145,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     )
     result["cpus"] = os.cpu_count()
+    result.update(source_state())
     result["load_before"] = load_before
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     args.results.mkdir(parents=True, exist_ok=True)

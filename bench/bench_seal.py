@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,7 +78,23 @@ def command_line() -> str:
 
 
 def utc_now() -> str:
+    """The current time, UTC, ISO 8601 to the second."""
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def source_state() -> dict[str, Any]:
+    """The commit measured, and the code paths that differed from it (the checkout is shared)."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+        return done.stdout if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "proofs", "gateway", "policies")
+    return {
+        "git_commit": git("rev-parse", "HEAD").strip() or None,
+        "uncommitted_code": [line[3:] for line in changed.splitlines()],
+    }
 
 
 def parse_rounds(text: str) -> int | None:
@@ -126,6 +143,7 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
         "date": utc_now(),
         "command": command_line(),
         "cpus": os.cpu_count(),
+        **source_state(),
         "workers": workers,
         "lane_set": settings.lane_set,
         "chunk_log2": settings.chunk_log2,
