@@ -1,7 +1,7 @@
 """The SEAL target of issue 6: seal a synthetic pool through the gateway's seal job.
 
-Usage: ``python bench/bench_seal.py --n N [--keep DIR] [--workers W] [--chunk-log2 K] [--lane-set NAME]
-[--ipa-rounds R|full]``
+Usage: ``python bench/bench_seal.py --n N [--keep DIR] [--workers W] [--chunk-log2 K|auto]
+[--lane-set NAME] [--ipa-rounds R|full] [--results DIR]``
 
 In a fresh instance (a temporary directory, or ``DIR/instance`` with ``--keep``): ingest a synthetic
 month (``gateway.synth``, seed 7, month 6) in-process with ``gateway.ingest.ingest_tape`` (not timed
@@ -10,10 +10,14 @@ Pedersen commitments, per-loan lane proofs, Merkle tree, signed header, everythi
 The seal runs on the gateway's process pool (``--workers``, default one per core; one MSM thread each).
 
 Proof parameters are the project's defaults, read at run time from ``gateway.sealing.SealSettings()``
-(which follows ``proofs.snapshot.SealParams`` for the lane set) and recorded in the JSON; the three
-flags override them. Writes ``bench/results/seal-<N>.json`` (``seal-<N>-<overrides>.json`` when a flag
-changes a default) with ``target``, ``loans``, ``seconds`` (seal wall time), ``seal_cpu_seconds``,
-``cpu_ms_per_loan``, ``peak_rss_mib`` and the other figures described in ``docs/benchmarks.md``.
+(which follows ``proofs.snapshot.SealParams``); the three flags override them. The JSON records both
+what was asked for (``settings``; a null ``chunk_log2`` lets the gateway size chunks by the pool, where
+it supports that) and what the seal job used (``lane_set``, ``chunk_log2``, ``ipa_rounds``; null rounds:
+full inner-product compression), and the defaults of the day (``defaults``).
+
+Writes ``bench/results/seal-<N>.json`` (``seal-<N>-<overrides>.json`` when a flag changes a default)
+with ``target``, ``loans``, ``seconds`` (seal wall time), ``seal_cpu_seconds``, ``cpu_ms_per_loan``,
+``peak_rss_mib`` and the other figures described in ``docs/benchmarks.md``.
 
 With ``--keep DIR`` (must not exist or be empty) the instance is kept for the next two targets:
 ``DIR/instance/`` (database, master key, gateway key), ``DIR/snapshot.json`` (the snapshot bundle, streamed
@@ -102,6 +106,11 @@ def parse_rounds(text: str) -> int | None:
     return None if text in ("full", "none", "None") else int(text)
 
 
+def parse_chunk(text: str) -> int | None:
+    """``--chunk-log2``: an integer, or ``auto`` (None: the gateway sizes chunks by the pool, if it can)."""
+    return None if text == "auto" else int(text)
+
+
 def _ingest(db: Any, master: bytes, n: int) -> tuple[str, float]:
     """Ingest a synthetic month of ``n`` loans in-process (no worker pool); returns (cut-off, seconds)."""
     from gateway.ingest import ingest_tape, iter_rows_as_jsonl
@@ -145,9 +154,12 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         **source_state(),
         "workers": workers,
-        "lane_set": settings.lane_set,
-        "chunk_log2": settings.chunk_log2,
-        "ipa_rounds": settings.ipa_rounds,  # null: full inner-product argument
+        # what was asked for (null chunk_log2: the gateway picks it from the pool size) ...
+        "settings": {
+            "lane_set": settings.lane_set,
+            "chunk_log2": settings.chunk_log2,
+            "ipa_rounds": settings.ipa_rounds,
+        },
     }
     with ExitStack() as stack:
         root = (
@@ -164,6 +176,14 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
         out["ingest_seconds_untimed_target"] = round(ingest_s, 2)
 
         job, _ = sealing.start_seal_job(db, master, POOL_ID, cutoff, settings)
+        # ... and the proof parameters the job actually uses (recorded in the header); null
+        # ipa_rounds: full inner-product compression
+        used = {
+            "lane_set": job.params.lane_set,
+            "chunk_log2": job.params.chunk_log2,
+            "ipa_rounds": job.params.ipa_rounds,
+        }
+        out.update(used)
         chunk_times: list[float] = []
         worker_hwm: dict[int, float] = {}
 
@@ -246,9 +266,7 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
                 "pool_id": POOL_ID,
                 "cutoff": cutoff,
                 "snapshot_id": snap.snapshot_id,
-                "lane_set": settings.lane_set,
-                "chunk_log2": settings.chunk_log2,
-                "ipa_rounds": settings.ipa_rounds,
+                **used,
                 "instance": {
                     "db": str(inst.db_path.relative_to(keep)),
                     "master_key": str(inst.master_key_file.relative_to(keep)),
@@ -268,7 +286,7 @@ def result_name(n: int, settings: Any, defaults: Any) -> str:
     if settings.lane_set != defaults.lane_set:
         suffix += f"-{settings.lane_set}"
     if settings.chunk_log2 != defaults.chunk_log2:
-        suffix += f"-c{settings.chunk_log2}"
+        suffix += f"-c{'auto' if settings.chunk_log2 is None else settings.chunk_log2}"
     if settings.ipa_rounds != defaults.ipa_rounds:
         suffix += f"-r{'full' if settings.ipa_rounds is None else settings.ipa_rounds}"
     return f"seal-{n}{suffix}.json"
@@ -283,7 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=None, help="seal worker processes (default: one per core)"
     )
-    parser.add_argument("--chunk-log2", type=int, default=None, help="default: SealSettings().chunk_log2")
+    parser.add_argument(
+        "--chunk-log2",
+        type=parse_chunk,
+        default=argparse.SUPPRESS,
+        help="integer or 'auto' (default: SealSettings)",
+    )
     parser.add_argument("--lane-set", default=None, help="default: SealSettings().lane_set")
     parser.add_argument(
         "--ipa-rounds",
@@ -299,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
 
     defaults = SealSettings()
     settings = replace(defaults, workers=args.workers)
-    if args.chunk_log2 is not None:
+    if hasattr(args, "chunk_log2"):
         settings = replace(settings, chunk_log2=args.chunk_log2)
     if args.lane_set is not None:
         settings = replace(settings, lane_set=args.lane_set)
