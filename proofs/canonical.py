@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
+from itertools import accumulate, count
 from typing import Any
 
 from proofs.errors import EncodingError
@@ -45,13 +47,19 @@ def _sort_key(name: str) -> bytes:
     return name.encode("utf-16-be", "surrogatepass")
 
 
-#: Deepest array/object nesting :func:`parse_json` accepts. Deeper input is refused before parsing:
-#: the C JSON scanner recurses per level, and hostile input must not be able to exhaust the stack.
+#: Deepest array/object nesting :func:`parse_json` and :func:`canonical_json` accept (``[[1]]`` is two
+#: levels). Deeper input is refused before parsing: the C JSON scanner recurses per level, and hostile
+#: input must not be able to exhaust the stack.
 MAX_NESTING = 256
 
+
+def _too_deep(path: str) -> EncodingError:
+    return EncodingError(f"{path[:40]}...: nesting is too deep (more than {MAX_NESTING} levels)")
+
+
 def _write(value: Any, path: str, out: list[str], depth: int = 0) -> None:
-    if depth > MAX_NESTING:
-        raise EncodingError(f"{path[:40]}...: nesting is too deep (more than {MAX_NESTING} levels)")
+    # ``depth`` counts the containers around ``value``; a container at depth MAX_NESTING would be the
+    # (MAX_NESTING + 1)-th level, which parse_json refuses, so it is refused here too, even when empty.
     if value is None:
         out.append("null")
     elif value is True:
@@ -65,6 +73,8 @@ def _write(value: Any, path: str, out: list[str], depth: int = 0) -> None:
     elif isinstance(value, str):
         out.append(_encode_string(value))
     elif isinstance(value, dict):
+        if depth >= MAX_NESTING:
+            raise _too_deep(path)
         for key in value:
             if not isinstance(key, str):
                 raise EncodingError(f"{path}: object key {key!r} is not a string")
@@ -77,6 +87,8 @@ def _write(value: Any, path: str, out: list[str], depth: int = 0) -> None:
             _write(value[key], f"{path}.{key}", out, depth + 1)
         out.append("}")
     elif isinstance(value, list | tuple):
+        if depth >= MAX_NESTING:
+            raise _too_deep(path)
         out.append("[")
         for i, item in enumerate(value):
             if i:
@@ -164,23 +176,44 @@ def parse_json(data: bytes | str) -> Any:
     return value
 
 
-_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# A JSON string token as the nesting scan delimits it: a quote, then plain characters or backslash
+# escapes, then a quote (the unrolled form of "(?:[^"\\]|\\.)*", which matches the same tokens).
+_STRING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# Step per bracket, offset by one so it fits a byte: 2 for an opener, 0 for a closer.
+_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+
+
+def _outside_strings(text: str) -> str:
+    """``text`` with its string tokens (as :data:`_STRING_TOKEN` delimits them) removed."""
+    if "\\" in text:
+        return _STRING_TOKEN.sub("", text)
+    # Without backslashes a string token runs from a quote to the next quote: the pieces between
+    # quotes alternate outside / inside, and after an unmatched last quote the rest is outside too.
+    pieces = text.split('"')
+    outside = pieces[0::2]
+    if len(pieces) % 2 == 0:
+        outside.append(pieces[-1])
+    return "".join(outside)
 
 
 def _nesting_exceeds(text: str, limit: int) -> bool:
-    """True if brackets outside strings nest deeper than ``limit`` (cheap when there are few)."""
+    """True if brackets outside strings nest deeper than ``limit`` at some point, reading left to right.
+
+    The depth after each bracket is the number of openers (``[``, ``{``) minus closers so far. Every
+    step runs in C (split/join or one regex pass to drop strings, one to keep brackets, then a running
+    sum over bytes), never a Python loop per token. Text with at most ``limit`` openers in all cannot
+    exceed it, which is checked first.
+    """
     if text.count("[") + text.count("{") <= limit:
         return False
-    depth = 0
-    for m in _STRUCTURE.finditer(text):
-        lexeme = m.group()
-        if lexeme in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif lexeme in "]}":
-            depth -= 1
-    return False
+    brackets = _NOT_BRACKET.sub("", _outside_strings(text))
+    if brackets.count("[") + brackets.count("{") <= limit:
+        return False
+    # With step 2 per opener and 0 per closer, depth after k brackets = (sum of the first k steps) - k.
+    running = accumulate(brackets.encode("ascii").translate(_BRACKET_STEP))
+    deepest: int = max(map(operator.sub, running, count(1)))
+    return deepest > limit
 
 
 def domain_tag(domain: str) -> bytes:

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import random
+import re
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofs.canonical import (
+    MAX_NESTING,
     MAX_SAFE_INTEGER,
+    _nesting_exceeds,
     canonical_json,
     document_hash,
     domain_separated,
@@ -212,11 +215,103 @@ def test_too_deeply_nested_python_value_is_an_encoding_error() -> None:
 
 
 def test_nesting_limit_is_enforced_before_parsing_and_ignores_brackets_in_strings() -> None:
-    from proofs.canonical import MAX_NESTING
-
     ok = "[" * MAX_NESTING + "]" * MAX_NESTING
     assert parse_json(ok) is not None
     with pytest.raises(EncodingError, match="nesting is too deep"):
         parse_json("[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1))
     brackets_in_text = '["' + "[" * 1000 + '"]'
     assert parse_json(brackets_in_text) == ["[" * 1000]
+
+
+# --- the nesting limit, exactly at 256 / 257 levels ---------------------------------------------
+
+
+def _nested(levels: int, inner: str = "", kinds: str = "[") -> str:
+    """``levels`` containers around ``inner``, cycling through ``kinds`` (``{`` opens a member "k")."""
+    opens, closes = [], []
+    for i in range(levels):
+        if kinds[i % len(kinds)] == "[":
+            opens.append("[")
+            closes.append("]")
+        else:
+            opens.append('{"k":')
+            closes.append("}")
+    if not inner and opens and opens[-1] != "[":
+        inner = "1"  # an object member needs a value
+    return "".join(opens) + inner + "".join(reversed(closes))
+
+
+@pytest.mark.parametrize("kinds", ["[", "{", "[{", "{["])
+@pytest.mark.parametrize("inner", ["", "1", '"x"'])
+def test_parse_accepts_exactly_256_levels_of_structure(kinds: str, inner: str) -> None:
+    parse_json(_nested(MAX_NESTING, inner, kinds))
+    with pytest.raises(EncodingError, match=r"^JSON nesting is too deep \(more than 256 levels\)$"):
+        parse_json(_nested(MAX_NESTING + 1, inner, kinds))
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [
+        "[" * 300,  # no backslash in the text
+        "{" * 300 + "]" * 10,
+        '\\"' + "[" * 300,  # escaped quote: the string does not end there
+        "\\\\" + "[" * 300,  # escaped backslash just before brackets
+        "\\u005b" * 300,  # escaped bracket
+    ],
+)
+def test_brackets_inside_strings_never_count_towards_the_limit(inside: str) -> None:
+    doc = _nested(MAX_NESTING, f'"{inside}"')
+    assert parse_json(doc) is not None
+    with pytest.raises(EncodingError, match="nesting is too deep"):
+        parse_json(_nested(MAX_NESTING + 1, f'"{inside}"'))
+
+
+def test_a_string_before_the_structure_does_not_hide_its_depth() -> None:
+    for prefix in ('"[[[[[",', '"\\"]]]]]]",', '"\\\\",'):
+        text = "[" + prefix + _nested(MAX_NESTING, "1") + "]"
+        with pytest.raises(EncodingError, match="nesting is too deep"):
+            parse_json(text)
+        assert parse_json("[" + prefix + _nested(MAX_NESTING - 1, "1") + "]") is not None
+
+
+def _value(levels: int, inner: Any) -> Any:
+    for i in range(levels):
+        inner = [inner] if i % 2 else {"k": inner}
+    return inner
+
+
+@pytest.mark.parametrize("inner", [None, 7, "s", [], {}])
+def test_encode_accepts_exactly_256_levels_and_refuses_257(inner: Any) -> None:
+    deepest = _value(MAX_NESTING - (1 if isinstance(inner, list | dict) else 0), inner)
+    assert parse_json(canonical_json(deepest)) == deepest
+    too_deep = [deepest]
+    with pytest.raises(EncodingError, match=r"nesting is too deep \(more than 256 levels\)$"):
+        canonical_json(too_deep)
+
+
+def _nesting_exceeds_reference(text: str, limit: int) -> bool:
+    """The original token-by-token scan: string tokens skipped, depth counted per bracket."""
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        lexeme = m.group()
+        if lexeme in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif lexeme in "]}":
+            depth -= 1
+    return False
+
+
+@settings(max_examples=1500)
+@given(st.text(alphabet='[]{}"\\ a\n', max_size=60), st.integers(0, 8))
+def test_nesting_scan_agrees_with_the_token_by_token_scan(text: str, limit: int) -> None:
+    assert _nesting_exceeds(text, limit) == _nesting_exceeds_reference(text, limit)
+
+
+@settings(max_examples=300)
+@given(st.recursive(st.integers(0, 9) | st.text('[]{}"\\x', max_size=4), lambda c: st.lists(c, max_size=3)))
+def test_nesting_scan_of_encoded_documents_agrees_with_the_token_by_token_scan(value: Any) -> None:
+    text = canonical_json(value).decode()
+    for limit in range(6):
+        assert _nesting_exceeds(text, limit) == _nesting_exceeds_reference(text, limit)
