@@ -76,7 +76,7 @@ def main() -> None:
         context=context, params=params, sequence=1, previous_header_hash=None,
         sealed_at="2026-11-01T00:00:00Z", leaf_count=outcome.leaf_count, merkle_root=outcome.merkle_root,
         currency="CNY", dpd_bucket_edges=(0, 30, 60, 90), aggregates=outcome.aggregates,
-        policy_version="bench",
+        policy_version="bench", packed_sums=outcome.packed_sums, aggregate_proof=outcome.aggregate_proof,
     ))  # fmt: skip
     write_snapshot_bundle(out, header, chunks)
     text = out.getvalue()

@@ -375,10 +375,12 @@ def run_demo(
             snapshot_text = resp.text
             verified = verify_snapshot(io.StringIO(snapshot_text), gateway_pub)
             verify_seconds = time.monotonic() - t1
+            packed = verified.packed_sums is not None
+            sums = "aggregates unpack leaf sums" if packed else "aggregates = sums of leaves"
             echo(
                 f"auditor verified the whole snapshot ({len(snapshot_text):,} bytes) "
                 f"in {verify_seconds:.1f}s: "
-                f"signature, Merkle root over {verified.leaf_count} leaves, aggregates = sums of leaves, "
+                f"signature, Merkle root over {verified.leaf_count} leaves, {sums}, "
                 f"every loan counted once, every per-loan proof (lane set {verified.lanes.name})"
             )
             # 6. borrower

@@ -26,8 +26,12 @@ def _progress_line(job: dict[str, Any]) -> str:
 @click.option("--pool", "pool_id", default=None, help="pool id")
 @click.option("--cutoff", default=None, help="cut-off date YYYY-MM-DD")
 @click.option("--resume", is_flag=True, help="resume jobs left running by a crash (all, or --pool/--cutoff)")
-@click.option("--chunk-log2", type=int, default=None, help="leaves per chunk = 2^k (default 6)")
-@click.option("--ipa-rounds", type=int, default=None, help="inner-product rounds (default: full)")
+@click.option(
+    "--chunk-log2", type=int, default=None, help="leaves per chunk = 2^k (default: by pool size, 6 to 10)"
+)
+@click.option(
+    "--ipa-rounds", default=None, help="inner-product rounds, or 'full' (default: the lane set's default, 2)"
+)
 @click.option("--workers", type=int, default=None, help="worker processes (default: all cores; 0 = inline)")
 @click.option("--db", "db_path", default=None, help="SQLite file (env POOLPROOF_DATABASE)")
 @click.option("--master-key-file", default=None, help="master key file (env POOLPROOF_MASTER_KEY_FILE)")
@@ -37,7 +41,7 @@ def seal_cmd(
     cutoff: str | None,
     resume: bool,
     chunk_log2: int | None,
-    ipa_rounds: int | None,
+    ipa_rounds: str | None,
     workers: int | None,
     db_path: str | None,
     master_key_file: str | None,

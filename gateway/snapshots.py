@@ -310,7 +310,7 @@ def stream_snapshot_bundle(db: sqlite_utils.Database, snap: SnapshotRecord) -> I
     prefix, suffix = _bundle_frame(snap.header)
     yield prefix
     first = True
-    for chunk in chunk_documents(db, snap.job_id, len(snap.lanes.lanes)):
+    for chunk in chunk_documents(db, snap.job_id, len(snap.lanes.inputs)):
         yield ("" if first else ",\n") + canonical_json(chunk).decode()
         first = False
     yield suffix
@@ -405,7 +405,7 @@ def leaf_index_of(db: sqlite_utils.Database, snap: SnapshotRecord, exposure_id: 
     Raises :class:`NotFound` if the exposure is not a leaf of the snapshot.
     """
     chunk_size = 1 << int(snap.header["proof_params"]["chunk_log2"])
-    n_lanes = len(snap.lanes.lanes)
+    n_lanes = len(snap.lanes.inputs)
 
     def leaves_of(chunk: int) -> list[tuple[str, bytes]]:
         row = db.conn.execute(

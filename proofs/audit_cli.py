@@ -131,7 +131,11 @@ def _cmd_verify_snapshot(args: argparse.Namespace) -> dict[str, Any]:
             "header signature",
             "Merkle root and leaf count recomputed from every leaf",
             "every loan counted exactly once",
-            "aggregates equal the sums of leaf commitments",
+            (
+                "aggregates equal the sums of leaf commitments"
+                if header.packed_sums is None
+                else "packed sums equal the sums of leaf commitments; the per-lane aggregates unpack them"
+            ),
             "every per-loan lane proof (range proofs or lane circuit, batch verified)",
         ],
     }

@@ -12,6 +12,10 @@ snapshot and what it was committed as:
    count of one in the same bucket (so the borrower can compare them with their statement).
 
 It reveals the blindings of this one leaf only, which open nothing but this loan's commitments.
+
+Version 1 (one commitment per lane) lists each lane with its value and blinding. Version 2 is for
+packed lane sets (``dpd5-v3``): each lane with its value, then one blinding per leaf commitment;
+the verifier packs the values as the lane set says and recomputes the commitments.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from proofs.snapshot import Header, check_exposure_id, leaf_bytes, verify_header
 
 KIND: Final = "inclusion"
 VERSION: Final = 1
+PACKED_VERSION: Final = 2
 
 _SCHEMA: Final = bundle.Object(
     {
@@ -48,6 +53,20 @@ _SCHEMA: Final = bundle.Object(
             1,
             64,
         ),
+        "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
+    }
+)
+
+_SCHEMA_PACKED: Final = bundle.Object(
+    {
+        "format": bundle.Const(bundle.format_string(KIND, PACKED_VERSION)),
+        "header": bundle.AnyJson(),
+        "leaf_index": bundle.Int(0, 2**40),
+        "exposure_id": bundle.Str(64, r"[A-Za-z0-9_-]{1,64}"),
+        "lanes": bundle.ListOf(
+            bundle.Object({"lane": bundle.Str(64), "value": bundle.Int(0, 2**53 - 1)}), 1, 64
+        ),
+        "blindings": bundle.ListOf(bundle.Bytes(SCALAR_BYTES), 1, 64),
         "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
     }
 )
@@ -72,10 +91,29 @@ def make_inclusion_bundle(
     blindings: Sequence[int],
     path: Sequence[bytes],
 ) -> dict[str, Any]:
-    """Assemble an inclusion bundle for one leaf (the gateway side)."""
+    """Assemble an inclusion bundle for one leaf (the gateway side).
+
+    ``values`` are the loan's lane values (lane order); ``blindings`` those of its leaf commitments
+    (one per lane, or one per packed input).
+    """
     from proofs.lanes import get_lane_set
 
     lanes = get_lane_set(header["proof_params"]["lane_set"])
+    if lanes.packing is not None:
+        packed = {
+            "format": bundle.format_string(KIND, PACKED_VERSION),
+            "header": header,
+            "leaf_index": leaf_index,
+            "exposure_id": exposure_id,
+            "lanes": [{"lane": lane, "value": v} for lane, v in zip(lanes.lanes, values, strict=True)],
+            "blindings": [
+                r.to_bytes(SCALAR_BYTES, "big").hex()
+                for r in _exactly(blindings, len(lanes.inputs), "blindings")
+            ],
+            "path": [h.hex() for h in path],
+        }
+        _SCHEMA_PACKED.check(packed, "")
+        return packed
     doc = {
         "format": bundle.format_string(KIND, VERSION),
         "header": header,
@@ -101,11 +139,16 @@ def verify_inclusion_bundle(doc: object, gateway_key: Ed25519PublicKey) -> Verif
         VerificationError: ``header.signature``, ``inclusion.lanes`` (lane names or values are not
             those of one loan), ``merkle.inclusion`` (the leaf is not in the signed tree).
     """
-    bundle.check_document(doc, KIND, {VERSION}, _SCHEMA)
+    version = bundle.require_format(doc, KIND, {VERSION, PACKED_VERSION})
+    (_SCHEMA if version == VERSION else _SCHEMA_PACKED).check(doc, "")
     assert isinstance(doc, dict)  # checked by the schema
     group = get_group()
     header = verify_header(doc["header"], gateway_key, group=group)
     lanes = header.lanes
+    if (version == PACKED_VERSION) != (lanes.packing is not None):
+        raise VerificationError(
+            "inclusion.lanes", f"lane set {lanes.name} needs inclusion version {3 - version}"
+        )
     entries = doc["lanes"]
     if [e["lane"] for e in entries] != list(lanes.lanes):
         raise VerificationError("inclusion.lanes", f"lanes must be exactly {', '.join(lanes.lanes)} in order")
@@ -121,13 +164,27 @@ def verify_inclusion_bundle(doc: object, gateway_key: Ed25519PublicKey) -> Verif
         raise VerificationError(
             "inclusion.lanes", "balance lanes must hold the principal in the counted bucket"
         )
-    commitments = []
-    for i, e in enumerate(entries):
-        blinding = scalar_from_bytes(bytes.fromhex(e["blinding"]))
-        commitments.append(commit(group, values[i], blinding).to_bytes())
+    if version == VERSION:
+        openings = [
+            (values[i], scalar_from_bytes(bytes.fromhex(e["blinding"]))) for i, e in enumerate(entries)
+        ]
+    else:
+        if len(doc["blindings"]) != len(lanes.inputs):
+            raise VerificationError("inclusion.lanes", f"expected {len(lanes.inputs)} blindings")
+        openings = [
+            (v, scalar_from_bytes(bytes.fromhex(r)))
+            for v, r in zip(lanes.input_values(values), doc["blindings"], strict=True)
+        ]
+    commitments = [commit(group, v, r).to_bytes() for v, r in openings]
     eid = doc["exposure_id"]
     check_exposure_id(eid)
     leaf_hash = merkle.leaf_hash(leaf_bytes(eid, commitments))
     path = [bytes.fromhex(h) for h in doc["path"]]
     merkle.verify_inclusion(leaf_hash, doc["leaf_index"], header.leaf_count, path, header.merkle_root)
     return VerifiedInclusion(header, doc["leaf_index"], eid, principal, bucket)
+
+
+def _exactly(items: Sequence[int], n: int, what: str) -> Sequence[int]:
+    if len(items) != n:
+        raise ValueError(f"{what}: expected {n}, got {len(items)}")
+    return items

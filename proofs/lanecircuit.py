@@ -78,6 +78,23 @@ Serialised layout (:meth:`LaneCircuitProof.to_bytes`), ``k`` = IPA rounds, ``M =
     L_0 | R_0 | ... | L_{k-1} | R_{k-1}      2k × 48-byte points
     a_0 .. a_{M-1} | b_0 .. b_{M-1}          2M × 32-byte scalars
 
+Packed inputs
+-------------
+With ``packing`` (``dpd5-v3``) a loan has one commitment per *input* ``K_g = (Σ_{(ℓ, s) ∈ g}
+lane_ℓ·2^s)·G + γ_g·H`` instead of one per lane. The gates are the same ``n + 8``; the lanes are no
+longer inputs but expressions over the wires: ``cnt_b = a_L[product b]`` and ``bal_b = a_O[product
+b]`` for ``b < 4``, ``cnt_4 = 1 − Σ_{b<4} cnt_b``, ``bal_4 = P − Σ_{b<4} bal_b`` with ``P = Σ 2^j·a_L[bit
+j]``. Linear constraints (``2n + 16 + inputs``): the bit rows as above; per one-hot gate ``k``:
+``a_L = a_L[product k]``, ``a_R = Σ_{j<=k} a_L[product j] − 1``, ``a_O = 0``; per product gate:
+``a_R = P``; per input ``g``: ``Σ_{(ℓ, s) ∈ g} 2^s·lane_ℓ(wires) = v_g``. Soundness: the one-hot
+lemma above applies to ``(a_L[product 0..3])`` unchanged, so ``(cnt_0..cnt_4)`` is a unit vector;
+the product gates give ``bal_b = cnt_b·P`` and the definition of ``bal_4`` gives ``bal_4 = cnt_4·P``;
+so the lanes are those of one honest loan and each committed input equals their packing mod r.
+Whether a packing can be *unpacked* (its slots do not overlap, totals do not wrap mod r) is the
+business of :mod:`proofs.unpacking`; this module proves any packing given to it. The transcript's
+``layout`` message becomes ``"packed:" + lane<<shift,...;...`` so packed and unpacked proofs (and
+different packings) never verify as each other.
+
 Fewer IPA rounds (``ipa_rounds``) prove faster and give a bigger proof; zero knowledge and
 soundness are as for the cut range proofs (:mod:`proofs.bulletproofs` module docstring).
 """
@@ -108,6 +125,12 @@ LAYOUT: Final = (
 )
 BUCKETS: Final = 5
 LANES: Final = 2 * BUCKETS
+_LANE_NAMES: Final = LAYOUT.split(b",")
+
+#: Committed inputs packing several lanes each: per input, ``(lane index, bit shift)`` pairs in
+#: ``dpd5-v1`` lane order, the input's value being ``Σ lane_value << shift``. ``None`` (the default)
+#: commits every lane separately. See "Packed inputs" in the module docstring.
+Packing = tuple[tuple[tuple[int, int], ...], ...]
 MIN_BITS: Final = 8
 MAX_BITS: Final = 64
 #: Largest gate count a proof may have (bounds generator derivation for untrusted parameters).
@@ -120,6 +143,38 @@ ScalarSource = Callable[[], int]
 # -------------------------------------------------------------------------------------------------
 # Sizes
 # -------------------------------------------------------------------------------------------------
+
+
+def inputs_per_loan(packing: Packing | None) -> int:
+    """Commitments per loan: 10 lanes, or one per packed input."""
+    return LANES if packing is None else len(packing)
+
+
+def pack_values(values: Sequence[int], packing: Packing | None) -> list[int]:
+    """The committed input values of one loan from its 10 lane values (``dpd5-v1`` order)."""
+    if packing is None:
+        return list(values)
+    return [sum(values[lane] << shift for lane, shift in entries) % _R for entries in packing]
+
+
+def _layout(packing: Packing | None) -> bytes:
+    """The transcript's ``layout`` message: the lane order, or the packing (injective encoding)."""
+    if packing is None:
+        return LAYOUT
+    return b"packed:" + b";".join(
+        b",".join(_LANE_NAMES[lane] + b"<<" + str(shift).encode() for lane, shift in entries)
+        for entries in packing
+    )
+
+
+def _check_packing(packing: Packing | None) -> None:
+    if packing is None:
+        return
+    lanes = sorted(lane for entries in packing for lane, _ in entries)
+    if lanes != list(range(LANES)) or any(
+        not 0 <= shift < 255 for entries in packing for _, shift in entries
+    ):
+        raise ValueError("packing: every lane exactly once, shifts in [0, 255)")
 
 
 def gates_per_loan(n_bits: int) -> int:
@@ -230,8 +285,11 @@ def _cnt(b: int) -> int:
 
 
 @cache
-def _template(n_bits: int) -> tuple[_Constraint, ...]:
-    """The ``2n + 26`` linear constraints of one loan (module docstring, "Gate layout")."""
+def _template(n_bits: int, packing: Packing | None = None) -> tuple[_Constraint, ...]:
+    """The linear constraints of one loan: ``2n + 26`` with one input per lane (module docstring,
+    "Gate layout"), ``2n + 16 + inputs`` with packed inputs ("Packed inputs")."""
+    if packing is not None:
+        return _packed_template(n_bits, packing)
     onehot = n_bits
     product = n_bits + 4
     principal: Terms = tuple((j, 1 << j) for j in range(n_bits))  # Σ 2^j·a_L[bit j]
@@ -256,6 +314,58 @@ def _template(n_bits: int) -> tuple[_Constraint, ...]:
     return tuple(rows)
 
 
+def _packed_template(n_bits: int, packing: Packing) -> tuple[_Constraint, ...]:
+    onehot = n_bits
+    product = n_bits + 4
+    principal: Terms = tuple((j, 1 << j) for j in range(n_bits))  # Σ 2^j·a_L[bit j]
+    rows: list[_Constraint] = []
+    for j in range(n_bits):
+        rows.append(_Constraint(left=((j, 1),), right=((j, _R - 1),), const=1))  # a_L − a_R = 1
+        rows.append(_Constraint(out=((j, 1),)))  # a_O = 0
+    for k in range(4):
+        g = onehot + k
+        # a_L[one-hot k] = a_L[product k] (= cnt_k); a_R[one-hot k] = Σ_{j<=k} cnt_j − 1; a_O = 0.
+        rows.append(_Constraint(left=((g, 1), (product + k, _R - 1))))
+        rows.append(
+            _Constraint(
+                left=tuple((product + j, _R - 1) for j in range(k + 1)), right=((g, 1),), const=_R - 1
+            )
+        )
+        rows.append(_Constraint(out=((g, 1),)))
+    for b in range(4):
+        rows.append(_Constraint(left=tuple((j, _R - c) for j, c in principal), right=((product + b, 1),)))
+    for i, entries in enumerate(packing):
+        # Lane expressions over the wires: cnt_b = a_L[product b], cnt_4 = 1 − Σ cnt_b,
+        # bal_b = a_O[product b], bal_4 = P − Σ bal_b (b < 4). Input i = Σ 2^shift·lane.
+        left: dict[int, int] = {}
+        out: dict[int, int] = {}
+        const = 0
+        for lane, shift in entries:
+            f = (1 << shift) % _R
+            kind, b = divmod(lane, BUCKETS)  # kind 0: balance, 1: count
+            if b < 4:
+                target = out if kind == 0 else left
+                target[product + b] = (target.get(product + b, 0) + f) % _R
+                continue
+            for bb in range(4):
+                target = out if kind == 0 else left
+                target[product + bb] = (target.get(product + bb, 0) - f) % _R
+            if kind == 0:
+                for j, c in principal:
+                    left[j] = (left.get(j, 0) + f * c) % _R
+            else:
+                const = (const + f) % _R
+        rows.append(
+            _Constraint(
+                left=tuple(sorted(left.items())),
+                out=tuple(sorted(out.items())),
+                inputs=((i, 1),),
+                const=(-const) % _R,
+            )
+        )
+    return tuple(rows)
+
+
 @dataclass(frozen=True)
 class _Weights:
     """The template's rows weighted by ``z^(q+1)`` and summed (``tL``, ``tR``, ``tO``, ``tV``, ``tc``)."""
@@ -268,10 +378,11 @@ class _Weights:
     per_loan: int  # z^Q_c: the factor from one loan's constraints to the next
 
 
-def _weights(n_bits: int, z: int) -> _Weights:
-    rows = _template(n_bits)
+def _weights(n_bits: int, z: int, packing: Packing | None = None) -> _Weights:
+    rows = _template(n_bits, packing)
     gates = gates_per_loan(n_bits)
-    left, right, out, inputs = [0] * gates, [0] * gates, [0] * gates, [0] * LANES
+    left, right, out = [0] * gates, [0] * gates, [0] * gates
+    inputs = [0] * inputs_per_loan(packing)
     const = 0
     zq = 1
     for row in rows:
@@ -367,17 +478,23 @@ class LaneCircuitItem:
     n_bits: int
     proof: LaneCircuitProof
     transcript: Transcript
+    packing: Packing | None = None
 
 
 def _absorb_statement(
-    transcript: Transcript, n_bits: int, n_gates: int, rounds: int, commitments: Sequence[Sequence[Point]]
+    transcript: Transcript,
+    n_bits: int,
+    n_gates: int,
+    rounds: int,
+    commitments: Sequence[Sequence[Point]],
+    packing: Packing | None,
 ) -> None:
     gens = generator_set_id(
         [("pedersen/G", 1), ("pedersen/H", 1), (LABEL_G, n_gates), (LABEL_H, n_gates), (LABEL_Q, 1)]
     )
     transcript.append_message(b"dom-sep", DOMAIN)
     transcript.append_message(b"generators", gens)
-    transcript.append_message(b"layout", LAYOUT)
+    transcript.append_message(b"layout", _layout(packing))
     transcript.append_u64(b"n", n_bits)
     transcript.append_u64(b"loans", len(commitments))
     transcript.append_u64(b"gates", n_gates)
@@ -491,11 +608,14 @@ def prove_lanes(
     *,
     ipa_rounds: int | None = None,
     rng: ScalarSource | None = None,
+    packing: Packing | None = None,
 ) -> tuple[LaneCircuitProof, list[list[Point]]]:
     """Prove that every loan's 10 lanes are a one-hot bucket holding a principal in ``[0, 2^n_bits)``.
 
     ``values[i]`` are loan ``i``'s lane values in ``dpd5-v1`` order (``bal_0..bal_4, cnt_0..cnt_4``)
-    and ``blindings[i]`` their blindings; the commitments are ``v·G + γ·H`` on the Pedersen bases.
+    and ``blindings[i]`` the blindings of its committed inputs: one per lane, or one per packed
+    input with ``packing`` (whose values are :func:`pack_values`); the commitments are
+    ``v·G + γ·H`` on the Pedersen bases.
     Returns the proof and the commitments it proves (``[loan][lane]``). The transcript is advanced
     past the proof (the verifier's ends in the same state).
 
@@ -513,14 +633,16 @@ def prove_lanes(
     loans = len(values)
     if len(blindings) != loans:
         raise ValueError("values and blindings differ in length")
+    _check_packing(packing)
+    n_inputs = inputs_per_loan(packing)
     n_gates = gate_count(loans, n_bits)
     rounds = _check_rounds(n_gates, ipa_rounds)
     for i, (row, gammas) in enumerate(zip(values, blindings, strict=True)):
         _check_loan(i, row, n_bits)
-        if len(gammas) != LANES or any(
+        if len(gammas) != n_inputs or any(
             isinstance(g, bool) or not isinstance(g, int) or not 0 <= g < _R for g in gammas
         ):
-            raise ProvingError(f"loan {i}: expected {LANES} blindings in [0, r)")
+            raise ProvingError(f"loan {i}: expected {n_inputs} blindings in [0, r)")
 
     per_loan = gates_per_loan(n_bits)
     used = loans * per_loan
@@ -537,10 +659,12 @@ def prove_lanes(
     ped_h_raw = _bp._raw_of(group, ped_h)
 
     flat = commit_many(
-        group, [v % _R for row in values for v in row], [g for gammas in blindings for g in gammas]
+        group,
+        [v % _R for row in values for v in pack_values(row, packing)],
+        [g for gammas in blindings for g in gammas],
     )
-    commitments = [flat[i * LANES : (i + 1) * LANES] for i in range(loans)]
-    _absorb_statement(transcript, n_bits, n_gates, rounds, commitments)
+    commitments = [flat[i * n_inputs : (i + 1) * n_inputs] for i in range(loans)]
+    _absorb_statement(transcript, n_bits, n_gates, rounds, commitments, packing)
 
     a_l, a_r, a_o = _witness(values, n_bits)
     a_i_commit, a_o_commit, s_commit = _parallel.run_all(
@@ -556,7 +680,7 @@ def prove_lanes(
     y = transcript.challenge_scalar(b"y")
     z = transcript.challenge_scalar(b"z")
 
-    weights = _weights(n_bits, z)
+    weights = _weights(n_bits, z, packing)
     y_inv = pow(y, -1, _R)
     zeta, _ = _loan_factors(weights.per_loan, 1, loans)
     w_l = [zi * t % _R for zi in zeta for t in weights.left]
@@ -649,7 +773,9 @@ class _Terms:
     q: int
 
 
-def _shape(commitments: Sequence[Sequence[Point]], n_bits: int, proof: LaneCircuitProof) -> int:
+def _shape(
+    commitments: Sequence[Sequence[Point]], n_bits: int, proof: LaneCircuitProof, packing: Packing | None
+) -> int:
     """Check that ``proof`` fits the statement; return the gate count.
 
     Raises:
@@ -661,8 +787,10 @@ def _shape(commitments: Sequence[Sequence[Point]], n_bits: int, proof: LaneCircu
     except ValueError as exc:
         raise VerificationError("lanecircuit.shape", str(exc)) from exc
     for i, loan in enumerate(commitments):
-        if len(loan) != LANES:
-            raise VerificationError("lanecircuit.shape", f"loan {i}: expected {LANES} commitments")
+        if len(loan) != inputs_per_loan(packing):
+            raise VerificationError(
+                "lanecircuit.shape", f"loan {i}: expected {inputs_per_loan(packing)} commitments"
+            )
     k = len(proof.L)
     full = n_gates.bit_length() - 1
     clear = n_gates >> k if k <= full else 0
@@ -686,6 +814,7 @@ def _proof_terms(
     transcript: Transcript,
     e_commit: int,
     e_ipa: int,
+    packing: Packing | None = None,
 ) -> _Terms:
     """Replay the transcript and express both verification equations as MSM coefficients.
 
@@ -705,10 +834,10 @@ def _proof_terms(
     Raises:
         VerificationError: ``lanecircuit.shape`` when the proof does not fit the statement.
     """
-    n_gates = _shape(commitments, n_bits, proof)
+    n_gates = _shape(commitments, n_bits, proof, packing)
     loans = len(commitments)
     k = len(proof.L)
-    _absorb_statement(transcript, n_bits, n_gates, k, commitments)
+    _absorb_statement(transcript, n_bits, n_gates, k, commitments, packing)
     for label, point in ((b"A_I", proof.A_I), (b"A_O", proof.A_O), (b"S", proof.S)):
         transcript.append_point(label, point)
     y = transcript.challenge_scalar(b"y")
@@ -736,7 +865,7 @@ def _proof_terms(
 
     per_loan = gates_per_loan(n_bits)
     used = loans * per_loan
-    weights = _weights(n_bits, z)
+    weights = _weights(n_bits, z, packing)
     y_inv = pow(y, -1, _R)
     y_inv_pow = _bp._powers(y_inv, n_gates)
     zeta, zeta_y = _loan_factors(weights.per_loan, pow(y_inv, per_loan, _R), loans)
@@ -837,19 +966,22 @@ def verify_lanes(
     n_bits: int,
     proof: LaneCircuitProof,
     transcript: Transcript,
+    *,
+    packing: Packing | None = None,
 ) -> None:
-    """Check that every loan's 10 lane commitments open to a one-hot bucket and a principal in range.
+    """Check that every loan's commitments open to a one-hot bucket and a principal in range.
 
-    ``commitments[i]`` are loan ``i``'s lane commitments in ``dpd5-v1`` order. One multi-scalar
+    ``commitments[i]`` are loan ``i``'s lane commitments in ``dpd5-v1`` order, or its packed input
+    commitments with ``packing`` (then they open to the packing of such lanes). One multi-scalar
     multiplication checks both equations, combined with fresh random weights from ``os.urandom``.
     The transcript must be in the prover's starting state; it is advanced past the proof.
 
     Raises:
         VerificationError: ``lanecircuit.shape`` (the proof does not fit the statement, a scalar
-            is not canonical, a loan has other than 10 commitments), ``lanecircuit.equation`` (the
+            is not canonical, a loan has the wrong number of commitments), ``lanecircuit.equation`` (the
             proof is invalid).
     """
-    terms = _proof_terms(group, commitments, n_bits, proof, transcript, _bp._weight(), _bp._weight())
+    terms = _proof_terms(group, commitments, n_bits, proof, transcript, _bp._weight(), _bp._weight(), packing)
     if not _check_terms(group, [terms]):
         raise VerificationError("lanecircuit.equation", "lane circuit verification equation does not hold")
 
@@ -880,6 +1012,7 @@ def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
                     item.transcript.clone(),
                     _bp._weight(),
                     _bp._weight(),
+                    item.packing,
                 )
             except VerificationError as exc:
                 raise VerificationError(exc.check, f"item {index}: {exc}") from exc
@@ -888,7 +1021,14 @@ def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
         return
     for index, item in enumerate(items):
         try:
-            verify_lanes(group, item.commitments, item.n_bits, item.proof, item.transcript.clone())
+            verify_lanes(
+                group,
+                item.commitments,
+                item.n_bits,
+                item.proof,
+                item.transcript.clone(),
+                packing=item.packing,
+            )
         except VerificationError as exc:
             raise VerificationError("lanecircuit.batch", f"batch failed: item {index} is invalid") from exc
     raise VerificationError("lanecircuit.batch", "batch failed")

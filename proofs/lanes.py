@@ -20,6 +20,20 @@ from dataclasses import dataclass
 from typing import Final
 
 BUCKETS: Final = ("M0", "M1", "M2", "M3", "M3+")
+#: Packed slots must end below this bit so that a packed total stays below the group order r
+#: (r > 2^254), which makes the base-2^shift decomposition of a total unique.
+PACKED_TOP_BIT: Final = 254
+#: Widest slot: the unpacking proof range-proves every slot total with 64-bit range proofs.
+MAX_SLOT_BITS: Final = 64
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one lane sits inside a packed commitment: ``value << shift``, totals below ``2^width``."""
+
+    lane: str
+    shift: int
+    width: int
 
 
 @dataclass(frozen=True)
@@ -35,11 +49,43 @@ class LaneSet:
     #: How every leaf's lanes are proven: "rangeproof" (a Bulletproofs range proof per lane value)
     #: or "lanecircuit" (one arithmetic-circuit proof per piece of loans, :mod:`proofs.lanecircuit`).
     proof: str = "rangeproof"
+    #: ``None``: one commitment per lane. Otherwise the leaf holds one commitment per *input*, to
+    #: ``Σ value(slot.lane) << slot.shift`` over the input's slots (docs/decisions.md, "packed lanes").
+    packing: tuple[tuple[Slot, ...], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.packing is not None:
+            _check_packing(self)
 
     @property
     def lanes(self) -> tuple[str, ...]:
-        """All lanes, balance lanes first: the order of commitments inside a leaf."""
+        """All lanes, balance lanes first: the lane order of aggregates and openings."""
         return self.balance_lanes + self.count_lanes
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The names of a leaf's commitments, in leaf order (the lanes themselves when unpacked)."""
+        if self.packing is None:
+            return self.lanes
+        return tuple(f"pack_{i}" for i in range(len(self.packing)))
+
+    def input_values(self, values: Sequence[int]) -> tuple[int, ...]:
+        """The committed value of each leaf commitment, given the loan's lane values (lane order)."""
+        if self.packing is None:
+            return tuple(values)
+        by_lane = dict(zip(self.lanes, values, strict=True))
+        return tuple(sum(by_lane[s.lane] << s.shift for s in slots) for slots in self.packing)
+
+    def lane_max(self, lane: str) -> int:
+        """The largest value lane ``lane`` can hold for one loan."""
+        return (1 << self.balance_bits) - 1 if lane in self.balance_lanes else (1 << self.count_bits) - 1
+
+    @property
+    def max_leaves(self) -> int:
+        """The most loans a snapshot may hold: every packed slot total must fit its width."""
+        if self.packing is None:
+            return 1 << 40
+        return min(((1 << s.width) - 1) // self.lane_max(s.lane) for slots in self.packing for s in slots)
 
     def lane_values(self, principal: int, bucket: int) -> tuple[int, ...]:
         """The lane values of a loan with outstanding ``principal`` in delinquency ``bucket``.
@@ -69,6 +115,24 @@ class LaneSet:
     def metric_value(self, name: str, lane_totals: Mapping[str, int]) -> int:
         """The plaintext value of a metric from plaintext lane totals."""
         return sum(coeff * lane_totals[lane] for lane, coeff in self.metric(name))
+
+
+def _check_packing(lanes: LaneSet) -> None:
+    """Refuse a packing whose totals could not be unpacked uniquely (a definition error)."""
+    assert lanes.packing is not None
+    seen = [s.lane for slots in lanes.packing for s in slots]
+    if sorted(seen) != sorted(lanes.lanes):
+        raise ValueError(f"{lanes.name}: every lane must sit in exactly one slot")
+    for slots in lanes.packing:
+        end = 0
+        for s in sorted(slots, key=lambda s: s.shift):
+            if s.shift < end or not 1 <= s.width <= MAX_SLOT_BITS:
+                raise ValueError(f"{lanes.name}: slot {s.lane} overlaps or has a bad width")
+            end = s.shift + s.width
+        if end > PACKED_TOP_BIT:
+            raise ValueError(f"{lanes.name}: packed slots must end by bit {PACKED_TOP_BIT}")
+    if lanes.max_leaves < 1:
+        raise ValueError(f"{lanes.name}: a slot cannot hold even one loan")
 
 
 def _dpd5_metrics() -> dict[str, tuple[tuple[str, int], ...]]:
@@ -113,7 +177,41 @@ DPD5_V2: Final = LaneSet(
     proof="lanecircuit",
 )
 
-LANE_SETS: Final[Mapping[str, LaneSet]] = {DPD5_V1.name: DPD5_V1, DPD5_V2.name: DPD5_V2}
+#: ``dpd5-v3``: dpd5-v2's lanes, metrics and lane circuit, but each leaf holds two *packed*
+#: commitments instead of ten: ``pack_0`` = count_M0..count_M3+ in 32-bit slots and balance_M0 at
+#: bit 160; ``pack_1`` = balance_M1..balance_M3+ at bits 0, 64, 128, 192. The circuit proves the packed
+#: values are the packing of one loan's one-hot lanes; the header carries the per-lane aggregates
+#: with an unpacking proof (:mod:`proofs.unpacking`) tying them to the sums of the packed
+#: commitments. Slot widths (32 for counts, 64 for balances, 62 for the top slot) bound a snapshot
+#: at 2^30 loans. Five times fewer points per leaf: the auditor's subgroup checks and the bundle
+#: shrink accordingly (docs/decisions.md, "packed lanes").
+DPD5_V3: Final = LaneSet(
+    name="dpd5-v3",
+    balance_lanes=DPD5_V1.balance_lanes,
+    count_lanes=DPD5_V1.count_lanes,
+    balance_bits=32,
+    count_bits=1,
+    metrics=DPD5_V1.metrics,
+    proof="lanecircuit",
+    packing=(
+        (
+            *(Slot(f"count_{b}", 32 * i, 32) for i, b in enumerate(BUCKETS)),
+            Slot("balance_M0", 160, 64),
+        ),
+        (
+            Slot("balance_M1", 0, 64),
+            Slot("balance_M2", 64, 64),
+            Slot("balance_M3", 128, 64),
+            Slot("balance_M3+", 192, 62),
+        ),
+    ),
+)
+
+LANE_SETS: Final[Mapping[str, LaneSet]] = {
+    DPD5_V1.name: DPD5_V1,
+    DPD5_V2.name: DPD5_V2,
+    DPD5_V3.name: DPD5_V3,
+}
 
 
 def get_lane_set(name: str) -> LaneSet:

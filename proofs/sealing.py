@@ -20,11 +20,20 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from itertools import islice
 
-from proofs import merkle
+from proofs import merkle, unpacking
 from proofs.group import ORDER, get_group
 from proofs.lanes import get_lane_set
 from proofs.pedersen import commit
-from proofs.snapshot import ChunkResult, ChunkTask, LoanInput, SealParams, SnapshotContext, seal_chunk
+from proofs.snapshot import (
+    ChunkResult,
+    ChunkTask,
+    LoanInput,
+    SealParams,
+    SnapshotContext,
+    aggregate_blindings,
+    prover_nonces,
+    seal_chunk,
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,11 @@ class SealOutcome:
     merkle_root: bytes
     aggregates: tuple[bytes, ...]
     lane_value_sums: tuple[int, ...] = field(repr=False)
+    #: The blindings of ``aggregates`` (what a claim prover needs with ``lane_value_sums``).
     lane_blinding_sums: tuple[int, ...] = field(repr=False)
+    #: Packed lane sets only: the sums of the leaves' input commitments and the unpacking proof.
+    packed_sums: tuple[bytes, ...] | None = None
+    aggregate_proof: bytes | None = None
 
 
 def chunked(loans: Iterable[LoanInput], chunk_log2: int) -> Iterator[tuple[LoanInput, ...]]:
@@ -126,17 +139,41 @@ def seal_pool(
             settle(pending.popleft())
     while pending:
         settle(pending.popleft())
-    return _outcome(summaries, params, group_name)
+    return _outcome(summaries, params, group_name, context, seed)
 
 
-def _outcome(summaries: list[ChunkSummary], params: SealParams, group_name: str | None) -> SealOutcome:
+def _outcome(
+    summaries: list[ChunkSummary],
+    params: SealParams,
+    group_name: str | None,
+    context: SnapshotContext,
+    seed: bytes,
+) -> SealOutcome:
     group = get_group(group_name)
     lanes = get_lane_set(params.lane_set)
     n = len(lanes.lanes)
     leaf_count = sum(s.leaf_count for s in summaries)
     root = merkle.fold_chunk_roots([s.root for s in summaries], leaf_count, params.chunk_log2)
     values = tuple(sum(s.lane_value_sums[j] for s in summaries) for j in range(n))
-    blindings = tuple(sum(s.lane_blinding_sums[j] for s in summaries) % ORDER for j in range(n))
-    # The sum of Pedersen commitments is the commitment to the summed openings.
-    aggregates = tuple(commit(group, v, r).to_bytes() for v, r in zip(values, blindings, strict=True))
-    return SealOutcome(leaf_count, root, aggregates, values, blindings)
+    n_inputs = len(lanes.inputs)
+    blindings = tuple(sum(s.lane_blinding_sums[j] for s in summaries) % ORDER for j in range(n_inputs))
+    if lanes.packing is None:
+        # The sum of Pedersen commitments is the commitment to the summed openings.
+        aggregates = tuple(commit(group, v, r).to_bytes() for v, r in zip(values, blindings, strict=True))
+        return SealOutcome(leaf_count, root, aggregates, values, blindings)
+    # Packed: fresh per-lane aggregates and a proof that they unpack the sums of the leaves' inputs.
+    rhos = aggregate_blindings(seed, lanes)
+    transcript = context.unpacking_transcript()
+    nonces = prover_nonces(seed, transcript, [[root]])
+    proof, agg_points, sums = unpacking.prove_unpacking(
+        group, lanes, leaf_count, values, rhos, blindings, transcript, nonces
+    )
+    return SealOutcome(
+        leaf_count,
+        root,
+        tuple(p.to_bytes() for p in agg_points),
+        values,
+        tuple(rhos),
+        tuple(p.to_bytes() for p in sums),
+        proof,
+    )

@@ -37,7 +37,7 @@ from typing import IO, Any, Final, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from proofs import bulletproofs, bundle, lanecircuit, merkle
+from proofs import bulletproofs, bundle, lanecircuit, merkle, unpacking
 from proofs.canonical import canonical_json, document_hash, parse_json
 from proofs.claims import metric_value_bits
 from proofs.errors import EncodingError, VerificationError
@@ -51,6 +51,9 @@ _T = TypeVar("_T")
 
 LEAF_VERSION: Final = b"\x01"
 RANGE_PROTOCOL: Final = b"poolproof/snapshot-rangeproof/v1"
+UNPACKING_PROTOCOL: Final = b"poolproof/snapshot-unpacking/v1"
+#: The loan key of the aggregates' blindings (``#`` is not an exposure-id character).
+AGGREGATE_KEY: Final = b"#aggregate"
 _EXPOSURE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 #: Parts of a piece: (label, lane kind, first lane offset, lanes in the part).
@@ -66,9 +69,12 @@ _PARTS: Final = (
 class SealParams:
     """Public proof parameters of a snapshot (recorded in its header)."""
 
-    lane_set: str = "dpd5-v2"
-    chunk_log2: int = 8
-    ipa_rounds: int | None = None
+    lane_set: str = "dpd5-v3"
+    chunk_log2: int = 10
+    #: Inner-product rounds of each chunk proof (``None``: full compression). Two rounds: about
+    #: 640 bytes of proof a loan for about 40% less prover work than full compression
+    #: (docs/decisions.md, "packed lanes and cut inner-product arguments").
+    ipa_rounds: int | None = 2
 
     def to_dict(self, lanes: LaneSet) -> dict[str, Any]:
         """The ``proof_params`` object of a header."""
@@ -103,6 +109,28 @@ class SnapshotContext:
         t.append_u64(b"piece", piece)
         t.append_message(b"part", part.encode())
         return t
+
+    def unpacking_transcript(self) -> Transcript:
+        """The transcript of the header's unpacking proof (packed lane sets)."""
+        t = Transcript(UNPACKING_PROTOCOL)
+        t.append_message(b"snapshot_id", self.snapshot_id.encode())
+        t.append_message(b"pool_id", self.pool_id.encode())
+        t.append_message(b"cutoff_date", self.cutoff_date.encode())
+        t.append_message(b"lane_set", self.lane_set.encode())
+        return t
+
+
+def circuit_packing(lanes: LaneSet) -> lanecircuit.Packing | None:
+    """The lane set's packing in :mod:`proofs.lanecircuit` terms (lane indices and shifts)."""
+    if lanes.packing is None:
+        return None
+    index = {lane: i for i, lane in enumerate(lanes.lanes)}
+    return tuple(tuple((index[s.lane], s.shift) for s in slots) for slots in lanes.packing)
+
+
+def aggregate_blindings(seed: bytes, lanes: LaneSet) -> list[int]:
+    """The per-lane aggregates' blindings of a packed snapshot, derived from the snapshot seed."""
+    return [derive_blinding(seed, AGGREGATE_KEY, lane) for lane in lanes.lanes]
 
 
 def check_exposure_id(exposure_id: str) -> bytes:
@@ -175,23 +203,28 @@ class ChunkResult:
     commitments: tuple[tuple[bytes, ...], ...]  # per loan, per lane
     leaf_hashes: tuple[bytes, ...]
     proofs: tuple[ProofPart, ...]
-    lane_value_sums: tuple[int, ...] = field(repr=False)
-    lane_blinding_sums: tuple[int, ...] = field(repr=False)
+    lane_value_sums: tuple[int, ...] = field(repr=False)  # per lane
+    lane_blinding_sums: tuple[int, ...] = field(repr=False)  # per leaf commitment (lane or input)
 
 
 def loan_blindings(seed: bytes, exposure_id: str, lanes: LaneSet) -> list[int]:
-    """Blindings of one loan's lanes, derived from the snapshot seed (so openings can be regenerated).
+    """Blindings of one loan's commitments, derived from the snapshot seed (so openings can be regenerated).
 
-    Count-lane blindings sum to zero, which makes ``sum(count commitments) == G`` checkable by anyone.
+    One per lane (count-lane blindings sum to zero, which makes ``sum(count commitments) == G``
+    checkable by anyone), or one per packed input for a packed lane set.
     """
     key = check_exposure_id(exposure_id)
+    if lanes.packing is not None:
+        return [derive_blinding(seed, key, name) for name in lanes.inputs]
     blindings = [derive_blinding(seed, key, lane) for lane in lanes.lanes[:-1]]
     n_bal = len(lanes.balance_lanes)
     last_count = -sum(blindings[n_bal:]) % ORDER
     return [*blindings, last_count]
 
 
-NONCE_DOMAIN: Final = b"poolproof/prover-nonces/v1\x00"
+NONCE_DOMAIN: Final = b"poolproof/prover-nonces/v2\x00"
+#: Scalars drawn per SHAKE256 call of the nonce stream.
+_NONCE_BLOCK: Final = 256
 
 
 def prover_nonces(
@@ -205,23 +238,33 @@ def prover_nonces(
     can share nonces only if they prove the same commitments in the same place, i.e. are the same
     proof. This makes sealing reproducible — a resumed job or a Dask run gives byte-identical
     snapshots — without weakening zero knowledge: to anyone without the seed the stream is
-    indistinguishable from uniform (HMAC-SHA-512 as a PRF, 512-bit outputs reduced mod r).
+    indistinguishable from uniform.
+
+    Construction: ``key = HMAC-SHA-512(seed, domain || transcript digest || SHA-256(commitments))``
+    (a PRF of the seed); block ``j`` of the stream is ``SHAKE256(key || u64be(j))`` read as 256
+    big-endian 512-bit integers, each reduced mod r (bias < 2^-256; zero is skipped). One SHAKE
+    call per 256 scalars instead of one HMAC per scalar: a lane-circuit proof draws two scalars per
+    gate, and this stream costs a tenth of the per-scalar HMACs it replaces.
     """
     h = hashlib.sha256()
     for row in commitments:
         for c in row:
             h.update(c)
     key = hmac.new(seed, NONCE_DOMAIN + transcript.state_digest() + h.digest(), hashlib.sha512).digest()
-    counter = 0
+    block = 0
+    pending: list[int] = []
 
     def draw() -> int:
-        nonlocal counter
+        nonlocal block
         while True:
-            counter += 1
-            k = (
-                int.from_bytes(hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha512).digest(), "big")
-                % ORDER
-            )
+            if not pending:
+                data = hashlib.shake_256(key + block.to_bytes(8, "big")).digest(64 * _NONCE_BLOCK)
+                block += 1
+                pending.extend(
+                    int.from_bytes(data[i : i + 64], "big") % ORDER
+                    for i in range(64 * (_NONCE_BLOCK - 1), -1, -64)
+                )
+            k = pending.pop()
             if k:
                 return k
 
@@ -238,13 +281,15 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
     group = get_group(task.group_name)
     lanes = get_lane_set(task.params.lane_set)
     n_lanes = len(lanes.lanes)
+    n_inputs = len(lanes.inputs)
     values = [lanes.lane_values(loan.principal, loan.bucket) for loan in task.loans]
     blindings = [loan_blindings(task.seed, loan.exposure_id, lanes) for loan in task.loans]
     flat_points = commit_many(
-        group, [v for row in values for v in row], [r for row in blindings for r in row]
+        group, [v for row in values for v in lanes.input_values(row)], [r for row in blindings for r in row]
     )
     commitments = tuple(
-        tuple(p.to_bytes() for p in flat_points[i * n_lanes : (i + 1) * n_lanes]) for i in range(len(values))
+        tuple(p.to_bytes() for p in flat_points[i * n_inputs : (i + 1) * n_inputs])
+        for i in range(len(values))
     )
     leaf_hashes = tuple(
         merkle.leaf_hash(leaf_bytes(loan.exposure_id, commitments[i])) for i, loan in enumerate(task.loans)
@@ -262,6 +307,7 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
                 transcript,
                 ipa_rounds=circuit_rounds(task.params.ipa_rounds, size, n_bits),
                 rng=nonces,
+                packing=circuit_packing(lanes),
             )
             proof_bytes = circuit_proof.to_bytes()
         else:
@@ -283,7 +329,7 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
         leaf_hashes=leaf_hashes,
         proofs=tuple(proofs),
         lane_value_sums=tuple(sum(row[j] for row in values) for j in range(n_lanes)),
-        lane_blinding_sums=tuple(sum(row[j] for row in blindings) % ORDER for j in range(n_lanes)),
+        lane_blinding_sums=tuple(sum(row[j] for row in blindings) % ORDER for j in range(n_inputs)),
     )
 
 
@@ -357,6 +403,7 @@ def _header_schema(lanes: LaneSet) -> bundle.Object:
             "currency": bundle.Str(3, r"[A-Z]{3}"),
             "dpd_bucket_edges": bundle.ListOf(bundle.Int(0, 10_000), 4, 4),
             "aggregates": bundle.Object({lane: hex48 for lane in lanes.lanes}),
+            **_packed_fields(lanes),
             "policy_version": bundle.Str(128),
             "proof_params": bundle.Object(
                 {
@@ -375,6 +422,17 @@ def _header_schema(lanes: LaneSet) -> bundle.Object:
     )
 
 
+def _packed_fields(lanes: LaneSet) -> dict[str, bundle.Spec]:
+    """Header fields of a packed lane set: the sums of the leaves' input commitments, and the
+    proof that the per-lane aggregates unpack them (:mod:`proofs.unpacking`)."""
+    if lanes.packing is None:
+        return {}
+    return {
+        "packed_sums": bundle.Object({name: bundle.Bytes(48) for name in lanes.inputs}),
+        "aggregate_proof": bundle.Bytes(unpacking.proof_size(lanes)),
+    }
+
+
 def build_header(
     *,
     context: SnapshotContext,
@@ -388,8 +446,13 @@ def build_header(
     dpd_bucket_edges: Sequence[int],
     aggregates: Sequence[bytes],
     policy_version: str,
+    packed_sums: Sequence[bytes] | None = None,
+    aggregate_proof: bytes | None = None,
 ) -> dict[str, Any]:
     """The unsigned snapshot header (sign it with :func:`proofs.bundle.sign_document`).
+
+    ``packed_sums`` and ``aggregate_proof`` are required for a packed lane set
+    (:attr:`proofs.sealing.SealOutcome` has both) and refused otherwise.
 
     Raises:
         EncodingError: a field does not fit the header schema.
@@ -411,6 +474,13 @@ def build_header(
         "policy_version": policy_version,
         "proof_params": params.to_dict(lanes),
     }
+    if (lanes.packing is None) != (packed_sums is None and aggregate_proof is None):
+        raise EncodingError(
+            f"header: packed_sums and aggregate_proof go with packed lane sets ({lanes.name})"
+        )
+    if packed_sums is not None and aggregate_proof is not None:
+        doc["packed_sums"] = {name: p.hex() for name, p in zip(lanes.inputs, packed_sums, strict=True)}
+        doc["aggregate_proof"] = aggregate_proof.hex()
     _header_schema(lanes).check(doc, "header")
     return doc
 
@@ -427,6 +497,8 @@ class Header:
     merkle_root: bytes
     aggregates: dict[str, Point]
     hash: bytes
+    packed_sums: tuple[Point, ...] | None = None
+    aggregate_proof: bytes | None = None
 
     def metric_commitment(self, metric: str) -> Point:
         """The commitment to ``metric``: the public linear combination of lane aggregates."""
@@ -488,6 +560,18 @@ def verify_header(
         lane: group.decode_point(bytes.fromhex(doc["aggregates"][lane]), allow_identity=True)
         for lane in lanes.lanes
     }
+    if doc["leaf_count"] > lanes.max_leaves:
+        raise VerificationError(
+            "snapshot.leaf_count", f"lane set {lanes.name} holds at most {lanes.max_leaves} loans"
+        )
+    packed_sums = None
+    aggregate_proof = None
+    if lanes.packing is not None:
+        packed_sums = tuple(
+            group.decode_point(bytes.fromhex(doc["packed_sums"][name]), allow_identity=True)
+            for name in lanes.inputs
+        )
+        aggregate_proof = bytes.fromhex(doc["aggregate_proof"])
     pp = doc["proof_params"]
     params = SealParams(lane_set=lanes.name, chunk_log2=pp["chunk_log2"], ipa_rounds=pp["ipa_rounds"])
     context = SnapshotContext(doc["snapshot_id"], doc["pool_id"], doc["cutoff_date"], lanes.name)
@@ -500,6 +584,8 @@ def verify_header(
         bytes.fromhex(doc["merkle_root"]),
         aggregates,
         header_hash(doc),
+        packed_sums,
+        aggregate_proof,
     )
 
 
@@ -664,24 +750,27 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
     """
     group = get_group(spec.group_name)
     lanes = get_lane_set(spec.params.lane_set)
-    n_lanes = len(lanes.lanes)
+    n_lanes = len(lanes.inputs)
     n_count = len(lanes.count_lanes)
+    packing = circuit_packing(lanes)
     value_base, _ = pedersen_bases(group)
     pending: list[bulletproofs.RangeProofItem] = []
     pending_circuits: list[lanecircuit.LaneCircuitItem] = []
     out: list[_ChunkCheck] = []
     for index, size, chunk in chunks:
         points, leaf_hashes, proofs = _decode_chunk(group, n_lanes, chunk, index, size)
-        # Every loan counts exactly once: sum of its count commitments == G, all loans at once
-        # with random weights (sound because every point is in the prime-order subgroup).
-        w = _weights(size)
-        count_points = [p for row in points for p in row[n_lanes - n_count :]]
-        count_weights = [wi for wi in w for _ in range(n_count)]
-        check = group.msm([*count_points, value_base], [*count_weights, -sum(w)])
-        if not check.is_identity():
-            raise VerificationError(
-                "snapshot.count_lanes", f"chunk {index}: a loan is not counted exactly once"
-            )
+        if packing is None:
+            # Every loan counts exactly once: sum of its count commitments == G, all loans at once
+            # with random weights (sound because every point is in the prime-order subgroup).
+            # (Packed lane sets: the lane circuit proves it, the counts have no commitments.)
+            w = _weights(size)
+            count_points = [p for row in points for p in row[n_lanes - n_count :]]
+            count_weights = [wi for wi in w for _ in range(n_count)]
+            check = group.msm([*count_points, value_base], [*count_weights, -sum(w)])
+            if not check.is_identity():
+                raise VerificationError(
+                    "snapshot.count_lanes", f"chunk {index}: a loan is not counted exactly once"
+                )
         sums = tuple(group.msm([row[j] for row in points], [1] * size).to_bytes() for j in range(n_lanes))
         out.append(_ChunkCheck(index, tuple(leaf_hashes), sums))
         parts = expected_parts(lanes, size)
@@ -700,7 +789,7 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
                     )
                     pending_circuits.append(
                         lanecircuit.LaneCircuitItem(
-                            points[offset : offset + psize], n_bits, circuit, transcript
+                            points[offset : offset + psize], n_bits, circuit, transcript, packing
                         )
                     )
                 else:
@@ -761,7 +850,8 @@ def verify_snapshot(
         VerificationError: ``header.signature``, ``snapshot.chunk_order``, ``snapshot.leaf_count``,
             ``snapshot.count_lanes`` (a loan not counted exactly once), ``rangeproof.*`` /
             ``lanecircuit.*`` (a proof failed), ``snapshot.merkle_root``, ``snapshot.aggregate``
-            (names the lane).
+            (names the lane, or the packed input), ``unpacking.*`` (packed lane sets: the
+            per-lane aggregates are not the unpacking of the leaves' sums).
     """
     progress = progress or _noop_progress
     group = get_group()
@@ -771,7 +861,7 @@ def verify_snapshot(
     spec = _AuditSpec(header.context, header.params, group.name)
     chunk_size = 1 << header.params.chunk_log2
     accumulator = merkle.RootAccumulator()
-    lane_sums = [group.identity() for _ in lanes.lanes]
+    lane_sums = [group.identity() for _ in lanes.inputs]
     in_flight: deque[Future[list[_ChunkCheck]]] = deque()
 
     def fold(results: list[_ChunkCheck]) -> None:
@@ -797,11 +887,25 @@ def verify_snapshot(
         raise VerificationError(
             "snapshot.merkle_root", "the Merkle root of the leaves differs from the header's"
         )
-    for lane, total in zip(lanes.lanes, lane_sums, strict=True):
-        if total != header.aggregates[lane]:
+    if header.packed_sums is None:
+        expected = [header.aggregates[lane] for lane in lanes.lanes]
+    else:
+        expected = list(header.packed_sums)
+    for name, total, want in zip(lanes.inputs, lane_sums, expected, strict=True):
+        if total != want:
             raise VerificationError(
-                "snapshot.aggregate", f"aggregate {lane} is not the sum of the leaves' commitments"
+                "snapshot.aggregate", f"aggregate {name} is not the sum of the leaves' commitments"
             )
+    if header.packed_sums is not None and header.aggregate_proof is not None:
+        unpacking.verify_unpacking(
+            group,
+            lanes,
+            header.leaf_count,
+            [header.aggregates[lane] for lane in lanes.lanes],
+            header.packed_sums,
+            header.aggregate_proof,
+            header.context.unpacking_transcript(),
+        )
     return header
 
 

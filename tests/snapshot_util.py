@@ -72,6 +72,8 @@ def seal_in_memory(
         dpd_bucket_edges=(0, 30, 60, 90),
         aggregates=outcome.aggregates,
         policy_version="test-policy",
+        packed_sums=outcome.packed_sums,
+        aggregate_proof=outcome.aggregate_proof,
     )
     header = bundle.sign_document(key, "snapshot-header", header)
     out = io.StringIO()

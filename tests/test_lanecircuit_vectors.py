@@ -20,10 +20,14 @@ from proofs.group import get_group
 from proofs.lanecircuit import (
     LaneCircuitItem,
     LaneCircuitProof,
+    Packing,
     batch_verify_lanes,
+    inputs_per_loan,
     prove_lanes,
     verify_lanes,
 )
+from proofs.lanes import get_lane_set
+from proofs.snapshot import circuit_packing
 from proofs.transcript import Transcript
 from tests.vectors_util import seeded_rng
 
@@ -35,7 +39,18 @@ VECTOR_SPECS: list[dict[str, Any]] = [
     {"name": "five-loans-32bit-full", "loans": [[0, 0], [1, 1], [4294967295, 2], [77, 3], [123456789, 4]],
      "n_bits": 32, "rounds": None},
     {"name": "two-loans-64bit-cut3", "loans": [[2**64 - 1, 4], [9, 0]], "n_bits": 64, "rounds": 3},
+    # Packed inputs (dpd5-v3's packing: two commitments a loan).
+    {"name": "packed-five-loans-32bit-cut2",
+     "loans": [[0, 0], [1, 1], [4294967295, 2], [77, 3], [123456789, 4]],
+     "n_bits": 32, "rounds": 2, "packing": "dpd5-v3"},
+    {"name": "packed-one-loan-8bit-full", "loans": [[200, 4]], "n_bits": 8, "rounds": None,
+     "packing": "dpd5-v3"},
 ]  # fmt: skip
+
+
+def _packing(spec: dict[str, Any]) -> Packing | None:
+    name = spec.get("packing")
+    return None if name is None else circuit_packing(get_lane_set(name))
 
 
 def _lanes(principal: int, bucket: int) -> list[int]:
@@ -54,7 +69,7 @@ def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]
     context = name.encode().hex()
     values = [_lanes(p, b) for p, b in spec["loans"]]
     draw = seeded_rng(b"blinding/" + name.encode())
-    blindings = [[draw() for _ in range(10)] for _ in values]
+    blindings = [[draw() for _ in range(inputs_per_loan(_packing(spec)))] for _ in values]
     proof, commitments = prove_lanes(
         group,
         values,
@@ -63,8 +78,11 @@ def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]
         _transcript(PROTOCOL, context),
         ipa_rounds=spec["rounds"],
         rng=seeded_rng(b"prover/" + name.encode()),
+        packing=_packing(spec),
     )
+    packing = {"packing": spec["packing"]} if "packing" in spec else {}
     return {
+        **packing,
         "name": name,
         "protocol": PROTOCOL,
         "context": context,
@@ -110,7 +128,14 @@ def _decode(doc: dict[str, Any], backend: str = "arkworks") -> tuple[list[list[A
 def test_frozen_vector_still_verifies(spec: dict[str, Any]) -> None:
     doc = _load(spec["name"])
     commitments, proof = _decode(doc)
-    verify_lanes(get_group(), commitments, doc["n_bits"], proof, _transcript(doc["protocol"], doc["context"]))
+    verify_lanes(
+        get_group(),
+        commitments,
+        doc["n_bits"],
+        proof,
+        _transcript(doc["protocol"], doc["context"]),
+        packing=_packing(spec),
+    )
 
 
 @pytest.mark.parametrize("spec", VECTOR_SPECS, ids=lambda s: s["name"])
@@ -125,11 +150,19 @@ def test_frozen_vectors_batch_verify_and_reject_under_wrong_context() -> None:
         doc = _load(spec["name"])
         commitments, proof = _decode(doc)
         items.append(
-            LaneCircuitItem(commitments, doc["n_bits"], proof, _transcript(doc["protocol"], doc["context"]))
+            LaneCircuitItem(
+                commitments,
+                doc["n_bits"],
+                proof,
+                _transcript(doc["protocol"], doc["context"]),
+                _packing(spec),
+            )
         )
     batch_verify_lanes(group, items)
     first = items[0]
-    wrong = LaneCircuitItem(first.commitments, first.n_bits, first.proof, _transcript(PROTOCOL, "00"))
+    wrong = LaneCircuitItem(
+        first.commitments, first.n_bits, first.proof, _transcript(PROTOCOL, "00"), first.packing
+    )
     with pytest.raises(VerificationError, match=r"lanecircuit\.batch"):
         batch_verify_lanes(group, [*items[1:], wrong])
 

@@ -26,7 +26,7 @@ from proofs.snapshot import (
 from tests.snapshot_util import Sealed, make_loans, seal_in_memory
 
 
-@pytest.fixture(scope="module", params=["dpd5-v1", "dpd5-v2"])
+@pytest.fixture(scope="module", params=["dpd5-v1", "dpd5-v2", "dpd5-v3"])
 def sealed(request: pytest.FixtureRequest) -> Sealed:
     # 37 loans in chunks of 16: two full chunks and a partial one (range proofs: pieces 4 + 1).
     return seal_in_memory(make_loans(37), chunk_log2=4, lane_set=request.param)
@@ -140,7 +140,8 @@ def test_resigned_header_with_wrong_aggregate_fails_the_sum_check(sealed: Sealed
         + json.dumps(header, separators=(",", ":"))
         + ',"chunks":['
     )
-    with pytest.raises(VerificationError, match=r"snapshot\.aggregate"):
+    # Packed lane sets: the aggregates are not sums of leaves but must unpack the packed sums.
+    with pytest.raises(VerificationError, match=r"snapshot\.aggregate|unpacking\.linear"):
         _verify("\n".join(lines), sealed)
 
 
@@ -204,8 +205,13 @@ def test_a_loan_counted_twice_is_rejected(sealed: Sealed) -> None:
 
     def double(doc: dict[str, Any]) -> None:
         blob = doc["leaves"][0][1]
-        fake = commit(g, 1, 12345).to_bytes().hex()
-        doc["leaves"][0][1] = blob[: 96 * 6] + fake + blob[96 * 7 :]
+        if sealed.params.lane_set == "dpd5-v3":
+            # pack_0 with a count of one in M0 *and* M1 (and the same principal).
+            fake = commit(g, 1 + (1 << 32) + (4242 << 160), 12345).to_bytes().hex()
+            doc["leaves"][0][1] = fake + blob[96:]
+        else:
+            fake = commit(g, 1, 12345).to_bytes().hex()
+            doc["leaves"][0][1] = blob[: 96 * 6] + fake + blob[96 * 7 :]
 
     with pytest.raises(VerificationError):
         _verify(_rewrite_chunk(sealed, 0, double), sealed)
@@ -217,7 +223,7 @@ def test_prover_refuses_a_negative_lane_value() -> None:
         seal_chunk(ChunkTask(context, SealParams(), 0, (LoanInput("E1", -5, 0),), b"s" * 32))
 
 
-@pytest.mark.parametrize("lane_set", ["dpd5-v1", "dpd5-v2"])
+@pytest.mark.parametrize("lane_set", ["dpd5-v1", "dpd5-v2", "dpd5-v3"])
 def test_negative_lane_smuggled_past_the_prover_cannot_verify(
     monkeypatch: pytest.MonkeyPatch, lane_set: str
 ) -> None:

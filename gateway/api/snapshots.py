@@ -136,7 +136,9 @@ class InclusionSchema(Schema):
     """The borrower's record (through the policy) and the inclusion bundle of its leaf."""
 
     record = fields.Dict(required=True)
-    inclusion = fields.Dict(required=True, metadata={"description": "poolproof/inclusion/v1 bundle"})
+    inclusion = fields.Dict(
+        required=True, metadata={"description": "poolproof/inclusion bundle (v2 for packed lane sets)"}
+    )
 
 
 class MetricsSchema(Schema):
@@ -451,7 +453,7 @@ def _audience_blueprint(role: str) -> Blueprint:
 
         @blp.route("/pools/<pool_id>/snapshots/<cutoff>/leaves/<int:leaf_index>/inclusion")
         class SampledInclusion(MethodView):
-            @blp.response(200, description="poolproof/inclusion/v1 bundle of one leaf")
+            @blp.response(200, description="poolproof/inclusion bundle of one leaf")
             @blp.alt_response(403, description="the policy does not allow sampled inclusion checks")
             @blp.alt_response(404, description="no such leaf, or no sealed snapshot for the cut-off")
             def get(self, pool_id: str, cutoff: str, leaf_index: int) -> dict[str, Any]:

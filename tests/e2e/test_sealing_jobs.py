@@ -122,15 +122,17 @@ def test_a_crashed_job_resumes_to_the_identical_snapshot(local: dict[str, Any]) 
     keys = pool_keys(db, master, "P1")
     tape = get_tape(db, job.tape_id)
     loans = [loan_input(s.record, (0, 30, 60, 90)) for s in iter_loans(db, keys, tape)]
-    ctx = SnapshotContext(job.snapshot_id, "P1", cutoff, "dpd5-v1")
+    ctx = SnapshotContext(job.snapshot_id, "P1", cutoff, SETTINGS.lane_set)
     results: list[ChunkResult] = []
-    outcome = seal_pool(loans, context=ctx, params=SETTINGS.params(), seed=seed, sink=results.append)
+    outcome = seal_pool(
+        loans, context=ctx, params=SETTINGS.params(len(loans)), seed=seed, sink=results.append
+    )
     assert snap.header["merkle_root"] == outcome.merkle_root.hex()
     assert list(snap.header["aggregates"].values()) == [a.hex() for a in outcome.aggregates]
     assert lane_totals(keys, snap) == (outcome.lane_value_sums, outcome.lane_blinding_sums)
 
     # Same leaves as the uninterrupted run (range proofs are randomised, so they differ but verify).
-    stored = list(chunk_documents(db, job.id, 10))
+    stored = list(chunk_documents(db, job.id, len(snap.lanes.inputs)))
     assert [c["leaves"] for c in stored] == [chunk_document(r)["leaves"] for r in results]
     # The streamed bundle is byte-identical to what proofs' writer makes of the stored chunks.
     streamed = "".join(stream_snapshot_bundle(db, snap))
@@ -141,7 +143,7 @@ def test_a_crashed_job_resumes_to_the_identical_snapshot(local: dict[str, Any]) 
     for r in results:
         doc = {
             "index": r.chunk_index,
-            "leaves": [[e, c.hex()] for e, c in decode_leaves(encode_leaves(r), 10)],
+            "leaves": [[e, c.hex()] for e, c in decode_leaves(encode_leaves(r), len(snap.lanes.inputs))],
             "proofs": [p.hex() for p in decode_proofs(encode_proofs(r))],
         }
         assert doc == chunk_document(r)

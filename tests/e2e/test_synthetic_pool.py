@@ -102,7 +102,8 @@ def test_seal_job_reports_completion_and_the_cutoff_is_sealed(gw: Gateway, deal:
     job = deal["job"]
     assert (job["state"], job["percent"], job["leaves_done"], job["leaf_total"]) == ("sealed", 100.0, 64, 64)
     assert deal["header"]["leaf_count"] == N_LOANS
-    assert deal["header"]["proof_params"]["lane_set"] == "dpd5-v2"  # the default: the lane circuit
+    # The default: the lane circuit over packed lane commitments.
+    assert deal["header"]["proof_params"]["lane_set"] == "dpd5-v3"
     assert deal["header"]["sequence"] == 1
     assert deal["header"]["previous_header_hash"] is None
     tapes = expect(gw.clients["platform"].get(f"/pools/{POOL}/tapes"), 200, "tapes")
@@ -207,6 +208,10 @@ RESIGNED_TAMPERS = {
     "resigned.merkle_root": (_resigned("merkle_root", lambda v: _flip(v, 10)), "snapshot.merkle_root"),
     "resigned.aggregate": (
         _resigned("aggregates.balance_M3+", lambda _v: "c0" + "0" * 94),  # identity point
+        "unpacking.linear",  # dpd5-v3: aggregates must unpack the sums of the leaves' commitments
+    ),
+    "resigned.packed_sum": (
+        _resigned("packed_sums.pack_1", lambda _v: "c0" + "0" * 94),
         "snapshot.aggregate",
     ),
     "resigned.leaf_count": (_resigned("leaf_count", lambda v: v + 1), "snapshot.leaf_count"),
@@ -466,7 +471,11 @@ def test_tampered_inclusion_bundles_are_rejected(gw: Gateway, deal: dict[str, An
     )
     edits = {
         "value": lambda d: d["lanes"][0].__setitem__("value", d["lanes"][0]["value"] + 1 or 1),
-        "blinding": lambda d: d["lanes"][1].__setitem__("blinding", _flip(d["lanes"][1]["blinding"], 63)),
+        "blinding": lambda d: d["blindings"].__setitem__(1, _flip(d["blindings"][1], 63)),
+        "value_moved": lambda d: (
+            d["lanes"][5].__setitem__("value", 0),
+            d["lanes"][6].__setitem__("value", 1),
+        ),
         "path": lambda d: d["path"].__setitem__(0, _flip(d["path"][0], 5)),
         "leaf_index": lambda d: d.__setitem__("leaf_index", d["leaf_index"] + 1),
         "header": lambda d: d["header"].__setitem__("cutoff_date", "2020-01-01"),
