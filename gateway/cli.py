@@ -109,6 +109,9 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
         port=port,
         threads=threads,
         max_request_body_size=limit + (1 << 20),
+        # Receive in 256 KiB reads, not 8 KiB: waitress hands a request to the app only once its whole
+        # body has arrived, so for a 1 GB tape this wait is pure wall time (4.4 s -> 1.4 s at 1M rows).
+        recv_bytes=1 << 18,
         channel_timeout=600,
         ident="poolproof",
     )

@@ -15,16 +15,20 @@ from __future__ import annotations
 import collections
 import itertools
 import json
-import secrets
+import logging
+import os
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from .db import now, transaction
+from .db import connect, now, transaction
 from .keyring import PoolKeys
 from .pools import TAPE_FIELDS
 from .rowwork import (
@@ -39,11 +43,15 @@ from .rowwork import (
     reset_worker_pool,
     worker_pool,
 )
-from .storage import Conflict, PoolRecord, TapeRecord, find_tape, loan_rowid, snapshot_status
+from .storage import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
 from .tape_formats import MAX_RECORD_BYTES, HashingReader, TapeMalformed, iter_tape
 from .validation import DEFAULT_MAX_REPORTED, ROW_FIELD, TapeError, TapeReport
 
 BATCH_ROWS = 4000
+INGEST_CACHE_KIB = 256 * 1024  # SQLite page cache during an ingest (an upper bound, in KiB)
+BACKGROUND_CHECKPOINT_ROWS = 50_000  # from this many rows, the WAL checkpoint runs after the answer
+
+log = logging.getLogger(__name__)
 
 
 class TapeRejected(Exception):
@@ -128,7 +136,7 @@ def _ingest(
     counters = {"rows": 0, "flagged": 0}
     seen: dict[bytes, int] = {}
 
-    with transaction(db) as conn:
+    with _bulk_write_settings(db.conn), transaction(db) as conn:
         # Re-check under the write lock: a concurrent submission may have sealed or stored meanwhile.
         st = snapshot_status(db, pool.id, cutoff)
         if st is not None and st[0] == "sealed":
@@ -156,7 +164,7 @@ def _ingest(
             stats.merge(res.stats)
             counters["rows"] += len(res.loans)
             counters["flagged"] += res.flagged
-            _store(conn, pool.id, cutoff, tape_id, res.loans, bool(has_prior))
+            _store(conn, res, bool(has_prior))
 
         try:
             if fmt == "jsonl":
@@ -190,6 +198,10 @@ def _ingest(
         if replay is not None:
             # Raising rolls the loans back; the replayed result is returned by ingest_tape.
             raise _Replay(replay)
+        if rows >= BACKGROUND_CHECKPOINT_ROWS:
+            # COMMIT makes the tape durable (WAL, synchronous=FULL); copying its pages into the database
+            # file (the checkpoint) need not hold up the answer: a background thread does it afterwards.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         submitted_at = now()
         previous = st[1] if st is not None else None
         result = {
@@ -238,38 +250,79 @@ def _ingest(
                 "INSERT INTO snapshots (pool_id, cutoff_date, status, current_tape_id) VALUES (?,?,'open',?)",
                 (pool.id, cutoff, tape_id),
             )
+    if rows >= BACKGROUND_CHECKPOINT_ROWS:
+        checkpoint_in_background(db)
     return IngestOutcome(result=result, replayed=False)
 
 
-def _store(
-    conn: Any,
-    pool_id: str,
-    cutoff: str,
-    tape_id: int,
-    loans: list[tuple[int, bytes, str, str, bytes]],
-    has_prior: bool,
-) -> None:
-    """Issue exposure ids (the pool's existing one for a known loan) and insert one batch of loans."""
-    lookup = "SELECT exposure_id FROM exposures WHERE pool_id = ? AND loan_key = ?"
-    new_exposures: list[tuple[Any, ...]] = []
-    rows: list[tuple[Any, ...]] = []
-    for row, lk, pseudo, plain, sealed in loans:
-        exposure_id = None
-        if has_prior:
+@contextmanager
+def _bulk_write_settings(conn: sqlite3.Connection) -> Iterator[None]:
+    """For one ingest: a page cache that holds a large tape's index pages; settings restored afterwards.
+
+    A million-loan tape inserts about 1M random keys into the ``exposures`` primary key and the
+    ``loans_obligor`` index (~100 MB of pages); with the default 64 MiB cache those pages are spilled to
+    the WAL and read back again and again. An explicit ``POOLPROOF_SQLITE_CACHE_KIB`` (tests use a tiny
+    one to force spills) is left alone. The cache is an upper bound, so a small tape costs nothing more.
+    """
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    autocheckpoint = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    if "POOLPROOF_SQLITE_CACHE_KIB" not in os.environ:
+        conn.execute(f"PRAGMA cache_size = -{INGEST_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(cache)}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
+
+
+def checkpoint_in_background(db: sqlite_utils.Database) -> threading.Thread | None:
+    """Copy committed WAL pages into the database file on a daemon thread; returns it (``None``: in memory).
+
+    A ``PASSIVE`` checkpoint (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html) never blocks readers
+    or writers and changes nothing anyone can read: it only moves already-durable pages. Its connection
+    is opened here, before the caller's closes, so that closing the request's connection does not run
+    the same checkpoint in the foreground. A failed or interrupted checkpoint loses nothing (SQLite
+    checkpoints again later); it is logged.
+    """
+    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    if not path:
+        return None
+    ckpt = connect(path)
+
+    def run() -> None:
+        try:
+            ckpt.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            log.warning("background WAL checkpoint of %s failed: %s", path, exc)
+        finally:
+            ckpt.conn.close()
+
+    thread = threading.Thread(target=run, name="poolproof-wal-checkpoint", daemon=True)
+    thread.start()
+    return thread
+
+
+def _store(conn: Any, res: BatchResult, has_prior: bool) -> None:
+    """Insert one batch of loans and their exposures; a loan the pool already knows keeps its exposure id."""
+    loans, exposures = res.loans, res.exposures
+    if has_prior:
+        lookup = "SELECT exposure_id FROM exposures WHERE pool_id = ? AND loan_key = ?"
+        loans, new_exposures = list(loans), []
+        for i, (pool_id, lk, _candidate, _cutoff) in enumerate(exposures):
             hit = conn.execute(lookup, (pool_id, lk)).fetchone()
-            exposure_id = hit[0] if hit else None
-        if exposure_id is None:
-            exposure_id = secrets.token_hex(12)
-            new_exposures.append((pool_id, lk, exposure_id, cutoff))
-        rows.append((loan_rowid(tape_id, row), exposure_id, pseudo, plain, sealed))
-    if new_exposures:
+            if hit is None:
+                new_exposures.append(exposures[i])
+            else:
+                rowid, _, pseudo, plain, sealed = loans[i]
+                loans[i] = (rowid, hit[0], pseudo, plain, sealed)
+        exposures = new_exposures
+    if exposures:
         conn.executemany(
-            "INSERT INTO exposures (pool_id, loan_key, exposure_id, first_cutoff) VALUES (?,?,?,?)",
-            new_exposures,
+            "INSERT INTO exposures (pool_id, loan_key, exposure_id, first_cutoff) VALUES (?,?,?,?)", exposures
         )
-    if rows:
+    if loans:
         conn.executemany(
-            "INSERT INTO loans (id, exposure_id, obligor_pseudo_id, plain, sealed) VALUES (?,?,?,?,?)", rows
+            "INSERT INTO loans (id, exposure_id, obligor_pseudo_id, plain, sealed) VALUES (?,?,?,?,?)", loans
         )
 
 

@@ -21,10 +21,13 @@ import orjson
 
 from policies.catalogue import DEFAULT_CATALOGUE
 
+from .db import LOAN_ROWID_SHIFT
 from .keyring import PoolKeys
 from .pools import TAPE_FIELDS, PoolConfig
 from .rules import compile_rules, mask_value
 from .validation import ROW_FIELD, RowValidator, TapeError
+
+EXPOSURE_ID_BYTES = 12  # an exposure id is 24 hex digits of os.urandom (as secrets.token_hex(12) gave)
 
 
 @dataclass(frozen=True)
@@ -111,9 +114,16 @@ class PoolStats:
 
 @dataclass
 class BatchResult:
-    """What one batch produced: loan tuples to insert (if it was asked to store) and its errors."""
+    """What one batch produced: rows to insert (if it was asked to store) and its errors.
 
-    loans: list[tuple[int, bytes, str, str, bytes]]  # (row number, loan key, pseudonym, plain JSON, sealed)
+    ``loans`` and ``exposures`` are aligned and ready for ``executemany``: ``loans`` rows are
+    ``(rowid, exposure id, obligor pseudonym, plain JSON, sealed)``, ``exposures`` rows are
+    ``(pool id, loan key, exposure id, cut-off)``. The exposure id is a fresh random candidate; the
+    ingesting process replaces it with the pool's existing id for a loan it already knows.
+    """
+
+    loans: list[tuple[int, str, str, str, bytes]]
+    exposures: list[tuple[str, bytes, str, str]]
     loan_ids: list[tuple[int, bytes]]  # (row number, loan key) of every row with a valid platform_loan_id
     errors: list[TapeError]
     error_count: int
@@ -165,7 +175,11 @@ class BatchProcessor:
         """Validate ``(row number, parsed row, parse problem)`` items; prepare loans if ``store``."""
         spec, cfg, keys = self.spec, self.cfg, self.keys
         stats = PoolStats(cfg.dpd_labels)
-        loans: list[tuple[int, bytes, str, str, bytes]] = []
+        loans: list[tuple[int, str, str, str, bytes]] = []
+        exposures: list[tuple[str, bytes, str, str]] = []
+        pool_id, cutoff, tape_base = spec.pool_id, spec.cutoff, spec.tape_id << LOAN_ROWID_SHIFT
+        # Exposure ids (96 random bits, hex) are cut from one os.urandom draw per batch, not one call a row.
+        random_hex, used = "", 0
         ids: list[tuple[int, bytes]] = []
         errors: list[TapeError] = []
         bad: list[int] = []
@@ -205,10 +219,15 @@ class BatchProcessor:
                 flagged += 1
             stats.add(clean)
             g = clean.get
-            rowid = (spec.tape_id << 32) | row_number
-            sealed = keys.seal(dumps([g(k) for k in sealed_fields]), spec.cutoff, rowid)
-            loans.append((row_number, lk, pseudo, dumps([g(k) for k in plain_fields]).decode(), sealed))
-        return BatchResult(loans, ids, errors, count, bad, rows_read, stats, flagged)
+            rowid = tape_base | row_number
+            sealed = keys.seal(dumps(list(map(g, sealed_fields))), cutoff, rowid)
+            if used == len(random_hex):
+                random_hex, used = os.urandom(EXPOSURE_ID_BYTES * 1024).hex(), 0
+            exposure_id = random_hex[used : used + 2 * EXPOSURE_ID_BYTES]
+            used += 2 * EXPOSURE_ID_BYTES
+            loans.append((rowid, exposure_id, pseudo, dumps(list(map(g, plain_fields))).decode(), sealed))
+            exposures.append((pool_id, lk, exposure_id, cutoff))
+        return BatchResult(loans, exposures, ids, errors, count, bad, rows_read, stats, flagged)
 
 
 # --- worker processes ---------------------------------------------------------------------------------------

@@ -1,0 +1,150 @@
+"""How an ingest writes to SQLite: exposure ids, the connection settings it borrows, deferred checkpoints."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway import ingest
+from gateway.db import connect
+from gateway.ingest import TapeRejected, ingest_tape
+from gateway.pools import CN_CONSUMER
+from gateway.storage import create_pool, get_pool, pool_keys, snapshot_loans
+
+from .helpers import CUTOFF, Instance, cn_row, jsonl, make_instance
+
+LATER = "2024-07-31"
+
+
+@pytest.fixture
+def inst(tmp_path: Path) -> Instance:
+    inst = make_instance(tmp_path)
+    inst.add_platform("plat1")
+    db = inst.db()
+    try:
+        create_pool(db, inst.master(), "P1", "plat1", CN_CONSUMER)
+    finally:
+        db.conn.close()
+    return inst
+
+
+def _ingest(inst: Instance, db: Any, cutoff: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out = ingest_tape(
+        db,
+        get_pool(db, "P1"),
+        pool_keys(db, inst.master(), "P1"),
+        cutoff,
+        io.BytesIO(jsonl(rows)),
+        "jsonl",
+        submitted_by="t",
+        max_bytes=10**8,
+        workers=0,
+    )
+    return out.result
+
+
+def _exposures(inst: Instance, db: Any, cutoff: str) -> dict[str, str]:
+    _, loans = snapshot_loans(db, inst.master(), "P1", cutoff)
+    return {loan.record["platform_loan_id"]: loan.record["exposure_id"] for loan in loans}
+
+
+def test_a_known_loan_keeps_its_exposure_id_and_a_new_loan_gets_a_fresh_one(inst: Instance) -> None:
+    db = inst.db()
+    _ingest(inst, db, CUTOFF, [cn_row(i) for i in (1, 2, 3)])
+    _ingest(inst, db, LATER, [cn_row(i) for i in (2, 3, 4, 5)])
+    first, later = _exposures(inst, db, CUTOFF), _exposures(inst, db, LATER)
+    assert {k: later[k] for k in ("L0000002", "L0000003")} == {k: first[k] for k in ("L0000002", "L0000003")}
+    fresh = {later["L0000004"], later["L0000005"]}
+    assert len(fresh) == 2
+    assert not fresh & set(first.values())
+    assert all(len(e) == 24 and int(e, 16) >= 0 for e in later.values())
+    rows = db.conn.execute("SELECT exposure_id, first_cutoff FROM exposures ORDER BY first_cutoff").fetchall()
+    assert sorted(e for e, _ in rows) == sorted(set(first.values()) | fresh)
+    assert [c for _, c in rows] == [CUTOFF] * 3 + [LATER] * 2
+
+
+def test_exposure_ids_of_one_tape_are_distinct(inst: Instance) -> None:
+    db = inst.db()
+    _ingest(inst, db, CUTOFF, [cn_row(i) for i in range(1, 301)])
+    assert len(set(_exposures(inst, db, CUTOFF).values())) == 300
+
+
+def _settings(db: Any) -> tuple[int, int]:
+    return (
+        db.conn.execute("PRAGMA cache_size").fetchone()[0],
+        db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+    )
+
+
+def _loans_in_main_file(db_path: Path, tmp: Path) -> int:
+    """Loans readable from the database file alone (what a checkpoint has copied out of the WAL)."""
+    copy = tmp / "main-only.db"
+    shutil.copyfile(db_path, copy)
+    conn = sqlite3.connect(copy)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM loans").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_large_tape_is_checkpointed_after_the_answer(
+    inst: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "BACKGROUND_CHECKPOINT_ROWS", 20)
+    started: list[threading.Thread | None] = []
+    real = ingest.checkpoint_in_background
+
+    def record(db: Any) -> threading.Thread | None:
+        started.append(real(db))
+        return started[-1]
+
+    monkeypatch.setattr(ingest, "checkpoint_in_background", record)
+    db = inst.db()
+    before = _settings(db)
+    _ingest(inst, db, CUTOFF, [cn_row(i) for i in range(1, 20)])
+    assert started == []  # below the threshold the commit checkpoints as usual
+    _ingest(inst, db, LATER, [cn_row(i) for i in range(1, 31)])
+    assert len(started) == 1
+    assert started[0] is not None
+    started[0].join(timeout=30)
+    assert not started[0].is_alive()
+    # The request's connection is still open, so only the background checkpoint can have copied the pages.
+    assert _loans_in_main_file(inst.db_path, tmp_path) == 19 + 30
+    assert _settings(db) == before
+
+
+def test_a_rejected_tape_restores_the_connection_settings(inst: Instance) -> None:
+    db = inst.db()
+    before = _settings(db)
+    with pytest.raises(TapeRejected):
+        _ingest(inst, db, CUTOFF, [cn_row(1), cn_row(2, term_months=-1)])
+    assert _settings(db) == before
+    assert db.conn.execute("SELECT COUNT(*) FROM loans").fetchone()[0] == 0
+    assert not db.conn.in_transaction
+
+
+def test_an_explicit_cache_setting_is_kept_during_an_ingest(
+    inst: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POOLPROOF_SQLITE_CACHE_KIB", "256")
+    seen: list[int] = []
+    real_store = ingest._store
+
+    def spy(conn: sqlite3.Connection, res: Any, has_prior: bool) -> None:
+        seen.append(conn.execute("PRAGMA cache_size").fetchone()[0])
+        real_store(conn, res, has_prior)
+
+    monkeypatch.setattr(ingest, "_store", spy)
+    db = connect(inst.db_path)
+    _ingest(inst, db, CUTOFF, [cn_row(1)])
+    assert seen == [-256]
+    monkeypatch.delenv("POOLPROOF_SQLITE_CACHE_KIB")
+    seen.clear()
+    _ingest(inst, db, LATER, [cn_row(1)])
+    assert seen == [-ingest.INGEST_CACHE_KIB]
