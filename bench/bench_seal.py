@@ -87,7 +87,7 @@ def utc_now() -> str:
 
 
 def source_state() -> dict[str, Any]:
-    """The commit measured, and the code paths that differed from it (the checkout is shared)."""
+    """The driver script if any, the commit measured, and the code paths that differed from it."""
     repo = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str:
@@ -96,6 +96,7 @@ def source_state() -> dict[str, Any]:
 
     changed = git("status", "--porcelain", "--", "proofs", "gateway", "policies")
     return {
+        "driver": os.environ.get("BENCH_DRIVER"),  # set by bench/scaling.sh
         "git_commit": git("rev-parse", "HEAD").strip() or None,
         "uncommitted_code": [line[3:] for line in changed.splitlines()],
     }

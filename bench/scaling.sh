@@ -42,6 +42,8 @@ for n in "${sizes[@]}"; do
     fi
 done
 
+# recorded as "driver" in each JSON (their "command" names a temporary directory)
+export BENCH_DRIVER="bench/scaling.sh $*"
 workdir=""
 cleanup() { if [[ -n "$workdir" ]]; then rm -rf -- "$workdir"; fi; }
 trap cleanup EXIT
