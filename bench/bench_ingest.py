@@ -4,7 +4,9 @@ A real server (``poolproof serve``, waitress) runs in a subprocess on 127.0.0.1;
 signed JSONL tape of N synthetic loans with ``requests``. Timed: from the first byte sent to the 201
 response (upload, parse, validate, derive, encrypt, insert, commit). Reported: rows per second, the
 peak resident memory (VmHWM) of the server and its worker processes, the CPU time they spent (so the
-figure can be read on a loaded machine), tape size. Results go to ``bench/results/ingest-<n>.json``.
+figure can be read on a loaded machine), the CPU time everything else on the machine used meanwhile
+(``other_cpu_seconds``: how shared the two cores were), tape size. Results go to
+``bench/results/ingest-<n>.json``.
 
     python bench/bench_ingest.py                 # 10,000 and 100,000 loans
     python bench/bench_ingest.py --loans 1000000
@@ -74,6 +76,13 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _machine_cpu() -> float:
+    """CPU seconds all processes on the machine have used (busy fields of /proc/stat, summed over cores)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _tree_cpu(pid: int) -> float:
     total = 0.0
     for p in [pid, *_children(pid)]:
@@ -136,6 +145,8 @@ def run(n: int, workdir: Path) -> dict[str, object]:
             "X-Tape-SHA256": digest,
             "X-Tape-Signature": sig,
         }
+        load_before = os.getloadavg()[0]
+        machine0, client0 = _machine_cpu(), time.process_time()
         t0 = time.perf_counter()
         with tape.open("rb") as f:
             r = requests.post(
@@ -147,6 +158,8 @@ def run(n: int, workdir: Path) -> dict[str, object]:
         peak = _peak_rss_mib(server.pid)
         workers_peak = sum(_peak_rss_mib(c) for c in _children(server.pid))
         cpu = _tree_cpu(server.pid) - cpu0
+        machine = _machine_cpu() - machine0
+        client = time.process_time() - client0
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -169,6 +182,12 @@ def run(n: int, workdir: Path) -> dict[str, object]:
         "command": f"python bench/bench_ingest.py --loans {n}",
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "load_average_1m_before": round(load_before, 2),
+        # What else ran during the timed window: all CPU the machine spent minus the server, its workers
+        # and this client (near 0 on an otherwise idle machine, up to 2 x seconds if others kept both cores
+        # busy); kernel threads count here too, including the writeback of this run's own files.
+        "other_cpu_seconds": round(machine - cpu - client, 2),
+        "client_cpu_seconds": round(client, 2),
     }
 
 
