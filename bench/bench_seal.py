@@ -230,6 +230,7 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
         out["seal_cpu_seconds_workers"] = round(cpu_workers, 2)
         out["cpu_ms_per_loan"] = round(1000 * (cpu_self + cpu_workers) / n, 3)
         out["chunks"] = len(chunk_times)
+        out.update(prover_costs(n, job.params, cpu_self + cpu_workers))
         if chunk_times:
             # first chunk: includes worker start-up and per-process generator derivation
             out["first_chunk_seconds"] = round(chunk_times[0] - t0, 2)
@@ -278,6 +279,51 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
             }
             (keep / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
             out["kept"] = str(keep)
+    return out
+
+
+def msm_us_per_term(terms: int = 1 << 16, distinct: int = 1024) -> float:
+    """CPU µs per term of one arkworks MSM of ``terms`` full-width random scalars, one thread.
+
+    Points are ``distinct`` random multiples of the generator, repeated (Pippenger's cost does not
+    depend on the points being distinct); the same measure as ``bench/bench_rangeproof.py``.
+    """
+    import secrets
+
+    from proofs.group import ORDER, get_group
+
+    group = get_group("arkworks")
+    base = group.hash_to_curve(b"bench-msm", b"POOLPROOF-BENCH-MSM")
+    raws = [(base * (secrets.randbelow(ORDER - 1) + 1)).raw for _ in range(distinct)]
+    points = [raws[i % distinct] for i in range(terms)]
+    scalars = [secrets.randbelow(ORDER) for _ in range(terms)]
+    t0 = time.process_time()
+    group.msm_raw(points, scalars)
+    return 1e6 * (time.process_time() - t0) / terms
+
+
+def prover_costs(n: int, params: Any, cpu_seconds: float) -> dict[str, Any]:
+    """Per-loan, per-gate and per-range-proven-bit seal costs against the MSM term, same run."""
+    from proofs.lanecircuit import gates_per_loan
+    from proofs.lanes import get_lane_set
+
+    lanes = get_lane_set(params.lane_set)
+    term = msm_us_per_term()
+    per_loan_us = 1e6 * cpu_seconds / n
+    out: dict[str, Any] = {"msm_us_per_term_2e16_one_thread": round(term, 2)}
+    if lanes.proof == "lanecircuit":
+        gates = gates_per_loan(lanes.balance_bits)
+        bits = lanes.balance_bits  # range-proven bits a loan (the principal); the rest are gates
+        out["gates_per_loan"] = gates
+        out["cpu_us_per_gate"] = round(per_loan_us / gates, 1)
+        out["cpu_us_per_range_proven_bit"] = round(per_loan_us / bits, 1)
+        out["msm_terms_per_gate"] = round(per_loan_us / gates / term, 2)
+        out["msm_terms_per_range_proven_bit"] = round(per_loan_us / bits / term, 2)
+    out["msm_terms_per_loan"] = round(per_loan_us / term, 1)
+    out["prover_costs_basis"] = (
+        "seal CPU (main + workers, all steps) per loan divided by the CPU cost of one MSM term "
+        "(2^16 full-width terms, one thread) measured in the same run after the seal"
+    )
     return out
 
 

@@ -4,8 +4,8 @@ Isolates the cryptographic cost from storage and HTTP, for the scaling curve of 
 
     python bench/bench_seal_proofs.py --loans 10000 --ipa-rounds 4 --workers 2
 
-Writes bench/results/seal-proofs-<loans>-r<rounds>.json (target, loans, seconds, peak_rss_mib,
-date, command, and the per-step figures).
+Writes bench/results/seal-proofs-<loans>-<lane set>-r<rounds>-c<chunk_log2>.json (target, loans,
+seconds, peak_rss_mib, date, command, and the per-step figures). Defaults: ``SealParams()``.
 """
 
 from __future__ import annotations
@@ -54,11 +54,16 @@ def cpu() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--loans", type=int, default=10_000)
-    ap.add_argument("--ipa-rounds", type=int, default=None)
+    defaults = SealParams()
+    ap.add_argument("--ipa-rounds", default=None, help=f"integer or 'full' (default {defaults.ipa_rounds})")
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--chunk-log2", type=int, default=8)
-    ap.add_argument("--lane-set", default="dpd5-v2")
+    ap.add_argument("--chunk-log2", type=int, default=defaults.chunk_log2)
+    ap.add_argument("--lane-set", default=defaults.lane_set)
     args = ap.parse_args()
+    if args.ipa_rounds is None:
+        args.ipa_rounds = defaults.ipa_rounds
+    else:
+        args.ipa_rounds = None if args.ipa_rounds == "full" else int(args.ipa_rounds)
     key = Ed25519PrivateKey.generate()
     context = SnapshotContext("S-bench", "POOL-BENCH", "2026-10-31", args.lane_set)
     params = SealParams(lane_set=args.lane_set, chunk_log2=args.chunk_log2, ipa_rounds=args.ipa_rounds)
@@ -105,7 +110,8 @@ def main() -> None:
         "command": "python " + " ".join(sys.argv),
     }
     print(json.dumps(result, indent=2))
-    path = Path(__file__).parent / "results" / f"seal-proofs-{args.loans}-r{args.ipa_rounds}.json"
+    name = f"seal-proofs-{args.loans}-{args.lane_set}-r{args.ipa_rounds}-c{args.chunk_log2}.json"
+    path = Path(__file__).parent / "results" / name
     path.write_text(json.dumps(result, indent=2) + "\n")
 
 
