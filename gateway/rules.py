@@ -335,6 +335,14 @@ _NORMALISERS: dict[str, Callable[[str], str]] = {
     "mobile": normalise_mobile,
     "id_number": _id_number_normalise,
 }
+# Fast acceptance (whole string, ASCII digits) for the pattern-checked strings: a value these match passes
+# its check unchanged (no normaliser alters it: no spaces, dashes, +86 prefix or lower-case x).
+_STRING_FAST: dict[str, re.Pattern[str]] = {
+    "id_number": re.compile(r"[0-9A-Z]{5,20}"),
+    "mobile": re.compile(r"1[3-9][0-9]{9}"),
+    "repayment_account": re.compile(r"[0-9]{12,19}"),
+}
+_CN_REGION_FAST = re.compile("(?:" + "|".join(sorted(_CN_PROVINCES)) + ")[0-9]{4}")
 
 
 @dataclass(frozen=True)
@@ -345,8 +353,8 @@ class TapeRules:
     catalogue: Catalogue
     checks: Mapping[str, Check]
     # Fast acceptance for the common case, a subset of the values the check accepts unchanged:
-    # ("int", lo, hi), ("enum", allowed), ("text", min_len, max_len) for printable strings, ("date",).
-    # Anything else goes through the check.
+    # ("int", lo, hi), ("enum", allowed), ("text", min_len, max_len) for printable strings, ("date",),
+    # ("match", pattern) for strings the pattern matches whole. Anything else goes through the check.
     fast: Mapping[str, tuple[Any, ...]]
     required: frozenset[str]
     not_applicable: frozenset[str]  # identity fields a pool without an identity scheme refuses
@@ -379,10 +387,14 @@ def compile_rules(cfg: PoolConfig, catalogue: Catalogue) -> TapeRules:
             fast[name] = ("enum", frozenset(spec.enum_values))
         elif name == "region_code":
             checks[name] = _string_check(_region_check(cfg), None)
+            us = cfg.region_scheme == "US-STATE"
+            fast[name] = ("enum", US_STATES) if us else ("match", _CN_REGION_FAST)
         else:
             checks[name] = _string_check(_STRING_RULES.get(name, _text(128)), _NORMALISERS.get(name))
             if name not in _STRING_RULES or name in _TEXT_LIMITS:
                 fast[name] = ("text", 1, _TEXT_LIMITS.get(name, 128))
+            elif name in _STRING_FAST:
+                fast[name] = ("match", _STRING_FAST[name])
     not_applicable = (
         frozenset(IDENTITY_FIELDS | {"repayment_account"}) if cfg.id_scheme is None else frozenset()
     )

@@ -86,7 +86,7 @@ class _Plan:
     """What to do with a row of a given key sequence (rows of one tape nearly always share one)."""
 
     forbidden: tuple[FieldError, ...]
-    checked: tuple[tuple[str, int, Any, Any, Check], ...]  # name, fast kind, lo/allowed, hi, check
+    checked: tuple[tuple[str, int, Any, Any, Check], ...]  # name, fast kind, lo/allowed/matcher, hi, check
     check_fields: Callable[[Mapping[str, Any], dict[str, Any], list[FieldError]], None]
     static_errors: tuple[FieldError, ...]  # unknown and derived names
     not_applicable: tuple[str, ...]
@@ -136,6 +136,9 @@ def _compile_field_checks(
                 "    elif type(v) is str and len(v) == 10 and v[4] == '-' and v[7] == '-'"
                 " and _is_iso_date(v):"
             )
+        elif fast == 5:
+            ns[f"M{i}"] = a  # the pattern's fullmatch
+            lines.append(f"    elif type(v) is str and M{i}(v) is not None:")
         if fast:
             lines.append(f"        out[{key}] = v")
         lines.append("    else:")
@@ -211,6 +214,8 @@ class RowValidator:
             return (name, 2, fast[1], None, check)
         if fast[0] == "text":
             return (name, 3, fast[1], fast[2], check)
+        if fast[0] == "match":
+            return (name, 5, fast[1].fullmatch, None, check)
         return (name, 4, None, None, check)
 
     def validate(self, raw: Any) -> tuple[dict[str, Any], list[FieldError]]:

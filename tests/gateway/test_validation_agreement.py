@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +98,47 @@ def test_non_object_rows_are_rejected_by_both() -> None:
     for row in ([1, 2], "row", 5, None):
         (_, fe), (_, me) = _both(CN_RULES, row)
         assert fe == me == {("_row", "type")}
+
+
+# Values at the edge of the fast acceptance patterns (whole-string ASCII matches) and of what the full
+# checks accept or normalise: both validators must give the same normalised value or the same error.
+_EDGE_VALUES = {
+    "mobile": [
+        "13812345678",
+        "12812345678",
+        "1381234567",
+        "+8613812345678",
+        "0086 138-1234-5678",
+        "13812345678\n",
+        "１３８１２３４５６７８",
+        "138１2345678",
+    ],
+    "repayment_account": [
+        "622202020011",
+        "62220202001",
+        "62220202001122334455",
+        "6222020200112233445\n",
+        "６" * 12,
+    ],
+    "id_number": [
+        "11010519900307101X",
+        "11010519900307101x",
+        "ABCDE",
+        "abcde",
+        "A" * 21,
+        "１２３４５",
+        "AB-12",
+    ],
+    "region_code": ["110105", "990105", "11010", "1101055", "110105\n", "１１0105", "NJ"],
+}
+
+
+@pytest.mark.parametrize(("name", "value"), [(n, v) for n, vs in _EDGE_VALUES.items() for v in vs])
+@pytest.mark.parametrize("us", [False, True])
+def test_edge_values_of_pattern_fields_get_the_same_verdict(name: str, value: str, us: bool) -> None:
+    row = us_row(1) if us else cn_row(1)
+    row[name] = value
+    (fc, fe), (mc, me) = _both(US_RULES if us else CN_RULES, row)
+    assert fe == me
+    if not fe:
+        assert fc == mc
