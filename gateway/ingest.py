@@ -287,7 +287,11 @@ def checkpoint_in_background(db: sqlite_utils.Database) -> threading.Thread | No
     path = db.conn.execute("PRAGMA database_list").fetchone()[2]
     if not path:
         return None
-    ckpt = connect(path)
+    try:
+        ckpt = connect(path)
+    except sqlite3.Error as exc:  # the tape is committed: never turn that into a failed request
+        log.warning("cannot open %s for a background WAL checkpoint: %s", path, exc)
+        return None
 
     def run() -> None:
         try:

@@ -148,3 +148,19 @@ def test_an_explicit_cache_setting_is_kept_during_an_ingest(
     seen.clear()
     _ingest(inst, db, LATER, [cn_row(1)])
     assert seen == [-ingest.INGEST_CACHE_KIB]
+
+
+def test_a_checkpoint_that_cannot_start_does_not_fail_a_committed_tape(
+    inst: Instance, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(ingest, "BACKGROUND_CHECKPOINT_ROWS", 2)
+
+    def refuse(path: Any) -> Any:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(ingest, "connect", refuse)
+    db = inst.db()
+    result = _ingest(inst, db, CUTOFF, [cn_row(i) for i in range(1, 4)])
+    assert result["rows"] == 3
+    assert db.conn.execute("SELECT COUNT(*) FROM loans").fetchone()[0] == 3
+    assert "background WAL checkpoint" in caplog.text
