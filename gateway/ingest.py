@@ -339,7 +339,7 @@ def _line_batches(reader: HashingReader, rows_per_batch: int) -> Iterator[tuple[
         pending = parts.pop()
         if len(pending) > MAX_RECORD_BYTES:
             raise TapeMalformed(row + len(batch), f"line longer than {MAX_RECORD_BYTES} bytes")
-        batch.extend(line for line in parts if line.strip())
+        batch.extend(filter(bytes.strip, parts))  # blank (whitespace-only) lines are skipped
         if len(batch) >= rows_per_batch:
             yield row, batch
             row += len(batch)

@@ -59,20 +59,24 @@ class PoolStats:
 
     def add(self, row: dict[str, Any]) -> None:
         """Account one stored row (after derivation)."""
-        cur = row.get("current_principal_fen", 0)
+        g = row.get
+        cur = g("current_principal_fen", 0)
         self.loans += 1
-        self.original_principal += row.get("original_principal_fen", 0)
+        self.original_principal += g("original_principal_fen", 0)
         self.current_principal += cur
-        self.current_x_nominal_bps += cur * row.get("nominal_rate_bps", 0)
-        apr = row.get("apr_all_in_bps")
+        self.current_x_nominal_bps += cur * g("nominal_rate_bps", 0)
+        apr = g("apr_all_in_bps")
         if apr is not None:
             self.current_x_apr_bps += cur * apr
             self.current_with_apr += cur
-        b = self.by_bucket.setdefault(row["dpd_bucket"], [0, 0])
+        b = self.by_bucket.get(row["dpd_bucket"])
+        if b is None:
+            b = self.by_bucket[row["dpd_bucket"]] = [0, 0]
         b[0] += 1
         b[1] += cur
-        st = row.get("loan_status", "UNKNOWN")
-        self.by_status[st] = self.by_status.get(st, 0) + 1
+        st = g("loan_status", "UNKNOWN")
+        by_status = self.by_status
+        by_status[st] = by_status.get(st, 0) + 1
         self.obligors.add(int(row["obligor_pseudo_id"][:16], 16))
 
     def merge(self, other: PoolStats) -> None:
