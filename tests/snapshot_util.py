@@ -52,7 +52,7 @@ def seal_in_memory(
     chunk_log2: int = 4,
     ipa_rounds: int | None = None,
     key: Ed25519PrivateKey | None = None,
-    lane_set: str = "dpd5-v2",
+    lane_set: str = SealParams().lane_set,
 ) -> Sealed:
     key = key or Ed25519PrivateKey.generate()
     context = SnapshotContext("S-test-1", "POOL-1", "2026-10-31", lane_set)

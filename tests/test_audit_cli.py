@@ -19,7 +19,7 @@ from proofs.claims import BoundClaim, Disclosure, RatioBetweenClaim, RatioClaim
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.group import get_group
 from proofs.inclusion import make_inclusion_bundle, verify_inclusion_bundle
-from proofs.lanes import DPD5_V1
+from proofs.lanes import DPD5_V1, get_lane_set
 from proofs.merkle import MerkleTree
 from proofs.signing import public_key_to_pem
 from proofs.snapshot import loan_blindings, verify_header
@@ -51,7 +51,7 @@ def _claim(sealed: Sealed, statement: Any, nonce: bytes = b"n" * 16) -> dict[str
 def _inclusion(sealed: Sealed, index: int) -> dict[str, Any]:
     loan = sealed.loans[index]
     values = DPD5_V1.lane_values(loan.principal, loan.bucket)
-    blindings = loan_blindings(sealed.seed, loan.exposure_id, DPD5_V1)
+    blindings = loan_blindings(sealed.seed, loan.exposure_id, get_lane_set(sealed.params.lane_set))
     leaf_hashes = [h for r in sealed.results for h in r.leaf_hashes]
     path = MerkleTree(leaf_hashes).inclusion_proof(index)
     return make_inclusion_bundle(sealed.header, index, loan.exposure_id, values, blindings, path)
