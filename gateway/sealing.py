@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from proofs import bundle
 from proofs.errors import Error as ProofsError
+from proofs.executors import SCHEDULER_ENV, SchedulerError, check_scheduler_address, open_executor
 from proofs.lanes import get_lane_set
 from proofs.sealing import seal_pool
 from proofs.snapshot import (
@@ -100,14 +102,17 @@ class SealSettings:
     ipa_rounds: int | None = SealParams().ipa_rounds  # None: full inner-product compression
     lane_set: str = SealParams().lane_set  # the proofs default (dpd5-v3: packed lanes, lane circuit)
     workers: int | None = None  # None: os.cpu_count(); 0: inline (no worker processes)
+    scheduler: str | None = None  # a Dask scheduler address: chunks run on its workers instead
 
     @classmethod
     def from_config(cls, config: Any) -> SealSettings:
-        """From ``SEAL_CHUNK_LOG2``, ``SEAL_IPA_ROUNDS``, ``SEAL_LANE_SET``, ``SEAL_WORKERS``
-        (or the ``POOLPROOF_SEAL_*`` environment variables).
+        """From ``SEAL_CHUNK_LOG2``, ``SEAL_IPA_ROUNDS``, ``SEAL_LANE_SET``, ``SEAL_WORKERS``,
+        ``SEAL_SCHEDULER`` (or the ``POOLPROOF_SEAL_*`` environment variables; the scheduler also
+        from ``POOLPROOF_SCHEDULER``, which the audit CLI reads too).
 
         ``SEAL_IPA_ROUNDS`` is an integer or ``full`` (full compression); unset means the default.
-        Raises ``KeyError`` for an unknown lane set, ``ValueError`` for a non-integer setting.
+        Raises ``KeyError`` for an unknown lane set, ``ValueError`` for a non-integer setting,
+        :class:`~proofs.executors.InsecureSchedulerError` for a plaintext scheduler off this machine.
         """
 
         def get(name: str) -> Any:
@@ -115,6 +120,9 @@ class SealSettings:
             return os.environ.get(f"POOLPROOF_{name}") if v is None else v
 
         rounds, workers, chunk = get("SEAL_IPA_ROUNDS"), get("SEAL_WORKERS"), get("SEAL_CHUNK_LOG2")
+        scheduler = get("SEAL_SCHEDULER") or os.environ.get(SCHEDULER_ENV) or None
+        if scheduler:
+            check_scheduler_address(scheduler, secrets=True)
         lane_set = get("SEAL_LANE_SET") or cls.lane_set
         get_lane_set(lane_set)
         return cls(
@@ -124,6 +132,7 @@ class SealSettings:
             ),
             lane_set=lane_set,
             workers=None if workers in (None, "") else int(workers),
+            scheduler=scheduler,
         )
 
     def params(self, loans: int) -> SealParams:
@@ -344,12 +353,15 @@ def run_seal_job(
     *,
     workers: int | None = None,
     executor: Executor | None = None,
+    scheduler: str | None = None,
     after_chunk: Callable[[int], None] | None = None,
     testing: TestingHooks | None = None,
 ) -> SealJob:
     """Run (or resume) a seal job to completion; returns the finished job (``sealed`` or ``failed``).
 
-    ``workers``: worker processes (None: all cores; 0: inline). ``after_chunk(index)`` is called after
+    ``workers``: worker processes (None: all cores; 0: inline). ``scheduler``: run the chunks on this
+    Dask scheduler's workers instead (:func:`proofs.executors.open_executor` with ``secrets=True``:
+    ``tls://`` or loopback only, unless the plaintext override is set). ``after_chunk(index)`` is called after
     each chunk is stored (tests use it to simulate a crash by raising a ``BaseException``, which leaves
     the job running and resumable). Proof or data errors mark the job ``failed``; the snapshot is then
     never created and the cut-off stays open.
@@ -360,12 +372,18 @@ def run_seal_job(
         if job.state != "running":
             return job
         try:
-            _run(db, master_key, gateway_key, policy_version, job, workers, executor, after_chunk, testing)
+            with ExitStack() as stack:
+                if executor is None and scheduler:
+                    executor = stack.enter_context(open_executor(scheduler=scheduler, secrets=True))
+                _run(
+                    db, master_key, gateway_key, policy_version, job, workers, executor, after_chunk, testing
+                )
         except (ProofsError, SealError, ValueError, KeyError, NotFound, Conflict) as exc:
             _fail(db, job.id, f"{type(exc).__name__}: {exc}")
-        except (sqlite3.OperationalError, BrokenProcessPool):
-            # Interrupted, not wrong (database busy, a worker killed): the job stays running and
-            # resumes from its stored chunks on the next run.
+        except (sqlite3.OperationalError, BrokenProcessPool, OSError, SchedulerError):
+            # Interrupted or unable to start, not wrong (database busy, a worker killed, the cluster
+            # unreachable or refused as insecure): the job stays running and resumes from its
+            # stored chunks on the next run.
             raise
         except Exception as exc:
             _fail(db, job.id, f"internal error ({type(exc).__name__})")

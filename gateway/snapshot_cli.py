@@ -33,6 +33,12 @@ def _progress_line(job: dict[str, Any]) -> str:
     "--ipa-rounds", default=None, help="inner-product rounds, or 'full' (default: the lane set's default, 2)"
 )
 @click.option("--workers", type=int, default=None, help="worker processes (default: all cores; 0 = inline)")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="run the chunks on a Dask cluster: tls://HOST:PORT, or tcp:// on loopback "
+    "(env POOLPROOF_SCHEDULER; see docs/scale-out.md)",
+)
 @click.option("--db", "db_path", default=None, help="SQLite file (env POOLPROOF_DATABASE)")
 @click.option("--master-key-file", default=None, help="master key file (env POOLPROOF_MASTER_KEY_FILE)")
 @click.option("--gateway-key-file", default=None, help="gateway signing key (default: beside the master key)")
@@ -43,12 +49,14 @@ def seal_cmd(
     chunk_log2: int | None,
     ipa_rounds: str | None,
     workers: int | None,
+    scheduler: str | None,
     db_path: str | None,
     master_key_file: str | None,
     gateway_key_file: str | None,
 ) -> None:
     """Seal a pool's cut-off into a signed snapshot on the local database, showing progress."""
     from policies import load_policy
+    from proofs.executors import SchedulerError
 
     from .db import connect, migrate
     from .gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
@@ -74,9 +82,17 @@ def seal_cmd(
     except (KeyringError, GatewayKeyError) as exc:
         raise click.ClickException(str(exc)) from exc
     version = load_policy(os.environ.get("POOLPROOF_POLICY_PATH")).version
-    settings = SealSettings.from_config(
-        {"SEAL_CHUNK_LOG2": chunk_log2, "SEAL_IPA_ROUNDS": ipa_rounds, "SEAL_WORKERS": workers}
-    )
+    try:
+        settings = SealSettings.from_config(
+            {
+                "SEAL_CHUNK_LOG2": chunk_log2,
+                "SEAL_IPA_ROUNDS": ipa_rounds,
+                "SEAL_WORKERS": workers,
+                "SEAL_SCHEDULER": scheduler,
+            }
+        )
+    except SchedulerError as exc:
+        raise click.ClickException(str(exc)) from exc
     db = connect(dbp)
     try:
         migrate(db)
@@ -107,7 +123,13 @@ def seal_cmd(
             def work(job_id: str = job_id, outcome: dict[str, Any] = outcome) -> None:
                 try:
                     outcome["job"] = run_seal_job(
-                        dbp, master, gkey, version, job_id, workers=settings.workers
+                        dbp,
+                        master,
+                        gkey,
+                        version,
+                        job_id,
+                        workers=settings.workers,
+                        scheduler=settings.scheduler,
                     )
                 except BaseException as exc:  # noqa: BLE001 - reported below, in the main thread
                     outcome["error"] = exc

@@ -4,9 +4,12 @@ Sealing and auditing are written against :class:`concurrent.futures.Executor` (D
 :func:`open_executor` picks one:
 
 * ``scheduler`` given (or ``$POOLPROOF_SCHEDULER``): a Dask ``Client(address).get_executor()``
-  (optional ``[cluster]`` extra). Workers receive blinded values and seeds when sealing: run the
-  scheduler and workers with TLS (``tls://`` addresses and a ``distributed.security.Security``
-  configuration, see docs) on a network you trust.
+  (optional ``[cluster]`` extra). When sealing (``secrets=True``) workers receive their chunk's loan
+  values and blindings, so such work goes only to a ``tls://`` scheduler (certificates from Dask's
+  own configuration, e.g. ``DASK_DISTRIBUTED__COMM__TLS__*``; see docs/scale-out.md) or to one on
+  this machine's loopback interface; a plaintext address elsewhere is refused unless
+  ``$POOLPROOF_SCHEDULER_PLAINTEXT=1`` says the network is protected by other means. Auditing
+  handles public data only and may use any address.
 * otherwise ``workers`` > 1: a ``ProcessPoolExecutor`` whose workers run single-threaded MSMs
   (``POOLPROOF_MSM_THREADS=1``), since the pool already fills the cores;
 * ``workers`` <= 1: ``None``, meaning inline in the calling process.
@@ -17,6 +20,7 @@ order by the caller.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -24,6 +28,55 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 SCHEDULER_ENV: Final = "POOLPROOF_SCHEDULER"
+#: Set to ``1`` to send secrets to a plaintext (``tcp://``) scheduler that is not on loopback.
+PLAINTEXT_ENV: Final = "POOLPROOF_SCHEDULER_PLAINTEXT"
+#: Dask address schemes whose traffic is encrypted (``inproc`` never leaves the process).
+ENCRYPTED_SCHEMES: Final = frozenset({"tls", "wss", "inproc"})
+
+
+class SchedulerError(RuntimeError):
+    """A Dask scheduler cannot be used (the ``[cluster]`` extra is missing, or see subclasses)."""
+
+
+class InsecureSchedulerError(SchedulerError):
+    """Secret-bearing work was asked to go to a plaintext scheduler off this machine."""
+
+
+def _host(location: str) -> str:
+    if location.startswith("["):  # [IPv6]:port
+        return location[1 : location.find("]")] if "]" in location else location[1:]
+    if location.count(":") == 1:
+        return location.rsplit(":", 1)[0]
+    return location  # a bare host, or a bare IPv6 address
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_scheduler_address(address: str, *, secrets: bool) -> None:
+    """Refuse to send secrets in the clear: see the module docstring.
+
+    Raises:
+        InsecureSchedulerError: ``secrets`` and a plaintext scheme to a host off this machine, without
+            ``$POOLPROOF_SCHEDULER_PLAINTEXT=1``.
+    """
+    if not secrets or os.environ.get(PLAINTEXT_ENV) == "1":
+        return
+    scheme, _, location = address.rpartition("://")
+    scheme = (scheme or "tcp").lower()
+    if scheme in ENCRYPTED_SCHEMES or is_loopback(_host(location)):
+        return
+    raise InsecureSchedulerError(
+        f"refusing to send sealing secrets to {scheme}://{_host(location)} in plaintext: use a tls:// "
+        f"scheduler (docs/scale-out.md), or set {PLAINTEXT_ENV}=1 if the network is encrypted otherwise"
+    )
 
 
 def _single_threaded_msm() -> None:
@@ -39,18 +92,24 @@ def default_workers() -> int:
 
 
 @contextmanager
-def open_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor | None]:
+def open_executor(
+    workers: int | None = None, scheduler: str | None = None, *, secrets: bool = False
+) -> Iterator[Executor | None]:
     """An executor for chunk work (see module docstring); closed on exit.
 
+    ``secrets``: the work carries blindings or loan values (sealing), not only public data (auditing).
+
     Raises:
-        RuntimeError: a scheduler address was given but the ``[cluster]`` extra is not installed.
+        InsecureSchedulerError: secrets for a plaintext scheduler off this machine.
+        SchedulerError: a scheduler address was given but the ``[cluster]`` extra is not installed.
     """
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler:
+        check_scheduler_address(scheduler, secrets=secrets)
         try:
             from distributed import Client
         except ImportError as exc:
-            raise RuntimeError(
+            raise SchedulerError(
                 "a Dask scheduler needs the [cluster] extra: pip install 'poolproof[cluster]'"
             ) from exc
         make_client: Any = Client  # distributed ships no type information

@@ -9,7 +9,9 @@ header needs: leaf count, Merkle root, per-lane aggregate commitments, and the s
 totals the gateway keeps (encrypted) to prove claims.
 
 Chunks are independent and deterministic given the seed, so a resumed job can skip chunks it
-already stored (``skip_chunks``) and still produce the identical snapshot.
+already stored (``skip_chunks``) and still produce the identical snapshot. The seed never leaves
+this process: each :class:`~proofs.snapshot.ChunkTask` carries only its own loans' blindings and a
+nonce key derived for that chunk, which is all a worker needs and all it can learn.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ def seal_pool(
         if index in skip:
             pending.append(skip[index])
         else:
-            task = ChunkTask(context, params, index, chunk, seed, group_name)
+            task = ChunkTask.prepare(context, params, index, chunk, seed, group_name)
             if executor is None:
                 fut: Future[ChunkResult] = Future()
                 fut.set_result(seal_chunk(task))

@@ -173,14 +173,42 @@ class LoanInput:
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One unit of sealing work; picklable so it can run in a process pool or on a Dask worker."""
+    """One unit of sealing work; picklable so it can run in a process pool or on a Dask worker.
+
+    A task carries the secrets of its own chunk only — its loans' blindings and a nonce key derived
+    for this chunk (:func:`chunk_nonce_key`) — never the snapshot seed: a worker, or anyone reading
+    the traffic to it, learns nothing about other chunks' openings. Build tasks with :meth:`prepare`.
+    """
 
     context: SnapshotContext
     params: SealParams
     chunk_index: int
     loans: tuple[LoanInput, ...]
-    seed: bytes = field(repr=False)  # secret: the snapshot's blinding seed
+    blindings: tuple[tuple[int, ...], ...] = field(repr=False)  # secret: per loan, per input
+    nonce_key: bytes = field(repr=False)  # secret: keys this chunk's prover nonces
     group_name: str | None = None
+
+    @classmethod
+    def prepare(
+        cls,
+        context: SnapshotContext,
+        params: SealParams,
+        chunk_index: int,
+        loans: tuple[LoanInput, ...],
+        seed: bytes,
+        group_name: str | None = None,
+    ) -> ChunkTask:
+        """The task of chunk ``chunk_index``, with its blindings and nonce key derived from ``seed``."""
+        lanes = get_lane_set(params.lane_set)
+        return cls(
+            context,
+            params,
+            chunk_index,
+            loans,
+            tuple(tuple(loan_blindings(seed, loan.exposure_id, lanes)) for loan in loans),
+            chunk_nonce_key(seed, chunk_index),
+            group_name,
+        )
 
 
 @dataclass(frozen=True)
@@ -222,23 +250,36 @@ def loan_blindings(seed: bytes, exposure_id: str, lanes: LaneSet) -> list[int]:
     return [*blindings, last_count]
 
 
-NONCE_DOMAIN: Final = b"poolproof/prover-nonces/v2\x00"
+NONCE_DOMAIN: Final = b"poolproof/prover-nonces/v3\x00"
+CHUNK_KEY_DOMAIN: Final = b"poolproof/chunk-nonce-key/v1\x00"
 #: Scalars drawn per SHAKE256 call of the nonce stream.
 _NONCE_BLOCK: Final = 256
+
+
+def chunk_nonce_key(seed: bytes, chunk_index: int) -> bytes:
+    """The key of chunk ``chunk_index``'s prover nonces: ``HMAC-SHA-512(seed, domain || u64be(index))``.
+
+    A PRF of the snapshot seed, so a worker given one chunk's key learns nothing of the seed or of
+    any other chunk's key.
+    """
+    if chunk_index < 0:
+        raise ValueError("chunk index must be non-negative")
+    return hmac.new(seed, CHUNK_KEY_DOMAIN + chunk_index.to_bytes(8, "big"), hashlib.sha512).digest()
 
 
 def prover_nonces(
     seed: bytes, transcript: Transcript, commitments: Sequence[Sequence[bytes]]
 ) -> Callable[[], int]:
-    """The prover's random scalars for one proof, derived from the secret snapshot seed.
+    """The prover's random scalars for one proof, derived from a secret key.
 
-    Like RFC 6979's deterministic nonces (and "synthetic nonces"), the stream is keyed by the secret
-    seed and bound to everything that fixes the witness: the transcript state (snapshot, chunk,
-    piece, part) and every commitment proven (which binds the values and blindings). Two proofs
-    can share nonces only if they prove the same commitments in the same place, i.e. are the same
-    proof. This makes sealing reproducible — a resumed job or a Dask run gives byte-identical
-    snapshots — without weakening zero knowledge: to anyone without the seed the stream is
-    indistinguishable from uniform.
+    ``seed`` is a chunk's :func:`chunk_nonce_key` for the proofs of a chunk, or the snapshot seed
+    for the header's unpacking proof. Like RFC 6979's deterministic nonces (and "synthetic
+    nonces"), the stream is keyed by the secret and bound to everything that fixes the witness: the
+    transcript state (snapshot, chunk, piece, part) and every commitment proven (which binds the
+    values and blindings). Two proofs can share nonces only if they prove the same commitments in
+    the same place, i.e. are the same proof. This makes sealing reproducible — a resumed job or a
+    Dask run gives byte-identical snapshots — without weakening zero knowledge: to anyone without
+    the key the stream is indistinguishable from uniform.
 
     Construction: ``key = HMAC-SHA-512(seed, domain || transcript digest || SHA-256(commitments))``
     (a PRF of the seed); block ``j`` of the stream is ``SHAKE256(key || u64be(j))`` read as 256
@@ -283,7 +324,9 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
     n_lanes = len(lanes.lanes)
     n_inputs = len(lanes.inputs)
     values = [lanes.lane_values(loan.principal, loan.bucket) for loan in task.loans]
-    blindings = [loan_blindings(task.seed, loan.exposure_id, lanes) for loan in task.loans]
+    blindings = task.blindings
+    if len(blindings) != len(task.loans) or any(len(row) != n_inputs for row in blindings):
+        raise ValueError(f"chunk {task.chunk_index}: need {n_inputs} blindings for each of its loans")
     flat_points = commit_many(
         group, [v for row in values for v in lanes.input_values(row)], [r for row in blindings for r in row]
     )
@@ -297,7 +340,7 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
     proofs: list[ProofPart] = []
     for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
         transcript = task.context.transcript(task.chunk_index, piece, part)
-        nonces = prover_nonces(task.seed, transcript, commitments[offset : offset + size])
+        nonces = prover_nonces(task.nonce_key, transcript, commitments[offset : offset + size])
         if lanes.proof == "lanecircuit":
             circuit_proof, _ = lanecircuit.prove_lanes(
                 group,

@@ -1,4 +1,7 @@
-"""Shared pytest configuration: ``--runslow`` enables tests marked ``slow`` (CI skips them)."""
+"""Shared pytest configuration: ``--runslow`` enables tests marked ``slow`` (CI skips them); a Dask
+cluster fixture for the scale-out tests."""
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,3 +17,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """A plaintext Dask scheduler with two workers on 127.0.0.1, shared by the whole session."""
+    pytest.importorskip("distributed")
+    from tests.cluster_util import dask_cluster
+
+    with dask_cluster() as address:
+        yield address

@@ -11,13 +11,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from proofs import bundle
 from proofs.errors import EncodingError, ProvingError, VerificationError
-from proofs.lanes import DPD5_V1
+from proofs.lanes import DPD5_V1, get_lane_set
 from proofs.sealing import seal_pool
 from proofs.snapshot import (
     ChunkTask,
     LoanInput,
     SealParams,
     SnapshotContext,
+    chunk_nonce_key,
+    loan_blindings,
     pieces,
     read_snapshot_bundle,
     seal_chunk,
@@ -220,7 +222,41 @@ def test_a_loan_counted_twice_is_rejected(sealed: Sealed) -> None:
 def test_prover_refuses_a_negative_lane_value() -> None:
     context = SnapshotContext("S", "P", "2026-10-31", "dpd5-v1")
     with pytest.raises(ValueError, match="principal"):
-        seal_chunk(ChunkTask(context, SealParams(), 0, (LoanInput("E1", -5, 0),), b"s" * 32))
+        seal_chunk(ChunkTask.prepare(context, SealParams(), 0, (LoanInput("E1", -5, 0),), b"s" * 32))
+
+
+def test_a_chunk_task_carries_its_own_chunks_secrets_and_never_the_seed() -> None:
+    """What a worker receives: its loans' blindings and a per-chunk nonce key, not the snapshot seed."""
+    import pickle
+
+    seed = bytes(range(7, 39))
+    params = SealParams()
+    context = SnapshotContext("S", "P", "2026-10-31", params.lane_set)
+    loans = tuple(make_loans(4, seed=3))
+    tasks = [ChunkTask.prepare(context, params, i, loans, seed) for i in range(3)]
+    lanes = get_lane_set(params.lane_set)
+    assert tasks[0].blindings == tuple(tuple(loan_blindings(seed, x.exposure_id, lanes)) for x in loans)
+    assert len({t.nonce_key for t in tasks}) == 3  # one key per chunk
+    assert tasks[2].nonce_key == chunk_nonce_key(seed, 2) != chunk_nonce_key(seed[::-1], 2)
+    for task in tasks:
+        wire = pickle.dumps(task)
+        assert seed not in wire
+        assert seed.hex() not in repr(task)
+        assert str(task.blindings[0][0]) not in repr(task)
+    with pytest.raises(ValueError, match="non-negative"):
+        chunk_nonce_key(seed, -1)
+
+
+def test_seal_chunk_refuses_a_task_whose_blindings_do_not_match_its_loans() -> None:
+    params = SealParams()
+    context = SnapshotContext("S", "P", "2026-10-31", params.lane_set)
+    task = ChunkTask.prepare(context, params, 0, tuple(make_loans(3)), b"s" * 32)
+    short = ChunkTask(context, params, 0, task.loans, task.blindings[:2], task.nonce_key)
+    with pytest.raises(ValueError, match="blindings"):
+        seal_chunk(short)
+    narrow = ChunkTask(context, params, 0, task.loans, tuple(r[:1] for r in task.blindings), task.nonce_key)
+    with pytest.raises(ValueError, match="blindings"):
+        seal_chunk(narrow)
 
 
 @pytest.mark.parametrize("lane_set", ["dpd5-v1", "dpd5-v2", "dpd5-v3"])

@@ -215,7 +215,16 @@ def launch_job(app: Flask, job_id: str) -> bool:
     hooks = _testing_hooks(app)
 
     def target() -> object:
-        return run_seal_job(db_path, mkey, gkey, version, job_id, workers=settings.workers, testing=hooks)
+        return run_seal_job(
+            db_path,
+            mkey,
+            gkey,
+            version,
+            job_id,
+            workers=settings.workers,
+            scheduler=settings.scheduler,
+            testing=hooks,
+        )
 
     return job_runner(app).start(job_id, target)
 

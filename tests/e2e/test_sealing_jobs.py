@@ -117,7 +117,12 @@ def test_a_crashed_job_resumes_to_the_identical_snapshot(local: dict[str, Any]) 
     assert resumed_chunks == [2, 3, 4]  # the stored chunks were not recomputed
     assert snapshot_status(db, "P1", cutoff)[0] == "sealed"
 
-    # An uninterrupted run over the same loans with the same seed and snapshot id.
+    _assert_same_as_an_uninterrupted_run(local, job, seed)
+
+
+def _assert_same_as_an_uninterrupted_run(local: dict[str, Any], job: Any, seed: bytes) -> None:
+    """The job's stored snapshot equals an uninterrupted seal of the same loans, seed and snapshot id."""
+    db, master, cutoff, inst = local["db"], local["master"], local["cutoff"], local["inst"]
     snap = get_snapshot(db, "P1", cutoff)
     keys = pool_keys(db, master, "P1")
     tape = get_tape(db, job.tape_id)
@@ -131,9 +136,9 @@ def test_a_crashed_job_resumes_to_the_identical_snapshot(local: dict[str, Any]) 
     assert list(snap.header["aggregates"].values()) == [a.hex() for a in outcome.aggregates]
     assert lane_totals(keys, snap) == (outcome.lane_value_sums, outcome.lane_blinding_sums)
 
-    # Same leaves as the uninterrupted run (range proofs are randomised, so they differ but verify).
+    # The same chunks, proofs included, as the uninterrupted run (prover nonces derive from the seed).
     stored = list(chunk_documents(db, job.id, len(snap.lanes.inputs)))
-    assert [c["leaves"] for c in stored] == [chunk_document(r)["leaves"] for r in results]
+    assert stored == [chunk_document(r) for r in results]
     # The streamed bundle is byte-identical to what proofs' writer makes of the stored chunks.
     streamed = "".join(stream_snapshot_bundle(db, snap))
     expected = io.StringIO()
@@ -148,6 +153,72 @@ def test_a_crashed_job_resumes_to_the_identical_snapshot(local: dict[str, Any]) 
         }
         assert doc == chunk_document(r)
     verify_snapshot(io.StringIO(streamed), load_gateway_public(inst.gateway_key_file))
+
+
+def test_a_job_crashed_locally_resumes_on_a_dask_cluster_to_the_identical_snapshot(
+    local: dict[str, Any], dask_scheduler: str
+) -> None:
+    """``poolproof seal --resume --scheduler``: the remaining chunks run on the cluster's workers."""
+    from click.testing import CliRunner
+    from distributed import Client
+
+    from gateway.cli import cli
+
+    db, master, cutoff, inst = local["db"], local["master"], local["cutoff"], local["inst"]
+    seed = bytes(range(100, 132))
+    job, _ = start_seal_job(db, master, "P1", cutoff, SETTINGS, seed=seed)
+    with pytest.raises(SimulatedCrash):
+        run_seal_job(inst.db_path, master, local["gkey"], "v", job.id, workers=0, after_chunk=_crash_at(1))
+    assert get_job(db, job.id).leaves_done == 16
+
+    args = ["--db", str(inst.db_path), "--master-key-file", str(inst.master_key_file)]
+    with Client(dask_scheduler) as observer:
+        t0 = time.time()
+        observer.get_task_stream(start=t0)  # starts recording the cluster's task stream
+        resumed = CliRunner().invoke(cli, ["seal", "--resume", "--scheduler", dask_scheduler, *args])
+        ran = [t["key"] for t in observer.get_task_stream(start=t0)]
+    assert resumed.exit_code == 0, resumed.output
+    assert f"snapshot {job.snapshot_id}" in resumed.output
+    assert len([k for k in ran if "seal_chunk" in str(k)]) == 3  # chunks 2, 3, 4 ran on the workers
+    _assert_same_as_an_uninterrupted_run(local, job, seed)
+
+
+def test_sealing_secrets_never_go_to_a_plaintext_scheduler_elsewhere(
+    local: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gateway import create_app
+    from gateway.cli import cli
+    from gateway.sealing import running_jobs
+    from proofs.executors import PLAINTEXT_ENV, InsecureSchedulerError
+
+    monkeypatch.delenv(PLAINTEXT_ENV, raising=False)
+    inst, cutoff = local["inst"], local["cutoff"]
+    args = ["--db", str(inst.db_path), "--master-key-file", str(inst.master_key_file)]
+    remote = "tcp://192.0.2.7:8786"
+    seal = ["seal", "--pool", "P1", "--cutoff", cutoff, "--scheduler", remote]
+    result = CliRunner().invoke(cli, [*seal, *args])
+    assert result.exit_code == 1
+    assert "refusing to send sealing secrets to tcp://192.0.2.7" in result.output
+    assert running_jobs(local["db"]) == []  # refused before a job was started
+    with pytest.raises(InsecureSchedulerError):
+        SealSettings.from_config({"SEAL_SCHEDULER": remote})
+    monkeypatch.setenv("POOLPROOF_SCHEDULER", remote)
+    with pytest.raises(InsecureSchedulerError):
+        SealSettings.from_config({})
+    with pytest.raises(InsecureSchedulerError):  # a server refuses to start with it
+        create_app({"DATABASE": str(inst.db_path)})
+    monkeypatch.setenv(PLAINTEXT_ENV, "1")
+    assert SealSettings.from_config({}).scheduler == remote
+
+
+def _crash_at(chunk: int) -> Any:
+    def after_chunk(index: int) -> None:
+        if index == chunk:
+            raise SimulatedCrash
+
+    return after_chunk
 
 
 def test_a_job_for_a_running_cutoff_is_the_same_job(local: dict[str, Any]) -> None:
