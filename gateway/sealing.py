@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -361,7 +361,8 @@ def run_seal_job(
 
     ``workers``: worker processes (None: all cores; 0: inline). ``scheduler``: run the chunks on this
     Dask scheduler's workers instead (:func:`proofs.executors.open_executor` with ``secrets=True``:
-    ``tls://`` or loopback only, unless the plaintext override is set). ``after_chunk(index)`` is called after
+    ``tls://`` or loopback only, unless the plaintext override is set; every chunk a worker returns is
+    checked against its loans before it is stored). ``after_chunk(index)`` is called after
     each chunk is stored (tests use it to simulate a crash by raising a ``BaseException``, which leaves
     the job running and resumable). Proof or data errors mark the job ``failed``; the snapshot is then
     never created and the cut-off stays open.
@@ -373,17 +374,27 @@ def run_seal_job(
             return job
         try:
             with ExitStack() as stack:
-                if executor is None and scheduler:
+                remote = executor is None and bool(scheduler)  # results are checked before they are stored
+                if remote:
                     executor = stack.enter_context(open_executor(scheduler=scheduler, secrets=True))
                 _run(
-                    db, master_key, gateway_key, policy_version, job, workers, executor, after_chunk, testing
+                    db,
+                    master_key,
+                    gateway_key,
+                    policy_version,
+                    job,
+                    workers,
+                    executor,
+                    remote,
+                    after_chunk,
+                    testing,
                 )
         except (ProofsError, SealError, ValueError, KeyError, NotFound, Conflict) as exc:
             _fail(db, job.id, f"{type(exc).__name__}: {exc}")
-        except (sqlite3.OperationalError, BrokenProcessPool, OSError, SchedulerError):
+        except (sqlite3.OperationalError, BrokenProcessPool, CancelledError, OSError, SchedulerError):
             # Interrupted or unable to start, not wrong (database busy, a worker killed, the cluster
-            # unreachable or refused as insecure): the job stays running and resumes from its
-            # stored chunks on the next run.
+            # gone or unreachable or refused as insecure): the job stays running and resumes from
+            # its stored chunks on the next run.
             raise
         except Exception as exc:
             _fail(db, job.id, f"internal error ({type(exc).__name__})")
@@ -424,6 +435,7 @@ def _run(
     job: SealJob,
     workers: int | None,
     executor: Executor | None,
+    check_results: bool,
     after_chunk: Callable[[int], None] | None,
     testing: TestingHooks | None,
 ) -> None:
@@ -463,6 +475,7 @@ def _run(
         executor=executor,
         max_in_flight=2 * (workers or os.cpu_count() or 1),
         skip_chunks=skip,
+        check_results=check_results,
     )
     if outcome.leaf_count != job.leaf_total:
         raise SealError(f"sealed {outcome.leaf_count} loans, the tape has {job.leaf_total}")

@@ -11,7 +11,9 @@ totals the gateway keeps (encrypted) to prove claims.
 Chunks are independent and deterministic given the seed, so a resumed job can skip chunks it
 already stored (``skip_chunks``) and still produce the identical snapshot. The seed never leaves
 this process: each :class:`~proofs.snapshot.ChunkTask` carries only its own loans' blindings and a
-nonce key derived for that chunk, which is all a worker needs and all it can learn.
+nonce key derived for that chunk, which is all a worker needs and all it can learn. With
+``check_results`` (a cluster) nothing a worker returns is stored unchecked: everything but the proofs
+is recomputed here, so a worker can make the snapshot fail its audit but not commit to other values.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from proofs.snapshot import (
     SealParams,
     SnapshotContext,
     aggregate_blindings,
+    check_chunk_result,
     prover_nonces,
     seal_chunk,
 )
@@ -95,28 +98,35 @@ def seal_pool(
     skip_chunks: dict[int, ChunkSummary] | None = None,
     progress: Callable[[int], None] | None = None,
     group_name: str | None = None,
+    check_results: bool = False,
 ) -> SealOutcome:
     """Seal every loan; call ``sink`` for each new chunk in order; return the snapshot totals.
 
     ``skip_chunks`` maps chunk indices already stored by an interrupted run to their summaries;
     those chunks are not recomputed (sealing is deterministic given the seed, so the result is the
-    same). ``progress(leaves_done)`` is called after each chunk.
+    same). ``progress(leaves_done)`` is called after each chunk. ``check_results``: the executor's
+    workers are not trusted with integrity (a cluster), so each result is checked against its task
+    here (:func:`~proofs.snapshot.check_chunk_result`: two commitments a loan) before ``sink``.
 
     Raises:
         ProvingError: a loan's lane value is out of range (the whole seal fails; nothing is signed).
         ValueError: malformed loan input.
+        VerificationError: ``check_results`` and a worker returned a result that does not match.
     """
     skip = skip_chunks or {}
     summaries: list[ChunkSummary] = []
-    pending: deque[Future[ChunkResult] | ChunkSummary] = deque()
+    pending: deque[tuple[ChunkTask, Future[ChunkResult]] | ChunkSummary] = deque()
     done = 0
 
-    def settle(item: Future[ChunkResult] | ChunkSummary) -> None:
+    def settle(item: tuple[ChunkTask, Future[ChunkResult]] | ChunkSummary) -> None:
         nonlocal done
         if isinstance(item, ChunkSummary):
             summary = item
         else:
-            result = item.result()
+            task, future = item
+            result = future.result()
+            if check_results:
+                check_chunk_result(task, result)
             sink(result)
             summary = ChunkSummary.of(result)
         summaries.append(summary)
@@ -134,10 +144,10 @@ def seal_pool(
                 fut.set_result(seal_chunk(task))
             else:
                 fut = executor.submit(seal_chunk, task)
-            pending.append(fut)
-        while len(pending) > max_in_flight or (pending and not isinstance(pending[0], Future)):
+            pending.append((task, fut))
+        while len(pending) > max_in_flight or (pending and isinstance(pending[0], ChunkSummary)):
             settle(pending.popleft())
-        while pending and isinstance(pending[0], Future) and pending[0].done():
+        while pending and not isinstance(pending[0], ChunkSummary) and pending[0][1].done():
             settle(pending.popleft())
     while pending:
         settle(pending.popleft())

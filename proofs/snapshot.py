@@ -32,7 +32,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, Final, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -312,12 +312,14 @@ def prover_nonces(
     return draw
 
 
-def seal_chunk(task: ChunkTask) -> ChunkResult:
-    """Commit to a chunk of loans and range-prove every lane value (pure; runs on any worker).
+def commit_chunk(task: ChunkTask) -> ChunkResult:
+    """A chunk's commitments, leaf hashes and lane totals, without its proofs.
+
+    :func:`seal_chunk` adds the proofs; :func:`proofs.sealing.seal_pool` calls this alone to check
+    what an untrusted executor returned.
 
     Raises:
-        ProvingError: a lane value outside its range (the prover refuses, nothing is produced).
-        ValueError: malformed loan input (negative principal, unknown bucket).
+        ValueError: malformed loan input (negative principal, unknown bucket) or blindings.
     """
     group = get_group(task.group_name)
     lanes = get_lane_set(task.params.lane_set)
@@ -334,9 +336,32 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
         tuple(p.to_bytes() for p in flat_points[i * n_inputs : (i + 1) * n_inputs])
         for i in range(len(values))
     )
-    leaf_hashes = tuple(
-        merkle.leaf_hash(leaf_bytes(loan.exposure_id, commitments[i])) for i, loan in enumerate(task.loans)
+    return ChunkResult(
+        chunk_index=task.chunk_index,
+        exposure_ids=tuple(loan.exposure_id for loan in task.loans),
+        commitments=commitments,
+        leaf_hashes=tuple(
+            merkle.leaf_hash(leaf_bytes(loan.exposure_id, row))
+            for loan, row in zip(task.loans, commitments, strict=True)
+        ),
+        proofs=(),
+        lane_value_sums=tuple(sum(row[j] for row in values) for j in range(n_lanes)),
+        lane_blinding_sums=tuple(sum(row[j] for row in blindings) % ORDER for j in range(n_inputs)),
     )
+
+
+def seal_chunk(task: ChunkTask) -> ChunkResult:
+    """Commit to a chunk of loans and range-prove every lane value (pure; runs on any worker).
+
+    Raises:
+        ProvingError: a lane value outside its range (the prover refuses, nothing is produced).
+        ValueError: malformed loan input (negative principal, unknown bucket).
+    """
+    public = commit_chunk(task)
+    group = get_group(task.group_name)
+    lanes = get_lane_set(task.params.lane_set)
+    values = [lanes.lane_values(loan.principal, loan.bucket) for loan in task.loans]
+    blindings, commitments = task.blindings, public.commitments
     proofs: list[ProofPart] = []
     for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
         transcript = task.context.transcript(task.chunk_index, piece, part)
@@ -365,15 +390,33 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
             )
             proof_bytes = range_proof.to_bytes()
         proofs.append(ProofPart(piece, part, m, n_bits, proof_bytes))
-    return ChunkResult(
-        chunk_index=task.chunk_index,
-        exposure_ids=tuple(loan.exposure_id for loan in task.loans),
-        commitments=commitments,
-        leaf_hashes=leaf_hashes,
-        proofs=tuple(proofs),
-        lane_value_sums=tuple(sum(row[j] for row in values) for j in range(n_lanes)),
-        lane_blinding_sums=tuple(sum(row[j] for row in blindings) % ORDER for j in range(n_inputs)),
-    )
+    return replace(public, proofs=tuple(proofs))
+
+
+def check_chunk_result(task: ChunkTask, result: ChunkResult) -> None:
+    """Check a chunk result from an untrusted worker against its task, short of verifying the proofs.
+
+    Everything but the proof bytes is recomputed from the task's loans and blindings (two fixed-base
+    commitments a loan), and the proofs must have the expected pieces, parts and sizes. A worker can
+    then not change what the snapshot commits to; a bad proof it returns makes the snapshot fail
+    :func:`verify_snapshot`, never verify for other values.
+
+    Raises:
+        VerificationError: the result does not match the task.
+    """
+    expected = commit_chunk(task)
+    lanes = get_lane_set(task.params.lane_set)
+    parts = expected_parts(lanes, len(task.loans))
+    if replace(result, proofs=()) != expected:
+        raise VerificationError(
+            "sealing.worker-result",
+            f"chunk {task.chunk_index}: the worker's commitments, leaves or totals do not match its loans",
+        )
+    if [(p.piece, p.part, p.m, p.n_bits) for p in result.proofs] != [(q[0], q[1], q[4], q[5]) for q in parts]:
+        raise VerificationError(
+            "sealing.worker-result",
+            f"chunk {task.chunk_index}: the worker's proofs do not have the expected pieces and parts",
+        )
 
 
 def part_entries(rows: Sequence[Sequence[_T]], lanes: LaneSet, offset: int, size: int, part: str) -> list[_T]:

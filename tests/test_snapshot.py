@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.lanes import DPD5_V1, get_lane_set
 from proofs.sealing import seal_pool
 from proofs.snapshot import (
+    ChunkResult,
     ChunkTask,
     LoanInput,
     SealParams,
@@ -257,6 +261,68 @@ def test_seal_chunk_refuses_a_task_whose_blindings_do_not_match_its_loans() -> N
     narrow = ChunkTask(context, params, 0, task.loans, tuple(r[:1] for r in task.blindings), task.nonce_key)
     with pytest.raises(ValueError, match="blindings"):
         seal_chunk(narrow)
+
+
+class _Worker(Executor):
+    """An executor whose worker runs ``seal_chunk`` and then does what ``act`` says with the result."""
+
+    def __init__(self, act: Callable[[ChunkTask], ChunkResult]) -> None:
+        self.act = act
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(self.act(*args))
+        return future
+
+
+def _other_values(task: ChunkTask) -> ChunkResult:
+    """The worst worker: valid proofs and consistent totals, for loans it made up."""
+    first = task.loans[0]
+    loans = (replace(first, principal=first.principal + 1), *task.loans[1:])
+    return seal_chunk(replace(task, loans=loans))
+
+
+def _tampered(change: Callable[[ChunkResult], dict[str, Any]]) -> Callable[[ChunkTask], ChunkResult]:
+    def act(task: ChunkTask) -> ChunkResult:
+        result = seal_chunk(task)
+        return replace(result, **change(result))
+
+    return act
+
+
+WORKER_LIES: dict[str, Callable[[ChunkTask], ChunkResult]] = {
+    "other values, valid proofs": _other_values,
+    "a leaf hash": _tampered(lambda r: {"leaf_hashes": (b"\0" * 32, *r.leaf_hashes[1:])}),
+    "lane totals": _tampered(lambda r: {"lane_value_sums": (0,) * len(r.lane_value_sums)}),
+    "blinding totals": _tampered(lambda r: {"lane_blinding_sums": (1,) * len(r.lane_blinding_sums)}),
+    "exposure ids": _tampered(lambda r: {"exposure_ids": tuple(reversed(r.exposure_ids))}),
+    "a proof's size": _tampered(lambda r: {"proofs": tuple(replace(p, m=p.m + 1) for p in r.proofs)}),
+    "no proofs": _tampered(lambda r: {"proofs": ()}),
+}
+
+
+@pytest.mark.parametrize("lie", WORKER_LIES)
+def test_a_lying_worker_is_caught_before_its_chunk_is_stored(lie: str) -> None:
+    params = SealParams(chunk_log2=3)
+    context = SnapshotContext("S", "P", "2026-10-31", params.lane_set)
+    loans = make_loans(12, seed=2)
+    stored: list[ChunkResult] = []
+    kwargs: dict[str, Any] = {"context": context, "params": params, "seed": b"w" * 32, "sink": stored.append}
+    with pytest.raises(VerificationError, match="chunk 0: the worker's") as info:
+        seal_pool(loans, executor=_Worker(WORKER_LIES[lie]), check_results=True, **kwargs)
+    assert info.value.check == "sealing.worker-result"
+    assert stored == []
+    # Unchecked (a local process pool, same trust domain) the lie would have been stored.
+    lied: list[ChunkResult] = []
+    seal_pool(loans, executor=_Worker(WORKER_LIES[lie]), **{**kwargs, "sink": lied.append})
+    honest: list[ChunkResult] = []
+    outcome = seal_pool(loans, **{**kwargs, "sink": honest.append})
+    assert lied[0] != honest[0]
+    # An honest worker passes the check, with the very same result.
+    checked: list[ChunkResult] = []
+    honest_worker = _Worker(seal_chunk)
+    again = seal_pool(loans, executor=honest_worker, check_results=True, **{**kwargs, "sink": checked.append})
+    assert (again, checked) == (outcome, honest)
 
 
 @pytest.mark.parametrize("lane_set", ["dpd5-v1", "dpd5-v2", "dpd5-v3"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,34 @@ def test_a_job_crashed_locally_resumes_on_a_dask_cluster_to_the_identical_snapsh
     assert resumed.exit_code == 0, resumed.output
     assert f"snapshot {job.snapshot_id}" in resumed.output
     assert len([k for k in ran if "seal_chunk" in str(k)]) == 3  # chunks 2, 3, 4 ran on the workers
+    _assert_same_as_an_uninterrupted_run(local, job, seed)
+
+
+def test_a_job_whose_cluster_goes_away_stays_running_and_resumes_locally(local: dict[str, Any]) -> None:
+    """The cluster is shut down mid-job: stored chunks are kept, and a local resume finishes the job."""
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    from tests.cluster_util import dask_cluster
+
+    db, master, inst = local["db"], local["master"], local["inst"]
+    seed = bytes(range(50, 82))
+    job, _ = start_seal_job(db, master, "P1", local["cutoff"], SETTINGS, seed=seed)
+    with dask_cluster(workers=1) as address:
+
+        def shut_down(index: int) -> None:
+            if index == 1:
+                with Client(address) as admin:
+                    admin.shutdown()
+
+        with pytest.raises((CancelledError, OSError)):
+            run_seal_job(
+                inst.db_path, master, local["gkey"], "v", job.id, scheduler=address, after_chunk=shut_down
+            )
+    interrupted = get_job(db, job.id)
+    assert interrupted.state == "running"
+    assert interrupted.leaves_done >= 16  # chunks 0 and 1 (at least) are stored and kept
+    assert run_seal_job(inst.db_path, master, local["gkey"], "v", job.id, workers=0).state == "sealed"
     _assert_same_as_an_uninterrupted_run(local, job, seed)
 
 
