@@ -284,6 +284,15 @@ def _cnt(b: int) -> int:
     return BUCKETS + b
 
 
+def _bit_rows(n_bits: int) -> list[_Constraint]:
+    """The constraints of the bit gates: ``a_L − a_R = 1`` and ``a_O = 0`` for each."""
+    rows: list[_Constraint] = []
+    for j in range(n_bits):
+        rows.append(_Constraint(left=((j, 1),), right=((j, _R - 1),), const=1))  # a_L − a_R = 1
+        rows.append(_Constraint(out=((j, 1),)))  # a_O = 0
+    return rows
+
+
 @cache
 def _template(n_bits: int, packing: Packing | None = None) -> tuple[_Constraint, ...]:
     """The linear constraints of one loan: ``2n + 26`` with one input per lane (module docstring,
@@ -293,10 +302,7 @@ def _template(n_bits: int, packing: Packing | None = None) -> tuple[_Constraint,
     onehot = n_bits
     product = n_bits + 4
     principal: Terms = tuple((j, 1 << j) for j in range(n_bits))  # Σ 2^j·a_L[bit j]
-    rows: list[_Constraint] = []
-    for j in range(n_bits):
-        rows.append(_Constraint(left=((j, 1),), right=((j, _R - 1),), const=1))  # a_L − a_R = 1
-        rows.append(_Constraint(out=((j, 1),)))  # a_O = 0
+    rows = _bit_rows(n_bits)
     for k in range(4):
         g = onehot + k
         rows.append(_Constraint(left=((g, 1),), inputs=((_cnt(k), 1),)))
@@ -318,10 +324,7 @@ def _packed_template(n_bits: int, packing: Packing) -> tuple[_Constraint, ...]:
     onehot = n_bits
     product = n_bits + 4
     principal: Terms = tuple((j, 1 << j) for j in range(n_bits))  # Σ 2^j·a_L[bit j]
-    rows: list[_Constraint] = []
-    for j in range(n_bits):
-        rows.append(_Constraint(left=((j, 1),), right=((j, _R - 1),), const=1))  # a_L − a_R = 1
-        rows.append(_Constraint(out=((j, 1),)))  # a_O = 0
+    rows = _bit_rows(n_bits)
     for k in range(4):
         g = onehot + k
         # a_L[one-hot k] = a_L[product k] (= cnt_k); a_R[one-hot k] = Σ_{j<=k} cnt_j − 1; a_O = 0.

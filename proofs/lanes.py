@@ -16,7 +16,7 @@ counts exactly once, in exactly one bucket.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 BUCKETS: Final = ("M0", "M1", "M2", "M3", "M3+")
@@ -185,14 +185,9 @@ DPD5_V2: Final = LaneSet(
 #: commitments. Slot widths (32 for counts, 64 for balances, 62 for the top slot) bound a snapshot
 #: at 2^30 loans. Five times fewer points per leaf: the auditor's subgroup checks and the bundle
 #: shrink accordingly (docs/decisions.md, "packed lanes").
-DPD5_V3: Final = LaneSet(
+DPD5_V3: Final = replace(
+    DPD5_V2,
     name="dpd5-v3",
-    balance_lanes=DPD5_V1.balance_lanes,
-    count_lanes=DPD5_V1.count_lanes,
-    balance_bits=32,
-    count_bits=1,
-    metrics=DPD5_V1.metrics,
-    proof="lanecircuit",
     packing=(
         (
             *(Slot(f"count_{b}", 32 * i, 32) for i, b in enumerate(BUCKETS)),
