@@ -473,7 +473,6 @@ def _run(
         seed=seed,
         sink=sink,
         executor=executor,
-        max_in_flight=2 * (workers or os.cpu_count() or 1),
         skip_chunks=skip,
         check_results=check_results,
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -91,6 +92,26 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+#: The Dask client behind each executor :func:`open_executor` made (for :func:`parallelism`).
+_clients: weakref.WeakKeyDictionary[Executor, Any] = weakref.WeakKeyDictionary()
+
+
+def parallelism(executor: Executor | None) -> int:
+    """How many tasks ``executor`` runs at once: 1 inline, a process pool's workers, or the threads of
+    a Dask cluster's workers (asked when called), so callers keep every worker fed."""
+    if executor is None:
+        return 1
+    client = _clients.get(executor)
+    if client is not None:
+        return max(1, int(sum(client.nthreads().values())))
+    return max(1, int(getattr(executor, "_max_workers", None) or default_workers()))
+
+
+def in_flight(executor: Executor | None, requested: int | None) -> int:
+    """Tasks to keep queued on ``executor``: ``requested``, or two per worker (at least four)."""
+    return requested if requested is not None else max(4, 2 * parallelism(executor))
+
+
 @contextmanager
 def open_executor(
     workers: int | None = None, scheduler: str | None = None, *, secrets: bool = False
@@ -115,7 +136,9 @@ def open_executor(
         make_client: Any = Client  # distributed ships no type information
         client = make_client(scheduler)
         try:
-            yield client.get_executor()
+            executor = client.get_executor()
+            _clients[executor] = client
+            yield executor
         finally:
             client.close()
         return

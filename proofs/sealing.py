@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from proofs import merkle, unpacking
+from proofs.executors import in_flight
 from proofs.group import ORDER, get_group
 from proofs.lanes import get_lane_set
 from proofs.pedersen import commit
@@ -94,7 +95,7 @@ def seal_pool(
     seed: bytes,
     sink: Callable[[ChunkResult], None],
     executor: Executor | None = None,
-    max_in_flight: int = 4,
+    max_in_flight: int | None = None,
     skip_chunks: dict[int, ChunkSummary] | None = None,
     progress: Callable[[int], None] | None = None,
     group_name: str | None = None,
@@ -104,9 +105,11 @@ def seal_pool(
 
     ``skip_chunks`` maps chunk indices already stored by an interrupted run to their summaries;
     those chunks are not recomputed (sealing is deterministic given the seed, so the result is the
-    same). ``progress(leaves_done)`` is called after each chunk. ``check_results``: the executor's
-    workers are not trusted with integrity (a cluster), so each result is checked against its task
-    here (:func:`~proofs.snapshot.check_chunk_result`: two commitments a loan) before ``sink``.
+    same). ``max_in_flight``: chunks queued on the executor (default two per worker of it, at least
+    four; results are handed to ``sink`` in order). ``progress(leaves_done)`` is called after each
+    chunk. ``check_results``: the executor's workers are not trusted with integrity (a cluster), so
+    each result is checked against its task here (:func:`~proofs.snapshot.check_chunk_result`: two
+    commitments a loan) before ``sink``.
 
     Raises:
         ProvingError: a loan's lane value is out of range (the whole seal fails; nothing is signed).
@@ -114,6 +117,7 @@ def seal_pool(
         VerificationError: ``check_results`` and a worker returned a result that does not match.
     """
     skip = skip_chunks or {}
+    queue_limit = in_flight(executor, max_in_flight)
     summaries: list[ChunkSummary] = []
     pending: deque[tuple[ChunkTask, Future[ChunkResult]] | ChunkSummary] = deque()
     done = 0
@@ -145,7 +149,7 @@ def seal_pool(
             else:
                 fut = executor.submit(seal_chunk, task)
             pending.append((task, fut))
-        while len(pending) > max_in_flight or (pending and isinstance(pending[0], ChunkSummary)):
+        while len(pending) > queue_limit or (pending and isinstance(pending[0], ChunkSummary)):
             settle(pending.popleft())
         while pending and not isinstance(pending[0], ChunkSummary) and pending[0][1].done():
             settle(pending.popleft())

@@ -37,7 +37,7 @@ from typing import IO, Any, Final, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from proofs import bulletproofs, bundle, lanecircuit, merkle, unpacking
+from proofs import bulletproofs, bundle, executors, lanecircuit, merkle, unpacking
 from proofs.canonical import canonical_json, document_hash, parse_json
 from proofs.claims import metric_value_bits
 from proofs.errors import EncodingError, VerificationError
@@ -922,13 +922,14 @@ def verify_snapshot(
     progress: ProgressCallback | None = None,
     executor: Executor | None = None,
     group_leaves: int = 4096,
-    max_in_flight: int = 4,
+    max_in_flight: int | None = None,
 ) -> Header:
     """The auditor's full check of a snapshot bundle (DESIGN.md "Snapshot statement" 1–4).
 
     Streams the bundle once. Groups of about ``group_leaves`` leaves are checked by
     :func:`check_chunk_group` — inline, or on ``executor`` (a process pool over all cores, or a
-    Dask executor) with at most ``max_in_flight`` groups queued — and folded in order into the
+    Dask executor) with at most ``max_in_flight`` groups queued (default: two per worker of the
+    executor, at least four) — and folded in order into the
     Merkle root and the lane aggregates. Returns the verified header; raises on the first failure.
 
     Raises:
@@ -940,6 +941,7 @@ def verify_snapshot(
             per-lane aggregates are not the unpacking of the leaves' sums).
     """
     progress = progress or _noop_progress
+    queue_limit = executors.in_flight(executor, max_in_flight)
     group = get_group()
     header_doc, chunks = read_snapshot_bundle(source)
     header = verify_header(header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group)
@@ -963,7 +965,7 @@ def verify_snapshot(
             fold(check_chunk_group(spec, batch))
             continue
         in_flight.append(executor.submit(check_chunk_group, spec, batch))
-        while len(in_flight) >= max_in_flight:
+        while len(in_flight) >= queue_limit:
             fold(in_flight.popleft().result())
     while in_flight:
         fold(in_flight.popleft().result())

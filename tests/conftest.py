@@ -21,9 +21,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def dask_scheduler() -> Iterator[str]:
-    """A plaintext Dask scheduler with two workers on 127.0.0.1, shared by the whole session."""
+    """A plaintext Dask scheduler with three single-thread workers on 127.0.0.1, shared by the whole
+    session (three, so a cluster's size is told apart from this machine's two cores)."""
     pytest.importorskip("distributed")
     from tests.cluster_util import dask_cluster
 
-    with dask_cluster() as address:
+    with dask_cluster(workers=3) as address:
         yield address

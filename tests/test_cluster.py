@@ -1,6 +1,6 @@
 """Scale-out: sealing and auditing on a Dask cluster give the same snapshot as a local run.
 
-The tests start a real scheduler and two workers on 127.0.0.1 (subprocesses, tests/cluster_util.py)
+The tests start a real scheduler and workers on 127.0.0.1 (subprocesses, tests/cluster_util.py)
 and talk to them through ``proofs.executors.open_executor(scheduler=...)``, the same path as
 ``poolproof seal --scheduler``, ``poolproof-audit verify-snapshot --scheduler`` and the gateway's
 sealing jobs: once in plaintext on loopback and once with mutual TLS, configured the documented way
@@ -45,6 +45,15 @@ def test_dask_sealing_is_byte_identical_to_a_local_run(dask_scheduler: str, lane
         dask_outcome, dask_chunks = _seal(executor, lane_set)
     assert dask_outcome == local_outcome
     assert dask_chunks == local_chunks  # commitments, leaves and proof bytes
+
+
+def test_work_is_queued_for_every_thread_of_the_cluster(dask_scheduler: str) -> None:
+    """Three single-thread workers: three tasks at once, six queued (not the local core count)."""
+    from proofs.executors import in_flight, parallelism
+
+    with open_executor(scheduler=dask_scheduler) as executor:
+        assert parallelism(executor) == 3
+        assert in_flight(executor, None) == 6
 
 
 def test_dask_audit_verifies_and_rejects_like_a_local_one(dask_scheduler: str) -> None:

@@ -86,3 +86,16 @@ def test_the_environment_variable_names_the_scheduler(monkeypatch: pytest.Monkey
     monkeypatch.delenv(PLAINTEXT_ENV, raising=False)
     with pytest.raises(InsecureSchedulerError, match=r"192\.0\.2\.7"), open_executor(secrets=True):
         pass
+
+
+def test_parallelism_of_local_executors() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from proofs.executors import in_flight, parallelism
+
+    assert parallelism(None) == 1
+    assert in_flight(None, None) == 4
+    with ProcessPoolExecutor(max_workers=3) as pool:
+        assert parallelism(pool) == 3
+        assert in_flight(pool, None) == 6
+        assert in_flight(pool, 1) == 1
