@@ -268,11 +268,11 @@ def chunk_nonce_key(seed: bytes, chunk_index: int) -> bytes:
 
 
 def prover_nonces(
-    seed: bytes, transcript: Transcript, commitments: Sequence[Sequence[bytes]]
+    secret: bytes, transcript: Transcript, commitments: Sequence[Sequence[bytes]]
 ) -> Callable[[], int]:
     """The prover's random scalars for one proof, derived from a secret key.
 
-    ``seed`` is a chunk's :func:`chunk_nonce_key` for the proofs of a chunk, or the snapshot seed
+    ``secret`` is a chunk's :func:`chunk_nonce_key` for the proofs of a chunk, or the snapshot seed
     for the header's unpacking proof. Like RFC 6979's deterministic nonces (and "synthetic
     nonces"), the stream is keyed by the secret and bound to everything that fixes the witness: the
     transcript state (snapshot, chunk, piece, part) and every commitment proven (which binds the
@@ -281,8 +281,8 @@ def prover_nonces(
     Dask run gives byte-identical snapshots — without weakening zero knowledge: to anyone without
     the key the stream is indistinguishable from uniform.
 
-    Construction: ``key = HMAC-SHA-512(seed, domain || transcript digest || SHA-256(commitments))``
-    (a PRF of the seed); block ``j`` of the stream is ``SHAKE256(key || u64be(j))`` read as 256
+    Construction: ``key = HMAC-SHA-512(secret, domain || transcript digest || SHA-256(commitments))``
+    (a PRF of the secret); block ``j`` of the stream is ``SHAKE256(key || u64be(j))`` read as 256
     big-endian 512-bit integers, each reduced mod r (bias < 2^-256; zero is skipped). One SHAKE
     call per 256 scalars instead of one HMAC per scalar: a lane-circuit proof draws two scalars per
     gate, and this stream costs a tenth of the per-scalar HMACs it replaces.
@@ -291,7 +291,7 @@ def prover_nonces(
     for row in commitments:
         for c in row:
             h.update(c)
-    key = hmac.new(seed, NONCE_DOMAIN + transcript.state_digest() + h.digest(), hashlib.sha512).digest()
+    key = hmac.new(secret, NONCE_DOMAIN + transcript.state_digest() + h.digest(), hashlib.sha512).digest()
     block = 0
     pending: list[int] = []
 
@@ -312,31 +312,30 @@ def prover_nonces(
     return draw
 
 
-def commit_chunk(task: ChunkTask) -> ChunkResult:
-    """A chunk's commitments, leaf hashes and lane totals, without its proofs.
+def commit_chunk(task: ChunkTask, lanes: LaneSet) -> tuple[list[tuple[int, ...]], ChunkResult]:
+    """A chunk's lane values, and its commitments, leaf hashes and lane totals without proofs.
 
-    :func:`seal_chunk` adds the proofs; :func:`proofs.sealing.seal_pool` calls this alone to check
-    what an untrusted executor returned.
+    :func:`seal_chunk` adds the proofs; :func:`check_chunk_result` recomputes this to check what an
+    untrusted executor returned.
 
     Raises:
         ValueError: malformed loan input (negative principal, unknown bucket) or blindings.
     """
-    group = get_group(task.group_name)
-    lanes = get_lane_set(task.params.lane_set)
-    n_lanes = len(lanes.lanes)
     n_inputs = len(lanes.inputs)
     values = [lanes.lane_values(loan.principal, loan.bucket) for loan in task.loans]
     blindings = task.blindings
     if len(blindings) != len(task.loans) or any(len(row) != n_inputs for row in blindings):
         raise ValueError(f"chunk {task.chunk_index}: need {n_inputs} blindings for each of its loans")
     flat_points = commit_many(
-        group, [v for row in values for v in lanes.input_values(row)], [r for row in blindings for r in row]
+        get_group(task.group_name),
+        [v for row in values for v in lanes.input_values(row)],
+        [r for row in blindings for r in row],
     )
     commitments = tuple(
         tuple(p.to_bytes() for p in flat_points[i * n_inputs : (i + 1) * n_inputs])
         for i in range(len(values))
     )
-    return ChunkResult(
+    return values, ChunkResult(
         chunk_index=task.chunk_index,
         exposure_ids=tuple(loan.exposure_id for loan in task.loans),
         commitments=commitments,
@@ -345,7 +344,7 @@ def commit_chunk(task: ChunkTask) -> ChunkResult:
             for loan, row in zip(task.loans, commitments, strict=True)
         ),
         proofs=(),
-        lane_value_sums=tuple(sum(row[j] for row in values) for j in range(n_lanes)),
+        lane_value_sums=tuple(sum(row[j] for row in values) for j in range(len(lanes.lanes))),
         lane_blinding_sums=tuple(sum(row[j] for row in blindings) % ORDER for j in range(n_inputs)),
     )
 
@@ -357,10 +356,9 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
         ProvingError: a lane value outside its range (the prover refuses, nothing is produced).
         ValueError: malformed loan input (negative principal, unknown bucket).
     """
-    public = commit_chunk(task)
     group = get_group(task.group_name)
     lanes = get_lane_set(task.params.lane_set)
-    values = [lanes.lane_values(loan.principal, loan.bucket) for loan in task.loans]
+    values, public = commit_chunk(task, lanes)
     blindings, commitments = task.blindings, public.commitments
     proofs: list[ProofPart] = []
     for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
@@ -404,15 +402,15 @@ def check_chunk_result(task: ChunkTask, result: ChunkResult) -> None:
     Raises:
         VerificationError: the result does not match the task.
     """
-    expected = commit_chunk(task)
     lanes = get_lane_set(task.params.lane_set)
     parts = expected_parts(lanes, len(task.loans))
-    if replace(result, proofs=()) != expected:
+    shape = [(piece, part, m, n_bits) for piece, part, _offset, _size, m, n_bits in parts]
+    if replace(result, proofs=()) != commit_chunk(task, lanes)[1]:
         raise VerificationError(
             "sealing.worker-result",
             f"chunk {task.chunk_index}: the worker's commitments, leaves or totals do not match its loans",
         )
-    if [(p.piece, p.part, p.m, p.n_bits) for p in result.proofs] != [(q[0], q[1], q[4], q[5]) for q in parts]:
+    if [(p.piece, p.part, p.m, p.n_bits) for p in result.proofs] != shape:
         raise VerificationError(
             "sealing.worker-result",
             f"chunk {task.chunk_index}: the worker's proofs do not have the expected pieces and parts",
