@@ -12,14 +12,10 @@ from typing import Any
 
 import click
 
+from proofs.exit_codes import ExitCode
+
 from .cli import _paths
-
-
-def _progress_line(job: dict[str, Any]) -> str:
-    bar = "#" * int(job["percent"] * 30 / 100)
-    rate, eta = job["loans_per_second"], job["eta_seconds"]
-    extra = f"  {rate:,.1f} loans/s  ETA {eta:,.0f}s" if rate and eta is not None else ""
-    return f"\r[{bar:<30}] {job['percent']:5.1f}%  {job['leaves_done']}/{job['leaf_total']} loans{extra}"
+from .cli_common import CliFailure, emit, json_option
 
 
 @click.command("seal")
@@ -42,6 +38,10 @@ def _progress_line(job: dict[str, Any]) -> str:
 @click.option("--db", "db_path", default=None, help="SQLite file (env POOLPROOF_DATABASE)")
 @click.option("--master-key-file", default=None, help="master key file (env POOLPROOF_MASTER_KEY_FILE)")
 @click.option("--gateway-key-file", default=None, help="gateway signing key (default: beside the master key)")
+@click.option(
+    "--progress/--no-progress", "show_progress", default=None, help="progress bar (default: on a terminal)"
+)
+@json_option
 def seal_cmd(
     pool_id: str | None,
     cutoff: str | None,
@@ -53,11 +53,14 @@ def seal_cmd(
     db_path: str | None,
     master_key_file: str | None,
     gateway_key_file: str | None,
+    show_progress: bool | None,
+    as_json: bool,
 ) -> None:
     """Seal a pool's cut-off into a signed snapshot on the local database, showing progress."""
     from policies import load_policy
     from proofs.executors import SchedulerError
 
+    from .cli_progress import item_progress, progress_enabled
     from .db import connect, migrate
     from .gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
     from .keyring import KeyringError, load_master_key
@@ -80,7 +83,7 @@ def seal_cmd(
             gateway_key_path({"GATEWAY_KEY_FILE": gateway_key_file, "MASTER_KEY_FILE": str(kp)})
         )
     except (KeyringError, GatewayKeyError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CliFailure(ExitCode.UNUSABLE, str(exc)) from None
     version = load_policy(os.environ.get("POOLPROOF_POLICY_PATH")).version
     try:
         settings = SealSettings.from_config(
@@ -92,7 +95,7 @@ def seal_cmd(
             }
         )
     except SchedulerError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CliFailure(ExitCode.UNUSABLE, f"--scheduler: {exc}") from None
     db = connect(dbp)
     try:
         migrate(db)
@@ -103,7 +106,7 @@ def seal_cmd(
             else:
                 jobs = running_jobs(db)
             if not jobs:
-                click.echo("no seal job is left running")
+                emit(as_json, {"sealed": []}, ["no seal job is left running"])
                 return
             job_ids = [j.id for j in jobs]
         else:
@@ -112,11 +115,14 @@ def seal_cmd(
             try:
                 job, created = start_seal_job(db, master, pool_id, cutoff, settings)
             except (StorageError, SealError, ValueError) as exc:
-                raise click.ClickException(str(exc)) from exc
+                raise CliFailure(ExitCode.UNUSABLE, str(exc)) from None
             if not created:
-                click.echo(f"a seal job for this cut-off is already running ({job.id}); resuming it")
+                click.echo(
+                    f"a seal job for this cut-off is already running ({job.id}); resuming it", err=True
+                )
             job_ids = [job.id]
         failed = False
+        results: list[dict[str, Any]] = []
         for job_id in job_ids:
             outcome: dict[str, Any] = {}
 
@@ -136,20 +142,48 @@ def seal_cmd(
 
             thread = threading.Thread(target=work, daemon=True)
             thread.start()
-            while thread.is_alive():
-                click.echo(_progress_line(get_job(db, job_id).progress()), nl=False, err=True)
-                thread.join(0.5)
-            final = get_job(db, job_id)
-            click.echo(_progress_line(final.progress()), err=True)
+            first = get_job(db, job_id)
+            with item_progress(progress_enabled(show_progress), "loans") as progress:
+                task = progress.add_task(
+                    f"seal {first.pool_id} {first.cutoff_date}",
+                    total=first.leaf_total,
+                    completed=first.leaves_done,
+                )
+                while thread.is_alive():
+                    progress.update(task, completed=get_job(db, job_id).leaves_done)
+                    thread.join(0.5)
+                final = get_job(db, job_id)
+                progress.update(task, completed=final.leaves_done)
             if "error" in outcome:
-                raise click.ClickException(f"seal job {job_id} stopped: {outcome['error']!r}")
-            if final.state == "sealed":
-                click.echo(f"sealed {final.pool_id} {final.cutoff_date}: snapshot {final.snapshot_id}")
-            else:
+                raise CliFailure(ExitCode.FAILED, f"seal job {job_id} stopped: {outcome['error']!r}")
+            results.append(
+                {
+                    "job_id": job_id,
+                    "pool_id": final.pool_id,
+                    "cutoff": final.cutoff_date,
+                    "state": final.state,
+                    "snapshot_id": final.snapshot_id,
+                    "loans": final.leaf_total,
+                    "error": final.error,
+                }
+            )
+            if final.state != "sealed":
                 failed = True
                 click.echo(f"seal job {job_id} {final.state}: {final.error}", err=True)
+        emit(
+            as_json,
+            {"sealed": results},
+            [
+                f"sealed {r['pool_id']} {r['cutoff']}: snapshot {r['snapshot_id']} ({r['loans']:,} loans)\n"
+                f"next: investors ask for claims "
+                f"('poolproof claim --pool {r['pool_id']} --cutoff {r['cutoff']} ...'); "
+                "auditors fetch the bundle for 'poolproof-audit verify-snapshot'"
+                for r in results
+                if r["state"] == "sealed"
+            ],
+        )
         if failed:
-            sys.exit(1)
+            sys.exit(int(ExitCode.FAILED))
     finally:
         db.conn.close()
         shutdown_executor()

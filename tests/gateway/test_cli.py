@@ -21,7 +21,7 @@ from .test_e2e import Server, shared_data
 def _run(*args: str) -> str:
     res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    return res.output
+    return res.stdout
 
 
 def test_init_parties_synth_and_signed_submit(tmp_path: Path) -> None:
@@ -40,13 +40,17 @@ def test_init_parties_synth_and_signed_submit(tmp_path: Path) -> None:
         "platform",
         "--public-key-from",
         str(tmp_path / "plat.pem"),
+        "--pool",
+        "P1",
+        "--preset",
+        "CN_CONSUMER",
         "--db",
         str(db),
+        "--master-key-file",
+        str(key),
+        "--json",
     )
-    api_key = out.split("API key (shown once): ")[1].strip()
-    conn = connect(db)
-    create_pool(conn, load_master_key(key_file=key), "P1", "plat1", CN_CONSUMER)
-    conn.conn.close()
+    api_key = json.loads(out)["api_key"]
     tape = tmp_path / "p1.jsonl"
     assert "300 rows written" in _run(
         "synth", "--loans", "300", "--cutoff", "2024-06-30", "--pool-id", "P1", "--out", str(tape)
@@ -66,6 +70,7 @@ def test_init_parties_synth_and_signed_submit(tmp_path: Path) -> None:
             "2024-06-30",
             "--signing-key",
             str(tmp_path / "plat.pem"),
+            "--json",
         )
     finally:
         srv.close()
@@ -89,7 +94,18 @@ def test_policy_group_is_mounted() -> None:
 def test_synth_ingest_goes_through_the_validation_path(tmp_path: Path) -> None:
     db, key = tmp_path / "pp.db", tmp_path / "master.key"
     _run("init", "--db", str(db), "--master-key-file", str(key))
-    _run("parties", "add", "plat1", "--role", "platform", "--db", str(db))
+    _run("keygen", str(tmp_path / "plat.pem"))
+    _run(
+        "parties",
+        "add",
+        "plat1",
+        "--role",
+        "platform",
+        "--public-key-from",
+        str(tmp_path / "plat.pem"),
+        "--db",
+        str(db),
+    )
     conn = connect(db)
     create_pool(conn, load_master_key(key_file=key), "P1", "plat1", CN_CONSUMER)
     conn.conn.close()
@@ -108,6 +124,7 @@ def test_synth_ingest_goes_through_the_validation_path(tmp_path: Path) -> None:
         str(db),
         "--master-key-file",
         str(key),
+        "--json",
     )
     result = json.loads(out)
     assert result["rows"] == 200
@@ -130,5 +147,5 @@ def test_synth_ingest_goes_through_the_validation_path(tmp_path: Path) -> None:
             str(key),
         ],
     )
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2  # UNUSABLE: the named pool does not exist
     assert "no pool 'NOPE'" in bad.output

@@ -1,0 +1,127 @@
+"""What every ``poolproof`` command shares: exit codes, ``--json`` output, gateway calls without tracebacks.
+
+Exit codes are the one table in :mod:`proofs.exit_codes`. A command fails by raising :class:`CliFailure`
+(one line on stderr, the table's code); an HTTP answer becomes a failure through :func:`http_failure`, and
+:func:`gateway_request` turns a refused connection or a time-out into ``UNREACHABLE`` instead of a
+``requests`` traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from typing import IO, Any, TypeVar
+
+import click
+
+from proofs.exit_codes import ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class CliFailure(click.ClickException):
+    """An expected failure: printed as one line ``Error: ...`` and exiting with its :class:`ExitCode`."""
+
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = int(code)  # type: ignore[misc]  # click declares it on the class
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """One line on stderr (the message's own line breaks are kept: some list rows)."""
+        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print the result as one JSON document")
+
+
+def url_option(f: F) -> F:
+    """``--url`` of the gateway, default ``$POOLPROOF_URL`` or http://127.0.0.1:8080."""
+    return click.option(
+        "--url",
+        default=lambda: os.environ.get("POOLPROOF_URL", DEFAULT_URL),
+        show_default="$POOLPROOF_URL or " + DEFAULT_URL,
+        help="the gateway's base URL",
+    )(f)
+
+
+def emit(as_json: bool, document: Any, lines: Iterable[str] = ()) -> None:
+    """Print ``document`` as JSON (``--json``) or ``lines`` for people."""
+    if as_json:
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+def _message(resp: Any) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        text = " ".join(str(resp.text).split())
+        return text[:200] or resp.reason or "no message"
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("status") or resp.reason)
+    return str(resp.reason)
+
+
+def exit_code_for_status(status: int) -> ExitCode:
+    """The exit code of an HTTP error status: 401 AUTH, 403 REFUSED, other 4xx UNUSABLE, 5xx SERVER."""
+    if status == 401:
+        return ExitCode.AUTH
+    if status == 403:
+        return ExitCode.REFUSED
+    if status in (429,) or status >= 500 or status < 400:
+        return ExitCode.SERVER
+    return ExitCode.UNUSABLE
+
+
+_HINTS = {
+    ExitCode.AUTH: " (check --api-key: it is the key 'poolproof parties add' printed for this party)",
+    ExitCode.SERVER: " (see the gateway's log)",
+}
+
+
+def http_failure(resp: Any, what: str) -> CliFailure:
+    """A :class:`CliFailure` for an HTTP error answer to ``what`` (e.g. ``"submit tape.jsonl"``)."""
+    code = exit_code_for_status(int(resp.status_code))
+    return CliFailure(code, f"{what}: HTTP {resp.status_code}: {_message(resp)}{_HINTS.get(code, '')}")
+
+
+def gateway_request(method: str, url: str, **kwargs: Any) -> Any:
+    """``requests.request`` raising :class:`CliFailure` (``UNREACHABLE``) when the gateway is not there.
+
+    The caller passes ``timeout``.
+    """
+    import requests
+
+    try:
+        return requests.request(method, url, **kwargs)  # noqa: S113 - callers pass timeout
+    except requests.exceptions.Timeout:
+        raise CliFailure(ExitCode.UNREACHABLE, f"gateway at {_origin(url)} did not answer in time") from None
+    except requests.exceptions.ConnectionError:
+        raise CliFailure(
+            ExitCode.UNREACHABLE,
+            f"cannot reach the gateway at {_origin(url)} (is 'poolproof serve' running there?)",
+        ) from None
+    except requests.exceptions.InvalidURL as exc:
+        raise CliFailure(ExitCode.UNUSABLE, f"--url: {exc}") from None
+    except requests.exceptions.RequestException as exc:  # e.g. MissingSchema, TooManyRedirects
+        raise CliFailure(ExitCode.UNUSABLE, f"--url {_origin(url)}: {type(exc).__name__}") from None
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+
+
+def json_body(resp: Any, what: str) -> Any:
+    """The JSON body of a successful answer, or a ``SERVER`` failure if it is not JSON."""
+    try:
+        return resp.json()
+    except ValueError:
+        raise CliFailure(ExitCode.SERVER, f"{what}: the gateway's answer is not JSON") from None
