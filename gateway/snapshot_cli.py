@@ -15,7 +15,7 @@ import click
 from proofs.exit_codes import ExitCode
 
 from .cli import _paths
-from .cli_common import CliFailure, emit, json_option
+from .cli_common import CliFailure, emit, json_option, url_option
 
 
 @click.command("seal")
@@ -155,7 +155,10 @@ def seal_cmd(
                 final = get_job(db, job_id)
                 progress.update(task, completed=final.leaves_done)
             if "error" in outcome:
-                raise CliFailure(ExitCode.FAILED, f"seal job {job_id} stopped: {outcome['error']!r}")
+                raise CliFailure(
+                    ExitCode.SERVER,
+                    f"seal job {job_id} stopped: {outcome['error']!r} (it stays resumable: --resume)",
+                )
             results.append(
                 {
                     "job_id": job_id,
@@ -182,8 +185,8 @@ def seal_cmd(
                 if r["state"] == "sealed"
             ],
         )
-        if failed:
-            sys.exit(int(ExitCode.FAILED))
+        if failed:  # the prover refused a loan or the tape changed: the input, not the tool
+            sys.exit(int(ExitCode.UNUSABLE))
     finally:
         db.conn.close()
         shutdown_executor()
@@ -240,7 +243,7 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
 
 
 @click.command("claim")
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@url_option
 @click.option(
     "--api-key", envvar="POOLPROOF_API_KEY", required=True, help="your API key (env POOLPROOF_API_KEY)"
 )

@@ -228,7 +228,7 @@ def test_sealing_secrets_never_go_to_a_plaintext_scheduler_elsewhere(
     remote = "tcp://192.0.2.7:8786"
     seal = ["seal", "--pool", "P1", "--cutoff", cutoff, "--scheduler", remote]
     result = CliRunner().invoke(cli, [*seal, *args])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # UNUSABLE (proofs/exit_codes.py)
     assert "refusing to send sealing secrets to tcp://192.0.2.7" in result.output
     assert running_jobs(local["db"]) == []  # refused before a job was started
     with pytest.raises(InsecureSchedulerError):
@@ -380,7 +380,7 @@ def test_cli_seal_and_resume(local: dict[str, Any]) -> None:
     assert resumed.exit_code == 0, resumed.output
     assert f"snapshot {job.snapshot_id}" in resumed.output
     again = runner.invoke(cli, ["seal", "--pool", "P1", "--cutoff", cutoff, *args])
-    assert again.exit_code == 1
+    assert again.exit_code == 2  # UNUSABLE (proofs/exit_codes.py)
     assert "already sealed" in again.output
 
 
