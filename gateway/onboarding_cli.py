@@ -194,8 +194,9 @@ def pools_create(
 
 @pools_group.command("list")
 @_db_opt
+@_key_opt
 @json_option
-def pools_list(db_path: str | None, as_json: bool) -> None:
+def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every pool with its owner, preset and currency."""
     from .storage import get_pool
 
@@ -218,8 +219,9 @@ def pools_list(db_path: str | None, as_json: bool) -> None:
 @pools_group.command("show")
 @click.argument("pool_id")
 @_db_opt
+@_key_opt
 @json_option
-def pools_show(pool_id: str, db_path: str | None, as_json: bool) -> None:
+def pools_show(pool_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One pool: settings with their units, tapes and snapshots, and who may see it."""
     from .storage import get_pool, list_tapes
 
@@ -382,8 +384,9 @@ def parties_add(
 
 @parties_group.command("list")
 @_db_opt
+@_key_opt
 @json_option
-def parties_list(db_path: str | None, as_json: bool) -> None:
+def parties_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every party with its role and pools (never key material)."""
     from .storage import list_parties
 
@@ -403,8 +406,9 @@ def parties_list(db_path: str | None, as_json: bool) -> None:
 @parties_group.command("show")
 @click.argument("party_id")
 @_db_opt
+@_key_opt
 @json_option
-def parties_show(party_id: str, db_path: str | None, as_json: bool) -> None:
+def parties_show(party_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One party: role, pools, public key, obligor keys (never API keys)."""
     from .storage import get_party
 
