@@ -163,25 +163,31 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
 
     for job_id in resume_running_jobs(app):
         click.echo(f"resuming seal job {job_id}")
-    limit = int(app.config["MAX_TAPE_BYTES"])
     from .rowwork import default_workers, worker_pool
 
     # Start the ingest workers now, not on the first large tape (spawning costs about a second).
     pool = worker_pool(default_workers())
     list(pool.map(abs, range(default_workers())))
+    limit = int(app.config["MAX_TAPE_BYTES"])
+    try:
+        server = waitress.create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=limit + (1 << 20),
+            # Receive in 256 KiB reads, not 8 KiB: waitress hands a request to the app only once its whole
+            # body has arrived, so for a 1 GB tape this wait is pure wall time (4.4 s -> 1.4 s at 1M rows).
+            recv_bytes=1 << 18,
+            channel_timeout=600,
+            ident="poolproof",
+        )
+    except OSError as exc:  # port taken, address not on this machine, no permission
+        raise CliFailure(
+            ExitCode.UNUSABLE, f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
     click.echo(f"serving on http://{host}:{port} (docs at /docs)")
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        max_request_body_size=limit + (1 << 20),
-        # Receive in 256 KiB reads, not 8 KiB: waitress hands a request to the app only once its whole
-        # body has arrived, so for a 1 GB tape this wait is pure wall time (4.4 s -> 1.4 s at 1M rows).
-        recv_bytes=1 << 18,
-        channel_timeout=600,
-        ident="poolproof",
-    )
+    server.run()
 
 
 @cli.command()

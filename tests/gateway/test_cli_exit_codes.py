@@ -250,6 +250,18 @@ CASES: list[tuple[str, Case, ExitCode, str]] = [
         "--cutoff",
     ),
     (
+        "serve, port in use",
+        lambda w: ["serve", "--port", w.url.rsplit(":", 1)[1], *w.local()],
+        ExitCode.UNUSABLE,
+        "cannot listen on 127.0.0.1",
+    ),
+    (
+        "serve, no master key",
+        lambda w: ["serve", "--db", str(w.db), "--master-key-file", str(w.tmp / "missing.key")],
+        ExitCode.UNUSABLE,
+        "poolproof init",
+    ),
+    (
         "submit, missing option",
         lambda w: ["submit", str(w.tape), "--pool", "P1"],
         ExitCode.UNUSABLE,
