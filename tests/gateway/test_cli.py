@@ -57,26 +57,36 @@ def test_init_parties_synth_and_signed_submit(tmp_path: Path) -> None:
     )
     srv = Server(Instance(db, key, admin.group(1)))
     try:
-        out = _run(
-            "submit",
-            str(tape),
-            "--url",
-            srv.url,
-            "--api-key",
-            api_key,
-            "--pool",
-            "P1",
-            "--cutoff",
-            "2024-06-30",
-            "--signing-key",
-            str(tmp_path / "plat.pem"),
-            "--json",
+        res = CliRunner().invoke(
+            cli,
+            [
+                "submit",
+                str(tape),
+                "--url",
+                srv.url,
+                "--api-key",
+                api_key,
+                "--pool",
+                "P1",
+                "--cutoff",
+                "2024-06-30",
+                "--signing-key",
+                str(tmp_path / "plat.pem"),
+                "--json",
+                "--progress",
+            ],
+            catch_exceptions=False,
         )
     finally:
         srv.close()
-    result = json.loads(out)
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)  # the bar went to stderr: stdout is one JSON document
     assert result["rows"] == 300
     assert result["signature_verified"] is True
+    size = tape.stat().st_size
+    assert "100%" in res.stderr
+    assert "ETA" in res.stderr
+    assert f"{size / 1000:.1f}/{size / 1000:.1f} kB" in res.stderr
 
 
 def test_import_writes_a_tape_file(tmp_path: Path) -> None:
@@ -149,3 +159,35 @@ def test_synth_ingest_goes_through_the_validation_path(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 2  # UNUSABLE: the named pool does not exist
     assert "no pool 'NOPE'" in bad.output
+
+
+def test_seal_shows_progress_with_rate_and_eta_on_stderr_and_json_on_stdout(tmp_path: Path) -> None:
+    local = ["--db", str(tmp_path / "pp.db"), "--master-key-file", str(tmp_path / "master.key")]
+    _run("init", *local)
+    _run("keygen", str(tmp_path / "plat.pem"))
+    _run(
+        "parties",
+        "add",
+        "plat1",
+        "--role",
+        "platform",
+        "--public-key-from",
+        str(tmp_path / "plat.pem"),
+        "--pool",
+        "P1",
+        "--preset",
+        "CN_CONSUMER",
+        *local,
+    )
+    _run("synth", "--loans", "24", "--cutoff", "2024-06-30", "--pool-id", "P1", "--ingest", *local)
+    res = CliRunner().invoke(
+        cli,
+        ["seal", "--pool", "P1", "--cutoff", "2024-06-30", "--workers", "0", "--progress", "--json", *local],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    sealed = json.loads(res.stdout)["sealed"]
+    assert [(s["pool_id"], s["state"], s["loans"]) for s in sealed] == [("P1", "sealed", 24)]
+    assert "24/24 loans" in res.stderr
+    assert "loans/s" in res.stderr
+    assert "ETA" in res.stderr
