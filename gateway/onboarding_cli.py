@@ -377,8 +377,15 @@ def parties_add(
         *_party_lines(party),
         f"API key for {party_id} (shown once; it is what --api-key means in {party_id}'s commands): {key}",
     ]
-    if role in _NEXT:
+    if role == "platform" and not party.pools:
+        lines.append(f"next: poolproof pools create POOL --platform {party_id} --preset CN_CONSUMER")
+    elif role in _NEXT:
         lines.append("next: " + _NEXT[role].format(key="$API_KEY", pool=pool))
+    else:
+        prefix = role.replace("_", "-")
+        lines.append(
+            f"next: poolproof get /{prefix}/pools --api-key $API_KEY   (the pools {party_id} may see)"
+        )
     emit(as_json, {**party.to_dict(), "api_key": key}, lines)
 
 

@@ -204,3 +204,27 @@ def test_version_is_the_installed_distributions() -> None:
     from importlib.metadata import version
 
     assert _ok("--version").strip() == f"poolproof {version('poolproof')}"
+
+
+@pytest.mark.parametrize(
+    ("args", "next_step"),
+    [
+        (
+            ["plat2", "--role", "platform", "--public-key-from", "{pem}"],
+            "next: poolproof pools create POOL --platform plat2",
+        ),
+        (
+            ["fund1", "--role", "investor", "--pool", "CN1"],
+            "next: poolproof claim --api-key $API_KEY --pool CN1",
+        ),
+        (["aud1", "--role", "auditor", "--pool", "CN1"], "next: poolproof get /auditor/pools/CN1/snapshots/"),
+        (
+            ["ra1", "--role", "rating_agency", "--pool", "CN1"],
+            "next: poolproof get /rating-agency/pools --api-key",
+        ),
+    ],
+)
+def test_every_registration_says_what_to_do_next(home: Path, args: list[str], next_step: str) -> None:
+    _platform(home)
+    out = _ok("parties", "add", *[a.format(pem=home / "acme.pem") for a in args])
+    assert next_step in out
