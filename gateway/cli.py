@@ -23,7 +23,16 @@ import click
 
 from proofs.exit_codes import ExitCode
 
-from .cli_common import CliFailure, emit, gateway_request, http_failure, json_body, json_option, url_option
+from .cli_common import (
+    CliFailure,
+    emit,
+    gateway_request,
+    http_failure,
+    json_body,
+    json_option,
+    url_option,
+    written_whole,
+)
 from .instance import GATEWAY_PUBLIC_KEY_NAME, ensure_private_folder, instance_folder, instance_paths
 
 
@@ -411,18 +420,20 @@ def get_cmd(path: str, url: str, api_key: str, pick: str | None, out: str | None
                 raise CliFailure(ExitCode.UNUSABLE, f"--pick {pick}: the answer has no {part!r} there")
         text = value if isinstance(value, str) else json.dumps(value, indent=1, ensure_ascii=False)
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        with written_whole(out) as partial:
+            partial.write_text(text, encoding="utf-8")
         click.echo(f"wrote {len(text.encode()):,} bytes to {out}")
     else:
         click.echo(text)
 
 
 def _write_rows(rows: Iterable[dict[str, Any]], out: str, fmt: str) -> int:
+    """Write the tape to ``out`` whole or not at all (a temporary file beside it, renamed when complete)."""
     from .importers import tape_v1
 
-    if fmt == "csv":
-        return int(tape_v1.write_csv(rows, out))
-    return int(tape_v1.write_jsonl(rows, out))
+    write = tape_v1.write_csv if fmt == "csv" else tape_v1.write_jsonl
+    with written_whole(out) as partial:
+        return int(write(rows, str(partial)))
 
 
 def _ingest_rows_locally(

@@ -8,9 +8,11 @@ Exit codes are the one table in :mod:`proofs.exit_codes`. A command fails by rai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
@@ -125,3 +127,21 @@ def json_body(resp: Any, what: str) -> Any:
         return resp.json()
     except ValueError:
         raise CliFailure(ExitCode.SERVER, f"{what}: the gateway's answer is not JSON") from None
+
+
+@contextlib.contextmanager
+def written_whole(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block completes, else delete it.
+
+    A reader never sees half a file, and a failed command leaves none behind. Raises :class:`CliFailure`
+    (UNUSABLE) if the folder cannot be written.
+    """
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        yield partial
+        os.replace(partial, target)
+    except OSError as exc:
+        raise CliFailure(ExitCode.UNUSABLE, f"{target}: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
@@ -191,3 +192,31 @@ def test_seal_shows_progress_with_rate_and_eta_on_stderr_and_json_on_stdout(tmp_
     assert "24/24 loans" in res.stderr
     assert "loans/s" in res.stderr
     assert "ETA" in res.stderr
+
+
+def test_an_output_file_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    from gateway.cli_common import written_whole
+
+    target = tmp_path / "tape.jsonl"
+
+    def stopped_half_way() -> None:
+        with written_whole(target) as partial:
+            partial.write_text("half a tape")
+            raise RuntimeError("generation stopped")
+
+    with pytest.raises(RuntimeError, match="generation stopped"):
+        stopped_half_way()
+    assert list(tmp_path.iterdir()) == []
+    with written_whole(target) as partial:
+        partial.write_text("a whole tape")
+    assert [p.name for p in tmp_path.iterdir()] == ["tape.jsonl"]
+    assert target.read_text() == "a whole tape"
+
+
+def test_synth_into_a_missing_folder_is_unusable_and_leaves_nothing(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        cli, ["synth", "--loans", "5", "--cutoff", "2024-06-30", "--out", str(tmp_path / "no" / "t.jsonl")]
+    )
+    assert res.exit_code == 2
+    assert "No such file or directory" in res.stderr
+    assert list(tmp_path.iterdir()) == []
