@@ -87,7 +87,10 @@ class ProgressReader:
         return self._size
 
     def read(self, n: int = -1) -> bytes:
-        """Read up to ``n`` bytes and count them."""
+        """Read up to ``n`` bytes and count them; at the end, say that the gateway is now checking."""
         data = self._f.read(n)
-        self._progress.advance(self._task, len(data))
+        if data:
+            self._progress.advance(self._task, len(data))
+        else:
+            self._progress.update(self._task, description="sent, gateway checking")
         return data
