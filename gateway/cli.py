@@ -80,9 +80,7 @@ def _app_config(dbp: Path, kp: Path) -> dict[str, Any]:
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve(db_path: str | None, master_key_file: str | None, host: str, port: int, threads: int) -> None:
     """Serve the API with waitress (a production WSGI server)."""
-    import waitress
-
-    from . import create_app
+    from . import body_limits, create_app
     from .db import connect, migrate
     from .keyring import load_master_key
 
@@ -96,19 +94,18 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
 
     for job_id in resume_running_jobs(app):
         click.echo(f"resuming seal job {job_id}")
-    limit = int(app.config["MAX_TAPE_BYTES"])
     from .rowwork import default_workers, worker_pool
 
     # Start the ingest workers now, not on the first large tape (spawning costs about a second).
     pool = worker_pool(default_workers())
     list(pool.map(abs, range(default_workers())))
     click.echo(f"serving on http://{host}:{port} (docs at /docs)")
-    waitress.serve(
+    # Body limits per request, decided from the head before the body is read (gateway/body_limits.py).
+    body_limits.serve(
         app,
         host=host,
         port=port,
         threads=threads,
-        max_request_body_size=limit + (1 << 20),
         # Receive in 256 KiB reads, not 8 KiB: waitress hands a request to the app only once its whole
         # body has arrived, so for a 1 GB tape this wait is pure wall time (4.4 s -> 1.4 s at 1M rows).
         recv_bytes=1 << 18,

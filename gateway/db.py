@@ -172,8 +172,30 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+#: Mode of a database file this process creates; SQLite gives its -wal and -shm files the same mode.
+DATABASE_FILE_MODE = 0o600
+
+
+def create_private_file(path: str | Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (an existing file is left as it is).
+
+    Raises ``OSError`` when the file cannot be created (missing directory, no permission).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DATABASE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open the database with the pragmas above; the caller closes ``db.conn``."""
+    """Open the database with the pragmas above; the caller closes ``db.conn``.
+
+    A database file that does not exist yet is created with mode 0600 (owner only), whatever the umask
+    allows: it holds parties, hashed keys and sealed loan data. Raises ``sqlite3.Error`` or ``OSError``.
+    """
+    if str(path) != ":memory:" and not str(path).startswith("file:"):
+        create_private_file(path)
     busy_ms = int(os.environ.get("POOLPROOF_SQLITE_BUSY_MS", str(BUSY_TIMEOUT_MS)))
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=busy_ms / 1000)
     conn.execute(f"PRAGMA busy_timeout = {busy_ms}")

@@ -3,8 +3,9 @@
 The matrix: principals (no credentials, a malformed header, an unknown key, the operator, one party of
 each role, a platform that does not own the pool, an investor without access to it) × every operation
 in ``gateway/openapi.json``. A principal outside an operation's scope must be refused with the
-documented status (401 unauthenticated, 403 wrong role or pool out of scope); a principal inside it
-must never be refused for scope. Requests carry well-formed parameters and bodies, so that a refusal is
+documented status (401 unauthenticated, 403 wrong role, 404 with the one "no such pool" text for a pool
+out of scope, exactly as for a pool that does not exist); a principal inside it must never be refused
+for scope. Requests carry well-formed parameters and bodies, so that a refusal is
 the access check's doing and not the validator's.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from gateway.access import POOL_NOT_IN_SCOPE
 from tests.gateway.helpers import CUTOFF, cn_row, jsonl
 
 from .world import CLAIM, POOL, PREFIX, ROLES, World, bearer, nonce
@@ -38,6 +40,7 @@ PRINCIPALS = (
     "outsider_investor",
 )
 SCOPE_REFUSALS = (
+    POOL_NOT_IN_SCOPE,
     "this endpoint is for parties with role",
     "outside this party's scope",
     "belongs to another platform",
@@ -112,7 +115,7 @@ def expected_refusal(principal: str, path: str) -> int | None:
     if role != who:
         return 403
     if principal in ("other_platform", "outsider_investor") and pool_scoped(path):
-        return 403
+        return 404
     return None
 
 
@@ -129,9 +132,11 @@ def test_each_principal_is_refused_outside_its_scope_and_served_inside_it(
     if expected is not None:
         assert resp.status_code == expected, (resp.status_code, body)
         assert body.get("code") == expected
+        if expected == 404:
+            assert body == {"code": 404, "status": "Not Found", "message": POOL_NOT_IN_SCOPE}
         return
     assert resp.status_code not in (401, 429, 500), (resp.status_code, body)
-    if resp.status_code == 403:
+    if resp.status_code in (403, 404):
         message = str(body.get("message", ""))
         assert not any(s in message for s in SCOPE_REFUSALS), message
 
