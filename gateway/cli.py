@@ -148,9 +148,10 @@ def parties_add(
     obligor_keys: tuple[str, ...],
 ) -> None:
     """Register a party and print its API key (shown once, stored hashed)."""
+    from .access_cli import create_party_logged
     from .db import connect, migrate
     from .signing import load_private_key, public_key_bytes
-    from .storage import StorageError, create_party, grant_pool
+    from .storage import StorageError
 
     pk: bytes | None = None
     if public_key_from:
@@ -161,11 +162,16 @@ def parties_add(
     db = connect(dbp)
     try:
         migrate(db)
-        party, key = create_party(
-            db, party_id, role, display_name=display_name, public_key=pk, obligor_keys=obligor_keys
+        _, key = create_party_logged(  # the party, its key and its grants: all or nothing
+            db,
+            dbp,
+            party_id,
+            role,
+            display_name=display_name,
+            public_key=pk,
+            obligor_keys=obligor_keys,
+            pools=pools,
         )
-        for p in pools:
-            grant_pool(db, p, party.id)
     except (StorageError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -414,6 +420,16 @@ def _mount_keys() -> None:
 
 
 _mount_keys()
+
+
+def _mount_access() -> None:
+    from .access_cli import api_keys_group, grants_group
+
+    cli.add_command(api_keys_group)
+    cli.add_command(grants_group)
+
+
+_mount_access()
 
 
 def main() -> None:

@@ -164,6 +164,23 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        4,
+        # API-key lifecycle (gateway/access_admin.py): a public id per key (listed and revoked by it; the
+        # hash stays private), an optional expiry. The trigger gives every key an id, whichever code
+        # inserted it.
+        """
+        ALTER TABLE api_keys ADD COLUMN key_id TEXT;
+        ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
+        UPDATE api_keys SET key_id = 'key_' || lower(hex(randomblob(8))) WHERE key_id IS NULL;
+        CREATE UNIQUE INDEX api_keys_key_id ON api_keys(key_id);
+        CREATE INDEX api_keys_party ON api_keys(party_id);
+        CREATE TRIGGER api_keys_assign_key_id AFTER INSERT ON api_keys WHEN NEW.key_id IS NULL
+        BEGIN
+            UPDATE api_keys SET key_id = 'key_' || lower(hex(randomblob(8))) WHERE rowid = NEW.rowid;
+        END;
+        """,
+    ),
 ]
 
 
@@ -249,4 +266,15 @@ def migrate(db: sqlite_utils.Database) -> int:
 
 
 def _statements(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a migration into statements; a trigger body's inner ``;`` does not end its statement."""
+    out: list[str] = []
+    pending = ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending.strip().rstrip(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        out.append(pending.strip().rstrip(";").strip())
+    return out

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from gateway.access import POOL_NOT_IN_SCOPE
+from gateway.access_admin import create_party_with_grants
+from gateway.db import connect
 from tests.gateway.helpers import CUTOFF, cn_row, jsonl
 
 from .world import CLAIM, POOL, PREFIX, ROLES, World, bearer, nonce
@@ -76,11 +78,15 @@ def headers_for(world: World, principal: str) -> dict[str, str]:
 def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, Any]]:
     """A well-formed request for the operation: URL and keyword arguments of the test client."""
     n = next(_counter)
+    party_id, key_id = "auditor1", "key_unknown"
+    if method == "DELETE":  # revoking a key or withdrawing a grant: of a party made for this request
+        party_id, key_id = throwaway_party(world, f"matrix-target{n}")
     url = (
         path.replace("{pool_id}", POOL)
         .replace("{cutoff}", CUTOFF)
         .replace("{job_id}", world.job_id)
-        .replace("{party_id}", "auditor1")
+        .replace("{party_id}", party_id)
+        .replace("{key_id}", key_id)
         .replace("{leaf_index}", "0")
     )
     kw: dict[str, Any] = {}
@@ -100,6 +106,16 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
         elif path.endswith("/pools") and path.startswith("/admin"):
             kw["json"] = {"pool_id": POOL}
     return url, kw
+
+
+def throwaway_party(world: World, party_id: str) -> tuple[str, str]:
+    """An investor holding ``POOL``, made for one request that changes its access; ``(party id, key id)``."""
+    db = connect(world.inst.db_path)
+    try:
+        _, record, _ = create_party_with_grants(db, party_id, "investor", pools=[POOL])
+    finally:
+        db.conn.close()
+    return party_id, record.key_id
 
 
 def expected_refusal(principal: str, path: str) -> int | None:
@@ -145,6 +161,17 @@ def test_the_matrix_covers_every_documented_operation() -> None:
     assert len(OPERATIONS) >= 60
     audiences = {audience(p) for _, p in OPERATIONS}
     assert audiences == {*ROLES, "admin", "public"}
+
+
+def test_the_matrix_covers_the_key_and_grant_lifecycle() -> None:
+    assert {
+        ("GET", "/admin/parties/{party_id}/keys"),
+        ("POST", "/admin/parties/{party_id}/keys"),
+        ("DELETE", "/admin/parties/{party_id}/keys/{key_id}"),
+        ("GET", "/admin/parties/{party_id}/pools"),
+        ("POST", "/admin/parties/{party_id}/pools"),
+        ("DELETE", "/admin/parties/{party_id}/pools/{pool_id}"),
+    } <= set(OPERATIONS)
 
 
 def test_unauthenticated_requests_are_refused_before_their_bodies_are_read(world: World) -> None:
