@@ -251,3 +251,23 @@ def test_wrong_keys_on_the_tape_head_count_as_failed_authentications(site: Site,
     finally:
         server.close()
     assert r.status_code == 429
+
+
+def test_a_revoked_key_loses_the_tape_limit_at_once(site: Site, spooled: list[str]) -> None:
+    from gateway.access_admin import issue_key, revoke_key
+
+    db = connect(site.inst.db_path)
+    try:
+        record, key = issue_key(db, "bl-plat", label="short-lived")
+        sock = send_head(
+            site, "POST", TAPE_URL, {"Content-Length": str(GIB), "Expect": "100-continue", **bearer(key)}
+        )
+        try:
+            assert sock.recv(64).split(b"\r\n", 1)[0] == b"HTTP/1.1 100 Continue"
+        finally:
+            sock.close()
+        revoke_key(db, "bl-plat", record.key_id)
+    finally:
+        db.conn.close()
+    refused_from_the_head(site, TAPE_URL, bearer(key))
+    assert spooled == []
