@@ -74,10 +74,20 @@ class BodyLimits:
         self._db: Any = None
         self._lock = threading.Lock()
 
-    def limit_for(self, method: str, path: str, authorization: str | None, peer: str) -> int:
-        """``MAX_TAPE_BYTES`` for an authorised tape submission, else the default limit. Never raises."""
+    def limit_for(
+        self, method: str, path: str, authorization: str | None, peer: str, declared: int | None = 0
+    ) -> int:
+        """``MAX_TAPE_BYTES`` for an authorised tape submission, else the default limit. Never raises.
+
+        ``declared`` is the ``Content-Length`` (None for a chunked body). A wrong key counts as a failed
+        authentication here only when the body may exceed the default limit: a smaller request reaches
+        the application, whose 401 is counted there.
+        """
         pool_id = self._tape_pool(method, path)
-        if pool_id is None or not self._may_submit(authorization, pool_id, peer):
+        if pool_id is None:
+            return self.default
+        refused_here = declared is None or declared > self.default
+        if not self._may_submit(authorization, pool_id, peer, count_failure=refused_here):
             return self.default
         return self.tape
 
@@ -92,7 +102,7 @@ class BodyLimits:
         pool = args.get("pool_id")
         return pool if isinstance(pool, str) else None
 
-    def _may_submit(self, authorization: str | None, pool_id: str, peer: str) -> bool:
+    def _may_submit(self, authorization: str | None, pool_id: str, peer: str, *, count_failure: bool) -> bool:
         from .db import connect
         from .storage import StorageError, authenticate, get_pool
 
@@ -109,7 +119,7 @@ class BodyLimits:
                     self._db = connect(self.app.config["DATABASE"])
                 who = authenticate(self._db, token)
                 if who is None:
-                    if failures is not None:
+                    if failures is not None and count_failure:
                         failures.take(address)
                     return False
                 if who.party is None or who.party.role != "platform":
@@ -154,7 +164,11 @@ class LimitedRequestParser(HTTPRequestParser):
         """Parse the head, then fix this request's body limit (``received`` enforces it)."""
         super().parse_header(header_plus)
         self._limit = self._limits.limit_for(
-            self.command, self.path, self.headers.get("AUTHORIZATION"), self._peer
+            self.command,
+            self.path,
+            self.headers.get("AUTHORIZATION"),
+            self._peer,
+            None if self.chunked else self.content_length,
         )
         adj = copy.copy(self.adj)
         adj.max_request_body_size = self._limit + 1  # waitress refuses sizes >= max_request_body_size
@@ -194,9 +208,8 @@ def create_server(app: Flask, **adjustments: Any) -> Any:
     srv = waitress.create_server(
         app, max_request_body_size=limits.tape + 1, inbuf_overflow=in_memory, **adjustments
     )
-    servers = srv.effective_listen if isinstance(srv, MultiSocketServer) else None
-    dispatchers = srv.map.values() if servers is not None else [srv]
-    for d in list(dispatchers):
+    dispatchers = list(srv.map.values()) if isinstance(srv, MultiSocketServer) else [srv]
+    for d in dispatchers:
         if isinstance(d, BaseWSGIServer):
             d.channel_class = _channel_factory(limits)
     return srv

@@ -271,3 +271,18 @@ def test_a_revoked_key_loses_the_tape_limit_at_once(site: Site, spooled: list[st
         db.conn.close()
     refused_from_the_head(site, TAPE_URL, bearer(key))
     assert spooled == []
+
+
+def test_a_small_tape_request_with_a_wrong_key_counts_as_one_failure(site: Site) -> None:
+    app = create_app(site.inst.config(TESTING=True, AUTH_FAILURE_BURST=3))
+    server = LiveServer(app)
+    try:
+        codes = [
+            requests.post(
+                f"{server.url}{TAPE_URL}", data=b"[]", headers=bearer(f"ppk_wrong{i}"), timeout=30
+            ).status_code
+            for i in range(4)
+        ]
+    finally:
+        server.close()
+    assert codes == [401, 401, 401, 429]
