@@ -14,7 +14,6 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,12 +40,6 @@ class Site:
     other_platform_key: str
     investor_key: str
     signing_key: Ed25519PrivateKey
-    spooled: list[str]
-
-    @property
-    def host_port(self) -> tuple[str, int]:
-        host, port = self.server.url.removeprefix("http://").split(":")
-        return host, int(port)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     )
     assert r.status_code == 201, r.text
     try:
-        yield Site(inst, server, owner, other, investor, sk, [])
+        yield Site(inst, server, owner, other, investor, sk)
     finally:
         server.close()
 
@@ -89,8 +82,9 @@ def spooled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return opened
 
 
-def send_head(site: Site, method: str, path: str, headers: dict[str, str]) -> socket.socket:
-    sock = socket.create_connection(site.host_port, timeout=30)
+def send_head(url: str, method: str, path: str, headers: dict[str, str]) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     return sock
@@ -115,10 +109,10 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
-def refused_from_the_head(site: Site, path: str, headers: dict[str, str]) -> dict[str, Any]:
+def refused_from_the_head(url: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
     """Send only the head of a 1 GiB request; the answer must come without any body being sent."""
     sock = send_head(
-        site, "POST", path, {"Content-Length": str(GIB), "Content-Type": "application/json", **headers}
+        url, "POST", path, {"Content-Length": str(GIB), "Content-Type": "application/json", **headers}
     )
     try:
         status, resp_headers, body = read_response(sock)
@@ -150,7 +144,7 @@ def bearer(key: str) -> dict[str, str]:
 def test_an_unauthenticated_gigabyte_is_refused_before_its_body_is_sent(
     site: Site, spooled: list[str], path: str
 ) -> None:
-    refused_from_the_head(site, path, {})
+    refused_from_the_head(site.server.url, path, {})
     assert spooled == []
 
 
@@ -164,13 +158,13 @@ def test_a_tape_body_from_anyone_but_the_pools_platform_is_refused_from_the_head
         "investor": bearer(site.investor_key),
         "bad_scheme": {"Authorization": "Basic " + site.owner_key},
     }[who]
-    refused_from_the_head(site, TAPE_URL, headers)
+    refused_from_the_head(site.server.url, TAPE_URL, headers)
     assert spooled == []
 
 
 def test_the_pools_platform_is_told_to_continue_with_a_large_tape(site: Site) -> None:
     sock = send_head(
-        site,
+        site.server.url,
         "POST",
         TAPE_URL,
         {"Content-Length": str(GIB), "Expect": "100-continue", **bearer(site.owner_key)},
@@ -184,7 +178,10 @@ def test_the_pools_platform_is_told_to_continue_with_a_large_tape(site: Site) ->
 
 def test_an_unauthenticated_chunked_body_is_cut_off_at_the_limit(site: Site, spooled: list[str]) -> None:
     sock = send_head(
-        site, "POST", TAPE_URL, {"Transfer-Encoding": "chunked", "Content-Type": "application/json"}
+        site.server.url,
+        "POST",
+        TAPE_URL,
+        {"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
     )
     chunk = b"%x\r\n%s\r\n" % (64 * 1024, b"x" * 64 * 1024)
     sent = 0
@@ -240,13 +237,12 @@ def test_the_flask_app_applies_the_same_limit_without_waitress(site: Site) -> No
     assert r.get_json()["message"].startswith("request body larger than 1048576 bytes")
 
 
-def test_wrong_keys_on_the_tape_head_count_as_failed_authentications(site: Site, tmp_path: Path) -> None:
+def test_wrong_keys_on_the_tape_head_count_as_failed_authentications(site: Site) -> None:
     app = create_app(site.inst.config(TESTING=True, AUTH_FAILURE_BURST=3))
     server = LiveServer(app)
     try:
-        probe = Site(site.inst, server, site.owner_key, "", "", site.signing_key, [])
         for i in range(3):
-            refused_from_the_head(probe, TAPE_URL, bearer(f"ppk_wrong{i}"))
+            refused_from_the_head(server.url, TAPE_URL, bearer(f"ppk_wrong{i}"))
         r = requests.get(f"{server.url}/platform/pools", headers=bearer(site.owner_key), timeout=30)
     finally:
         server.close()
@@ -260,7 +256,10 @@ def test_a_revoked_key_loses_the_tape_limit_at_once(site: Site, spooled: list[st
     try:
         record, key = issue_key(db, "bl-plat", label="short-lived")
         sock = send_head(
-            site, "POST", TAPE_URL, {"Content-Length": str(GIB), "Expect": "100-continue", **bearer(key)}
+            site.server.url,
+            "POST",
+            TAPE_URL,
+            {"Content-Length": str(GIB), "Expect": "100-continue", **bearer(key)},
         )
         try:
             assert sock.recv(64).split(b"\r\n", 1)[0] == b"HTTP/1.1 100 Continue"
@@ -269,7 +268,7 @@ def test_a_revoked_key_loses_the_tape_limit_at_once(site: Site, spooled: list[st
         revoke_key(db, "bl-plat", record.key_id)
     finally:
         db.conn.close()
-    refused_from_the_head(site, TAPE_URL, bearer(key))
+    refused_from_the_head(site.server.url, TAPE_URL, bearer(key))
     assert spooled == []
 
 
@@ -286,3 +285,24 @@ def test_a_small_tape_request_with_a_wrong_key_counts_as_one_failure(site: Site)
     finally:
         server.close()
     assert codes == [401, 401, 401, 429]
+
+
+def test_poolproof_serve_refuses_an_unauthenticated_gigabyte_from_the_head(site: Site) -> None:
+    from tests.reliability.server import Server
+
+    server = Server(site.inst.db_path, site.inst.master_key_file).start()
+    try:
+        refused_from_the_head(server.url, TAPE_URL, {})
+        refused_from_the_head(server.url, TAPE_URL, bearer(site.other_platform_key))
+        sock = send_head(
+            server.url,
+            "POST",
+            TAPE_URL,
+            {"Content-Length": str(GIB), "Expect": "100-continue", **bearer(site.owner_key)},
+        )
+        try:
+            assert sock.recv(64).split(b"\r\n", 1)[0] == b"HTTP/1.1 100 Continue"
+        finally:
+            sock.close()
+    finally:
+        server.kill()
