@@ -81,7 +81,7 @@ def principal() -> Principal:
         fail(401, "missing or malformed credentials: send 'Authorization: Bearer <api key>'")
     found = authenticate(get_db(), token)
     if found is None:
-        fail(401, "unknown or revoked API key")
+        fail(401, "unknown, revoked or expired API key")
     g.principal = found
     return found
 

@@ -194,7 +194,9 @@ def test_an_expired_key_is_refused_and_listed_as_expired(site: Site, monkeypatch
     later = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0).isoformat()
     monkeypatch.setattr("gateway.storage.now", lambda: later)
     monkeypatch.setattr("gateway.access_admin.now", lambda: later)
-    assert site.as_key(key, "/investor/pools").status_code == 401
+    refused = site.as_key(key, "/investor/pools")
+    assert refused.status_code == 401
+    assert refused.json()["message"] == "unknown, revoked or expired API key"
     states = {k["label"]: k["state"] for k in site.admin("GET", "/parties/lc-expiry/keys").json()}
     assert states == {"initial": "active", "1h": "expired"}
 
