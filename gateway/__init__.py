@@ -6,12 +6,16 @@ the policy from ``policies/``. Configuration keys (each also read from the envir
 
 ``DATABASE``            path of the SQLite file (default ``instance/poolproof.db``)
 ``MASTER_KEY_FILE``     file holding the base64 master key (or ``MASTER_KEY`` itself, base64)
-``MAX_TAPE_BYTES``      largest accepted tape body (default 4 GiB)
+``BODY_LIMIT_BYTES``    largest request body on every route but tape submission (default 1 MiB)
+``MAX_TAPE_BYTES``      largest accepted tape body (default 4 GiB), granted only to the pool's platform
+                        once authenticated (see ``gateway/body_limits.py``)
 ``MAX_REPORTED_ERRORS`` errors listed in a rejected tape's report (default 100; all are counted)
 ``POLICY_PATH``         policy TOML (default: the packaged default policy)
 ``DECISION_LOG_DATABASE`` SQLite file of the decision log (default ``<DATABASE stem>-decisions.db``)
 ``RATE_LIMIT_PER_SECOND`` / ``RATE_LIMIT_BURST`` per-key token bucket (default 50 / 200; 0 turns it off;
                         see ``gateway/ratelimit.py``)
+``AUTH_FAILURES_PER_MINUTE`` / ``AUTH_FAILURE_BURST`` failed authentications allowed per client address
+                        (default 10 / 20; 0 turns this limit off)
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ _ENV_KEYS = (
     "DATABASE",
     "MASTER_KEY",
     "MASTER_KEY_FILE",
+    "BODY_LIMIT_BYTES",
     "MAX_TAPE_BYTES",
     "MAX_REPORTED_ERRORS",
     "POLICY_PATH",
@@ -44,6 +49,7 @@ def default_config() -> dict[str, Any]:
         "DATABASE": str(Path("instance") / "poolproof.db"),
         "MASTER_KEY": None,
         "MASTER_KEY_FILE": None,
+        "BODY_LIMIT_BYTES": 1 << 20,
         "MAX_TAPE_BYTES": 4 << 30,
         "MAX_REPORTED_ERRORS": 100,
         "POLICY_PATH": None,
@@ -52,7 +58,7 @@ def default_config() -> dict[str, Any]:
     for k in _ENV_KEYS:
         v = os.environ.get(f"POOLPROOF_{k}")
         if v is not None:
-            cfg[k] = int(v) if k in ("MAX_TAPE_BYTES", "MAX_REPORTED_ERRORS") else v
+            cfg[k] = int(v) if k in ("BODY_LIMIT_BYTES", "MAX_TAPE_BYTES", "MAX_REPORTED_ERRORS") else v
     return cfg
 
 
@@ -101,11 +107,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     static = Path(__file__).with_name("static")
     from .access import install_access_checks
     from .api import keys
+    from .body_limits import install_body_limits
     from .key_management import install_key_error_handler
     from .ratelimit import install_rate_limit
     from .security_headers import install_security_headers
 
     api.register_blueprint(keys.blp)
+    install_body_limits(app)
     install_rate_limit(app)
     install_access_checks(app)
     install_security_headers(app, static / "docs.html")

@@ -1,17 +1,25 @@
-"""Authentication and audience check before a request's body or query is read.
+"""Authentication, audience and pool scope, checked before a request's body or query is read.
 
 The views check the caller themselves (``require_role``, ``require_admin``, pool scope); flask-smorest,
 however, validates a body or query string before the view runs, so without this hook an anonymous
 caller would get a 422 describing what a valid body looks like. Here every request to an audience's
-URL prefix is authenticated (401) and its role checked (403) first; pool scope stays with the views.
+URL prefix is authenticated (401) and its role checked (403) first. Then, for every URL naming a pool
+(``<pool_id>``), the pool must be in the caller's scope: one the platform owns, one the party was
+granted, or any pool for the regulator. A pool that exists but is outside the scope is answered exactly
+as a pool that does not exist (404, :data:`POOL_NOT_IN_SCOPE`), so the answer does not say which pools
+exist. Only then is the large tape body limit granted (:func:`gateway.body_limits.allow_tape_body`).
 Public paths (``/healthz``, ``/docs``, ``/openapi.json``, ``/public/...``) and unknown URLs (404) pass.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+import hmac
 
-from .api.common import principal, require_admin, require_role
+from flask import Flask, current_app, request
+
+from .api.common import fail, get_db, principal, require_admin, require_role
+from .body_limits import allow_tape_body, is_tape_submission
+from .storage import NotFound, PartyRecord, get_pool
 
 #: URL prefix -> the role whose parties may call it (``admin``: operator keys only).
 AUDIENCE_PREFIXES = {
@@ -24,6 +32,8 @@ AUDIENCE_PREFIXES = {
     "borrower": "borrower",
     "admin": "admin",
 }
+#: The one answer for a pool that is unknown or outside the caller's scope.
+POOL_NOT_IN_SCOPE = "no such pool in this party's scope"
 
 
 def audience_of(path: str) -> str | None:
@@ -32,8 +42,19 @@ def audience_of(path: str) -> str | None:
     return AUDIENCE_PREFIXES.get(first)
 
 
+def pool_in_scope(party: PartyRecord, pool_id: str) -> bool:
+    """True when ``pool_id`` exists and ``party`` may address it (owner, grantee, or the regulator)."""
+    try:
+        pool = get_pool(get_db(), pool_id)
+    except NotFound:
+        return False
+    if party.role == "platform":
+        return hmac.compare_digest(pool.platform_id, party.id)
+    return party.role == "regulator" or pool_id in party.pools
+
+
 def install_access_checks(app: Flask) -> None:
-    """Refuse unauthenticated (401) and wrong-audience (403) requests before any view or validator."""
+    """Refuse unauthenticated (401), wrong-audience (403) and out-of-scope (404) requests first."""
 
     @app.before_request
     def _authenticate() -> None:
@@ -45,5 +66,10 @@ def install_access_checks(app: Flask) -> None:
         principal()
         if who == "admin":
             require_admin()
-        else:
-            require_role(who)
+            return
+        party = require_role(who)
+        pool_id = (request.view_args or {}).get("pool_id")
+        if pool_id is not None and not pool_in_scope(party, str(pool_id)):
+            fail(404, POOL_NOT_IN_SCOPE)
+        if is_tape_submission():
+            allow_tape_body(current_app)

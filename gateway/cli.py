@@ -153,9 +153,7 @@ def _app_config(dbp: Path, kp: Path) -> dict[str, Any]:
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve(db_path: str | None, master_key_file: str | None, host: str, port: int, threads: int) -> None:
     """Serve the API with waitress (a production WSGI server)."""
-    import waitress
-
-    from . import create_app
+    from . import body_limits, create_app
     from .db import connect, migrate
     from .keyring import KeyringError, load_master_key
 
@@ -177,14 +175,13 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
     # Start the ingest workers now, not on the first large tape (spawning costs about a second).
     pool = worker_pool(default_workers())
     list(pool.map(abs, range(default_workers())))
-    limit = int(app.config["MAX_TAPE_BYTES"])
     try:
-        server = waitress.create_server(
+        # Body limits per request, decided from the head before the body is read (gateway/body_limits.py).
+        server = body_limits.create_server(
             app,
             host=host,
             port=port,
             threads=threads,
-            max_request_body_size=limit + (1 << 20),
             # Receive in 256 KiB reads, not 8 KiB: waitress hands a request to the app only once its whole
             # body has arrived, so for a 1 GB tape this wait is pure wall time (4.4 s -> 1.4 s at 1M rows).
             recv_bytes=1 << 18,
@@ -627,6 +624,16 @@ def _mount_keys() -> None:
 
 
 _mount_keys()
+
+
+def _mount_access() -> None:
+    from .access_cli import api_keys_group, grants_group
+
+    cli.add_command(api_keys_group)
+    cli.add_command(grants_group)
+
+
+_mount_access()
 
 
 def main() -> None:

@@ -164,6 +164,23 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        4,
+        # API-key lifecycle (gateway/access_admin.py): a public id per key (listed and revoked by it; the
+        # hash stays private), an optional expiry. The trigger gives every key an id, whichever code
+        # inserted it.
+        """
+        ALTER TABLE api_keys ADD COLUMN key_id TEXT;
+        ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
+        UPDATE api_keys SET key_id = 'key_' || lower(hex(randomblob(8))) WHERE key_id IS NULL;
+        CREATE UNIQUE INDEX api_keys_key_id ON api_keys(key_id);
+        CREATE INDEX api_keys_party ON api_keys(party_id);
+        CREATE TRIGGER api_keys_assign_key_id AFTER INSERT ON api_keys WHEN NEW.key_id IS NULL
+        BEGIN
+            UPDATE api_keys SET key_id = 'key_' || lower(hex(randomblob(8))) WHERE rowid = NEW.rowid;
+        END;
+        """,
+    ),
 ]
 
 
@@ -172,8 +189,30 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+#: Mode of a database file this process creates; SQLite gives its -wal and -shm files the same mode.
+DATABASE_FILE_MODE = 0o600
+
+
+def create_private_file(path: str | Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (an existing file is left as it is).
+
+    Raises ``OSError`` when the file cannot be created (missing directory, no permission).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DATABASE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open the database with the pragmas above; the caller closes ``db.conn``."""
+    """Open the database with the pragmas above; the caller closes ``db.conn``.
+
+    A database file that does not exist yet is created with mode 0600 (owner only), whatever the umask
+    allows: it holds parties, hashed keys and sealed loan data. Raises ``sqlite3.Error`` or ``OSError``.
+    """
+    if str(path) != ":memory:" and not str(path).startswith("file:"):
+        create_private_file(path)
     busy_ms = int(os.environ.get("POOLPROOF_SQLITE_BUSY_MS", str(BUSY_TIMEOUT_MS)))
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=busy_ms / 1000)
     conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
@@ -227,4 +266,15 @@ def migrate(db: sqlite_utils.Database) -> int:
 
 
 def _statements(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a migration into statements; a trigger body's inner ``;`` does not end its statement."""
+    out: list[str] = []
+    pending = ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending.strip().rstrip(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        out.append(pending.strip().rstrip(";").strip())
+    return out

@@ -59,10 +59,11 @@ class LiveServer:
     """waitress serving ``app`` on 127.0.0.1 at a free port, in a daemon thread; ``close()`` stops it."""
 
     def __init__(self, app: Flask, threads: int = 4) -> None:
-        import waitress
         from waitress.server import MultiSocketServer
 
-        srv = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads, channel_timeout=600)
+        from .body_limits import create_server
+
+        srv = create_server(app, host="127.0.0.1", port=0, threads=threads, channel_timeout=600)
         if isinstance(srv, MultiSocketServer):  # pragma: no cover - one host given
             raise RuntimeError("expected a single-socket server")
         self.app = app

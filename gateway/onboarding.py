@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import sqlite3
 from collections.abc import Sequence
 
 import sqlite_utils
 
-from .db import now, transaction
+from .access_admin import ApiKeyRecord, create_party_with_grants
 from .keyring import new_data_key, wrap_data_key
 from .pools import PoolConfig
-from .storage import (
-    API_KEY_PREFIX,
-    ROLES,
-    Conflict,
-    NotFound,
-    PartyRecord,
-    get_party,
-    hash_api_key,
-)
+from .storage import ROLES, Conflict, NotFound, PartyRecord
 
 # The same identifier rule as the HTTP API's party and pool ids (gateway/schemas.py).
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -63,8 +53,8 @@ def register_party(
     grant_pools: Sequence[str] = (),
     new_pools: Sequence[tuple[str, PoolConfig]] = (),
     master_key: bytes | None = None,
-) -> tuple[PartyRecord, str]:
-    """Register ``party_id`` atomically; returns ``(party, api_key)``, the key shown once, stored hashed.
+) -> tuple[PartyRecord, ApiKeyRecord, str]:
+    """Register ``party_id`` atomically; returns ``(party, key record, api_key)``, the key shown once.
 
     ``grant_pools`` are existing pools a non-platform party may see; ``new_pools`` are pools a platform
     owns from the start (created with fresh data keys wrapped under ``master_key``).
@@ -105,36 +95,19 @@ def register_party(
         owner = _pool_exists(db, pool_id)
         if owner is not None:
             raise Conflict(f"pool {pool_id!r} already exists (owned by {owner!r}); nothing was written")
-    api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    stamp = now()
-    wrapped = [
-        (pool_id, cfg, wrap_data_key(master_key, pool_id, new_data_key()))
+    owned = [
+        (pool_id, json.dumps(cfg.to_dict()), wrap_data_key(master_key, pool_id, new_data_key()))
         for pool_id, cfg in new_pools
         if master_key is not None
     ]
-    try:
-        with transaction(db) as conn:
-            conn.execute(
-                "INSERT INTO parties (id, role, display_name, public_key, obligor_keys, created_at) "
-                "VALUES (?,?,?,?,?,?)",
-                (party_id, role, display_name, public_key, json.dumps(list(obligor_keys)), stamp),
-            )
-            conn.execute(
-                "INSERT INTO api_keys (key_hash, party_id, is_admin, label, created_at) VALUES (?,?,0,?,?)",
-                (hash_api_key(api_key), party_id, "initial", stamp),
-            )
-            for pool_id, cfg, key in wrapped:
-                conn.execute(
-                    "INSERT INTO pools (id, platform_id, config, wrapped_key, created_at) VALUES (?,?,?,?,?)",
-                    (pool_id, party_id, json.dumps(cfg.to_dict()), key, stamp),
-                )
-            for pool_id in grant_pools:
-                conn.execute(
-                    "INSERT OR IGNORE INTO pool_access (pool_id, party_id, granted_at) VALUES (?,?,?)",
-                    (pool_id, party_id, stamp),
-                )
-    except sqlite3.IntegrityError:  # a concurrent writer took an id between the checks and the transaction
-        raise Conflict(
-            f"party {party_id!r} or one of its pools was created meanwhile; nothing was written"
-        ) from None
-    return get_party(db, party_id), api_key
+    party, record, api_key = create_party_with_grants(
+        db,
+        party_id,
+        role,
+        display_name=display_name,
+        public_key=public_key,
+        obligor_keys=obligor_keys,
+        pools=grant_pools,
+        owned_pools=owned,
+    )
+    return party, record, api_key

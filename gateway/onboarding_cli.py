@@ -327,6 +327,8 @@ def parties_add(
     The API key is what '--api-key' means in this party's own commands (submit, get, claim). A refusal
     leaves nothing behind.
     """
+    from .access_admin import creation_changes
+    from .access_cli import record_changes
     from .onboarding import OnboardingError, register_party
     from .signing import load_private_key, public_key_bytes
 
@@ -357,7 +359,7 @@ def parties_add(
         raise CliFailure(ExitCode.UNUSABLE, "pool settings (--preset ...) go with a platform's new --pool")
     db = _open_db(db_path)
     try:
-        party, key = register_party(
+        party, record, key = register_party(
             db,
             party_id,
             role,
@@ -368,10 +370,11 @@ def parties_add(
             new_pools=new_pools,
             master_key=master,
         )
-    except (OnboardingError, StorageError) as exc:
+    except (OnboardingError, StorageError, ValueError) as exc:
         raise CliFailure(ExitCode.UNUSABLE, str(exc)) from None
     finally:
         db.conn.close()
+    record_changes(_paths(db_path, None)[0], creation_changes(party, record))
     pool = party.pools[0] if party.pools else "POOL"
     lines = [
         *_party_lines(party),

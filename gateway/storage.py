@@ -140,10 +140,12 @@ def issue_api_key(db: sqlite_utils.Database, party_id: str, label: str = "") -> 
 
 
 def authenticate(db: sqlite_utils.Database, api_key: str) -> Principal | None:
-    """The principal holding ``api_key``, or ``None`` for an unknown or revoked key."""
+    """The principal holding ``api_key``, or ``None`` for an unknown, revoked or expired key."""
     h = hash_api_key(api_key)
     row = db.conn.execute(
-        "SELECT key_hash, party_id, is_admin FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (h,)
+        "SELECT key_hash, party_id, is_admin FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > ?)",
+        (h, now()),
     ).fetchone()
     if row is None or not hmac.compare_digest(row[0], h):
         return None

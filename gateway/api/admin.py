@@ -1,28 +1,85 @@
-"""Operator (admin) blueprint: parties, API keys, pool access, decision-log check."""
+"""Operator (admin) blueprint: parties, API keys and their lifecycle, pool grants, decision-log check.
+
+Every change made here (party created, key issued or revoked, grant added or withdrawn) is appended to
+the decision log with the operator key's id (``gateway/access_admin.py``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 from policies import DecisionLogError
 
+from ..access_admin import (
+    AccessChange,
+    add_grant,
+    create_party_with_grants,
+    creation_changes,
+    issue_key,
+    list_grants,
+    list_keys,
+    log_access_change,
+    operator_key_id,
+    revoke_key,
+    withdraw_grant,
+)
+from ..credentials import bearer_token
 from ..decisions import verify_stored_log
 from ..schemas import GrantSchema, PartyCreatedSchema, PartyCreateSchema, PartySchema
-from ..storage import Conflict, NotFound, create_party, grant_pool, issue_api_key, list_parties
-from .common import fail, get_db, get_log_db, require_admin
+from ..storage import Conflict, NotFound, get_party, list_parties
+from .common import fail, get_db, get_log_db, policy, require_admin
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Gateway operator: parties and access")
 
 
-class ApiKeySchema(Schema):
+class ApiKeyInfoSchema(Schema):
+    """An API key as listed: never the key itself nor its hash."""
+
+    key_id = fields.String(required=True)
+    party_id = fields.String(required=True)
+    label = fields.String(required=True)
+    created_at = fields.String(required=True)
+    expires_at = fields.String(required=True, allow_none=True)
+    revoked_at = fields.String(required=True, allow_none=True)
+    state = fields.String(required=True, validate=validate.OneOf(["active", "expired", "revoked"]))
+
+
+class ApiKeySchema(ApiKeyInfoSchema):
     """A new API key, shown once."""
 
-    party_id = fields.String(required=True)
-    api_key = fields.String(required=True)
+    api_key = fields.String(required=True, metadata={"description": "shown once; stored only as a hash"})
+
+
+class KeyIssueSchema(Schema):
+    """``POST /admin/parties/<id>/keys`` body (optional): a label and an expiry time."""
+
+    class Meta:
+        unknown = RAISE
+
+    label = fields.String(load_default="", validate=validate.Length(max=100))
+    expires_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "ISO 8601 with a UTC offset; the key is refused from then on"},
+    )
+
+
+class PartyWithKeySchema(PartyCreatedSchema):
+    """A new party with its first API key (shown once) and that key's id."""
+
+    key_id = fields.String(required=True)
+
+
+class GrantRecordSchema(Schema):
+    """One pool granted to a party."""
+
+    pool_id = fields.String(required=True)
+    granted_at = fields.String(required=True)
 
 
 class LogCheckSchema(Schema):
@@ -32,13 +89,27 @@ class LogCheckSchema(Schema):
     verified = fields.Boolean(required=True)
 
 
+def _log(changes: list[AccessChange]) -> None:
+    token = bearer_token(request.headers.get("Authorization")) or ""
+    actor = "operator:" + operator_key_id(get_db(), token)
+    log_access_change(get_log_db(), actor, changes, policy().version)
+
+
+def _party_or_404(party_id: str) -> None:
+    try:
+        get_party(get_db(), party_id)
+    except NotFound as exc:
+        fail(404, str(exc))
+
+
 @blp.route("/parties")
 class Parties(MethodView):
     @blp.arguments(PartyCreateSchema)
-    @blp.response(201, PartyCreatedSchema)
+    @blp.response(201, PartyWithKeySchema)
+    @blp.alt_response(404, description="an unknown pool; nothing was created")
     @blp.alt_response(409, description="a party with this id exists")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Register a party; its API key is in the response, once, and stored only hashed."""
+        """Register a party with its grants, all or nothing; its API key is in the response, once."""
         require_admin()
         pk = None
         if body.get("public_key"):
@@ -46,27 +117,24 @@ class Parties(MethodView):
                 pk = bytes.fromhex(body["public_key"])
             except ValueError:
                 fail(422, "invalid party", errors={"json": {"public_key": ["expected 64 hex digits"]}})
-        db = get_db()
         try:
-            party, key = create_party(
-                db,
+            party, record, key = create_party_with_grants(
+                get_db(),
                 body["party_id"],
                 body["role"],
                 display_name=body["display_name"],
                 public_key=pk,
-                obligor_keys=tuple(body["obligor_keys"]),
+                obligor_keys=body["obligor_keys"],
+                pools=body["pools"],
             )
-            for pool_id in body["pools"]:
-                grant_pool(db, pool_id, party.id)
         except Conflict as exc:
             fail(409, str(exc))
         except NotFound as exc:
-            fail(404, str(exc))
+            fail(404, f"{exc}; nothing was created")
         except ValueError as exc:
             fail(422, "invalid party", errors={"json": {"_schema": [str(exc)]}})
-        from ..storage import get_party
-
-        return {**get_party(db, party.id).to_dict(), "api_key": key}
+        _log(creation_changes(party, record))
+        return {**party.to_dict(), "api_key": key, "key_id": record.key_id}
 
     @blp.response(200, PartySchema(many=True))
     def get(self) -> list[dict[str, Any]]:
@@ -79,32 +147,92 @@ class Parties(MethodView):
 class Grants(MethodView):
     @blp.arguments(GrantSchema)
     @blp.response(200, PartySchema)
+    @blp.alt_response(404, description="no such party or pool")
     def post(self, body: dict[str, Any], party_id: str) -> dict[str, Any]:
         """Give a party access to a pool (investors hold pools; trustees, agencies, auditors serve them)."""
         require_admin()
-        from ..storage import get_party
-
         db = get_db()
         try:
-            grant_pool(db, body["pool_id"], party_id)
+            added = add_grant(db, party_id, body["pool_id"])
         except NotFound as exc:
             fail(404, str(exc))
         except ValueError as exc:
             fail(422, str(exc))
+        if added:
+            _log([AccessChange("grant.added", party_id, pool_id=body["pool_id"])])
+        return get_party(db, party_id).to_dict()
+
+    @blp.response(200, GrantRecordSchema(many=True))
+    @blp.alt_response(404, description="no such party")
+    def get(self, party_id: str) -> list[dict[str, str]]:
+        """The pools granted to a party, with the time of each grant."""
+        require_admin()
+        try:
+            return list_grants(get_db(), party_id)
+        except NotFound as exc:
+            fail(404, str(exc))
+
+
+@blp.route("/parties/<party_id>/pools/<pool_id>")
+class Grant(MethodView):
+    @blp.response(200, PartySchema)
+    @blp.alt_response(404, description="no such party, or it holds no grant for the pool")
+    def delete(self, party_id: str, pool_id: str) -> dict[str, Any]:
+        """Withdraw a party's access to a pool; its next request for the pool is refused."""
+        require_admin()
+        db = get_db()
+        try:
+            withdraw_grant(db, party_id, pool_id)
+        except NotFound as exc:
+            fail(404, str(exc))
+        _log([AccessChange("grant.withdrawn", party_id, pool_id=pool_id)])
         return get_party(db, party_id).to_dict()
 
 
 @blp.route("/parties/<party_id>/keys")
 class Keys(MethodView):
+    @blp.arguments(KeyIssueSchema, required=False)
     @blp.response(201, ApiKeySchema)
-    def post(self, party_id: str) -> dict[str, Any]:
-        """Issue a further API key for a party (shown once)."""
+    @blp.alt_response(404, description="no such party")
+    def post(self, body: dict[str, Any], party_id: str) -> dict[str, Any]:
+        """Issue a further API key for a party (shown once), optionally expiring at a given time."""
         require_admin()
         try:
-            key = issue_api_key(get_db(), party_id)
+            record, key = issue_key(
+                get_db(), party_id, label=body.get("label", ""), expires_at=body.get("expires_at")
+            )
         except NotFound as exc:
             fail(404, str(exc))
-        return {"party_id": party_id, "api_key": key}
+        except ValueError as exc:
+            fail(422, "invalid key request", errors={"json": {"expires_at": [str(exc)]}})
+        _log([AccessChange("api_key.issued", party_id, record.key_id)])
+        return {**record.to_dict(), "api_key": key}
+
+    @blp.response(200, ApiKeyInfoSchema(many=True))
+    @blp.alt_response(404, description="no such party")
+    def get(self, party_id: str) -> list[dict[str, Any]]:
+        """A party's API keys: id, label, created, expires, revoked, state; never a key or its hash."""
+        require_admin()
+        try:
+            return [k.to_dict() for k in list_keys(get_db(), party_id)]
+        except NotFound as exc:
+            fail(404, str(exc))
+
+
+@blp.route("/parties/<party_id>/keys/<key_id>")
+class Key(MethodView):
+    @blp.response(200, ApiKeyInfoSchema)
+    @blp.alt_response(404, description="the party has no such key")
+    def delete(self, party_id: str, key_id: str) -> dict[str, Any]:
+        """Revoke an API key; the next request made with it is refused (401). Revoking twice is a no-op."""
+        require_admin()
+        try:
+            record, changed = revoke_key(get_db(), party_id, key_id)
+        except NotFound as exc:
+            fail(404, str(exc))
+        if changed:
+            _log([AccessChange("api_key.revoked", party_id, key_id)])
+        return record.to_dict()
 
 
 @blp.route("/decision-log/verify")

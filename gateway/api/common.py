@@ -11,6 +11,7 @@ from flask_smorest import abort
 
 from policies import Policy
 
+from ..credentials import bearer_token
 from ..db import connect
 from ..decisions import connect_log, log_path_for
 from ..keyring import PoolKeys, load_master_key
@@ -75,12 +76,12 @@ def principal() -> Principal:
     if "principal" in g:
         p: Principal = g.principal
         return p
-    header = request.headers.get("Authorization", "")
-    if not header.startswith(BEARER) or len(header) > 256:
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
         fail(401, "missing or malformed credentials: send 'Authorization: Bearer <api key>'")
-    found = authenticate(get_db(), header[len(BEARER) :].strip())
+    found = authenticate(get_db(), token)
     if found is None:
-        fail(401, "unknown or revoked API key")
+        fail(401, "unknown, revoked or expired API key")
     g.principal = found
     return found
 

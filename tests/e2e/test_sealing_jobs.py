@@ -336,7 +336,7 @@ def test_seal_progress_is_visible_while_running(gw: Gateway) -> None:
     assert all(j["leaf_total"] == 48 for j in seen)
     # Another platform cannot see the job.
     other = gw.add("platform2", "e2e-platform-2", "platform", "/platform", public_key="02" * 32)
-    assert other.get(f"/pools/{pool}/jobs/{job['job_id']}").status_code == 403
+    assert other.get(f"/pools/{pool}/jobs/{job['job_id']}").status_code == 404
 
 
 def test_server_start_resumes_a_crashed_job(local: dict[str, Any]) -> None:

@@ -370,7 +370,9 @@ def test_malformed_statements_and_nonces_get_422(gw: Gateway, deal: dict[str, An
 def test_claims_outside_scope_are_refused(gw: Gateway, deal: dict[str, Any]) -> None:
     outsider = gw.add("outsider", "cn-outsider", "investor", "/investor")
     resp = request_claim(outsider, POOL, CUTOFF, TRUE_CLAIMS["dpd90_balance_le_3pct"])
-    assert resp.status_code == 403
+    unknown = request_claim(outsider, "NO-SUCH-POOL", CUTOFF, TRUE_CLAIMS["dpd90_balance_le_3pct"])
+    assert resp.status_code == unknown.status_code == 404
+    assert resp.json() == unknown.json()
 
 
 FORBIDDEN_KEYS = {"lanes", "blinding", "leaves", "path", "leaf_index", "exposure_id", "obligor_pseudo_id"}

@@ -278,15 +278,16 @@ def test_unsupported_content_type_is_415(client: FlaskClient, plat: Platform, cn
     assert r.status_code == 415
 
 
-def test_another_platforms_pool_is_403(
+def test_another_platforms_pool_answers_as_an_unknown_pool(
     client: FlaskClient, inst: Instance, plat: Platform, cn_pool: str
 ) -> None:
     other = inst.add_platform("plat2")
     before = snapshot(inst)
     body = tape(3)
     r = client.post(URL, data=body, headers=other.headers("P1", CUTOFF, body))
-    assert r.status_code == 403
-    assert "another platform" in r.json["message"]
+    unknown = client.post(URL.replace("P1", "P9"), data=body, headers=other.headers("P9", CUTOFF, body))
+    assert r.status_code == unknown.status_code == 404
+    assert r.json == unknown.json
     assert snapshot(inst) == before
 
 

@@ -258,15 +258,17 @@ def test_borrower_sees_only_their_own_loans(deal: dict[str, Any]) -> None:
     assert set(rows[0]) - {"index"} == _allowed_fields("borrower", "CN1") & set(own[0])
 
 
-def test_pool_outside_scope_is_403(deal: dict[str, Any]) -> None:
+def test_pool_outside_scope_answers_as_an_unknown_pool(deal: dict[str, Any]) -> None:
     r = _loans(deal, "borrower", "LC1", LC_CUTOFF)
-    assert r.status_code == 403
+    unknown = _loans(deal, "borrower", "NO-SUCH-POOL", LC_CUTOFF)
+    assert r.status_code == unknown.status_code == 404
+    assert r.json() == unknown.json()
     out = deal["session"].get(
         f"{deal['url']}/investor/pools/CN1/cutoffs/{SYNTH_CUTOFF}/loans",
         headers={"Authorization": f"Bearer {deal['keys']['outsider']}"},
     )
-    assert out.status_code == 403
-    assert out.json()["code"] == 403
+    assert out.status_code == 404
+    assert out.json()["code"] == 404
 
 
 def test_wrong_audience_endpoint_is_403(deal: dict[str, Any]) -> None:

@@ -3,8 +3,9 @@
 The matrix: principals (no credentials, a malformed header, an unknown key, the operator, one party of
 each role, a platform that does not own the pool, an investor without access to it) × every operation
 in ``gateway/openapi.json``. A principal outside an operation's scope must be refused with the
-documented status (401 unauthenticated, 403 wrong role or pool out of scope); a principal inside it
-must never be refused for scope. Requests carry well-formed parameters and bodies, so that a refusal is
+documented status (401 unauthenticated, 403 wrong role, 404 with the one "no such pool" text for a pool
+out of scope, exactly as for a pool that does not exist); a principal inside it must never be refused
+for scope. Requests carry well-formed parameters and bodies, so that a refusal is
 the access check's doing and not the validator's.
 """
 
@@ -17,6 +18,9 @@ from typing import Any
 
 import pytest
 
+from gateway.access import POOL_NOT_IN_SCOPE
+from gateway.access_admin import create_party_with_grants
+from gateway.db import connect
 from tests.gateway.helpers import CUTOFF, cn_row, jsonl
 
 from .world import CLAIM, POOL, PREFIX, ROLES, World, bearer, nonce
@@ -38,6 +42,7 @@ PRINCIPALS = (
     "outsider_investor",
 )
 SCOPE_REFUSALS = (
+    POOL_NOT_IN_SCOPE,
     "this endpoint is for parties with role",
     "outside this party's scope",
     "belongs to another platform",
@@ -73,11 +78,15 @@ def headers_for(world: World, principal: str) -> dict[str, str]:
 def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, Any]]:
     """A well-formed request for the operation: URL and keyword arguments of the test client."""
     n = next(_counter)
+    party_id, key_id = "auditor1", "key_unknown"
+    if method == "DELETE":  # revoking a key or withdrawing a grant: of a party made for this request
+        party_id, key_id = throwaway_party(world, f"matrix-target{n}")
     url = (
         path.replace("{pool_id}", POOL)
         .replace("{cutoff}", CUTOFF)
         .replace("{job_id}", world.job_id)
-        .replace("{party_id}", "auditor1")
+        .replace("{party_id}", party_id)
+        .replace("{key_id}", key_id)
         .replace("{leaf_index}", "0")
     )
     kw: dict[str, Any] = {}
@@ -99,6 +108,16 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
     return url, kw
 
 
+def throwaway_party(world: World, party_id: str) -> tuple[str, str]:
+    """An investor holding ``POOL``, made for one request that changes its access; ``(party id, key id)``."""
+    db = connect(world.inst.db_path)
+    try:
+        _, record, _ = create_party_with_grants(db, party_id, "investor", pools=[POOL])
+    finally:
+        db.conn.close()
+    return party_id, record.key_id
+
+
 def expected_refusal(principal: str, path: str) -> int | None:
     """The status a principal must get for an operation, or None when it is within scope."""
     who = audience(path)
@@ -112,7 +131,7 @@ def expected_refusal(principal: str, path: str) -> int | None:
     if role != who:
         return 403
     if principal in ("other_platform", "outsider_investor") and pool_scoped(path):
-        return 403
+        return 404
     return None
 
 
@@ -129,9 +148,11 @@ def test_each_principal_is_refused_outside_its_scope_and_served_inside_it(
     if expected is not None:
         assert resp.status_code == expected, (resp.status_code, body)
         assert body.get("code") == expected
+        if expected == 404:
+            assert body == {"code": 404, "status": "Not Found", "message": POOL_NOT_IN_SCOPE}
         return
     assert resp.status_code not in (401, 429, 500), (resp.status_code, body)
-    if resp.status_code == 403:
+    if resp.status_code in (403, 404):
         message = str(body.get("message", ""))
         assert not any(s in message for s in SCOPE_REFUSALS), message
 
@@ -140,6 +161,17 @@ def test_the_matrix_covers_every_documented_operation() -> None:
     assert len(OPERATIONS) >= 60
     audiences = {audience(p) for _, p in OPERATIONS}
     assert audiences == {*ROLES, "admin", "public"}
+
+
+def test_the_matrix_covers_the_key_and_grant_lifecycle() -> None:
+    assert {
+        ("GET", "/admin/parties/{party_id}/keys"),
+        ("POST", "/admin/parties/{party_id}/keys"),
+        ("DELETE", "/admin/parties/{party_id}/keys/{key_id}"),
+        ("GET", "/admin/parties/{party_id}/pools"),
+        ("POST", "/admin/parties/{party_id}/pools"),
+        ("DELETE", "/admin/parties/{party_id}/pools/{pool_id}"),
+    } <= set(OPERATIONS)
 
 
 def test_unauthenticated_requests_are_refused_before_their_bodies_are_read(world: World) -> None:
