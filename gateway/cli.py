@@ -1,7 +1,8 @@
 """``poolproof`` command line: a thin shell over the gateway's library calls.
 
 Commands: ``init``, ``serve`` (waitress), ``parties add``, ``keygen``, ``submit`` (signed HTTP upload),
-``import`` (Lending Club CSV), ``synth`` (synthetic tapes) and, when present, ``policy ...``.
+``import`` (a CSV export through a column mapping; :mod:`gateway.import_cli`), ``synth`` (synthetic
+tapes) and, when present, ``policy ...``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import date
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -313,42 +315,6 @@ def _ingest_rows_locally(
         db.conn.close()
 
 
-@cli.command("import")
-@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="column-mapping file"
-)
-@click.option("--out", default=None, help="write the tape to this file instead of ingesting it")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option("--pool", "pool_id", default=None, help="ingest into this (US_CONSUMER) pool")
-@click.option("--cutoff", default=None, help="cut-off date YYYY-MM-DD for --pool")
-@_db_opt
-@_key_opt
-def import_cmd(
-    csv_path: str,
-    mapping: str | None,
-    out: str | None,
-    fmt: str,
-    pool_id: str | None,
-    cutoff: str | None,
-    db_path: str | None,
-    master_key_file: str | None,
-) -> None:
-    """Import a Lending Club CSV into tape schema v1: to a file (--out) or into a pool (--pool, --cutoff)."""
-    from .importers.lendingclub import LENDINGCLUB_AS_OF, import_lendingclub
-
-    # Days past due and dates are computed as of the cut-off the tape is ingested for.
-    as_of = date.fromisoformat(cutoff) if cutoff else LENDINGCLUB_AS_OF
-    rows = import_lendingclub(csv_path, mapping, pool_id=pool_id or "LC", cutoff=as_of)
-    if out:
-        click.echo(f"{_write_rows(rows, out, fmt)} rows written to {out}")
-        return
-    if not (pool_id and cutoff):
-        raise click.UsageError("give --out FILE, or --pool and --cutoff to ingest")
-    result = _ingest_rows_locally(rows, db_path, master_key_file, pool_id, cutoff)
-    click.echo(json.dumps(result, indent=2))
-
-
 @cli.command()
 @click.option("--loans", "n_loans", type=int, required=True)
 @click.option("--seed", type=int, default=1, show_default=True)
@@ -417,6 +383,9 @@ def _mount_keys() -> None:
 
 
 _mount_keys()
+
+
+cli.add_command(import_module("gateway.import_cli").import_cmd)
 
 
 def main() -> None:
