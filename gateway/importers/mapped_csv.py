@@ -522,7 +522,9 @@ class _Importer:
                 raise err("current_principal", "closed_balance", f"a {kind!r} loan must have balance 0")
             if kind == "paid":
                 paid = due
-                loan_status = "PREPAID_IN_FULL" if cutoff < maturity else "MATURED_PAID"
+                loan_status = status.tape_status or (
+                    "PREPAID_IN_FULL" if cutoff < maturity else "MATURED_PAID"
+                )
             else:
                 loan_status = "CHARGED_OFF"
                 received = (v.get("paid_principal") or 0) + (v.get("paid_interest") or 0)

@@ -58,6 +58,7 @@ STATUS_KINDS = frozenset({"open", "defaulted", "paid", "charged_off", "excluded"
 ROUNDING_RULES = ("exact", "half_even", "half_up", "floor", "ceiling")
 RATE_SCALES = ("percent", "fraction")
 DISAGREEMENT_RULES = ("column", "error")
+PAID_TAPE_STATUSES = ("PREPAID_IN_FULL", "MATURED_PAID")
 DEFAULT_MISSING = ("",)
 _BINDING_KEYS = {
     "column",
@@ -88,6 +89,7 @@ class StatusRule:
     dpd_min: int = 0
     dpd_max: int = 0
     dpd: int = 0
+    tape_status: str | None = None  # a 'paid' status may name PREPAID_IN_FULL or MATURED_PAID
 
 
 @dataclass(frozen=True)
@@ -511,7 +513,7 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
         sp = ("status", label)
         if not isinstance(sraw, dict):
             raise doc.error(sp, "expected a table")
-        doc.keys(sraw, sp, {"kind", "dpd_min", "dpd_max", "dpd"})
+        doc.keys(sraw, sp, {"kind", "dpd_min", "dpd_max", "dpd", "tape_status"})
         kind = doc.get(sraw, (*sp, "kind"), str)
         if kind not in STATUS_KINDS:
             raise doc.error((*sp, "kind"), f"must be one of {', '.join(sorted(STATUS_KINDS))}")
@@ -520,6 +522,13 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
             if not 0 <= lo <= rep <= hi:
                 raise doc.error((*sp, "dpd"), "need 0 <= dpd_min <= dpd <= dpd_max")
             statuses[label] = StatusRule(label, kind, lo, hi, rep)
+        elif kind == "paid" and "tape_status" in sraw:
+            tape_status = doc.get(sraw, (*sp, "tape_status"), str)
+            if tape_status not in PAID_TAPE_STATUSES:
+                raise doc.error((*sp, "tape_status"), f"must be one of {', '.join(PAID_TAPE_STATUSES)}")
+            if set(sraw) - {"kind", "tape_status"}:
+                raise doc.error(sp, "a 'paid' status takes no dpd values")
+            statuses[label] = StatusRule(label, kind, tape_status=tape_status)
         else:
             if set(sraw) - {"kind"}:
                 raise doc.error(
