@@ -230,6 +230,18 @@ class _Importer:
     def row(self, line: int, row_no: int, source: dict[str, str]) -> Row | None:
         errors_before = self.report.problem_count
         values: dict[str, Any] = dict(source)
+        # The status first: a row whose status is 'excluded' (a loan cancelled before funding) is not a
+        # loan of the pool, and its other cells are not checked.
+        status = self.value(line, self.m.roles["status"], values, {})
+        if isinstance(status, StatusRule) and status.kind == "excluded":
+            self.report.rows_excluded += 1
+            self.report.note(
+                "excluded_status",
+                self.m.roles["status"].column,
+                "rows with an 'excluded' status are not loans of the pool and were left out",
+                line,
+            )
+            return None
         computed: dict[str, Decimal | None] = {}
         for name, expr in self.m.computed:
             try:
@@ -241,20 +253,10 @@ class _Importer:
             except EvaluationError as e:
                 self.problem(line, name, "computed_value", f"computed column {name!r}: {e}")
                 computed[name] = None
-        v: dict[str, Any] = {}
+        v: dict[str, Any] = {"status": status}
         for role, b in self.m.roles.items():
-            v[role] = self.value(line, b, values, computed)
-        status = v.get("status")
-        if isinstance(status, StatusRule) and status.kind == "excluded":
-            if self.report.problem_count == errors_before:
-                self.report.rows_excluded += 1
-                self.report.note(
-                    "excluded_status",
-                    self.m.roles["status"].column,
-                    "rows with an 'excluded' status are not loans of the pool and were left out",
-                    line,
-                )
-            return None
+            if role != "status":
+                v[role] = self.value(line, b, values, computed)
         out: Row = dict.fromkeys(self.emitted)
         for name, b in self.m.fields.items():
             out[name] = self.value(line, b, values, computed, as_field=True)
