@@ -174,24 +174,27 @@ class _Importer:
         self.report.mapping = self.report.mapping or self.m.source
         with path.open("rb") as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            reader = csv.reader(text, strict=True)
+            reader = csv.reader(text, strict=True, delimiter=self.m.delimiter)
             try:
+                for _ in range(self.m.header_line - 1):  # a preamble the mapping says to pass over
+                    next(reader)
                 header = next(reader)
             except StopIteration:
-                self.fatal(1, "", "empty_file", "the file has no header line")
+                self.fatal(reader.line_num + 1, "", "empty_file", "the file has no header line")
                 return
             except csv.Error as e:
                 self.fatal(reader.line_num, "", "csv_syntax", f"malformed CSV ({e})")
                 return
             except UnicodeDecodeError:
-                self.fatal(1, "", "encoding", "the file is not UTF-8")
+                self.fatal(reader.line_num + 1, "", "encoding", "the file is not UTF-8")
                 return
+            header_at = reader.line_num
             if header and header[0].startswith("\ufeff"):
                 header[0] = header[0][1:]  # a spreadsheet's byte-order mark is not part of the name
             index = {name: i for i, name in enumerate(header)}
             missing = [c for c in self.m.columns_read if c not in index]
             for col in missing:
-                self.fatal(1, col, "missing_column", "the header has no such column")
+                self.fatal(header_at, col, "missing_column", "the header has no such column")
             if missing:
                 return
             width = len(header)
@@ -212,6 +215,15 @@ class _Importer:
                     self.fatal(reader.line_num + 1, "", "encoding", "not UTF-8 at or after this line")
                     return
                 line = reader.line_num
+                if not cells:
+                    self.report.note("blank_line", "", "blank lines are not rows and were passed over", line)
+                    continue
+                skip = self.m.skip_rows_matching
+                if skip is not None and skip.search(cells[0]):
+                    self.report.note(
+                        "skipped_row", "", f"rows whose first cell matches {skip.pattern} are not loans", line
+                    )
+                    continue
                 self.report.rows_read += 1
                 if self.progress is not None and self.report.rows_read % 1024 == 0:
                     self.progress(raw.tell(), self.report.rows_read)
@@ -485,7 +497,7 @@ class _Importer:
                         line,
                     )
             else:
-                dpd = min(status.dpd, latest)
+                dpd = min(status.dpd, max(latest, 0))
                 if dpd < status.dpd_min:
                     raise err(
                         "status",

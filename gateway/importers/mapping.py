@@ -156,6 +156,9 @@ class ColumnMapping:
     statuses: Mapping[str, StatusRule]
     dpd_disagreement: str = "column"
     missing_tokens: frozenset[str] = frozenset(DEFAULT_MISSING)
+    header_line: int = 1
+    delimiter: str = ","
+    skip_rows_matching: re.Pattern[str] | None = None
     as_of_hint: date | None = None
     columns_read: tuple[str, ...] = field(default=())
 
@@ -379,6 +382,7 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
         "description",
         "pool",
         "missing",
+        "csv",
         "id",
         "schedule",
         "computed",
@@ -426,6 +430,22 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
     if not all(isinstance(t, str) for t in tokens):
         raise doc.error(("missing", "tokens"), "expected a list of strings")
     default_missing = frozenset(tokens)
+
+    csv_tbl = doc.get(raw, ("csv",), dict, {})
+    doc.keys(csv_tbl, ("csv",), {"header_line", "delimiter", "skip_rows_matching"})
+    header_line = doc.get(csv_tbl, ("csv", "header_line"), int, 1)
+    if not 1 <= header_line <= 100:
+        raise doc.error(("csv", "header_line"), "must be from 1 to 100")
+    delimiter = doc.get(csv_tbl, ("csv", "delimiter"), str, ",")
+    if delimiter not in (",", ";", "\t", "|"):
+        raise doc.error(("csv", "delimiter"), "must be one of , ; | or a tab")
+    skip_text = doc.get(csv_tbl, ("csv", "skip_rows_matching"), str, None)
+    try:
+        skip_rx = re.compile(skip_text) if skip_text is not None else None
+    except re.error as e:
+        raise doc.error(
+            ("csv", "skip_rows_matching"), f"the regular expression does not compile ({e})"
+        ) from None
 
     computed: list[tuple[str, Expression]] = []
     for cname, expr_text in doc.get(raw, ("computed",), dict, {}).items():
@@ -599,6 +619,9 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
         statuses=statuses,
         dpd_disagreement=disagree,
         missing_tokens=default_missing,
+        header_line=header_line,
+        delimiter=delimiter,
+        skip_rows_matching=skip_rx,
         as_of_hint=as_of,
         columns_read=header_columns,
     )
