@@ -10,9 +10,11 @@ derives the rest of the tape from the roles, always the same way:
   origination + offset months), maturity (bound, or origination + term months), instalments due = due
   dates strictly before the cut-off;
 * delinquency: for a live status (kind ``open`` or ``defaulted``) days past due come from the
-  ``days_past_due`` column when the mapping binds one (the column takes precedence over the status; when
-  the value lies outside the status's range the mapping's ``when_status_disagrees`` rule applies: keep the
-  column and count a notice, or reject the row), else from the status's representative value, capped by
+  ``days_past_due`` column when the mapping binds one and the cell is not missing (an optional binding
+  lets closed loans leave it empty). The column takes precedence over the status; when the value lies
+  outside the status's range the mapping's ``when_status_disagrees`` rule applies (keep the column and
+  count a notice, or reject the row). Without a value, days past due are the status's representative
+  value, capped by
   the days from the first due date to the cut-off. A closed status (``paid``, ``charged_off``) decides on
   its own: the loan is closed and 0 days past due whatever the column says; ``excluded`` rows (a loan
   cancelled before funding) are not loans of the pool and are counted, not imported. Loan status NORMAL /
@@ -473,7 +475,7 @@ class _Importer:
             kind, live = "paid", False
         if live:
             latest = self.cut_ord - first_due.toordinal()  # the most days a loan can be late at the cut-off
-            if "days_past_due" in v:
+            if v.get("days_past_due") is not None:
                 dpd = v["days_past_due"]
                 if dpd > max(latest, 0):
                     raise err(
