@@ -186,7 +186,8 @@ def write_northwind_tape(path: Path, n: int, seed: int) -> None:
                 f"NW{100000 + i}", f"{MONTHS[vm - 1]}-{vy % 100:02d}", first_due.isoformat(),
                 f"{maturity.isoformat()}T00:00:00Z", term, _money(amount), _money(repaid), _money(written),
                 _money(max(1, amount // term)), f"0.{rate:05d}",
-                f"{apr_milli // 1000}.{apr_milli % 1000:03d}", income, days, status, rnd.choice(("CA", "NY", "TX", "WA", "IL")),
+                f"{apr_milli // 1000}.{apr_milli % 1000:03d}", income, days, status,
+                rnd.choice(("CA", "NY", "TX", "WA", "IL")),
             ])  # fmt: skip
 
 
