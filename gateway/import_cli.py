@@ -104,7 +104,7 @@ def _print_problems(report: ImportReport) -> None:
     from rich.table import Table
 
     console = Console(stderr=True, highlight=False, soft_wrap=False)
-    table = Table(title=f"{report.problem_count} problems in {report.source}", title_justify="left")
+    table = Table(title=f"{_count(report.problem_count, 'problem')} in {report.source}", title_justify="left")
     for name in ("line", "column", "rule", "message"):
         table.add_column(name, overflow="fold", no_wrap=name != "message")
     for p in report.problems:
@@ -123,6 +123,10 @@ def _print_notices(report: ImportReport) -> None:
             f"{n.message}",
             err=True,
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _money(amount_minor: int, currency: str, minor_per_major: int) -> str:
@@ -147,7 +151,8 @@ def _rejected(report: ImportReport, report_path: str | None, as_json: bool) -> N
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     where = f"; full list in {report_path}" if report_path else "; --report FILE writes the full list"
-    _fail(f"tape rejected: {report.problem_count} problems in {len(report.rejected_lines)} rows{where}")
+    counts = f"{_count(report.problem_count, 'problem')} in {_count(len(report.rejected_lines), 'row')}"
+    _fail(f"tape rejected: {counts}{where}")
 
 
 @click.command("import", help=_HELP, short_help="Import a platform's CSV export through a column mapping.")
@@ -211,6 +216,7 @@ def import_cmd(
     src = Path(source)
     report = ImportReport(source=str(src), mapping=mapping.source, max_listed=max_errors)
     lines = array("Q")
+    totals = [0, 0]  # original and current principal, minor units of the mapping's currency
     bar = _progress(src, sys.stderr.isatty() if progress is None else progress)
 
     def tape_rows() -> Iterator[dict[str, Any]]:
@@ -227,10 +233,15 @@ def import_cmd(
         )
         for line, row in rows:
             lines.append(line)
+            totals[0] += row["original_principal_fen"]
+            totals[1] += row["current_principal_fen"]
             yield row
 
     target_dir = Path(out).resolve().parent if out else None
-    fd, tmp_name = tempfile.mkstemp(prefix=".poolproof-import-", suffix=f".{fmt}", dir=target_dir)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=".poolproof-import-", suffix=f".{fmt}", dir=target_dir)
+    except OSError as e:
+        _fail(f"cannot write into {target_dir or tempfile.gettempdir()}: {e.strerror or e}")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -247,15 +258,28 @@ def import_cmd(
             _fail(f"cannot read {src}: {e.strerror or e}")
         if not report.ok:
             _rejected(report, report_path, as_json)
+        if report.rows_imported == 0:
+            _print_notices(report)
+            _fail(
+                f"no loans in {src}: {report.rows_read} data rows read, {report.rows_excluded} excluded by "
+                "status; nothing written"
+            )
         result: dict[str, Any] = {
             "rows_read": report.rows_read,
             "rows_imported": report.rows_imported,
             "rows_excluded": report.rows_excluded,
             "cutoff": as_of.isoformat(),
             "mapping": mapping.name,
+            "currency": mapping.currency,
+            "money_unit": f"minor units of {mapping.currency} (1/{mapping.minor_per_major})",
+            "original_principal_minor": totals[0],
+            "current_principal_minor": totals[1],
         }
         if out:
-            os.replace(tmp, out)
+            try:
+                os.replace(tmp, out)
+            except OSError as e:
+                _fail(f"cannot write {out}: {e.strerror or e}")
             result["out"] = out
         else:
             with tmp.open("rb") as body:
@@ -278,11 +302,15 @@ def import_cmd(
         click.echo(json.dumps({**result, "report": report.to_dict()}, ensure_ascii=False, indent=2))
         return
     excluded = f", {report.rows_excluded} excluded by status" if report.rows_excluded else ""
+    balance = _money(totals[1], mapping.currency, mapping.minor_per_major)
+    lent = _money(totals[0], mapping.currency, mapping.minor_per_major)
     if out:
         click.echo(f"{report.rows_imported} rows written to {out} (cut-off {as_of}{excluded})")
+        click.echo(f"current principal {balance} of {lent} lent")
     else:
         ing = result["ingested"]
         click.echo(f"{report.rows_imported} rows ingested into pool {pool_id} at cut-off {as_of}{excluded}")
+        click.echo(f"current principal {balance} of {lent} lent")
         click.echo(json.dumps(ing, indent=2, ensure_ascii=False))
 
 

@@ -68,6 +68,10 @@ def test_the_cutoff_is_used_for_the_days_counted(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert {r["pool_addition_date"] for r in rows} == {"2014-03-31"}
     assert rows[0]["platform_loan_id"] == "PR-88001"
+    balance = sum(r["current_principal_fen"] for r in rows)
+    lent = sum(r["original_principal_fen"] for r in rows)
+    assert (balance, lent) == (3_851_915, 6_700_000)
+    assert "current principal USD 38,519.15 of USD 67,000.00 lent" in res.stdout  # amounts carry their unit
     assert "note: 10 x rounded in BorrowerAPR" in res.stderr  # roundings are never silent
 
 
@@ -167,6 +171,7 @@ def test_json_prints_the_result_and_the_report(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert (doc["rows_imported"], doc["report"]["ok"]) == (10, True)
+    assert (doc["currency"], doc["money_unit"]) == ("USD", "minor units of USD (1/100)")
     with (tmp_path / "t.csv").open(encoding="utf-8", newline="") as f:
         assert sum(1 for _ in csv.reader(f)) == 11
 
@@ -240,3 +245,22 @@ def test_an_unknown_pool_is_one_line(us_pool: Instance) -> None:
     )  # fmt: skip
     assert res.exit_code == ExitCode.UNUSABLE
     assert res.stderr.strip().splitlines() == [f"error: no pool 'NOPE' in {us_pool.db_path}"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty_file"),
+        (b"\xff\xfe\x00\x01", "not UTF-8"),
+        (PROSPER.read_bytes().split(b"\n", 1)[0] + b"\n", "no loans in"),
+        (PROSPER.read_bytes().replace(b"BorrowerRate", b"Borrower Rate", 1), "missing_column"),
+    ],
+)
+def test_unusable_sources_exit_2_without_a_traceback(tmp_path: Path, content: bytes, message: str) -> None:
+    src = tmp_path / "src.csv"
+    src.write_bytes(content)
+    res = _invoke(src, "--mapping", "prosper", "--cutoff", "2014-03-31", "--out", tmp_path / "t.jsonl")
+    assert res.exit_code == ExitCode.UNUSABLE
+    assert message in res.stderr
+    assert "Traceback" not in res.output
+    assert list(tmp_path.iterdir()) == [src]  # no tape, no temporary file left behind
