@@ -53,6 +53,10 @@ ROLE_TYPES: dict[str, frozenset[str]] = {
 REQUIRED_ROLES = frozenset(
     {"original_principal", "current_principal", "nominal_rate", "term_months", "status"}
 )
+# Roles whose value may be missing in a row (the importer has a rule for each: see docs/importing.md).
+OPTIONAL_ROLES = frozenset(
+    {"annual_income", "monthly_income", "days_past_due", "first_due_date", "maturity_date", "paid_interest"}
+)
 FIELD_TYPES = frozenset({"code", "text", "integer", "money", "rate", "date"})
 STATUS_KINDS = frozenset({"open", "defaulted", "paid", "charged_off", "excluded"})
 ROUNDING_RULES = ("exact", "half_even", "half_up", "floor", "ceiling")
@@ -473,8 +477,9 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
     if ("origination_month" in roles) == ("origination_date" in roles):
         raise doc.error(("roles",), "bind exactly one of origination_month and origination_date")
     for role, b in roles.items():
-        if b.optional and role in REQUIRED_ROLES:
-            raise doc.error(("roles", role, "optional"), "a required role cannot be optional")
+        if b.optional and role not in OPTIONAL_ROLES:
+            allowed = ", ".join(sorted(OPTIONAL_ROLES))
+            raise doc.error(("roles", role, "optional"), f"this role cannot be optional (only {allowed})")
 
     fields: dict[str, Binding] = {}
     for fname, braw in doc.get(raw, ("fields",), dict, {}).items():
