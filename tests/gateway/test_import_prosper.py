@@ -178,3 +178,21 @@ def test_the_balance_expression_agrees_with_decimal_arithmetic() -> None:
             bal = Decimal(src["LoanOriginalAmount"]) - Decimal(src["LP_CustomerPrincipalPayments"])
             bal -= Decimal(src["LP_GrossPrincipalLoss"])
             assert rows[f"PR-{src['LoanNumber']}"]["current_principal_fen"] == int(bal * 100)
+
+
+def test_the_same_loans_in_two_files_keep_their_ids(tmp_path: Path) -> None:
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    later = tmp_path / "later.csv"  # a later export: other order, some loans gone
+    later.write_text("\n".join([lines[0], *reversed(lines[3:9])]) + "\n", encoding="utf-8")
+    first, _ = _import()
+    m = load_mapping(mapping_path("prosper"))
+    report = ImportReport()
+    second = {
+        r["platform_loan_id"]: r
+        for _, r in read_mapped_csv(later, m, pool_id="PR1", cutoff=CUTOFF, report=report)
+    }
+    assert report.ok
+    assert set(second) < set(first)
+    for loan_id, row in second.items():
+        assert row["original_principal_fen"] == first[loan_id]["original_principal_fen"]
+        assert row["origination_date"] == first[loan_id]["origination_date"]
