@@ -27,8 +27,9 @@ from proofs.exit_codes import ExitCode
 _HELP = """Import a platform's loan-tape CSV export through a column mapping.
 
 SOURCE is read with the mapping (--mapping: a shipped name such as lendingclub, prosper,
-cn-platform-export, or a TOML file written for a new layout; see docs/importing.md) and becomes a tape
-in schema v1: written to --out, or ingested into --pool at the cut-off.
+cn-platform-export, or a TOML file written for a new layout; see docs/importing.md; without it, the one
+shipped mapping whose columns are all in the header, named on stderr) and becomes a tape in schema v1:
+written to --out, or ingested into --pool at the cut-off.
 
 The cut-off is --cutoff, or the mapping's as_of_hint; with neither the command stops. Every problem of
 the file is reported in one pass, by source line (the header is line 1), as a table and, with
@@ -57,6 +58,35 @@ def _resolve_mapping(ref: str) -> Any:
         return load_mapping(path)
     except MappingError as e:
         _fail(str(e))
+
+
+def _detect_mapping(source: Path) -> Any:
+    """The one shipped mapping whose columns are all in SOURCE's header (read as that mapping says)."""
+    import csv
+
+    from gateway.importers.mapping import load_mapping
+    from gateway.mappings import mapping_path, shipped_mappings
+
+    fits = []
+    for name in shipped_mappings():
+        m = load_mapping(mapping_path(name))
+        try:
+            with source.open(encoding="utf-8-sig", newline="") as f:
+                reader = csv.reader(f, delimiter=m.delimiter)
+                header: list[str] = []
+                for _ in range(m.header_line):
+                    header = next(reader, [])
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+        if set(m.columns_read) <= set(header):
+            fits.append(m)
+    if len(fits) != 1:
+        found = "none" if not fits else ", ".join(m.name for m in fits)
+        _fail(
+            f"give --mapping NAME|FILE: the shipped mappings whose columns are all in {source}'s header: "
+            f"{found} (shipped: {', '.join(shipped_mappings())})"
+        )
+    return fits[0]
 
 
 def _resolve_cutoff(cutoff: str | None, mapping: Any) -> date:
@@ -160,8 +190,9 @@ def _rejected(report: ImportReport, report_path: str | None, as_json: bool) -> N
 @click.option(
     "--mapping",
     "mapping_ref",
-    required=True,
-    help="a shipped mapping (lendingclub, lendingclub-loanstats, prosper, cn-platform-export) or a TOML file",
+    default=None,
+    help="a shipped mapping (lendingclub, lendingclub-loanstats, prosper, cn-platform-export) or a TOML "
+    "file; default: the one shipped mapping whose columns are all in the header",
 )
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="write the tape to this file")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
@@ -194,7 +225,7 @@ def _rejected(report: ImportReport, report_path: str | None, as_json: bool) -> N
 @click.option("--master-key-file", default=None, help="master key file (env POOLPROOF_MASTER_KEY_FILE)")
 def import_cmd(
     source: str,
-    mapping_ref: str,
+    mapping_ref: str | None,
     out: str | None,
     fmt: str,
     pool_id: str | None,
@@ -211,9 +242,9 @@ def import_cmd(
 
     if not (out or pool_id):
         _fail("give --out FILE (write the tape) or --pool ID (ingest it into that pool)")
-    mapping = _resolve_mapping(mapping_ref)
-    as_of = _resolve_cutoff(cutoff, mapping)
     src = Path(source)
+    mapping = _resolve_mapping(mapping_ref) if mapping_ref is not None else _detect_mapping(src)
+    as_of = _resolve_cutoff(cutoff, mapping)
     report = ImportReport(source=str(src), mapping=mapping.source, max_listed=max_errors)
     lines = array("Q")
     totals = [0, 0]  # original and current principal, minor units of the mapping's currency
@@ -270,6 +301,9 @@ def import_cmd(
             "rows_excluded": report.rows_excluded,
             "cutoff": as_of.isoformat(),
             "mapping": mapping.name,
+            "mapping_chosen": "by --mapping"
+            if mapping_ref
+            else "by the header (the one shipped mapping that fits)",
             "currency": mapping.currency,
             "money_unit": f"minor units of {mapping.currency} (1/{mapping.minor_per_major})",
             "original_principal_minor": totals[0],
@@ -302,6 +336,8 @@ def import_cmd(
         click.echo(json.dumps({**result, "report": report.to_dict()}, ensure_ascii=False, indent=2))
         return
     excluded = f", {report.rows_excluded} excluded by status" if report.rows_excluded else ""
+    if not mapping_ref:
+        excluded += f"; mapping {Path(mapping.source).stem}: the one shipped mapping whose columns are all in the header"
     balance = _money(totals[1], mapping.currency, mapping.minor_per_major)
     lent = _money(totals[0], mapping.currency, mapping.minor_per_major)
     if out:

@@ -76,14 +76,7 @@ def test_init_parties_synth_and_signed_submit(tmp_path: Path) -> None:
 
 def test_import_writes_a_tape_file(tmp_path: Path) -> None:
     out = tmp_path / "lc.jsonl"
-    msg = _run(
-        "import",
-        str(shared_data() / "lendingclub_2018q1_10k.csv"),
-        "--mapping",
-        "lendingclub",
-        "--out",
-        str(out),
-    )
+    msg = _run("import", str(shared_data() / "lendingclub_2018q1_10k.csv"), "--out", str(out))
     n = int(msg.split()[0])
     assert n > 9_000
     assert sum(1 for _ in out.open()) == n

@@ -264,3 +264,30 @@ def test_unusable_sources_exit_2_without_a_traceback(tmp_path: Path, content: by
     assert message in res.stderr
     assert "Traceback" not in res.output
     assert list(tmp_path.iterdir()) == [src]  # no tape, no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "cutoff"),
+    [(PROSPER, "prosper", "2014-03-31"), (LOANSTATS, "lendingclub-loanstats", "2016-06-30")],
+)
+def test_without_mapping_the_one_shipped_mapping_that_fits_the_header_is_used(
+    tmp_path: Path, source: Path, name: str, cutoff: str
+) -> None:
+    res = _invoke(source, "--cutoff", cutoff, "--out", tmp_path / "t.jsonl", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert (doc["mapping"], doc["mapping_chosen"]) == (
+        name,
+        "by the header (the one shipped mapping that fits)",
+    )
+
+
+def test_without_mapping_a_header_no_shipped_mapping_fits_is_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "other.csv"
+    src.write_text("loan,amount\n1,100\n", encoding="utf-8")
+    res = _invoke(src, "--cutoff", "2016-06-30", "--out", tmp_path / "t.jsonl")
+    assert res.exit_code == ExitCode.UNUSABLE
+    assert res.stderr.startswith(
+        "error: give --mapping NAME|FILE: the shipped mappings whose columns are all in"
+    )
+    assert len(res.stderr.strip().splitlines()) == 1
