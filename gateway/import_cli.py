@@ -337,7 +337,8 @@ def import_cmd(
         return
     excluded = f", {report.rows_excluded} excluded by status" if report.rows_excluded else ""
     if not mapping_ref:
-        excluded += f"; mapping {Path(mapping.source).stem}: the one shipped mapping whose columns are all in the header"
+        shipped = Path(mapping.source).stem
+        excluded += f"; mapping {shipped}: the one shipped mapping whose columns are all in the header"
     balance = _money(totals[1], mapping.currency, mapping.minor_per_major)
     lent = _money(totals[0], mapping.currency, mapping.minor_per_major)
     if out:
