@@ -368,6 +368,7 @@ def _ingest(
     from gateway.ingest import TapeRejected, ingest_tape
     from gateway.keyring import KeyringError, load_master_key
     from gateway.storage import NotFound, StorageError, get_pool, pool_keys
+    from gateway.validation import ROW_FIELD
 
     dbp, kp = _paths(db_path, key_file)
     if not dbp.exists():
@@ -389,8 +390,11 @@ def _ingest(
         except TapeRejected as exc:
             for err in exc.report.errors:
                 line = lines[err.row - 1] if 1 <= err.row <= len(lines) else 0
-                report.add(Problem(line, err.field, err.rule, f"tape field {err.field}: {err.message}"))
-            report.problem_count += exc.report.error_count - len(exc.report.errors)
+                if err.field == ROW_FIELD:
+                    report.add(Problem(line, "", err.rule, f"the tape row: {err.message}"))
+                else:
+                    report.add(Problem(line, err.field, err.rule, f"tape field {err.field}: {err.message}"))
+            report.add_unlisted(exc.report.error_count - len(exc.report.errors))
             _rejected(report, report_path, as_json)
         except StorageError as e:
             _fail(f"not stored: {e}")

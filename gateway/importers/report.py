@@ -79,6 +79,10 @@ class ImportReport:
         if len(self.problems) < self.max_listed:
             self.problems.append(problem)
 
+    def add_unlisted(self, n: int) -> None:
+        """Count ``n`` problems found elsewhere (the gateway's validator) that were not listed there."""
+        self.problem_count += max(0, n)
+
     def note(self, rule: str, column: str, message: str, line: int) -> None:
         """Count one application of a stated rule (for example a rounding) at ``line``."""
         n = self.notices.get((rule, column))
