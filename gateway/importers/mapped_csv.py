@@ -194,6 +194,11 @@ class _Importer:
             if header and header[0].startswith("\ufeff"):
                 header[0] = header[0][1:]  # a spreadsheet's byte-order mark is not part of the name
             index = {name: i for i, name in enumerate(header)}
+            repeated = [c for c in self.m.columns_read if header.count(c) > 1]
+            for col in repeated:
+                self.fatal(header_at, col, "duplicate_column", "the header names this column more than once")
+            if repeated:
+                return
             missing = [c for c in self.m.columns_read if c not in index]
             for col in missing:
                 self.fatal(header_at, col, "missing_column", "the header has no such column")

@@ -313,3 +313,21 @@ def test_a_repeated_loan_id_names_the_first_line(tmp_path: Path) -> None:
         (3, "duplicate_loan_id", "the same loan id as line 2"),
         (4, "duplicate_loan_id", "the same loan id as line 2"),
     ]
+
+
+def test_a_header_that_repeats_a_column_the_mapping_reads_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "t.tsv"
+    src.write_text(
+        "ref\tamount\trepaid\tpay\trate\tterm\topened\tstatus\tstate\tamount\n"
+        "A1\t1000.00\t250.25\t90.00\t12.50\t12\t2024-01-15\tC\tCA\t1.00\n",
+        encoding="utf-8",
+    )
+    report = ImportReport()
+    rows = list(
+        read_mapped_csv(
+            src, load_mapping(_mapping(tmp_path)), pool_id="P", cutoff=date(2024, 3, 31), report=report
+        )
+    )
+    assert rows == []
+    assert [(p.line, p.column, p.rule) for p in report.problems] == [(1, "amount", "duplicate_column")]
+    assert report.fatal
