@@ -592,6 +592,10 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
                 raise doc.error(("computed", cname), f"uses {ref!r}, which is defined at or after it")
     bound = [(("roles", k), b) for k, b in roles.items()] + [(("fields", k), b) for k, b in fields.items()]
     for bpath, b in bound:
+        if b.column in known and b.type not in ("money", "rate", "percent", "integer"):
+            raise doc.error(
+                (*bpath, "column"), f"a computed column is a number: type {b.type!r} cannot bind it"
+            )
         if b.column in denied:
             raise doc.error((*bpath, "column"), f"column {b.column!r} is denied and may not be imported")
     for ref in template.columns:
