@@ -264,6 +264,18 @@ def _mapping(tmp_path: Path, old: str = "", new: str = "") -> Path:
             "original_principal =",
             "only a 'rate' binding",
         ),
+        (
+            'column = "pay", type = "money" }',
+            'column = "pay", type = "money", optional = true }',
+            "instalment =",
+            "[roles.instalment] key 'optional': this role cannot be optional",
+        ),
+        (
+            'column = "status", type = "status" }',
+            'column = "balance", type = "status" }',
+            "status =",
+            "[roles.status] key 'column': a computed column is a number",
+        ),
     ],
 )
 def test_loading_errors_name_file_line_and_key(
