@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import operator
+import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.importers.cells import CellError, DateFormatError, parse_date_format, parse_decimal, to_units
@@ -343,3 +344,106 @@ def test_a_header_that_repeats_a_column_the_mapping_reads_is_refused(tmp_path: P
     assert rows == []
     assert [(p.line, p.column, p.rule) for p in report.problems] == [(1, "amount", "duplicate_column")]
     assert report.fatal
+
+
+_SHIPPED = sorted(Path(__file__).parents[2].joinpath("gateway", "mappings").glob("*.toml"))
+_VALUES = ['"x"', "0", "-1", "true", "[]", "{}", '["a", 1]', "2024-01-01", '{ column = "a" }', '"%y"', '"(("']
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_SHIPPED),
+    st.lists(
+        st.tuples(
+            st.integers(0, 10_000), st.sampled_from(["drop", "dup", "value"]), st.sampled_from(_VALUES)
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_a_mangled_mapping_loads_or_raises_a_mapping_error(
+    shipped: Path, edits: list[tuple[int, str, str]]
+) -> None:
+    lines = shipped.read_text(encoding="utf-8").splitlines()
+    for pos, op, value in edits:
+        i = pos % len(lines)
+        if op == "drop":
+            del lines[i]
+        elif op == "dup":
+            lines.insert(i, lines[i])
+        elif "=" in lines[i] and not lines[i].lstrip().startswith("#"):
+            lines[i] = lines[i].split("=", 1)[0] + "= " + value
+        if not lines:
+            lines = ["x = 1"]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"mangled-{shipped.stem}.toml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        message = None
+        try:
+            load_mapping(path)
+        except MappingError as e:  # the only exception a bad mapping may raise
+            message = str(e)
+    assert message is None or message.startswith(str(path))
+
+
+_SAMPLES = {
+    "prosper": (Path(__file__).parent / "data" / "prosper_sample.csv", date(2014, 3, 31)),
+    "lendingclub-loanstats": (
+        Path(__file__).parent / "data" / "lendingclub_loanstats_sample.csv",
+        date(2016, 6, 30),
+    ),
+}
+_CELLS = [
+    "",
+    "NA",
+    "-1",
+    "0",
+    "1e5",
+    "99999999999999999",
+    "0.123456789",
+    "Jan-18",
+    "2024-02-30",
+    "Current",
+    '"',
+    "\x00",
+    "é",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(sorted(_SAMPLES)),
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.integers(0, 100), st.sampled_from(_CELLS)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_a_mangled_tape_gives_problems_never_an_exception(
+    name: str, edits: list[tuple[int, int, str]]
+) -> None:
+    import csv
+
+    from gateway.mappings import mapping_path
+
+    sample, cutoff = _SAMPLES[name]
+    text = sample.read_text(encoding="utf-8")
+    preamble, body = ("", text) if name == "prosper" else text.split("\n", 1)
+    table = list(csv.reader(body.splitlines(keepends=True)))
+    for row, col, value in edits:
+        r = table[row % len(table)]
+        if r:
+            r[col % len(r)] = value
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "tape.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            f.write(preamble + ("\n" if preamble else ""))
+            csv.writer(f, lineterminator="\n").writerows(table)
+        report = ImportReport()
+        rows = list(
+            read_mapped_csv(path, load_mapping(mapping_path(name)), pool_id="P", cutoff=cutoff, report=report)
+        )
+    assert report.rows_imported == len(rows)
+    for p in report.problems:
+        assert p.line >= 1
+        assert p.rule
