@@ -8,7 +8,7 @@ with its stated rounding), computed columns over names with spaces (balance = am
 ids from a template over a source column, statuses Cancelled / Completed / Chargedoff / Defaulted /
 "Past Due (1-15 days)", and the cut-off from the mapping's hint. ``poolproof import`` turns it into a
 tape; the tape goes to a real gateway over HTTP, is sealed, and the trustee's metrics must equal a plain
-pandas computation over the source CSV.
+pandas computation over the source CSV; an investor's claim on it verifies offline with poolproof-audit.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from gateway.demo import expect
+from gateway.demo import expect, request_claim
+from proofs import bundle
+from proofs.claim_bundle import verify_claim_bundle
+from proofs.claims import RatioClaim
 
-from .conftest import Gateway
+from .conftest import Gateway, audit
 
 POOL = "E2E-NW"
 CUTOFF = date(2024, 3, 31)
@@ -231,6 +234,7 @@ def northwind(gw: Gateway, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     gw.create_pool(POOL, "US_CONSUMER")
     gw.submit(POOL, CUTOFF.isoformat(), rows)
     gw.add("nw-trustee", "nw-trustee", "trustee", "/trustee", pools=[POOL])
+    gw.add("nw-investor", "nw-investor", "investor", "/investor", pools=[POOL])
     gw.seal(POOL, CUTOFF.isoformat())
     return {
         "source": source,
@@ -271,3 +275,18 @@ def test_sealed_metrics_equal_a_plain_pandas_computation_over_the_source(
         gw.clients["nw-trustee"].get(f"/pools/{POOL}/snapshots/{CUTOFF.isoformat()}/metrics"), 200, "metrics"
     )
     assert report["metrics"] == truth
+
+
+def test_an_investor_claim_on_the_imported_tape_verifies_offline(
+    gw: Gateway, northwind: dict[str, Any], tmp_path: Path
+) -> None:
+    truth = pandas_metrics(northwind["source"])
+    assert 2 * truth["balance_dpd_90plus"] <= truth["pool_balance"]  # so the claim below is true
+    claim = RatioClaim("balance_dpd_90plus", "pool_balance", "<=", 1, 2)
+    resp = request_claim(gw.clients["nw-investor"], POOL, CUTOFF.isoformat(), claim)
+    assert resp.status_code == 200, resp.text
+    assert verify_claim_bundle(resp.json(), gw.key) == claim
+    path = tmp_path / "claim.json"
+    path.write_bytes(bundle.dump_bundle(resp.json()))
+    code, out = audit("verify-claim", path, "--key", gw.key_file)
+    assert code == 0, out
