@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 from array import array
@@ -373,7 +374,10 @@ def _ingest(
     dbp, kp = _paths(db_path, key_file)
     if not dbp.exists():
         _fail(f"no database at {dbp}: run 'poolproof init' first, or give --db")
-    db = connect(dbp)
+    try:
+        db = connect(dbp)
+    except sqlite3.Error as e:
+        _fail(f"database error in {dbp}, nothing stored: {e}", ExitCode.SERVER)
     try:
         migrate(db)
         try:
@@ -399,5 +403,7 @@ def _ingest(
         except StorageError as e:
             _fail(f"not stored: {e}")
         return outcome.result
+    except sqlite3.Error as e:
+        _fail(f"database error in {dbp}, nothing stored: {e}", ExitCode.SERVER)
     finally:
         db.conn.close()

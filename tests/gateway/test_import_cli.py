@@ -291,3 +291,15 @@ def test_without_mapping_a_header_no_shipped_mapping_fits_is_one_line(tmp_path: 
         "error: give --mapping NAME|FILE: the shipped mappings whose columns are all in"
     )
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_database_that_is_not_one_exits_6(us_pool: Instance, tmp_path: Path) -> None:
+    fake = tmp_path / "not-a.db"
+    fake.write_bytes(b"this is not an SQLite database" * 100)
+    res = _invoke(
+        LOANSTATS, "--mapping", "lendingclub-loanstats", "--cutoff", "2016-06-30", "--pool", "LS1",
+        "--db", fake, "--master-key-file", us_pool.key_path,
+    )  # fmt: skip
+    assert res.exit_code == ExitCode.SERVER
+    assert res.stderr.startswith(f"error: database error in {fake}, nothing stored:")
+    assert "Traceback" not in res.output
