@@ -104,7 +104,7 @@ def _resolve_cutoff(cutoff: str | None, mapping: Any) -> date:
     )
 
 
-def _progress(source: Path, enabled: bool) -> Any:
+def _progress(enabled: bool) -> Any:
     """A rich progress bar on stderr (bytes of the source, rows, rate, time remaining), or None."""
     if not enabled:
         return None
@@ -249,16 +249,16 @@ def import_cmd(
     report = ImportReport(source=str(src), mapping=mapping.source, max_listed=max_errors)
     lines = array("Q")
     totals = [0, 0]  # original and current principal, minor units of the mapping's currency
-    bar = _progress(src, sys.stderr.isatty() if progress is None else progress)
+    bar = _progress(sys.stderr.isatty() if progress is None else progress)
 
     def tape_rows() -> Iterator[dict[str, Any]]:
-        task = None
+        line_id = None  # the bar's line for this file
         if bar is not None:
-            task = bar.add_task("import", total=src.stat().st_size, rows=0)
+            line_id = bar.add_task("import", total=src.stat().st_size, rows=0)
 
         def tick(done_bytes: int, rows: int) -> None:
-            if bar is not None and task is not None:
-                bar.update(task, completed=done_bytes, rows=rows)
+            if bar is not None and line_id is not None:
+                bar.update(line_id, completed=done_bytes, rows=rows)
 
         rows = read_mapped_csv(
             src, mapping, pool_id=pool_id or mapping.name, cutoff=as_of, report=report, progress=tick
