@@ -1,8 +1,9 @@
 """``poolproof`` command line: a thin shell over the gateway's library calls.
 
 Commands: ``home``, ``init``, ``serve`` (waitress), ``pools``, ``parties``, ``keygen``, ``submit`` (signed
-HTTP upload), ``get`` (an authenticated API read), ``import``, ``synth`` (synthetic tapes), ``seal``,
-``claim``, ``demo``, ``keys``, ``backup``/``restore`` and, when present, ``policy ...``. Every command exits
+HTTP upload), ``get`` (an authenticated API read), ``import`` (a CSV export through a column mapping,
+:mod:`gateway.import_cli`), ``synth`` (synthetic tapes), ``seal``, ``claim``, ``demo``, ``keys``,
+``backup``/``restore`` and, when present, ``policy ...``. Every command exits
 with a code of :mod:`proofs.exit_codes`; those that report a result take ``--json``. Files go to the
 instance folder (:mod:`gateway.instance`) unless told otherwise.
 """
@@ -469,42 +470,6 @@ def _ingest_rows_locally(
         db.conn.close()
 
 
-@cli.command("import")
-@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="column-mapping file"
-)
-@click.option("--out", default=None, help="write the tape to this file instead of ingesting it")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option("--pool", "pool_id", default=None, help="ingest into this (US_CONSUMER) pool")
-@click.option("--cutoff", default=None, help="cut-off date YYYY-MM-DD for --pool")
-@_db_opt
-@_key_opt
-def import_cmd(
-    csv_path: str,
-    mapping: str | None,
-    out: str | None,
-    fmt: str,
-    pool_id: str | None,
-    cutoff: str | None,
-    db_path: str | None,
-    master_key_file: str | None,
-) -> None:
-    """Import a Lending Club CSV into tape schema v1: to a file (--out) or into a pool (--pool, --cutoff)."""
-    from .importers.lendingclub import LENDINGCLUB_AS_OF, import_lendingclub
-
-    # Days past due and dates are computed as of the cut-off the tape is ingested for.
-    as_of = date.fromisoformat(cutoff) if cutoff else LENDINGCLUB_AS_OF
-    rows = import_lendingclub(csv_path, mapping, pool_id=pool_id or "LC", cutoff=as_of)
-    if out:
-        click.echo(f"{_write_rows(rows, out, fmt)} rows written to {out}")
-        return
-    if not (pool_id and cutoff):
-        raise click.UsageError("give --out FILE, or --pool and --cutoff to ingest")
-    result = _ingest_rows_locally(rows, db_path, master_key_file, pool_id, cutoff)
-    click.echo(json.dumps(result, indent=2))
-
-
 class _TapeTotals:
     """Counts loans and sums their outstanding principal while the rows stream past."""
 
@@ -634,6 +599,15 @@ def _mount_access() -> None:
 
 
 _mount_access()
+
+
+def _mount_import() -> None:
+    from .import_cli import import_cmd
+
+    cli.add_command(import_cmd)
+
+
+_mount_import()
 
 
 def main() -> None:

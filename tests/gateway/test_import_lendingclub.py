@@ -255,10 +255,10 @@ def _mapping_variant(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "match"),
     [
         ("[fields]\n", '[fields]\noccupation = { column = "emp_title", type = "text" }\n', "denied"),
-        ('format = "poolproof/column-mapping/v1"', 'format = "v0"', "format must be"),
+        ('format = "poolproof/column-mapping/v1"', 'format = "v0"', "key 'format': must be"),
         ('status = { column = "loan_status", type = "status" }', "", "missing roles"),
         ("dpd = 120", "dpd = 150", "dpd_min <= dpd <= dpd_max"),
-        ("[pool]\n", "[pool]\ncolour = 1\n", "unknown keys"),
+        ("[pool]\n", "[pool]\ncolour = 1\n", r"\[pool\] key 'colour': unknown key"),
         ("[fields]\n", '[fields]\nid_number = { column = "state", type = "code" }\n', "not a bindable"),
         ('kind = "charged_off"', 'kind = "charged_off"\ndpd = 3', "takes no dpd"),
     ],
@@ -269,7 +269,12 @@ def test_bad_mapping_files_are_refused_with_file_and_key(
     path = _mapping_variant(tmp_path, old, new)
     with pytest.raises(MappingError, match=match) as e:
         load_mapping(path)
-    assert str(path) in str(e.value)
+    assert str(e.value).startswith(f"{path}:")
+    line = int(str(e.value)[len(str(path)) + 1 :].split(" ", 1)[0].rstrip(":"))
+    text = path.read_text(encoding="utf-8").splitlines()
+    if new:  # the line named is the changed one (or the binding or table it belongs to)
+        changed = next(i for i, t in enumerate(text, start=1) if t.strip() == new.strip().splitlines()[-1])
+        assert line == changed
 
 
 def test_shipped_mapping_keeps_the_status_ranges() -> None:
