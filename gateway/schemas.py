@@ -22,10 +22,12 @@ from marshmallow import (
 
 from policies.catalogue import DEFAULT_CATALOGUE, Catalogue
 
+from .db import LOAN_ROWID_SHIFT
 from .pools import CN_CONSUMER, PRESETS, TAPE_FIELDS, PoolConfig
 from .rules import Check, TapeRules, compile_rules, cross_field_errors
 from .validation import ROW_FIELD
 
+MAX_LOAN_INDEX = (1 << LOAN_ROWID_SHIFT) - 1
 _REQUIRED_MSG = "required: required for this pool"
 
 
@@ -252,9 +254,17 @@ class TapeListItemSchema(Schema):
 
 
 class LoanPageQuerySchema(Schema):
-    """Keyset pagination: ``after`` is the last ``index`` of the previous page (0 = from the start)."""
+    """Keyset pagination: ``after`` is the last ``index`` of the previous page (0 = from the start).
 
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    A loan's index is below 2^32 (the low half of its row id), so a larger cursor is refused (422) rather
+    than handed to SQLite, whose integers end at 2^63 - 1.
+    """
+
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_LOAN_INDEX),
+        metadata={"description": f"0 to {MAX_LOAN_INDEX}"},
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     purpose = fields.String(load_default=None, allow_none=True)
 

@@ -58,7 +58,8 @@ def test_jsonl_reports_bad_lines_and_goes_on(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(tape_formats, "CHUNK", 7)
     body = b'{"a": 1}\n\nnot json\n{"b": 2}'
     out = list(iter_jsonl(HashingReader(io.BytesIO(body), 10**6)))
-    assert out == [(1, {"a": 1}, None), (2, None, "line is not valid UTF-8 JSON"), (3, {"b": 2}, None)]
+    # Rows are numbered by source line: the blank line 2 counts.
+    assert out == [(1, {"a": 1}, None), (3, None, "the line is not valid JSON"), (4, {"b": 2}, None)]
 
 
 def test_csv_cells_become_ints_only_when_plain_integers() -> None:
@@ -66,7 +67,7 @@ def test_csv_cells_become_ints_only_when_plain_integers() -> None:
     body = (header + "L1,12,12.50,张三\nL2,,7,\n").encode()
     rows = list(iter_csv(HashingReader(io.BytesIO(body), 10**6), ["term_months", "original_principal_fen"]))
     assert rows[0] == (
-        1,
+        2,  # the header is line 1
         {
             "platform_loan_id": "L1",
             "term_months": 12,
@@ -75,7 +76,7 @@ def test_csv_cells_become_ints_only_when_plain_integers() -> None:
         },
         None,
     )
-    assert rows[1] == (2, {"platform_loan_id": "L2", "original_principal_fen": 7}, None)
+    assert rows[1] == (3, {"platform_loan_id": "L2", "original_principal_fen": 7}, None)
 
 
 def test_size_cap_is_enforced_while_streaming() -> None:

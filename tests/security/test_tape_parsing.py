@@ -81,8 +81,10 @@ def check_answer(world: World, before: dict[str, str], resp: Any) -> None:
     assert resp.status_code < 500, (resp.status_code, resp.get_data()[:500])
     body = resp.get_json()
     assert isinstance(body, dict), resp.get_data()[:200]
+    if resp.status_code == 409:  # a valid tape stored before and superseded since: said so, not replayed
+        assert body["errors"]["tape"]["status"] == "superseded", body
     if resp.status_code >= 400:
-        assert resp.status_code in REJECTION_CODES, (resp.status_code, body)
+        assert resp.status_code in REJECTION_CODES | {409}, (resp.status_code, body)
         assert body["code"] == resp.status_code
         assert body["message"]
         assert digest(world) == before, "a rejected tape changed the database"
