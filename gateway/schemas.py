@@ -24,7 +24,7 @@ from policies.catalogue import DEFAULT_CATALOGUE, Catalogue
 
 from .db import LOAN_ROWID_SHIFT
 from .pools import CN_CONSUMER, PRESETS, TAPE_FIELDS, PoolConfig
-from .rules import Check, TapeRules, compile_rules, cross_field_errors
+from .rules import LOAN_ID_CHARS, Check, TapeRules, compile_rules, cross_field_errors
 from .validation import ROW_FIELD
 
 MAX_LOAN_INDEX = (1 << LOAN_ROWID_SHIFT) - 1
@@ -99,6 +99,20 @@ class TapeRowBase(Schema):
         return {k: v for k, v in data.items() if v is not None}
 
 
+_TEXT_NOTE = (
+    "; no control, bidirectional-control or invisible characters, and no leading = + - @ "
+    "(a spreadsheet would run the cell as a formula)"
+)
+_FREE_TEXT = frozenset({"obligor_name", "home_address", "consent_version"})
+_FIELD_NOTES = {
+    "platform_loan_id": f"; normalised with NFKC and trimmed, then {LOAN_ID_CHARS} (ASCII only: no "
+    "look-alike letters of other scripts); ids that differ only in case are the same loan",
+    "id_number": "; normalised with NFKC and trimmed; a final lower-case x is read as X",
+    "mobile": "; normalised with NFKC; spaces, dashes and a +86 / 0086 prefix are removed",
+    "repayment_account": "; normalised with NFKC and trimmed",
+}
+
+
 def _field_for(rules: TapeRules, name: str) -> fields.Field:
     spec = rules.catalogue[name]
     required = name in rules.required
@@ -106,6 +120,7 @@ def _field_for(rules: TapeRules, name: str) -> fields.Field:
     meta: dict[str, Any] = {"description": f"level {spec.level}, {spec.category}"}
     kw: dict[str, Any] = {"required": required, "allow_none": not required, "error_messages": msgs}
     check = rules.checks[name]
+    meta["description"] += _FIELD_NOTES.get(name, _TEXT_NOTE if name in _FREE_TEXT else "")
     if spec.type == "int":
         if spec.unit == "minor":
             meta["description"] += f"; integer minor units of {rules.cfg.currency} ({rules.cfg.minor_unit})"

@@ -76,7 +76,9 @@ class Tapes(MethodView):
 _TAPE_BODY_DOC = {
     "required": True,
     "description": "A loan tape: a JSON array of rows, JSONL (one row per line) or CSV with a header row. "
-    "Rows follow tape schema v1 (TapeRowCN or TapeRowUS by the pool's jurisdiction).",
+    "Rows follow tape schema v1 (TapeRowCN or TapeRowUS by the pool's jurisdiction). Integers lie within "
+    "±(2^53 - 1). In error reports, `row` is the source line of a CSV record (the header is line 1) or of "
+    "a JSONL row (blank lines count), and the 1-based position of a row in a JSON array.",
     "content": {
         "application/json": {
             "schema": {"type": "array", "items": {"$ref": "#/components/schemas/TapeRowCN"}}

@@ -195,6 +195,30 @@ def test_an_out_of_range_cursor_is_a_422(gw: Gateway, pool: str, after: str) -> 
     assert "after" in r.json()["errors"]["query"]
 
 
+AUDIENCE_ROLES = {
+    "trustee": "trustee",
+    "rating-agency": "rating_agency",
+    "investor": "investor",
+    "auditor": "auditor",
+    "regulator": "regulator",
+    "borrower": "borrower",
+}
+
+
+def test_every_audiences_loans_listing_bounds_its_cursor(gw: Gateway, pool: str) -> None:
+    spec = requests.get(f"{gw.url}/openapi.json", timeout=30).json()
+    listings = [p for p in spec["paths"] if p.endswith("/cutoffs/{cutoff}/loans")]
+    assert {p.split("/")[1] for p in listings} == {"platform", *AUDIENCE_ROLES}
+    for prefix, role in AUDIENCE_ROLES.items():
+        party = f"hostile-{role.replace('_', '-')}"
+        client = gw.add(party, party, role, f"/{prefix}")
+        gw.grant(party, pool)
+        for after in ("9223372036854775808", "4294967296", "-1"):
+            r = client.get(f"/pools/{pool}/cutoffs/{CUTOFF}/loans", params={"after": after})
+            assert r.status_code == 422, (prefix, after, r.status_code, r.text[:300])
+            assert "after" in r.json()["errors"]["query"], (prefix, r.text[:300])
+
+
 def test_the_largest_cursor_is_an_empty_last_page(gw: Gateway) -> None:
     p = new_pool(gw)
     assert post_tape(gw, p, encode([cn_row(1)], "jsonl"), "jsonl").status_code == 201
