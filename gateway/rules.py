@@ -313,7 +313,7 @@ _UNIT_RANGES: dict[str | None, tuple[int, int]] = {
     "months": (1, 600),
     None: (-INT_MAX, INT_MAX),
 }
-_LONG_INT_STR = re.compile(r"^\s*[-+]?\d{17,}\s*$")
+_LONG_INT_STR = re.compile(r"^\s*[-+]?[1-9]\d{16,}\s*$")  # 17 significant digits: at least 10^16 > 2^53
 _DECIMAL_STR = re.compile(r"^\s*[-+]?\d*\.\d*\s*$|^\s*[-+]?\d+(\.\d*)?[eE][-+]?\d+\s*$")
 _INT_STR = re.compile(r"^-?\d{1,19}$")
 
@@ -407,10 +407,6 @@ def _id_number_normalise(v: str) -> str:
     return v[:-1] + "X" if v.endswith("x") else v
 
 
-def _account_normalise(v: str) -> str:
-    return normalise_identifier(v)
-
-
 def _mobile_normalise(v: str) -> str:
     return normalise_mobile(unicodedata.normalize("NFKC", v))
 
@@ -434,7 +430,7 @@ _NORMALISERS: dict[str, Callable[[str], str]] = {
     "platform_loan_id": normalise_identifier,
     "mobile": _mobile_normalise,
     "id_number": _id_number_normalise,
-    "repayment_account": _account_normalise,
+    "repayment_account": normalise_identifier,
 }
 # Fast acceptance (whole string, ASCII digits) for the pattern-checked strings: a value these match passes
 # its check unchanged (no normaliser alters it: no spaces, dashes, +86 prefix or lower-case x).

@@ -102,6 +102,7 @@ hostile_values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**80), max_value=2**80),
+    st.sampled_from([2**53 - 1, 2**53, -(2**53), 10**4000]),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=30),
     st.sampled_from(
@@ -120,6 +121,14 @@ hostile_values = st.one_of(
             " 42 ",
             "NaN",
             '"quoted, with comma"\r\n',
+            '=HYPERLINK("http://x.invalid")',
+            "@SUM(A1)",
+            "L0000001\u200b",
+            "\ufeffL0000001",
+            "\u041b0000001",
+            "l0000001 ",
+            "\u2066x\u2069",
+            "a\x85b",
         ]
     ),
     st.lists(st.integers(), max_size=3),
