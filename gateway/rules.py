@@ -226,6 +226,11 @@ def loan_id_key(loan_id: str) -> str:
     return loan_id.upper()
 
 
+def same_loan_id(stored: str, asked: str) -> bool:
+    """Whether a loan id someone asks for names the stored loan id, under the rules a tape is read by."""
+    return loan_id_key(normalise_identifier(asked)) == loan_id_key(stored)
+
+
 def check_loan_id(v: str) -> Problem | None:
     """A normalised ``platform_loan_id``: ASCII only, so that no look-alike letter makes a second loan.
 

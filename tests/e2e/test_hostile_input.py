@@ -422,3 +422,23 @@ def test_replaying_a_superseded_tape_says_it_is_superseded(gw: Gateway, with_key
     assert digest(gw) == before
     listing = gw.clients["platform"].get(f"/pools/{p}/tapes").json()
     assert [t["status"] for t in listing] == ["superseded", "current"]
+
+
+def test_a_borrower_finds_their_loan_by_any_form_of_its_id(gw: Gateway) -> None:
+    p = new_pool(gw)
+    rows = [cn_row(i, platform_loan_id=f"ab-{i}") for i in range(1, 4)]
+    assert post_tape(gw, p, encode(rows, "jsonl"), "jsonl").status_code == 201
+    loans = gw.clients["platform"].get(f"/pools/{p}/cutoffs/{CUTOFF}/loans").json()["loans"]
+    party = f"hostile-borrower-{p.lower()}"
+    borrower = gw.add(
+        party, party, "borrower", "/borrower", pools=[p], obligor_keys=[loans[0]["obligor_pseudo_id"]]
+    )
+    gw.seal(p, CUTOFF)
+    found = []
+    for asked in ("ab-1", "AB-1", " Ab-1 ", "ａｂ-１"):
+        r = borrower.get(f"/pools/{p}/snapshots/{CUTOFF}/inclusion", params={"platform_loan_id": asked})
+        assert r.status_code == 200, (asked, r.text[:300])
+        found.append(r.json()["record"]["platform_loan_id"])
+    assert found == ["ab-1"] * 4
+    other = borrower.get(f"/pools/{p}/snapshots/{CUTOFF}/inclusion", params={"platform_loan_id": "AB-2"})
+    assert other.status_code == 404
