@@ -265,12 +265,11 @@ def parse_lines(first_line: int, lines: list[bytes]) -> Iterable[tuple[int, Any,
     """``(line number, parsed row, problem)`` for the non-blank JSONL lines; a bad line gets a problem."""
     loads = orjson.loads
     for i, line in enumerate(lines):
-        if not line.strip():
-            continue
         try:
             yield first_line + i, loads(line), None
         except (orjson.JSONDecodeError, ValueError):
-            yield (first_line + i, *parse_json_line(line))
+            if line.strip():  # a blank line is no row (checked only here: orjson refuses one anyway)
+                yield (first_line + i, *parse_json_line(line))
 
 
 def _exit_with_parent(parent: int) -> None:
