@@ -44,7 +44,14 @@ from .rowwork import (
     worker_pool,
 )
 from .storage import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
-from .tape_formats import MAX_RECORD_BYTES, HashingReader, TapeMalformed, iter_tape
+from .tape_formats import (
+    MAX_RECORD_BYTES,
+    HashingReader,
+    TapeMalformed,
+    first_long_line,
+    iter_tape,
+    line_too_long,
+)
 from .validation import DEFAULT_MAX_REPORTED, ROW_FIELD, TapeError, TapeReport
 
 BATCH_ROWS = 4000
@@ -70,6 +77,24 @@ class ContentHashMismatch(Exception):
         super().__init__("the body's SHA-256 differs from the declared X-Tape-SHA256")
         self.declared = declared
         self.actual = actual
+
+
+class TapeSuperseded(Exception):
+    """The submitted tape is stored already but has been superseded: replaying it changes nothing.
+
+    ``tape_id`` is the earlier, superseded tape with this content; ``current_tape_id`` the tape that is
+    current at the cut-off now. Nothing was stored.
+    """
+
+    def __init__(self, tape_id: int, cutoff: str, current_tape_id: int | None) -> None:
+        super().__init__(
+            f"this tape was stored as tape {tape_id} and has since been superseded"
+            + (f" by tape {current_tape_id}" if current_tape_id is not None else "")
+            + f" at cut-off {cutoff}; it is not current and was not stored again"
+        )
+        self.tape_id = tape_id
+        self.cutoff = cutoff
+        self.current_tape_id = current_tape_id
 
 
 @dataclass
@@ -99,7 +124,8 @@ def ingest_tape(
     same cut-off and content), with ``replayed=True``. The signature, if any, must already have been
     verified by the caller against ``declared_sha256``; here the body's hash must equal it.
 
-    Raises :class:`Conflict` (idempotency key reused for another tape; sealed cut-off),
+    Raises :class:`TapeSuperseded` when the repeated submission's tape is no longer current at its cut-off,
+    :class:`Conflict` (idempotency key reused for another tape; sealed cut-off),
     :class:`TapeRejected` (invalid or malformed rows, empty tape), :class:`ContentHashMismatch`,
     :class:`gateway.tape_formats.TapeTooLarge`. In every error case nothing is stored.
     """
@@ -173,12 +199,14 @@ def _ingest(
                 proc = BatchProcessor(spec)
                 int_fields = [n for n in TAPE_FIELDS if proc.catalogue[n].type == "int"]
                 batch: list[tuple[int, Any, str | None]] = []
+                index = 1  # the loan index of the batch's first row (rows are numbered by source line)
                 for item in iter_tape(fmt, reader, int_fields):
                     batch.append(item)
                     if len(batch) >= BATCH_ROWS:
-                        absorb(proc.process(batch, report.ok))
+                        absorb(proc.process(batch, report.ok, index))
+                        index += len(batch)
                         batch = []
-                absorb(proc.process(batch, report.ok))
+                absorb(proc.process(batch, report.ok, index))
         except TapeMalformed as exc:
             report.add(TapeError(exc.row, ROW_FIELD, "malformed", exc.message, None))
             report.invalid_rows += 1
@@ -330,24 +358,37 @@ def _store(conn: Any, res: BatchResult, has_prior: bool) -> None:
         )
 
 
-def _line_batches(reader: HashingReader, rows_per_batch: int) -> Iterator[tuple[int, list[bytes]]]:
-    """Non-blank JSONL lines in batches, with the 1-based number of each batch's first row."""
-    row, pending = 1, b""
+def _line_batches(reader: HashingReader, rows_per_batch: int) -> Iterator[tuple[int, int, list[bytes]]]:
+    """JSONL lines in batches: ``(first line number, first loan index, lines)``, both 1-based.
+
+    Blank (whitespace-only) lines stay in the batch so that line numbers stay those of the source;
+    they are skipped when parsed and are not loans (the index counts non-blank lines).
+    """
+    line, index, pending = 1, 1, b""
     batch: list[bytes] = []
+    rows = 0
     for chunk in reader.chunks():
         parts = (pending + chunk).split(b"\n")
         pending = parts.pop()
         if len(pending) > MAX_RECORD_BYTES:
-            raise TapeMalformed(row + len(batch), f"line longer than {MAX_RECORD_BYTES} bytes")
-        batch.extend(filter(bytes.strip, parts))  # blank (whitespace-only) lines are skipped
-        if len(batch) >= rows_per_batch:
-            yield row, batch
-            row += len(batch)
-            batch = []
+            raise line_too_long(line + len(batch) + len(parts))
+        too_long = first_long_line(line + len(batch), parts)
+        if too_long is not None:
+            raise too_long
+        batch.extend(parts)
+        rows += sum(map(bool, map(bytes.strip, parts)))  # non-blank lines, counted in C-level steps
+        if rows >= rows_per_batch:
+            yield line, index, batch
+            line += len(batch)
+            index += rows
+            batch, rows = [], 0
+    if len(pending) > MAX_RECORD_BYTES:
+        raise line_too_long(line + len(batch))
     if pending.strip():
         batch.append(pending)
-    if batch:
-        yield row, batch
+        rows += 1
+    if rows:
+        yield line, index, batch
 
 
 def _run_jsonl(
@@ -365,14 +406,14 @@ def _run_jsonl(
     second = next(batches, None)
     if second is None or workers <= 1:
         proc = BatchProcessor(spec)
-        for start, lines in itertools.chain([first], [second] if second else [], batches):
-            absorb(proc.process(parse_lines(start, lines), ok()))
+        for start, index, lines in itertools.chain([first], [second] if second else [], batches):
+            absorb(proc.process(parse_lines(start, lines), ok(), index))
         return
     pool = worker_pool(workers)
     window: collections.deque[Future[BatchResult]] = collections.deque()
     try:
-        for start, lines in itertools.chain([first, second], batches):
-            window.append(pool.submit(process_lines, spec, start, lines, ok()))
+        for start, index, lines in itertools.chain([first, second], batches):
+            window.append(pool.submit(process_lines, spec, start, index, lines, ok()))
             if len(window) >= 2 * workers:
                 absorb(window.popleft().result())
         while window:
@@ -398,23 +439,33 @@ def _replay_or_conflict(
     if key is not None:
         prior = find_tape(db, pool_id, idempotency_key=key)
         if prior is not None:
-            return _same_or_conflict(prior, cutoff, declared)
+            return _same_or_conflict(db, prior, cutoff, declared)
     if declared is not None:
         prior = find_tape(db, pool_id, cutoff=cutoff, content_sha256=declared)
         if prior is not None:
-            return IngestOutcome(prior.result, replayed=True)
+            return _replayed(db, prior)
     st = snapshot_status(db, pool_id, cutoff)
     if st is not None and st[0] == "sealed":
         raise Conflict(f"cut-off {cutoff} of pool {pool_id!r} is sealed; no further tape is accepted")
     return None
 
 
-def _same_or_conflict(prior: TapeRecord, cutoff: str, sha: str | None) -> IngestOutcome | None:
+def _replayed(db: sqlite_utils.Database, prior: TapeRecord) -> IngestOutcome:
+    """The first result of a repeated submission; :class:`TapeSuperseded` if that tape is not current."""
+    if prior.status == "superseded":
+        st = snapshot_status(db, prior.pool_id, prior.cutoff_date)
+        raise TapeSuperseded(prior.id, prior.cutoff_date, st[1] if st is not None else None)
+    return IngestOutcome(prior.result, replayed=True)
+
+
+def _same_or_conflict(
+    db: sqlite_utils.Database, prior: TapeRecord, cutoff: str, sha: str | None
+) -> IngestOutcome | None:
     if prior.cutoff_date != cutoff or (sha is not None and prior.content_sha256 != sha):
         raise Conflict("Idempotency-Key already used for a different tape")
     if sha is None:
         return None  # decide once the body's hash is known
-    return IngestOutcome(prior.result, replayed=True)
+    return _replayed(db, prior)
 
 
 def _replay_after_read(
@@ -423,12 +474,12 @@ def _replay_after_read(
     if key is not None:
         prior = find_tape(db, pool_id, idempotency_key=key)
         if prior is not None:
-            out = _same_or_conflict(prior, cutoff, sha)
+            out = _same_or_conflict(db, prior, cutoff, sha)
             assert out is not None
             return out
     prior = find_tape(db, pool_id, cutoff=cutoff, content_sha256=sha)
     if prior is not None:
-        return IngestOutcome(prior.result, replayed=True)
+        return _replayed(db, prior)
     return None
 
 

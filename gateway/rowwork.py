@@ -24,7 +24,8 @@ from policies.catalogue import DEFAULT_CATALOGUE
 from .db import LOAN_ROWID_SHIFT
 from .keyring import PoolKeys
 from .pools import TAPE_FIELDS, PoolConfig
-from .rules import compile_rules, mask_value
+from .rules import compile_rules, loan_id_key, mask_value
+from .tape_formats import parse_json_line
 from .validation import ROW_FIELD, RowValidator, TapeError
 
 EXPOSURE_ID_BYTES = 12  # an exposure id is 24 hex digits of os.urandom (as secrets.token_hex(12) gave)
@@ -175,8 +176,14 @@ class BatchProcessor:
         self.plain_fields = tuple(self.layout["plain"])
         self.sealed_fields = tuple(self.layout["sealed"])
 
-    def process(self, items: Iterable[tuple[int, Any, str | None]], store: bool) -> BatchResult:
-        """Validate ``(row number, parsed row, parse problem)`` items; prepare loans if ``store``."""
+    def process(
+        self, items: Iterable[tuple[int, Any, str | None]], store: bool, first_index: int
+    ) -> BatchResult:
+        """Validate ``(row number, parsed row, parse problem)`` items; prepare loans if ``store``.
+
+        The row number (the source line, see :mod:`gateway.tape_formats`) is what errors report; the
+        loans get the consecutive indexes ``first_index, first_index + 1, ...`` in item order.
+        """
         spec, cfg, keys = self.spec, self.cfg, self.keys
         stats = PoolStats(cfg.dpd_labels)
         loans: list[tuple[int, str, str, str, bytes]] = []
@@ -191,8 +198,10 @@ class BatchProcessor:
         cap = spec.max_reported
         plain_fields, sealed_fields = self.plain_fields, self.sealed_fields
         dumps = orjson.dumps
+        index = first_index - 1
         for row_number, raw, problem in items:
             rows_read += 1
+            index += 1
             if problem is not None:
                 bad.append(row_number)
                 count += 1
@@ -201,7 +210,7 @@ class BatchProcessor:
                 continue
             clean, errs = self.rows.validate(raw)
             loan_id = clean.get("platform_loan_id")
-            lk = keys.loan_key(loan_id) if loan_id is not None else None
+            lk = keys.loan_key(loan_id_key(loan_id)) if loan_id is not None else None
             if lk is not None:
                 ids.append((row_number, lk))
             if errs:
@@ -223,7 +232,7 @@ class BatchProcessor:
                 flagged += 1
             stats.add(clean)
             g = clean.get
-            rowid = tape_base | row_number
+            rowid = tape_base | index
             sealed = keys.seal(dumps(list(map(g, sealed_fields))), cutoff, rowid)
             if used == len(random_hex):
                 random_hex, used = os.urandom(EXPOSURE_ID_BYTES * 1024).hex(), 0
@@ -240,24 +249,27 @@ _executor: Executor | None = None
 _executor_lock = threading.Lock()
 
 
-def process_lines(spec: BatchSpec, first_row: int, lines: list[bytes], store: bool) -> BatchResult:
-    """Worker entry: parse JSONL lines (rows numbered from ``first_row``) and process them."""
+def process_lines(
+    spec: BatchSpec, first_line: int, first_index: int, lines: list[bytes], store: bool
+) -> BatchResult:
+    """Worker entry: parse JSONL lines (numbered from ``first_line``) and process them."""
     key = (spec.pool_id, spec.cutoff, spec.tape_id)
     proc = _processors.get(key)
     if proc is None:
         _processors.clear()
         proc = _processors[key] = BatchProcessor(spec)
-    return proc.process(parse_lines(first_row, lines), store)
+    return proc.process(parse_lines(first_line, lines), store, first_index)
 
 
-def parse_lines(first_row: int, lines: list[bytes]) -> Iterable[tuple[int, Any, str | None]]:
-    """``(row number, parsed row, problem)`` for JSONL lines; a line that is not JSON gets a problem."""
+def parse_lines(first_line: int, lines: list[bytes]) -> Iterable[tuple[int, Any, str | None]]:
+    """``(line number, parsed row, problem)`` for the non-blank JSONL lines; a bad line gets a problem."""
     loads = orjson.loads
     for i, line in enumerate(lines):
         try:
-            yield first_row + i, loads(line), None
+            yield first_line + i, loads(line), None
         except (orjson.JSONDecodeError, ValueError):
-            yield first_row + i, None, "line is not valid UTF-8 JSON"
+            if line.strip():  # a blank line is no row (checked only here: orjson refuses one anyway)
+                yield (first_line + i, *parse_json_line(line))
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -11,6 +11,7 @@ GB 11643-1999 with ISO 7064:1983 MOD 11-2 for PRC ID numbers; GB/T 2260 for regi
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,13 +19,16 @@ from typing import Any
 
 from policies.catalogue import Catalogue, FieldSpec
 
+from .bounded_json import MAX_SAFE_INTEGER, HugeInteger
 from .pools import DERIVED_FIELDS, IDENTITY_FIELDS, TAPE_FIELDS, PoolConfig
 
 Problem = tuple[str, str]  # (rule, message)
 FieldError = tuple[str, str, str]  # (field, rule, message)
 Check = Callable[[Any], tuple[Any, Problem | None]]
 
-INT64_MAX = 2**63 - 1
+# Integers end at 2^53 - 1: beyond it a JSON reader using doubles (spreadsheets, browsers, many JSON
+# libraries) reads another number than the gateway stored (RFC 7493 §2.2). 9e13 fen = 90 trillion yuan.
+INT_MAX = MAX_SAFE_INTEGER
 
 # --- PRC resident identity number (GB 11643-1999) ------------------------------------------------------
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # 2^(17-i) mod 11
@@ -174,7 +178,79 @@ US_STATES = frozenset(
         "MP",
     ]
 )
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# --- Characters of text and identifiers ---------------------------------------------------------------
+# Unicode bidirectional controls (UAX #9 §2: embeddings, overrides, isolates, marks), which reorder how
+# a name or an address is displayed without changing what it says ("Trojan Source", CVE-2021-42574).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV Injection"); tab and
+# carriage return, also on OWASP's list, are control characters and refused as such.
+FORMULA_PREFIXES = frozenset("=+-@")
+
+
+def character_problem(v: str) -> Problem | None:
+    """The first character of ``v`` that no text field may hold, as a problem; ``None`` if there is none.
+
+    Refused: control characters (Unicode category Cc, and the line and paragraph separators Zl, Zp),
+    bidirectional controls, other invisible format characters (category Cf: zero-width space and
+    joiners, word joiner, U+FEFF, soft hyphen, ...), unpaired surrogates (Cs) and private-use characters
+    (Co). The message names the code point, never the text.
+    """
+    if v.isprintable():  # printable text has none of these: the common case costs one C call
+        return None
+    for ch in v:
+        if ch in BIDI_CONTROLS:
+            return ("bidi_control", f"bidirectional control character U+{ord(ch):04X} is not allowed")
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Zl", "Zp"):
+            return ("control_characters", f"control character U+{ord(ch):04X} is not allowed")
+        if cat == "Cf":
+            return ("invisible_characters", f"invisible character U+{ord(ch):04X} is not allowed")
+        if cat == "Cs":
+            return ("surrogate", f"unpaired surrogate U+{ord(ch):04X} is not a character")
+        if cat == "Co":
+            return ("private_use", f"private-use character U+{ord(ch):04X} is not allowed")
+    return None
+
+
+def normalise_identifier(v: str) -> str:
+    """NFKC (UAX #15) and surrounding whitespace removed: full-width ``Ｌ１`` and ``" L1 "`` become ``L1``."""
+    return unicodedata.normalize("NFKC", v).strip()
+
+
+_LOAN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
+LOAN_ID_CHARS = "ASCII letters and digits, then up to 63 of those or . _ : / # -"
+
+
+def loan_id_key(loan_id: str) -> str:
+    """The form two loan ids are compared in: ids differing only in case are one loan."""
+    return loan_id.upper()
+
+
+def same_loan_id(stored: str, asked: str) -> bool:
+    """Whether a loan id someone asks for names the stored loan id, under the rules a tape is read by."""
+    return loan_id_key(normalise_identifier(asked)) == loan_id_key(stored)
+
+
+def check_loan_id(v: str) -> Problem | None:
+    """A normalised ``platform_loan_id``: ASCII only, so that no look-alike letter makes a second loan.
+
+    NFKC folds compatibility forms (full-width letters, ligatures) but not look-alikes across scripts:
+    Cyrillic ``А`` (U+0410) stays distinct from Latin ``A``. Loan ids are machine keys, so they are ASCII.
+    """
+    if not 1 <= len(v) <= 64:
+        return ("length", "length must be 1..64 characters")
+    p = character_problem(v)
+    if p is not None:
+        return p
+    if not v.isascii():
+        return (
+            "id_charset",
+            "loan ids are ASCII after NFKC; letters of other scripts (such as Cyrillic or Greek look-alikes "
+            "of Latin letters) are not allowed",
+        )
+    if _LOAN_ID_RE.fullmatch(v) is None:
+        return ("id_format", f"expected {LOAN_ID_CHARS}")
+    return None
 
 
 def normalise_mobile(value: str) -> str:
@@ -191,8 +267,14 @@ def _text(max_len: int, min_len: int = 1) -> Callable[[str], Problem | None]:
     def check(v: str) -> Problem | None:
         if not min_len <= len(v) <= max_len:
             return ("length", f"length must be {min_len}..{max_len} characters")
-        if _CONTROL_RE.search(v):
-            return ("control_characters", "control characters are not allowed")
+        p = character_problem(v)
+        if p is not None:
+            return p
+        if v[:1] in FORMULA_PREFIXES:
+            return (
+                "formula_prefix",
+                "text may not start with = + - or @: a spreadsheet would run it as a formula",
+            )
         return None
 
     return check
@@ -219,7 +301,7 @@ def _region_check(cfg: PoolConfig) -> Callable[[str], Problem | None]:
 
 # --- Integer ranges ----------------------------------------------------------------------------------
 _INT_RANGES: dict[str, tuple[int, int]] = {
-    "original_principal_fen": (1, INT64_MAX),
+    "original_principal_fen": (1, INT_MAX),
     "term_months": (1, 600),
     "installments_total": (1, 600),
     "installments_paid": (0, 600),
@@ -230,12 +312,13 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "internal_score": (0, 1_000_000),
 }
 _UNIT_RANGES: dict[str | None, tuple[int, int]] = {
-    "minor": (0, INT64_MAX),
+    "minor": (0, INT_MAX),
     "bps": (0, 1_000_000),
     "days": (0, 36_600),
     "months": (1, 600),
-    None: (-INT64_MAX, INT64_MAX),
+    None: (-INT_MAX, INT_MAX),
 }
+_LONG_INT_STR = re.compile(r"^\s*[-+]?[1-9]\d{16,}\s*$")  # 17 significant digits: at least 10^16 > 2^53
 _DECIMAL_STR = re.compile(r"^\s*[-+]?\d*\.\d*\s*$|^\s*[-+]?\d+(\.\d*)?[eE][-+]?\d+\s*$")
 _INT_STR = re.compile(r"^-?\d{1,19}$")
 
@@ -246,6 +329,12 @@ def _int_check(spec: FieldSpec) -> Check:
 
     def check(v: Any) -> tuple[Any, Problem | None]:
         if type(v) is not int:
+            if isinstance(v, HugeInteger):
+                return v, ("integer_size", f"an integer of {v.digits} digits is {_BEYOND}")
+            if (isinstance(v, float) and v.is_integer() and abs(v) > INT_MAX) or (
+                isinstance(v, str) and _LONG_INT_STR.match(v)
+            ):
+                return v, ("integer_size", f"the number is {_BEYOND}")
             if isinstance(v, float) or (isinstance(v, str) and _DECIMAL_STR.match(v)):
                 if money:
                     return v, (
@@ -255,10 +344,15 @@ def _int_check(spec: FieldSpec) -> Check:
                 return v, ("type", "expected an integer, got a decimal number")
             return v, ("type", "expected an integer")
         if not lo <= v <= hi:
+            if not -INT_MAX <= v <= INT_MAX:
+                return v, ("integer_size", f"the number is {_BEYOND}")
             return v, ("range", f"must be between {lo} and {hi}")
         return v, None
 
     return check
+
+
+_BEYOND = f"beyond 2^53 - 1 = {INT_MAX}, the largest integer JSON carries exactly (RFC 7493 §2.2)"
 
 
 def _string_check(
@@ -314,7 +408,12 @@ def _enum_check(values: tuple[str, ...]) -> Check:
 
 
 def _id_number_normalise(v: str) -> str:
+    v = normalise_identifier(v)
     return v[:-1] + "X" if v.endswith("x") else v
+
+
+def _mobile_normalise(v: str) -> str:
+    return normalise_mobile(unicodedata.normalize("NFKC", v))
 
 
 def _id_number_syntax(v: str) -> Problem | None:
@@ -324,20 +423,24 @@ def _id_number_syntax(v: str) -> Problem | None:
     return None
 
 
-_TEXT_LIMITS = {"platform_loan_id": 64, "obligor_name": 64, "home_address": 256, "consent_version": 32}
+_TEXT_LIMITS = {"obligor_name": 64, "home_address": 256, "consent_version": 32}
 _STRING_RULES: dict[str, Callable[[str], Problem | None]] = {
     **{name: _text(limit) for name, limit in _TEXT_LIMITS.items()},
+    "platform_loan_id": check_loan_id,
     "id_number": _id_number_syntax,
     "mobile": _pattern(_MOBILE_RE, "mobile_format", "expected a mainland mobile number ^1[3-9]\\d{9}$"),
     "repayment_account": _pattern(_ACCOUNT_RE, "account_format", "expected 12-19 digits"),
 }
 _NORMALISERS: dict[str, Callable[[str], str]] = {
-    "mobile": normalise_mobile,
+    "platform_loan_id": normalise_identifier,
+    "mobile": _mobile_normalise,
     "id_number": _id_number_normalise,
+    "repayment_account": normalise_identifier,
 }
 # Fast acceptance (whole string, ASCII digits) for the pattern-checked strings: a value these match passes
 # its check unchanged (no normaliser alters it: no spaces, dashes, +86 prefix or lower-case x).
 _STRING_FAST: dict[str, re.Pattern[str]] = {
+    "platform_loan_id": _LOAN_ID_RE,
     "id_number": re.compile(r"[0-9A-Z]{5,20}"),
     "mobile": re.compile(r"1[3-9][0-9]{9}"),
     "repayment_account": re.compile(r"[0-9]{12,19}"),
@@ -353,7 +456,8 @@ class TapeRules:
     catalogue: Catalogue
     checks: Mapping[str, Check]
     # Fast acceptance for the common case, a subset of the values the check accepts unchanged:
-    # ("int", lo, hi), ("enum", allowed), ("text", min_len, max_len) for printable strings, ("date",),
+    # ("int", lo, hi), ("enum", allowed), ("text", min_len, max_len) for printable strings whose first
+    # character is no formula prefix, ("date",),
     # ("match", pattern) for strings the pattern matches whole. Anything else goes through the check.
     fast: Mapping[str, tuple[Any, ...]]
     required: frozenset[str]
@@ -538,11 +642,16 @@ def mask_value(name: str, value: Any, catalogue: Catalogue) -> Any:
 
     Level 1-2 catalogue fields show the value (long strings truncated); level 3+ fields show only the
     type and length, except ID number, mobile and account, which show their last four characters.
-    Uncatalogued or forbidden fields show nothing of the value: they could be authentication data.
+    Uncatalogued or forbidden fields show nothing of the value: they could be authentication data. An
+    absent value (a required field left out, a JSON null) is ``None``: there is nothing to mask.
     """
     spec = catalogue.get(name)
     if spec is None or spec.forbidden or catalogue.is_forbidden(name):
         return "<withheld>"
+    if value is None:
+        return None
+    if isinstance(value, HugeInteger):
+        return repr(value)  # "<integer of N digits>": its digits are not shown at any level
     if spec.level <= 2:
         if isinstance(value, str) and len(value) > 64:
             return value[:64] + "..."

@@ -22,10 +22,12 @@ from marshmallow import (
 
 from policies.catalogue import DEFAULT_CATALOGUE, Catalogue
 
+from .db import LOAN_ROWID_SHIFT
 from .pools import CN_CONSUMER, PRESETS, TAPE_FIELDS, PoolConfig
-from .rules import Check, TapeRules, compile_rules, cross_field_errors
+from .rules import LOAN_ID_CHARS, Check, TapeRules, compile_rules, cross_field_errors
 from .validation import ROW_FIELD
 
+MAX_LOAN_INDEX = (1 << LOAN_ROWID_SHIFT) - 1
 _REQUIRED_MSG = "required: required for this pool"
 
 
@@ -97,6 +99,20 @@ class TapeRowBase(Schema):
         return {k: v for k, v in data.items() if v is not None}
 
 
+_TEXT_NOTE = (
+    "; no control, bidirectional-control or invisible characters, and no leading = + - @ "
+    "(a spreadsheet would run the cell as a formula)"
+)
+_FREE_TEXT = frozenset({"obligor_name", "home_address", "consent_version"})
+_FIELD_NOTES = {
+    "platform_loan_id": f"; normalised with NFKC and trimmed, then {LOAN_ID_CHARS} (ASCII only: no "
+    "look-alike letters of other scripts); ids that differ only in case are the same loan",
+    "id_number": "; normalised with NFKC and trimmed; a final lower-case x is read as X",
+    "mobile": "; normalised with NFKC; spaces, dashes and a +86 / 0086 prefix are removed",
+    "repayment_account": "; normalised with NFKC and trimmed",
+}
+
+
 def _field_for(rules: TapeRules, name: str) -> fields.Field:
     spec = rules.catalogue[name]
     required = name in rules.required
@@ -104,6 +120,7 @@ def _field_for(rules: TapeRules, name: str) -> fields.Field:
     meta: dict[str, Any] = {"description": f"level {spec.level}, {spec.category}"}
     kw: dict[str, Any] = {"required": required, "allow_none": not required, "error_messages": msgs}
     check = rules.checks[name]
+    meta["description"] += _FIELD_NOTES.get(name, _TEXT_NOTE if name in _FREE_TEXT else "")
     if spec.type == "int":
         if spec.unit == "minor":
             meta["description"] += f"; integer minor units of {rules.cfg.currency} ({rules.cfg.minor_unit})"
@@ -252,9 +269,17 @@ class TapeListItemSchema(Schema):
 
 
 class LoanPageQuerySchema(Schema):
-    """Keyset pagination: ``after`` is the last ``index`` of the previous page (0 = from the start)."""
+    """Keyset pagination: ``after`` is the last ``index`` of the previous page (0 = from the start).
 
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    A loan's index is below 2^32 (the low half of its row id), so a larger cursor is refused (422) rather
+    than handed to SQLite, whose integers end at 2^63 - 1.
+    """
+
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_LOAN_INDEX),
+        metadata={"description": f"0 to {MAX_LOAN_INDEX}"},
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     purpose = fields.String(load_default=None, allow_none=True)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .rules import Check, FieldError, TapeRules, cross_field_errors, mask_value
+from .rules import Check, FieldError, TapeRules, cross_field_errors, loan_id_key, mask_value
 
 _fromisoformat = date.fromisoformat
 ROW_FIELD = "_row"  # error "field" for problems with the row as a whole
@@ -129,8 +129,12 @@ def _compile_field_checks(
             ns[f"E{i}"] = a
             lines.append(f"    elif type(v) is str and v in E{i}:")
         elif fast == 3:
-            # Printable strings have no control characters: the text rule's only other clause.
-            lines.append(f"    elif type(v) is str and {int(a)} <= len(v) <= {int(b)} and v.isprintable():")
+            # Printable strings have no control, bidi or invisible characters; with a first character
+            # that starts no formula they pass every clause of the text rule.
+            lines.append(
+                f"    elif type(v) is str and {int(a)} <= len(v) <= {int(b)} and v.isprintable()"
+                " and v[0] not in '=+-@':"
+            )
         elif fast == 4:
             lines.append(
                 "    elif type(v) is str and len(v) == 10 and v[4] == '-' and v[7] == '-'"
@@ -260,7 +264,7 @@ class TapeValidator:
         clean, errors = self.rows.validate(raw)
         loan_id = clean.get("platform_loan_id")
         if loan_id is not None:
-            first = self._seen_ids.setdefault(loan_id, row_number)
+            first = self._seen_ids.setdefault(loan_id_key(loan_id), row_number)
             if first != row_number:
                 errors.append(
                     ("platform_loan_id", "duplicate", f"platform_loan_id already used on row {first}")

@@ -11,7 +11,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..ingest import ContentHashMismatch, TapeRejected, ingest_tape
+from ..ingest import ContentHashMismatch, TapeRejected, TapeSuperseded, ingest_tape
 from ..pools import PRESETS
 from ..schemas import PoolCreateSchema, PoolSchema, TapeListItemSchema, TapeResultSchema
 from ..signing import TapeSignatureError, verify_tape_signature
@@ -76,7 +76,9 @@ class Tapes(MethodView):
 _TAPE_BODY_DOC = {
     "required": True,
     "description": "A loan tape: a JSON array of rows, JSONL (one row per line) or CSV with a header row. "
-    "Rows follow tape schema v1 (TapeRowCN or TapeRowUS by the pool's jurisdiction).",
+    "Rows follow tape schema v1 (TapeRowCN or TapeRowUS by the pool's jurisdiction). Integers lie within "
+    "±(2^53 - 1). In error reports, `row` is the source line of a CSV record (the header is line 1) or of "
+    "a JSONL row (blank lines count), and the 1-based position of a row in a JSON array.",
     "content": {
         "application/json": {
             "schema": {"type": "array", "items": {"$ref": "#/components/schemas/TapeRowCN"}}
@@ -119,7 +121,11 @@ class TapeSubmission(MethodView):
     @blp.alt_response(400, description="malformed body or headers")
     @blp.alt_response(401, description="unknown credentials")
     @blp.alt_response(403, description="another platform's pool, or a signature that does not verify")
-    @blp.alt_response(409, description="cut-off sealed, or Idempotency-Key reused for a different tape")
+    @blp.alt_response(
+        409,
+        description="cut-off sealed; Idempotency-Key reused for a different tape; or the tape was stored "
+        "before and has since been superseded (errors.tape names the superseded and the current tape)",
+    )
     @blp.alt_response(413, description="body larger than the configured maximum")
     @blp.alt_response(415, description="unsupported Content-Type")
     @blp.alt_response(422, description="invalid rows: errors.tape lists row, field, rule and masked value")
@@ -184,6 +190,19 @@ class TapeSubmission(MethodView):
             fail(413, f"{exc}; nothing stored")
         except ContentHashMismatch:
             fail(400, "the body's SHA-256 differs from X-Tape-SHA256 (the signed hash); nothing stored")
+        except TapeSuperseded as exc:
+            fail(
+                409,
+                str(exc),
+                errors={
+                    "tape": {
+                        "status": "superseded",
+                        "tape_id": exc.tape_id,
+                        "cutoff_date": exc.cutoff,
+                        "current_tape_id": exc.current_tape_id,
+                    }
+                },
+            )
         except Conflict as exc:
             fail(409, str(exc))
         if outcome.replayed:

@@ -37,6 +37,7 @@ from proofs.snapshot import verify_header
 from .. import decisions
 from ..db import connect, transaction
 from ..gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
+from ..rules import same_loan_id
 from ..sealing import JobRunner, SealError, SealSettings, TestingHooks, get_job, run_seal_job, start_seal_job
 from ..snapshots import (
     SnapshotRecord,
@@ -511,7 +512,7 @@ def _audience_blueprint(role: str) -> Blueprint:
                 tape = get_tape(db, snapshot_tape_id(db, snap))
                 found = None
                 for stored in iter_loans(db, keys, tape, obligor_pseudo_ids=tuple(party.obligor_keys)):
-                    if stored.record.get("platform_loan_id") == query["platform_loan_id"]:
+                    if same_loan_id(stored.record.get("platform_loan_id", ""), query["platform_loan_id"]):
                         found = stored
                         break
                 if found is None:

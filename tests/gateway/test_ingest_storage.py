@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import sqlite3
 import threading
@@ -164,3 +165,64 @@ def test_a_checkpoint_that_cannot_start_does_not_fail_a_committed_tape(
     assert result["rows"] == 3
     assert db.conn.execute("SELECT COUNT(*) FROM loans").fetchone()[0] == 3
     assert "background WAL checkpoint" in caplog.text
+
+
+def _tape_with_blank_lines(n: int, bad: int | None = None) -> tuple[bytes, dict[int, int]]:
+    """A JSONL tape of ``n`` loans with a blank line after every fourth; loan number -> its line."""
+    lines: list[str] = []
+    line_of: dict[int, int] = {}
+    for i in range(1, n + 1):
+        row = cn_row(i, term_months=0) if i == bad else cn_row(i)
+        lines.append(json.dumps(row, ensure_ascii=False))
+        line_of[i] = len(lines)
+        if i % 4 == 0:
+            lines.append("   ")
+    return ("\n".join(lines) + "\n").encode(), line_of
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_errors_name_the_jsonl_line_across_batches_and_worker_processes(
+    inst: Instance, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 5)
+    body, line_of = _tape_with_blank_lines(30, bad=23)
+    db = inst.db()
+    with pytest.raises(TapeRejected) as exc:
+        ingest_tape(
+            db,
+            get_pool(db, "P1"),
+            pool_keys(db, inst.master(), "P1"),
+            CUTOFF,
+            io.BytesIO(body),
+            "jsonl",
+            submitted_by="t",
+            max_bytes=10**8,
+            workers=workers,
+        )
+    errors = [(e.row, e.field, e.rule) for e in exc.value.report.errors]
+    assert errors == [(line_of[23], "term_months", "range")]
+    assert line_of[23] == 28  # five blank lines before it
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loan_indexes_are_consecutive_whatever_the_blank_lines(
+    inst: Instance, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 5)
+    body, _ = _tape_with_blank_lines(30)
+    db = inst.db()
+    ingest_tape(
+        db,
+        get_pool(db, "P1"),
+        pool_keys(db, inst.master(), "P1"),
+        CUTOFF,
+        io.BytesIO(body),
+        "jsonl",
+        submitted_by="t",
+        max_bytes=10**8,
+        workers=workers,
+    )
+    _, loans = snapshot_loans(db, inst.master(), "P1", CUTOFF)
+    assert [(loan.index, loan.record["platform_loan_id"]) for loan in loans] == [
+        (i, f"L{i:07d}") for i in range(1, 31)
+    ]

@@ -58,7 +58,8 @@ def test_jsonl_reports_bad_lines_and_goes_on(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(tape_formats, "CHUNK", 7)
     body = b'{"a": 1}\n\nnot json\n{"b": 2}'
     out = list(iter_jsonl(HashingReader(io.BytesIO(body), 10**6)))
-    assert out == [(1, {"a": 1}, None), (2, None, "line is not valid UTF-8 JSON"), (3, {"b": 2}, None)]
+    # Rows are numbered by source line: the blank line 2 counts.
+    assert out == [(1, {"a": 1}, None), (3, None, "the line is not valid JSON"), (4, {"b": 2}, None)]
 
 
 def test_csv_cells_become_ints_only_when_plain_integers() -> None:
@@ -66,7 +67,7 @@ def test_csv_cells_become_ints_only_when_plain_integers() -> None:
     body = (header + "L1,12,12.50,张三\nL2,,7,\n").encode()
     rows = list(iter_csv(HashingReader(io.BytesIO(body), 10**6), ["term_months", "original_principal_fen"]))
     assert rows[0] == (
-        1,
+        2,  # the header is line 1
         {
             "platform_loan_id": "L1",
             "term_months": 12,
@@ -75,10 +76,64 @@ def test_csv_cells_become_ints_only_when_plain_integers() -> None:
         },
         None,
     )
-    assert rows[1] == (2, {"platform_loan_id": "L2", "original_principal_fen": 7}, None)
+    assert rows[1] == (3, {"platform_loan_id": "L2", "original_principal_fen": 7}, None)
 
 
 def test_size_cap_is_enforced_while_streaming() -> None:
     reader = HashingReader(io.BytesIO(b"x" * 100), 50)
     with pytest.raises(TapeTooLarge):
         list(reader.chunks())
+
+
+# --- source-line numbering and specific error texts ---------------------------------------------------------
+def test_csv_records_are_numbered_by_the_line_they_start_on() -> None:
+    body = b'platform_loan_id,home_address\nL1,"a\nb"\n\nL2,c\n'
+    rows = list(iter_csv(HashingReader(io.BytesIO(body), 10**6), []))
+    assert [(n, r["platform_loan_id"]) for n, r, _ in rows] == [(2, "L1"), (5, "L2")]
+
+
+def test_a_csv_cell_past_the_reader_limit_names_its_line() -> None:
+    import csv
+
+    body = ("platform_loan_id,home_address\nL1,a\nL2," + "x" * (csv.field_size_limit() + 1) + "\n").encode()
+    with pytest.raises(TapeMalformed, match="line 3 is longer than") as exc:
+        list(iter_csv(HashingReader(io.BytesIO(body), 10**7), []))
+    assert exc.value.row == 3
+
+
+def test_a_jsonl_line_with_a_byte_order_mark_says_so() -> None:
+    out = list(iter_jsonl(HashingReader(io.BytesIO(b'\xef\xbb\xbf{"a": 1}\n'), 10**6)))
+    assert out[0][:2] == (1, None)
+    assert "byte-order mark" in str(out[0][2])
+
+
+def test_a_complete_jsonl_line_past_the_row_limit_is_refused_with_its_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A line that arrives whole inside one read (not as a pending tail) is checked too.
+    monkeypatch.setattr(tape_formats, "CHUNK", 4 * tape_formats.MAX_RECORD_BYTES)
+    body = b'{"a": 1}\n' + b'{"a": "' + b"x" * tape_formats.MAX_RECORD_BYTES + b'"}\n{"a": 2}\n'
+    with pytest.raises(TapeMalformed, match="line 2 is longer than") as exc:
+        list(iter_jsonl(HashingReader(io.BytesIO(body), 10**8)))
+    assert exc.value.row == 2
+
+
+def test_a_json_array_with_a_5000_digit_integer_yields_a_marker() -> None:
+    from gateway.bounded_json import HugeInteger
+
+    body = b'[{"a": 1}, {"a": ' + b"9" * 5000 + b"}]"
+    rows = [r for _, r, _ in iter_json_array(HashingReader(io.BytesIO(body), 10**6))]
+    assert rows[0] == {"a": 1}
+    assert isinstance(rows[1]["a"], HugeInteger)
+
+
+def test_a_json_array_row_nested_50000_deep_is_malformed_with_the_rule() -> None:
+    body = b'[{"a": 1}, {"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}]"
+    with pytest.raises(TapeMalformed, match="deeper than 64 levels") as exc:
+        list(iter_json_array(HashingReader(io.BytesIO(body), 10**6)))
+    assert exc.value.row == 2
+
+
+def test_a_json_array_with_a_byte_order_mark_says_so() -> None:
+    with pytest.raises(TapeMalformed, match="byte-order mark"):
+        list(iter_json_array(HashingReader(io.BytesIO(b"\xef\xbb\xbf[]"), 10**6)))

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.bounded_json import HugeInteger
 from gateway.pools import CN_CONSUMER, TAPE_FIELDS, US_CONSUMER
 from gateway.rules import compile_rules
 from gateway.schemas import marshmallow_errors, tape_row_schema
@@ -130,7 +131,76 @@ _EDGE_VALUES = {
         "AB-12",
     ],
     "region_code": ["110105", "990105", "11010", "1101055", "110105\n", "１１0105", "NJ"],
+    "platform_loan_id": [
+        "L0000001",
+        "l0000001",
+        "L0000001 ",
+        " L0000001",
+        "L0000001\u200b",
+        "\ufeffL0000001",
+        "L000000\u0410",  # Cyrillic capital A
+        "Ｌ０００１",
+        "L-1/2:3#4.5_6",
+        "-L1",
+        "=L1",
+        "L" * 64,
+        "L" * 65,
+        "L\u202e1",
+        "L\x001",
+    ],
+    "obligor_name": [
+        "张三",
+        "Anna\u202eannA",
+        "Anna\u2066x\u2069",
+        "Anna\u200d",
+        "An\x07na",
+        "An\x85na",
+        "An\u2028na",
+        '=HYPERLINK("http://x","y")',
+        "+86 138",
+        "-1",
+        "@SUM(A1)",
+        "\tAnna",
+        "\rAnna",
+        "张\u3000三",
+        "An\ue000na",
+        "An\ud800na",  # an unpaired surrogate (Python's JSON decoder lets "\\ud800" through)
+    ],
+    "home_address": ["北京市朝阳区", "=1+1", "Room 1\u202e2", "Street\ufeff"],
 }
+_BIG_INTEGERS = [2**53 - 1, 2**53, 2**53 + 1, -(2**53), 2**63, 10**30, float(2**64), 1e300, "9" * 17]
+
+
+@pytest.mark.parametrize("value", _BIG_INTEGERS, ids=repr)
+@pytest.mark.parametrize("name", ["original_principal_fen", "term_months", "days_past_due"])
+def test_integers_beyond_2_53_get_the_same_verdict(name: str, value: Any) -> None:
+    row = cn_row(1)
+    row[name] = value
+    (_, fe), (_, me) = _both(CN_RULES, row)
+    assert fe == me
+    if abs(float(value)) > 2**53 - 1:
+        assert (name, "integer_size") in fe
+
+
+def test_a_huge_integer_marker_gets_the_same_verdict() -> None:
+    row = cn_row(1)
+    row["term_months"] = HugeInteger(5000)
+    (_, fe), (_, me) = _both(CN_RULES, row)
+    assert fe == me == {("term_months", "integer_size")}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["platform_loan_id", "obligor_name", "home_address", "consent_version"]),
+    st.text(st.characters(codec="utf-8"), min_size=0, max_size=12),
+)
+def test_any_text_gets_the_same_verdict(name: str, value: str) -> None:
+    row = cn_row(1)
+    row[name] = value
+    (fc, fe), (mc, me) = _both(CN_RULES, row)
+    assert fe == me
+    if not fe:
+        assert fc == mc
 
 
 @pytest.mark.parametrize(("name", "value"), [(n, v) for n, vs in _EDGE_VALUES.items() for v in vs])
