@@ -13,8 +13,13 @@ Rules (reference notes §4; DESIGN.md "Aggregates"):
   set differs by fewer than ``k`` from the same report cell in an earlier snapshot (temporal
   differencing of consecutive reports). Every release to anyone counts: releases are not per party.
 * **Threshold claims.** Each answered threshold claim leaks one bit. A role that may not see the exact
-  value gets the deal's registered thresholds (trigger levels) freely and at most ``claim_budget[role]``
-  other thresholds per snapshot; asking the same one again is free.
+  value gets the deal's registered thresholds (trigger levels, ``<=``) freely and at most
+  ``claim_budget[role]`` other (metric, threshold, direction) questions per snapshot; asking the same
+  one again is free, but ``>= t`` after ``<= t`` is a new question (together they reveal equality).
+* **Release ledger.** Whatever reaches an aggregate-only party is a table of cells per sealed snapshot,
+  decided once by :func:`plan_release` against a per-pool :class:`ReleaseLedger` of every cell
+  released before: no cohort of fewer than ``k`` obligors may become determined by any linear
+  combination of released sums (across cells, tape versions and cut-offs).
 
 Refusals are decided from cohort membership and the history of releases only, never from the metric
 values, and are sticky (the same question gets the same answer), so a refusal tells the asker at most
@@ -50,6 +55,9 @@ DIMENSIONS: tuple[str, ...] = (
 """The fixed dimensions a registered report may break down by (reference notes §4.3)."""
 
 WHOLE_POOL_REPORT = "pool"
+DIRECTIONS: tuple[str, ...] = ("<=", ">=")
+"""The directions of a one-sided threshold claim (what the claim budget is keyed by, with metric and
+threshold)."""
 STATE_FORMAT = "poolproof/aggregate-guard-state/v1"
 REFUSED = "suppressed by statistical disclosure control"
 
@@ -128,7 +136,7 @@ class GuardState:
         self.releases: list[_Release] = []
         self.decided: dict[tuple[str, str, str, str], tuple[bool, str, str]] = {}
         self.snapshots: dict[str, list[str]] = {}
-        self.claims: dict[tuple[str, str, str], set[tuple[str, int]]] = {}
+        self.claims: dict[tuple[str, str, str], set[tuple[str, int, str]]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (no obligor keys: 64-bit digests only)."""
@@ -162,7 +170,7 @@ class GuardState:
                     "party_id": k[0],
                     "pool_id": k[1],
                     "snapshot_id": k[2],
-                    "asked": [[m, t] for m, t in sorted(v)],
+                    "asked": [[m, t, d] for m, t, d in sorted(v)],
                 }
                 for k, v in self.claims.items()
             ],
@@ -194,7 +202,7 @@ class GuardState:
             st.snapshots = {str(p): [str(x) for x in s] for p, s in doc.get("snapshots", {}).items()}
             for c in doc.get("claims", []):
                 st.claims[(c["party_id"], c["pool_id"], c["snapshot_id"])] = {
-                    (str(m), int(t)) for m, t in c["asked"]
+                    (str(q[0]), int(q[1]), str(q[2]) if len(q) > 2 else "<=") for q in c["asked"]
                 }
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"aggregate guard state: malformed entry ({exc})") from exc
@@ -294,26 +302,289 @@ class AggregateGuard:
         return AggregateDecision(True, "cohort_ok", f"at least k={k} obligors, no small difference")
 
     def check_threshold_claim(
-        self, party: Party, *, pool_id: str, snapshot_id: str, metric: str, threshold: int
+        self,
+        party: Party,
+        *,
+        pool_id: str,
+        snapshot_id: str,
+        metric: str,
+        threshold: int,
+        direction: str = "<=",
     ) -> AggregateDecision:
-        """May ``party`` have a threshold claim ``metric <= / >= threshold`` answered on ``snapshot_id``?
+        """May ``party`` have ``metric <direction> threshold`` answered on ``snapshot_id``?
 
-        Decided before and independently of the hidden value; budget is spent whether the claim turns
-        out true or false. Recorded when allowed.
+        The budget is keyed by metric, threshold *and* direction: ``<= t`` and ``>= t`` together say
+        whether the value equals ``t``, so the second is a new bit, not a repeat. Registered deal
+        thresholds are free in the ``<=`` direction (the deal's trigger test); ``>=`` on them costs
+        budget like any other. Decided before and independently of the hidden value; budget is spent
+        whether the claim turns out true or false. Recorded when allowed. Raises ``ValueError`` for a
+        direction other than ``<=`` or ``>=`` (a two-sided claim with equal ends is an exact
+        disclosure and is decided by the exact-value rule before the budget is asked).
         """
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         if party.role in self.config.exact_value_roles:
             return AggregateDecision(True, "exact_value_role", f"role {party.role} may see exact values")
         if pool_id not in party.pools:
             return AggregateDecision(False, "scope.pool", "pool outside the party's scope")
-        if threshold in self.config.registered_thresholds.get(metric, ()):
+        if direction == "<=" and threshold in self.config.registered_thresholds.get(metric, ()):
             return AggregateDecision(True, "registered_threshold", "a registered deal threshold")
         asked = self.state.claims.setdefault((party.id, pool_id, snapshot_id), set())
-        if (metric, threshold) in asked:
+        question = (metric, threshold, direction)
+        if question in asked:
             return AggregateDecision(True, "repeat_claim", "asked before on this snapshot: no new bit")
         budget = self.config.claim_budget.get(party.role, 0)
         if len(asked) >= budget:
             return AggregateDecision(
                 False, "claim_budget", f"threshold-claim budget {budget} per snapshot spent"
             )
-        asked.add((metric, threshold))
+        asked.add(question)
         return AggregateDecision(True, "claim_budget", f"budget {len(asked)}/{budget} on this snapshot")
+
+
+# --- the release ledger: what reaches aggregate-only parties ------------------------------------------
+SUPPRESSED = (
+    "suppressed by statistical disclosure control: this figure would rest on fewer than {k} distinct "
+    "obligors, leave fewer than {k} in the rest of the pool, or differ by fewer than {k} from figures "
+    "already released"
+)
+"""The one text every suppressed figure carries (``{k}`` is the policy's minimum cohort)."""
+
+_LEDGER_FORMAT = "poolproof/release-ledger/v1"
+
+
+def loan_digest(pool_id: str, loan_key: str) -> int:
+    """A 64-bit digest standing for one loan of a pool in the ledger (the key itself is not kept)."""
+    h = hashlib.sha256(b"poolproof/disclosure/loan/v1\x00" + pool_id.encode() + b"\x00" + loan_key.encode())
+    return int.from_bytes(h.digest()[:8], "big")
+
+
+def obligor_digest(pool_id: str, obligor_key: str) -> int:
+    """A 64-bit digest standing for one obligor of a pool in the ledger."""
+    tag = b"poolproof/disclosure/obligor/v1\x00"
+    h = hashlib.sha256(tag + pool_id.encode() + b"\x00" + obligor_key.encode())
+    return int.from_bytes(h.digest()[:8], "big")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a release table: the loans its figures sum over (as digests).
+
+    ``group`` names the partition of the pool the cell belongs to (``"dpd_bucket"``, ``"loan_status"``):
+    the cells of a group sum to the pool, so what is suppressed in a group must itself be a cohort of at
+    least ``k``. The pool cell and cells outside any partition have ``group=None``.
+    """
+
+    name: str
+    loans: frozenset[int]
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class CellDecision:
+    """Whether a cell's figures are released; ``check`` names the deciding rule (for the decision log)."""
+
+    released: bool
+    check: str
+
+
+@dataclass
+class LedgerRow:
+    """A released cell: the loans its figures sum over."""
+
+    snapshot_id: str
+    cell: str
+    loans: frozenset[int]
+
+
+class ReleaseLedger:
+    """Every cell released from one pool to aggregate-only parties, and who owns each loan.
+
+    The ledger is the memory of the differencing rules: a new cell is released only if, together with
+    everything released before (any snapshot, any tape version, any party), no cohort of fewer than ``k``
+    obligors can be isolated by linear combination. See :func:`plan_release`.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[LedgerRow] = []
+        self.owner: dict[int, int] = {}
+
+    def add_owners(self, owner: Mapping[int, int]) -> None:
+        """Record which obligor (digest) owns each loan (digest)."""
+        self.owner.update(owner)
+
+    def obligors(self, loans: Iterable[int]) -> int:
+        """Distinct obligors owning ``loans`` (a loan of unknown owner counts as its own obligor)."""
+        return len({self.owner.get(loan, loan) for loan in loans})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (digests only)."""
+        return {
+            "format": _LEDGER_FORMAT,
+            "rows": [
+                {"snapshot_id": r.snapshot_id, "cell": r.cell, "loans": _pack(r.loans)} for r in self.rows
+            ],
+            "owners": _pack_pairs(self.owner),
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> ReleaseLedger:
+        """Rebuild from :meth:`to_dict` output; raises ``ValueError`` naming the bad part."""
+        if doc.get("format") != _LEDGER_FORMAT:
+            raise ValueError(f"release ledger: expected format {_LEDGER_FORMAT!r}")
+        led = cls()
+        try:
+            for r in doc["rows"]:
+                led.rows.append(LedgerRow(str(r["snapshot_id"]), str(r["cell"]), _unpack(r["loans"])))
+            led.owner = _unpack_pairs(doc["owners"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"release ledger: malformed entry ({exc})") from exc
+        return led
+
+
+def _pack_pairs(pairs: Mapping[int, int]) -> str:
+    return base64.b64encode(b"".join(struct.pack(">QQ", a, b) for a, b in sorted(pairs.items()))).decode()
+
+
+def _unpack_pairs(text: str) -> dict[int, int]:
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) % 16:
+        raise ValueError("owner list is not a multiple of 16 bytes")
+    vals = struct.unpack(f">{len(raw) // 8}Q", raw)
+    return dict(zip(vals[0::2], vals[1::2], strict=True))
+
+
+def isolated_cohorts(rows: list[frozenset[int]], ledger: ReleaseLedger, k: int) -> list[frozenset[int]]:
+    """The cohorts of fewer than ``k`` obligors whose sum the released ``rows`` determine exactly.
+
+    Every released figure is a sum over its cell of a per-loan value, so what a set of released cells
+    determines is the row space of their 0/1 incidence matrix (auditing of sum queries, Chin and
+    Özsoyoğlu 1982). Loans that lie in exactly the same cells ("atoms") can never be told apart; an
+    atom's sum is determined iff its indicator vector lies in the row space, which a reduced row echelon
+    form over the rationals (exact integer arithmetic) shows directly: some reduced row is non-zero in
+    that atom's column only. The per-loan value is taken to be the same in every snapshot (the attacker
+    is assumed to know how the other loans amortised), which can only find more, never fewer.
+    """
+    if not rows:
+        return []
+    signature: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        bit = 1 << i
+        for loan in row:
+            signature[loan] = signature.get(loan, 0) | bit
+    atoms: dict[int, list[int]] = {}
+    for loan, sig in signature.items():
+        atoms.setdefault(sig, []).append(loan)
+    sigs = list(atoms)
+    small = [j for j, s in enumerate(sigs) if ledger.obligors(atoms[s]) < k]
+    if not small:
+        return []
+    matrix = [[1 if sig >> i & 1 else 0 for sig in sigs] for i in range(len(rows))]
+    reduced = _reduced_rows(matrix, len(sigs))
+    out: list[frozenset[int]] = []
+    small_set = set(small)
+    for reduced_row in reduced:
+        nonzero = [j for j, v in enumerate(reduced_row) if v]
+        if len(nonzero) == 1 and nonzero[0] in small_set:
+            out.append(frozenset(atoms[sigs[nonzero[0]]]))
+    return out
+
+
+def _reduced_rows(matrix: list[list[int]], width: int) -> list[list[int]]:
+    """Reduced row echelon form over the rationals, kept in integers (each row scaled by its gcd)."""
+    from math import gcd
+
+    rows = [list(r) for r in matrix if any(r)]
+    pivot_row = 0
+    for col in range(width):
+        pick = next((i for i in range(pivot_row, len(rows)) if rows[i][col]), None)
+        if pick is None:
+            continue
+        rows[pivot_row], rows[pick] = rows[pick], rows[pivot_row]
+        p = rows[pivot_row]
+        for i, r in enumerate(rows):
+            if i != pivot_row and r[col]:
+                f, g = r[col], p[col]
+                new = [g * a - f * b for a, b in zip(r, p, strict=True)]
+                d = 0
+                for v in new:
+                    d = gcd(d, v)
+                rows[i] = [v // d for v in new] if d > 1 else new
+        pivot_row += 1
+        if pivot_row == len(rows):
+            break
+    return [r for r in rows if any(r)]
+
+
+def plan_release(
+    ledger: ReleaseLedger, pool: Cell, cells: list[Cell], k: int
+) -> tuple[CellDecision, dict[str, CellDecision]]:
+    """Decide which cells of one snapshot's release table may be released, given the ``ledger``.
+
+    Rules, in order (all from cohort membership and the ledger, never from a figure's value):
+
+    1. The pool cell needs ``k`` obligors and, with the ledger, must not isolate a small cohort
+       (``pool.min_cohort``, ``pool.differencing``: e.g. two cut-offs or two tape versions whose pools
+       differ by fewer than ``k`` loans). Without the pool cell nothing of the table is released.
+    2. Each cell needs ``k`` obligors (``min_cohort``) unless it is empty, and so does the rest of the
+       pool (``complement``); then, with the ledger and the cells released so far, it must not isolate a
+       cohort of fewer than ``k`` (``differencing``), which also covers a suppressed cell that the pool
+       minus the other cells of its group would give away (secondary suppression).
+    3. Within each group, the suppressed cells together must reach ``k`` obligors, else the smallest
+       released cells of the group are suppressed too (``secondary``).
+
+    Returns the pool cell's decision and one per cell. Does not change the ledger.
+    """
+    if ledger.obligors(pool.loans) < k:
+        none = CellDecision(False, "pool.min_cohort")
+        return none, {c.name: none for c in cells}
+    base = [r.loans for r in ledger.rows]
+    if isolated_cohorts([*base, pool.loans], ledger, k):
+        none = CellDecision(False, "pool.differencing")
+        return none, {c.name: none for c in cells}
+    work = [*base, pool.loans]
+    out: dict[str, CellDecision] = {}
+    for c in cells:
+        n = ledger.obligors(c.loans)
+        rest = ledger.obligors(pool.loans - c.loans)
+        if n == 0:
+            out[c.name] = CellDecision(True, "empty_cell")
+            continue
+        if n < k:
+            out[c.name] = CellDecision(False, "min_cohort")
+        elif 0 < rest < k:
+            out[c.name] = CellDecision(False, "complement")
+        elif isolated_cohorts([*work, c.loans], ledger, k):
+            out[c.name] = CellDecision(False, "differencing")
+        else:
+            out[c.name] = CellDecision(True, "cohort_ok")
+            work.append(c.loans)
+    groups = sorted({c.group for c in cells if c.group is not None})
+    for g in groups:
+        members = [c for c in cells if c.group == g and c.loans]
+        hidden: set[int] = set()
+        for c in members:
+            if not out[c.name].released:
+                hidden |= c.loans
+        released = sorted(
+            (c for c in members if out[c.name].released), key=lambda c: (ledger.obligors(c.loans), c.name)
+        )
+        while hidden and ledger.obligors(hidden) < k and released:
+            c = released.pop(0)
+            out[c.name] = CellDecision(False, "secondary")
+            hidden |= c.loans
+    return CellDecision(True, "cohort_ok"), out
+
+
+def record_release(
+    ledger: ReleaseLedger,
+    snapshot_id: str,
+    pool: Cell,
+    cells: list[Cell],
+    decisions: Mapping[str, CellDecision],
+) -> None:
+    """Append the released cells (and the pool cell) of one table to the ledger."""
+    ledger.rows.append(LedgerRow(snapshot_id, pool.name, pool.loans))
+    for c in cells:
+        if c.loans and decisions[c.name].released:
+            ledger.rows.append(LedgerRow(snapshot_id, c.name, c.loans))
