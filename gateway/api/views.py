@@ -6,13 +6,29 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import fields
 
 from policies import PolicyError
 
+from ..disclosure import controlled_stats, is_aggregate_only
 from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
+from ..snapshots import get_snapshot, snapshot_tape_id
 from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool
-from ..views import DEFAULT_PURPOSE, loan_page, pool_stats
+from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
 from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
+
+
+class DisclosedStatsSchema(StatsSchema):
+    """Pool statistics; for an aggregate-only party, those of the sealed snapshot under disclosure control."""
+
+    snapshot_id = fields.String(
+        metadata={"description": "the sealed snapshot the figures come from (aggregate-only parties)"}
+    )
+    currency = fields.String(metadata={"description": "ISO 4217 currency of every money figure"})
+    minor_unit = fields.String(metadata={"description": "money figures are integers in this minor unit"})
+    min_cohort = fields.Integer(
+        metadata={"description": "distinct obligors a released figure rests on, at least"}
+    )
 
 
 def _scoped_pool(party: PartyRecord, pool_id: str) -> None:
@@ -110,12 +126,40 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
     @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/stats")
     class Stats(MethodView):
         @blp.arguments(StatsQuerySchema, location="query")
-        @blp.response(200, StatsSchema)
+        @blp.response(200, DisclosedStatsSchema)
         @blp.alt_response(403, description="pool outside the party's scope, or purpose not declared")
-        @blp.alt_response(404, description="no such pool, or no tape for the cut-off")
+        @blp.alt_response(
+            404,
+            description="no such pool, no tape for the cut-off, or no sealed snapshot (aggregate-only)",
+        )
         def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
-            """Whole-pool statistics of the cut-off (sums, counts, DPD buckets) the policy releases."""
+            """Whole-pool statistics of the cut-off (sums, counts, DPD buckets) the policy releases.
+
+            A party the policy allows aggregates only (investors; borrowers beyond their own loans)
+            gets the figures of the cut-off's sealed snapshot through disclosure control: each figure
+            with its unit and currency, or ``{"suppressed": true, "reason": ...}`` with one fixed text
+            when it rests on too few obligors or would isolate a few from figures released before."""
             party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
+            if is_aggregate_only(policy(), policy_party(party), purpose, pool_id):
+                try:
+                    snap = get_snapshot(get_db(), pool_id, cutoff)
+                except NotFound:
+                    fail(404, f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
+                stats, withheld, table = controlled_stats(
+                    get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
+                )
+                return {
+                    "pool_id": pool_id,
+                    "cutoff_date": cutoff,
+                    "tape_id": snapshot_tape_id(get_db(), snap),
+                    "snapshot_id": snap.snapshot_id,
+                    "purpose": purpose,
+                    "currency": table["currency"],
+                    "minor_unit": table["minor_unit"],
+                    "min_cohort": table["min_cohort"],
+                    "stats": stats,
+                    "withheld": withheld,
+                }
             stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
             return {
                 "pool_id": pool_id,
