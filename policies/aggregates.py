@@ -13,7 +13,7 @@ Rules (reference notes §4; DESIGN.md "Aggregates"):
   set differs by fewer than ``k`` from the same report cell in an earlier snapshot (temporal
   differencing of consecutive reports). Every release to anyone counts: releases are not per party.
 * **Threshold claims.** Each answered threshold claim leaks one bit. A role that may not see the exact
-  value gets the deal's registered thresholds (trigger levels, ``<=``) freely and at most
+  value gets the deal's registered thresholds (trigger levels) freely and at most
   ``claim_budget[role]`` other (metric, threshold, direction) questions per snapshot; asking the same
   one again is free, but ``>= t`` after ``<= t`` is a new question (together they reveal equality).
 * **Release ledger.** Whatever reaches an aggregate-only party is a table of cells per sealed snapshot,
@@ -315,8 +315,8 @@ class AggregateGuard:
 
         The budget is keyed by metric, threshold *and* direction: ``<= t`` and ``>= t`` together say
         whether the value equals ``t``, so the second is a new bit, not a repeat. Registered deal
-        thresholds are free in the ``<=`` direction (the deal's trigger test); ``>=`` on them costs
-        budget like any other. Decided before and independently of the hidden value; budget is spent
+        thresholds (trigger levels the deal publishes and tests both ways) are free in either
+        direction. Decided before and independently of the hidden value; budget is spent
         whether the claim turns out true or false. Recorded when allowed. Raises ``ValueError`` for a
         direction other than ``<=`` or ``>=`` (a two-sided claim with equal ends is an exact
         disclosure and is decided by the exact-value rule before the budget is asked).
@@ -327,7 +327,7 @@ class AggregateGuard:
             return AggregateDecision(True, "exact_value_role", f"role {party.role} may see exact values")
         if pool_id not in party.pools:
             return AggregateDecision(False, "scope.pool", "pool outside the party's scope")
-        if direction == "<=" and threshold in self.config.registered_thresholds.get(metric, ()):
+        if threshold in self.config.registered_thresholds.get(metric, ()):
             return AggregateDecision(True, "registered_threshold", "a registered deal threshold")
         asked = self.state.claims.setdefault((party.id, pool_id, snapshot_id), set())
         question = (metric, threshold, direction)

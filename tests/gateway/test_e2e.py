@@ -222,6 +222,14 @@ def test_investor_gets_aggregates_not_loan_economics(deal: dict[str, Any]) -> No
         f"{deal['url']}/investor/pools/CN1/cutoffs/{c}/stats",
         headers={"Authorization": f"Bearer {deal['keys']['investor']}"},
     )
+    # Aggregates reach an investor from sealed snapshots only: this cut-off is submitted, not sealed.
+    assert r.status_code == 404
+    assert "no sealed snapshot" in r.json()["message"]
+    # A party allowed loan-level economics keeps the exact statistics of the current tape.
+    r = deal["session"].get(
+        f"{deal['url']}/trustee/pools/CN1/cutoffs/{c}/stats",
+        headers={"Authorization": f"Bearer {deal['keys']['trustee']}"},
+    )
     assert r.status_code == 200
     stats = r.json()["stats"]
     full = _all_loans(deal, "CN1", c)

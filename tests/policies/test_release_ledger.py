@@ -143,10 +143,16 @@ def test_lower_then_upper_bound_then_equality_are_three_questions() -> None:
     ).allowed
 
 
-def test_registered_thresholds_are_free_only_as_the_deal_test() -> None:
+def test_registered_thresholds_are_free_both_ways_but_not_as_an_equality() -> None:
     g = AggregateGuard(
         AggregateConfig(min_cohort=K, claim_budget={"investor": 0}, registered_thresholds={"r": (300,)})
     )
-    kw = {"pool_id": "p", "snapshot_id": "s", "metric": "r", "threshold": 300}
-    assert g.check_threshold_claim(INVESTOR, direction="<=", **kw).allowed  # type: ignore[arg-type]
-    assert not g.check_threshold_claim(INVESTOR, direction=">=", **kw).allowed  # type: ignore[arg-type]
+
+    def ask(threshold: int, direction: str) -> bool:
+        return g.check_threshold_claim(
+            INVESTOR, pool_id="p", snapshot_id="s", metric="r", threshold=threshold, direction=direction
+        ).allowed
+
+    assert ask(300, "<=")
+    assert ask(300, ">=")
+    assert not ask(301, "<=")  # not registered, and no budget
