@@ -193,21 +193,21 @@ def release_table(
     table and the grown ledger in one transaction; every later request (any party) gets the stored
     table, so the same question always gets the same answer.
     """
-    with transaction(db) as conn:
-        _ensure_schema(conn)
-        row = conn.execute(
+    if "disclosure_tables" in db.table_names():  # read without taking the write lock
+        row = db.conn.execute(
             "SELECT document FROM disclosure_tables WHERE pool_id = ? AND snapshot_id = ?",
             (snap.pool_id, snap.snapshot_id),
         ).fetchone()
-    if row is not None:
-        stored: dict[str, Any] = json.loads(row[0])
-        return stored
+        if row is not None:
+            stored: dict[str, Any] = json.loads(row[0])
+            return stored
     cfg = get_pool(db, snap.pool_id).config
     cells, owner = _gather(db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap))
     distinct = len(set(owner.values()))
     figures = _figures(cfg, cells, distinct)
     k = policy.aggregates.min_cohort
     with transaction(db) as conn:
+        _ensure_schema(conn)
         row = conn.execute(
             "SELECT document FROM disclosure_tables WHERE pool_id = ? AND snapshot_id = ?",
             (snap.pool_id, snap.snapshot_id),
