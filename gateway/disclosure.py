@@ -40,6 +40,7 @@ from policies.aggregates import (
     CellDecision,
     GuardState,
     ReleaseLedger,
+    ReportDefinition,
     loan_digest,
     obligor_digest,
     plan_release,
@@ -59,12 +60,13 @@ from .views import STAT_FIELDS, policy_party
 
 TABLE_FORMAT = "poolproof/release-table/v1"
 POOL_CELL = "pool"
+STATS_REPORT = "pool_stats"  # the built-in statistics table (whole pool, DPD buckets, statuses)
 APR_CELL = "with_apr"
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS disclosure_ledger (pool_id TEXT PRIMARY KEY, state TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS disclosure_tables (pool_id TEXT NOT NULL, snapshot_id TEXT NOT NULL, "
-    "document TEXT NOT NULL, PRIMARY KEY (pool_id, snapshot_id))",
+    "report_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (pool_id, snapshot_id, report_id))",
 )
 
 
@@ -111,28 +113,117 @@ def _status_values() -> tuple[str, ...]:
     return tuple(spec.enum_values) if spec is not None else ()
 
 
+TERM_BANDS: tuple[tuple[int, str], ...] = ((6, "1-6"), (12, "7-12"), (24, "13-24"), (36, "25-36"))
+RATE_BANDS_BPS: tuple[tuple[int, str], ...] = (
+    (999, "0-999"),
+    (1799, "1000-1799"),
+    (2399, "1800-2399"),
+    (3599, "2400-3599"),
+)
+BALANCE_BANDS_MAJOR: tuple[tuple[int, str], ...] = (
+    (999, "0-999"),
+    (4999, "1000-4999"),
+    (19999, "5000-19999"),
+)
+
+
+def _band(value: int, bands: tuple[tuple[int, str], ...], top: str) -> str:
+    for upper, label in bands:
+        if value <= upper:
+            return label
+    return top
+
+
+def dimension_value(dimension: str, record: Mapping[str, Any], cfg: PoolConfig) -> str:
+    """The value of one registered report dimension for a stored loan (bands are fixed, not asked)."""
+    g = record.get
+    if dimension == "vintage_month":
+        return str(g("origination_date", ""))[:7] or "UNKNOWN"
+    if dimension == "product_type":
+        return str(g("product_type") or "UNKNOWN")
+    if dimension == "term_bucket":
+        return _band(int(g("term_months") or 0), TERM_BANDS, "37+") + " months"
+    if dimension == "province":
+        code = str(g("region_code") or "")
+        return (code[:2] if cfg.region_scheme == "GB/T 2260" else code) or "UNKNOWN"
+    if dimension == "dpd_bucket":
+        return str(g("dpd_bucket"))
+    if dimension == "rate_bucket":
+        return _band(int(g("nominal_rate_bps") or 0), RATE_BANDS_BPS, "3600+") + " bps"
+    if dimension == "balance_bucket":
+        major = int(g("current_principal_fen") or 0) // cfg.minor_per_major
+        return _band(major, BALANCE_BANDS_MAJOR, "20000+") + f" {cfg.currency}"
+    if dimension == "loan_status":
+        return str(g("loan_status") or "UNKNOWN")
+    raise ValueError(f"unknown report dimension {dimension!r}")
+
+
+#: The tape field each report dimension (and metric) is computed from, for the policy's field rules.
+DIMENSION_FIELDS: dict[str, str] = {
+    "vintage_month": "origination_date",
+    "product_type": "product_type",
+    "term_bucket": "term_months",
+    "province": "region_code",
+    "dpd_bucket": "dpd_bucket",
+    "rate_bucket": "nominal_rate_bps",
+    "balance_bucket": "current_principal_fen",
+    "loan_status": "loan_status",
+    "balance": "current_principal_fen",
+}
+
+
+def report_denied_fields(
+    policy: Policy, party: Party, report: ReportDefinition, purpose: str, pool_id: str
+) -> list[str]:
+    """The fields a report is built from that the policy denies ``party`` outright (then no report)."""
+    names = {DIMENSION_FIELDS[d] for d in report.dimensions} | {
+        DIMENSION_FIELDS[m] for m in report.metrics if m in DIMENSION_FIELDS
+    }
+    return sorted(
+        f for f in names if policy.decide(party, f, purpose, pool_id=pool_id).transform is Transform.DENY
+    )
+
+
+def _stats_cell_names(record: Mapping[str, Any], cfg: PoolConfig) -> list[str]:
+    names = [f"dpd_bucket={record['dpd_bucket']}", f"loan_status={record.get('loan_status', 'UNKNOWN')}"]
+    if record.get("apr_all_in_bps") is not None:
+        names.append(APR_CELL)
+    return names
+
+
 def _gather(
-    db: sqlite_utils.Database, keys: PoolKeys, pool_id: str, cfg: PoolConfig, tape_id: int
+    db: sqlite_utils.Database,
+    keys: PoolKeys,
+    pool_id: str,
+    cfg: PoolConfig,
+    tape_id: int,
+    report: ReportDefinition | None = None,
 ) -> tuple[dict[str, _CellSums], dict[int, int]]:
-    """Per-cell sums and loan memberships of a tape, and the loan -> obligor digests."""
-    statuses = _status_values()
-    cells: dict[str, _CellSums] = {POOL_CELL: _CellSums(set()), APR_CELL: _CellSums(set())}
-    for label in cfg.dpd_labels:
-        cells[f"dpd_bucket={label}"] = _CellSums(set())
-    for st in statuses:
-        cells[f"loan_status={st}"] = _CellSums(set())
+    """Per-cell sums and loan memberships of a tape, and the loan -> obligor digests.
+
+    Without ``report``: the statistics table (pool, APR cell, every DPD bucket and every catalogue
+    loan status, empty ones included). With one: the pool and one cell per combination of the
+    report's dimension values that occurs.
+    """
+    cells: dict[str, _CellSums] = {POOL_CELL: _CellSums(set())}
+    if report is None:
+        cells[APR_CELL] = _CellSums(set())
+        for label in cfg.dpd_labels:
+            cells[f"dpd_bucket={label}"] = _CellSums(set())
+        for st in _status_values():
+            cells[f"loan_status={st}"] = _CellSums(set())
     owner: dict[int, int] = {}
     tape = get_tape(db, tape_id)
     for stored in iter_loans(db, keys, tape):
         r = stored.record
         loan = loan_digest(pool_id, str(r["exposure_id"]))
-        obl = obligor_digest(pool_id, str(r["obligor_pseudo_id"]))
-        owner[loan] = obl
+        owner[loan] = obligor_digest(pool_id, str(r["obligor_pseudo_id"]))
         cur = int(r.get("current_principal_fen", 0))
         apr = r.get("apr_all_in_bps")
-        names = [POOL_CELL, f"dpd_bucket={r['dpd_bucket']}", f"loan_status={r.get('loan_status', 'UNKNOWN')}"]
-        if apr is not None:
-            names.append(APR_CELL)
+        if report is None:
+            names = [POOL_CELL, *_stats_cell_names(r, cfg)]
+        else:
+            names = [POOL_CELL, "|".join(f"{d}={dimension_value(d, r, cfg)}" for d in report.dimensions)]
         for name in names:
             c = cells.setdefault(name, _CellSums(set()))
             c.loans.add(loan)
@@ -184,36 +275,65 @@ def _ensure_schema(conn: Any) -> None:
         conn.execute(stmt)
 
 
-def release_table(
-    db: sqlite_utils.Database, keys: PoolKeys, policy: Policy, snap: SnapshotRecord
+def _report_figures(
+    cfg: PoolConfig, cells: Mapping[str, _CellSums], report: ReportDefinition
 ) -> dict[str, Any]:
-    """The snapshot's release table: per cell, released figures or a suppression, decided once.
+    out: dict[str, Any] = {}
+    for name, c in cells.items():
+        fig: dict[str, Any] = {}
+        if "count" in report.metrics or not report.metrics:
+            fig["loans"] = {"value": c.count, "unit": "loans"}
+        if "balance" in report.metrics or not report.metrics:
+            fig["current_principal_fen"] = {
+                "value": c.current,
+                "unit": cfg.minor_unit,
+                "currency": cfg.currency,
+            }
+        out[name] = fig
+    return out
 
-    The first request for a snapshot decides every cell against the pool's ledger and stores the
-    table and the grown ledger in one transaction; every later request (any party) gets the stored
-    table, so the same question always gets the same answer.
+
+def _stored_table(conn: Any, pool_id: str, snapshot_id: str, report_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT document FROM disclosure_tables WHERE pool_id = ? AND snapshot_id = ? AND report_id = ?",
+        (pool_id, snapshot_id, report_id),
+    ).fetchone()
+    if row is None:
+        return None
+    doc: dict[str, Any] = json.loads(row[0])
+    return doc
+
+
+def release_table(
+    db: sqlite_utils.Database,
+    keys: PoolKeys,
+    policy: Policy,
+    snap: SnapshotRecord,
+    report: ReportDefinition | None = None,
+) -> dict[str, Any]:
+    """A snapshot's release table: per cell, released figures or a suppression, decided once.
+
+    ``report`` is a registered report of the policy; without one, the statistics table. The first
+    request for a (snapshot, report) decides every cell against the pool's ledger and stores the table
+    and the grown ledger in one transaction; every later request (any party) gets the stored table, so
+    the same question always gets the same answer.
     """
+    report_id = STATS_REPORT if report is None else report.id
     if "disclosure_tables" in db.table_names():  # read without taking the write lock
-        row = db.conn.execute(
-            "SELECT document FROM disclosure_tables WHERE pool_id = ? AND snapshot_id = ?",
-            (snap.pool_id, snap.snapshot_id),
-        ).fetchone()
-        if row is not None:
-            stored: dict[str, Any] = json.loads(row[0])
+        stored = _stored_table(db.conn, snap.pool_id, snap.snapshot_id, report_id)
+        if stored is not None:
             return stored
     cfg = get_pool(db, snap.pool_id).config
-    cells, owner = _gather(db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap))
-    distinct = len(set(owner.values()))
-    figures = _figures(cfg, cells, distinct)
+    cells, owner = _gather(db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap), report)
+    if report is None:
+        figures = _figures(cfg, cells, len(set(owner.values())))
+    else:
+        figures = _report_figures(cfg, cells, report)
     k = policy.aggregates.min_cohort
     with transaction(db) as conn:
         _ensure_schema(conn)
-        row = conn.execute(
-            "SELECT document FROM disclosure_tables WHERE pool_id = ? AND snapshot_id = ?",
-            (snap.pool_id, snap.snapshot_id),
-        ).fetchone()
-        if row is not None:  # decided by a concurrent request meanwhile
-            stored = json.loads(row[0])
+        stored = _stored_table(conn, snap.pool_id, snap.snapshot_id, report_id)
+        if stored is not None:  # decided by a concurrent request meanwhile
             return stored
         led_row = conn.execute(
             "SELECT state FROM disclosure_ledger WHERE pool_id = ?", (snap.pool_id,)
@@ -221,29 +341,39 @@ def release_table(
         ledger = ReleaseLedger.from_dict(json.loads(led_row[0])) if led_row else ReleaseLedger()
         ledger.add_owners(owner)
         pool_cell = Cell(POOL_CELL, frozenset(cells[POOL_CELL].loans))
+
+        def group(name: str) -> str | None:
+            if report is not None:
+                return report.id  # a report's cells partition the pool
+            return name.split("=", 1)[0] if "=" in name else None
+
         table_cells = [
-            Cell(name, frozenset(c.loans), name.split("=", 1)[0] if "=" in name else None)
-            for name, c in cells.items()
+            Cell(f"{report_id}:{name}", frozenset(c.loans), group(name))
+            for name, c in sorted(cells.items())
             if name != POOL_CELL
         ]
         top, decided = plan_release(ledger, pool_cell, table_cells, k)
-        decided = {POOL_CELL: top, **decided}
         if top.released:
             record_release(ledger, snap.snapshot_id, pool_cell, table_cells, decided)
+        checks = {POOL_CELL: top.check}
+        checks.update({c.name.split(":", 1)[1]: decided[c.name].check for c in table_cells})
+        released = {POOL_CELL} if top.released else set()
+        released |= {c.name.split(":", 1)[1] for c in table_cells if decided[c.name].released}
         doc = {
             "format": TABLE_FORMAT,
             "pool_id": snap.pool_id,
             "snapshot_id": snap.snapshot_id,
             "cutoff_date": snap.cutoff_date,
+            "report_id": report_id,
             "currency": cfg.currency,
             "minor_unit": cfg.minor_unit,
             "min_cohort": k,
-            "checks": {name: d.check for name, d in decided.items()},
-            "figures": {name: figures[name] for name, d in decided.items() if d.released},
+            "checks": checks,
+            "figures": {name: figures[name] for name in sorted(released)},
         }
         conn.execute(
-            "INSERT INTO disclosure_tables (pool_id, snapshot_id, document) VALUES (?, ?, ?)",
-            (snap.pool_id, snap.snapshot_id, json.dumps(doc, sort_keys=True)),
+            "INSERT INTO disclosure_tables (pool_id, snapshot_id, report_id, document) VALUES (?, ?, ?, ?)",
+            (snap.pool_id, snap.snapshot_id, report_id, json.dumps(doc, sort_keys=True)),
         )
         conn.execute(
             "INSERT INTO disclosure_ledger (pool_id, state) VALUES (?, ?) "
@@ -251,6 +381,56 @@ def release_table(
             (snap.pool_id, json.dumps(ledger.to_dict(), sort_keys=True)),
         )
     return doc
+
+
+def exact_report(
+    db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord, report: ReportDefinition
+) -> dict[str, Any]:
+    """A registered report with every cell exact, for parties allowed loan-level data (not recorded)."""
+    cfg = get_pool(db, snap.pool_id).config
+    cells, _ = _gather(db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap), report)
+    return {
+        "currency": cfg.currency,
+        "minor_unit": cfg.minor_unit,
+        "cells": {n: f for n, f in sorted(_report_figures(cfg, cells, report).items()) if n != POOL_CELL},
+        "pool": _report_figures(cfg, cells, report)[POOL_CELL],
+    }
+
+
+def controlled_report(
+    db: sqlite_utils.Database,
+    log_db: sqlite_utils.Database,
+    policy: Policy,
+    party: PartyRecord,
+    keys: PoolKeys,
+    snap: SnapshotRecord,
+    report: ReportDefinition,
+) -> dict[str, Any]:
+    """A registered report for an aggregate-only party, through the ledger; logs one decision per cell."""
+    p = policy_party(party)
+    table = release_table(db, keys, policy, snap, report)
+    hidden = suppressed_figure(policy)
+    figures: Mapping[str, Any] = table["figures"]
+    cells = {name: figures.get(name, dict(hidden)) for name in sorted(table["checks"]) if name != POOL_CELL}
+    log = DecisionLog()
+    log.append(
+        [
+            _cell_decision(
+                p, policy, snap.pool_id, f"{report.id}:{n}", CellDecision(n in figures, c), "report"
+            )
+            for n, c in sorted(table["checks"].items())
+        ],
+        resource=f"pool:{snap.pool_id}/snapshot:{snap.snapshot_id}/reports/{report.id}",
+        record_count=1 if figures else 0,
+    )
+    decisions.persist(log_db, log)
+    return {
+        "currency": table["currency"],
+        "minor_unit": table["minor_unit"],
+        "min_cohort": table["min_cohort"],
+        "pool": figures.get(POOL_CELL, dict(hidden)),
+        "cells": cells,
+    }
 
 
 def _cell_decision(

@@ -6,11 +6,17 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import Schema, fields
 
 from policies import PolicyError
 
-from ..disclosure import controlled_stats, is_aggregate_only
+from ..disclosure import (
+    controlled_report,
+    controlled_stats,
+    exact_report,
+    is_aggregate_only,
+    report_denied_fields,
+)
 from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
 from ..snapshots import get_snapshot, snapshot_tape_id
 from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool
@@ -28,6 +34,31 @@ class DisclosedStatsSchema(StatsSchema):
     minor_unit = fields.String(metadata={"description": "money figures are integers in this minor unit"})
     min_cohort = fields.Integer(
         metadata={"description": "distinct obligors a released figure rests on, at least"}
+    )
+
+
+class ReportSchema(Schema):
+    """A registered report of a sealed snapshot: one cell per combination of its dimensions."""
+
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    snapshot_id = fields.String(required=True)
+    report_id = fields.String(required=True)
+    dimensions = fields.List(fields.String(), required=True)
+    currency = fields.String(required=True, metadata={"description": "ISO 4217 currency of money figures"})
+    minor_unit = fields.String(
+        required=True, metadata={"description": "money figures are integer minor units"}
+    )
+    min_cohort = fields.Integer(
+        metadata={"description": "distinct obligors a released figure rests on, at least (aggregate-only)"}
+    )
+    pool = fields.Dict(required=True, metadata={"description": "the whole pool's figures"})
+    cells = fields.Dict(
+        required=True,
+        metadata={
+            "description": 'cell name ("dim=value|dim=value") -> figures ({"value", "unit"[, "currency"]}), '
+            'or {"suppressed": true, "reason": ...} for an aggregate-only party'
+        },
     )
 
 
@@ -170,8 +201,51 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
                 "withheld": withheld,
             }
 
+    @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/reports/<report_id>")
+    class Report(MethodView):
+        @blp.response(200, ReportSchema)
+        @blp.alt_response(
+            403, description="pool outside the party's scope, or the report is not for this role"
+        )
+        @blp.alt_response(404, description="no such pool, no registered report, or no sealed snapshot")
+        def get(self, pool_id: str, cutoff: str, report_id: str) -> dict[str, Any]:
+            """A registered report (fixed dimensions, see the policy's ``[[reports]]``) of the sealed
+            snapshot. Aggregate-only parties get it through disclosure control, like the statistics."""
+            party = require_role(role)
+            _scoped_pool(party, pool_id)
+            report = policy().aggregates.reports.get(report_id)
+            if report is None:
+                fail(404, f"no registered report {report_id!r}")
+            if role not in report.roles:
+                fail(403, f"report {report_id!r} is not for role {role!r}")
+            try:
+                snap = get_snapshot(get_db(), pool_id, cutoff)
+            except NotFound:
+                fail(404, f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
+            p = policy_party(party)
+            denied = report_denied_fields(policy(), p, report, DEFAULT_PURPOSE[role], pool_id)
+            if denied:
+                fail(
+                    403,
+                    f"report {report_id!r} is built from fields denied to role {role!r}: {', '.join(denied)}",
+                )
+            if is_aggregate_only(policy(), p, DEFAULT_PURPOSE[role], pool_id):
+                body = controlled_report(
+                    get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, report
+                )
+            else:
+                body = exact_report(get_db(), keys_for(pool_id), snap, report)
+            return {
+                "pool_id": pool_id,
+                "cutoff_date": cutoff,
+                "snapshot_id": snap.snapshot_id,
+                "report_id": report_id,
+                "dimensions": list(report.dimensions),
+                **body,
+            }
+
     # Give the generated classes distinct endpoint names per blueprint.
-    _ = (Loans, Stats)
+    _ = (Loans, Stats, Report)
 
 
 def audience_blueprint(role: str, url: str, description: str) -> Blueprint:

@@ -239,6 +239,27 @@ def test_lower_upper_and_equality_are_three_questions_and_keys_share_the_budget(
         assert r.json()["message"] == REFUSED
 
 
+def test_registered_reports_go_through_the_same_ledger(
+    gw: Gateway, one_loan_m3: list[dict[str, Any]]
+) -> None:
+    raw = rows_frame(one_loan_m3)
+    investor = party(gw, "dc-investor", "investor", [ONE])
+    doc = expect(
+        investor.get(f"/pools/{ONE}/cutoffs/{CUTOFF}/reports/investor.dpd_by_vintage"), 200, "report"
+    )
+    assert doc["cells"]["vintage_month=2024-01|dpd_bucket=M3"] == SUPPRESSED_FIGURE
+    assert (
+        doc["cells"]["vintage_month=2024-01|dpd_bucket=M0"] == SUPPRESSED_FIGURE
+    )  # its complement is one loan
+    assert doc["pool"]["current_principal_fen"]["value"] == int(raw["current_principal_fen"].sum())
+    stats_doc = expect(stats(investor, ONE, CUTOFF), 200, "stats")
+    report_as_stats = {"stats": {"pool": doc["pool"], **doc["cells"]}, "minor_unit": "fen", "currency": "CNY"}
+    assert_no_loan_is_revealed([stats_doc, report_as_stats], raw)
+    assert investor.get(f"/pools/{ONE}/cutoffs/{CUTOFF}/reports/province_by_name").status_code == 404
+    borrower = borrower_for(gw, "dc-borrower", ONE, CUTOFF)
+    assert borrower.get(f"/pools/{ONE}/cutoffs/{CUTOFF}/reports/investor.dpd_by_vintage").status_code == 403
+
+
 # --- superseded tapes -------------------------------------------------------------------------------
 SUP = "DC-SUP"
 
