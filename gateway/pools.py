@@ -100,14 +100,16 @@ class PoolSettingsError(ValueError):
         self.rule = rule
 
 
-def check_dpd_edges(edges: Any) -> tuple[int, ...]:
+def check_dpd_edges(edges: Any, *, min_width_days: int = DPD_MIN_BUCKET_DAYS) -> tuple[int, ...]:
     """``edges`` as a tuple if they make sane DPD buckets, else :class:`PoolSettingsError`.
 
     Rules: exactly ``DPD_BUCKET_COUNT - 1`` integer edges (``dpd_edges.count``), the first 0 so that
     the first bucket is "current" (``dpd_edges.first_is_current``), strictly increasing
-    (``dpd_edges.increasing``), each later bucket at least ``DPD_MIN_BUCKET_DAYS`` wide
-    (``dpd_edges.min_width``), the last at most ``DPD_MAX_EDGE_DAYS`` (``dpd_edges.max_edge``).
+    (``dpd_edges.increasing``), each later bucket at least ``min_width_days`` wide and never less
+    than ``DPD_MIN_BUCKET_DAYS`` (``dpd_edges.min_width``; the policy's ``dpd_min_bucket_days`` may
+    ask for wider), the last at most ``DPD_MAX_EDGE_DAYS`` (``dpd_edges.max_edge``).
     """
+    min_width = max(min_width_days, DPD_MIN_BUCKET_DAYS)
     want = DPD_BUCKET_COUNT - 1
     if not isinstance(edges, (list, tuple)) or len(edges) != want:
         n = len(edges) if isinstance(edges, (list, tuple)) else "no list of"
@@ -127,12 +129,12 @@ def check_dpd_edges(edges: Any) -> tuple[int, ...]:
             raise PoolSettingsError(
                 "dpd_edges", "dpd_edges.increasing", f"edges must be strictly increasing ({lo} then {hi})"
             )
-        if hi - lo < DPD_MIN_BUCKET_DAYS:
+        if hi - lo < min_width:
             raise PoolSettingsError(
                 "dpd_edges",
                 "dpd_edges.min_width",
                 f"bucket {lo + 1}-{hi} is {hi - lo} days wide; every bucket above 0 must be at least "
-                f"{DPD_MIN_BUCKET_DAYS} days wide",
+                f"{min_width} days wide",
             )
     if edges[-1] > DPD_MAX_EDGE_DAYS:
         raise PoolSettingsError(

@@ -89,6 +89,8 @@ class AggregateConfig:
     exact_value_roles: frozenset[str] = frozenset({"platform", "regulator"})
     registered_thresholds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     reports: Mapping[str, ReportDefinition] = field(default_factory=dict)
+    #: Every DPD bucket above "current" spans at least this many days (checked at pool creation).
+    dpd_min_bucket_days: int = 30
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from gateway import create_app
 from gateway.pools import CN_CONSUMER, US_CONSUMER, PoolConfig, PoolSettingsError, check_dpd_edges
+
+from .helpers import make_instance
 
 
 @pytest.mark.parametrize(
@@ -43,3 +48,46 @@ def test_labels_must_be_one_short_text_per_bucket() -> None:
         CN_CONSUMER.with_overrides(dpd_labels=("a", "b"))
     with pytest.raises(PoolSettingsError, match=r"dpd_labels\.short_text"):
         CN_CONSUMER.with_overrides(dpd_labels=("M0", "M1", "M2", "M3", "x" * 17))
+
+
+def test_the_policy_can_ask_for_wider_buckets_and_pool_creation_enforces_it(tmp_path: Path) -> None:
+    import policies
+
+    src = Path(policies.__file__).parent
+    (tmp_path / "catalogue.toml").write_bytes((src / "catalogue.toml").read_bytes())
+    text = (src / "default_policy.toml").read_text(encoding="utf-8")
+    assert "dpd_min_bucket_days = 30" in text
+    (tmp_path / "policy.toml").write_text(
+        text.replace("dpd_min_bucket_days = 30", "dpd_min_bucket_days = 45")
+    )
+    inst = make_instance(tmp_path)
+    plat = inst.add_platform("plat1")
+    app = create_app(inst.config(POLICY_PATH=str(tmp_path / "policy.toml")))
+    h = {"Authorization": f"Bearer {plat.api_key}"}
+    with app.test_client() as client:
+        narrow = client.post(
+            "/platform/pools", json={"pool_id": "P1", "settings": {"preset": "CN_CONSUMER"}}, headers=h
+        )
+        assert narrow.status_code == 422
+        message = narrow.json["errors"]["json"]["settings"][0]
+        assert message.startswith("dpd_edges:")
+        assert "dpd_edges.min_width" in message
+        assert "45 days" in message
+        wide = client.post(
+            "/platform/pools",
+            json={"pool_id": "P1", "settings": {"preset": "CN_CONSUMER", "dpd_edges": [0, 45, 90, 135]}},
+            headers=h,
+        )
+        assert wide.status_code == 201, wide.json
+
+
+def test_a_policy_with_a_bad_bucket_width_does_not_load(tmp_path: Path) -> None:
+    import policies
+    from policies import PolicyFileError, load_policy
+
+    src = Path(policies.__file__).parent
+    (tmp_path / "catalogue.toml").write_bytes((src / "catalogue.toml").read_bytes())
+    text = (src / "default_policy.toml").read_text(encoding="utf-8")
+    (tmp_path / "policy.toml").write_text(text.replace("dpd_min_bucket_days = 30", "dpd_min_bucket_days = 0"))
+    with pytest.raises(PolicyFileError, match="dpd_min_bucket_days"):
+        load_policy(tmp_path / "policy.toml")
