@@ -456,66 +456,126 @@ def _unpack_pairs(text: str) -> dict[int, int]:
     return dict(zip(vals[0::2], vals[1::2], strict=True))
 
 
-def isolated_cohorts(rows: list[frozenset[int]], ledger: ReleaseLedger, k: int) -> list[frozenset[int]]:
-    """The cohorts of fewer than ``k`` obligors whose sum the released ``rows`` determine exactly.
+class SumAudit:
+    """The released sums of one pool as a reduced row echelon basis over loan atoms, grown a row at a time.
 
     Every released figure is a sum over its cell of a per-loan value, so what a set of released cells
-    determines is the row space of their 0/1 incidence matrix (auditing of sum queries, Chin and
-    Özsoyoğlu 1982). Loans that lie in exactly the same cells ("atoms") can never be told apart; an
-    atom's sum is determined iff its indicator vector lies in the row space, which a reduced row echelon
-    form over the rationals (exact integer arithmetic) shows directly: some reduced row is non-zero in
-    that atom's column only. The per-loan value is taken to be the same in every snapshot (the attacker
-    is assumed to know how the other loans amortised), which can only find more, never fewer.
+    determines is the row space of their 0/1 incidence matrix over loans (auditing of sum queries,
+    Chin and Özsoyoğlu 1982). Loans lying in exactly the same released cells ("atoms") can never be
+    told apart, so columns are atoms; adding a cell splits the atoms it cuts (the new column is a copy
+    of the old one in every basis row) and reduces the cell's row against the basis. The basis is
+    kept fully reduced (every pivot column is zero in every other row) in exact integer arithmetic
+    (each row divided by the gcd of its entries), so an atom's sum is determined iff some basis row is
+    non-zero in that atom's column only.
     """
-    if not rows:
-        return []
-    signature: dict[int, int] = {}
-    for i, row in enumerate(rows):
-        bit = 1 << i
-        for loan in row:
-            signature[loan] = signature.get(loan, 0) | bit
-    atoms: dict[int, list[int]] = {}
-    for loan, sig in signature.items():
-        atoms.setdefault(sig, []).append(loan)
-    sigs = list(atoms)
-    small = [j for j, s in enumerate(sigs) if ledger.obligors(atoms[s]) < k]
-    if not small:
-        return []
-    matrix = [[1 if sig >> i & 1 else 0 for sig in sigs] for i in range(len(rows))]
-    reduced = _reduced_rows(matrix, len(sigs))
-    out: list[frozenset[int]] = []
-    small_set = set(small)
-    for reduced_row in reduced:
-        nonzero = [j for j, v in enumerate(reduced_row) if v]
-        if len(nonzero) == 1 and nonzero[0] in small_set:
-            out.append(frozenset(atoms[sigs[nonzero[0]]]))
+
+    def __init__(self) -> None:
+        self.atom_of: dict[int, int] = {}
+        self.members: dict[int, set[int]] = {}
+        self.rows: list[dict[int, int]] = []
+        self.pivots: list[int] = []
+        self._next = 0
+
+    def copy(self) -> SumAudit:
+        """An independent copy (to try a row without committing to it)."""
+        other = SumAudit()
+        other.atom_of = dict(self.atom_of)
+        other.members = {a: set(m) for a, m in self.members.items()}
+        other.rows = [dict(r) for r in self.rows]
+        other.pivots = list(self.pivots)
+        other._next = self._next
+        return other
+
+    def _new_atom(self, loans: set[int]) -> int:
+        atom = self._next
+        self._next += 1
+        self.members[atom] = loans
+        for loan in loans:
+            self.atom_of[loan] = atom
+        return atom
+
+    def add(self, loans: frozenset[int]) -> None:
+        """Add the released sum over ``loans``."""
+        if not loans:
+            return
+        touched: dict[int, set[int]] = {}
+        fresh: set[int] = set()
+        for loan in loans:
+            atom = self.atom_of.get(loan)
+            if atom is None:
+                fresh.add(loan)
+            else:
+                touched.setdefault(atom, set()).add(loan)
+        inside: list[int] = []
+        for atom, part in touched.items():
+            if len(part) == len(self.members[atom]):
+                inside.append(atom)
+                continue
+            self.members[atom] -= part
+            split = self._new_atom(part)
+            for row in self.rows:
+                if atom in row:
+                    row[split] = row[atom]
+            inside.append(split)
+        if fresh:
+            inside.append(self._new_atom(fresh))
+        v = dict.fromkeys(inside, 1)
+        for row, pivot in zip(self.rows, self.pivots, strict=True):
+            f = v.get(pivot)
+            if f:
+                v = _combine(v, row[pivot], row, f)
+        if not v:
+            return
+        pivot = min(v)
+        for i, row in enumerate(self.rows):
+            f = row.get(pivot)
+            if f:
+                self.rows[i] = _combine(row, v[pivot], v, f)
+        self.rows.append(v)
+        self.pivots.append(pivot)
+
+    def isolated(self, ledger: ReleaseLedger, k: int) -> list[frozenset[int]]:
+        """The atoms of fewer than ``k`` obligors whose sum the released rows determine."""
+        out = []
+        for row in self.rows:
+            if len(row) == 1:
+                (atom,) = row
+                if ledger.obligors(self.members[atom]) < k:
+                    out.append(frozenset(self.members[atom]))
+        return out
+
+
+def _combine(a: dict[int, int], x: int, b: dict[int, int], y: int) -> dict[int, int]:
+    """``x·a − y·b`` without zero entries, divided by the gcd of its entries (sign kept)."""
+    from math import gcd
+
+    out = {c: x * v for c, v in a.items()}
+    for c, v in b.items():
+        w = out.get(c, 0) - y * v
+        if w:
+            out[c] = w
+        else:
+            out.pop(c, None)
+    d = 0
+    for w in out.values():
+        d = gcd(d, w)
+        if d == 1:
+            break
+    if d > 1:
+        out = {c: w // d for c, w in out.items()}
     return out
 
 
-def _reduced_rows(matrix: list[list[int]], width: int) -> list[list[int]]:
-    """Reduced row echelon form over the rationals, kept in integers (each row scaled by its gcd)."""
-    from math import gcd
+def isolated_cohorts(rows: list[frozenset[int]], ledger: ReleaseLedger, k: int) -> list[frozenset[int]]:
+    """The cohorts of fewer than ``k`` obligors whose sum the released ``rows`` determine exactly.
 
-    rows = [list(r) for r in matrix if any(r)]
-    pivot_row = 0
-    for col in range(width):
-        pick = next((i for i in range(pivot_row, len(rows)) if rows[i][col]), None)
-        if pick is None:
-            continue
-        rows[pivot_row], rows[pick] = rows[pick], rows[pivot_row]
-        p = rows[pivot_row]
-        for i, r in enumerate(rows):
-            if i != pivot_row and r[col]:
-                f, g = r[col], p[col]
-                new = [g * a - f * b for a, b in zip(r, p, strict=True)]
-                d = 0
-                for v in new:
-                    d = gcd(d, v)
-                rows[i] = [v // d for v in new] if d > 1 else new
-        pivot_row += 1
-        if pivot_row == len(rows):
-            break
-    return [r for r in rows if any(r)]
+    See :class:`SumAudit`. The per-loan value is taken to be the same in every snapshot (the attacker
+    is assumed to know how the other loans amortised), which can only find more, never fewer.
+    """
+    audit = SumAudit()
+    for row in rows:
+        audit.add(row)
+    return audit.isolated(ledger, k)
 
 
 def plan_release(
@@ -540,11 +600,15 @@ def plan_release(
     if ledger.obligors(pool.loans) < k:
         none = CellDecision(False, "pool.min_cohort")
         return none, {c.name: none for c in cells}
-    base = [r.loans for r in ledger.rows]
-    if isolated_cohorts([*base, pool.loans], ledger, k):
+    audit = SumAudit()
+    for r in ledger.rows:
+        audit.add(r.loans)
+    trial = audit.copy()
+    trial.add(pool.loans)
+    if trial.isolated(ledger, k):
         none = CellDecision(False, "pool.differencing")
         return none, {c.name: none for c in cells}
-    work = [*base, pool.loans]
+    audit = trial
     out: dict[str, CellDecision] = {}
     for c in cells:
         n = ledger.obligors(c.loans)
@@ -554,13 +618,17 @@ def plan_release(
             continue
         if n < k:
             out[c.name] = CellDecision(False, "min_cohort")
-        elif 0 < rest < k:
+            continue
+        if 0 < rest < k:
             out[c.name] = CellDecision(False, "complement")
-        elif isolated_cohorts([*work, c.loans], ledger, k):
+            continue
+        trial = audit.copy()
+        trial.add(c.loans)
+        if trial.isolated(ledger, k):
             out[c.name] = CellDecision(False, "differencing")
         else:
             out[c.name] = CellDecision(True, "cohort_ok")
-            work.append(c.loans)
+            audit = trial
     groups = sorted({c.group for c in cells if c.group is not None})
     for g in groups:
         members = [c for c in cells if c.group == g and c.loans]
