@@ -46,7 +46,6 @@ from policies.aggregates import (
     plan_release,
     record_release,
 )
-from policies.catalogue import DEFAULT_CATALOGUE
 from policies.policy import Decision
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 
@@ -108,8 +107,10 @@ class _CellSums:
     current_x_apr: int = 0
 
 
-def _status_values() -> tuple[str, ...]:
-    spec = DEFAULT_CATALOGUE.get("loan_status")
+def _status_values(policy: Policy) -> tuple[str, ...]:
+    """Every loan status of the policy's catalogue: the table lists each one, empty or not, so the
+    statuses a pool has are not told by which keys appear."""
+    spec = policy.catalogue.get("loan_status")
     return tuple(spec.enum_values) if spec is not None else ()
 
 
@@ -197,6 +198,7 @@ def _gather(
     pool_id: str,
     cfg: PoolConfig,
     tape_id: int,
+    statuses: tuple[str, ...],
     report: ReportDefinition | None = None,
 ) -> tuple[dict[str, _CellSums], dict[int, int]]:
     """Per-cell sums and loan memberships of a tape, and the loan -> obligor digests.
@@ -210,7 +212,7 @@ def _gather(
         cells[APR_CELL] = _CellSums(set())
         for label in cfg.dpd_labels:
             cells[f"dpd_bucket={label}"] = _CellSums(set())
-        for st in _status_values():
+        for st in statuses:
             cells[f"loan_status={st}"] = _CellSums(set())
     owner: dict[int, int] = {}
     tape = get_tape(db, tape_id)
@@ -324,7 +326,9 @@ def release_table(
         if stored is not None:
             return stored
     cfg = get_pool(db, snap.pool_id).config
-    cells, owner = _gather(db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap), report)
+    cells, owner = _gather(
+        db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap), _status_values(policy), report
+    )
     if report is None:
         figures = _figures(cfg, cells, len(set(owner.values())))
     else:
@@ -388,7 +392,7 @@ def exact_report(
 ) -> dict[str, Any]:
     """A registered report with every cell exact, for parties allowed loan-level data (not recorded)."""
     cfg = get_pool(db, snap.pool_id).config
-    cells, _ = _gather(db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap), report)
+    cells, _ = _gather(db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap), (), report)
     return {
         "currency": cfg.currency,
         "minor_unit": cfg.minor_unit,
