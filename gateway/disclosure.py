@@ -96,6 +96,28 @@ def is_aggregate_only(policy: Policy, party: Party, purpose: str, pool_id: str) 
     )
 
 
+def log_unsealed_refusal(
+    log_db: sqlite_utils.Database, policy: Policy, party: Party, pool_id: str, cutoff: str, what: str
+) -> None:
+    """Log that an aggregate-only party was refused ``what`` of a cut-off that has no sealed snapshot."""
+    decision = Decision(
+        decision_id=uuid.uuid4().hex,
+        party_id=party.id,
+        role=party.role,
+        field=f"{what}:unsealed",
+        purpose="aggregates",
+        transform=Transform.DENY,
+        params={},
+        rule_ids=("aggregates.sealed_snapshots_only",),
+        reason="aggregate-only parties read sealed snapshots only",
+        policy_version=policy.version,
+        pool_id=pool_id,
+    )
+    log = DecisionLog()
+    log.append([decision], resource=f"pool:{pool_id}/cutoff:{cutoff}/{what}", record_count=0)
+    decisions.persist(log_db, log)
+
+
 # --- the release table of a sealed snapshot --------------------------------------------------------------
 @dataclass
 class _CellSums:

@@ -8,18 +8,19 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from policies import PolicyError
+from policies import Party, PolicyError
 
 from ..disclosure import (
     controlled_report,
     controlled_stats,
     exact_report,
     is_aggregate_only,
+    log_unsealed_refusal,
     report_denied_fields,
 )
 from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
-from ..snapshots import get_snapshot, snapshot_tape_id
-from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool
+from ..snapshots import SnapshotRecord, get_snapshot, snapshot_tape_id
+from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
 from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
 from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
 
@@ -75,6 +76,15 @@ def _scoped_pool(party: PartyRecord, pool_id: str) -> None:
         fail(403, f"pool {pool_id!r} is outside this party's scope")
 
 
+def _sealed_or_404(p: Party, pool_id: str, cutoff: str, what: str) -> SnapshotRecord:
+    """The cut-off's sealed snapshot; 404 (and a logged refusal) for an aggregate-only party without one."""
+    try:
+        return get_snapshot(get_db(), pool_id, cutoff)
+    except NotFound:
+        log_unsealed_refusal(get_log_db(), policy(), p, pool_id, cutoff, what)
+        fail(404, f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
+
+
 def _purpose(party: PartyRecord, asked: str | None) -> str:
     purpose = asked or DEFAULT_PURPOSE[party.role]
     spec = policy().roles.get(party.role)
@@ -125,12 +135,21 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
         @blp.alt_response(403, description="pool outside the party's scope, or purpose not declared")
         @blp.alt_response(404, description="no such pool, or no tape for the cut-off")
         def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
-            """Loans of the cut-off's current tape as the policy lets this party see them.
+            """Loans of the cut-off's current tape as the policy lets this party see them (an
+            aggregate-only party that is not limited to its own loans: of the sealed snapshot's tape).
 
             Keyset pagination: pass the previous page's ``next_after`` as ``after``. Every page's
             decisions are appended to the decision log.
             """
             party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
+            p = policy_party(party)
+            spec = policy().roles.get(party.role)
+            row_scoped = spec is not None and spec.row_scope != "pool"  # own loans only: not an aggregate
+            if not row_scoped and is_aggregate_only(policy(), p, purpose, pool_id):
+                # Even a page of bare rows tells how many loans a tape has: an aggregate-only party
+                # reads the sealed snapshot's tape (its loan count is the signed header's).
+                snap = _sealed_or_404(p, pool_id, cutoff, "loans")
+                tape = get_tape(get_db(), snapshot_tape_id(get_db(), snap))
             try:
                 page = loan_page(
                     get_db(),
@@ -172,10 +191,7 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
             when it rests on too few obligors or would isolate a few from figures released before."""
             party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
             if is_aggregate_only(policy(), policy_party(party), purpose, pool_id):
-                try:
-                    snap = get_snapshot(get_db(), pool_id, cutoff)
-                except NotFound:
-                    fail(404, f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
+                snap = _sealed_or_404(policy_party(party), pool_id, cutoff, "stats")
                 stats, withheld, table = controlled_stats(
                     get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
                 )
