@@ -272,6 +272,7 @@ def test_a_superseded_tape_is_never_served_and_cannot_be_differenced(gw: Gateway
     unsealed = stats(investor, SUP, CUTOFF)
     assert unsealed.status_code == 404  # aggregates come from sealed snapshots only
     assert "no sealed snapshot" in unsealed.json()["message"]
+    assert investor.get(f"/pools/{SUP}/cutoffs/{CUTOFF}/loans").status_code == 404  # not even a row count
     second = first[:12] + first[13:]  # the same tape without one loan
     gw.submit(SUP, CUTOFF, second)
     gw.seal(SUP, CUTOFF)
@@ -283,6 +284,8 @@ def test_a_superseded_tape_is_never_served_and_cannot_be_differenced(gw: Gateway
     assert answers[0]["stats"]["original_principal_fen"]["value"] == int(
         raw_second["original_principal_fen"].sum()
     )
+    rows = expect(investor.get(f"/pools/{SUP}/cutoffs/{CUTOFF}/loans", params={"limit": 100}), 200, "loans")
+    assert len(rows["loans"]) == len(second)  # the sealed tape's count, as in the signed header
     # The platform submits the first version again after the seal: the investor still reads the
     # sealed snapshot's figures, so there is no second answer to subtract.
     resubmitted = _submit_raw(gw, SUP, CUTOFF, first)
