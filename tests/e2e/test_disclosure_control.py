@@ -31,7 +31,7 @@ SUPPRESSED_FIGURE = {"suppressed": True, "reason": SUPPRESSED.format(k=K)}
 M3_LOAN_BALANCE = 152_692  # the balance the one-loan M3 cell once gave away
 
 
-# --- helpers -------------------------------------------------------------------------------------------
+# --- steps ---------------------------------------------------------------------------------------------
 def party(gw: Gateway, name: str, role: str, pools: list[str], **extra: Any) -> Client:
     prefix = {"investor": "/investor", "borrower": "/borrower", "trustee": "/trustee"}[role]
     if name in gw.clients:
