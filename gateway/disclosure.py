@@ -242,7 +242,7 @@ def _gather(
         r = stored.record
         loan = loan_digest(pool_id, str(r["exposure_id"]))
         owner[loan] = obligor_digest(pool_id, str(r["obligor_pseudo_id"]))
-        cur = int(r.get("current_principal_fen", 0))
+        cur = int(r.get("current_principal_fen") or 0)
         apr = r.get("apr_all_in_bps")
         if report is None:
             names = [POOL_CELL, *_stats_cell_names(r, cfg)]
@@ -252,9 +252,9 @@ def _gather(
             c = cells.setdefault(name, _CellSums(set()))
             c.loans.add(loan)
             c.count += 1
-            c.original += int(r.get("original_principal_fen", 0))
+            c.original += int(r.get("original_principal_fen") or 0)
             c.current += cur
-            c.current_x_nominal += cur * int(r.get("nominal_rate_bps", 0))
+            c.current_x_nominal += cur * int(r.get("nominal_rate_bps") or 0)
             if apr is not None:
                 c.current_x_apr += cur * int(apr)
     return cells, owner

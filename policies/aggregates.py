@@ -236,6 +236,9 @@ class AggregateGuard:
     ) -> AggregateDecision:
         """May ``party`` receive cell ``cell`` of report ``report_id`` on ``snapshot_id``?
 
+        A pairwise check of one cell at a time; the gateway decides whole release tables with
+        :func:`plan_release`, whose row-space audit subsumes it.
+
         ``obligors`` are the distinct obligor keys (e.g. ``obligor_pseudo_id``) in the cell,
         ``pool_obligor_count`` the number of distinct obligors in the whole pool at that snapshot.
         An allowed release is recorded. Never reads metric values.
