@@ -435,3 +435,24 @@ def test_unsafe_dpd_buckets_are_refused_at_pool_creation(gw: Gateway, edges: lis
     assert rule in message
     listed = expect(gw.clients["platform"].get("/pools"), 200, "pools")
     assert body["pool_id"] not in {p["pool_id"] for p in listed}
+
+
+def test_every_suppression_is_in_the_decision_log_without_values(
+    gw: Gateway, one_loan_m3: list[dict[str, Any]]
+) -> None:
+    from gateway.decisions import connect_log, log_path_for, verify_stored_log
+
+    investor = party(gw, "dc-investor", "investor", [ONE])
+    expect(stats(investor, ONE, CUTOFF), 200, "stats")
+    db = connect_log(log_path_for(gw.inst.db_path))
+    try:
+        assert verify_stored_log(db) > 0
+        entries = [r[0] for r in db.conn.execute("SELECT entry FROM decision_log")]
+    finally:
+        db.conn.close()
+    mine = [e for e in entries if f"pool:{ONE}/snapshot:" in e and "/stats" in e and "dc-investor" in e]
+    assert mine
+    text = " ".join(mine)
+    assert "aggregates.min_cohort" in text  # the M3 cell
+    assert "aggregates.complement" in text  # the M0 cell
+    assert str(M3_LOAN_BALANCE) not in text  # decisions, never figures
