@@ -81,6 +81,17 @@ def assert_no_loan_is_revealed(answers: list[dict[str, Any]], raw: pd.DataFrame)
     assert not loan_values & set(released)
     diffs = {abs(a - b) for a, b in itertools.combinations(released, 2)}
     assert not loan_values & diffs
+    # Balance-weighted rates (the numerators of weighted-average rates) likewise.
+    weighted_loans: set[int] = set()
+    for rate in ("nominal_rate_bps", "apr_all_in_bps"):
+        if rate in raw:
+            weighted_loans |= set((raw["current_principal_fen"] * raw[rate].fillna(0)).astype(int))
+    weighted_loans -= {0}
+    weighted = [
+        f["value"] for a in answers for _, f in figures(a["stats"]) if f.get("unit", "").endswith(" x bps")
+    ]
+    assert not weighted_loans & set(weighted)
+    assert not weighted_loans & {abs(a - b) for a, b in itertools.combinations(weighted, 2)}
     for a in answers:
         for path, f in figures(a["stats"]):
             if "suppressed" in f:
@@ -408,6 +419,7 @@ def test_the_seven_charged_off_lending_club_loans_are_not_released(gw: Gateway) 
         {
             "current_principal_fen": (raw["balance"] * 100).round().astype(int),
             "original_principal_fen": (raw["loan_amount"] * 100).round().astype(int),
+            "nominal_rate_bps": (raw["interest_rate"] * 100).round().astype(int),
         }
     )
     assert doc["stats"]["current_principal_fen"]["value"] == int(frame["current_principal_fen"].sum())
