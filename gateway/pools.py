@@ -9,11 +9,13 @@ cents, two-letter state codes as region, no identity fields).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from policies.catalogue import GATEWAY_DERIVED_FIELDS, TAPE_SCHEMA_V1_FIELDS
+from proofs.lanes import BUCKETS as LANE_BUCKETS
 
 # Tape schema v1 (the fields a platform submits) and the fields the gateway derives (a platform may
 # not submit them): one list, owned by the classification catalogue.
@@ -76,6 +78,73 @@ _US_REQUIRED = frozenset(
 )
 
 DEFAULT_DPD_EDGES: tuple[int, ...] = (0, 30, 60, 90)
+
+# DPD bucket rules, checked where a pool's settings are set (pool creation), never at seal time.
+#: Buckets a pool has: the sealed lane set commits one balance and one count lane per bucket.
+DPD_BUCKET_COUNT = len(LANE_BUCKETS)
+#: Every bucket above the current one spans at least this many days: finer buckets would make the
+#: DPD report a near-exact days-past-due histogram (a one-loan cell per day), which disclosure
+#: control would then have to suppress almost entirely.
+DPD_MIN_BUCKET_DAYS = 30
+#: The largest edge: three years past due. A loan that late has been written off; a larger edge
+#: (say 2^70) is a typing error that would otherwise only surface when the seal fails.
+DPD_MAX_EDGE_DAYS = 1095
+
+
+class PoolSettingsError(ValueError):
+    """A pool setting breaks a rule; ``field`` and ``rule`` name which, the message says why."""
+
+    def __init__(self, field_name: str, rule: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message} (rule {rule})")
+        self.field = field_name
+        self.rule = rule
+
+
+def check_dpd_edges(edges: Any, *, min_width_days: int = DPD_MIN_BUCKET_DAYS) -> tuple[int, ...]:
+    """``edges`` as a tuple if they make sane DPD buckets, else :class:`PoolSettingsError`.
+
+    Rules: exactly ``DPD_BUCKET_COUNT - 1`` integer edges (``dpd_edges.count``), the first 0 so that
+    the first bucket is "current" (``dpd_edges.first_is_current``), strictly increasing
+    (``dpd_edges.increasing``), each later bucket at least ``min_width_days`` wide and never less
+    than ``DPD_MIN_BUCKET_DAYS`` (``dpd_edges.min_width``; the policy's ``dpd_min_bucket_days`` may
+    ask for wider), the last at most ``DPD_MAX_EDGE_DAYS`` (``dpd_edges.max_edge``).
+    """
+    min_width = max(min_width_days, DPD_MIN_BUCKET_DAYS)
+    want = DPD_BUCKET_COUNT - 1
+    if not isinstance(edges, (list, tuple)) or len(edges) != want:
+        n = len(edges) if isinstance(edges, (list, tuple)) else "no list of"
+        raise PoolSettingsError(
+            "dpd_edges", "dpd_edges.count", f"need exactly {want} edges ({DPD_BUCKET_COUNT} buckets), got {n}"
+        )
+    if not all(isinstance(e, int) and not isinstance(e, bool) for e in edges):
+        raise PoolSettingsError("dpd_edges", "dpd_edges.integers", "edges must be whole days (integers)")
+    if edges[0] != 0:
+        raise PoolSettingsError(
+            "dpd_edges",
+            "dpd_edges.first_is_current",
+            f"the first edge must be 0 (current loans), got {edges[0]}",
+        )
+    for lo, hi in itertools.pairwise(edges):
+        if hi <= lo:
+            raise PoolSettingsError(
+                "dpd_edges", "dpd_edges.increasing", f"edges must be strictly increasing ({lo} then {hi})"
+            )
+        if hi - lo < min_width:
+            raise PoolSettingsError(
+                "dpd_edges",
+                "dpd_edges.min_width",
+                f"bucket {lo + 1}-{hi} is {hi - lo} days wide; every bucket above 0 must be at least "
+                f"{min_width} days wide",
+            )
+    if edges[-1] > DPD_MAX_EDGE_DAYS:
+        raise PoolSettingsError(
+            "dpd_edges",
+            "dpd_edges.max_edge",
+            f"the last edge is {edges[-1]} days; at most {DPD_MAX_EDGE_DAYS} days is allowed",
+        )
+    return tuple(edges)
+
+
 # Labels as in the catalogue's dpd_bucket enum (M0 = current, M1 = 1-30, ..., M3+ = over 90).
 DEFAULT_DPD_LABELS: tuple[str, ...] = ("M0", "M1", "M2", "M3", "M3+")
 
@@ -108,11 +177,16 @@ class PoolConfig:
     def __post_init__(self) -> None:
         if self.jurisdiction not in ("CN", "US"):
             raise ValueError(f"jurisdiction must be CN or US, got {self.jurisdiction!r}")
-        if list(self.dpd_edges) != sorted(set(self.dpd_edges)) or not self.dpd_edges or self.dpd_edges[0] < 0:
-            raise ValueError("dpd_edges must be strictly increasing non-negative integers")
+        check_dpd_edges(self.dpd_edges)
         labels = self.dpd_labels
         if len(labels) != len(self.dpd_edges) + 1 or len(set(labels)) != len(labels):
-            raise ValueError("dpd_labels needs one distinct label per bucket (len(dpd_edges) + 1)")
+            raise PoolSettingsError(
+                "dpd_labels",
+                "dpd_labels.one_per_bucket",
+                "need one distinct label per bucket (len(dpd_edges) + 1)",
+            )
+        if not all(isinstance(x, str) and 0 < len(x) <= 16 for x in labels):
+            raise PoolSettingsError("dpd_labels", "dpd_labels.short_text", "labels must be 1-16 characters")
         if not 0 <= self.apr_flag_bps <= self.apr_reject_bps:
             raise ValueError("need 0 <= apr_flag_bps <= apr_reject_bps")
         if self.default_days < 1:
@@ -149,7 +223,7 @@ class PoolConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> PoolConfig:
         """Build from :meth:`to_dict` output; raises ``ValueError``/``TypeError`` on bad settings."""
         d = dict(data)
-        d["dpd_edges"] = tuple(int(x) for x in d.get("dpd_edges", DEFAULT_DPD_EDGES))
+        d["dpd_edges"] = tuple(d.get("dpd_edges", DEFAULT_DPD_EDGES))
         d["dpd_labels"] = tuple(str(x) for x in d.get("dpd_labels", DEFAULT_DPD_LABELS))
         d["required_fields"] = frozenset(d.get("required_fields", ()))
         names = {f.name for f in dataclasses.fields(cls)}

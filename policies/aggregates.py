@@ -13,8 +13,13 @@ Rules (reference notes §4; DESIGN.md "Aggregates"):
   set differs by fewer than ``k`` from the same report cell in an earlier snapshot (temporal
   differencing of consecutive reports). Every release to anyone counts: releases are not per party.
 * **Threshold claims.** Each answered threshold claim leaks one bit. A role that may not see the exact
-  value gets the deal's registered thresholds (trigger levels) freely and at most ``claim_budget[role]``
-  other thresholds per snapshot; asking the same one again is free.
+  value gets the deal's registered thresholds (trigger levels) freely and at most
+  ``claim_budget[role]`` other (metric, threshold, direction) questions per snapshot; asking the same
+  one again is free, but ``>= t`` after ``<= t`` is a new question (together they reveal equality).
+* **Release ledger.** Whatever reaches an aggregate-only party is a table of cells per sealed snapshot,
+  decided once by :func:`plan_release` against a per-pool :class:`ReleaseLedger` of every cell
+  released before: no cohort of fewer than ``k`` obligors may become determined by any linear
+  combination of released sums (across cells, tape versions and cut-offs).
 
 Refusals are decided from cohort membership and the history of releases only, never from the metric
 values, and are sticky (the same question gets the same answer), so a refusal tells the asker at most
@@ -50,6 +55,9 @@ DIMENSIONS: tuple[str, ...] = (
 """The fixed dimensions a registered report may break down by (reference notes §4.3)."""
 
 WHOLE_POOL_REPORT = "pool"
+DIRECTIONS: tuple[str, ...] = ("<=", ">=")
+"""The directions of a one-sided threshold claim (what the claim budget is keyed by, with metric and
+threshold)."""
 STATE_FORMAT = "poolproof/aggregate-guard-state/v1"
 REFUSED = "suppressed by statistical disclosure control"
 
@@ -81,6 +89,8 @@ class AggregateConfig:
     exact_value_roles: frozenset[str] = frozenset({"platform", "regulator"})
     registered_thresholds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     reports: Mapping[str, ReportDefinition] = field(default_factory=dict)
+    #: Every DPD bucket above "current" spans at least this many days (checked at pool creation).
+    dpd_min_bucket_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,7 @@ class GuardState:
         self.releases: list[_Release] = []
         self.decided: dict[tuple[str, str, str, str], tuple[bool, str, str]] = {}
         self.snapshots: dict[str, list[str]] = {}
-        self.claims: dict[tuple[str, str, str], set[tuple[str, int]]] = {}
+        self.claims: dict[tuple[str, str, str], set[tuple[str, int, str]]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (no obligor keys: 64-bit digests only)."""
@@ -162,7 +172,7 @@ class GuardState:
                     "party_id": k[0],
                     "pool_id": k[1],
                     "snapshot_id": k[2],
-                    "asked": [[m, t] for m, t in sorted(v)],
+                    "asked": [[m, t, d] for m, t, d in sorted(v)],
                 }
                 for k, v in self.claims.items()
             ],
@@ -194,7 +204,7 @@ class GuardState:
             st.snapshots = {str(p): [str(x) for x in s] for p, s in doc.get("snapshots", {}).items()}
             for c in doc.get("claims", []):
                 st.claims[(c["party_id"], c["pool_id"], c["snapshot_id"])] = {
-                    (str(m), int(t)) for m, t in c["asked"]
+                    (str(q[0]), int(q[1]), str(q[2]) if len(q) > 2 else "<=") for q in c["asked"]
                 }
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"aggregate guard state: malformed entry ({exc})") from exc
@@ -225,6 +235,9 @@ class AggregateGuard:
         pool_obligor_count: int,
     ) -> AggregateDecision:
         """May ``party`` receive cell ``cell`` of report ``report_id`` on ``snapshot_id``?
+
+        A pairwise check of one cell at a time; the gateway decides whole release tables with
+        :func:`plan_release`, whose row-space audit subsumes it.
 
         ``obligors`` are the distinct obligor keys (e.g. ``obligor_pseudo_id``) in the cell,
         ``pool_obligor_count`` the number of distinct obligors in the whole pool at that snapshot.
@@ -294,13 +307,27 @@ class AggregateGuard:
         return AggregateDecision(True, "cohort_ok", f"at least k={k} obligors, no small difference")
 
     def check_threshold_claim(
-        self, party: Party, *, pool_id: str, snapshot_id: str, metric: str, threshold: int
+        self,
+        party: Party,
+        *,
+        pool_id: str,
+        snapshot_id: str,
+        metric: str,
+        threshold: int,
+        direction: str = "<=",
     ) -> AggregateDecision:
-        """May ``party`` have a threshold claim ``metric <= / >= threshold`` answered on ``snapshot_id``?
+        """May ``party`` have ``metric <direction> threshold`` answered on ``snapshot_id``?
 
-        Decided before and independently of the hidden value; budget is spent whether the claim turns
-        out true or false. Recorded when allowed.
+        The budget is keyed by metric, threshold *and* direction: ``<= t`` and ``>= t`` together say
+        whether the value equals ``t``, so the second is a new bit, not a repeat. Registered deal
+        thresholds (trigger levels the deal publishes and tests both ways) are free in either
+        direction. Decided before and independently of the hidden value; budget is spent
+        whether the claim turns out true or false. Recorded when allowed. Raises ``ValueError`` for a
+        direction other than ``<=`` or ``>=`` (a two-sided claim with equal ends is an exact
+        disclosure and is decided by the exact-value rule before the budget is asked).
         """
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         if party.role in self.config.exact_value_roles:
             return AggregateDecision(True, "exact_value_role", f"role {party.role} may see exact values")
         if pool_id not in party.pools:
@@ -308,12 +335,329 @@ class AggregateGuard:
         if threshold in self.config.registered_thresholds.get(metric, ()):
             return AggregateDecision(True, "registered_threshold", "a registered deal threshold")
         asked = self.state.claims.setdefault((party.id, pool_id, snapshot_id), set())
-        if (metric, threshold) in asked:
+        question = (metric, threshold, direction)
+        if question in asked:
             return AggregateDecision(True, "repeat_claim", "asked before on this snapshot: no new bit")
         budget = self.config.claim_budget.get(party.role, 0)
         if len(asked) >= budget:
             return AggregateDecision(
                 False, "claim_budget", f"threshold-claim budget {budget} per snapshot spent"
             )
-        asked.add((metric, threshold))
+        asked.add(question)
         return AggregateDecision(True, "claim_budget", f"budget {len(asked)}/{budget} on this snapshot")
+
+
+# --- the release ledger: what reaches aggregate-only parties ------------------------------------------
+SUPPRESSED = (
+    "suppressed by statistical disclosure control: this figure would rest on fewer than {k} distinct "
+    "obligors, leave fewer than {k} in the rest of the pool, or differ by fewer than {k} from figures "
+    "already released"
+)
+"""The one text every suppressed figure carries (``{k}`` is the policy's minimum cohort)."""
+
+_LEDGER_FORMAT = "poolproof/release-ledger/v1"
+
+
+def loan_digest(pool_id: str, loan_key: str) -> int:
+    """A 64-bit digest standing for one loan of a pool in the ledger (the key itself is not kept)."""
+    h = hashlib.sha256(b"poolproof/disclosure/loan/v1\x00" + pool_id.encode() + b"\x00" + loan_key.encode())
+    return int.from_bytes(h.digest()[:8], "big")
+
+
+def obligor_digest(pool_id: str, obligor_key: str) -> int:
+    """A 64-bit digest standing for one obligor of a pool in the ledger."""
+    tag = b"poolproof/disclosure/obligor/v1\x00"
+    h = hashlib.sha256(tag + pool_id.encode() + b"\x00" + obligor_key.encode())
+    return int.from_bytes(h.digest()[:8], "big")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a release table: the loans its figures sum over (as digests).
+
+    ``group`` names the partition of the pool the cell belongs to (``"dpd_bucket"``, ``"loan_status"``):
+    the cells of a group sum to the pool, so what is suppressed in a group must itself be a cohort of at
+    least ``k``. The pool cell and cells outside any partition have ``group=None``.
+    """
+
+    name: str
+    loans: frozenset[int]
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class CellDecision:
+    """Whether a cell's figures are released; ``check`` names the deciding rule (for the decision log)."""
+
+    released: bool
+    check: str
+
+
+@dataclass
+class LedgerRow:
+    """A released cell: the loans its figures sum over."""
+
+    snapshot_id: str
+    cell: str
+    loans: frozenset[int]
+
+
+class ReleaseLedger:
+    """Every cell released from one pool to aggregate-only parties, and who owns each loan.
+
+    The ledger is the memory of the differencing rules: a new cell is released only if, together with
+    everything released before (any snapshot, any tape version, any party), no cohort of fewer than ``k``
+    obligors can be isolated by linear combination. See :func:`plan_release`.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[LedgerRow] = []
+        self.owner: dict[int, int] = {}
+
+    def add_owners(self, owner: Mapping[int, int]) -> None:
+        """Record which obligor (digest) owns each loan (digest)."""
+        self.owner.update(owner)
+
+    def obligors(self, loans: Iterable[int]) -> int:
+        """Distinct obligors owning ``loans`` (a loan of unknown owner counts as its own obligor)."""
+        return len({self.owner.get(loan, loan) for loan in loans})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (digests only)."""
+        return {
+            "format": _LEDGER_FORMAT,
+            "rows": [
+                {"snapshot_id": r.snapshot_id, "cell": r.cell, "loans": _pack(r.loans)} for r in self.rows
+            ],
+            "owners": _pack_pairs(self.owner),
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> ReleaseLedger:
+        """Rebuild from :meth:`to_dict` output; raises ``ValueError`` naming the bad part."""
+        if doc.get("format") != _LEDGER_FORMAT:
+            raise ValueError(f"release ledger: expected format {_LEDGER_FORMAT!r}")
+        led = cls()
+        try:
+            for r in doc["rows"]:
+                led.rows.append(LedgerRow(str(r["snapshot_id"]), str(r["cell"]), _unpack(r["loans"])))
+            led.owner = _unpack_pairs(doc["owners"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"release ledger: malformed entry ({exc})") from exc
+        return led
+
+
+def _pack_pairs(pairs: Mapping[int, int]) -> str:
+    return base64.b64encode(b"".join(struct.pack(">QQ", a, b) for a, b in sorted(pairs.items()))).decode()
+
+
+def _unpack_pairs(text: str) -> dict[int, int]:
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) % 16:
+        raise ValueError("owner list is not a multiple of 16 bytes")
+    vals = struct.unpack(f">{len(raw) // 8}Q", raw)
+    return dict(zip(vals[0::2], vals[1::2], strict=True))
+
+
+class SumAudit:
+    """The released sums of one pool as a reduced row echelon basis over loan atoms, grown a row at a time.
+
+    Every released figure is a sum over its cell of a per-loan value, so what a set of released cells
+    determines is the row space of their 0/1 incidence matrix over loans (auditing of sum queries,
+    Chin and Özsoyoğlu 1982). Loans lying in exactly the same released cells ("atoms") can never be
+    told apart, so columns are atoms; adding a cell splits the atoms it cuts (the new column is a copy
+    of the old one in every basis row) and reduces the cell's row against the basis. The basis is
+    kept fully reduced (every pivot column is zero in every other row) in exact integer arithmetic
+    (each row divided by the gcd of its entries), so an atom's sum is determined iff some basis row is
+    non-zero in that atom's column only.
+    """
+
+    def __init__(self) -> None:
+        self.atom_of: dict[int, int] = {}
+        self.members: dict[int, set[int]] = {}
+        self.rows: list[dict[int, int]] = []
+        self.pivots: list[int] = []
+        self._next = 0
+
+    def copy(self) -> SumAudit:
+        """An independent copy (to try a row without committing to it)."""
+        other = SumAudit()
+        other.atom_of = dict(self.atom_of)
+        other.members = {a: set(m) for a, m in self.members.items()}
+        other.rows = [dict(r) for r in self.rows]
+        other.pivots = list(self.pivots)
+        other._next = self._next
+        return other
+
+    def _new_atom(self, loans: set[int]) -> int:
+        atom = self._next
+        self._next += 1
+        self.members[atom] = loans
+        for loan in loans:
+            self.atom_of[loan] = atom
+        return atom
+
+    def add(self, loans: frozenset[int]) -> None:
+        """Add the released sum over ``loans``."""
+        if not loans:
+            return
+        touched: dict[int, set[int]] = {}
+        fresh: set[int] = set()
+        for loan in loans:
+            atom = self.atom_of.get(loan)
+            if atom is None:
+                fresh.add(loan)
+            else:
+                touched.setdefault(atom, set()).add(loan)
+        inside: list[int] = []
+        for atom, part in touched.items():
+            if len(part) == len(self.members[atom]):
+                inside.append(atom)
+                continue
+            self.members[atom] -= part
+            split = self._new_atom(part)
+            for row in self.rows:
+                if atom in row:
+                    row[split] = row[atom]
+            inside.append(split)
+        if fresh:
+            inside.append(self._new_atom(fresh))
+        v = dict.fromkeys(inside, 1)
+        for row, pivot in zip(self.rows, self.pivots, strict=True):
+            f = v.get(pivot)
+            if f:
+                v = _combine(v, row[pivot], row, f)
+        if not v:
+            return
+        pivot = min(v)
+        for i, row in enumerate(self.rows):
+            f = row.get(pivot)
+            if f:
+                self.rows[i] = _combine(row, v[pivot], v, f)
+        self.rows.append(v)
+        self.pivots.append(pivot)
+
+    def isolated(self, ledger: ReleaseLedger, k: int) -> list[frozenset[int]]:
+        """The atoms of fewer than ``k`` obligors whose sum the released rows determine."""
+        out = []
+        for row in self.rows:
+            if len(row) == 1:
+                (atom,) = row
+                if ledger.obligors(self.members[atom]) < k:
+                    out.append(frozenset(self.members[atom]))
+        return out
+
+
+def _combine(a: dict[int, int], x: int, b: dict[int, int], y: int) -> dict[int, int]:
+    """``x·a − y·b`` without zero entries, divided by the gcd of its entries (sign kept)."""
+    from math import gcd
+
+    out = {c: x * v for c, v in a.items()}
+    for c, v in b.items():
+        w = out.get(c, 0) - y * v
+        if w:
+            out[c] = w
+        else:
+            out.pop(c, None)
+    d = 0
+    for w in out.values():
+        d = gcd(d, w)
+        if d == 1:
+            break
+    if d > 1:
+        out = {c: w // d for c, w in out.items()}
+    return out
+
+
+def isolated_cohorts(rows: list[frozenset[int]], ledger: ReleaseLedger, k: int) -> list[frozenset[int]]:
+    """The cohorts of fewer than ``k`` obligors whose sum the released ``rows`` determine exactly.
+
+    See :class:`SumAudit`. The per-loan value is taken to be the same in every snapshot (the attacker
+    is assumed to know how the other loans amortised), which can only find more, never fewer.
+    """
+    audit = SumAudit()
+    for row in rows:
+        audit.add(row)
+    return audit.isolated(ledger, k)
+
+
+def plan_release(
+    ledger: ReleaseLedger, pool: Cell, cells: list[Cell], k: int
+) -> tuple[CellDecision, dict[str, CellDecision]]:
+    """Decide which cells of one snapshot's release table may be released, given the ``ledger``.
+
+    Rules, in order (all from cohort membership and the ledger, never from a figure's value):
+
+    1. The pool cell needs ``k`` obligors and, with the ledger, must not isolate a small cohort
+       (``pool.min_cohort``, ``pool.differencing``: e.g. two cut-offs or two tape versions whose pools
+       differ by fewer than ``k`` loans). Without the pool cell nothing of the table is released.
+    2. Each cell needs ``k`` obligors (``min_cohort``) unless it is empty, and so does the rest of the
+       pool (``complement``); then, with the ledger and the cells released so far, it must not isolate a
+       cohort of fewer than ``k`` (``differencing``), which also covers a suppressed cell that the pool
+       minus the other cells of its group would give away (secondary suppression).
+    3. Within each group, the suppressed cells together must reach ``k`` obligors, else the smallest
+       released cells of the group are suppressed too (``secondary``).
+
+    Returns the pool cell's decision and one per cell. Does not change the ledger.
+    """
+    if ledger.obligors(pool.loans) < k:
+        none = CellDecision(False, "pool.min_cohort")
+        return none, {c.name: none for c in cells}
+    audit = SumAudit()
+    for r in ledger.rows:
+        audit.add(r.loans)
+    trial = audit.copy()
+    trial.add(pool.loans)
+    if trial.isolated(ledger, k):
+        none = CellDecision(False, "pool.differencing")
+        return none, {c.name: none for c in cells}
+    audit = trial
+    out: dict[str, CellDecision] = {}
+    for c in cells:
+        n = ledger.obligors(c.loans)
+        rest = ledger.obligors(pool.loans - c.loans)
+        if n == 0:
+            out[c.name] = CellDecision(True, "empty_cell")
+            continue
+        if n < k:
+            out[c.name] = CellDecision(False, "min_cohort")
+            continue
+        if 0 < rest < k:
+            out[c.name] = CellDecision(False, "complement")
+            continue
+        trial = audit.copy()
+        trial.add(c.loans)
+        if trial.isolated(ledger, k):
+            out[c.name] = CellDecision(False, "differencing")
+        else:
+            out[c.name] = CellDecision(True, "cohort_ok")
+            audit = trial
+    groups = sorted({c.group for c in cells if c.group is not None})
+    for g in groups:
+        members = [c for c in cells if c.group == g and c.loans]
+        hidden: set[int] = set()
+        for c in members:
+            if not out[c.name].released:
+                hidden |= c.loans
+        released = sorted(
+            (c for c in members if out[c.name].released), key=lambda c: (ledger.obligors(c.loans), c.name)
+        )
+        while hidden and ledger.obligors(hidden) < k and released:
+            c = released.pop(0)
+            out[c.name] = CellDecision(False, "secondary")
+            hidden |= c.loans
+    return CellDecision(True, "cohort_ok"), out
+
+
+def record_release(
+    ledger: ReleaseLedger,
+    snapshot_id: str,
+    pool: Cell,
+    cells: list[Cell],
+    decisions: Mapping[str, CellDecision],
+) -> None:
+    """Append the released cells (and the pool cell) of one table to the ledger."""
+    ledger.rows.append(LedgerRow(snapshot_id, pool.name, pool.loans))
+    for c in cells:
+        if c.loans and decisions[c.name].released:
+            ledger.rows.append(LedgerRow(snapshot_id, c.name, c.loans))

@@ -844,7 +844,17 @@ def _load_aggregates(ld: _Loader, doc: Mapping[str, Any], roles: set[str]) -> Ag
     agg = doc.get("aggregates", {})
     if not isinstance(agg, dict):
         raise ld.fail("aggregates", "expected an [aggregates] table")
-    ld.keys(agg, {"min_cohort", "claim_budget", "exact_value_roles", "registered_thresholds"}, "aggregates")
+    ld.keys(
+        agg,
+        {"min_cohort", "claim_budget", "exact_value_roles", "registered_thresholds", "dpd_min_bucket_days"},
+        "aggregates",
+    )
+    dpd_width = agg.get("dpd_min_bucket_days", 30)
+    if not isinstance(dpd_width, int) or isinstance(dpd_width, bool) or dpd_width < 1:
+        raise ld.fail(
+            "aggregates.dpd_min_bucket_days",
+            f"dpd_min_bucket_days must be an integer >= 1, got {dpd_width!r}",
+        )
     k = agg.get("min_cohort", 10)
     if not isinstance(k, int) or isinstance(k, bool) or k < 2:
         raise ld.fail("aggregates.min_cohort", f"min_cohort must be an integer >= 2, got {k!r}")
@@ -901,6 +911,7 @@ def _load_aggregates(ld: _Loader, doc: Mapping[str, Any], roles: set[str]) -> Ag
         claim_budget=dict(budget),
         exact_value_roles=exact,
         registered_thresholds={m: tuple(sorted(v)) for m, v in thr.items()},
+        dpd_min_bucket_days=dpd_width,
         reports={r.id: r for r in reports},
     )
 

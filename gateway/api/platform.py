@@ -12,12 +12,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..ingest import ContentHashMismatch, TapeRejected, TapeSuperseded, ingest_tape
-from ..pools import PRESETS
+from ..pools import PRESETS, check_dpd_edges
 from ..schemas import PoolCreateSchema, PoolSchema, TapeListItemSchema, TapeResultSchema
 from ..signing import TapeSignatureError, verify_tape_signature
 from ..storage import Conflict, create_pool, get_pool, list_tapes
 from ..tape_formats import FORMATS, TapeTooLarge, media_format
-from .common import fail, get_db, keys_for, master_key, owned_pool, require_role
+from .common import fail, get_db, keys_for, master_key, owned_pool, policy, require_role
 from .views import register_view_routes
 
 blp = Blueprint(
@@ -48,6 +48,7 @@ class Pools(MethodView):
             if "dpd_labels" in settings:
                 settings["dpd_labels"] = tuple(settings["dpd_labels"])
             cfg = cfg.with_overrides(**settings)
+            check_dpd_edges(cfg.dpd_edges, min_width_days=policy().aggregates.dpd_min_bucket_days)
         except (ValueError, TypeError) as exc:
             fail(422, "invalid pool settings", errors={"json": {"settings": [str(exc)]}})
         try:

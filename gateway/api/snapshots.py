@@ -15,7 +15,6 @@ One blueprint per audience, mounted beside the audience's view blueprint (same U
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, NoReturn
 
@@ -25,8 +24,8 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from policies import DecisionLog, Party, Transform, derive_pseudonym_key
-from policies.aggregates import REFUSED, AggregateGuard, GuardState
+from policies import DecisionLog, Party, derive_pseudonym_key
+from policies.aggregates import REFUSED
 from policies.policy import Decision
 from proofs.claim_bundle import MAX_NONCE, MIN_NONCE, metric_commitments
 from proofs.claims import statement_from_dict
@@ -35,19 +34,16 @@ from proofs.signing import key_id
 from proofs.snapshot import verify_header
 
 from .. import decisions
-from ..db import connect, transaction
+from ..db import connect
+from ..disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
 from ..gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
 from ..rules import same_loan_id
 from ..sealing import JobRunner, SealError, SealSettings, TestingHooks, get_job, run_seal_job, start_seal_job
 from ..snapshots import (
     SnapshotRecord,
-    claim_kind,
     get_snapshot,
-    guard_thresholds,
     inclusion_bundle,
-    lane_totals,
     list_snapshots,
-    metrics_report,
     prove_claim,
     snapshot_tape_id,
     stream_snapshot_bundle,
@@ -255,60 +251,6 @@ def _log(p: Party, decided: list[Decision], resource: str, count: int) -> None:
     decisions.persist(get_log_db(), log)
 
 
-def _guard_decision(p: Party, pool_id: str, key: str, allowed: bool, check: str, detail: str) -> Decision:
-    import uuid
-
-    return Decision(
-        decision_id=uuid.uuid4().hex,
-        party_id=p.id,
-        role=p.role,
-        field=f"claim:threshold:{key}",
-        purpose="claim",
-        transform=Transform.RAW if allowed else Transform.DENY,
-        params={},
-        rule_ids=(f"aggregates.{check}",),
-        reason=detail,
-        policy_version=policy().version,
-        pool_id=pool_id,
-    )
-
-
-class _GuardRefused(Exception):
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
-
-
-def _spend_guard(p: Party, snap: SnapshotRecord, thresholds: list[tuple[str, int]]) -> list[Decision]:
-    """Ask the aggregate guard about every threshold, atomically: all are granted (and recorded) or none."""
-    db = get_db()
-    out: list[Decision] = []
-    try:
-        with transaction(db) as conn:
-            row = conn.execute("SELECT state FROM claim_guard WHERE id = 1").fetchone()
-            state = GuardState.from_dict(json.loads(row[0])) if row else GuardState()
-            guard = AggregateGuard(policy().aggregates, state)
-            for metric, threshold in thresholds:
-                d = guard.check_threshold_claim(
-                    p, pool_id=snap.pool_id, snapshot_id=snap.snapshot_id, metric=metric, threshold=threshold
-                )
-                decision = _guard_decision(
-                    p, snap.pool_id, f"{metric}@{threshold}", d.allowed, d.check, d.detail
-                )
-                if not d.allowed:
-                    raise _GuardRefused(decision)
-                out.append(decision)
-            conn.execute(
-                "INSERT INTO claim_guard (id, state) VALUES (1, ?) "
-                "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-                (json.dumps(state.to_dict(), sort_keys=True),),
-            )
-    except _GuardRefused as refused:
-        _log(p, [refused.decision], f"pool:{snap.pool_id}/snapshot:{snap.snapshot_id}/claims", 0)
-        fail(403, REFUSED)
-    return out
-
-
 def _unprocessable(message: str) -> NoReturn:
     fail(422, message)
 
@@ -385,20 +327,9 @@ def _audience_blueprint(role: str) -> Blueprint:
                 listed, not shown)."""
                 party = scoped(pool_id)
                 snap = _snapshot_or_404(pool_id, cutoff)
-                values, _ = lane_totals(keys_for(pool_id), snap)
-                report = metrics_report(snap.lanes, values)
                 p = policy_party(party)
-                decided = {
-                    m: policy().may_request_claim(p, "exact", m, pool_id=pool_id) for m in report["metrics"]
-                }
-                withheld = sorted(m for m, d in decided.items() if not d.allowed)
-                metrics = {m: v for m, v in report["metrics"].items() if m not in withheld}
-                ratios = {
-                    k: v
-                    for k, v in report["ratios_bps"].items()
-                    if all(part in metrics for part in k[:-4].split("/"))
-                }
-                _log(p, list(decided.values()), f"pool:{pool_id}/snapshot:{snap.snapshot_id}/metrics", 1)
+                metrics, ratios, withheld, decided = metrics_release(policy(), p, keys_for(pool_id), snap)
+                _log(p, decided, f"pool:{pool_id}/snapshot:{snap.snapshot_id}/metrics", 1)
                 return {
                     "pool_id": pool_id,
                     "cutoff_date": cutoff,
@@ -446,7 +377,11 @@ def _audience_blueprint(role: str) -> Blueprint:
                         403,
                         f"the policy refuses this claim to role {party.role!r}: {refused[0].reason}",
                     )
-                decided += _spend_guard(p, snap, guard_thresholds(statement))
+                try:
+                    decided += spend_claim_budget(get_db(), policy(), p, snap, statement)
+                except ClaimRefused as refused:
+                    _log(p, [refused.decision], resource, 0)
+                    fail(403, REFUSED)
                 try:
                     answer = prove_claim(
                         header, keys_for(pool_id), snap, statement, bytes.fromhex(body["nonce"])

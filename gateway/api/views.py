@@ -6,13 +6,61 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
-from policies import PolicyError
+from policies import Party, PolicyError
 
+from ..disclosure import (
+    controlled_report,
+    controlled_stats,
+    exact_report,
+    is_aggregate_only,
+    log_unsealed_refusal,
+    report_denied_fields,
+)
 from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
-from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool
-from ..views import DEFAULT_PURPOSE, loan_page, pool_stats
+from ..snapshots import SnapshotRecord, get_snapshot, snapshot_tape_id
+from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
+from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
 from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
+
+
+class DisclosedStatsSchema(StatsSchema):
+    """Pool statistics; for an aggregate-only party, those of the sealed snapshot under disclosure control."""
+
+    snapshot_id = fields.String(
+        metadata={"description": "the sealed snapshot the figures come from (aggregate-only parties)"}
+    )
+    currency = fields.String(metadata={"description": "ISO 4217 currency of every money figure"})
+    minor_unit = fields.String(metadata={"description": "money figures are integers in this minor unit"})
+    min_cohort = fields.Integer(
+        metadata={"description": "distinct obligors a released figure rests on, at least"}
+    )
+
+
+class ReportSchema(Schema):
+    """A registered report of a sealed snapshot: one cell per combination of its dimensions."""
+
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    snapshot_id = fields.String(required=True)
+    report_id = fields.String(required=True)
+    dimensions = fields.List(fields.String(), required=True)
+    currency = fields.String(required=True, metadata={"description": "ISO 4217 currency of money figures"})
+    minor_unit = fields.String(
+        required=True, metadata={"description": "money figures are integer minor units"}
+    )
+    min_cohort = fields.Integer(
+        metadata={"description": "distinct obligors a released figure rests on, at least (aggregate-only)"}
+    )
+    pool = fields.Dict(required=True, metadata={"description": "the whole pool's figures"})
+    cells = fields.Dict(
+        required=True,
+        metadata={
+            "description": 'cell name ("dim=value|dim=value") -> figures ({"value", "unit"[, "currency"]}), '
+            'or {"suppressed": true, "reason": ...} for an aggregate-only party'
+        },
+    )
 
 
 def _scoped_pool(party: PartyRecord, pool_id: str) -> None:
@@ -26,6 +74,15 @@ def _scoped_pool(party: PartyRecord, pool_id: str) -> None:
         fail(404, f"no pool {pool_id!r}")
     if party.role != "regulator" and pool_id not in party.pools:
         fail(403, f"pool {pool_id!r} is outside this party's scope")
+
+
+def _sealed_or_404(p: Party, pool_id: str, cutoff: str, what: str) -> SnapshotRecord:
+    """The cut-off's sealed snapshot; 404 (and a logged refusal) for an aggregate-only party without one."""
+    try:
+        return get_snapshot(get_db(), pool_id, cutoff)
+    except NotFound:
+        log_unsealed_refusal(get_log_db(), policy(), p, pool_id, cutoff, what)
+        fail(404, f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
 
 
 def _purpose(party: PartyRecord, asked: str | None) -> str:
@@ -78,12 +135,21 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
         @blp.alt_response(403, description="pool outside the party's scope, or purpose not declared")
         @blp.alt_response(404, description="no such pool, or no tape for the cut-off")
         def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
-            """Loans of the cut-off's current tape as the policy lets this party see them.
+            """Loans of the cut-off's current tape as the policy lets this party see them (an
+            aggregate-only party that is not limited to its own loans: of the sealed snapshot's tape).
 
             Keyset pagination: pass the previous page's ``next_after`` as ``after``. Every page's
             decisions are appended to the decision log.
             """
             party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
+            p = policy_party(party)
+            spec = policy().roles.get(party.role)
+            row_scoped = spec is not None and spec.row_scope != "pool"  # own loans only: not an aggregate
+            if not row_scoped and is_aggregate_only(policy(), p, purpose, pool_id):
+                # Even a page of bare rows tells how many loans a tape has: an aggregate-only party
+                # reads the sealed snapshot's tape (its loan count is the signed header's).
+                snap = _sealed_or_404(p, pool_id, cutoff, "loans")
+                tape = get_tape(get_db(), snapshot_tape_id(get_db(), snap))
             try:
                 page = loan_page(
                     get_db(),
@@ -110,12 +176,37 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
     @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/stats")
     class Stats(MethodView):
         @blp.arguments(StatsQuerySchema, location="query")
-        @blp.response(200, StatsSchema)
+        @blp.response(200, DisclosedStatsSchema)
         @blp.alt_response(403, description="pool outside the party's scope, or purpose not declared")
-        @blp.alt_response(404, description="no such pool, or no tape for the cut-off")
+        @blp.alt_response(
+            404,
+            description="no such pool, no tape for the cut-off, or no sealed snapshot (aggregate-only)",
+        )
         def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
-            """Whole-pool statistics of the cut-off (sums, counts, DPD buckets) the policy releases."""
+            """Whole-pool statistics of the cut-off (sums, counts, DPD buckets) the policy releases.
+
+            A party the policy allows aggregates only (investors; borrowers beyond their own loans)
+            gets the figures of the cut-off's sealed snapshot through disclosure control: each figure
+            with its unit and currency, or ``{"suppressed": true, "reason": ...}`` with one fixed text
+            when it rests on too few obligors or would isolate a few from figures released before."""
             party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
+            if is_aggregate_only(policy(), policy_party(party), purpose, pool_id):
+                snap = _sealed_or_404(policy_party(party), pool_id, cutoff, "stats")
+                stats, withheld, table = controlled_stats(
+                    get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
+                )
+                return {
+                    "pool_id": pool_id,
+                    "cutoff_date": cutoff,
+                    "tape_id": snapshot_tape_id(get_db(), snap),
+                    "snapshot_id": snap.snapshot_id,
+                    "purpose": purpose,
+                    "currency": table["currency"],
+                    "minor_unit": table["minor_unit"],
+                    "min_cohort": table["min_cohort"],
+                    "stats": stats,
+                    "withheld": withheld,
+                }
             stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
             return {
                 "pool_id": pool_id,
@@ -126,8 +217,51 @@ def register_view_routes(blp: Blueprint, role: str) -> None:
                 "withheld": withheld,
             }
 
+    @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/reports/<report_id>")
+    class Report(MethodView):
+        @blp.response(200, ReportSchema)
+        @blp.alt_response(
+            403, description="pool outside the party's scope, or the report is not for this role"
+        )
+        @blp.alt_response(404, description="no such pool, no registered report, or no sealed snapshot")
+        def get(self, pool_id: str, cutoff: str, report_id: str) -> dict[str, Any]:
+            """A registered report (fixed dimensions, see the policy's ``[[reports]]``) of the sealed
+            snapshot. Aggregate-only parties get it through disclosure control, like the statistics."""
+            party = require_role(role)
+            _scoped_pool(party, pool_id)
+            report = policy().aggregates.reports.get(report_id)
+            if report is None:
+                fail(404, f"no registered report {report_id!r}")
+            if role not in report.roles:
+                fail(403, f"report {report_id!r} is not for role {role!r}")
+            try:
+                snap = get_snapshot(get_db(), pool_id, cutoff)
+            except NotFound:
+                fail(404, f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
+            p = policy_party(party)
+            denied = report_denied_fields(policy(), p, report, DEFAULT_PURPOSE[role], pool_id)
+            if denied:
+                fail(
+                    403,
+                    f"report {report_id!r} is built from fields denied to role {role!r}: {', '.join(denied)}",
+                )
+            if is_aggregate_only(policy(), p, DEFAULT_PURPOSE[role], pool_id):
+                body = controlled_report(
+                    get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, report
+                )
+            else:
+                body = exact_report(get_db(), keys_for(pool_id), snap, report)
+            return {
+                "pool_id": pool_id,
+                "cutoff_date": cutoff,
+                "snapshot_id": snap.snapshot_id,
+                "report_id": report_id,
+                "dimensions": list(report.dimensions),
+                **body,
+            }
+
     # Give the generated classes distinct endpoint names per blueprint.
-    _ = (Loans, Stats)
+    _ = (Loans, Stats, Report)
 
 
 def audience_blueprint(role: str, url: str, description: str) -> Blueprint:
