@@ -93,8 +93,6 @@ def pool_config(settings: dict[str, Any]) -> PoolConfig:
     labels = settings.pop("dpd_labels")
     if labels is not None:
         changes["dpd_labels"] = tuple(x.strip() for x in labels.split(","))
-    elif edges is not None and len(edges) + 1 != len(PRESETS[preset].dpd_labels):
-        changes["dpd_labels"] = tuple(f"B{i}" for i in range(len(edges) + 1))
     for name, value in settings.items():
         if value is not None:
             changes[name] = value

@@ -94,26 +94,14 @@ def create_party(
     """Create a party and its first API key; returns ``(party, api_key)``. The key is not stored in clear.
 
     Raises ``ValueError`` for an unknown role or a malformed public key, :class:`Conflict` if the id exists.
+    One writer for parties: :func:`gateway.access_admin.create_party_with_grants`, without grants.
     """
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    if public_key is not None and len(public_key) != 32:
-        raise ValueError("an Ed25519 public key is 32 bytes")
-    key = _new_api_key()
-    try:
-        with transaction(db) as conn:
-            conn.execute(
-                "INSERT INTO parties (id, role, display_name, public_key, obligor_keys, created_at) "
-                "VALUES (?,?,?,?,?,?)",
-                (party_id, role, display_name, public_key, json.dumps(list(obligor_keys)), now()),
-            )
-            conn.execute(
-                "INSERT INTO api_keys (key_hash, party_id, is_admin, label, created_at) VALUES (?,?,0,?,?)",
-                (hash_api_key(key), party_id, "initial", now()),
-            )
-    except sqlite3.IntegrityError:
-        raise Conflict(f"party {party_id!r} already exists") from None
-    return get_party(db, party_id), key
+    from .access_admin import create_party_with_grants  # it builds on this module
+
+    party, _, key = create_party_with_grants(
+        db, party_id, role, display_name=display_name, public_key=public_key, obligor_keys=obligor_keys
+    )
+    return party, key
 
 
 def create_admin_key(db: sqlite_utils.Database, label: str = "admin") -> str:

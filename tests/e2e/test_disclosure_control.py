@@ -431,7 +431,7 @@ def test_the_seven_charged_off_lending_club_loans_are_not_released(gw: Gateway) 
     ("edges", "rule"),
     [
         (list(range(121)), "dpd_edges.count"),
-        ([0, 30, 60, 2**70], "dpd_edges.max_edge"),
+        ([0, 30, 60, 10**6], "dpd_edges.max_edge"),
         ([0, 1, 2, 3], "dpd_edges.min_width"),
     ],
 )
@@ -445,6 +445,16 @@ def test_unsafe_dpd_buckets_are_refused_at_pool_creation(gw: Gateway, edges: lis
     message = r.json()["errors"]["json"]["settings"][0]
     assert message.startswith("dpd_edges:")
     assert rule in message
+    listed = expect(gw.clients["platform"].get("/pools"), 200, "pools")
+    assert body["pool_id"] not in {p["pool_id"] for p in listed}
+
+
+def test_a_dpd_edge_beyond_2_53_is_refused_before_the_settings_are_read(gw: Gateway) -> None:
+    settings = {"preset": "CN_CONSUMER", "dpd_edges": [0, 30, 60, 2**70]}
+    body = {"pool_id": "DC-EDGES-HUGE", "settings": settings}
+    r = gw.clients["platform"].post("/pools", json=body)
+    assert r.status_code == 400, r.text
+    assert "integer_size" in r.text
     listed = expect(gw.clients["platform"].get("/pools"), 200, "pools")
     assert body["pool_id"] not in {p["pool_id"] for p in listed}
 

@@ -224,11 +224,11 @@ CASES: list[tuple[str, Case, ExitCode, str]] = [
             "--preset",
             "CN_CONSUMER",
             "--dpd-edges",
-            "30,0",
+            "0,60,30,90",
             *w.local(),
         ],
         ExitCode.UNUSABLE,
-        "dpd_edges must be strictly increasing",
+        "edges must be strictly increasing (60 then 30)",
     ),
     (
         "pools show, unknown pool",

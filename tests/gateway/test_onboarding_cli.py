@@ -102,7 +102,7 @@ def test_a_new_platform_and_its_pool_are_registered_together(home: Path) -> None
         "--preset",
         "CN_CONSUMER",
         "--dpd-edges",
-        "0,30,90",
+        "0,30,60,120",
     )
     assert res.exit_code == 0, res.output
     assert "API key for acme (shown once; it is what --api-key means in acme's commands): ppk_" in res.stdout
@@ -110,8 +110,8 @@ def test_a_new_platform_and_its_pool_are_registered_together(home: Path) -> None
     pool = _json("pools", "show", "CN1")
     assert pool["platform_id"] == "acme"
     assert pool["currency"] == "CNY"
-    assert pool["config"]["dpd_edges"] == [0, 30, 90]
-    assert len(pool["config"]["dpd_labels"]) == 4
+    assert pool["config"]["dpd_edges"] == [0, 30, 60, 120]
+    assert len(pool["config"]["dpd_labels"]) == 5
     assert _json("parties", "show", "acme")["pools"] == ["CN1"]
 
 
