@@ -568,7 +568,16 @@ def test_cli_claim_requests_and_verifies_with_the_trusted_key(
     from gateway.cli import cli
 
     statement = json.dumps(TRUE_CLAIMS["dpd90_balance_le_3pct"].to_dict())
-    common = ["claim", "--url", gw.url, "--api-key", gw.clients["investor"].api_key, "--pool", POOL]
+    common = [
+        "claim",
+        "--url",
+        gw.url,
+        "--api-key",
+        gw.clients["investor"].api_key,
+        "--pool",
+        POOL,
+        "--no-witness",
+    ]
     out = tmp_path / "claim.json"
     ok = CliRunner().invoke(
         cli,
