@@ -464,7 +464,7 @@ def _auditor_cosigns(
     ctx = verified.context
     listing = expect(
         requests.post(
-            f"{url}/witness/pools/{ctx.pool_id}/snapshots/{ctx.cutoff_date}/cosignatures",
+            f"{url}/auditor/pools/{ctx.pool_id}/snapshots/{ctx.cutoff_date}/cosignatures",
             json=cosignature,
             headers={"Authorization": f"Bearer {auditor.api_key}"},
             timeout=30,

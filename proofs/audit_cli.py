@@ -260,7 +260,7 @@ def _cmd_verify_snapshot(args: argparse.Namespace) -> dict[str, Any]:
         "checks": [
             "header signature",
             "Merkle root and leaf count recomputed from every leaf",
-            "every loan counted exactly once",
+            "every loan counted exactly once; every exposure id in exactly one leaf",
             (
                 "aggregates equal the sums of leaf commitments"
                 if header.packed_sums is None

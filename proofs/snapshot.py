@@ -983,7 +983,8 @@ def verify_snapshot(
     Raises:
         EncodingError: malformed bundle (names the chunk, leaf or field).
         VerificationError: ``header.signature``, ``snapshot.chunk_order``, ``snapshot.leaf_count``,
-            ``snapshot.count_lanes`` (a loan not counted exactly once), ``rangeproof.*`` /
+            ``snapshot.count_lanes`` (a loan not counted exactly once), ``snapshot.exposure_unique``
+            (an exposure id in more than one leaf), ``rangeproof.*`` /
             ``lanecircuit.*`` (a proof failed), ``snapshot.merkle_root``, ``snapshot.aggregate``
             (names the lane, or the packed input), ``unpacking.*`` (packed lane sets: the
             per-lane aggregates are not the unpacking of the leaves' sums).

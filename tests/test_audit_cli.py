@@ -310,3 +310,16 @@ def test_console_script_runs_without_the_gateway_installed(
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["verified"] == "inclusion"
+
+
+def test_cli_version_and_the_shared_exit_code_table(
+    keyfile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from proofs.exit_codes import ExitCode
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("poolproof-audit ")
+    code = main(["verify-claim", str(tmp_path / "missing.json"), "--key", str(keyfile), "--no-witness"])
+    assert code is ExitCode.UNUSABLE

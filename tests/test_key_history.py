@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from proofs import bundle
 from proofs.errors import EncodingError, VerificationError
@@ -190,3 +192,31 @@ def test_every_part_of_every_entry_is_checked(name: str, tamper: Callable[[dict[
     tamper(doc)
     with pytest.raises((VerificationError, EncodingError)):
         verify_key_history(doc, k0.public_key())
+
+
+@settings(
+    max_examples=25, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+@given(ops=st.lists(st.sampled_from(["rotate", "revoke"]), min_size=1, max_size=6), data=st.data())
+def test_any_history_verifies_forward_from_any_of_its_keys_and_heads(
+    ops: list[str], data: st.DataObject
+) -> None:
+    """Property: from an anchor at key i, exactly the keys i.. are returned, revoked ones flagged."""
+    keys = [Ed25519PrivateKey.generate()]
+    h = new_history(keys[0], T0)
+    revoked: set[str] = set()
+    for op in ops:
+        retired = [k for k in keys[:-1] if key_id(k.public_key()) not in revoked]
+        if op == "revoke" and retired:
+            victim = key_id(data.draw(st.sampled_from(retired)).public_key())
+            h = revoke_key(h, keys[-1], victim, "leaked", T1)
+            revoked.add(victim)
+        else:
+            keys.append(Ed25519PrivateKey.generate())
+            h = append_key(h, keys[-2], keys[-1], T1)
+    start = data.draw(st.integers(min_value=0, max_value=len(keys) - 1))
+    verified = verify_key_history(h, keys[start].public_key(), current=keys[-1].public_key())
+    assert [k.key_id for k in verified.keys] == [key_id(k.public_key()) for k in keys[start:]]
+    assert {k.key_id for k in verified.keys if k.revoked} == revoked & {k.key_id for k in verified.keys}
+    head = verify_key_history(h, verified.head)
+    assert head.current.key_id == key_id(keys[-1].public_key())

@@ -617,4 +617,4 @@ def register(api: Api) -> None:
     api.register_blueprint(public)
     from . import witnesses
 
-    witnesses.register(api)
+    witnesses.register(api, _PREFIX)

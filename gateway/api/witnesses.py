@@ -2,12 +2,16 @@
 
 * ``POST /admin/witnesses`` (operator): register a witness by name and Ed25519 public key;
   ``GET /admin/witnesses`` lists them.
-* ``POST /witness/pools/<pool>/snapshots/<cutoff>/cosignatures`` (any party with the pool in scope,
-  authenticated by its API key): a ``poolproof/cosignature/v1`` document made by
-  ``poolproof-audit verify-snapshot --cosign``. It is accepted only if its key is a registered
-  witness and it verifies over exactly the stored header (:func:`proofs.witness.verify_cosignature`).
-* ``GET /witness/pools/<pool>/snapshots/<cutoff>/cosignatures``: the stored cosignatures and who
-  cosigned, for every party with the pool in scope.
+* ``POST /<audience>/pools/<pool>/snapshots/<cutoff>/cosignatures`` (trustees, rating agencies,
+  auditors and regulators with the pool in scope, authenticated by their API key): a
+  ``poolproof/cosignature/v1`` document made by ``poolproof-audit verify-snapshot --cosign``. It is
+  accepted only if its key is a registered witness and it verifies over exactly the stored header
+  (:func:`proofs.witness.verify_cosignature`).
+* ``GET /<audience>/pools/<pool>/snapshots/<cutoff>/cosignatures`` (every audience, pool in scope):
+  the stored cosignatures and who cosigned.
+
+Bodies are validated after the caller's role and scope are checked, so a caller outside its scope
+learns nothing about what a valid body looks like.
 
 Claim and inclusion bundles carry the stored cosignatures (``gateway.snapshots``), so an investor's
 tool can require a witness without a second request.
@@ -17,9 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from proofs.errors import EncodingError, VerificationError
 from proofs.signing import parse_public_key
@@ -28,17 +33,14 @@ from proofs.witness import verify_cosignature
 
 from ..storage import Conflict, NotFound
 from ..witnesses import cosignatures_of, get_witness, list_witnesses, register_witness, store_cosignature
-from .common import fail, get_db, principal, require_admin
+from .common import fail, get_db, require_admin, require_role
 from .views import _scoped_pool
+
+#: Audiences whose parties may act as witnesses (post cosignatures).
+WITNESS_ROLES = ("trustee", "rating_agency", "auditor", "regulator")
 
 admin_blp = Blueprint(
     "witness_admin", __name__, url_prefix="/admin/witnesses", description="Gateway operator: witness keys"
-)
-blp = Blueprint(
-    "witness_cosignatures",
-    __name__,
-    url_prefix="/witness",
-    description="Witness cosignatures of snapshot headers: posted by witnesses, read by every party in scope",
 )
 
 
@@ -99,15 +101,24 @@ class SnapshotCosignaturesSchema(Schema):
     cosignatures = fields.List(fields.Dict(), required=True)
 
 
+def _body(schema: Schema) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = schema.load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        fail(422, "invalid request body", errors={"json": exc.messages})
+    return loaded
+
+
 @admin_blp.route("")
 class Witnesses(MethodView):
-    @admin_blp.arguments(WitnessCreateSchema)
+    @admin_blp.doc(requestBody={"content": {"application/json": {"schema": WitnessCreateSchema}}})
     @admin_blp.response(201, WitnessSchema)
     @admin_blp.alt_response(409, description="the key or the name is already registered")
-    @admin_blp.alt_response(422, description="the public key does not parse")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    @admin_blp.alt_response(422, description="malformed body, or the public key does not parse")
+    def post(self) -> dict[str, Any]:
         """Register a witness whose cosignatures the gateway will accept and relay."""
         require_admin()
+        body = _body(WitnessCreateSchema())
         try:
             key = parse_public_key(body["public_key"])
         except (EncodingError, ValueError) as exc:
@@ -124,12 +135,10 @@ class Witnesses(MethodView):
         return [w.summary() for w in list_witnesses(get_db())]
 
 
-def _scoped_snapshot(pool_id: str, cutoff: str) -> Any:
+def _scoped_snapshot(role: str, pool_id: str, cutoff: str) -> Any:
     from ..snapshots import get_snapshot
 
-    party = principal().party
-    if party is None:
-        fail(403, "cosignatures are posted and read by parties (an operator key is not a party)")
+    party = require_role(role)
     _scoped_pool(party, pool_id)
     try:
         return get_snapshot(get_db(), pool_id, cutoff)
@@ -155,42 +164,79 @@ def _listing(snap: Any) -> dict[str, Any]:
     }
 
 
-@blp.route("/pools/<pool_id>/snapshots/<cutoff>/cosignatures")
-class SnapshotCosignatures(MethodView):
-    @blp.arguments(CosignatureSchema)
-    @blp.response(201, SnapshotCosignaturesSchema)
-    @blp.alt_response(
-        403, description="pool outside the party's scope, or the key is not a registered witness"
+def _audience_blueprint(role: str, prefix: str) -> Blueprint:
+    blp = Blueprint(
+        f"{role}_witnesses",
+        __name__,
+        url_prefix=prefix,
+        description=f"Witness cosignatures of snapshot headers for {role.replace('_', ' ')}s"
+        + (" (read and post)" if role in WITNESS_ROLES else " (read)"),
     )
-    @blp.alt_response(404, description="no sealed snapshot for the cut-off")
-    @blp.alt_response(422, description="the cosignature does not verify over this snapshot's header")
-    def post(self, body: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
-        """Add a registered witness's cosignature of this snapshot's header (checked before it is stored)."""
-        from .snapshots import header_signer
 
-        snap = _scoped_snapshot(pool_id, cutoff)
-        witness = get_witness(get_db(), str(body["key_id"]))
-        if witness is None:
-            fail(403, f"key {body['key_id']} is not a registered witness (the operator registers witnesses)")
-        header = verify_header(snap.header, header_signer(snap), lane_sets={snap.lanes.name})
-        try:
-            verify_cosignature(body, header, witness.public_key)
-        except EncodingError as exc:
-            fail(422, f"malformed cosignature: {exc}")
-        except VerificationError as exc:
-            fail(422, f"the cosignature does not verify over this snapshot's header ({exc.check}): {exc}")
-        store_cosignature(get_db(), snap.snapshot_id, body)
-        return _listing(snap)
+    if role in WITNESS_ROLES:
 
-    @blp.response(200, SnapshotCosignaturesSchema)
-    @blp.alt_response(403, description="pool outside the party's scope")
-    @blp.alt_response(404, description="no sealed snapshot for the cut-off")
-    def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
-        """Who has cosigned this snapshot's header, with the cosignatures."""
-        return _listing(_scoped_snapshot(pool_id, cutoff))
+        @blp.route("/pools/<pool_id>/snapshots/<cutoff>/cosignatures")
+        class PostedCosignatures(MethodView):
+            @blp.doc(requestBody={"content": {"application/json": {"schema": CosignatureSchema}}})
+            @blp.response(201, SnapshotCosignaturesSchema)
+            @blp.alt_response(
+                403, description="pool outside the party's scope, or not a registered witness key"
+            )
+            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
+            @blp.alt_response(422, description="malformed, or does not verify over this snapshot's header")
+            def post(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+                """Add a registered witness's cosignature of this header (checked before it is stored).
+
+                The body is a ``poolproof/cosignature/v1`` document (``poolproof-audit verify-snapshot
+                --cosign``)."""
+                from .snapshots import header_signer
+
+                snap = _scoped_snapshot(role, pool_id, cutoff)
+                body = _body(CosignatureSchema())
+                witness = get_witness(get_db(), str(body["key_id"]))
+                if witness is None:
+                    fail(
+                        403,
+                        f"key {body['key_id']} is not a registered witness (the operator registers them)",
+                    )
+                header = verify_header(snap.header, header_signer(snap), lane_sets={snap.lanes.name})
+                try:
+                    verify_cosignature(body, header, witness.public_key)
+                except EncodingError as exc:
+                    fail(422, f"malformed cosignature: {exc}")
+                except VerificationError as exc:
+                    fail(
+                        422,
+                        f"the cosignature does not verify over this snapshot's header ({exc.check}): {exc}",
+                    )
+                store_cosignature(get_db(), snap.snapshot_id, body)
+                return _listing(snap)
+
+            @blp.response(200, SnapshotCosignaturesSchema)
+            @blp.alt_response(403, description="pool outside the party's scope")
+            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
+            def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+                """Who has cosigned this snapshot's header, with the cosignatures."""
+                return _listing(_scoped_snapshot(role, pool_id, cutoff))
+
+        _ = PostedCosignatures
+    else:
+
+        @blp.route("/pools/<pool_id>/snapshots/<cutoff>/cosignatures")
+        class Cosignatures(MethodView):
+            @blp.response(200, SnapshotCosignaturesSchema)
+            @blp.alt_response(403, description="pool outside the party's scope")
+            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
+            def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+                """Who has cosigned this snapshot's header, with the cosignatures."""
+                return _listing(_scoped_snapshot(role, pool_id, cutoff))
+
+        _ = Cosignatures
+    return blp
 
 
-def register(api: Api) -> None:
-    """Mount the witness blueprints on the app's API."""
+def register(api: Api, prefixes: dict[str, str]) -> None:
+    """Mount the witness blueprints on the app's API: the operator's, and one per audience prefix."""
     api.register_blueprint(admin_blp)
-    api.register_blueprint(blp)
+    for role, prefix in prefixes.items():
+        api.register_blueprint(_audience_blueprint(role, prefix))

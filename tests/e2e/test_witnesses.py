@@ -89,8 +89,8 @@ def _bearer(client: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {client.api_key}"}
 
 
-def _cosignatures_url(gw: Gateway) -> str:
-    return f"{gw.url}/witness/pools/{POOL}/snapshots/{CUTOFF}/cosignatures"
+def _cosignatures_url(gw: Gateway, prefix: str = "/auditor") -> str:
+    return f"{gw.url}{prefix}/pools/{POOL}/snapshots/{CUTOFF}/cosignatures"
 
 
 def test_1_an_uncosigned_snapshot_is_refused_by_the_investors_own_tool(
@@ -124,7 +124,9 @@ def test_2_the_auditor_verifies_cosigns_and_the_gateway_shows_who_cosigned(
         _cosignatures_url(gw), json=cosignature, headers=_bearer(world["auditor"]), timeout=30
     )
     assert posted.status_code == 201, posted.text
-    listing = requests.get(_cosignatures_url(gw), headers=_bearer(world["investor"]), timeout=30).json()
+    listing = requests.get(
+        _cosignatures_url(gw, "/investor"), headers=_bearer(world["investor"]), timeout=30
+    ).json()
     assert [w["name"] for w in listing["cosigned_by"]] == ["e2e-auditor"]
     assert listing["header_hash"] == cosignature["header_hash"]
 

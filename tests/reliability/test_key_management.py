@@ -15,10 +15,12 @@ from gateway.gateway_key import load_gateway_key
 from gateway.key_management import (
     KeyManagementError,
     backup,
+    header_public_key,
     history_path,
     integrity_check,
     load_history,
     restore,
+    revoke_gateway_key,
     rotate_gateway_key,
     rotate_master_key,
 )
@@ -285,6 +287,27 @@ def test_the_signer_of_an_old_header_is_found_through_the_history(world: World) 
     found = header_public_key(world.inst.gateway_key_file, old_header)
     assert key_id(found) == key_id(old_public)
     verify_header(old_header, found)
+
+
+def test_a_revoked_retired_gateway_key_is_refused_for_what_it_signed(world: World) -> None:
+    old_header = header_of(world.client, world, CUTOFF)
+    with pytest.raises(KeyManagementError, match="cannot revoke itself"):
+        revoke_gateway_key(world.inst.gateway_key_file, signer_id(old_header), "x")
+    done = rotate_gateway_key(world.inst.gateway_key_file)
+    assert header_public_key(world.inst.gateway_key_file, old_header)  # vouched for, not revoked
+    revoked = revoke_gateway_key(world.inst.gateway_key_file, done.old_key_id, "retired key file leaked")
+    assert revoked.entries_in_history == 3
+    with pytest.raises(VerificationError, match="revoked"):
+        header_public_key(world.inst.gateway_key_file, old_header)
+    with pytest.raises(KeyManagementError, match="already revoked"):
+        revoke_gateway_key(world.inst.gateway_key_file, done.old_key_id, "again")
+    # The published history says so to every verifier anchored at the genesis key.
+    history = restarted(world).get("/public/gateway-key-history").get_json()
+    old_public = parse_public_key(history["entries"][0]["public_key"])
+    keys = verify_key_history(
+        history, old_public, current=load_gateway_key(world.inst.gateway_key_file).public_key()
+    )
+    assert [k.revoked for k in keys.keys] == [True, False]
 
 
 def test_claims_on_a_snapshot_sealed_before_a_gateway_key_rotation_are_still_answered(world: World) -> None:
