@@ -4,10 +4,13 @@ bound to the question (``proofs.witness``, ``proofs.claim_bundle``)."""
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from proofs import bundle
 from proofs.claim_bundle import ExpectedClaim, metric_opening, prove_claim_bundle, verify_claim_answer
@@ -299,7 +302,52 @@ def test_a_resigned_header_is_rejected_when_a_witness_is_required(
     assert verified.witnesses == (bundle_key_id(witness),)
 
 
+def admit_header_or_refuse(state: dict[str, Any], header: Header) -> dict[str, Any] | None:
+    """The new state, or ``None`` if the witness refused (a fork or a broken chain, nothing else)."""
+    try:
+        return admit_header(state, header)
+    except VerificationError as exc:
+        if exc.check not in ("witness.fork", "witness.chain"):
+            raise
+        return None
+
+
 def bundle_key_id(key: Ed25519PrivateKey) -> str:
     from proofs.signing import key_id
 
     return key_id(key.public_key())
+
+
+@settings(
+    max_examples=30, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+@given(
+    picks=st.lists(st.tuples(st.integers(min_value=0, max_value=3), st.booleans()), min_size=1, max_size=10)
+)
+def test_whatever_a_gateway_shows_a_witness_it_cosigns_one_chain(
+    sealed: Sealed, picks: list[tuple[int, bool]]
+) -> None:
+    """Property: shown honest headers and forks in any order, the headers a witness admits form one
+    hash chain with one header per cut-off."""
+    honest = [sealed.header]
+    for month, cutoff in enumerate(("2026-11-30", "2026-12-31", "2027-01-31"), start=2):
+        honest.append(_next_header(sealed, honest[-1], cutoff, month).doc)
+    state = new_witness_state()
+    admitted: list[Header] = []
+    for index, fork in picks:
+        doc = honest[index]
+        if fork:
+            body = {**bundle.unsigned_body(doc), "policy_version": "restated"}
+            doc = bundle.sign_document(sealed.key, "snapshot-header", body)
+        header = verify_header(doc, sealed.key.public_key())
+        before = state
+        state = admit_header_or_refuse(state, header)
+        if state is None:
+            state = before
+            continue
+        if header.hash not in [h.hash for h in admitted]:  # cosigning a header again is idempotent
+            admitted.append(header)
+    for earlier, later in itertools.pairwise(admitted):
+        assert later.doc["previous_header_hash"] == earlier.hash.hex()
+    cutoffs = [h.context.cutoff_date for h in admitted]
+    assert len(cutoffs) == len(set(cutoffs))
