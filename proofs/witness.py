@@ -17,8 +17,8 @@ A witness also sees forks. Its **state** (:func:`admit_header`; a small JSON doc
 beside the witness key) remembers, per pool, every cut-off it cosigned and the head of the chain
 it cosigned last. It refuses a second header for a pool and cut-off, and a header that does not
 extend that head (the next sequence, naming the head's hash as ``previous_header_hash``, a later
-cut-off). The first header it sees of a pool is accepted as the start (trust on first use; a
-witness that should start elsewhere is given that head).
+cut-off). The first header it sees of a pool starts its chain (trust on first use): a
+witness joins a pool by cosigning its current snapshot, then every later one in order.
 
 Pure: no file or network I/O.
 """
