@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import copy
 import io
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from proofs import bundle, merkle, sealing
+from proofs.audit_cli import main
 from proofs.errors import EncodingError, VerificationError
 from proofs.inclusion import make_inclusion_bundle, verify_inclusion_bundle
 from proofs.lanes import get_lane_set
+from proofs.signing import public_key_to_pem
 from proofs.snapshot import (
     ChunkTask,
     LoanInput,
@@ -126,6 +130,26 @@ def test_an_inclusion_bundle_with_an_out_of_range_principal_fails_as_a_check(
     with pytest.raises(VerificationError, match="principal must be below 2\\^32") as info:
         verify_inclusion_bundle(doc, sealed.key.public_key())
     assert info.value.check == "inclusion.lanes"
+
+
+def test_poolproof_audit_names_the_check_for_a_crafted_inclusion_bundle(
+    sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = _inclusion(sealed, 0)
+    doc["lanes"][sealed.loans[0].bucket]["value"] = 1 << 32
+    (tmp_path / "inclusion.json").write_bytes(bundle.dump_bundle(doc))
+    (tmp_path / "gateway.pub").write_bytes(public_key_to_pem(sealed.key.public_key()))
+    code = main(
+        [
+            "verify-inclusion",
+            str(tmp_path / "inclusion.json"),
+            "--key",
+            str(tmp_path / "gateway.pub"),
+            "--json",
+        ]
+    )
+    assert code == 1
+    assert json.loads(capsys.readouterr().out)["check"] == "inclusion.lanes"
 
 
 # --- lane-set downgrade ---------------------------------------------------------------------------
