@@ -112,9 +112,13 @@ class TreeSampler:
         self._thread.join()
 
 
-def run_audit(bundle: Path, key: Path, workers: int | None) -> dict[str, Any]:
-    """Run the CLI once; returns the measured figures and the CLI's own JSON answer."""
+def run_audit(bundle: Path, key: Path, workers: int | None, lane_set: str | None = None) -> dict[str, Any]:
+    """Run the CLI once; returns the measured figures and the CLI's own JSON answer.
+
+    ``lane_set``: the pool's lane set, named so that an older one than the default is accepted."""
     cmd = [*audit_command(), "verify-snapshot", str(bundle), "--key", str(key), "--json"]
+    if lane_set is not None:
+        cmd += ["--accept-lane-set", lane_set]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle, key, loans = args.bundle, args.key, args.loans
     else:
         parser.error("give --dir, or --bundle, --key and --loans")
-    measured = run_audit(bundle, key, args.workers)
+    measured = run_audit(bundle, key, args.workers, manifest.get("lane_set"))
     if measured["cli_answer"]["leaf_count"] != loans:
         raise SystemExit(f"the bundle has {measured['cli_answer']['leaf_count']} leaves, expected {loans}")
     result: dict[str, Any] = {

@@ -50,9 +50,10 @@ def bench(root: Path, n_claims: int) -> dict[str, Any]:
     from gateway.snapshots import get_snapshot, prove_claim
     from gateway.storage import pool_keys
     from proofs import bundle
-    from proofs.claim_bundle import verify_claim_bundle
+    from proofs.claim_bundle import ExpectedClaim, verify_claim_bundle
     from proofs.claims import BoundClaim, ClaimStatement, RatioBetweenClaim, RatioClaim
     from proofs.snapshot import verify_header
+    from proofs.witness import WitnessPolicy
 
     manifest = json.loads((root / MANIFEST).read_text())
     inst = manifest["instance"]
@@ -75,14 +76,20 @@ def bench(root: Path, n_claims: int) -> dict[str, Any]:
         for i in range(n_claims):
             statement = statements[i % len(statements)]
             t0 = time.perf_counter()
-            doc = prove_claim(header, keys, snap, statement, secrets.token_bytes(32))
+            nonce = secrets.token_bytes(32)
+            doc = prove_claim(header, keys, snap, statement, nonce)
             prove_s.append(time.perf_counter() - t0)
             data = bundle.dump_bundle(doc)
             sizes.append(len(data))
             kinds.append(type(statement).__name__)
             parsed = bundle.load_bundle(data)
             t0 = time.perf_counter()
-            verify_claim_bundle(parsed, public)
+            verify_claim_bundle(
+                parsed,
+                public,
+                expected=ExpectedClaim(nonce=nonce, statement=statement),
+                witnesses=WitnessPolicy.unwitnessed(),
+            )
             verify_s.append(time.perf_counter() - t0)
     finally:
         db.conn.close()
@@ -94,7 +101,15 @@ def bench(root: Path, n_claims: int) -> dict[str, Any]:
     cli = [str(script)] if script.exists() else [sys.executable, "-m", "proofs.audit_cli"]
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [*cli, "verify-claim", str(claim_file), "--key", str(root / manifest["public_key"]), "--json"],
+        [
+            *cli,
+            "verify-claim",
+            str(claim_file),
+            "--key",
+            str(root / manifest["public_key"]),
+            "--json",
+            "--no-witness",
+        ],
         capture_output=True,
         text=True,
         check=False,

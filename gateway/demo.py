@@ -3,16 +3,21 @@
 In a fresh temporary instance (master key, gateway signing key, database) a real waitress server is
 started on 127.0.0.1 (a free port) and, through its HTTP API only:
 
-1. the operator registers a platform (with its Ed25519 tape-signing key), an investor and an auditor;
+1. the operator registers a platform (with its Ed25519 tape-signing key), an investor and an
+   auditor, and registers the auditor's witness key;
 2. the platform creates a pool and submits a signed month of synthetic tape;
 3. the platform seals the cut-off (a background job; progress is polled);
-4. the investor asks for three claims with its own nonces and verifies each bundle with ``proofs``
-   (and sees a false claim answered "cannot prove");
-5. the auditor downloads the whole snapshot bundle and verifies every leaf and range proof;
+4. the auditor downloads the whole snapshot bundle, verifies every leaf and proof, and only then
+   cosigns the header as a witness (what ``poolproof-audit verify-snapshot --cosign`` does) and
+   posts the cosignature to the gateway;
+5. the investor asks for three claims with its own nonces and verifies each bundle with ``proofs``
+   as the answer to its question, *requiring the auditor's cosignature* (and sees a false claim
+   answered "cannot prove");
 6. a borrower fetches their loan's inclusion bundle and verifies it.
 
-With ``--out DIR`` every bundle is written there with the gateway public key (``gateway.pub``), so
-anyone can re-check them with ``poolproof-audit verify-claim|verify-snapshot|verify-inclusion``.
+With ``--out DIR`` every bundle is written there with the gateway public key (``gateway.pub``) and
+the witness public key (``witness.pub``), so anyone can re-check them with
+``poolproof-audit verify-claim --require-witness witness.pub|verify-snapshot|verify-inclusion``.
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import Flask
 
 from proofs import bundle
-from proofs.claim_bundle import verify_claim_bundle
+from proofs.claim_bundle import ExpectedClaim, verify_claim_answer
 from proofs.claims import BoundClaim, ClaimStatement, RatioClaim
+from proofs.errors import EncodingError, VerificationError
 from proofs.inclusion import verify_inclusion_bundle
 from proofs.lanes import BUCKETS
 from proofs.signing import key_id, load_public_key, public_key_to_pem
-from proofs.snapshot import verify_header, verify_snapshot
+from proofs.snapshot import Header, verify_header, verify_snapshot
+from proofs.witness import WitnessPolicy, admit_header, cosign_header, new_witness_state
 
 DEMO_POOL = "DEMO-CN1"
 DEMO_FIRST_CUTOFF = date(2024, 1, 31)
@@ -217,9 +224,11 @@ def seal_and_wait(
     return dict(job)
 
 
-def request_claim(client: Client, pool: str, cutoff: str, statement: ClaimStatement) -> requests.Response:
-    """Ask for a claim with a fresh 32-byte nonce."""
-    body = {"statement": statement.to_dict(), "nonce": secrets.token_hex(32)}
+def request_claim(
+    client: Client, pool: str, cutoff: str, statement: ClaimStatement, nonce: str | None = None
+) -> requests.Response:
+    """Ask for a claim with ``nonce`` (hex; default a fresh 32-byte nonce)."""
+    body = {"statement": statement.to_dict(), "nonce": nonce or secrets.token_hex(32)}
     return client.post(f"/pools/{pool}/snapshots/{cutoff}/claims", json=body)
 
 
@@ -258,6 +267,7 @@ class DemoResult:
     snapshot_verify_seconds: float
     inclusion: dict[str, Any]
     files: list[str]
+    witness: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
 
@@ -365,10 +375,7 @@ def run_demo(
                 f"{header['leaf_count']} leaves, "
                 f"root {header['merkle_root'][:16]}…, signed by gateway key {served['key_id'][:16]}…"
             )
-            # 4. investor claims (two at registered deal triggers, one within the claim budget)
-            claims = _investor_claims(investor, cutoff, header, gateway_pub, n_loans, echo)
-            refused = _false_claim(investor, cutoff, header, gateway_pub, echo)
-            # 5. auditor: the whole snapshot
+            # 4. auditor: the whole snapshot, then the witness cosignature
             t1 = time.monotonic()
             resp = auditor.get(f"/pools/{DEMO_POOL}/snapshots/{cutoff}/bundle")
             if resp.status_code != 200:
@@ -384,6 +391,12 @@ def run_demo(
                 f"signature, Merkle root over {verified.leaf_count} leaves, {sums}, "
                 f"every loan counted once, every per-loan proof (lane set {verified.lanes.name})"
             )
+            witness = _auditor_cosigns(url, inst.admin_key, auditor, verified, echo)
+            # 5. investor claims (two at registered deal triggers, one within the claim budget),
+            # each checked as the answer to its question and required to carry the auditor's cosignature
+            policy = WitnessPolicy((witness["public_key"],))
+            claims = _investor_claims(investor, cutoff, header, gateway_pub, policy, n_loans, echo)
+            refused = _false_claim(investor, cutoff, header, gateway_pub, echo)
             # 6. borrower
             inc = expect(
                 borrower.get(
@@ -401,7 +414,9 @@ def run_demo(
                 f"borrower verified their loan is leaf {included.leaf_index} with outstanding principal "
                 f"{included.principal:,} fen in bucket {BUCKETS[included.bucket]}"
             )
-            files = _write_outputs(out, gateway_pub, claims, snapshot_text, inc["inclusion"])
+            files = _write_outputs(
+                out, gateway_pub, witness["public_key"], claims, snapshot_text, inc["inclusion"]
+            )
     result = DemoResult(
         n_loans,
         cutoff,
@@ -416,8 +431,59 @@ def run_demo(
             "bucket": BUCKETS[included.bucket],
         },
         files,
+        {k: v for k, v in witness.items() if k != "public_key"},
     )
     return result
+
+
+def _auditor_cosigns(
+    url: str, admin_key: str, auditor: Client, verified: Header, echo: Callable[[str], None]
+) -> dict[str, Any]:
+    """The operator registers the auditor's witness key; the auditor cosigns the verified header.
+
+    The auditor's memory (:func:`proofs.witness.admit_header`) refuses a second header for the same
+    pool and cut-off; the gateway accepts the cosignature only from a registered witness key and
+    only over exactly its stored header.
+    """
+    witness_key = Ed25519PrivateKey.generate()
+    public = witness_key.public_key()
+    expect(
+        requests.post(
+            f"{url}/admin/witnesses",
+            json={"name": "demo-auditor", "public_key": public_key_to_pem(public).decode()},
+            headers={"Authorization": f"Bearer {admin_key}"},
+            timeout=30,
+        ),
+        201,
+        "register witness",
+    )
+    t0 = time.monotonic()
+    admit_header(new_witness_state(), verified)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    cosignature = cosign_header(witness_key, verified, stamp)
+    cosign_ms = 1000 * (time.monotonic() - t0)
+    ctx = verified.context
+    listing = expect(
+        requests.post(
+            f"{url}/auditor/pools/{ctx.pool_id}/snapshots/{ctx.cutoff_date}/cosignatures",
+            json=cosignature,
+            headers={"Authorization": f"Bearer {auditor.api_key}"},
+            timeout=30,
+        ),
+        201,
+        "post cosignature",
+    )
+    names = ", ".join(w["name"] for w in listing["cosigned_by"])
+    echo(
+        f"auditor cosigned header {verified.hash.hex()[:16]}… as witness {key_id(public)[:16]}… "
+        f"({cosign_ms:.1f} ms); the gateway now shows it cosigned by: {names}"
+    )
+    return {
+        "public_key": public,
+        "key_id": key_id(public),
+        "cosign_ms": cosign_ms,
+        "header_hash": verified.hash.hex(),
+    }
 
 
 def load_gateway_public(path: Path) -> Ed25519PublicKey:
@@ -432,6 +498,7 @@ def _investor_claims(
     cutoff: str,
     header: dict[str, Any],
     key: Ed25519PublicKey,
+    policy: WitnessPolicy,
     n_loans: int,
     echo: Callable[[str], None],
 ) -> list[dict[str, Any]]:
@@ -459,19 +526,23 @@ def _investor_claims(
     ]
     out = []
     for i, statement in enumerate(statements, 1):
+        nonce = secrets.token_bytes(32)
         t0 = time.monotonic()
-        resp = request_claim(investor, DEMO_POOL, cutoff, statement)
+        resp = request_claim(investor, DEMO_POOL, cutoff, statement, nonce.hex())
         prove_s = time.monotonic() - t0
         doc = expect(resp, 200, f"claim {i} ({describe(statement)})")
+        asked = ExpectedClaim(nonce=nonce, pool_id=DEMO_POOL, cutoff_date=cutoff, statement=statement)
         t1 = time.monotonic()
-        proven = verify_claim_bundle(doc, key)
+        try:
+            verify_claim_answer(doc, key, expected=asked, witnesses=policy)
+        except (VerificationError, EncodingError) as exc:
+            raise DemoFailed(f"claim {i}: {exc}") from None
         verify_ms = 1000 * (time.monotonic() - t1)
-        if proven != statement:
-            raise DemoFailed(f"claim {i}: the bundle proves a different statement")
         size = len(bundle.dump_bundle(doc))
         echo(
-            f"investor: claim {i} PROVEN  {describe(statement)}  "
-            f"(round trip {prove_s * 1000:.0f} ms, verified in {verify_ms:.0f} ms, bundle {size:,} bytes)"
+            f"investor: claim {i} PROVEN  {describe(statement)}  cosigned by the auditor "
+            f"(round trip {prove_s * 1000:.0f} ms, verified in {verify_ms:.0f} ms with the unpacking "
+            f"proof and witness check, bundle {size:,} bytes)"
         )
         out.append({"statement": statement.to_dict(), "bundle": doc, "verify_ms": verify_ms, "bytes": size})
     return out
@@ -501,6 +572,7 @@ def _false_claim(
 def _write_outputs(
     out: Path | None,
     key: Ed25519PublicKey,
+    witness: Ed25519PublicKey,
     claims: list[dict[str, Any]],
     snapshot_text: str,
     inclusion: dict[str, Any],
@@ -511,6 +583,8 @@ def _write_outputs(
     files = []
     (out / "gateway.pub").write_bytes(public_key_to_pem(key))
     files.append("gateway.pub")
+    (out / "witness.pub").write_bytes(public_key_to_pem(witness))
+    files.append("witness.pub")
     for i, claim in enumerate(claims, 1):
         name = f"claim-{i}.json"
         (out / name).write_bytes(bundle.dump_bundle(claim["bundle"]))
@@ -525,8 +599,9 @@ def _write_outputs(
 def check_outputs(out: Path) -> None:
     """Re-verify the written files with only ``proofs`` (what ``poolproof-audit`` does)."""
     key = load_public_key(out / "gateway.pub")
+    policy = WitnessPolicy((load_public_key(out / "witness.pub"),))
     for path in sorted(out.glob("claim-*.json")):
-        verify_claim_bundle(bundle.load_bundle(path), key)
+        verify_claim_answer(bundle.load_bundle(path), key, expected=ExpectedClaim(), witnesses=policy)
     with open(out / "snapshot.json", encoding="utf-8") as f:
         verify_snapshot(f, key)
     verify_inclusion_bundle(bundle.load_bundle(out / "inclusion.json"), key)

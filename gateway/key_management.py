@@ -156,11 +156,23 @@ def history_path(key_path: str | Path) -> Path:
 
 
 def load_history(key_path: str | Path) -> dict[str, Any]:
-    """The key history document, created (current key, self-signed) if it does not exist yet."""
+    """The key history document, created (current key, self-signed) if it does not exist yet.
+
+    A ``v1`` history (each key signed by its predecessor only, no hash chain) that holds just the
+    current key is re-issued as ``v2`` with that key as genesis; one with older keys cannot be
+    re-signed without them and raises :class:`KeyManagementError`.
+    """
     path = history_path(key_path)
     if path.exists():
         doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return doc
+        if doc.get("format") != "poolproof/gateway-key-history/v1":
+            return doc
+        current = load_gateway_key(key_path)
+        if [e.get("key_id") for e in doc.get("keys", [])] != [key_id(current.public_key())]:
+            raise KeyManagementError(
+                f"{path}: a v1 key history with older keys cannot be converted to v2 "
+                "(each key would have to countersign); keep it for old snapshots and start a v2 history"
+            )
     doc = new_history(load_gateway_key(key_path), now())
     write_private_file(path, _history_bytes(doc))
     os.chmod(path, 0o644)  # public information
@@ -188,8 +200,13 @@ def rotate_gateway_key(key_path: str | Path) -> GatewayRotation:
     key_path = Path(key_path)
     current = load_gateway_key(key_path)
     history = load_history(key_path)
-    verify_key_history(history, current.public_key())
     next_path = key_path.with_name(key_path.name + ".next")
+    # Resuming after the history was written: its current key is already the one in ``.next``.
+    recorded = history["entries"][-1]["key_id"]
+    if next_path.exists() and recorded == key_id(load_gateway_key(next_path).public_key()):
+        verify_key_history(history, genesis_key(history), current=load_gateway_key(next_path).public_key())
+    else:
+        verify_key_history(history, genesis_key(history), current=current.public_key())
     if not next_path.exists():
         generate_gateway_key_file(next_path)
         _fsync_file(next_path)
@@ -197,16 +214,57 @@ def rotate_gateway_key(key_path: str | Path) -> GatewayRotation:
     new = load_gateway_key(next_path)
     fault_point("gateway.after_new_key")
     new_id = key_id(new.public_key())
-    if history["keys"][-1]["key_id"] != new_id:
-        history = append_key(history, current, new.public_key(), now())
+    if history["entries"][-1]["key_id"] != new_id:
+        history = append_key(history, current, new, now())
         path = history_path(key_path)
         write_private_file(path, _history_bytes(history))
         os.chmod(path, 0o644)
     fault_point("gateway.after_history")
     os.replace(next_path, key_path)
     _fsync_dir(key_path.parent)
-    verify_key_history(history, new.public_key())
-    return GatewayRotation(key_id(current.public_key()), new_id, len(history["keys"]))
+    verified = verify_key_history(history, genesis_key(history), current=new.public_key())
+    return GatewayRotation(key_id(current.public_key()), new_id, len(verified.keys))
+
+
+def genesis_key(history: dict[str, Any]) -> Ed25519PublicKey:
+    """The first key of the gateway's own history: the anchor the gateway checks its own file from.
+
+    (Verifiers elsewhere pin a key or head they obtained out of band; the gateway wrote this file.)
+    """
+    from proofs.signing import public_key_from_raw
+
+    return public_key_from_raw(bytes.fromhex(history["entries"][0]["public_key"]))
+
+
+@dataclass(frozen=True)
+class GatewayRevocation:
+    """What a revocation of a retired gateway key did."""
+
+    revoked_key_id: str
+    entries_in_history: int
+
+
+def revoke_gateway_key(key_path: str | Path, revoked_key_id: str, reason: str) -> GatewayRevocation:
+    """Record in the history that the retired key ``revoked_key_id`` is revoked, signed by the current key.
+
+    Verifiers then refuse anything that key signs. Raises :class:`KeyManagementError` if the key is
+    the current one, not in the history, or already revoked.
+    """
+    from proofs.errors import EncodingError
+    from proofs.key_history import revoke_key
+
+    key_path = Path(key_path)
+    current = load_gateway_key(key_path)
+    history = load_history(key_path)
+    verify_key_history(history, genesis_key(history), current=current.public_key())
+    try:
+        history = revoke_key(history, current, revoked_key_id, reason, now())
+    except EncodingError as exc:
+        raise KeyManagementError(str(exc)) from None
+    path = history_path(key_path)
+    write_private_file(path, _history_bytes(history))
+    os.chmod(path, 0o644)
+    return GatewayRevocation(revoked_key_id, len(history["entries"]))
 
 
 # --- backup and restore -----------------------------------------------------------------------------------
@@ -341,12 +399,14 @@ def install_key_error_handler(app: Flask) -> None:
 def header_public_key(key_path: str | Path, header: dict[str, Any]) -> Ed25519PublicKey:
     """The gateway key that signed ``header`` (a snapshot header), found through the verified history.
 
-    The current key file anchors the trust; headers signed before a rotation name an older key id.
+    The gateway's own history file, checked from its genesis key to the current key file, maps the
+    key id a header names to a key (headers signed before a rotation name an older key id).
     Raises ``VerificationError("key_history", ...)`` if the history does not verify or has no such key.
     """
     from proofs.key_history import key_by_id
 
     current = load_gateway_key(key_path).public_key()
-    keys = verify_key_history(load_history(key_path), current)
+    history = load_history(key_path)
+    keys = verify_key_history(history, genesis_key(history), current=current)
     signer = header.get("signatures", [{}])[0].get("key_id", "")
     return key_by_id(keys, str(signer))

@@ -47,7 +47,7 @@ def rotate_master(db_path: str | None, master_key_file: str | None) -> None:
 @_db_opt
 @_key_opt
 def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
-    """Replace the gateway signing key; the history records the new key signed by the old one."""
+    """Replace the gateway signing key; the history records the new key, vouched for by the old one."""
     from .gateway_key import GatewayKeyError
     from .key_management import rotate_gateway_key
 
@@ -59,6 +59,27 @@ def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
     click.echo(
         f"gateway key rotated: {done.old_key_id} -> {done.new_key_id} "
         f"({done.keys_in_history} keys in the history); restart the server to sign with the new key"
+    )
+
+
+@keys_group.command("revoke-gateway")
+@click.argument("key_id")
+@click.option("--reason", required=True, help="why, e.g. 'retired key file leaked' (published)")
+@_db_opt
+@_key_opt
+def revoke_gateway(key_id: str, reason: str, db_path: str | None, master_key_file: str | None) -> None:
+    """Revoke a retired gateway signing key in the history (signed by the current key)."""
+    from .gateway_key import GatewayKeyError
+    from .key_management import KeyManagementError, revoke_gateway_key
+
+    dbp, kp = _paths(db_path, master_key_file)
+    try:
+        done = revoke_gateway_key(_gateway_key_file(dbp, kp), key_id, reason)
+    except (GatewayKeyError, KeyManagementError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"gateway key {done.revoked_key_id} revoked ({done.entries_in_history} entries in the history); "
+        "verifiers refuse anything it signs"
     )
 
 

@@ -227,6 +227,11 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
             f"bundle {c['bytes']:,} bytes, "
             f"verified in {c['verify_ms']:.0f} ms"
         )
+    click.echo(
+        f"  auditor cosigned header {result.witness['header_hash'][:16]}… as witness "
+        f"{result.witness['key_id'][:16]}… in {result.witness['cosign_ms']:.1f} ms; "
+        "every claim above was required to carry that cosignature"
+    )
     click.echo(f"  a false claim got: {result.refused_claim!r}")
     click.echo(
         f"  borrower's loan: leaf {result.inclusion['leaf_index']}, {result.inclusion['principal']:,} fen, "
@@ -235,7 +240,10 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
     if out is not None:
         click.echo(f"  wrote {', '.join(result.files)} to {out}; re-check with e.g.")
         click.echo(f"    poolproof-audit verify-snapshot {out / 'snapshot.json'} --key {out / 'gateway.pub'}")
-        click.echo(f"    poolproof-audit verify-claim {out / 'claim-1.json'} --key {out / 'gateway.pub'}")
+        click.echo(
+            f"    poolproof-audit verify-claim {out / 'claim-1.json'} --key {out / 'gateway.pub'} "
+            f"--require-witness {out / 'witness.pub'}"
+        )
         click.echo(
             f"    poolproof-audit verify-inclusion {out / 'inclusion.json'} --key {out / 'gateway.pub'}"
         )
@@ -258,6 +266,25 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
     type=click.Path(exists=True, dir_okay=False),
     help="the gateway public key you trust (PEM)",
 )
+@click.option(
+    "--require-witness",
+    "witness_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="a witness public key (PEM) whose cosignature of the header you require (repeatable)",
+)
+@click.option(
+    "--witnesses-needed", type=int, default=None, help="how many of those must have cosigned (default: all)"
+)
+@click.option(
+    "--no-witness",
+    is_flag=True,
+    help="accept a header no witness cosigned (its aggregates then rest on the gateway's word)",
+)
+@click.option(
+    "--accept-lane-set", "lane_sets", multiple=True, help="also accept this older lane set (by name)"
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of text")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="write the claim bundle here")
 def claim_cmd(
     url: str,
@@ -267,41 +294,42 @@ def claim_cmd(
     cutoff: str,
     statement: str,
     key_file: str,
+    witness_files: tuple[str, ...],
+    witnesses_needed: int | None,
+    no_witness: bool,
+    lane_sets: tuple[str, ...],
+    as_json: bool,
     out: str | None,
 ) -> None:
-    """Ask a gateway for a claim with a fresh nonce and verify the answer with your trusted key."""
-    import json
-    import secrets
+    """Ask a gateway for a claim with a fresh nonce; verify the answer as the answer to this question.
 
-    import requests
+    The answer must be bound to this nonce, pool, cut-off and exact statement, its header signed by
+    the key you trust, its aggregates unpacked, and -- unless --no-witness -- cosigned by the
+    witnesses you name. Exit codes: 0 proven, 1 false claim or failed check, 2 unusable input,
+    3 refused by policy, 4 authentication failed, 5 gateway unreachable, 6 gateway error.
+    """
+    from .claim_client import ask_claim
 
-    from proofs import bundle
-    from proofs.claim_bundle import verify_claim_bundle
-    from proofs.errors import EncodingError, VerificationError
-    from proofs.signing import load_public_key
-
-    try:
-        doc = json.loads(statement)
-    except ValueError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="--statement") from exc
-    nonce = secrets.token_hex(32)
-    resp = requests.post(
-        f"{url.rstrip('/')}{role_prefix}/pools/{pool_id}/snapshots/{cutoff}/claims",
-        json={"statement": doc, "nonce": nonce},
-        headers={"Authorization": f"Bearer {api_key}"},
-        timeout=600,
+    outcome = ask_claim(
+        url=url,
+        api_key=api_key,
+        role_prefix=role_prefix,
+        pool_id=pool_id,
+        cutoff=cutoff,
+        statement_json=statement,
+        key_file=key_file,
+        witness_files=witness_files,
+        witnesses_needed=witnesses_needed,
+        no_witness=no_witness,
+        lane_sets=lane_sets,
+        out=out,
     )
-    if resp.status_code != 200:
-        click.echo(f"HTTP {resp.status_code}: {resp.json().get('message', resp.text)}", err=True)
-        sys.exit(1)
-    answer = resp.json()
-    try:
-        if answer.get("nonce") != nonce:
-            raise VerificationError("claim.nonce", "the answer is not bound to this request's nonce")
-        proven = verify_claim_bundle(answer, load_public_key(key_file))
-    except (VerificationError, EncodingError) as exc:
-        click.echo(f"FAILED: {exc}", err=True)
-        sys.exit(1)
-    if out:
-        Path(out).write_bytes(bundle.dump_bundle(answer))
-    click.echo(f"OK: proven {json.dumps(proven.to_dict())} on snapshot {answer['header']['snapshot_id']}")
+    if as_json:
+        import json
+
+        click.echo(json.dumps(outcome.to_json(), sort_keys=True))
+    elif outcome.ok:
+        click.echo(outcome.message)
+    else:
+        click.echo(outcome.message, err=True)
+    sys.exit(int(outcome.code))

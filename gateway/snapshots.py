@@ -23,7 +23,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlite_utils
@@ -40,6 +40,7 @@ from proofs.snapshot import ChunkResult, Header, LoanInput, loan_blindings, writ
 
 from .keyring import NONCE_BYTES, PoolKeys
 from .storage import NotFound
+from .witnesses import cosignatures_of
 
 _AAD_SEED = b"poolproof/v1/snapshot-seed\x00"
 _AAD_CHUNK_SUMS = b"poolproof/v1/seal-chunk-sums\x00"
@@ -201,6 +202,8 @@ class SnapshotRecord:
     header_hash: bytes
     sealed_totals: bytes
     sealed_at: str
+    #: Witness cosignatures of the header received so far (``gateway.witnesses``).
+    cosignatures: tuple[dict[str, Any], ...] = ()
 
     @property
     def lanes(self) -> LaneSet:
@@ -249,7 +252,8 @@ def get_snapshot(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> Snapsh
     ).fetchone()
     if row is None:
         raise NotFound(f"pool {pool_id!r} has no sealed snapshot for cut-off {cutoff}")
-    return _snapshot(row)
+    snap = _snapshot(row)
+    return replace(snap, cosignatures=cosignatures_of(db, snap.snapshot_id))
 
 
 def last_snapshot(db: Any, pool_id: str) -> SnapshotRecord | None:
@@ -367,7 +371,7 @@ def prove_claim(
     """
     values, blindings = lane_totals(keys, snap)
     openings = {m: metric_opening(header.lanes, m, values, blindings) for m in statement.metrics}
-    return prove_claim_bundle(get_group(), header, statement, openings, nonce)
+    return prove_claim_bundle(get_group(), header, statement, openings, nonce, cosignatures=snap.cosignatures)
 
 
 # --- borrower look-through ------------------------------------------------------------------------------
@@ -444,7 +448,9 @@ def inclusion_bundle(
     values = lanes.lane_values(loan.principal, loan.bucket)
     blindings = loan_blindings(snapshot_seed(db, keys, snap), loan.exposure_id, lanes)
     path = snapshot_tree(db, snap).inclusion_proof(index)
-    return make_inclusion_bundle(snap.header, index, loan.exposure_id, values, blindings, path)
+    return make_inclusion_bundle(
+        snap.header, index, loan.exposure_id, values, blindings, path, cosignatures=snap.cosignatures
+    )
 
 
 # --- the plaintext metrics report ----------------------------------------------------------------------

@@ -27,6 +27,7 @@ import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from proofs.canonical import MAX_SAFE_INTEGER, canonical_json, parse_json
@@ -178,8 +179,61 @@ class Str(Spec):
             raise _type_error(path, "a string", value)
         if len(value) > self.max_length:
             raise EncodingError(f"{_name(path)}: longer than {self.max_length} characters")
-        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+        if self.pattern is not None and not re.fullmatch(self.pattern, value, re.ASCII):
             raise EncodingError(f"{_name(path)}: does not match {self.pattern}")
+
+
+_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_ISO_UTC_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
+
+
+def check_iso_date(value: object, path: str) -> date:
+    """Decode an ISO 8601 calendar date ``YYYY-MM-DD``: ASCII digits only, and a real day.
+
+    Unicode digits (``"２０２６-０７-３１"``) match ``\\d`` but are refused: they would sort after every
+    ASCII date and make a second spelling of one day. Raises :class:`EncodingError` naming ``path``.
+    """
+    if not isinstance(value, str):
+        raise _type_error(path, "a date string", value)
+    if not _ISO_DATE_RE.fullmatch(value):
+        raise EncodingError(f"{_name(path)}: expected a date YYYY-MM-DD in ASCII digits")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise EncodingError(f"{_name(path)}: {value} is not a calendar date") from None
+
+
+def check_utc_time(value: object, path: str) -> datetime:
+    """Decode a UTC time ``YYYY-MM-DDTHH:MM:SSZ`` (ASCII digits, a real instant).
+
+    Raises :class:`EncodingError` naming ``path``.
+    """
+    if not isinstance(value, str):
+        raise _type_error(path, "a time string", value)
+    if not _ISO_UTC_TIME_RE.fullmatch(value):
+        raise EncodingError(f"{_name(path)}: expected a UTC time YYYY-MM-DDTHH:MM:SSZ in ASCII digits")
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise EncodingError(f"{_name(path)}: {value} is not a real time") from None
+
+
+@dataclass(frozen=True)
+class Date(Spec):
+    """An ISO 8601 calendar date in ASCII digits that names a real day (:func:`check_iso_date`)."""
+
+    def check(self, value: object, path: str) -> None:
+        """Reject anything but a real ``YYYY-MM-DD`` date."""
+        check_iso_date(value, path)
+
+
+@dataclass(frozen=True)
+class UtcTime(Spec):
+    """A UTC time ``YYYY-MM-DDTHH:MM:SSZ`` in ASCII digits (:func:`check_utc_time`)."""
+
+    def check(self, value: object, path: str) -> None:
+        """Reject anything but a real UTC time."""
+        check_utc_time(value, path)
 
 
 @dataclass(frozen=True)

@@ -10,25 +10,35 @@ proof. The verifier:
    per-leaf range proofs (:func:`proofs.claims.metric_value_bits`), which is what makes a range proof
    on ``p·B − q·A`` imply the real inequality;
 3. checks the claim proof under the context ``header hash || nonce``, so a proof answers exactly
-   this request on exactly this snapshot.
+   this request on exactly this snapshot;
+4. checks the answer against the question (:class:`ExpectedClaim`: nonce, pool, cut-off, snapshot
+   or header hash, and the exact statement), so a valid proof of something else is refused;
+5. checks what ties the header's aggregates together and fits in the bundle: the unpacking proof
+   of a packed lane set (the per-lane aggregates are the unpacking of the leaves' packed sums);
+6. applies the verifier's witness policy to the bundle's ``cosignatures``
+   (:mod:`proofs.witness`).
 
-Whether the header's aggregates are the sums of honest, range-proven leaves is what
-``verify-snapshot`` establishes; an investor relies on the auditor for that, or runs it too.
+Whether the header's packed sums are the sums of honest, range-proven leaves is what
+``verify-snapshot`` establishes; a witness's cosignature says that an independent party ran it on
+this exact header, and without one the investor relies on the gateway for that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from proofs import bundle, claims
+from proofs import bundle, claims, unpacking
+from proofs.canonical import canonical_json
 from proofs.errors import EncodingError, VerificationError
 from proofs.group import Group, Point, get_group
-from proofs.lanes import LaneSet
+from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LaneSet
 from proofs.pedersen import Opening, combine_openings
 from proofs.snapshot import Header, verify_header
+from proofs.witness import COSIGNATURES_SPEC, WitnessPolicy, check_witnesses
 
 KIND: Final = "claim"
 VERSION: Final = 1
@@ -43,7 +53,9 @@ _SCHEMA: Final = bundle.Object(
         "statement": bundle.AnyJson(),
         "nonce": bundle.Bytes(max_length=MAX_NONCE),
         "proof": bundle.AnyJson(),
-    }
+        "cosignatures": COSIGNATURES_SPEC,
+    },
+    optional=frozenset({"cosignatures"}),
 )
 
 
@@ -99,8 +111,10 @@ def prove_claim_bundle(
     statement: claims.ClaimStatement,
     openings_by_metric: dict[str, Opening],
     nonce: bytes,
+    *,
+    cosignatures: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Prove a claim on a verified header (the gateway side).
+    """Prove a claim on a verified header (the gateway side), carrying the witnesses' cosignatures.
 
     Raises:
         ProvingError: the claim does not hold (nothing is produced).
@@ -108,30 +122,138 @@ def prove_claim_bundle(
     """
     metric_commitments(header, statement)
     proof = claims.prove_claim(group, statement, openings_by_metric, context=claim_context(header, nonce))
-    return {
+    doc: dict[str, Any] = {
         "format": bundle.format_string(KIND, VERSION),
         "header": header.doc,
         "statement": statement.to_dict(),
         "nonce": nonce.hex(),
         "proof": proof.to_dict(),
     }
+    if cosignatures:
+        doc["cosignatures"] = [dict(c) for c in cosignatures]
+    return doc
 
 
-def verify_claim_bundle(doc: object, gateway_key: Ed25519PublicKey) -> claims.ClaimStatement:
-    """Verify a claim bundle with the caller's trusted gateway key; return the proven statement.
+@dataclass(frozen=True)
+class ExpectedClaim:
+    """What the verifier asked: every field given must match the answer exactly.
+
+    ``header_hash`` pins one snapshot header (e.g. one a witness or the verifier checked before);
+    ``statement`` is compared exactly (a weaker bound is another statement).
+    """
+
+    nonce: bytes | None = None
+    pool_id: str | None = None
+    cutoff_date: str | None = None
+    snapshot_id: str | None = None
+    header_hash: bytes | None = None
+    statement: claims.ClaimStatement | None = None
+
+
+@dataclass(frozen=True)
+class VerifiedClaim:
+    """What a verified claim bundle establishes, and on whose word (``witnesses``: key ids)."""
+
+    statement: claims.ClaimStatement
+    header: Header
+    witnesses: tuple[str, ...]
+    unpacking_checked: bool
+
+
+def _check_expected(
+    header: Header, statement: claims.ClaimStatement, nonce: bytes, expected: ExpectedClaim
+) -> None:
+    ctx = header.context
+    if expected.nonce is not None and nonce != expected.nonce:
+        raise VerificationError("claim.expected.nonce", "the answer is not bound to this request's nonce")
+    for check, want, got in (
+        ("pool", expected.pool_id, ctx.pool_id),
+        ("cutoff", expected.cutoff_date, ctx.cutoff_date),
+        ("snapshot", expected.snapshot_id, ctx.snapshot_id),
+    ):
+        if want is not None and want != got:
+            raise VerificationError(
+                f"claim.expected.{check}", f"asked about {want!r}, the answer is about {got!r}"
+            )
+    if expected.header_hash is not None and expected.header_hash != header.hash:
+        raise VerificationError(
+            "claim.expected.header_hash",
+            f"asked about header {expected.header_hash.hex()}, got {header.hash.hex()}",
+        )
+    if expected.statement is not None and canonical_json(expected.statement.to_dict()) != canonical_json(
+        statement.to_dict()
+    ):
+        raise VerificationError(
+            "claim.expected.statement",
+            f"asked to prove {canonical_json(expected.statement.to_dict()).decode()}, "
+            f"the answer proves {canonical_json(statement.to_dict()).decode()}",
+        )
+
+
+def verify_unpacked_aggregates(header: Header, group: Group) -> bool:
+    """Check a packed header's unpacking proof; ``False`` if the lane set has none (nothing to check).
+
+    Raises ``VerificationError("unpacking.*")`` if the per-lane aggregates are not the unpacking of
+    the header's packed sums.
+    """
+    if header.packed_sums is None or header.aggregate_proof is None:
+        return False
+    unpacking.verify_unpacking(
+        group,
+        header.lanes,
+        header.leaf_count,
+        [header.aggregates[lane] for lane in header.lanes.lanes],
+        header.packed_sums,
+        header.aggregate_proof,
+        header.context.unpacking_transcript(),
+    )
+    return True
+
+
+def verify_claim_answer(
+    doc: object,
+    gateway_key: Ed25519PublicKey,
+    *,
+    expected: ExpectedClaim,
+    witnesses: WitnessPolicy | None = None,
+    lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
+) -> VerifiedClaim:
+    """Verify a claim bundle as the answer to ``expected``, under the caller's witness policy.
+
+    ``witnesses`` is required in effect: without it the check fails (``witness.policy``) unless the
+    caller passes :meth:`WitnessPolicy.unwitnessed` to accept a header no witness cosigned.
 
     Raises:
         EncodingError: malformed bundle (names the JSON path).
-        VerificationError: ``header.signature``, ``claim.metric``, ``claim.value_bits`` or the claim
-            proof's own checks (``claim.*``, ``rangeproof.*``).
+        VerificationError: ``header.lane_set``, ``header.signature``, ``unpacking.*``,
+            ``claim.metric``, ``claim.value_bits``, the claim proof's own checks (``claim.*``,
+            ``rangeproof.*``), ``claim.expected.*`` (the answer is not to the question asked),
+            ``witness.*`` (the witness policy is not met).
     """
     bundle.check_document(doc, KIND, {VERSION}, _SCHEMA)
     assert isinstance(doc, dict)  # checked by the schema
     group = get_group()
-    header = verify_header(doc["header"], gateway_key, group=group)
+    header = verify_header(doc["header"], gateway_key, group=group, lane_sets=lane_sets)
     statement = claims.statement_from_dict(doc["statement"])
     nonce = bundle.decode_bytes(doc["nonce"], "nonce")
+    _check_expected(header, statement, nonce, expected)
+    cosigners = check_witnesses(header, doc.get("cosignatures", []), witnesses)
+    unpacked = verify_unpacked_aggregates(header, group)
     proof = claims.ClaimProof.from_dict(group, doc["proof"])
     commitments = metric_commitments(header, statement)
     claims.verify_claim(group, statement, commitments, proof, context=claim_context(header, nonce))
-    return statement
+    return VerifiedClaim(statement, header, cosigners, unpacked)
+
+
+def verify_claim_bundle(
+    doc: object,
+    gateway_key: Ed25519PublicKey,
+    *,
+    expected: ExpectedClaim,
+    witnesses: WitnessPolicy | None = None,
+    lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
+) -> claims.ClaimStatement:
+    """:func:`verify_claim_answer`, returning only the proven statement (raises the same)."""
+    return verify_claim_answer(
+        doc, gateway_key, expected=expected, witnesses=witnesses, lane_sets=lane_sets
+    ).statement

@@ -20,7 +20,7 @@ the verifier packs the values as the lane set says and recomputes the commitment
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,8 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from proofs import bundle, merkle
 from proofs.errors import VerificationError
 from proofs.group import SCALAR_BYTES, get_group, scalar_from_bytes
+from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
 from proofs.pedersen import commit
 from proofs.snapshot import Header, check_exposure_id, leaf_bytes, verify_header
+from proofs.witness import COSIGNATURES_SPEC, WitnessPolicy, check_witnesses
 
 KIND: Final = "inclusion"
 VERSION: Final = 1
@@ -54,7 +56,9 @@ _SCHEMA: Final = bundle.Object(
             64,
         ),
         "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
-    }
+        "cosignatures": COSIGNATURES_SPEC,
+    },
+    optional=frozenset({"cosignatures"}),
 )
 
 _SCHEMA_PACKED: Final = bundle.Object(
@@ -68,7 +72,9 @@ _SCHEMA_PACKED: Final = bundle.Object(
         ),
         "blindings": bundle.ListOf(bundle.Bytes(SCALAR_BYTES), 1, 64),
         "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
-    }
+        "cosignatures": COSIGNATURES_SPEC,
+    },
+    optional=frozenset({"cosignatures"}),
 )
 
 
@@ -81,6 +87,7 @@ class VerifiedInclusion:
     exposure_id: str
     principal: int
     bucket: int
+    witnesses: tuple[str, ...] = ()
 
 
 def make_inclusion_bundle(
@@ -90,8 +97,10 @@ def make_inclusion_bundle(
     values: Sequence[int],
     blindings: Sequence[int],
     path: Sequence[bytes],
+    *,
+    cosignatures: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Assemble an inclusion bundle for one leaf (the gateway side).
+    """Assemble an inclusion bundle for one leaf (the gateway side), with the header's cosignatures.
 
     ``values`` are the loan's lane values (lane order); ``blindings`` those of its leaf commitments
     (one per lane, or one per packed input).
@@ -112,6 +121,8 @@ def make_inclusion_bundle(
             ],
             "path": [h.hex() for h in path],
         }
+        if cosignatures:
+            packed["cosignatures"] = [dict(c) for c in cosignatures]
         _SCHEMA_PACKED.check(packed, "")
         return packed
     doc = {
@@ -125,25 +136,40 @@ def make_inclusion_bundle(
         ],
         "path": [h.hex() for h in path],
     }
+    if cosignatures:
+        doc["cosignatures"] = [dict(c) for c in cosignatures]
     _SCHEMA.check(doc, "")
     return doc
 
 
-def verify_inclusion_bundle(doc: object, gateway_key: Ed25519PublicKey) -> VerifiedInclusion:
+def verify_inclusion_bundle(
+    doc: object,
+    gateway_key: Ed25519PublicKey,
+    *,
+    witnesses: WitnessPolicy | None = None,
+    lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
+) -> VerifiedInclusion:
     """Verify an inclusion bundle with the caller's trusted gateway key.
 
     Returns what was proven (so a borrower can compare principal and bucket with their statement).
+    Inclusion needs no witness to be sound (the leaf opens under the signed root); with
+    ``witnesses`` the header must also be cosigned as that policy says, and the named witnesses
+    who cosigned are returned. Without it, ``witnesses`` of the result is empty.
 
     Raises:
         EncodingError: malformed bundle (names the JSON path).
-        VerificationError: ``header.signature``, ``inclusion.lanes`` (lane names or values are not
-            those of one loan), ``merkle.inclusion`` (the leaf is not in the signed tree).
+        VerificationError: ``header.lane_set``, ``header.signature``, ``inclusion.lanes`` (lane
+            names or values are not those of one loan), ``merkle.inclusion`` (the leaf is not in the
+            signed tree), ``witness.*`` (the witness policy is not met).
     """
     version = bundle.require_format(doc, KIND, {VERSION, PACKED_VERSION})
     (_SCHEMA if version == VERSION else _SCHEMA_PACKED).check(doc, "")
     assert isinstance(doc, dict)  # checked by the schema
     group = get_group()
-    header = verify_header(doc["header"], gateway_key, group=group)
+    header = verify_header(doc["header"], gateway_key, group=group, lane_sets=lane_sets)
+    cosigners = (
+        check_witnesses(header, doc.get("cosignatures", []), witnesses) if witnesses is not None else ()
+    )
     lanes = header.lanes
     if (version == PACKED_VERSION) != (lanes.packing is not None):
         raise VerificationError(
@@ -160,6 +186,10 @@ def verify_inclusion_bundle(doc: object, gateway_key: Ed25519PublicKey) -> Verif
         raise VerificationError("inclusion.lanes", "count lanes must hold a single 1")
     bucket = counts.index(1)
     principal = values[bucket]
+    if principal >= 1 << lanes.balance_bits:
+        raise VerificationError(
+            "inclusion.lanes", f"the principal must be below 2^{lanes.balance_bits} (lane set {lanes.name})"
+        )
     if nonzero not in ([], [bucket]) or values != list(lanes.lane_values(principal, bucket)):
         raise VerificationError(
             "inclusion.lanes", "balance lanes must hold the principal in the counted bucket"
@@ -181,7 +211,7 @@ def verify_inclusion_bundle(doc: object, gateway_key: Ed25519PublicKey) -> Verif
     leaf_hash = merkle.leaf_hash(leaf_bytes(eid, commitments))
     path = [bytes.fromhex(h) for h in doc["path"]]
     merkle.verify_inclusion(leaf_hash, doc["leaf_index"], header.leaf_count, path, header.merkle_root)
-    return VerifiedInclusion(header, doc["leaf_index"], eid, principal, bucket)
+    return VerifiedInclusion(header, doc["leaf_index"], eid, principal, bucket, cosigners)
 
 
 def _exactly(items: Sequence[int], n: int, what: str) -> Sequence[int]:

@@ -209,6 +209,13 @@ LANE_SETS: Final[Mapping[str, LaneSet]] = {
 }
 
 
+#: The lane set verifiers accept unless an older one is named: dpd5-v1 proves each lane in range but
+#: not that a loan's balance sits in the bucket it is counted in; dpd5-v2 proves that, and dpd5-v3
+#: proves the same with packed commitments and an unpacking proof an investor can check cheaply.
+STRONGEST_LANE_SET: Final = DPD5_V3.name
+DEFAULT_ACCEPTED_LANE_SETS: Final = frozenset({STRONGEST_LANE_SET})
+
+
 def get_lane_set(name: str) -> LaneSet:
     """The lane set called ``name``.
 

@@ -113,7 +113,7 @@ def seal_pool(
 
     Raises:
         ProvingError: a loan's lane value is out of range (the whole seal fails; nothing is signed).
-        ValueError: malformed loan input.
+        ValueError: malformed loan input, or an exposure id that appears twice.
         VerificationError: ``check_results`` and a worker returned a result that does not match.
     """
     skip = skip_chunks or {}
@@ -138,7 +138,9 @@ def seal_pool(
         if progress:
             progress(done)
 
+    seen_exposures: set[str] = set()
     for index, chunk in enumerate(chunked(loans, params.chunk_log2)):
+        refuse_repeated_exposures(chunk, index << params.chunk_log2, seen_exposures)
         if index in skip:
             pending.append(skip[index])
         else:
@@ -156,6 +158,21 @@ def seal_pool(
     while pending:
         settle(pending.popleft())
     return _outcome(summaries, params, group_name, context, seed)
+
+
+def refuse_repeated_exposures(chunk: Iterable[LoanInput], first: int, seen: set[str]) -> None:
+    """Add the chunk's exposure ids to ``seen``; one leaf per exposure.
+
+    A repeated id would be a second leaf for one exposure (counted twice) sharing its derived
+    blindings. Raises ``ValueError`` naming the loan's position and id.
+    """
+    for offset, loan in enumerate(chunk):
+        if loan.exposure_id in seen:
+            raise ValueError(
+                f"loan {first + offset}: exposure id {loan.exposure_id} appears twice "
+                "(each exposure is one leaf)"
+            )
+        seen.add(loan.exposure_id)
 
 
 def _outcome(
@@ -180,7 +197,8 @@ def _outcome(
     # Packed: fresh per-lane aggregates and a proof that they unpack the sums of the leaves' inputs.
     rhos = aggregate_blindings(seed, lanes)
     transcript = context.unpacking_transcript()
-    nonces = prover_nonces(seed, transcript, [[root]])
+    statement = {"proof": "unpacking", "group": "BLS12-381-G1", "lane_set": lanes.name, "leaves": leaf_count}
+    nonces = prover_nonces(seed, transcript, [[root]], statement=statement)
     proof, agg_points, sums = unpacking.prove_unpacking(
         group, lanes, leaf_count, values, rhos, blindings, transcript, nonces
     )

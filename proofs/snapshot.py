@@ -30,7 +30,7 @@ import hmac
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Final, TypeVar
@@ -43,7 +43,7 @@ from proofs.claims import metric_value_bits
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import GENERATOR_DST, pedersen_bases
 from proofs.group import ORDER, Group, Point, get_group
-from proofs.lanes import LaneSet, get_lane_set
+from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LaneSet, get_lane_set
 from proofs.pedersen import commit_many, derive_blinding
 from proofs.transcript import Transcript
 
@@ -250,7 +250,7 @@ def loan_blindings(seed: bytes, exposure_id: str, lanes: LaneSet) -> list[int]:
     return [*blindings, last_count]
 
 
-NONCE_DOMAIN: Final = b"poolproof/prover-nonces/v3\x00"
+NONCE_DOMAIN: Final = b"poolproof/prover-nonces/v4\x00"
 CHUNK_KEY_DOMAIN: Final = b"poolproof/chunk-nonce-key/v1\x00"
 #: Scalars drawn per SHAKE256 call of the nonce stream.
 _NONCE_BLOCK: Final = 256
@@ -268,7 +268,11 @@ def chunk_nonce_key(seed: bytes, chunk_index: int) -> bytes:
 
 
 def prover_nonces(
-    secret: bytes, transcript: Transcript, commitments: Sequence[Sequence[bytes]]
+    secret: bytes,
+    transcript: Transcript,
+    commitments: Sequence[Sequence[bytes]],
+    *,
+    statement: dict[str, Any],
 ) -> Callable[[], int]:
     """The prover's random scalars for one proof, derived from a secret key.
 
@@ -276,12 +280,17 @@ def prover_nonces(
     for the header's unpacking proof. Like RFC 6979's deterministic nonces (and "synthetic
     nonces"), the stream is keyed by the secret and bound to everything that fixes the witness: the
     transcript state (snapshot, chunk, piece, part) and every commitment proven (which binds the
-    values and blindings). Two proofs can share nonces only if they prove the same commitments in
-    the same place, i.e. are the same proof. This makes sealing reproducible — a resumed job or a
+    values and blindings), and ``statement``: every public parameter of the proof that is not yet
+    in the transcript (proof system, bit width, aggregation size, inner-product rounds, packing,
+    group). Two proofs can share nonces only if they prove the same commitments in the same place
+    under the same parameters, i.e. are the same proof -- re-proving with other ``ipa_rounds``
+    draws other nonces, so two proofs never combine two challenges with one nonce (which would
+    reveal the witness). This makes sealing reproducible — a resumed job or a
     Dask run gives byte-identical snapshots — without weakening zero knowledge: to anyone without
     the key the stream is indistinguishable from uniform.
 
-    Construction: ``key = HMAC-SHA-512(secret, domain || transcript digest || SHA-256(commitments))``
+    Construction: ``key = HMAC-SHA-512(secret, domain || transcript digest || SHA-256(commitments)
+    || SHA-256(canonical statement))``
     (a PRF of the secret); block ``j`` of the stream is ``SHAKE256(key || u64be(j))`` read as 256
     big-endian 512-bit integers, each reduced mod r (bias < 2^-256; zero is skipped). One SHAKE
     call per 256 scalars instead of one HMAC per scalar: a lane-circuit proof draws two scalars per
@@ -291,7 +300,10 @@ def prover_nonces(
     for row in commitments:
         for c in row:
             h.update(c)
-    key = hmac.new(secret, NONCE_DOMAIN + transcript.state_digest() + h.digest(), hashlib.sha512).digest()
+    statement_digest = hashlib.sha256(canonical_json(statement)).digest()
+    key = hmac.new(
+        secret, NONCE_DOMAIN + transcript.state_digest() + h.digest() + statement_digest, hashlib.sha512
+    ).digest()
     block = 0
     pending: list[int] = []
 
@@ -363,7 +375,24 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
     proofs: list[ProofPart] = []
     for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
         transcript = task.context.transcript(task.chunk_index, piece, part)
-        nonces = prover_nonces(task.nonce_key, transcript, commitments[offset : offset + size])
+        rounds = (
+            circuit_rounds(task.params.ipa_rounds, size, n_bits)
+            if lanes.proof == "lanecircuit"
+            else task.params.ipa_rounds
+        )
+        statement = {
+            "proof": lanes.proof,
+            "group": "BLS12-381-G1",
+            "lane_set": lanes.name,
+            "n_bits": n_bits,
+            "m": m,
+            "loans": size,
+            "ipa_rounds": rounds,
+            "chunk_log2": task.params.chunk_log2,
+        }
+        nonces = prover_nonces(
+            task.nonce_key, transcript, commitments[offset : offset + size], statement=statement
+        )
         if lanes.proof == "lanecircuit":
             circuit_proof, _ = lanecircuit.prove_lanes(
                 group,
@@ -371,7 +400,7 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
                 blindings[offset : offset + size],
                 n_bits,
                 transcript,
-                ipa_rounds=circuit_rounds(task.params.ipa_rounds, size, n_bits),
+                ipa_rounds=rounds,
                 rng=nonces,
                 packing=circuit_packing(lanes),
             )
@@ -468,7 +497,6 @@ def expected_parts(lanes: LaneSet, n_loans: int) -> list[tuple[int, str, int, in
 HEADER_KIND: Final = "snapshot-header"
 HEADER_VERSION: Final = 1
 _ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}"
-_DATE = r"\d{4}-\d{2}-\d{2}"
 
 
 def _header_schema(lanes: LaneSet) -> bundle.Object:
@@ -477,11 +505,11 @@ def _header_schema(lanes: LaneSet) -> bundle.Object:
         {
             "format": bundle.Const(bundle.format_string(HEADER_KIND, HEADER_VERSION)),
             "pool_id": bundle.Str(128, _ID),
-            "cutoff_date": bundle.Str(10, _DATE),
+            "cutoff_date": bundle.Date(),
             "snapshot_id": bundle.Str(128, _ID),
             "sequence": bundle.Int(1, 2**31),
             "previous_header_hash": bundle.Nullable(bundle.Bytes(32)),
-            "sealed_at": bundle.Str(40, r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"),
+            "sealed_at": bundle.UtcTime(),
             "leaf_count": bundle.Int(0, 2**40),
             "merkle_root": bundle.Bytes(32),
             "currency": bundle.Str(3, r"[A-Z]{3}"),
@@ -600,12 +628,19 @@ class Header:
         return metric_value_bits(self.leaf_count, bits, sum(abs(c) for _, c in terms))
 
 
-def header_hash(header: dict[str, Any]) -> bytes:
-    """SHA-256 over the domain-separated canonical encoding of a header, signatures included.
+HEADER_HASH_DOMAIN: Final = "snapshot-header-hash/v2"
 
-    This is what the next snapshot's ``previous_header_hash`` and every claim's context commit to.
+
+def header_hash(header: dict[str, Any]) -> bytes:
+    """SHA-256 over the domain-separated canonical encoding of a header *without* its signatures.
+
+    This is what the next snapshot's ``previous_header_hash``, every claim's context and every
+    witness cosignature commit to. Signatures are left out (as in RFC 9162 §4.10, where a tree
+    head's signature is not part of what it names): otherwise anyone could append a junk
+    signature entry, the header would still verify and its hash -- the snapshot's identity for
+    chaining, claims and fork detection -- would change. (``v2``: v1 hashed the signatures too.)
     """
-    return document_hash("snapshot-header-hash", header)
+    return document_hash(HEADER_HASH_DOMAIN, bundle.unsigned_body(header))
 
 
 def verify_header(
@@ -614,12 +649,18 @@ def verify_header(
     *,
     cosigner_keys: Sequence[Ed25519PublicKey] = (),
     group: Group | None = None,
+    lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
 ) -> Header:
     """Check a header's schema and signatures with the caller's trusted keys; decode it.
 
+    ``lane_sets`` are the lane sets the caller accepts: by default only the strongest
+    (:data:`~proofs.lanes.STRONGEST_LANE_SET`); an older one only when named, so a gateway cannot
+    downgrade a snapshot to a lane set that proves less.
+
     Raises:
         EncodingError: malformed header (names the JSON path).
-        VerificationError: ``bundle.signature`` (missing or invalid gateway or co-signer signature).
+        VerificationError: ``header.lane_set`` (a lane set the caller did not accept),
+            ``header.signature`` (missing or invalid gateway or co-signer signature).
     """
     if not isinstance(doc, dict):
         raise EncodingError("header: expected an object")
@@ -631,6 +672,12 @@ def verify_header(
         raise EncodingError(f"header.proof_params.lane_set: {exc.args[0]}") from None
     bundle.require_format(doc, HEADER_KIND, {HEADER_VERSION})
     _header_schema(lanes).check(doc, "header")
+    if lanes.name not in lane_sets:
+        raise VerificationError(
+            "header.lane_set",
+            f"the snapshot uses lane set {lanes.name}; accepted: {', '.join(sorted(lane_sets))} "
+            "(an older lane set is accepted only when named)",
+        )
     if "signatures" not in doc:
         raise VerificationError("header.signature", "header is not signed")
     try:
@@ -823,6 +870,7 @@ class _ChunkCheck:
     index: int
     leaf_hashes: tuple[bytes, ...]
     lane_sums: tuple[bytes, ...]
+    exposure_ids: tuple[str, ...] = ()
 
 
 def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, Any]]]) -> list[_ChunkCheck]:
@@ -856,7 +904,8 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
                     "snapshot.count_lanes", f"chunk {index}: a loan is not counted exactly once"
                 )
         sums = tuple(group.msm([row[j] for row in points], [1] * size).to_bytes() for j in range(n_lanes))
-        out.append(_ChunkCheck(index, tuple(leaf_hashes), sums))
+        exposure_ids = tuple(leaf[0] for leaf in chunk["leaves"])
+        out.append(_ChunkCheck(index, tuple(leaf_hashes), sums, exposure_ids))
         parts = expected_parts(lanes, size)
         if len(proofs) != len(parts):
             raise VerificationError(
@@ -917,6 +966,7 @@ def verify_snapshot(
     gateway_key: Ed25519PublicKey,
     *,
     cosigner_keys: Sequence[Ed25519PublicKey] = (),
+    lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
     progress: ProgressCallback | None = None,
     executor: Executor | None = None,
     group_leaves: int = 4096,
@@ -933,7 +983,8 @@ def verify_snapshot(
     Raises:
         EncodingError: malformed bundle (names the chunk, leaf or field).
         VerificationError: ``header.signature``, ``snapshot.chunk_order``, ``snapshot.leaf_count``,
-            ``snapshot.count_lanes`` (a loan not counted exactly once), ``rangeproof.*`` /
+            ``snapshot.count_lanes`` (a loan not counted exactly once), ``snapshot.exposure_unique``
+            (an exposure id in more than one leaf), ``rangeproof.*`` /
             ``lanecircuit.*`` (a proof failed), ``snapshot.merkle_root``, ``snapshot.aggregate``
             (names the lane, or the packed input), ``unpacking.*`` (packed lane sets: the
             per-lane aggregates are not the unpacking of the leaves' sums).
@@ -942,18 +993,28 @@ def verify_snapshot(
     queue_limit = executors.in_flight(executor, max_in_flight)
     group = get_group()
     header_doc, chunks = read_snapshot_bundle(source)
-    header = verify_header(header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group)
+    header = verify_header(
+        header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group, lane_sets=lane_sets
+    )
     lanes = header.lanes
     spec = _AuditSpec(header.context, header.params, group.name)
     chunk_size = 1 << header.params.chunk_log2
     accumulator = merkle.RootAccumulator()
     lane_sums = [group.identity() for _ in lanes.inputs]
     in_flight: deque[Future[list[_ChunkCheck]]] = deque()
+    seen_exposures: set[str] = set()
 
     def fold(results: list[_ChunkCheck]) -> None:
         for result in results:
             for h in result.leaf_hashes:
                 accumulator.add(h)
+            for eid in result.exposure_ids:
+                if eid in seen_exposures:
+                    raise VerificationError(
+                        "snapshot.exposure_unique",
+                        f"chunks[{result.index}]: exposure id {eid} appears in more than one leaf",
+                    )
+                seen_exposures.add(eid)
             for j, raw in enumerate(result.lane_sums):
                 lane_sums[j] = lane_sums[j] + group.decode_point(raw, allow_identity=True)
         progress(accumulator.size, header.leaf_count)

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from proofs import bundle
 from proofs.audit_cli import main
-from proofs.claim_bundle import metric_opening, prove_claim_bundle, verify_claim_bundle
-from proofs.claims import BoundClaim, Disclosure, RatioBetweenClaim, RatioClaim
+from proofs.claim_bundle import ExpectedClaim, metric_opening, prove_claim_bundle
+from proofs.claim_bundle import verify_claim_bundle as _verify_claim_bundle
+from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.group import get_group
 from proofs.inclusion import make_inclusion_bundle, verify_inclusion_bundle
@@ -23,7 +25,15 @@ from proofs.lanes import DPD5_V1, get_lane_set
 from proofs.merkle import MerkleTree
 from proofs.signing import public_key_to_pem
 from proofs.snapshot import loan_blindings, verify_header
+from proofs.witness import WitnessPolicy
 from tests.snapshot_util import Sealed, make_loans, seal_in_memory
+
+
+def verify_claim_bundle(doc: Any, key: Ed25519PublicKey, **kw: Any) -> ClaimStatement:
+    """The claim's proof checks alone: no question pinned, no witness required (said explicitly)."""
+    kw.setdefault("expected", ExpectedClaim())
+    kw.setdefault("witnesses", WitnessPolicy.unwitnessed())
+    return _verify_claim_bundle(doc, key, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +216,7 @@ def test_cli_exit_codes_and_json(
 ) -> None:
     claim = _claim(sealed, Disclosure("pool_balance"))
     good = _write(tmp_path, "claim.json", claim)
-    assert main(["verify-claim", str(good), "--key", str(keyfile), "--json"]) == 0
+    assert main(["verify-claim", str(good), "--key", str(keyfile), "--json", "--no-witness"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is True
     assert out["statement"] == {"type": "disclosure", "metric": "pool_balance"}
@@ -214,7 +224,7 @@ def test_cli_exit_codes_and_json(
     tampered = copy.deepcopy(claim)
     tampered["nonce"] = "ff" * 16
     bad = _write(tmp_path, "bad.json", tampered)
-    assert main(["verify-claim", str(bad), "--key", str(keyfile), "--json"]) == 1
+    assert main(["verify-claim", str(bad), "--key", str(keyfile), "--json", "--no-witness"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False
     assert out["check"].startswith("claim")
@@ -300,3 +310,16 @@ def test_console_script_runs_without_the_gateway_installed(
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["verified"] == "inclusion"
+
+
+def test_cli_version_and_the_shared_exit_code_table(
+    keyfile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from proofs.exit_codes import ExitCode
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("poolproof-audit ")
+    code = main(["verify-claim", str(tmp_path / "missing.json"), "--key", str(keyfile), "--no-witness"])
+    assert code is ExitCode.UNUSABLE

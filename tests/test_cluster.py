@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from proofs.executors import open_executor
+from proofs.lanes import LANE_SETS
 from proofs.sealing import seal_pool
 from proofs.snapshot import SealParams, SnapshotContext, verify_snapshot
 from tests.cluster_util import TlsFiles, dask_cluster, make_ca
@@ -60,7 +61,11 @@ def test_dask_audit_verifies_and_rejects_like_a_local_one(dask_scheduler: str) -
     sealed = seal_in_memory(make_loans(30, seed=5), chunk_log2=3)
     with open_executor(scheduler=dask_scheduler) as executor:
         header = verify_snapshot(
-            io.StringIO(sealed.bundle_text), sealed.key.public_key(), executor=executor, group_leaves=8
+            io.StringIO(sealed.bundle_text),
+            sealed.key.public_key(),
+            lane_sets=LANE_SETS,
+            executor=executor,
+            group_leaves=8,
         )
     assert header.leaf_count == 30
 
@@ -121,4 +126,3 @@ def test_tls_cluster_refuses_clients_without_a_certificate_of_its_ca(
     # Nor does the cluster speak plaintext on its TLS port.
     with pytest.raises(OSError, match=r"(?i)closed|reset"):
         Client(address.replace("tls://", "tcp://"), security=Security(), timeout=5)
-

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from proofs import bundle
 from proofs.errors import EncodingError, ProvingError, VerificationError
-from proofs.lanes import DPD5_V1, get_lane_set
+from proofs.lanes import DPD5_V1, LANE_SETS, get_lane_set
 from proofs.sealing import seal_pool
 from proofs.snapshot import (
     ChunkResult,
@@ -39,7 +39,7 @@ def sealed(request: pytest.FixtureRequest) -> Sealed:
 
 
 def _verify(text: str, sealed: Sealed) -> None:
-    verify_snapshot(io.StringIO(text), sealed.key.public_key())
+    verify_snapshot(io.StringIO(text), sealed.key.public_key(), lane_sets=LANE_SETS)
 
 
 def _lines(sealed: Sealed) -> list[str]:
@@ -71,6 +71,7 @@ def test_honest_snapshot_verifies_and_header_matches_the_tape(sealed: Sealed) ->
     header = verify_snapshot(
         io.StringIO(sealed.bundle_text),
         sealed.key.public_key(),
+        lane_sets=LANE_SETS,
         progress=lambda d, t: progress.append((d, t)),
     )
     assert header.leaf_count == 37
@@ -98,7 +99,9 @@ def test_chunked_sealing_is_independent_of_chunk_boundaries_for_root_and_aggrega
 
 def test_wrong_gateway_key_is_rejected(sealed: Sealed) -> None:
     with pytest.raises(VerificationError, match=r"header\.signature"):
-        verify_snapshot(io.StringIO(sealed.bundle_text), Ed25519PrivateKey.generate().public_key())
+        verify_snapshot(
+            io.StringIO(sealed.bundle_text), Ed25519PrivateKey.generate().public_key(), lane_sets=LANE_SETS
+        )
 
 
 @pytest.mark.parametrize("field", ["leaf_count", "merkle_root", "cutoff_date", "pool_id", "policy_version"])
@@ -110,6 +113,8 @@ def test_any_header_change_breaks_the_signature(sealed: Sealed, field: str) -> N
         if isinstance(value, int)
         else _flip_hex(value, 0)
         if field == "merkle_root"
+        else "2026-10-30"  # another real day (a non-date is refused before the signature)
+        if field == "cutoff_date"
         else value[:-1] + ("1" if value[-1] != "1" else "2")
     )
     lines = _lines(sealed)
@@ -387,7 +392,11 @@ def test_audit_on_a_process_pool_matches_inline_and_names_failures(sealed: Seale
 
     with ProcessPoolExecutor(2) as pool:
         header = verify_snapshot(
-            io.StringIO(sealed.bundle_text), sealed.key.public_key(), executor=pool, group_leaves=16
+            io.StringIO(sealed.bundle_text),
+            sealed.key.public_key(),
+            lane_sets=LANE_SETS,
+            executor=pool,
+            group_leaves=16,
         )
         assert header.leaf_count == 37
 
@@ -399,6 +408,7 @@ def test_audit_on_a_process_pool_matches_inline_and_names_failures(sealed: Seale
             verify_snapshot(
                 io.StringIO(_rewrite_chunk(sealed, 1, swap)),
                 sealed.key.public_key(),
+                lane_sets=LANE_SETS,
                 executor=pool,
                 group_leaves=16,
             )

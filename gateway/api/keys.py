@@ -1,4 +1,5 @@
-"""Public key history: every gateway signing key, each signed by the one before (``proofs.key_history``)."""
+"""Public key history: every gateway signing key, vouched for by the one before, and revocations
+(``proofs.key_history``)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,18 @@ blp = Blueprint(
 class GatewayKeyHistory(MethodView):
     @blp.doc(security=[])
     @blp.response(
-        200, description="poolproof/gateway-key-history/v1: keys oldest first, each signed by the previous"
+        200,
+        description=(
+            "poolproof/gateway-key-history/v2: a hash chain of key entries (vouched for by the previous "
+            "key, signed by their own) and revocations, oldest first"
+        ),
     )
     @blp.alt_response(503, description="the gateway signing key is not configured")
     def get(self) -> dict[str, Any]:
         """The gateway's signing-key history, for verifying snapshots signed before a key rotation.
 
-        Check it with ``proofs.key_history.verify_key_history`` and a key obtained out of band."""
+        Check it with ``proofs.key_history.verify_key_history`` from a key or history head you pinned
+        out of band (trust runs forward from it only)."""
         try:
             return load_history(gateway_key_path(current_app.config))
         except GatewayKeyError as exc:

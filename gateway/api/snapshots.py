@@ -361,7 +361,7 @@ def _audience_blueprint(role: str) -> Blueprint:
                     statement = statement_from_dict(body["statement"])
                 except EncodingError as exc:
                     _unprocessable(f"invalid claim statement: {exc}")
-                header = verify_header(snap.header, header_signer(snap))
+                header = verify_header(snap.header, header_signer(snap), lane_sets={snap.lanes.name})
                 try:
                     metric_commitments(header, statement)  # public checks: known metrics, value_bits
                 except VerificationError as exc:
@@ -551,3 +551,6 @@ def register(api: Api) -> None:
     for blp in AUDIENCE_BLUEPRINTS:
         api.register_blueprint(blp)
     api.register_blueprint(public)
+    from . import witnesses
+
+    witnesses.register(api, _PREFIX)

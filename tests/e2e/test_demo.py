@@ -34,6 +34,9 @@ def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "DEMO OK" in proc.stdout
     assert proc.stdout.count("PROVEN") == 3
+    # The witness step: the auditor cosigns after the full check; every claim requires it.
+    assert "auditor cosigned header" in proc.stdout
+    assert proc.stdout.count("cosigned by the auditor") == 3
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         "claim-1.json",
@@ -42,17 +45,19 @@ def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path
         "gateway.pub",
         "inclusion.json",
         "snapshot.json",
+        "witness.pub",
     ]
     key = out / "gateway.pub"
-    for name, command in (
-        ("claim-1.json", "verify-claim"),
-        ("claim-2.json", "verify-claim"),
-        ("claim-3.json", "verify-claim"),
-        ("snapshot.json", "verify-snapshot"),
-        ("inclusion.json", "verify-inclusion"),
+    witness = ("--require-witness", out / "witness.pub")
+    for name, command, extra in (
+        ("claim-1.json", "verify-claim", witness),
+        ("claim-2.json", "verify-claim", witness),
+        ("claim-3.json", "verify-claim", witness),
+        ("snapshot.json", "verify-snapshot", ()),
+        ("inclusion.json", "verify-inclusion", witness),
     ):
         assert json.loads((out / name).read_text(encoding="utf-8"))["format"].startswith("poolproof/")
-        code, result = audit(command, out / name, "--key", key)
+        code, result = audit(command, out / name, "--key", key, *extra)
         assert code == 0, (name, result)
         if command == "verify-snapshot":
             assert result["leaf_count"] == 64

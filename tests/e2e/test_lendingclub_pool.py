@@ -12,14 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.api.snapshots import CANNOT_PROVE
 from gateway.demo import expect, request_claim
 from gateway.importers.lendingclub import LENDINGCLUB_AS_OF, import_lendingclub, lendingclub_csv_path
 from proofs import bundle
-from proofs.claim_bundle import verify_claim_bundle
-from proofs.claims import BoundClaim, RatioClaim
+from proofs.claim_bundle import ExpectedClaim
+from proofs.claim_bundle import verify_claim_bundle as _verify_claim_bundle
+from proofs.claims import BoundClaim, ClaimStatement, RatioClaim
 from proofs.snapshot import verify_snapshot
+from proofs.witness import WitnessPolicy
 
 from .conftest import Gateway, audit
 from .test_synthetic_pool import plain_metrics
@@ -28,6 +31,13 @@ POOL = "E2E-LC"
 CUTOFF = LENDINGCLUB_AS_OF.isoformat()
 
 pytestmark = pytest.mark.skipif(not lendingclub_csv_path().exists(), reason="shared Lending Club tape absent")
+
+
+def verify_claim_bundle(doc: Any, key: Ed25519PublicKey, **kw: Any) -> ClaimStatement:
+    """The claim's proof checks alone: no question pinned, no witness required (said explicitly)."""
+    kw.setdefault("expected", ExpectedClaim())
+    kw.setdefault("witnesses", WitnessPolicy.unwitnessed())
+    return _verify_claim_bundle(doc, key, **kw)
 
 
 def lc_subset() -> list[dict[str, Any]]:
@@ -71,10 +81,12 @@ def test_true_claims_verify_and_false_ones_cannot_be_produced(
     true_claim = RatioClaim("balance_dpd_90plus", "pool_balance", "<=", 1, 2)
     resp = request_claim(gw.clients["lc-investor"], POOL, CUTOFF, true_claim)
     assert resp.status_code == 200, resp.text
-    assert verify_claim_bundle(resp.json(), gw.key) == true_claim
+    assert verify_claim_bundle(resp.json(), gw.key, lane_sets={"dpd5-v1"}) == true_claim
     path = tmp_path / "claim.json"
     path.write_bytes(bundle.dump_bundle(resp.json()))
-    code, out = audit("verify-claim", path, "--key", gw.key_file)
+    code, out = audit(
+        "verify-claim", path, "--key", gw.key_file, "--no-witness", "--accept-lane-set", "dpd5-v1"
+    )
     assert code == 0, out
     false_claim = RatioClaim("balance_dpd_90plus", "pool_balance", "<=", 3, 100)  # registered trigger
     resp = request_claim(gw.clients["lc-investor"], POOL, CUTOFF, false_claim)
@@ -86,7 +98,7 @@ def test_true_claims_verify_and_false_ones_cannot_be_produced(
 
 def test_snapshot_bundle_verifies(gw: Gateway, lc: dict[str, Any]) -> None:
     text = gw.clients["lc-trustee"].get(f"/pools/{POOL}/snapshots/{CUTOFF}/bundle").text
-    header = verify_snapshot(io.StringIO(text), gw.key)
+    header = verify_snapshot(io.StringIO(text), gw.key, lane_sets={"dpd5-v1"})  # named: older lane set
     assert header.leaf_count == len(lc["rows"])
     assert header.doc["currency"] == "USD"
     assert header.lanes.name == "dpd5-v1"

@@ -14,17 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.api.snapshots import CANNOT_PROVE
 from gateway.demo import expect, request_claim
 from gateway.synth import generate_tape, monthly_cutoff
 from policies.aggregates import REFUSED
 from proofs import bundle
-from proofs.claim_bundle import verify_claim_bundle
-from proofs.claims import BoundClaim, Disclosure, RatioBetweenClaim, RatioClaim
+from proofs.claim_bundle import ExpectedClaim
+from proofs.claim_bundle import verify_claim_bundle as _verify_claim_bundle
+from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 from proofs.inclusion import verify_inclusion_bundle
 from proofs.lanes import DPD5_V1, dpd_bucket
 from proofs.snapshot import header_hash, verify_snapshot
+from proofs.witness import WitnessPolicy
 
 from .conftest import Gateway, audit
 
@@ -34,6 +37,13 @@ N_LOANS = 64
 MONTH = 12  # every DPD bucket is populated at this month (seed 11)
 CUTOFF = monthly_cutoff(FIRST, MONTH).isoformat()
 NEXT_CUTOFF = monthly_cutoff(FIRST, MONTH + 1).isoformat()
+
+
+def verify_claim_bundle(doc: Any, key: Ed25519PublicKey, **kw: Any) -> ClaimStatement:
+    """The claim's proof checks alone: no question pinned, no witness required (said explicitly)."""
+    kw.setdefault("expected", ExpectedClaim())
+    kw.setdefault("witnesses", WitnessPolicy.unwitnessed())
+    return _verify_claim_bundle(doc, key, **kw)
 
 
 def _rows(month: int) -> list[dict[str, Any]]:
@@ -302,7 +312,9 @@ def test_true_claims_verify_offline_and_with_poolproof_audit(
         assert resp.status_code == 200, (name, resp.text)
         doc = resp.json()
         assert verify_claim_bundle(doc, gw.key) == statement
-        code, out = audit("verify-claim", _write(tmp_path, f"{name}.json", doc), "--key", gw.key_file)
+        code, out = audit(
+            "verify-claim", _write(tmp_path, f"{name}.json", doc), "--key", gw.key_file, "--no-witness"
+        )
         assert code == 0, out
         assert out["statement"] == statement.to_dict(), out
 
@@ -520,7 +532,9 @@ def test_every_tampered_claim_bundle_is_rejected_naming_the_check(
     for name, (edit, check) in edits.items():
         bad = json.loads(json.dumps(doc))
         edit(bad)
-        code, out = audit("verify-claim", _write(tmp_path, f"{name}.json", bad), "--key", gw.key_file)
+        code, out = audit(
+            "verify-claim", _write(tmp_path, f"{name}.json", bad), "--key", gw.key_file, "--no-witness"
+        )
         assert code in (1, 2), (name, out)
         assert out["ok"] is False, (name, out)
         if check is not None:
@@ -556,7 +570,16 @@ def test_cli_claim_requests_and_verifies_with_the_trusted_key(
     from gateway.cli import cli
 
     statement = json.dumps(TRUE_CLAIMS["dpd90_balance_le_3pct"].to_dict())
-    common = ["claim", "--url", gw.url, "--api-key", gw.clients["investor"].api_key, "--pool", POOL]
+    common = [
+        "claim",
+        "--url",
+        gw.url,
+        "--api-key",
+        gw.clients["investor"].api_key,
+        "--pool",
+        POOL,
+        "--no-witness",
+    ]
     out = tmp_path / "claim.json"
     ok = CliRunner().invoke(
         cli,

@@ -26,7 +26,7 @@ from gateway import create_app
 from gateway.db import connect
 from gateway.demo import DemoInstance, init_instance
 from gateway.gateway_key import load_gateway_key
-from gateway.key_management import FAULT_ENV, header_public_key, history_path, integrity_check
+from gateway.key_management import FAULT_ENV, genesis_key, header_public_key, history_path, integrity_check
 from gateway.keyring import load_master_key, unwrap_data_key
 from gateway.signing import public_key_bytes, sign_tape
 from gateway.storage import create_party
@@ -318,7 +318,8 @@ def test_a_gateway_key_rotation_killed_at_any_step_is_finished_by_running_it_aga
     assert key_id(new) != old_id
     import json
 
-    keys = verify_key_history(json.loads(history_path(w.inst.gateway_key_file).read_text()), new)
+    doc = json.loads(history_path(w.inst.gateway_key_file).read_text())
+    keys = verify_key_history(doc, genesis_key(doc), current=new)
     assert [k.key_id for k in keys][-2:] == [old_id, key_id(new)]
     assert len({k.key_id for k in keys}) == len(keys)
     verify_header(header, header_public_key(w.inst.gateway_key_file, header))

@@ -1,0 +1,242 @@
+"""Witness routes: the operator registers witness keys; witnesses post cosignatures of snapshot headers.
+
+* ``POST /admin/witnesses`` (operator): register a witness by name and Ed25519 public key;
+  ``GET /admin/witnesses`` lists them.
+* ``POST /<audience>/pools/<pool>/snapshots/<cutoff>/cosignatures`` (trustees, rating agencies,
+  auditors and regulators with the pool in scope, authenticated by their API key): a
+  ``poolproof/cosignature/v1`` document made by ``poolproof-audit verify-snapshot --cosign``. It is
+  accepted only if its key is a registered witness and it verifies over exactly the stored header
+  (:func:`proofs.witness.verify_cosignature`).
+* ``GET /<audience>/pools/<pool>/snapshots/<cutoff>/cosignatures`` (every audience, pool in scope):
+  the stored cosignatures and who cosigned.
+
+Bodies are validated after the caller's role and scope are checked, so a caller outside its scope
+learns nothing about what a valid body looks like.
+
+Claim and inclusion bundles carry the stored cosignatures (``gateway.snapshots``), so an investor's
+tool can require a witness without a second request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from proofs.errors import EncodingError, VerificationError
+from proofs.signing import parse_public_key
+from proofs.snapshot import verify_header
+from proofs.witness import verify_cosignature
+
+from ..storage import Conflict, NotFound
+from ..witnesses import cosignatures_of, get_witness, list_witnesses, register_witness, store_cosignature
+from .common import fail, get_db, require_admin, require_role
+from .views import _scoped_pool
+
+#: Audiences whose parties may act as witnesses (post cosignatures).
+WITNESS_ROLES = ("trustee", "rating_agency", "auditor", "regulator")
+
+admin_blp = Blueprint(
+    "witness_admin", __name__, url_prefix="/admin/witnesses", description="Gateway operator: witness keys"
+)
+
+
+class WitnessCreateSchema(Schema):
+    """A witness to register."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$"))
+    public_key = fields.String(
+        required=True, validate=validate.Length(max=400), metadata={"description": "PEM or 64 hex characters"}
+    )
+
+
+class WitnessSchema(Schema):
+    """A registered witness."""
+
+    key_id = fields.String(required=True)
+    name = fields.String(required=True)
+    public_key_hex = fields.String(required=True)
+    registered_at = fields.String(required=True)
+
+
+class CosignatureSchema(Schema):
+    """A ``poolproof/cosignature/v1`` document (checked by :mod:`proofs.witness`)."""
+
+    class Meta:
+        unknown = RAISE
+
+    format = fields.String(required=True)
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    snapshot_id = fields.String(required=True)
+    sequence = fields.Integer(required=True, strict=True)
+    header_hash = fields.String(required=True)
+    key_id = fields.String(required=True)
+    cosigned_at = fields.String(required=True)
+    sig = fields.String(required=True)
+
+
+class CosignedBySchema(Schema):
+    """One witness that cosigned a snapshot."""
+
+    key_id = fields.String(required=True)
+    name = fields.String(required=True)
+    cosigned_at = fields.String(required=True)
+
+
+class SnapshotCosignaturesSchema(Schema):
+    """Who has cosigned one snapshot, and the cosignatures themselves."""
+
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    snapshot_id = fields.String(required=True)
+    header_hash = fields.String(required=True)
+    cosigned_by = fields.List(fields.Nested(CosignedBySchema), required=True)
+    cosignatures = fields.List(fields.Dict(), required=True)
+
+
+def _body(schema: Schema) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = schema.load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        fail(422, "invalid request body", errors={"json": exc.messages})
+    return loaded
+
+
+@admin_blp.route("")
+class Witnesses(MethodView):
+    @admin_blp.doc(requestBody={"content": {"application/json": {"schema": WitnessCreateSchema}}})
+    @admin_blp.response(201, WitnessSchema)
+    @admin_blp.alt_response(409, description="the key or the name is already registered")
+    @admin_blp.alt_response(422, description="malformed body, or the public key does not parse")
+    def post(self) -> dict[str, Any]:
+        """Register a witness whose cosignatures the gateway will accept and relay."""
+        require_admin()
+        body = _body(WitnessCreateSchema())
+        try:
+            key = parse_public_key(body["public_key"])
+        except (EncodingError, ValueError) as exc:
+            fail(422, f"public_key: not an Ed25519 public key in PEM or hex ({exc})")
+        try:
+            return register_witness(get_db(), body["name"], key).summary()
+        except Conflict as exc:
+            fail(409, str(exc))
+
+    @admin_blp.response(200, WitnessSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """Every registered witness."""
+        require_admin()
+        return [w.summary() for w in list_witnesses(get_db())]
+
+
+def _scoped_snapshot(role: str, pool_id: str, cutoff: str) -> Any:
+    from ..snapshots import get_snapshot
+
+    party = require_role(role)
+    _scoped_pool(party, pool_id)
+    try:
+        return get_snapshot(get_db(), pool_id, cutoff)
+    except NotFound as exc:
+        fail(404, str(exc))
+
+
+def _listing(snap: Any) -> dict[str, Any]:
+    db = get_db()
+    docs = cosignatures_of(db, snap.snapshot_id)
+    cosigned_by = []
+    for doc in docs:
+        witness = get_witness(db, doc["key_id"])
+        name = witness.name if witness is not None else "(unregistered)"
+        cosigned_by.append({"key_id": doc["key_id"], "name": name, "cosigned_at": doc["cosigned_at"]})
+    return {
+        "pool_id": snap.pool_id,
+        "cutoff_date": snap.cutoff_date,
+        "snapshot_id": snap.snapshot_id,
+        "header_hash": snap.header_hash.hex(),
+        "cosigned_by": cosigned_by,
+        "cosignatures": list(docs),
+    }
+
+
+def _audience_blueprint(role: str, prefix: str) -> Blueprint:
+    blp = Blueprint(
+        f"{role}_witnesses",
+        __name__,
+        url_prefix=prefix,
+        description=f"Witness cosignatures of snapshot headers for {role.replace('_', ' ')}s"
+        + (" (read and post)" if role in WITNESS_ROLES else " (read)"),
+    )
+
+    if role in WITNESS_ROLES:
+
+        @blp.route("/pools/<pool_id>/snapshots/<cutoff>/cosignatures")
+        class PostedCosignatures(MethodView):
+            @blp.doc(requestBody={"content": {"application/json": {"schema": CosignatureSchema}}})
+            @blp.response(201, SnapshotCosignaturesSchema)
+            @blp.alt_response(
+                403, description="pool outside the party's scope, or not a registered witness key"
+            )
+            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
+            @blp.alt_response(422, description="malformed, or does not verify over this snapshot's header")
+            def post(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+                """Add a registered witness's cosignature of this header (checked before it is stored).
+
+                The body is a ``poolproof/cosignature/v1`` document (``poolproof-audit verify-snapshot
+                --cosign``)."""
+                from .snapshots import header_signer
+
+                snap = _scoped_snapshot(role, pool_id, cutoff)
+                body = _body(CosignatureSchema())
+                witness = get_witness(get_db(), str(body["key_id"]))
+                if witness is None:
+                    fail(
+                        403,
+                        f"key {body['key_id']} is not a registered witness (the operator registers them)",
+                    )
+                header = verify_header(snap.header, header_signer(snap), lane_sets={snap.lanes.name})
+                try:
+                    verify_cosignature(body, header, witness.public_key)
+                except EncodingError as exc:
+                    fail(422, f"malformed cosignature: {exc}")
+                except VerificationError as exc:
+                    fail(
+                        422,
+                        f"the cosignature does not verify over this snapshot's header ({exc.check}): {exc}",
+                    )
+                store_cosignature(get_db(), snap.snapshot_id, body)
+                return _listing(snap)
+
+            @blp.response(200, SnapshotCosignaturesSchema)
+            @blp.alt_response(403, description="pool outside the party's scope")
+            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
+            def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+                """Who has cosigned this snapshot's header, with the cosignatures."""
+                return _listing(_scoped_snapshot(role, pool_id, cutoff))
+
+        _ = PostedCosignatures
+    else:
+
+        @blp.route("/pools/<pool_id>/snapshots/<cutoff>/cosignatures")
+        class Cosignatures(MethodView):
+            @blp.response(200, SnapshotCosignaturesSchema)
+            @blp.alt_response(403, description="pool outside the party's scope")
+            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
+            def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+                """Who has cosigned this snapshot's header, with the cosignatures."""
+                return _listing(_scoped_snapshot(role, pool_id, cutoff))
+
+        _ = Cosignatures
+    return blp
+
+
+def register(api: Api, prefixes: dict[str, str]) -> None:
+    """Mount the witness blueprints on the app's API: the operator's, and one per audience prefix."""
+    api.register_blueprint(admin_blp)
+    for role, prefix in prefixes.items():
+        api.register_blueprint(_audience_blueprint(role, prefix))
