@@ -385,21 +385,29 @@ def submit(
     )
 
 
-@cli.command("get")
-@click.argument("path")
-@url_option
-@click.option(
+_party_api_key_opt = click.option(
     "--api-key",
     envvar="POOLPROOF_API_KEY",
     required=True,
     help="the calling party's API key, printed once by 'poolproof parties add' (env POOLPROOF_API_KEY)",
 )
+
+
+def _api_path(path: str) -> str:
+    if not path.startswith("/"):
+        raise CliFailure(ExitCode.UNUSABLE, f"PATH {path!r}: expected an API path starting with '/'")
+    return path
+
+
+@cli.command("get")
+@click.argument("path")
+@url_option
+@_party_api_key_opt
 @click.option("--pick", default=None, help="print only this member, e.g. loans.0.platform_loan_id")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="write the answer to this file")
 def get_cmd(path: str, url: str, api_key: str, pick: str | None, out: str | None) -> None:
     """Read PATH of the gateway's API (e.g. /auditor/pools/CN1/snapshots/2026-10-31/bundle) as a party."""
-    if not path.startswith("/"):
-        raise CliFailure(ExitCode.UNUSABLE, f"PATH {path!r}: expected an API path starting with '/'")
+    _api_path(path)
     resp = gateway_request(
         "GET", url.rstrip("/") + path, headers={"Authorization": f"Bearer {api_key}"}, timeout=600
     )
@@ -423,6 +431,36 @@ def get_cmd(path: str, url: str, api_key: str, pick: str | None, out: str | None
         click.echo(f"wrote {len(text.encode()):,} bytes to {out}")
     else:
         click.echo(text)
+
+
+@cli.command("post")
+@click.argument("path")
+@click.argument("body_file", type=click.Path(dir_okay=False))
+@url_option
+@_party_api_key_opt
+def post_cmd(path: str, body_file: str, url: str, api_key: str) -> None:
+    """Send BODY_FILE, a JSON document, to PATH of the gateway's API as a party, and print the answer.
+
+    For example a witness's cosignature (from 'poolproof-audit verify-snapshot --cosign'):
+    poolproof post /auditor/pools/CN1/snapshots/2026-10-31/cosignatures snapshot.json.cosignature.json
+    """
+    _api_path(path)
+    try:
+        document = json.loads(Path(body_file).read_bytes())
+    except OSError as exc:
+        raise CliFailure(ExitCode.UNUSABLE, f"{body_file}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CliFailure(ExitCode.UNUSABLE, f"{body_file}: not a JSON document ({exc})") from None
+    resp = gateway_request(
+        "POST",
+        url.rstrip("/") + path,
+        json=document,
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=600,
+    )
+    if resp.status_code >= 400:
+        raise http_failure(resp, f"POST {path.split('?')[0]}")
+    click.echo(json.dumps(json_body(resp, f"POST {path}"), indent=1, ensure_ascii=False))
 
 
 def _write_rows(rows: Iterable[dict[str, Any]], out: str, fmt: str) -> int:
@@ -560,10 +598,11 @@ _mount_policy()
 
 
 def _mount_onboarding() -> None:
-    from .onboarding_cli import parties_group, pools_group
+    from .onboarding_cli import parties_group, pools_group, witnesses_group
 
     cli.add_command(pools_group)
     cli.add_command(parties_group)
+    cli.add_command(witnesses_group)
 
 
 _mount_onboarding()

@@ -7,6 +7,7 @@ Each command is atomic (:mod:`gateway.onboarding`), says what to do next, and ta
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -431,3 +432,86 @@ def parties_show(party_id: str, db_path: str | None, master_key_file: str | None
     finally:
         db.conn.close()
     emit(as_json, {**party.to_dict(), "obligor_keys": list(party.obligor_keys)}, _party_lines(party))
+
+
+@click.group("witnesses")
+def witnesses_group() -> None:
+    """Register the witnesses whose cosignatures of snapshot headers the gateway accepts and relays."""
+
+
+@witnesses_group.command("add")
+@click.argument("name")
+@click.option(
+    "--public-key-from",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="the witness's public key file (KEYFILE.pub from 'poolproof-audit new-witness-key KEYFILE')",
+)
+@click.option("--public-key", default=None, help="the witness's Ed25519 public key, PEM or 64 hex digits")
+@_db_opt
+@_key_opt
+@json_option
+def witnesses_add(
+    name: str,
+    public_key_from: str | None,
+    public_key: str | None,
+    db_path: str | None,
+    master_key_file: str | None,
+    as_json: bool,
+) -> None:
+    """Register witness NAME: from now on the gateway accepts that key's cosignatures and hands them out.
+
+    The witness keeps its private key; the gateway never sees it and cannot cosign for it.
+    """
+    from proofs.errors import EncodingError
+    from proofs.signing import parse_public_key
+
+    from .witnesses import register_witness
+
+    if (public_key_from is None) == (public_key is None):
+        raise CliFailure(ExitCode.UNUSABLE, "give exactly one of --public-key-from FILE and --public-key KEY")
+    option = "--public-key-from" if public_key_from else "--public-key"
+    try:
+        text = Path(public_key_from).read_bytes() if public_key_from else str(public_key)
+        key = parse_public_key(text)
+    except OSError as exc:
+        raise CliFailure(ExitCode.UNUSABLE, f"{option} {public_key_from}: {exc.strerror or exc}") from None
+    except (EncodingError, ValueError) as exc:
+        raise CliFailure(ExitCode.UNUSABLE, f"{option}: not an Ed25519 public key ({exc})") from None
+    db = _open_db(db_path)
+    try:
+        record = register_witness(db, name, key)
+    except StorageError as exc:
+        raise CliFailure(ExitCode.UNUSABLE, str(exc)) from None
+    finally:
+        db.conn.close()
+    emit(
+        as_json,
+        record.summary(),
+        [
+            f"witness {name} registered, key id {record.key_id}",
+            "next: the witness runs 'poolproof-audit verify-snapshot BUNDLE --key gateway.pub "
+            "--cosign KEYFILE' and posts the cosignature with "
+            "'poolproof post .../snapshots/CUTOFF/cosignatures FILE'",
+        ],
+    )
+
+
+@witnesses_group.command("list")
+@_db_opt
+@_key_opt
+@json_option
+def witnesses_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
+    """Every registered witness with its key id."""
+    from .witnesses import list_witnesses
+
+    db = _open_db(db_path)
+    try:
+        witnesses = list_witnesses(db)
+    finally:
+        db.conn.close()
+    lines = [f"{'witness':<16} {'key id':<20} registered"]
+    lines += [f"{w.name:<16} {w.key_id[:16] + '…':<20} {w.registered_at}" for w in witnesses]
+    if not witnesses:
+        lines = ["no witnesses yet; next: poolproof witnesses add NAME --public-key-from KEYFILE.pub"]
+    emit(as_json, [w.summary() for w in witnesses], lines)

@@ -316,7 +316,7 @@ def _cmd_new_witness_key(args: argparse.Namespace) -> dict[str, Any]:
         pub.write_bytes(public_key_to_pem(private.public_key()))
     except OSError as exc:
         raise _Unusable(f"{path}: {exc.strerror or exc}") from None
-    return {"verified": "witness key written", "key_id": key_id(private.public_key()), "public_key": str(pub)}
+    return {"written": "witness key", "key_id": key_id(private.public_key()), "public_key": str(pub)}
 
 
 def _cmd_verify_log(args: argparse.Namespace) -> dict[str, Any]:
@@ -459,8 +459,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _print_text(result: dict[str, Any], out: TextIO) -> None:
-    kind = result.pop("verified")
-    out.write(f"OK: {kind} verified\n")
+    if "written" in result:
+        out.write(f"OK: {result.pop('written')} written\n")
+    else:
+        out.write(f"OK: {result.pop('verified')} verified\n")
     for k, v in result.items():
         if isinstance(v, list):
             out.write(f"  {k}:\n")

@@ -9,6 +9,7 @@ whole output) in the environment of the following lines, as the README tells a r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -188,9 +189,16 @@ def test_the_running_the_gateway_block_runs_as_written(shell: Shell, tmp_path: P
         assert stat.S_IMODE((instance / secret).stat().st_mode) == 0o600, secret
     claim = next(out for cmd, out in outputs.items() if cmd.startswith("poolproof claim"))
     assert claim.startswith("OK: proven")
-    verified = [out for cmd, out in outputs.items() if cmd.startswith("poolproof-audit")]
-    assert len(verified) == 3
-    assert all(out.startswith("OK") for out in verified)
+    verified = [out for cmd, out in outputs.items() if cmd.startswith("poolproof-audit verify")]
+    assert [out.split("\n", 1)[0] for out in verified] == [
+        "OK: snapshot verified",
+        "OK: claim verified",
+        "OK: inclusion verified",
+    ]
+    cosigned = next(out for cmd, out in outputs.items() if cmd.startswith("poolproof post"))
+    assert '"name": "audit1"' in cosigned
+    claim_doc = json.loads((instance / "claim.json").read_text(encoding="utf-8"))
+    assert len(claim_doc["cosignatures"]) == 1
     submitted = next(out for cmd, out in outputs.items() if cmd.startswith("poolproof submit"))
     assert "1,000 loans" in submitted
     assert "signature verified: True" in submitted

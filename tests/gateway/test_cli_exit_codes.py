@@ -158,6 +158,13 @@ def _get(url: str, api_key: str, path: str = "/investor/pools") -> list[str]:
     return ["get", path, "--url", url, "--api-key", api_key]
 
 
+def _post(w: World, url: str, api_key: str, body: str) -> list[str]:
+    path = w.tmp / "body.json"
+    path.write_text(body, encoding="utf-8")
+    target = f"/auditor/pools/P1/snapshots/{CUTOFF}/cosignatures"
+    return ["post", target, str(path), "--url", url, "--api-key", api_key]
+
+
 Case = Callable[[World], list[str]]
 CASES: list[tuple[str, Case, ExitCode, str]] = [
     ("get, good key", lambda w: _get(w.url, w.investor_key), ExitCode.OK, ""),
@@ -190,6 +197,19 @@ CASES: list[tuple[str, Case, ExitCode, str]] = [
     (
         "get, server down",
         lambda w: _get(w.closed_url, w.investor_key),
+        ExitCode.UNREACHABLE,
+        "cannot reach the gateway",
+    ),
+    (
+        "post, body not JSON",
+        lambda w: _post(w, w.url, w.investor_key, "{not json"),
+        ExitCode.UNUSABLE,
+        "not a JSON document",
+    ),
+    ("post, wrong key", lambda w: _post(w, w.url, "ppk_wrong", "{}"), ExitCode.AUTH, "HTTP 401"),
+    (
+        "post, server down",
+        lambda w: _post(w, w.closed_url, w.investor_key, "{}"),
         ExitCode.UNREACHABLE,
         "cannot reach the gateway",
     ),

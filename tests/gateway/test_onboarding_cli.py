@@ -228,3 +228,34 @@ def test_every_registration_says_what_to_do_next(home: Path, args: list[str], ne
     _platform(home)
     out = _ok("parties", "add", *[a.format(pem=home / "acme.pem") for a in args])
     assert next_step in out
+
+
+def test_a_registered_witness_is_listed_with_its_key_id(home: Path) -> None:
+    from proofs.audit_cli import main as audit_main
+    from proofs.signing import key_id
+
+    key_file = home / "w.pem"
+    assert audit_main(["new-witness-key", str(key_file)]) == 0
+    pub = home / "w.pem.pub"
+    out = _ok("witnesses", "add", "audit1", "--public-key-from", str(pub))
+    expected_id = key_id(load_public_key(pub))
+    assert f"witness audit1 registered, key id {expected_id}" in out
+    assert "next: the witness runs 'poolproof-audit verify-snapshot" in out
+    assert [(w["name"], w["key_id"]) for w in _json("witnesses", "list")] == [("audit1", expected_id)]
+
+
+def test_a_witness_key_or_name_is_registered_once_and_a_bad_key_is_refused(home: Path) -> None:
+    from proofs.audit_cli import main as audit_main
+
+    assert audit_main(["new-witness-key", str(home / "w.pem")]) == 0
+    pub = str(home / "w.pem.pub")
+    _ok("witnesses", "add", "audit1", "--public-key-from", pub)
+    again = _invoke("witnesses", "add", "audit2", "--public-key-from", pub)
+    assert again.exit_code == ExitCode.UNUSABLE
+    assert "already registered" in again.stderr
+    bad = _invoke("witnesses", "add", "audit3", "--public-key", "00" * 31)
+    assert bad.exit_code == ExitCode.UNUSABLE
+    assert "--public-key: not an Ed25519 public key" in bad.stderr
+    both = _invoke("witnesses", "add", "audit4", "--public-key", "00" * 32, "--public-key-from", pub)
+    assert both.exit_code == ExitCode.UNUSABLE
+    assert [w["name"] for w in _json("witnesses", "list")] == ["audit1"]
