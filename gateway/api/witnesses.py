@@ -31,6 +31,7 @@ from proofs.signing import parse_public_key
 from proofs.snapshot import verify_header
 from proofs.witness import verify_cosignature
 
+from ..bounded_json import JsonLimitError, loads_body
 from ..storage import Conflict, NotFound
 from ..witnesses import cosignatures_of, get_witness, list_witnesses, register_witness, store_cosignature
 from .common import fail, get_db, require_admin, require_role
@@ -102,8 +103,15 @@ class SnapshotCosignaturesSchema(Schema):
 
 
 def _body(schema: Schema) -> dict[str, Any]:
+    """The JSON body, read after the caller's role and scope were checked, within the body limits."""
     try:
-        loaded: dict[str, Any] = schema.load(request.get_json(silent=True) or {})
+        document = loads_body(request.get_data(cache=True).decode("utf-8") or "{}")
+    except JsonLimitError as exc:
+        fail(400, str(exc), errors={"json": {"_body": [str(exc)]}})
+    except ValueError:  # a syntax error or bytes that are not UTF-8
+        fail(400, "the request body is not a JSON document")
+    try:
+        loaded: dict[str, Any] = schema.load(document if document is not None else {})
     except ValidationError as exc:
         fail(422, "invalid request body", errors={"json": exc.messages})
     return loaded
