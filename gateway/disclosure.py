@@ -46,7 +46,7 @@ from policies.aggregates import (
     plan_release,
     record_release,
 )
-from policies.policy import Decision
+from policies.decision import Decision
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 
 from . import decisions

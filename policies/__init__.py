@@ -25,7 +25,8 @@ from .catalogue import (
     load_catalogue,
     normalise_field_name,
 )
-from .decision_log import GENESIS_HASH, DecisionLog, canonical_json, entry_hash, verify_decision_log
+from .decision import Decision
+from .decision_log import GENESIS_HASH, DecisionLog, entry_hash, sorted_json, verify_decision_log
 from .errors import (
     CatalogueError,
     DecisionLogError,
@@ -36,24 +37,15 @@ from .errors import (
 )
 from .explain import explain
 from .parties import PURPOSES, ROLES, Party
-from .policy import (
-    DEFAULT_POLICY_PATH,
-    ClaimRule,
-    Decision,
-    Policy,
-    PolicyStore,
-    RoleSpec,
-    Rule,
-    ViewPlan,
-    load_policy,
-)
+from .policy import ClaimRule, Policy, RoleSpec, Rule, ViewPlan
+from .policy_file import DEFAULT_POLICY_PATH, PolicyStore, load_policy
 from .policytest import CaseResult, run_policy_tests
 from .transforms import (
     MASK_PRESETS,
     MaskSpec,
     Transform,
+    apply_mask,
     derive_pseudonym_key,
-    mask_value,
     pseudonym,
 )
 
@@ -93,15 +85,15 @@ __all__ = [
     "Rule",
     "Transform",
     "ViewPlan",
-    "canonical_json",
+    "apply_mask",
     "derive_pseudonym_key",
     "entry_hash",
     "explain",
     "load_catalogue",
     "load_policy",
-    "mask_value",
     "normalise_field_name",
     "pseudonym",
     "run_policy_tests",
+    "sorted_json",
     "verify_decision_log",
 ]

@@ -8,7 +8,7 @@ import click
 
 from .errors import PolicyError
 from .explain import explain
-from .policy import DEFAULT_POLICY_PATH, load_policy
+from .policy_file import DEFAULT_POLICY_PATH, load_policy
 from .policytest import DEFAULT_TEST_PATHS, run_policy_tests
 
 

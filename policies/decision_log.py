@@ -1,9 +1,10 @@
 """The decision log: append-only, hash-chained, verifiable offline.
 
-Each entry is a JSON object. ``entry_hash = SHA-256(canonical JSON of the entry without entry_hash)``,
+Each entry is a JSON object. ``entry_hash = SHA-256(sorted JSON of the entry without entry_hash)``,
 where the entry includes ``prev_hash`` (the previous entry's hash; 64 zeros for the first) and its
-``index``. Canonical JSON: UTF-8, keys sorted, no insignificant whitespace, only strings, integers,
-lists and objects (a subset on which RFC 8785 JCS and ``json.dumps(sort_keys=True)`` agree).
+``index``. Sorted JSON (:func:`sorted_json`): UTF-8, keys sorted, no insignificant whitespace, only
+strings, integers, booleans, null, lists and objects. It is ``json.dumps(sort_keys=True)`` on that
+value space, not the RFC 8785 encoder of :mod:`proofs.canonical`; the log's hashes are defined by it.
 
 An entry records who asked (party id and role), for what (purpose, resource, pool, events), what each
 field became (transform and rule ids) and under which policy version; never a field value
@@ -18,12 +19,10 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .decision import Decision
 from .errors import DecisionLogError
-
-if TYPE_CHECKING:
-    from .policy import Decision
 
 ENTRY_FORMAT = "poolproof/decision-log-entry/v1"
 GENESIS_HASH = "0" * 64
@@ -48,8 +47,12 @@ ENTRY_KEYS = frozenset(
 )
 
 
-def canonical_json(obj: object) -> bytes:
-    """Canonical UTF-8 JSON bytes (sorted keys, no spaces). Raises ``TypeError`` for floats and others."""
+def sorted_json(obj: object) -> bytes:
+    """UTF-8 JSON bytes with sorted keys and no spaces (``json.dumps(sort_keys=True)``, not RFC 8785).
+
+    Raises ``TypeError`` for floats, non-string keys and any other value outside str, int, bool, None,
+    list and object.
+    """
     _check_json(obj)
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -73,9 +76,9 @@ def _check_json(obj: object) -> None:
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) over the canonical JSON of ``entry`` without its ``entry_hash`` key."""
+    """SHA-256 (hex) over the :func:`sorted_json` of ``entry`` without its ``entry_hash`` key."""
     body = {k: v for k, v in entry.items() if k != "entry_hash"}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
+    return hashlib.sha256(sorted_json(body)).hexdigest()
 
 
 def _utc_now() -> str:
@@ -99,7 +102,7 @@ class DecisionLog:
     @property
     def entries(self) -> tuple[dict[str, Any], ...]:
         """Copies of the entries, oldest first (serialisable JSON objects)."""
-        return tuple(json.loads(canonical_json(e)) for e in self._entries)
+        return tuple(json.loads(sorted_json(e)) for e in self._entries)
 
     @property
     def head(self) -> str:
@@ -162,8 +165,6 @@ class DecisionLog:
 
         Raises ``ValueError`` for an empty batch or decisions of different parties, purposes or versions.
         """
-        from .policy import Decision
-
         batch = [decisions] if isinstance(decisions, Decision) else list(decisions)
         if not batch:
             raise ValueError("nothing to log")

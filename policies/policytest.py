@@ -23,7 +23,8 @@ from pathlib import Path
 from ._toml import locate, read_toml
 from .errors import PolicyFileError
 from .parties import Party
-from .policy import Policy, load_policy
+from .policy import Policy
+from .policy_file import load_policy
 from .transforms import Transform
 
 TEST_FORMAT = "poolproof/policy-test/v1"

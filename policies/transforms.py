@@ -163,7 +163,7 @@ def mask_spec_from(params: str | Mapping[str, Any]) -> MaskSpec:
     )
 
 
-def mask_value(value: object, spec: MaskSpec) -> str:
+def apply_mask(value: object, spec: MaskSpec) -> str:
     """Mask ``value`` (converted with ``str``) according to ``spec``; see :class:`MaskSpec`."""
     text = value if isinstance(value, str) else str(value)
     if spec.kind == "address":
@@ -184,10 +184,10 @@ def mask_value(value: object, spec: MaskSpec) -> str:
 
 
 def compile_mask(spec: MaskSpec) -> FieldFn:
-    """A field function applying :func:`mask_value` (``None`` passes through)."""
+    """A field function applying :func:`apply_mask` (``None`` passes through)."""
 
     def fn(value: object, record: Mapping[str, object]) -> object:
-        return None if value is None else mask_value(value, spec)
+        return None if value is None else apply_mask(value, spec)
 
     return fn
 

@@ -26,7 +26,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from policies import DecisionLog, Party, derive_pseudonym_key
 from policies.aggregates import REFUSED
-from policies.policy import Decision
+from policies.decision import Decision
 from proofs.claim_bundle import MAX_NONCE, MIN_NONCE, metric_commitments
 from proofs.claims import statement_from_dict
 from proofs.errors import EncodingError, ProvingError, VerificationError

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from policies import MASK_PRESETS, Transform, derive_pseudonym_key, mask_value, pseudonym
+from policies import MASK_PRESETS, Transform, apply_mask, derive_pseudonym_key, pseudonym
 from policies.transforms import compile_generalize, compile_pseudonymize, mask_spec_from
 
 
@@ -24,12 +24,12 @@ from policies.transforms import compile_generalize, compile_pseudonymize, mask_s
     ],
 )
 def test_mask_presets(preset: str, value: str, masked: str) -> None:
-    assert mask_value(value, MASK_PRESETS[preset]) == masked
+    assert apply_mask(value, MASK_PRESETS[preset]) == masked
 
 
 def test_custom_mask_table_and_bad_parameters() -> None:
     spec = mask_spec_from({"keep_first": 3, "keep_last": 4, "mask_char": "#"})
-    assert mask_value("11010519491231002X", spec) == "110###########002X"
+    assert apply_mask("11010519491231002X", spec) == "110###########002X"
     with pytest.raises(ValueError, match="keep_first"):
         mask_spec_from({"keep_first": -1})
     with pytest.raises(ValueError, match="mask_char"):

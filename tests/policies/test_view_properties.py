@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies import DEFAULT_CATALOGUE, MASK_PRESETS, MaskSpec, Party, Policy, Transform, mask_value
+from policies import DEFAULT_CATALOGUE, MASK_PRESETS, MaskSpec, Party, Policy, Transform, apply_mask
 from policies.policy import RoleSpec, Rule
 
 FIELDS = sorted(n for n, s in DEFAULT_CATALOGUE.items() if not s.forbidden)
@@ -139,7 +139,7 @@ def test_view_emits_only_permitted_fields_in_permitted_form(
                 assert value == src[field]
             elif d.transform is Transform.MASK and src[field] is not None:
                 spec = policy.masks.get(field, MaskSpec())
-                assert value == mask_value(src[field], spec)
+                assert value == apply_mask(src[field], spec)
                 if spec.kind == "keep":
                     assert value == expected_mask(src[field], spec)
                     assert isinstance(value, str)
@@ -148,7 +148,7 @@ def test_view_emits_only_permitted_fields_in_permitted_form(
                     assert set(hidden) <= {spec.mask_char}
                 else:
                     # Address masks keep a prefix of the text form (a random policy may put
-                    # one on a non-string field; mask_value masks str(value) then).
+                    # one on a non-string field; apply_mask masks str(value) then).
                     assert isinstance(value, str)
                     assert value.endswith(spec.mask_char * 4)
                     assert str(src[field]).startswith(value[:-4])
@@ -162,7 +162,7 @@ def test_view_emits_only_permitted_fields_in_permitted_form(
     value=st.text(alphabet="0123456789", min_size=0, max_size=24), kf=st.integers(0, 6), kl=st.integers(0, 6)
 )
 def test_masked_digits_never_appear_in_masked_positions(value: str, kf: int, kl: int) -> None:
-    out = mask_value(value, MaskSpec(keep_first=kf, keep_last=kl))
+    out = apply_mask(value, MaskSpec(keep_first=kf, keep_last=kl))
     assert len(out) == len(value)
     if len(value) <= kf + kl:
         assert set(out) <= {"*"}
