@@ -1,4 +1,4 @@
-"""The AUDIT target of issue 6: the real ``poolproof-audit verify-snapshot`` on a sealed pool.
+"""The AUDIT benchmark target: the real ``poolproof-audit verify-snapshot`` on a sealed pool.
 
 Usage: ``python bench/bench_audit.py --dir DIR [--workers W]`` (DIR from ``bench/bench_seal.py --keep DIR``),
 or ``python bench/bench_audit.py --bundle SNAPSHOT.json --key GATEWAY-PUBLIC.pem --loans N``.

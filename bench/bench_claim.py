@@ -1,10 +1,10 @@
-"""The CLAIM target of issue 6: prove and verify investor claims on a sealed pool.
+"""The CLAIM benchmark target: prove and verify investor claims on a sealed pool.
 
 Usage: ``python bench/bench_claim.py --dir DIR [--claims 12]`` (DIR from ``bench/bench_seal.py --keep DIR``).
 
 Opens the kept instance and, for ``--claims`` claims cycling through four statements (90+ dpd balance
 ratio, 90+ dpd count ratio, a two-sided ratio, a lower bound on the pool balance): proves each on the
-gateway side (``gateway.snapshots.prove_claim``: opens the sealed lane totals, builds the claim bundle),
+gateway side (``gateway.snapshots.prove_claim``: decrypts the lane totals, builds the claim bundle),
 serialises it (``proofs.bundle.dump_bundle``), parses it back and verifies it on the investor side
 (``proofs.claim_bundle.verify_claim_bundle``: header signature, metric commitments recomputed from the
 header's aggregates, the range proof). Then runs the real ``poolproof-audit verify-claim`` once on the

@@ -1,4 +1,4 @@
-"""The SEAL target of issue 6: seal a synthetic pool through the gateway's seal job.
+"""The SEAL benchmark target: seal a synthetic pool through the gateway's seal job.
 
 Usage: ``python bench/bench_seal.py --n N [--keep DIR] [--workers W] [--chunk-log2 K|auto]
 [--lane-set NAME] [--ipa-rounds R|full] [--results DIR]``

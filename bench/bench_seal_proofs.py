@@ -1,6 +1,6 @@
 """Seal and fully audit a synthetic pool with proofs/ alone (no gateway, no database).
 
-Isolates the cryptographic cost from storage and HTTP, for the scaling curve of issue 6:
+Isolates the cryptographic cost from storage and HTTP, for the scaling curve (docs/benchmarks.md):
 
     python bench/bench_seal_proofs.py --loans 10000 --ipa-rounds 4 --workers 2
 

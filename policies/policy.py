@@ -12,7 +12,8 @@ Evaluation of :meth:`Policy.decide` (every step that fails yields ``DENY`` with 
    the decision's reason lists the conflicting rules and why the winner won.
 
 Transform parameters (mask pattern, generalisation) are per field (``[field_transforms.<field>]``), so
-rules that agree on the transform can never disagree on what it does.
+rules that agree on the transform can never disagree on what it does. Reading and validating a policy
+file is :mod:`policies.policy_file`; the :class:`~policies.decision.Decision` type is its own module.
 """
 
 from __future__ import annotations

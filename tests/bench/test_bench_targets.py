@@ -1,4 +1,4 @@
-"""The issue-6 benchmark commands: defaults come from the project, results are named and measured right.
+"""The SEAL, AUDIT and CLAIM benchmarks: defaults come from the project, results are named and measured right.
 
 No timings are asserted (benchmarks print numbers; tests check behaviour). The end-to-end run of the three
 commands on a tiny pool is marked slow.
