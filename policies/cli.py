@@ -1,4 +1,4 @@
-"""``policy`` click command group: explain, check, test. The integrator mounts it under ``poolproof``."""
+"""``policy`` click command group: explain, check, test, mounted under ``poolproof`` by the gateway CLI."""
 
 from __future__ import annotations
 
