@@ -7,7 +7,7 @@ For each loan count L (one lane-circuit proof over L loans, n = 32 bits, full IP
 * prover µs per loan (wall and CPU), single-verify and batch-verify µs per loan (``--batch`` proofs
   of L loans in one ``batch_verify_lanes`` call), proof bytes, gates (used / padded);
 * in the same run, what dpd5-v1 costs for the same L loans: the four aggregated range proofs
-  ``proofs/snapshot.py seal_chunk`` makes per piece (4L values of 32 bits, L of 32, 4L of 8, L of 8),
+  ``proofs.snapshot.seal_chunk`` makes per piece (4L values of 32 bits, L of 32, 4L of 8, L of 8),
   proved with ``proofs.bulletproofs.prove_range`` and batch-verified with ``batch_verify`` (the
   four proofs of ``--batch`` pieces in one call);
 * the arkworks MSM cost per term (2^16 random full-width scalars; one call, and split over the
