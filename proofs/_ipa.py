@@ -2,7 +2,8 @@
 
 Internal means: the names below are the documented interface between :mod:`proofs.bulletproofs`
 and :mod:`proofs.lanecircuit` inside this package, with no stability promise to anyone else. An
-auditor verifies with the public modules; code outside ``proofs`` must not import this one.
+auditor verifies with the public modules; outside ``proofs`` only the benchmarks, which measure
+these internals, import this one.
 
 What is here (Bünz et al., "Bulletproofs", IEEE S&P 2018, eprint 2017/1066):
 
