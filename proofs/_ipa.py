@@ -10,7 +10,8 @@ What is here (Bünz et al., "Bulletproofs", IEEE S&P 2018, eprint 2017/1066):
 * the prover of the §3 inner-product argument (Protocol 2), :class:`InnerProductProver`, for
   ``P = <a, G> + <b, H'> + <a, b>·Q'`` with ``H'_i = y^-i·H_i`` (§4.2, §5.1) over either
   protocol's generator vectors, cut short after any number of rounds;
-* the verifier's side of those rounds: :func:`replay_rounds` (the ``L``, ``R`` → ``u`` transcript
+* the verifier's side of those rounds: :func:`clear_length` (does a proof's shape fit),
+  :func:`replay_rounds` (the ``L``, ``R`` → ``u`` transcript
   steps) and :func:`round_terms` (their contribution to the verification MSM);
 * one proof's verification equations as MSM coefficients, :class:`ProofTerms`, and the batch
   check that folds many of them into one multi-scalar multiplication with the generator terms
@@ -325,6 +326,23 @@ class InnerProductProver:
 # -------------------------------------------------------------------------------------------------
 # Verifier
 # -------------------------------------------------------------------------------------------------
+
+
+def clear_length(
+    size: int, lefts: Sequence[Point], rights: Sequence[Point], a: Sequence[int], b: Sequence[int]
+) -> int | None:
+    """The length ``size / 2^k`` of the clear vectors if the proof's ``k`` rounds fit ``size``, else None.
+
+    A proof over ``size`` (a power of two) generators fits when it has at most ``log2 size`` rounds,
+    as many ``R`` as ``L``, and clear vectors ``a`` and ``b`` of exactly ``size / 2^k`` scalars.
+    """
+    k = len(lefts)
+    if k > size.bit_length() - 1:
+        return None
+    clear = size >> k
+    if len(rights) != k or len(a) != clear or len(b) != clear:
+        return None
+    return clear
 
 
 def replay_rounds(

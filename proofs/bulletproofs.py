@@ -61,6 +61,7 @@ from proofs._ipa import (
     ProofTerms,
     TermAccumulator,
     batch_weight,
+    clear_length,
     os_scalars,
     powers,
     powers_from,
@@ -387,9 +388,8 @@ def _proof_terms(
     except ValueError as exc:
         raise VerificationError("rangeproof.shape", str(exc)) from exc
     k = len(proof.L)
-    full = n_total.bit_length() - 1
-    clear = n_total >> k if k <= full else 0
-    if k > full or len(proof.R) != k or len(proof.a) != clear or len(proof.b) != clear:
+    clear = clear_length(n_total, proof.L, proof.R, proof.a, proof.b)
+    if clear is None:
         raise VerificationError(
             "rangeproof.shape",
             f"proof does not fit m={m}, n={n_bits}: {k} L, {len(proof.R)} R, "

@@ -112,6 +112,7 @@ from proofs._ipa import (
     ProofTerms,
     TermAccumulator,
     batch_weight,
+    clear_length,
     inner_product,
     os_scalars,
     powers,
@@ -790,9 +791,7 @@ def _shape(
                 "lanecircuit.shape", f"loan {i}: expected {inputs_per_loan(packing)} commitments"
             )
     k = len(proof.L)
-    full = n_gates.bit_length() - 1
-    clear = n_gates >> k if k <= full else 0
-    if k > full or len(proof.R) != k or len(proof.a) != clear or len(proof.b) != clear:
+    if clear_length(n_gates, proof.L, proof.R, proof.a, proof.b) is None:
         raise VerificationError(
             "lanecircuit.shape",
             f"proof does not fit {loans} loans of n={n_bits}: {k} L, {len(proof.R)} R, "
