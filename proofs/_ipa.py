@@ -16,7 +16,7 @@ What is here (Bünz et al., "Bulletproofs", IEEE S&P 2018, eprint 2017/1066):
 * one proof's verification equations as MSM coefficients, :class:`ProofTerms`, and the batch
   check that folds many of them into one multi-scalar multiplication with the generator terms
   shared (§6), :class:`TermAccumulator`;
-* the scalar helpers both protocols use (:func:`powers`, :func:`powers_from`, :func:`inner_product`,
+* the scalar functions both protocols use (:func:`powers`, :func:`powers_from`, :func:`inner_product`,
   :func:`os_scalars`, :func:`batch_weight`) and the backend-native generator cache
   (:func:`raw_vector`, :func:`raw_of`).
 
