@@ -7,7 +7,7 @@ For each loan count L (one lane-circuit proof over L loans, n = 32 bits, full IP
 * prover µs per loan (wall and CPU), single-verify and batch-verify µs per loan (``--batch`` proofs
   of L loans in one ``batch_verify_lanes`` call), proof bytes, gates (used / padded);
 * in the same run, what dpd5-v1 costs for the same L loans: the four aggregated range proofs
-  ``proofs/snapshot.py seal_chunk`` makes per piece (4L values of 32 bits, L of 32, 4L of 8, L of 8),
+  ``proofs.snapshot.seal_chunk`` makes per piece (4L values of 32 bits, L of 32, 4L of 8, L of 8),
   proved with ``proofs.bulletproofs.prove_range`` and batch-verified with ``batch_verify`` (the
   four proofs of ``--batch`` pieces in one call);
 * the arkworks MSM cost per term (2^16 random full-width scalars; one call, and split over the
@@ -38,6 +38,7 @@ from typing import Any
 from proofs import _parallel
 from proofs import bulletproofs as bp
 from proofs import lanecircuit as lc
+from proofs._ipa import raw_vector
 from proofs.group import ORDER, Group, get_group
 from proofs.transcript import Transcript
 
@@ -73,7 +74,7 @@ def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, floa
 def msm_cost(group: Group, terms: int = 1 << 16) -> dict[str, float]:
     """µs per term of one arkworks MSM over ``terms`` random full-width scalars: one call, and split."""
     half = terms // 2
-    raws = bp._raw_vector(group, lc.LABEL_G, half)[:half] + bp._raw_vector(group, lc.LABEL_H, half)[:half]
+    raws = raw_vector(group, lc.LABEL_G, half)[:half] + raw_vector(group, lc.LABEL_H, half)[:half]
     rng = random.Random(1)
     scalars = [rng.randrange(ORDER) for _ in range(terms)]
     one = min(_timed(lambda: group.msm_raw(raws, scalars))[1] for _ in range(2))
@@ -238,11 +239,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     n_max = max(lc.gate_count(max(args.loans), N_BITS), 1 << 15)
-    bp._raw_vector(group, lc.LABEL_G, n_max)
-    bp._raw_vector(group, lc.LABEL_H, n_max)
+    raw_vector(group, lc.LABEL_G, n_max)
+    raw_vector(group, lc.LABEL_H, n_max)
     v1_max = 4 * max(v1_loans, default=1) * 32
-    bp._raw_vector(group, bp.LABEL_G, v1_max)
-    bp._raw_vector(group, bp.LABEL_H, v1_max)
+    raw_vector(group, bp.LABEL_G, v1_max)
+    raw_vector(group, bp.LABEL_H, v1_max)
     gen_seconds = time.perf_counter() - t0
     msm = msm_cost(group)
     msm_us = msm["msm_us_per_term_2_16"]

@@ -36,6 +36,7 @@ from py_arkworks_bls12381 import G1Point, Scalar
 
 from proofs import _parallel
 from proofs import bulletproofs as bp
+from proofs._ipa import raw_vector
 from proofs.group import ORDER, get_group
 from proofs.transcript import Transcript
 
@@ -77,7 +78,7 @@ def _best_wall_cpu(fn: Callable[[], object], reps: int) -> tuple[float, float]:
 def measure_msm(terms: int = 1 << 16) -> dict[str, float]:
     """ns per term of one arkworks MSM over ``terms`` random full-width scalars (prepared Scalars)."""
     group = get_group("arkworks")
-    raws = bp._raw_vector(group, bp.LABEL_G, terms // 2) + bp._raw_vector(group, bp.LABEL_H, terms // 2)
+    raws = raw_vector(group, bp.LABEL_G, terms // 2) + raw_vector(group, bp.LABEL_H, terms // 2)
     ints = [random.randrange(ORDER) for _ in range(terms)]
     scalars = [Scalar.from_le_bytes(k.to_bytes(32, "little")) for k in ints]
     one, one_cpu = _best_wall_cpu(lambda: G1Point.multiexp_unchecked(raws, scalars), 3)
@@ -204,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     n_max = max(max(args.m) * N_BITS, 1 << 15)
-    bp._raw_vector(group, bp.LABEL_G, n_max)
-    bp._raw_vector(group, bp.LABEL_H, n_max)
+    raw_vector(group, bp.LABEL_G, n_max)
+    raw_vector(group, bp.LABEL_H, n_max)
     gen_seconds = time.perf_counter() - t0
     msm = measure_msm()
     msm_us = msm["msm_ns_per_term_2_16"] / 1000

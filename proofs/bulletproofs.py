@@ -50,17 +50,29 @@ job, where no per-proof timing is observable by another party.
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, Final
+from typing import Final
 
 from proofs import _parallel, _wire
+from proofs._ipa import (
+    InnerProductProver,
+    ProofTerms,
+    TermAccumulator,
+    batch_weight,
+    clear_length,
+    os_scalars,
+    powers,
+    powers_from,
+    raw_of,
+    raw_vector,
+    replay_rounds,
+    round_terms,
+)
 from proofs.errors import EncodingError, ProvingError, VerificationError
-from proofs.generators import generator, generator_set_id, generator_vector, pedersen_bases
-from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point
+from proofs.generators import generator, generator_set_id, pedersen_bases
+from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, ScalarSource
 from proofs.pedersen import commit_many
 from proofs.transcript import Transcript
 
@@ -73,34 +85,6 @@ LABEL_H: Final = "bulletproofs/H"
 LABEL_Q: Final = "bulletproofs/Q"
 
 _R: Final = ORDER
-#: The prover runs the first rounds of the IPA over the original generators and then folds
-#: explicitly (reference/proof-systems.md §7.2). Relative per-term costs of an arkworks MSM by
-#: size (1.0 = a 2^16-term MSM), measured on the project machine, drive the switch point.
-_SMALL_MSM_COST: Final = {
-    1: 25.0,
-    2: 13.4,
-    4: 9.0,
-    8: 6.5,
-    16: 5.0,
-    32: 4.2,
-    64: 3.5,
-    128: 2.7,
-    256: 2.35,
-    512: 2.0,
-    1024: 1.7,
-    2048: 1.6,
-    4096: 1.4,
-    8192: 1.27,
-    16384: 1.15,
-    32768: 1.05,
-}
-
-
-def _msm_cost(size: int) -> float:
-    return _SMALL_MSM_COST.get(size, 1.0)
-
-
-ScalarSource = Callable[[], int]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -214,20 +198,8 @@ def _check_rounds(n_total: int, ipa_rounds: int | None) -> int:
 # Generators and transcript statement
 # -------------------------------------------------------------------------------------------------
 
-_raw_cache: dict[tuple[str, str], list[Any]] = {}
 _sum_cache: dict[tuple[str, int], Point] = {}
 _cache_lock = threading.Lock()
-
-
-def _raw_vector(group: Group, label: str, n: int) -> list[Any]:
-    """Backend-native points of the first ``n`` generators of ``label`` (shared list; do not mutate)."""
-    key = (group.name, label)
-    with _cache_lock:
-        vec = _raw_cache.get(key)
-        if vec is None or len(vec) < n:
-            vec = [p.raw for p in generator_vector(group, label, n)]
-            _raw_cache[key] = vec
-        return vec
 
 
 def _sum_h(group: Group, n: int) -> Point:
@@ -235,7 +207,7 @@ def _sum_h(group: Group, n: int) -> Point:
     with _cache_lock:
         cached = _sum_cache.get(key)
     if cached is None:
-        cached = group.msm_raw(_raw_vector(group, LABEL_H, n)[:n], [1] * n)
+        cached = group.msm_raw(raw_vector(group, LABEL_H, n)[:n], [1] * n)
         with _cache_lock:
             _sum_cache[key] = cached
     return cached
@@ -254,21 +226,6 @@ def _absorb_statement(
     transcript.append_u64(b"m", m)
     transcript.append_u64(b"ipa-rounds", rounds)
     transcript.append_points(b"V", commitments)
-
-
-def _powers(x: int, n: int) -> list[int]:
-    out = [1] * n
-    acc = 1
-    for i in range(1, n):
-        acc = acc * x % _R
-        out[i] = acc
-    return out
-
-
-def _os_scalars(count: int) -> list[int]:
-    """``count`` uniform scalars from the OS random source (64 bytes each, reduced mod r)."""
-    buf = os.urandom(64 * count)
-    return [int.from_bytes(buf[i : i + 64], "big") % _R for i in range(0, 64 * count, 64)]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -317,14 +274,14 @@ def prove_range(
             raise ProvingError(f"blinding {j} not in [0, r)")
 
     count = 4 + 2 * n_total
-    randomness = _os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
+    randomness = os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
     alpha, rho, tau1, tau2 = randomness[:4]
     s_l = randomness[4 : 4 + n_total]
     s_r = randomness[4 + n_total :]
 
-    g_raw = _raw_vector(group, LABEL_G, n_total)
-    h_raw = _raw_vector(group, LABEL_H, n_total)
-    ped_h_raw = _raw_of(group, pedersen_bases(group)[1])
+    g_raw = raw_vector(group, LABEL_G, n_total)
+    h_raw = raw_vector(group, LABEL_H, n_total)
+    ped_h_raw = raw_of(group, pedersen_bases(group)[1])
 
     commitments = commit_many(group, values, blindings)
     _absorb_statement(transcript, n_bits, m, rounds, commitments)
@@ -343,9 +300,9 @@ def prove_range(
     z = transcript.challenge_scalar(b"z")
 
     # l(X) = (a_L - z) + s_L·X;  r(X) = y^N ∘ (a_R + z + s_R·X) + z^2·(z^j 2^k)  (§4.3).
-    y_pow = _powers(y, n_total)
+    y_pow = powers(y, n_total)
     z_sq = z * z % _R
-    zs2 = [zj * tk for zj in _powers_from(z_sq, z, m) for tk in _twos(n_bits)]
+    zs2 = [zj * tk for zj in powers_from(z_sq, z, m) for tk in _twos(n_bits)]
     l0 = [bit - z for bit in a_l]
     r0 = [(yi * (bit - 1 + z) + w2) % _R for yi, bit, w2 in zip(y_pow, a_l, zs2, strict=True)]
     r1 = [yi * sr % _R for yi, sr in zip(y_pow, s_r, strict=True)]
@@ -361,7 +318,7 @@ def prove_range(
     l_vec = [(a + sl * x) % _R for a, sl in zip(l0, s_l, strict=True)]
     r_vec = [(a + b * x) % _R for a, b in zip(r0, r1, strict=True)]
     t_hat = sum(a * b for a, b in zip(l_vec, r_vec, strict=True)) % _R
-    z_pow = _powers_from(z_sq, z, m)
+    z_pow = powers_from(z_sq, z, m)
     tau_x = (tau2 * x % _R * x + tau1 * x + sum(zj * g for zj, g in zip(z_pow, blindings, strict=True))) % _R
     mu = (alpha + rho * x) % _R
     transcript.append_scalar(b"tau_x", tau_x)
@@ -370,9 +327,9 @@ def prove_range(
     w = transcript.challenge_scalar(b"w")
     q_point = generator(group, LABEL_Q) * w
 
-    y_inv_pow = _powers(pow(y, -1, _R), n_total)
-    lefts, rights, a_fin, b_fin = _InnerProductProver(
-        group, transcript, g_raw, h_raw, y_inv_pow, _raw_of(group, q_point), l_vec, r_vec
+    y_inv_pow = powers(pow(y, -1, _R), n_total)
+    lefts, rights, a_fin, b_fin = InnerProductProver(
+        group, transcript, g_raw, h_raw, y_inv_pow, raw_of(group, q_point), l_vec, r_vec
     ).run(rounds)
     proof = RangeProof(
         a_commit,
@@ -394,213 +351,9 @@ def _twos(n_bits: int) -> list[int]:
     return [1 << k for k in range(n_bits)]
 
 
-def _powers_from(start: int, x: int, n: int) -> list[int]:
-    """``[start, start·x, ..., start·x^(n-1)]`` mod r."""
-    out = [start] * n
-    for i in range(1, n):
-        out[i] = out[i - 1] * x % _R
-    return out
-
-
-def _ipa_switch_round(n_total: int, rounds: int) -> int:
-    """How many IPA rounds to run over the original generators before folding explicitly.
-
-    Cost model in 2^16-MSM-term units: each round over the originals is two MSMs of N terms;
-    switching at round k builds the folded generators with 2N terms in MSMs of size 2^k, then folds
-    the remaining N/2^k generators per side with 2-term MSMs, with L and R over the folded ones.
-    """
-    per_round = 2.0 * n_total * _msm_cost(n_total)
-    best_k, best_cost = rounds, per_round * rounds
-    for k in range(rounds):
-        rest = n_total >> k
-        cost = (
-            per_round * k
-            + 2.0 * n_total * _msm_cost(1 << k)
-            + 2.0 * rest * 2 * _msm_cost(2)
-            + 4.0 * rest * _msm_cost(rest)
-        )
-        if cost < best_cost:
-            best_k, best_cost = k, cost
-    return best_k
-
-
-class _InnerProductProver:
-    """Prover of the §3 inner-product argument for ``P = <a, G> + <b, H'> + <a, b>·Q'``.
-
-    ``H'_i = y^-i · H_i`` (§4.2); ``Q' = w·Q``. The halving follows Protocol 2:
-    ``a' = a_lo·u + a_hi·u^-1``, ``b' = b_lo·u^-1 + b_hi·u``, ``G' = G_lo·u^-1 + G_hi·u``,
-    ``H' = H_lo·u + H_hi·u^-1``; ``L = <a_lo, G_hi> + <b_hi, H_lo> + <a_lo, b_hi>·Q'`` and ``R``
-    symmetrically.
-
-    Performance (reference/proof-systems.md §7.2): the first rounds compute ``L`` and ``R`` over the
-    *original* generators with challenge-product coefficients (one large MSM each, no folding);
-    then the folded generators are built with one small MSM each and the tail rounds fold
-    explicitly. The tail keeps generators up to a common scalar factor (``G' = G_lo + u²·G_hi``
-    with the factor ``u^-1`` moved onto the scalars), so each fold is one 2-term MSM.
-    """
-
-    def __init__(
-        self,
-        group: Group,
-        transcript: Transcript,
-        g_raw: list[Any],
-        h_raw: list[Any],
-        y_inv_pow: list[int],
-        q_raw: Any,
-        a: list[int],
-        b: list[int],
-    ) -> None:
-        self.group = group
-        self.transcript = transcript
-        self.g_raw = g_raw
-        self.h_raw = h_raw
-        self.y_inv = y_inv_pow
-        self.q_raw = q_raw
-        self.a = a
-        self.b = b
-        self.n_total = len(a)
-        # s[t] = prod of u_r^(±1) over the rounds so far (t's bits, most significant = round 0).
-        self.s = [1]
-        self.s_inv = [1]
-        self.lefts: list[Point] = []
-        self.rights: list[Point] = []
-
-    def run(self, rounds: int) -> tuple[list[Point], list[Point], list[int], list[int]]:
-        switch = _ipa_switch_round(self.n_total, rounds)
-        for _ in range(min(switch, rounds)):
-            self._round_over_originals()
-        if switch < rounds:
-            self._explicit_rounds(rounds - switch)
-        return self.lefts, self.rights, self.a, self.b
-
-    def _challenge(self, left: Point, right: Point) -> tuple[int, int]:
-        self.lefts.append(left)
-        self.rights.append(right)
-        self.transcript.append_point(b"L", left)
-        self.transcript.append_point(b"R", right)
-        u = self.transcript.challenge_scalar(b"u")
-        return u, pow(u, -1, _R)
-
-    def _fold_vectors(self, u: int, u_inv: int) -> None:
-        h = len(self.a) // 2
-        a, b = self.a, self.b
-        self.a = [(a[j] * u + a[h + j] * u_inv) % _R for j in range(h)]
-        self.b = [(b[j] * u_inv + b[h + j] * u) % _R for j in range(h)]
-
-    def _round_over_originals(self) -> None:
-        a, b, s, s_inv, y_inv = self.a, self.b, self.s, self.s_inv, self.y_inv
-        size = len(a)
-        h = size // 2
-        blocks = range(0, self.n_total, size)
-        c_l = sum(x * y for x, y in zip(a[:h], b[h:], strict=True)) % _R
-        c_r = sum(x * y for x, y in zip(a[h:], b[:h], strict=True)) % _R
-        # Folded generator j of the current level = sum_t s[t]·G[t·size + j] (and s_inv, y^-i for H).
-        # H coefficient of original i = t·size + off + j factors as (s_inv[t]·y^-(t·size+off))·(b·y^-j).
-        b_hi_y = [x * yj % _R for x, yj in zip(b[h:], y_inv, strict=False)]
-        b_lo_y = [x * yj % _R for x, yj in zip(b[:h], y_inv, strict=False)]
-        tl = [si * y_inv[t] % _R for si, t in zip(s_inv, blocks, strict=True)]
-        tr = [si * y_inv[t + h] % _R for si, t in zip(s_inv, blocks, strict=True)]
-        g, hv = self.g_raw, self.h_raw
-        l_points = [p for t in blocks for p in g[t + h : t + size]]
-        l_points += [p for t in blocks for p in hv[t : t + h]]
-        l_points.append(self.q_raw)
-        l_scalars = [st * x for st in s for x in a[:h]]
-        l_scalars += [st * x for st in tl for x in b_hi_y]
-        l_scalars.append(c_l)
-        r_points = [p for t in blocks for p in g[t : t + h]]
-        r_points += [p for t in blocks for p in hv[t + h : t + size]]
-        r_points.append(self.q_raw)
-        r_scalars = [st * x for st in s for x in a[h:]]
-        r_scalars += [st * x for st in tr for x in b_lo_y]
-        r_scalars.append(c_r)
-        group = self.group
-        left, right = _parallel.run_all(
-            group, [partial(group.msm_raw, l_points, l_scalars), partial(group.msm_raw, r_points, r_scalars)]
-        )
-        u, u_inv = self._challenge(left, right)
-        self._fold_vectors(u, u_inv)
-        self.s = [x for st in s for x in (st * u_inv % _R, st * u % _R)]
-        self.s_inv = [x for st in s_inv for x in (st * u % _R, st * u_inv % _R)]
-
-    def _explicit_rounds(self, rounds: int) -> None:
-        group = self.group
-        size = len(self.a)
-        blocks = range(0, self.n_total, size)
-        g, hv, y_inv = self.g_raw, self.h_raw, self.y_inv
-        s, s_inv = self.s, self.s_inv
-        jobs: list[tuple[list[Any], list[int]]] = []
-        for j in range(size):
-            jobs.append(([g[t + j] for t in blocks], s))
-        for j in range(size):
-            jobs.append(
-                (
-                    [hv[t + j] for t in blocks],
-                    [si * y_inv[t + j] for si, t in zip(s_inv, blocks, strict=True)],
-                )
-            )
-        folded = _parallel.msm_many(group, jobs)
-        gf = [p.raw for p in folded[:size]]
-        hf = [p.raw for p in folded[size:]]
-        # True generators are g_scale·gf and h_scale·hf.
-        g_scale = h_scale = 1
-        for step in range(rounds):
-            a, b = self.a, self.b
-            h = len(a) // 2
-            c_l = sum(x * y for x, y in zip(a[:h], b[h:], strict=True)) % _R
-            c_r = sum(x * y for x, y in zip(a[h:], b[:h], strict=True)) % _R
-            l_job = (
-                gf[h:] + hf[:h] + [self.q_raw],
-                [g_scale * x for x in a[:h]] + [h_scale * x for x in b[h:]] + [c_l],
-            )
-            r_job = (
-                gf[:h] + hf[h:] + [self.q_raw],
-                [g_scale * x for x in a[h:]] + [h_scale * x for x in b[:h]] + [c_r],
-            )
-            left, right = _parallel.run_all(
-                group, [partial(group.msm_raw, *l_job), partial(group.msm_raw, *r_job)]
-            )
-            u, u_inv = self._challenge(left, right)
-            self._fold_vectors(u, u_inv)
-            if step == rounds - 1:
-                break
-            u_sq = u * u % _R
-            u_inv_sq = u_inv * u_inv % _R
-            fold_jobs = [([gf[j], gf[h + j]], [1, u_sq]) for j in range(h)]
-            fold_jobs += [([hf[j], hf[h + j]], [1, u_inv_sq]) for j in range(h)]
-            refolded = _parallel.msm_many(group, fold_jobs)
-            gf = [p.raw for p in refolded[:h]]
-            hf = [p.raw for p in refolded[h:]]
-            g_scale = g_scale * u_inv % _R
-            h_scale = h_scale * u % _R
-
-
 # -------------------------------------------------------------------------------------------------
 # Verifier
 # -------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Terms:
-    """One proof's contribution to the verification MSM (weights already applied)."""
-
-    n_total: int
-    g_const: int  # added to every G_i coefficient (i < n_total)
-    h_const: int  # added to every H_i coefficient
-    g_coeffs: list[int]  # subtracted from G_i's coefficient
-    h_coeffs: list[int]  # added to H_i's coefficient
-    h_coeffs_neg: list[int]  # subtracted from H_i's coefficient
-    points: list[Any]
-    scalars: list[int]
-    ped_g: int
-    ped_h: int
-    q: int
-
-
-def _raw_of(group: Group, p: Point) -> Any:
-    """The backend-native form of ``p`` in ``group`` (re-decoded if it came from another backend)."""
-    if p.group.name == group.name:
-        return p.raw
-    return group.decode_point(p.to_bytes(), allow_identity=True).raw
 
 
 def _proof_terms(
@@ -611,7 +364,7 @@ def _proof_terms(
     transcript: Transcript,
     e_commit: int,
     e_ipa: int,
-) -> _Terms:
+) -> ProofTerms:
     """Replay the transcript and express both verification equations as MSM coefficients.
 
     With weights ``e_commit`` (commitment equation, §4.3) and ``e_ipa`` (inner-product
@@ -635,9 +388,8 @@ def _proof_terms(
     except ValueError as exc:
         raise VerificationError("rangeproof.shape", str(exc)) from exc
     k = len(proof.L)
-    full = n_total.bit_length() - 1
-    clear = n_total >> k if k <= full else 0
-    if k > full or len(proof.R) != k or len(proof.a) != clear or len(proof.b) != clear:
+    clear = clear_length(n_total, proof.L, proof.R, proof.a, proof.b)
+    if clear is None:
         raise VerificationError(
             "rangeproof.shape",
             f"proof does not fit m={m}, n={n_bits}: {k} L, {len(proof.R)} R, "
@@ -659,15 +411,10 @@ def _proof_terms(
     transcript.append_scalar(b"mu", proof.mu)
     transcript.append_scalar(b"t_hat", proof.t_hat)
     w = transcript.challenge_scalar(b"w")
-    us: list[int] = []
-    for left, right in zip(proof.L, proof.R, strict=True):
-        transcript.append_point(b"L", left)
-        transcript.append_point(b"R", right)
-        us.append(transcript.challenge_scalar(b"u"))
-    u_invs = [pow(u, -1, _R) for u in us]
+    us, u_invs = replay_rounds(transcript, proof.L, proof.R)
 
     z_sq = z * z % _R
-    z_pow = _powers_from(z_sq, z, m)  # z^(2+j)
+    z_pow = powers_from(z_sq, z, m)  # z^(2+j)
     y_inv = pow(y, -1, _R)
     y_sum = n_total if y == 1 else (pow(y, n_total, _R) - 1) * pow(y - 1, -1, _R) % _R
     delta = ((z - z_sq) * y_sum - z * sum(z_pow) * ((1 << n_bits) - 1)) % _R
@@ -682,8 +429,9 @@ def _proof_terms(
     for u, u_inv in zip(us, u_invs, strict=True):
         prod_u = prod_u * u % _R
         prod_u_inv = prod_u_inv * u_inv % _R
-    ea = [e_ipa * v % _R for v in a_vec]
-    wb = [e_ipa * v % _R * yj % _R for v, yj in zip(b_vec, _powers(y_inv, clear), strict=True)]
+    # The IPA terms enter G_i and H_i with a minus sign: fold it into the weights.
+    ea = [-e_ipa * v % _R for v in a_vec]
+    wb = [-e_ipa * v % _R * yj % _R for v, yj in zip(b_vec, powers(y_inv, clear), strict=True)]
     s_seed, ws_seed = prod_u_inv, prod_u
     if clear == 1:  # full compression: fold the single a, b into the seeds
         s_seed, ws_seed = s_seed * ea[0] % _R, ws_seed * wb[0] % _R
@@ -701,91 +449,30 @@ def _proof_terms(
         g_ipa = [st * v for st in s_vec for v in ea]
         h_ipa = [wt * v for wt in ws_vec for v in wb]
     # z-terms of H_i for i = j·n + k: y^-i·z^(2+j)·2^k = (z^(2+j)·y^-(j·n))·(2^k·y^-k).
-    fz = [e_ipa * zj % _R * yj % _R for zj, yj in zip(z_pow, _powers(pow(y_inv, n_bits, _R), m), strict=True)]
-    gk = [(1 << kb) * yk % _R for kb, yk in enumerate(_powers(y_inv, n_bits))]
+    fz = [e_ipa * zj % _R * yj % _R for zj, yj in zip(z_pow, powers(pow(y_inv, n_bits, _R), m), strict=True)]
+    gk = [(1 << kb) * yk % _R for kb, yk in enumerate(powers(y_inv, n_bits))]
     h_z = [f * g for f in fz for g in gk]
 
-    points = [_raw_of(group, p) for p in (proof.A, proof.S, proof.T1, proof.T2)]
+    points = [raw_of(group, p) for p in (proof.A, proof.S, proof.T1, proof.T2)]
     scalars = [e_ipa, e_ipa * x, -e_commit * x, -e_commit * x % _R * x]
-    for left, right, u, u_inv in zip(proof.L, proof.R, us, u_invs, strict=True):
-        points += [_raw_of(group, left), _raw_of(group, right)]
-        scalars += [e_ipa * u % _R * u, e_ipa * u_inv % _R * u_inv]
+    round_points, round_scalars = round_terms(group, proof.L, proof.R, us, u_invs, e_ipa)
+    points += round_points
+    scalars += round_scalars
     for commitment, zj in zip(commitments, z_pow, strict=True):
-        points.append(_raw_of(group, commitment))
+        points.append(raw_of(group, commitment))
         scalars.append(-e_commit * zj)
-    return _Terms(
-        n_total=n_total,
+    return ProofTerms(
+        size=n_total,
         g_const=-e_ipa * z,
         h_const=e_ipa * z,
         g_coeffs=g_ipa,
-        h_coeffs=h_z,
-        h_coeffs_neg=h_ipa,
+        h_coeffs=[hz + hi for hz, hi in zip(h_z, h_ipa, strict=True)],
         points=points,
         scalars=scalars,
         ped_g=e_commit * (proof.t_hat - delta),
         ped_h=e_commit * proof.tau_x - e_ipa * proof.mu,
         q=e_ipa * w % _R * (proof.t_hat - ab),
     )
-
-
-def _weight() -> int:
-    # 128-bit random weights suffice for a 2^-128 chance that a bad proof cancels out.
-    return int.from_bytes(os.urandom(16), "big") | 1
-
-
-class _BatchAccumulator:
-    """Running sum of proofs' MSM coefficients, so a batch holds O(N_max) scalars, not O(N) per proof."""
-
-    def __init__(self) -> None:
-        self.g_acc: list[int] = []
-        self.h_acc: list[int] = []
-        self.const_by_size: dict[int, list[int]] = {}
-        self.points: list[Any] = []
-        self.scalars: list[int] = []
-        self.ped_g = self.ped_h = self.q = 0
-
-    def add(self, t: _Terms) -> None:
-        n = t.n_total
-        if len(self.g_acc) < n:
-            grow = n - len(self.g_acc)
-            self.g_acc += [0] * grow
-            self.h_acc += [0] * grow
-        consts = self.const_by_size.setdefault(n, [0, 0])
-        consts[0] += t.g_const
-        consts[1] += t.h_const
-        g_head, h_head = self.g_acc[:n], self.h_acc[:n]
-        g_new = [acc - v for acc, v in zip(g_head, t.g_coeffs, strict=True)]
-        h_new = [acc + v - w for acc, v, w in zip(h_head, t.h_coeffs, t.h_coeffs_neg, strict=True)]
-        if n == len(self.g_acc):
-            self.g_acc, self.h_acc = g_new, h_new
-        else:
-            self.g_acc[:n], self.h_acc[:n] = g_new, h_new
-        self.points += t.points
-        self.scalars += t.scalars
-        self.ped_g += t.ped_g
-        self.ped_h += t.ped_h
-        self.q += t.q
-
-    def holds(self, group: Group) -> bool:
-        """True iff the weighted sum of every added proof's equations is the identity."""
-        n_max = len(self.g_acc)
-        g_acc, h_acc = list(self.g_acc), list(self.h_acc)
-        # Per-proof constants apply to the prefix of the generators each proof uses.
-        for n, (g_c, h_c) in sorted(self.const_by_size.items()):
-            g_acc[:n] = [acc + g_c for acc in g_acc[:n]]
-            h_acc[:n] = [acc + h_c for acc in h_acc[:n]]
-        ped_g_pt, ped_h_pt = pedersen_bases(group)
-        fixed = [
-            _raw_of(group, ped_g_pt),
-            _raw_of(group, ped_h_pt),
-            _raw_of(group, generator(group, LABEL_Q)),
-        ]
-        bases = _raw_vector(group, LABEL_G, n_max)[:n_max] + _raw_vector(group, LABEL_H, n_max)[:n_max]
-        return _parallel.msm(
-            group,
-            bases + self.points + fixed,
-            g_acc + h_acc + self.scalars + [self.ped_g, self.ped_h, self.q],
-        ).is_identity()
 
 
 def verify_range(
@@ -801,8 +488,8 @@ def verify_range(
         VerificationError: ``rangeproof.shape`` (proof does not fit m = len(commitments) values of
             n_bits, or a scalar is not canonical), ``rangeproof.equation`` (the proof is invalid).
     """
-    batch = _BatchAccumulator()
-    batch.add(_proof_terms(group, commitments, n_bits, proof, transcript, _weight(), _weight()))
+    batch = TermAccumulator(LABEL_G, LABEL_H, LABEL_Q)
+    batch.add(_proof_terms(group, commitments, n_bits, proof, transcript, batch_weight(), batch_weight()))
     if not batch.holds(group):
         raise VerificationError("rangeproof.equation", "range proof verification equation does not hold")
 
@@ -822,7 +509,7 @@ def batch_verify(group: Group, items: Sequence[RangeProofItem]) -> None:
     """
     if not items:
         return
-    batch = _BatchAccumulator()
+    batch = TermAccumulator(LABEL_G, LABEL_H, LABEL_Q)
     for index, item in enumerate(items):
         try:
             batch.add(
@@ -832,8 +519,8 @@ def batch_verify(group: Group, items: Sequence[RangeProofItem]) -> None:
                     item.n_bits,
                     item.proof,
                     item.transcript.clone(),
-                    _weight(),
-                    _weight(),
+                    batch_weight(),
+                    batch_weight(),
                 )
             )
         except VerificationError as exc:

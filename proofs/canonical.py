@@ -157,7 +157,7 @@ def parse_json(data: bytes | str) -> Any:
         text = data
     else:
         raise EncodingError(f"expected JSON bytes or text, got {type(data).__name__}")
-    if _nesting_exceeds(text, MAX_NESTING):
+    if nesting_exceeds(text, MAX_NESTING):
         raise EncodingError(f"JSON nesting is too deep (more than {MAX_NESTING} levels)")
     try:
         value = json.loads(
@@ -197,7 +197,7 @@ def _outside_strings(text: str) -> str:
     return "".join(outside)
 
 
-def _nesting_exceeds(text: str, limit: int) -> bool:
+def nesting_exceeds(text: str, limit: int) -> bool:
     """True if brackets outside strings nest deeper than ``limit`` at some point, reading left to right.
 
     The depth after each bracket is the number of openers (``[``, ``{``) minus closers so far. Every

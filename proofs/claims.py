@@ -42,7 +42,7 @@ the nonce commitment ``R`` before the challenge.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -51,7 +51,16 @@ from proofs.bulletproofs import RangeProof, prove_range, verify_range
 from proofs.canonical import MAX_SAFE_INTEGER, canonical_json
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
-from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, random_scalar, scalar_from_bytes
+from proofs.group import (
+    ORDER,
+    POINT_BYTES,
+    SCALAR_BYTES,
+    Group,
+    Point,
+    ScalarSource,
+    random_scalar,
+    scalar_from_bytes,
+)
 from proofs.pedersen import Opening, commit, commit_opening
 from proofs.transcript import Transcript
 
@@ -67,10 +76,6 @@ _LIMB_BITS: Final = 64
 #: Largest declared metric size; keeps every constraint far from wrapping mod r.
 MAX_VALUE_BITS: Final = 64
 _METRIC_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+/-]{0,63}")
-
-ScalarSource = Callable[[], int]
-"""A source of uniform non-zero scalars (default: the OS random source); only tests pass a seeded one."""
-
 
 # -- statements ----------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, Final
 
@@ -72,6 +72,11 @@ def scalar_from_bytes(data: bytes, *, allow_zero: bool = True) -> int:
     if k == 0 and not allow_zero:
         raise EncodingError("scalar: zero is not allowed here")
     return k
+
+
+#: A source of scalars, called once per scalar. Provers draw their randomness from ``os.urandom``;
+#: a deterministic source is passed only by tests that regenerate frozen vectors.
+ScalarSource = Callable[[], int]
 
 
 def random_scalar() -> int:

@@ -101,16 +101,29 @@ soundness are as for the cut range proofs (:mod:`proofs.bulletproofs` module doc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any, Final
 
 from proofs import _parallel, _wire
-from proofs import bulletproofs as _bp
+from proofs._ipa import (
+    InnerProductProver,
+    ProofTerms,
+    TermAccumulator,
+    batch_weight,
+    clear_length,
+    inner_product,
+    os_scalars,
+    powers,
+    raw_of,
+    raw_vector,
+    replay_rounds,
+    round_terms,
+)
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import generator, generator_set_id, pedersen_bases
-from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point
+from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, ScalarSource
 from proofs.pedersen import commit_many
 from proofs.transcript import Transcript
 
@@ -137,7 +150,6 @@ MAX_BITS: Final = 64
 MAX_GATES: Final = 1 << 22
 
 _R: Final = ORDER
-ScalarSource = Callable[[], int]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -598,10 +610,6 @@ def _loan_factors(z_step: int, y_inv_step: int, loans: int) -> tuple[list[int], 
     return zeta, zy
 
 
-def _inner(a: Sequence[int], b: Sequence[int]) -> int:
-    return sum(x * y for x, y in zip(a, b, strict=True)) % _R
-
-
 def prove_lanes(
     group: Group,
     values: Sequence[Sequence[int]],
@@ -650,16 +658,16 @@ def prove_lanes(
     per_loan = gates_per_loan(n_bits)
     used = loans * per_loan
     count = 8 + 2 * used
-    randomness = _bp._os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
+    randomness = os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
     alpha, beta, rho, tau1, tau3, tau4, tau5, tau6 = randomness[:8]
     s_l = randomness[8 : 8 + used]
     s_r = randomness[8 + used :]
 
     ped_g, ped_h = pedersen_bases(group)
-    g_raw = _bp._raw_vector(group, LABEL_G, n_gates)
-    h_raw = _bp._raw_vector(group, LABEL_H, n_gates)
-    ped_g_raw = _bp._raw_of(group, ped_g)
-    ped_h_raw = _bp._raw_of(group, ped_h)
+    g_raw = raw_vector(group, LABEL_G, n_gates)
+    h_raw = raw_vector(group, LABEL_H, n_gates)
+    ped_g_raw = raw_of(group, ped_g)
+    ped_h_raw = raw_of(group, ped_h)
 
     flat = commit_many(
         group,
@@ -689,8 +697,8 @@ def prove_lanes(
     w_l = [zi * t % _R for zi in zeta for t in weights.left]
     w_r = [zi * t % _R for zi in zeta for t in weights.right]
     w_o = [zi * t % _R for zi in zeta for t in weights.out]
-    y_pow = _bp._powers(y, n_gates)
-    y_inv_pow = _bp._powers(y_inv, n_gates)
+    y_pow = powers(y, n_gates)
+    y_inv_pow = powers(y_inv, n_gates)
 
     # l(X) = l1·X + l2·X^2 + l3·X^3;  r(X) = r0 + r1·X + r3·X^3  (§5.1 Protocol 3, over the real gates).
     l1 = [(a + yi * wr) % _R for a, yi, wr in zip(a_l, y_inv_pow, w_r, strict=False)]
@@ -699,11 +707,11 @@ def prove_lanes(
     r0 = [(wo - yi) % _R for wo, yi in zip(w_o, y_pow, strict=False)]
     r1 = [(yi * a + wl) % _R for yi, a, wl in zip(y_pow, a_r, w_l, strict=False)]
     r3 = [yi * s % _R for yi, s in zip(y_pow, s_r, strict=False)]
-    t1 = _inner(l1, r0)
-    t3 = (_inner(l2, r1) + _inner(l3, r0)) % _R
-    t4 = (_inner(l1, r3) + _inner(l3, r1)) % _R
-    t5 = _inner(l2, r3)
-    t6 = _inner(l3, r3)
+    t1 = inner_product(l1, r0)
+    t3 = (inner_product(l2, r1) + inner_product(l3, r0)) % _R
+    t4 = (inner_product(l1, r3) + inner_product(l3, r1)) % _R
+    t5 = inner_product(l2, r3)
+    t6 = inner_product(l3, r3)
     t_commits = _parallel.run_all(
         group,
         [
@@ -722,8 +730,10 @@ def prove_lanes(
     # Dummy gates: l = 0, r = -y^i.
     l_vec += [0] * (n_gates - used)
     r_vec += [_R - yi for yi in y_pow[used:]]
-    t_hat = _inner(l_vec, r_vec)
-    w_v_gamma = sum(zi * _inner(weights.inputs, gammas) for zi, gammas in zip(zeta, blindings, strict=True))
+    t_hat = inner_product(l_vec, r_vec)
+    w_v_gamma = sum(
+        zi * inner_product(weights.inputs, gammas) for zi, gammas in zip(zeta, blindings, strict=True)
+    )
     x4 = x2 * x2 % _R
     tau_x = (tau1 * x + x2 * w_v_gamma + tau3 * x3 + tau4 * x4 + tau5 * x4 * x + tau6 * x3 * x3) % _R
     mu = (alpha * x + beta * x2 + rho * x3) % _R
@@ -733,8 +743,8 @@ def prove_lanes(
     w = transcript.challenge_scalar(b"w")
     q_point = generator(group, LABEL_Q) * w
 
-    lefts, rights, a_fin, b_fin = _bp._InnerProductProver(
-        group, transcript, g_raw, h_raw, y_inv_pow, _bp._raw_of(group, q_point), l_vec, r_vec
+    lefts, rights, a_fin, b_fin = InnerProductProver(
+        group, transcript, g_raw, h_raw, y_inv_pow, raw_of(group, q_point), l_vec, r_vec
     ).run(rounds)
     t1_commit, t3_commit, t4_commit, t5_commit, t6_commit = t_commits
     proof = LaneCircuitProof(
@@ -762,20 +772,6 @@ def prove_lanes(
 # -------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Terms:
-    """One proof's contribution to the verification MSM (weights already applied)."""
-
-    n_gates: int
-    g_coeffs: list[int]
-    h_coeffs: list[int]
-    points: list[Any]
-    scalars: list[int]
-    ped_g: int
-    ped_h: int
-    q: int
-
-
 def _shape(
     commitments: Sequence[Sequence[Point]], n_bits: int, proof: LaneCircuitProof, packing: Packing | None
 ) -> int:
@@ -795,9 +791,7 @@ def _shape(
                 "lanecircuit.shape", f"loan {i}: expected {inputs_per_loan(packing)} commitments"
             )
     k = len(proof.L)
-    full = n_gates.bit_length() - 1
-    clear = n_gates >> k if k <= full else 0
-    if k > full or len(proof.R) != k or len(proof.a) != clear or len(proof.b) != clear:
+    if clear_length(n_gates, proof.L, proof.R, proof.a, proof.b) is None:
         raise VerificationError(
             "lanecircuit.shape",
             f"proof does not fit {loans} loans of n={n_bits}: {k} L, {len(proof.R)} R, "
@@ -818,7 +812,7 @@ def _proof_terms(
     e_commit: int,
     e_ipa: int,
     packing: Packing | None = None,
-) -> _Terms:
+) -> ProofTerms:
     """Replay the transcript and express both verification equations as MSM coefficients.
 
     With weights ``e_commit`` and ``e_ipa`` the proof is valid iff (with overwhelming probability over
@@ -853,12 +847,7 @@ def _proof_terms(
     transcript.append_scalar(b"mu", proof.mu)
     transcript.append_scalar(b"t_hat", proof.t_hat)
     w = transcript.challenge_scalar(b"w")
-    us: list[int] = []
-    for left, right in zip(proof.L, proof.R, strict=True):
-        transcript.append_point(b"L", left)
-        transcript.append_point(b"R", right)
-        us.append(transcript.challenge_scalar(b"u"))
-    u_invs = [pow(u, -1, _R) for u in us]
+    us, u_invs = replay_rounds(transcript, proof.L, proof.R)
 
     # s[t]: product over rounds of u^-1 (left half) or u (right half); 1/s[t] = s[2^k - 1 - t].
     s = [1]
@@ -870,14 +859,14 @@ def _proof_terms(
     used = loans * per_loan
     weights = _weights(n_bits, z, packing)
     y_inv = pow(y, -1, _R)
-    y_inv_pow = _bp._powers(y_inv, n_gates)
+    y_inv_pow = powers(y_inv, n_gates)
     zeta, zeta_y = _loan_factors(weights.per_loan, pow(y_inv, per_loan, _R), loans)
     x2 = x * x % _R
 
     # δ(y, z) = <y^-N ∘ w_R, w_L> = Σ_i ζ_i²·y^(-i·G)·Σ_g y^-g·tR_g·tL_g.
     u_r = [yi * t % _R for yi, t in zip(y_inv_pow, weights.right, strict=False)]
     v_t = [yi * (x * tl + to) % _R for yi, tl, to in zip(y_inv_pow, weights.left, weights.out, strict=False)]
-    d_tmpl = _inner(u_r, weights.left)
+    d_tmpl = inner_product(u_r, weights.left)
     delta = d_tmpl * sum(zi * zy for zi, zy in zip(zeta, zeta_y, strict=True)) % _R
     k_const = (delta + weights.const * sum(zeta)) % _R
 
@@ -897,26 +886,26 @@ def _proof_terms(
     h_tmpl += [0] * (n_gates - used)
     h_coeffs = [t - yi * q - e_ipa for t, yi, q in zip(h_tmpl, y_inv_pow, bs_vec, strict=True)]
 
-    points = [_bp._raw_of(group, p) for p in (proof.A_I, proof.A_O, proof.S, *t_points)]
+    points = [raw_of(group, p) for p in (proof.A_I, proof.A_O, proof.S, *t_points)]
     x3 = x2 * x % _R
     ec = e_commit
     x4 = x2 * x2 % _R
     scalars = [e_ipa * x, e_ipa * x2, e_ipa * x3]
     # T_i carries x^i for i in {1, 3, 4, 5, 6}: t_2 is not committed (it is fixed by the statement).
     scalars += [-ec * xi for xi in (x, x3, x4, x4 * x % _R, x3 * x3 % _R)]
-    for left, right, u, u_inv in zip(proof.L, proof.R, us, u_invs, strict=True):
-        points += [_bp._raw_of(group, left), _bp._raw_of(group, right)]
-        scalars += [e_ipa * u % _R * u, e_ipa * u_inv % _R * u_inv]
+    round_points, round_scalars = round_terms(group, proof.L, proof.R, us, u_invs, e_ipa)
+    points += round_points
+    scalars += round_scalars
     ecx2 = ec * x2 % _R
     for zi, loan in zip(zeta, commitments, strict=True):
         f = ecx2 * zi % _R
         for tv, commitment in zip(weights.inputs, loan, strict=True):
             if tv:
-                points.append(_bp._raw_of(group, commitment))
+                points.append(raw_of(group, commitment))
                 scalars.append(-f * tv)
-    ab = _inner(proof.a, proof.b)
-    return _Terms(
-        n_gates=n_gates,
+    ab = inner_product(proof.a, proof.b)
+    return ProofTerms(
+        size=n_gates,
         g_coeffs=g_coeffs,
         h_coeffs=h_coeffs,
         points=points,
@@ -927,40 +916,12 @@ def _proof_terms(
     )
 
 
-def _check_terms(group: Group, terms: Iterable[_Terms]) -> bool:
-    """True iff the weighted sum of every proof's equations is the identity (one MSM).
-
-    Proofs are folded into running coefficient sums as they come, so a batch holds O(N_max)
-    generator coefficients, not O(N) per proof.
-    """
-    g_acc: list[int] = []
-    h_acc: list[int] = []
-    points: list[Any] = []
-    scalars: list[int] = []
-    ped_g = ped_h = q = 0
+def _check_terms(group: Group, terms: Iterable[ProofTerms]) -> bool:
+    """True iff the weighted sum of every proof's equations is the identity (one MSM)."""
+    batch = TermAccumulator(LABEL_G, LABEL_H, LABEL_Q)
     for t in terms:
-        n = t.n_gates
-        if len(g_acc) < n:
-            g_acc += [0] * (n - len(g_acc))
-            h_acc += [0] * (n - len(h_acc))
-        g_acc[:n] = [p + v for p, v in zip(g_acc[:n], t.g_coeffs, strict=True)]
-        h_acc[:n] = [p + v for p, v in zip(h_acc[:n], t.h_coeffs, strict=True)]
-        points += t.points
-        scalars += t.scalars
-        ped_g += t.ped_g
-        ped_h += t.ped_h
-        q += t.q
-    n_max = len(g_acc)
-    ped_g_pt, ped_h_pt = pedersen_bases(group)
-    points += [
-        _bp._raw_of(group, ped_g_pt),
-        _bp._raw_of(group, ped_h_pt),
-        _bp._raw_of(group, generator(group, LABEL_Q)),
-    ]
-    scalars += [ped_g, ped_h, q]
-    g_raw = _bp._raw_vector(group, LABEL_G, n_max)[:n_max]
-    all_points = g_raw + _bp._raw_vector(group, LABEL_H, n_max)[:n_max] + points
-    return _parallel.msm(group, all_points, g_acc + h_acc + scalars).is_identity()
+        batch.add(t)
+    return batch.holds(group)
 
 
 def verify_lanes(
@@ -984,7 +945,9 @@ def verify_lanes(
             is not canonical, a loan has the wrong number of commitments), ``lanecircuit.equation`` (the
             proof is invalid).
     """
-    terms = _proof_terms(group, commitments, n_bits, proof, transcript, _bp._weight(), _bp._weight(), packing)
+    terms = _proof_terms(
+        group, commitments, n_bits, proof, transcript, batch_weight(), batch_weight(), packing
+    )
     if not _check_terms(group, [terms]):
         raise VerificationError("lanecircuit.equation", "lane circuit verification equation does not hold")
 
@@ -1004,7 +967,7 @@ def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
     if not items:
         return
 
-    def terms() -> Iterator[_Terms]:
+    def terms() -> Iterator[ProofTerms]:
         for index, item in enumerate(items):
             try:
                 yield _proof_terms(
@@ -1013,8 +976,8 @@ def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
                     item.n_bits,
                     item.proof,
                     item.transcript.clone(),
-                    _bp._weight(),
-                    _bp._weight(),
+                    batch_weight(),
+                    batch_weight(),
                     item.packing,
                 )
             except VerificationError as exc:

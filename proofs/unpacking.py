@@ -34,22 +34,20 @@ Serialised layout: ``R_0 .. R_{k-1}`` (48-byte points) ``| s_0 .. s_{k-1}`` (32-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from proofs import _wire
 from proofs import bulletproofs as _bp
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
-from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point
+from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, ScalarSource
 from proofs.lanes import LaneSet
 from proofs.transcript import Transcript
 
 DOMAIN: Final = b"poolproof/unpacking/v1"
 RANGE_BITS: Final = 64
 _R: Final = ORDER
-
-ScalarSource = Callable[[], int]
 
 
 def _slots(lanes: LaneSet) -> list[tuple[int, int]]:

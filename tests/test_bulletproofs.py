@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proofs import bulletproofs as bp
+from proofs import _ipa
 from proofs.bulletproofs import (
     RangeProof,
     RangeProofItem,
@@ -156,7 +156,7 @@ def test_ipa_schedule_does_not_change_the_proof(monkeypatch: pytest.MonkeyPatch,
     # The prover's hybrid IPA (rounds over original generators, then explicit folding) is an
     # optimisation only: every switch point must give the same bytes.
     reference = make(sample_values(8, 32), 32, seed=b"schedule")[0].to_bytes()
-    monkeypatch.setattr(bp, "_ipa_switch_round", lambda n_total, rounds: min(switch, rounds))
+    monkeypatch.setattr(_ipa, "switch_round", lambda n_total, rounds: min(switch, rounds))
     assert make(sample_values(8, 32), 32, seed=b"schedule")[0].to_bytes() == reference
 
 

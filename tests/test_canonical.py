@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from proofs.canonical import (
     MAX_NESTING,
     MAX_SAFE_INTEGER,
-    _nesting_exceeds,
     canonical_json,
     document_hash,
     domain_separated,
     domain_tag,
+    nesting_exceeds,
     parse_json,
 )
 from proofs.errors import EncodingError
@@ -306,7 +306,7 @@ def _nesting_exceeds_reference(text: str, limit: int) -> bool:
 @settings(max_examples=1500)
 @given(st.text(alphabet='[]{}"\\ a\n', max_size=60), st.integers(0, 8))
 def test_nesting_scan_agrees_with_the_token_by_token_scan(text: str, limit: int) -> None:
-    assert _nesting_exceeds(text, limit) == _nesting_exceeds_reference(text, limit)
+    assert nesting_exceeds(text, limit) == _nesting_exceeds_reference(text, limit)
 
 
 @settings(max_examples=300)
@@ -314,4 +314,4 @@ def test_nesting_scan_agrees_with_the_token_by_token_scan(text: str, limit: int)
 def test_nesting_scan_of_encoded_documents_agrees_with_the_token_by_token_scan(value: Any) -> None:
     text = canonical_json(value).decode()
     for limit in range(6):
-        assert _nesting_exceeds(text, limit) == _nesting_exceeds_reference(text, limit)
+        assert nesting_exceeds(text, limit) == _nesting_exceeds_reference(text, limit)
