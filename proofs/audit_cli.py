@@ -36,6 +36,7 @@ from proofs.executors import open_executor
 from proofs.exit_codes import ExitCode
 from proofs.inclusion import verify_inclusion_bundle
 from proofs.lanes import BUCKETS, DEFAULT_ACCEPTED_LANE_SETS, LANE_SETS, STRONGEST_LANE_SET
+from proofs.progress import counted
 from proofs.signing import (
     generate_private_key,
     key_id,
@@ -145,27 +146,6 @@ def _expected(args: argparse.Namespace) -> ExpectedClaim:
     )
 
 
-def _progress_bar(stream: TextIO) -> Callable[[int, int], None]:
-    start = time.monotonic()
-    last = [0.0]
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < 0.5 and done < total:
-            return
-        last[0] = now
-        frac = done / total if total else 1.0
-        rate = done / max(now - start, 1e-9)
-        eta = (total - done) / rate if rate else 0.0
-        bar = "#" * int(frac * 30)
-        stream.write(f"\r[{bar:<30}] {done}/{total} leaves  {rate:,.0f}/s  ETA {eta:,.0f}s")
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-
-    return show
-
-
 def _cmd_verify_claim(args: argparse.Namespace) -> dict[str, Any]:
     key = _load_key(args.key)
     policy = _witness_policy(args)
@@ -232,12 +212,12 @@ def _cmd_verify_snapshot(args: argparse.Namespace) -> dict[str, Any]:
     witness = _load_private_key(args.cosign) if args.cosign else None
     if args.cosign is None and (args.witness_state or args.cosignature_out):
         raise _Unusable("--witness-state and --cosignature-out go with --cosign KEYFILE")
-    progress = None if args.json or args.quiet else _progress_bar(sys.stderr)
     start = time.monotonic()
     try:
         with (
             open(args.bundle, encoding="utf-8") as f,
             open_executor(args.workers, args.scheduler) as executor,
+            counted("verifying", "leaves", enabled=not (args.json or args.quiet)) as progress,
         ):
             header = verify_snapshot(f, key, lane_sets=lane_sets, progress=progress, executor=executor)
     except OSError as exc:
