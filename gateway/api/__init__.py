@@ -1,6 +1,26 @@
-"""HTTP API: one flask-smorest blueprint per audience."""
+"""HTTP API: routes only, one flask-smorest blueprint per audience or resource.
+
+:func:`register_routes` mounts every blueprint, in the order of the API document; the audience table
+is :mod:`.audiences`, the HTTP schemas :mod:`.schemas`, the one error handler :mod:`.error_handler`.
+"""
+
+from __future__ import annotations
+
+from flask_smorest import Api
 
 from .json_body import install_bounded_json_parser
 
 # Before any blueprint module is imported: their @blp.arguments bind the parser when they are defined.
 install_bounded_json_parser()
+
+
+def register_routes(api: Api) -> None:
+    """Mount every blueprint of the API on ``api`` (the order is the order of the API document)."""
+    from . import admin, keys, platform, snapshots, views
+
+    api.register_blueprint(platform.blp)
+    for blp in views.AUDIENCES:
+        api.register_blueprint(blp)
+    api.register_blueprint(admin.blp)
+    snapshots.register(api)
+    api.register_blueprint(keys.blp)

@@ -19,26 +19,25 @@ import re
 from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from flask import Flask, Response, current_app, stream_with_context
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
-from marshmallow import RAISE, Schema, fields, validate
 
 from policies import DecisionLog, Party, derive_pseudonym_key
 from policies.aggregates import REFUSED
 from policies.policy import Decision
-from proofs.claim_bundle import MAX_NONCE, MIN_NONCE, metric_commitments
+from proofs.claim_bundle import metric_commitments
 from proofs.claims import statement_from_dict
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.signing import key_id
 from proofs.snapshot import verify_header
 
-from .. import decisions
+from .. import decisions, jobs
 from ..db import connect
 from ..disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
-from ..gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
+from ..gateway_key import GatewayKeyError, gateway_key_path, public_key_info
 from ..rules import same_loan_id
-from ..sealing import JobRunner, SealError, SealSettings, TestingHooks, get_job, run_seal_job, start_seal_job
+from ..sealing import SealError, SealSettings, get_job, start_seal_job
 from ..snapshots import (
     SnapshotRecord,
     get_snapshot,
@@ -51,6 +50,15 @@ from ..snapshots import (
 from ..storage import Conflict, NotFound, PartyRecord, get_tape, iter_loans
 from ..views import DEFAULT_PURPOSE, policy_party
 from .common import fail, get_db, get_log_db, keys_for, master_key, owned_pool, policy, require_role
+from .schemas import (
+    ClaimRequestSchema,
+    GatewayKeySchema,
+    InclusionQuerySchema,
+    InclusionSchema,
+    MetricsSchema,
+    SealJobSchema,
+    SnapshotSummarySchema,
+)
 from .views import _scoped_pool
 
 #: What a false claim gets: the same fixed answer whatever the hidden value is.
@@ -71,105 +79,15 @@ _CUTOFF_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 # --- schemas --------------------------------------------------------------------------------------------
-class SealJobSchema(Schema):
-    """A seal job's progress."""
-
-    job_id = fields.String(required=True)
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    snapshot_id = fields.String(required=True)
-    state = fields.String(required=True, metadata={"description": "running, sealed or failed"})
-    leaf_total = fields.Integer(required=True)
-    leaves_done = fields.Integer(required=True)
-    percent = fields.Float(required=True)
-    loans_per_second = fields.Float(allow_none=True)
-    eta_seconds = fields.Float(allow_none=True)
-    error = fields.String(allow_none=True)
-    created_at = fields.String(required=True)
-    finished_at = fields.String(allow_none=True)
-
-
-class SnapshotSummarySchema(Schema):
-    """A sealed snapshot in a pool's list."""
-
-    snapshot_id = fields.String(required=True)
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    sequence = fields.Integer(required=True)
-    leaf_count = fields.Integer(required=True)
-    merkle_root = fields.String(required=True)
-    header_hash = fields.String(required=True)
-    sealed_at = fields.String(required=True)
-
-
-class ClaimRequestSchema(Schema):
-    """``POST .../claims`` body: a claim statement and the requester's nonce."""
-
-    class Meta:
-        unknown = RAISE
-
-    statement = fields.Dict(
-        required=True,
-        metadata={
-            "description": 'claim statement as proofs.claims reads it, e.g. {"type": "ratio", '
-            '"metric_num": "balance_dpd_90plus", "metric_den": "pool_balance", "op": "<=", '
-            '"p": 3, "q": 100, "value_bits": 48}'
-        },
-    )
-    nonce = fields.String(
-        required=True,
-        validate=validate.Regexp(rf"^[0-9a-f]{{{2 * MIN_NONCE},{2 * MAX_NONCE}}}$"),
-        metadata={"description": f"{MIN_NONCE}-{MAX_NONCE} random bytes, lowercase hex"},
-    )
-
-
-class InclusionQuerySchema(Schema):
-    """Which of the borrower's loans."""
-
-    platform_loan_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
-
-
-class InclusionSchema(Schema):
-    """The borrower's record (through the policy) and the inclusion bundle of its leaf."""
-
-    record = fields.Dict(required=True)
-    inclusion = fields.Dict(
-        required=True, metadata={"description": "poolproof/inclusion bundle (v2 for packed lane sets)"}
-    )
-
-
-class MetricsSchema(Schema):
-    """Plaintext metrics of a snapshot, from its sealed lane totals."""
-
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    snapshot_id = fields.String(required=True)
-    metrics = fields.Dict(required=True)
-    ratios_bps = fields.Dict(required=True)
-    withheld = fields.List(fields.String(), required=True)
-
-
-class GatewayKeySchema(Schema):
-    """The gateway's public signing key."""
-
-    algorithm = fields.String(required=True)
-    key_id = fields.String(required=True)
-    public_key_pem = fields.String(required=True)
-    public_key_hex = fields.String(required=True)
 
 
 # --- app plumbing ---------------------------------------------------------------------------------------
 def gateway_signing_key() -> Ed25519PrivateKey:
     """The gateway's signing key (loaded once per app); 503 if it is not configured."""
-    ext = current_app.extensions
-    key: Ed25519PrivateKey | None = ext.get("poolproof_gateway_key")
-    if key is None:
-        try:
-            key = load_gateway_key(gateway_key_path(current_app.config))
-        except GatewayKeyError as exc:
-            fail(503, str(exc))
-        ext["poolproof_gateway_key"] = key
-    return key
+    try:
+        return jobs.gateway_signing_key(current_app._get_current_object())  # type: ignore[attr-defined]
+    except GatewayKeyError as exc:  # until GatewayKeyError derives from GatewayError
+        fail(503, str(exc))
 
 
 def header_signer(snap: SnapshotRecord) -> Ed25519PublicKey:
@@ -187,61 +105,10 @@ def header_signer(snap: SnapshotRecord) -> Ed25519PublicKey:
         fail(503, f"the key that signed this snapshot is not in the verified key history: {exc}")
 
 
-def job_runner(app: Flask) -> JobRunner:
-    """The app's background seal-job runner."""
-    runner: JobRunner = app.extensions.setdefault("poolproof_seal_runner", JobRunner())
-    return runner
-
-
-def _testing_hooks(app: Flask) -> TestingHooks | None:
-    if not app.config.get("TESTING"):
-        return None
-    hooks = TestingHooks()
-    hooks.negative_lane_loans = frozenset(app.config.get("SEAL_TEST_NEGATIVE_LANE_LOANS", ()))
-    return hooks
-
-
-def launch_job(app: Flask, job_id: str) -> bool:
-    """Run (or resume) a seal job on a background thread of this server; True if it was started."""
-    with app.app_context():
-        gkey = gateway_signing_key()
-        mkey = master_key()
-    settings = SealSettings.from_config(app.config)
-    db_path = app.config["DATABASE"]
-    version = app.extensions["poolproof_policy"].version
-    hooks = _testing_hooks(app)
-
-    def target() -> object:
-        return run_seal_job(
-            db_path,
-            mkey,
-            gkey,
-            version,
-            job_id,
-            workers=settings.workers,
-            scheduler=settings.scheduler,
-            testing=hooks,
-        )
-
-    return job_runner(app).start(job_id, target)
-
-
-def resume_running_jobs(app: Flask) -> list[str]:
-    """Restart every job a previous server process left running (call once at server start)."""
-    from ..sealing import running_jobs
-
-    db = connect(app.config["DATABASE"])
-    try:
-        jobs = running_jobs(db)
-    finally:
-        db.conn.close()
-    return [job.id for job in jobs if launch_job(app, job.id)]
-
-
 def _snapshot_or_404(pool_id: str, cutoff: str) -> SnapshotRecord:
     try:
         return get_snapshot(get_db(), pool_id, cutoff)
-    except NotFound as exc:
+    except NotFound as exc:  # until NotFound derives from GatewayError
         fail(404, str(exc))
 
 
@@ -501,13 +368,13 @@ class Seal(MethodView):
             job, _created = start_seal_job(
                 get_db(), master_key(), pool_id, cutoff, SealSettings.from_config(app.config)
             )
-        except NotFound as exc:
+        except NotFound as exc:  # until NotFound derives from GatewayError
             fail(404, str(exc))
-        except Conflict as exc:
+        except Conflict as exc:  # until Conflict derives from GatewayError
             fail(409, str(exc))
-        except SealError as exc:
+        except SealError as exc:  # until SealError derives from GatewayError
             fail(422, str(exc))
-        launch_job(app, job.id)
+        jobs.launch_job(app, job.id)
         return get_job(get_db(), job.id).progress(), 202
 
 
@@ -521,7 +388,7 @@ class Job(MethodView):
         owned_pool(party, pool_id)
         try:
             job = get_job(get_db(), job_id)
-        except NotFound as exc:
+        except NotFound as exc:  # until NotFound derives from GatewayError
             fail(404, str(exc))
         if job.pool_id != pool_id:
             fail(404, f"no seal job {job_id!r}")

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 
 from policies import Party, PolicyError
 
@@ -18,49 +17,18 @@ from ..disclosure import (
     log_unsealed_refusal,
     report_denied_fields,
 )
-from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
 from ..snapshots import SnapshotRecord, get_snapshot, snapshot_tape_id
 from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
 from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
 from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
-
-
-class DisclosedStatsSchema(StatsSchema):
-    """Pool statistics; for an aggregate-only party, those of the sealed snapshot under disclosure control."""
-
-    snapshot_id = fields.String(
-        metadata={"description": "the sealed snapshot the figures come from (aggregate-only parties)"}
-    )
-    currency = fields.String(metadata={"description": "ISO 4217 currency of every money figure"})
-    minor_unit = fields.String(metadata={"description": "money figures are integers in this minor unit"})
-    min_cohort = fields.Integer(
-        metadata={"description": "distinct obligors a released figure rests on, at least"}
-    )
-
-
-class ReportSchema(Schema):
-    """A registered report of a sealed snapshot: one cell per combination of its dimensions."""
-
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    snapshot_id = fields.String(required=True)
-    report_id = fields.String(required=True)
-    dimensions = fields.List(fields.String(), required=True)
-    currency = fields.String(required=True, metadata={"description": "ISO 4217 currency of money figures"})
-    minor_unit = fields.String(
-        required=True, metadata={"description": "money figures are integer minor units"}
-    )
-    min_cohort = fields.Integer(
-        metadata={"description": "distinct obligors a released figure rests on, at least (aggregate-only)"}
-    )
-    pool = fields.Dict(required=True, metadata={"description": "the whole pool's figures"})
-    cells = fields.Dict(
-        required=True,
-        metadata={
-            "description": 'cell name ("dim=value|dim=value") -> figures ({"value", "unit"[, "currency"]}), '
-            'or {"suppressed": true, "reason": ...} for an aggregate-only party'
-        },
-    )
+from .schemas import (
+    DisclosedStatsSchema,
+    LoanPageQuerySchema,
+    LoanPageSchema,
+    PoolSchema,
+    ReportSchema,
+    StatsQuerySchema,
+)
 
 
 def _scoped_pool(party: PartyRecord, pool_id: str) -> None:
@@ -105,7 +73,7 @@ def _scoped_tape(
     purpose = _purpose(party, purpose_arg)
     try:
         tape = current_tape(get_db(), pool_id, cutoff)
-    except NotFound as exc:
+    except NotFound as exc:  # until NotFound derives from GatewayError
         fail(404, str(exc))
     return party, purpose, tape
 

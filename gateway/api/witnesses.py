@@ -24,7 +24,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError
 
 from proofs.errors import EncodingError, VerificationError
 from proofs.signing import parse_public_key
@@ -35,6 +35,7 @@ from ..bounded_json import JsonLimitError, loads_body
 from ..storage import Conflict, NotFound
 from ..witnesses import cosignatures_of, get_witness, list_witnesses, register_witness, store_cosignature
 from .common import fail, get_db, require_admin, require_role
+from .schemas import CosignatureSchema, SnapshotCosignaturesSchema, WitnessCreateSchema, WitnessSchema
 from .views import _scoped_pool
 
 #: Audiences whose parties may act as witnesses (post cosignatures).
@@ -43,63 +44,6 @@ WITNESS_ROLES = ("trustee", "rating_agency", "auditor", "regulator")
 admin_blp = Blueprint(
     "witness_admin", __name__, url_prefix="/admin/witnesses", description="Gateway operator: witness keys"
 )
-
-
-class WitnessCreateSchema(Schema):
-    """A witness to register."""
-
-    class Meta:
-        unknown = RAISE
-
-    name = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$"))
-    public_key = fields.String(
-        required=True, validate=validate.Length(max=400), metadata={"description": "PEM or 64 hex characters"}
-    )
-
-
-class WitnessSchema(Schema):
-    """A registered witness."""
-
-    key_id = fields.String(required=True)
-    name = fields.String(required=True)
-    public_key_hex = fields.String(required=True)
-    registered_at = fields.String(required=True)
-
-
-class CosignatureSchema(Schema):
-    """A ``poolproof/cosignature/v1`` document (checked by :mod:`proofs.witness`)."""
-
-    class Meta:
-        unknown = RAISE
-
-    format = fields.String(required=True)
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    snapshot_id = fields.String(required=True)
-    sequence = fields.Integer(required=True, strict=True)
-    header_hash = fields.String(required=True)
-    key_id = fields.String(required=True)
-    cosigned_at = fields.String(required=True)
-    sig = fields.String(required=True)
-
-
-class CosignedBySchema(Schema):
-    """One witness that cosigned a snapshot."""
-
-    key_id = fields.String(required=True)
-    name = fields.String(required=True)
-    cosigned_at = fields.String(required=True)
-
-
-class SnapshotCosignaturesSchema(Schema):
-    """Who has cosigned one snapshot, and the cosignatures themselves."""
-
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    snapshot_id = fields.String(required=True)
-    header_hash = fields.String(required=True)
-    cosigned_by = fields.List(fields.Nested(CosignedBySchema), required=True)
-    cosignatures = fields.List(fields.Dict(), required=True)
 
 
 def _body(schema: Schema) -> dict[str, Any]:
@@ -133,7 +77,7 @@ class Witnesses(MethodView):
             fail(422, f"public_key: not an Ed25519 public key in PEM or hex ({exc})")
         try:
             return register_witness(get_db(), body["name"], key).summary()
-        except Conflict as exc:
+        except Conflict as exc:  # until Conflict derives from GatewayError
             fail(409, str(exc))
 
     @admin_blp.response(200, WitnessSchema(many=True))
@@ -150,7 +94,7 @@ def _scoped_snapshot(role: str, pool_id: str, cutoff: str) -> Any:
     _scoped_pool(party, pool_id)
     try:
         return get_snapshot(get_db(), pool_id, cutoff)
-    except NotFound as exc:
+    except NotFound as exc:  # until NotFound derives from GatewayError
         fail(404, str(exc))
 
 

@@ -109,7 +109,7 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
     migrate(db)
     db.conn.close()
     app = create_app(app_config(dbp, kp))
-    from ..api.snapshots import resume_running_jobs
+    from ..jobs import resume_running_jobs
 
     for job_id in resume_running_jobs(app):
         click.echo(f"resuming seal job {job_id}")

@@ -1,5 +1,5 @@
 """``poolproof pools create|list|show`` and ``poolproof parties add|list|show``: the operator's
-onboarding commands, working on the instance's database directly (mounted by ``gateway/cli.py``).
+onboarding commands, working on the instance's database directly (mounted by :mod:`gateway.cli`).
 
 Each command is atomic (:mod:`gateway.onboarding`), says what to do next, and takes ``--json``.
 """

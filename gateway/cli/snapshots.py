@@ -1,5 +1,5 @@
 """``poolproof seal`` and ``poolproof demo``: thin click commands over :mod:`gateway.sealing` and
-:mod:`gateway.demo` (mounted on the ``poolproof`` group by ``gateway/cli.py``)."""
+:mod:`gateway.demo` (mounted on the ``poolproof`` group by :mod:`gateway.cli`)."""
 
 from __future__ import annotations
 
