@@ -16,11 +16,17 @@ install_bounded_json_parser()
 
 def register_routes(api: Api) -> None:
     """Mount every blueprint of the API on ``api`` (the order is the order of the API document)."""
-    from . import admin, keys, platform, snapshots, views
+    from . import admin, keys, platform, public, seal_jobs, snapshots, views, witnesses
 
     api.register_blueprint(platform.blp)
     for blp in views.AUDIENCES:
         api.register_blueprint(blp)
     api.register_blueprint(admin.blp)
-    snapshots.register(api)
+    api.register_blueprint(seal_jobs.blp)
+    for blp in snapshots.AUDIENCE_BLUEPRINTS:
+        api.register_blueprint(blp)
+    api.register_blueprint(public.blp)
+    api.register_blueprint(witnesses.admin_blp)
+    for blp in witnesses.AUDIENCE_BLUEPRINTS:
+        api.register_blueprint(blp)
     api.register_blueprint(keys.blp)
