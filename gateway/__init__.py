@@ -66,7 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the gateway app. ``config`` overrides :func:`default_config`; nothing touches the DB here."""
     from policies import load_policy
 
-    from .api import admin, platform, views
+    from .api import register_routes
     from .api.common import close_db
 
     app = Flask(__name__)
@@ -95,29 +95,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     api.spec.components.schema("TapeRowCN", schema=TapeRowCN)
     api.spec.components.schema("TapeRowUS", schema=TapeRowUS)
-    api.register_blueprint(platform.blp)
-    for blp in views.AUDIENCES:
-        api.register_blueprint(blp)
-    api.register_blueprint(admin.blp)
-    from .api import snapshots
-
-    snapshots.register(api)
+    register_routes(api)
     app.teardown_appcontext(close_db)
 
     static = Path(__file__).with_name("static")
     from .access import install_access_checks
-    from .api import keys
+    from .api.error_handler import install_error_handlers
     from .body_limits import install_body_limits
-    from .key_management import install_key_error_handler
     from .ratelimit import install_rate_limit
     from .security_headers import install_security_headers
 
-    api.register_blueprint(keys.blp)
     install_body_limits(app)
     install_rate_limit(app)
     install_access_checks(app)
     install_security_headers(app, static / "docs.html")
-    install_key_error_handler(app)
+    install_error_handlers(app)
 
     @app.get("/docs")
     def docs() -> Any:

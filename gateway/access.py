@@ -17,21 +17,11 @@ import hmac
 
 from flask import Flask, current_app, request
 
+from .api.audiences import AUDIENCE_PREFIXES
 from .api.common import fail, get_db, principal, require_admin, require_role
 from .body_limits import allow_tape_body, is_tape_submission
 from .storage import NotFound, PartyRecord, get_pool
 
-#: URL prefix -> the role whose parties may call it (``admin``: operator keys only).
-AUDIENCE_PREFIXES = {
-    "platform": "platform",
-    "trustee": "trustee",
-    "rating-agency": "rating_agency",
-    "investor": "investor",
-    "auditor": "auditor",
-    "regulator": "regulator",
-    "borrower": "borrower",
-    "admin": "admin",
-}
 #: The one answer for a pool that is unknown or outside the caller's scope.
 POOL_NOT_IN_SCOPE = "no such pool in this party's scope"
 

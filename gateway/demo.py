@@ -139,7 +139,7 @@ def init_instance(root: Path) -> DemoInstance:
 def running_gateway(inst: DemoInstance, **config: Any) -> Iterator[LiveServer]:
     """A live server for ``inst`` (seal jobs it started are waited for before it stops)."""
     from . import create_app
-    from .api.snapshots import job_runner
+    from .jobs import job_runner
 
     app = create_app(inst.config(**config))
     server = LiveServer(app)

@@ -11,7 +11,6 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
 
 from policies import DecisionLogError
 
@@ -30,63 +29,21 @@ from ..access_admin import (
 )
 from ..credentials import bearer_token
 from ..decisions import verify_stored_log
-from ..schemas import GrantSchema, PartyCreatedSchema, PartyCreateSchema, PartySchema
 from ..storage import Conflict, NotFound, get_party, list_parties
 from .common import fail, get_db, get_log_db, policy, require_admin
+from .schemas import (
+    ApiKeyInfoSchema,
+    ApiKeySchema,
+    GrantRecordSchema,
+    GrantSchema,
+    KeyIssueSchema,
+    LogCheckSchema,
+    PartyCreateSchema,
+    PartySchema,
+    PartyWithKeySchema,
+)
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Gateway operator: parties and access")
-
-
-class ApiKeyInfoSchema(Schema):
-    """An API key as listed: never the key itself nor its hash."""
-
-    key_id = fields.String(required=True)
-    party_id = fields.String(required=True)
-    label = fields.String(required=True)
-    created_at = fields.String(required=True)
-    expires_at = fields.String(required=True, allow_none=True)
-    revoked_at = fields.String(required=True, allow_none=True)
-    state = fields.String(required=True, validate=validate.OneOf(["active", "expired", "revoked"]))
-
-
-class ApiKeySchema(ApiKeyInfoSchema):
-    """A new API key, shown once."""
-
-    api_key = fields.String(required=True, metadata={"description": "shown once; stored only as a hash"})
-
-
-class KeyIssueSchema(Schema):
-    """``POST /admin/parties/<id>/keys`` body (optional): a label and an expiry time."""
-
-    class Meta:
-        unknown = RAISE
-
-    label = fields.String(load_default="", validate=validate.Length(max=100))
-    expires_at = fields.AwareDateTime(
-        load_default=None,
-        allow_none=True,
-        metadata={"description": "ISO 8601 with a UTC offset; the key is refused from then on"},
-    )
-
-
-class PartyWithKeySchema(PartyCreatedSchema):
-    """A new party with its first API key (shown once) and that key's id."""
-
-    key_id = fields.String(required=True)
-
-
-class GrantRecordSchema(Schema):
-    """One pool granted to a party."""
-
-    pool_id = fields.String(required=True)
-    granted_at = fields.String(required=True)
-
-
-class LogCheckSchema(Schema):
-    """Result of verifying the stored decision log."""
-
-    entries = fields.Integer(required=True)
-    verified = fields.Boolean(required=True)
 
 
 def _log(changes: list[AccessChange]) -> None:
@@ -98,7 +55,7 @@ def _log(changes: list[AccessChange]) -> None:
 def _party_or_404(party_id: str) -> None:
     try:
         get_party(get_db(), party_id)
-    except NotFound as exc:
+    except NotFound as exc:  # until NotFound derives from GatewayError
         fail(404, str(exc))
 
 
@@ -127,7 +84,7 @@ class Parties(MethodView):
                 obligor_keys=body["obligor_keys"],
                 pools=body["pools"],
             )
-        except Conflict as exc:
+        except Conflict as exc:  # until Conflict derives from GatewayError
             fail(409, str(exc))
         except NotFound as exc:
             fail(404, f"{exc}; nothing was created")
@@ -154,7 +111,7 @@ class Grants(MethodView):
         db = get_db()
         try:
             added = add_grant(db, party_id, body["pool_id"])
-        except NotFound as exc:
+        except NotFound as exc:  # until NotFound derives from GatewayError
             fail(404, str(exc))
         except ValueError as exc:
             fail(422, str(exc))
@@ -169,7 +126,7 @@ class Grants(MethodView):
         require_admin()
         try:
             return list_grants(get_db(), party_id)
-        except NotFound as exc:
+        except NotFound as exc:  # until NotFound derives from GatewayError
             fail(404, str(exc))
 
 
@@ -183,7 +140,7 @@ class Grant(MethodView):
         db = get_db()
         try:
             withdraw_grant(db, party_id, pool_id)
-        except NotFound as exc:
+        except NotFound as exc:  # until NotFound derives from GatewayError
             fail(404, str(exc))
         _log([AccessChange("grant.withdrawn", party_id, pool_id=pool_id)])
         return get_party(db, party_id).to_dict()
@@ -201,7 +158,7 @@ class Keys(MethodView):
             record, key = issue_key(
                 get_db(), party_id, label=body.get("label", ""), expires_at=body.get("expires_at")
             )
-        except NotFound as exc:
+        except NotFound as exc:  # until NotFound derives from GatewayError
             fail(404, str(exc))
         except ValueError as exc:
             fail(422, "invalid key request", errors={"json": {"expires_at": [str(exc)]}})
@@ -215,7 +172,7 @@ class Keys(MethodView):
         require_admin()
         try:
             return [k.to_dict() for k in list_keys(get_db(), party_id)]
-        except NotFound as exc:
+        except NotFound as exc:  # until NotFound derives from GatewayError
             fail(404, str(exc))
 
 
@@ -228,7 +185,7 @@ class Key(MethodView):
         require_admin()
         try:
             record, changed = revoke_key(get_db(), party_id, key_id)
-        except NotFound as exc:
+        except NotFound as exc:  # until NotFound derives from GatewayError
             fail(404, str(exc))
         if changed:
             _log([AccessChange("api_key.revoked", party_id, key_id)])

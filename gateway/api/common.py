@@ -1,21 +1,33 @@
-"""Request plumbing shared by the blueprints: database handle, master key, authentication, scope."""
+"""Request plumbing shared by the blueprints: database handle, keys, authentication, scope.
+
+It also holds what lets one resource class serve several audiences: :class:`AudienceResource` (a
+``MethodView`` that knows the role of the blueprint that mounted it), :func:`mount` and
+:data:`shared_docs`, whose documentation decorators such resources use.
+"""
 
 from __future__ import annotations
 
 import hmac
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app, g, request
-from flask_smorest import abort
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
 
 from policies import Policy
+from proofs.errors import EncodingError, VerificationError
+from proofs.signing import key_id
 
+from .. import jobs
 from ..credentials import bearer_token
 from ..db import connect
 from ..decisions import connect_log, log_path_for
+from ..gateway_key import GatewayKeyError, gateway_key_path
 from ..keyring import PoolKeys, load_master_key
-from ..storage import PartyRecord, PoolRecord, Principal, authenticate, get_pool, pool_keys
+from ..snapshots import SnapshotRecord
+from ..storage import NotFound, PartyRecord, PoolRecord, Principal, authenticate, get_pool, pool_keys
 
 BEARER = "Bearer "
 
@@ -102,8 +114,6 @@ def require_admin() -> None:
 
 def owned_pool(party: PartyRecord, pool_id: str) -> PoolRecord:
     """A pool the calling platform owns: 404 if unknown, 403 if another platform's."""
-    from ..storage import NotFound
-
     try:
         pool = get_pool(get_db(), pool_id)
     except NotFound:
@@ -111,3 +121,64 @@ def owned_pool(party: PartyRecord, pool_id: str) -> PoolRecord:
     if not hmac.compare_digest(pool.platform_id, party.id):
         fail(403, f"pool {pool_id!r} belongs to another platform")
     return pool
+
+
+def scoped_pool(party: PartyRecord, pool_id: str) -> None:
+    """404 for an unknown pool; 403 for a pool outside the party's scope (the regulator sees any)."""
+    if party.role == "platform":
+        owned_pool(party, pool_id)
+        return
+    try:
+        get_pool(get_db(), pool_id)
+    except NotFound:
+        fail(404, f"no pool {pool_id!r}")
+    if party.role != "regulator" and pool_id not in party.pools:
+        fail(403, f"pool {pool_id!r} is outside this party's scope")
+
+
+def gateway_signing_key() -> Ed25519PrivateKey:
+    """The gateway's signing key (loaded once per app); 503 if it is not configured."""
+    try:
+        return jobs.gateway_signing_key(current_app._get_current_object())  # type: ignore[attr-defined]
+    except GatewayKeyError as exc:  # until GatewayKeyError derives from GatewayError
+        fail(503, str(exc))
+
+
+def header_signer(snap: SnapshotRecord) -> Ed25519PublicKey:
+    """The gateway key that signed a stored header: the current key, or an older one found through
+    the verified key history (``gateway.key_management``) for snapshots sealed before a rotation."""
+    current = gateway_signing_key().public_key()
+    signer = snap.header.get("signatures", [{}])[0].get("key_id")
+    if signer == key_id(current):
+        return current
+    from ..key_management import header_public_key
+
+    try:
+        return header_public_key(gateway_key_path(current_app.config), snap.header)
+    except (VerificationError, EncodingError, OSError) as exc:
+        fail(503, f"the key that signed this snapshot is not in the verified key history: {exc}")
+
+
+#: The documentation decorators (``arguments``, ``response``, ``alt_response``, ``doc``) of resources
+#: that several audience blueprints mount. flask-smorest records what they describe on the view method
+#: itself, and the blueprint that mounts the view documents it from there, so a resource decorated once
+#: here is documented under each audience that mounts it. This blueprint is never registered.
+shared_docs = Blueprint("shared_docs", __name__)
+
+
+class AudienceResource(MethodView):
+    """A resource that several audience blueprints mount; :func:`mount` gives each its ``role``."""
+
+    #: The role of the audience whose blueprint mounted this resource.
+    role: ClassVar[str] = ""
+
+    def caller(self, pool_id: str) -> PartyRecord:
+        """The calling party, which must have this audience's role and the pool in its scope."""
+        party = require_role(self.role)
+        scoped_pool(party, pool_id)
+        return party
+
+
+def mount(blp: Blueprint, rule: str, resource: type[AudienceResource], role: str) -> None:
+    """Mount ``resource`` on ``blp`` at ``rule`` for the audience ``role`` (endpoint: the class name)."""
+    blp.add_url_rule(rule, view_func=type(resource.__name__, (resource,), {"role": role}))

@@ -36,5 +36,5 @@ class GatewayKeyHistory(MethodView):
         out of band (trust runs forward from it only)."""
         try:
             return load_history(gateway_key_path(current_app.config))
-        except GatewayKeyError as exc:
+        except GatewayKeyError as exc:  # until GatewayKeyError derives from GatewayError
             fail(503, str(exc))

@@ -13,11 +13,11 @@ from flask_smorest import Blueprint
 
 from ..ingest import ContentHashMismatch, TapeRejected, TapeSuperseded, ingest_tape
 from ..pools import PRESETS, check_dpd_edges
-from ..schemas import PoolCreateSchema, PoolSchema, TapeListItemSchema, TapeResultSchema
 from ..signing import TapeSignatureError, verify_tape_signature
 from ..storage import Conflict, create_pool, get_pool, list_tapes
 from ..tape_formats import FORMATS, TapeTooLarge, media_format
 from .common import fail, get_db, keys_for, master_key, owned_pool, policy, require_role
+from .schemas import PoolCreateSchema, PoolSchema, TapeListItemSchema, TapeResultSchema
 from .views import register_view_routes
 
 blp = Blueprint(
@@ -53,7 +53,7 @@ class Pools(MethodView):
             fail(422, "invalid pool settings", errors={"json": {"settings": [str(exc)]}})
         try:
             pool = create_pool(get_db(), master_key(), body["pool_id"], party.id, cfg)
-        except Conflict as exc:
+        except Conflict as exc:  # until Conflict derives from GatewayError
             fail(409, str(exc))
         return pool.to_dict()
 
@@ -156,7 +156,7 @@ class TapeSubmission(MethodView):
             fail(403, "no signing key is registered for this platform")
         try:
             verify_tape_signature(party.public_key, signature, pool_id, cutoff, declared)
-        except TapeSignatureError as exc:
+        except TapeSignatureError as exc:  # until TapeSignatureError derives from GatewayError
             fail(403, str(exc))
         key = request.headers.get("Idempotency-Key")
         if key is not None and not _IDEMPOTENCY_RE.match(key):
@@ -204,7 +204,7 @@ class TapeSubmission(MethodView):
                     }
                 },
             )
-        except Conflict as exc:
+        except Conflict as exc:  # until Conflict derives from GatewayError
             fail(409, str(exc))
         if outcome.replayed:
             return outcome.result, 200, {"Idempotent-Replayed": "true"}

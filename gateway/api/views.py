@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 
 from policies import Party, PolicyError
 
@@ -18,62 +16,30 @@ from ..disclosure import (
     log_unsealed_refusal,
     report_denied_fields,
 )
-from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
 from ..snapshots import SnapshotRecord, get_snapshot, snapshot_tape_id
 from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
 from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
-from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
-
-
-class DisclosedStatsSchema(StatsSchema):
-    """Pool statistics; for an aggregate-only party, those of the sealed snapshot under disclosure control."""
-
-    snapshot_id = fields.String(
-        metadata={"description": "the sealed snapshot the figures come from (aggregate-only parties)"}
-    )
-    currency = fields.String(metadata={"description": "ISO 4217 currency of every money figure"})
-    minor_unit = fields.String(metadata={"description": "money figures are integers in this minor unit"})
-    min_cohort = fields.Integer(
-        metadata={"description": "distinct obligors a released figure rests on, at least"}
-    )
-
-
-class ReportSchema(Schema):
-    """A registered report of a sealed snapshot: one cell per combination of its dimensions."""
-
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    snapshot_id = fields.String(required=True)
-    report_id = fields.String(required=True)
-    dimensions = fields.List(fields.String(), required=True)
-    currency = fields.String(required=True, metadata={"description": "ISO 4217 currency of money figures"})
-    minor_unit = fields.String(
-        required=True, metadata={"description": "money figures are integer minor units"}
-    )
-    min_cohort = fields.Integer(
-        metadata={"description": "distinct obligors a released figure rests on, at least (aggregate-only)"}
-    )
-    pool = fields.Dict(required=True, metadata={"description": "the whole pool's figures"})
-    cells = fields.Dict(
-        required=True,
-        metadata={
-            "description": 'cell name ("dim=value|dim=value") -> figures ({"value", "unit"[, "currency"]}), '
-            'or {"suppressed": true, "reason": ...} for an aggregate-only party'
-        },
-    )
-
-
-def _scoped_pool(party: PartyRecord, pool_id: str) -> None:
-    """404 for an unknown pool; 403 for a pool outside the party's scope (the regulator sees any)."""
-    if party.role == "platform":
-        owned_pool(party, pool_id)
-        return
-    try:
-        get_pool(get_db(), pool_id)
-    except NotFound:
-        fail(404, f"no pool {pool_id!r}")
-    if party.role != "regulator" and pool_id not in party.pools:
-        fail(403, f"pool {pool_id!r} is outside this party's scope")
+from .audiences import ROLE_PREFIXES
+from .common import (
+    AudienceResource,
+    fail,
+    get_db,
+    get_log_db,
+    keys_for,
+    mount,
+    policy,
+    require_role,
+    scoped_pool,
+    shared_docs,
+)
+from .schemas import (
+    DisclosedStatsSchema,
+    LoanPageQuerySchema,
+    LoanPageSchema,
+    PoolSchema,
+    ReportSchema,
+    StatsQuerySchema,
+)
 
 
 def _sealed_or_404(p: Party, pool_id: str, cutoff: str, what: str) -> SnapshotRecord:
@@ -101,167 +67,169 @@ def _scoped_tape(
     Aborts with 401/403 outside the role or scope and 404 when the cut-off has no tape.
     """
     party = require_role(role)
-    _scoped_pool(party, pool_id)
+    scoped_pool(party, pool_id)
     purpose = _purpose(party, purpose_arg)
     try:
         tape = current_tape(get_db(), pool_id, cutoff)
-    except NotFound as exc:
+    except NotFound as exc:  # until NotFound derives from GatewayError
         fail(404, str(exc))
     return party, purpose, tape
 
 
-def register_view_routes(blp: Blueprint, role: str) -> None:
-    """Add ``/pools``, ``.../loans`` and ``.../stats`` for parties of ``role`` to ``blp``."""
+# --- resources ------------------------------------------------------------------------------------------
+class ScopedPools(AudienceResource):
+    @shared_docs.response(200, PoolSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The pools in the calling party's scope."""
+        party = require_role(self.role)
+        db = get_db()
+        if self.role == "regulator":
+            ids = [r[0] for r in db.conn.execute("SELECT id FROM pools ORDER BY id")]
+        else:
+            ids = list(party.pools)
+        return [get_pool(db, p).to_dict() for p in ids]
 
-    if role != "platform":
 
-        @blp.route("/pools")
-        class ScopedPools(MethodView):
-            @blp.response(200, PoolSchema(many=True))
-            def get(self) -> list[dict[str, Any]]:
-                """The pools in the calling party's scope."""
-                party = require_role(role)
-                db = get_db()
-                if role == "regulator":
-                    ids = [r[0] for r in db.conn.execute("SELECT id FROM pools ORDER BY id")]
-                else:
-                    ids = list(party.pools)
-                return [get_pool(db, p).to_dict() for p in ids]
+class Loans(AudienceResource):
+    @shared_docs.arguments(LoanPageQuerySchema, location="query")
+    @shared_docs.response(200, LoanPageSchema)
+    @shared_docs.alt_response(403, description="pool outside the party's scope, or purpose not declared")
+    @shared_docs.alt_response(404, description="no such pool, or no tape for the cut-off")
+    def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
+        """Loans of the cut-off's current tape as the policy lets this party see them (an
+        aggregate-only party that is not limited to its own loans: of the sealed snapshot's tape).
 
-    @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/loans")
-    class Loans(MethodView):
-        @blp.arguments(LoanPageQuerySchema, location="query")
-        @blp.response(200, LoanPageSchema)
-        @blp.alt_response(403, description="pool outside the party's scope, or purpose not declared")
-        @blp.alt_response(404, description="no such pool, or no tape for the cut-off")
-        def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
-            """Loans of the cut-off's current tape as the policy lets this party see them (an
-            aggregate-only party that is not limited to its own loans: of the sealed snapshot's tape).
+        Keyset pagination: pass the previous page's ``next_after`` as ``after``. Every page's
+        decisions are appended to the decision log.
+        """
+        party, purpose, tape = _scoped_tape(self.role, pool_id, cutoff, query["purpose"])
+        p = policy_party(party)
+        spec = policy().roles.get(party.role)
+        row_scoped = spec is not None and spec.row_scope != "pool"  # own loans only: not an aggregate
+        if not row_scoped and is_aggregate_only(policy(), p, purpose, pool_id):
+            # Even a page of bare rows tells how many loans a tape has: an aggregate-only party
+            # reads the sealed snapshot's tape (its loan count is the signed header's).
+            snap = _sealed_or_404(p, pool_id, cutoff, "loans")
+            tape = get_tape(get_db(), snapshot_tape_id(get_db(), snap))
+        try:
+            page = loan_page(
+                get_db(),
+                get_log_db(),
+                policy(),
+                party,
+                keys_for(pool_id),
+                tape,
+                purpose,
+                after=query["after"],
+                limit=query["limit"],
+            )
+        except PolicyError as exc:
+            fail(403, str(exc))
+        return {
+            "pool_id": pool_id,
+            "cutoff_date": cutoff,
+            "tape_id": tape.id,
+            "purpose": purpose,
+            "loans": page.loans,
+            "next_after": page.next_after,
+        }
 
-            Keyset pagination: pass the previous page's ``next_after`` as ``after``. Every page's
-            decisions are appended to the decision log.
-            """
-            party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
-            p = policy_party(party)
-            spec = policy().roles.get(party.role)
-            row_scoped = spec is not None and spec.row_scope != "pool"  # own loans only: not an aggregate
-            if not row_scoped and is_aggregate_only(policy(), p, purpose, pool_id):
-                # Even a page of bare rows tells how many loans a tape has: an aggregate-only party
-                # reads the sealed snapshot's tape (its loan count is the signed header's).
-                snap = _sealed_or_404(p, pool_id, cutoff, "loans")
-                tape = get_tape(get_db(), snapshot_tape_id(get_db(), snap))
-            try:
-                page = loan_page(
-                    get_db(),
-                    get_log_db(),
-                    policy(),
-                    party,
-                    keys_for(pool_id),
-                    tape,
-                    purpose,
-                    after=query["after"],
-                    limit=query["limit"],
-                )
-            except PolicyError as exc:
-                fail(403, str(exc))
+class Stats(AudienceResource):
+    @shared_docs.arguments(StatsQuerySchema, location="query")
+    @shared_docs.response(200, DisclosedStatsSchema)
+    @shared_docs.alt_response(403, description="pool outside the party's scope, or purpose not declared")
+    @shared_docs.alt_response(
+        404,
+        description="no such pool, no tape for the cut-off, or no sealed snapshot (aggregate-only)",
+    )
+    def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
+        """Whole-pool statistics of the cut-off (sums, counts, DPD buckets) the policy releases.
+
+        A party the policy allows aggregates only (investors; borrowers beyond their own loans)
+        gets the figures of the cut-off's sealed snapshot through disclosure control: each figure
+        with its unit and currency, or ``{"suppressed": true, "reason": ...}`` with one fixed text
+        when it rests on too few obligors or would isolate a few from figures released before."""
+        party, purpose, tape = _scoped_tape(self.role, pool_id, cutoff, query["purpose"])
+        if is_aggregate_only(policy(), policy_party(party), purpose, pool_id):
+            snap = _sealed_or_404(policy_party(party), pool_id, cutoff, "stats")
+            stats, withheld, table = controlled_stats(
+                get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
+            )
             return {
                 "pool_id": pool_id,
                 "cutoff_date": cutoff,
-                "tape_id": tape.id,
+                "tape_id": snapshot_tape_id(get_db(), snap),
+                "snapshot_id": snap.snapshot_id,
                 "purpose": purpose,
-                "loans": page.loans,
-                "next_after": page.next_after,
-            }
-
-    @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/stats")
-    class Stats(MethodView):
-        @blp.arguments(StatsQuerySchema, location="query")
-        @blp.response(200, DisclosedStatsSchema)
-        @blp.alt_response(403, description="pool outside the party's scope, or purpose not declared")
-        @blp.alt_response(
-            404,
-            description="no such pool, no tape for the cut-off, or no sealed snapshot (aggregate-only)",
-        )
-        def get(self, query: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
-            """Whole-pool statistics of the cut-off (sums, counts, DPD buckets) the policy releases.
-
-            A party the policy allows aggregates only (investors; borrowers beyond their own loans)
-            gets the figures of the cut-off's sealed snapshot through disclosure control: each figure
-            with its unit and currency, or ``{"suppressed": true, "reason": ...}`` with one fixed text
-            when it rests on too few obligors or would isolate a few from figures released before."""
-            party, purpose, tape = _scoped_tape(role, pool_id, cutoff, query["purpose"])
-            if is_aggregate_only(policy(), policy_party(party), purpose, pool_id):
-                snap = _sealed_or_404(policy_party(party), pool_id, cutoff, "stats")
-                stats, withheld, table = controlled_stats(
-                    get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
-                )
-                return {
-                    "pool_id": pool_id,
-                    "cutoff_date": cutoff,
-                    "tape_id": snapshot_tape_id(get_db(), snap),
-                    "snapshot_id": snap.snapshot_id,
-                    "purpose": purpose,
-                    "currency": table["currency"],
-                    "minor_unit": table["minor_unit"],
-                    "min_cohort": table["min_cohort"],
-                    "stats": stats,
-                    "withheld": withheld,
-                }
-            stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
-            return {
-                "pool_id": pool_id,
-                "cutoff_date": cutoff,
-                "tape_id": tape.id,
-                "purpose": purpose,
+                "currency": table["currency"],
+                "minor_unit": table["minor_unit"],
+                "min_cohort": table["min_cohort"],
                 "stats": stats,
                 "withheld": withheld,
             }
+        stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
+        return {
+            "pool_id": pool_id,
+            "cutoff_date": cutoff,
+            "tape_id": tape.id,
+            "purpose": purpose,
+            "stats": stats,
+            "withheld": withheld,
+        }
 
-    @blp.route("/pools/<pool_id>/cutoffs/<cutoff>/reports/<report_id>")
-    class Report(MethodView):
-        @blp.response(200, ReportSchema)
-        @blp.alt_response(
-            403, description="pool outside the party's scope, or the report is not for this role"
-        )
-        @blp.alt_response(404, description="no such pool, no registered report, or no sealed snapshot")
-        def get(self, pool_id: str, cutoff: str, report_id: str) -> dict[str, Any]:
-            """A registered report (fixed dimensions, see the policy's ``[[reports]]``) of the sealed
-            snapshot. Aggregate-only parties get it through disclosure control, like the statistics."""
-            party = require_role(role)
-            _scoped_pool(party, pool_id)
-            report = policy().aggregates.reports.get(report_id)
-            if report is None:
-                fail(404, f"no registered report {report_id!r}")
-            if role not in report.roles:
-                fail(403, f"report {report_id!r} is not for role {role!r}")
-            try:
-                snap = get_snapshot(get_db(), pool_id, cutoff)
-            except NotFound:
-                fail(404, f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
-            p = policy_party(party)
-            denied = report_denied_fields(policy(), p, report, DEFAULT_PURPOSE[role], pool_id)
-            if denied:
-                fail(
-                    403,
-                    f"report {report_id!r} is built from fields denied to role {role!r}: {', '.join(denied)}",
-                )
-            if is_aggregate_only(policy(), p, DEFAULT_PURPOSE[role], pool_id):
-                body = controlled_report(
-                    get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, report
-                )
-            else:
-                body = exact_report(get_db(), keys_for(pool_id), snap, report)
-            return {
-                "pool_id": pool_id,
-                "cutoff_date": cutoff,
-                "snapshot_id": snap.snapshot_id,
-                "report_id": report_id,
-                "dimensions": list(report.dimensions),
-                **body,
-            }
+class Report(AudienceResource):
+    @shared_docs.response(200, ReportSchema)
+    @shared_docs.alt_response(
+        403, description="pool outside the party's scope, or the report is not for this role"
+    )
+    @shared_docs.alt_response(404, description="no such pool, no registered report, or no sealed snapshot")
+    def get(self, pool_id: str, cutoff: str, report_id: str) -> dict[str, Any]:
+        """A registered report (fixed dimensions, see the policy's ``[[reports]]``) of the sealed
+        snapshot. Aggregate-only parties get it through disclosure control, like the statistics."""
+        party = require_role(self.role)
+        scoped_pool(party, pool_id)
+        report = policy().aggregates.reports.get(report_id)
+        if report is None:
+            fail(404, f"no registered report {report_id!r}")
+        if self.role not in report.roles:
+            fail(403, f"report {report_id!r} is not for role {self.role!r}")
+        try:
+            snap = get_snapshot(get_db(), pool_id, cutoff)
+        except NotFound:
+            fail(404, f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
+        p = policy_party(party)
+        denied = report_denied_fields(policy(), p, report, DEFAULT_PURPOSE[self.role], pool_id)
+        if denied:
+            fail(
+                403,
+                f"report {report_id!r} is built from fields denied to role {self.role!r}: "
+                f"{', '.join(denied)}",
+            )
+        if is_aggregate_only(policy(), p, DEFAULT_PURPOSE[self.role], pool_id):
+            body = controlled_report(
+                get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, report
+            )
+        else:
+            body = exact_report(get_db(), keys_for(pool_id), snap, report)
+        return {
+            "pool_id": pool_id,
+            "cutoff_date": cutoff,
+            "snapshot_id": snap.snapshot_id,
+            "report_id": report_id,
+            "dimensions": list(report.dimensions),
+            **body,
+        }
 
-    # Give the generated classes distinct endpoint names per blueprint.
-    _ = (Loans, Stats, Report)
+
+def register_view_routes(blp: Blueprint, role: str) -> None:
+    """Mount ``/pools`` (but for platforms), ``.../loans``, ``.../stats`` and ``.../reports`` on ``blp``
+    for parties of ``role``."""
+    if role != "platform":
+        mount(blp, "/pools", ScopedPools, role)
+    cutoff = "/pools/<pool_id>/cutoffs/<cutoff>"
+    mount(blp, f"{cutoff}/loans", Loans, role)
+    mount(blp, f"{cutoff}/stats", Stats, role)
+    mount(blp, f"{cutoff}/reports/<report_id>", Report, role)
 
 
 def audience_blueprint(role: str, url: str, description: str) -> Blueprint:
@@ -271,11 +239,19 @@ def audience_blueprint(role: str, url: str, description: str) -> Blueprint:
     return blp
 
 
+#: What each reading audience's blueprint is for (the platform's own is :mod:`.platform`).
+_DESCRIPTIONS = {
+    "trustee": "Trustee / SPV manager: loan-level economics",
+    "rating_agency": "Rating agencies: pseudonymised loan-level data",
+    "investor": "Investors: aggregates and proven claims",
+    "auditor": "Auditors: masked or generalised fields",
+    "regulator": "Regulators: raw on lawful request, every access logged",
+    "borrower": "Borrowers: their own loans",
+}
+
+#: One read-view blueprint per audience but the platform, in the order of the audience table.
 AUDIENCES = [
-    audience_blueprint("trustee", "/trustee", "Trustee / SPV manager: loan-level economics"),
-    audience_blueprint("rating_agency", "/rating-agency", "Rating agencies: pseudonymised loan-level data"),
-    audience_blueprint("investor", "/investor", "Investors: aggregates (and, later, proofs)"),
-    audience_blueprint("auditor", "/auditor", "Auditors: masked or generalised fields"),
-    audience_blueprint("regulator", "/regulator", "Regulators: raw on lawful request, every access logged"),
-    audience_blueprint("borrower", "/borrower", "Borrowers: their own loans"),
+    audience_blueprint(role, prefix, _DESCRIPTIONS[role])
+    for role, prefix in ROLE_PREFIXES.items()
+    if role != "platform"
 ]

@@ -23,8 +23,8 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError
 
 from proofs.errors import EncodingError, VerificationError
 from proofs.signing import parse_public_key
@@ -34,8 +34,9 @@ from proofs.witness import verify_cosignature
 from ..bounded_json import JsonLimitError, loads_body
 from ..storage import Conflict, NotFound
 from ..witnesses import cosignatures_of, get_witness, list_witnesses, register_witness, store_cosignature
-from .common import fail, get_db, require_admin, require_role
-from .views import _scoped_pool
+from .audiences import ROLE_PREFIXES
+from .common import AudienceResource, fail, get_db, header_signer, mount, require_admin, shared_docs
+from .schemas import CosignatureSchema, SnapshotCosignaturesSchema, WitnessCreateSchema, WitnessSchema
 
 #: Audiences whose parties may act as witnesses (post cosignatures).
 WITNESS_ROLES = ("trustee", "rating_agency", "auditor", "regulator")
@@ -43,63 +44,6 @@ WITNESS_ROLES = ("trustee", "rating_agency", "auditor", "regulator")
 admin_blp = Blueprint(
     "witness_admin", __name__, url_prefix="/admin/witnesses", description="Gateway operator: witness keys"
 )
-
-
-class WitnessCreateSchema(Schema):
-    """A witness to register."""
-
-    class Meta:
-        unknown = RAISE
-
-    name = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$"))
-    public_key = fields.String(
-        required=True, validate=validate.Length(max=400), metadata={"description": "PEM or 64 hex characters"}
-    )
-
-
-class WitnessSchema(Schema):
-    """A registered witness."""
-
-    key_id = fields.String(required=True)
-    name = fields.String(required=True)
-    public_key_hex = fields.String(required=True)
-    registered_at = fields.String(required=True)
-
-
-class CosignatureSchema(Schema):
-    """A ``poolproof/cosignature/v1`` document (checked by :mod:`proofs.witness`)."""
-
-    class Meta:
-        unknown = RAISE
-
-    format = fields.String(required=True)
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    snapshot_id = fields.String(required=True)
-    sequence = fields.Integer(required=True, strict=True)
-    header_hash = fields.String(required=True)
-    key_id = fields.String(required=True)
-    cosigned_at = fields.String(required=True)
-    sig = fields.String(required=True)
-
-
-class CosignedBySchema(Schema):
-    """One witness that cosigned a snapshot."""
-
-    key_id = fields.String(required=True)
-    name = fields.String(required=True)
-    cosigned_at = fields.String(required=True)
-
-
-class SnapshotCosignaturesSchema(Schema):
-    """Who has cosigned one snapshot, and the cosignatures themselves."""
-
-    pool_id = fields.String(required=True)
-    cutoff_date = fields.String(required=True)
-    snapshot_id = fields.String(required=True)
-    header_hash = fields.String(required=True)
-    cosigned_by = fields.List(fields.Nested(CosignedBySchema), required=True)
-    cosignatures = fields.List(fields.Dict(), required=True)
 
 
 def _body(schema: Schema) -> dict[str, Any]:
@@ -133,7 +77,7 @@ class Witnesses(MethodView):
             fail(422, f"public_key: not an Ed25519 public key in PEM or hex ({exc})")
         try:
             return register_witness(get_db(), body["name"], key).summary()
-        except Conflict as exc:
+        except Conflict as exc:  # until Conflict derives from GatewayError
             fail(409, str(exc))
 
     @admin_blp.response(200, WitnessSchema(many=True))
@@ -143,14 +87,12 @@ class Witnesses(MethodView):
         return [w.summary() for w in list_witnesses(get_db())]
 
 
-def _scoped_snapshot(role: str, pool_id: str, cutoff: str) -> Any:
+def _scoped_snapshot(party: Any, pool_id: str, cutoff: str) -> Any:
     from ..snapshots import get_snapshot
 
-    party = require_role(role)
-    _scoped_pool(party, pool_id)
     try:
         return get_snapshot(get_db(), pool_id, cutoff)
-    except NotFound as exc:
+    except NotFound as exc:  # until NotFound derives from GatewayError
         fail(404, str(exc))
 
 
@@ -172,7 +114,52 @@ def _listing(snap: Any) -> dict[str, Any]:
     }
 
 
+class Cosignatures(AudienceResource):
+    @shared_docs.response(200, SnapshotCosignaturesSchema)
+    @shared_docs.alt_response(403, description="pool outside the party's scope")
+    @shared_docs.alt_response(404, description="no sealed snapshot for the cut-off")
+    def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+        """Who has cosigned this snapshot's header, with the cosignatures."""
+        return _listing(_scoped_snapshot(self.caller(pool_id), pool_id, cutoff))
+
+
+class PostedCosignatures(Cosignatures):
+    @shared_docs.doc(requestBody={"content": {"application/json": {"schema": CosignatureSchema}}})
+    @shared_docs.response(201, SnapshotCosignaturesSchema)
+    @shared_docs.alt_response(
+        403, description="pool outside the party's scope, or not a registered witness key"
+    )
+    @shared_docs.alt_response(404, description="no sealed snapshot for the cut-off")
+    @shared_docs.alt_response(422, description="malformed, or does not verify over this snapshot's header")
+    def post(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+        """Add a registered witness's cosignature of this header (checked before it is stored).
+
+        The body is a ``poolproof/cosignature/v1`` document (``poolproof-audit verify-snapshot
+        --cosign``)."""
+        snap = _scoped_snapshot(self.caller(pool_id), pool_id, cutoff)
+        body = _body(CosignatureSchema())
+        witness = get_witness(get_db(), str(body["key_id"]))
+        if witness is None:
+            fail(
+                403,
+                f"key {body['key_id']} is not a registered witness (the operator registers them)",
+            )
+        header = verify_header(snap.header, header_signer(snap), lane_sets={snap.lanes.name})
+        try:
+            verify_cosignature(body, header, witness.public_key)
+        except EncodingError as exc:
+            fail(422, f"malformed cosignature: {exc}")
+        except VerificationError as exc:
+            fail(
+                422,
+                f"the cosignature does not verify over this snapshot's header ({exc.check}): {exc}",
+            )
+        store_cosignature(get_db(), snap.snapshot_id, body)
+        return _listing(snap)
+
+
 def _audience_blueprint(role: str, prefix: str) -> Blueprint:
+    """The cosignature blueprint of one audience: witnesses read and post, the others read."""
     blp = Blueprint(
         f"{role}_witnesses",
         __name__,
@@ -180,71 +167,10 @@ def _audience_blueprint(role: str, prefix: str) -> Blueprint:
         description=f"Witness cosignatures of snapshot headers for {role.replace('_', ' ')}s"
         + (" (read and post)" if role in WITNESS_ROLES else " (read)"),
     )
-
-    if role in WITNESS_ROLES:
-
-        @blp.route("/pools/<pool_id>/snapshots/<cutoff>/cosignatures")
-        class PostedCosignatures(MethodView):
-            @blp.doc(requestBody={"content": {"application/json": {"schema": CosignatureSchema}}})
-            @blp.response(201, SnapshotCosignaturesSchema)
-            @blp.alt_response(
-                403, description="pool outside the party's scope, or not a registered witness key"
-            )
-            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
-            @blp.alt_response(422, description="malformed, or does not verify over this snapshot's header")
-            def post(self, pool_id: str, cutoff: str) -> dict[str, Any]:
-                """Add a registered witness's cosignature of this header (checked before it is stored).
-
-                The body is a ``poolproof/cosignature/v1`` document (``poolproof-audit verify-snapshot
-                --cosign``)."""
-                from .snapshots import header_signer
-
-                snap = _scoped_snapshot(role, pool_id, cutoff)
-                body = _body(CosignatureSchema())
-                witness = get_witness(get_db(), str(body["key_id"]))
-                if witness is None:
-                    fail(
-                        403,
-                        f"key {body['key_id']} is not a registered witness (the operator registers them)",
-                    )
-                header = verify_header(snap.header, header_signer(snap), lane_sets={snap.lanes.name})
-                try:
-                    verify_cosignature(body, header, witness.public_key)
-                except EncodingError as exc:
-                    fail(422, f"malformed cosignature: {exc}")
-                except VerificationError as exc:
-                    fail(
-                        422,
-                        f"the cosignature does not verify over this snapshot's header ({exc.check}): {exc}",
-                    )
-                store_cosignature(get_db(), snap.snapshot_id, body)
-                return _listing(snap)
-
-            @blp.response(200, SnapshotCosignaturesSchema)
-            @blp.alt_response(403, description="pool outside the party's scope")
-            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
-            def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
-                """Who has cosigned this snapshot's header, with the cosignatures."""
-                return _listing(_scoped_snapshot(role, pool_id, cutoff))
-
-        _ = PostedCosignatures
-    else:
-
-        @blp.route("/pools/<pool_id>/snapshots/<cutoff>/cosignatures")
-        class Cosignatures(MethodView):
-            @blp.response(200, SnapshotCosignaturesSchema)
-            @blp.alt_response(403, description="pool outside the party's scope")
-            @blp.alt_response(404, description="no sealed snapshot for the cut-off")
-            def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
-                """Who has cosigned this snapshot's header, with the cosignatures."""
-                return _listing(_scoped_snapshot(role, pool_id, cutoff))
-
-        _ = Cosignatures
+    resource = PostedCosignatures if role in WITNESS_ROLES else Cosignatures
+    mount(blp, "/pools/<pool_id>/snapshots/<cutoff>/cosignatures", resource, role)
     return blp
 
 
-def register(api: Api, prefixes: dict[str, str]) -> None:
-    """Mount the witness blueprints on the app's API: the operator's, and one per audience prefix."""
-    api.register_blueprint(admin_blp)
-    for role, prefix in prefixes.items():
-        api.register_blueprint(_audience_blueprint(role, prefix))
+#: One cosignature blueprint per audience, in the order of the audience table.
+AUDIENCE_BLUEPRINTS = [_audience_blueprint(role, prefix) for role, prefix in ROLE_PREFIXES.items()]

@@ -341,7 +341,7 @@ def test_seal_progress_is_visible_while_running(gw: Gateway) -> None:
 
 def test_server_start_resumes_a_crashed_job(local: dict[str, Any]) -> None:
     from gateway import create_app
-    from gateway.api.snapshots import job_runner, resume_running_jobs
+    from gateway.jobs import job_runner, resume_running_jobs
 
     db, master, cutoff, inst = local["db"], local["master"], local["cutoff"], local["inst"]
     job, _ = start_seal_job(db, master, "P1", cutoff, SETTINGS)

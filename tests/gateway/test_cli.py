@@ -195,7 +195,7 @@ def test_seal_shows_progress_with_rate_and_eta_on_stderr_and_json_on_stdout(tmp_
 
 
 def test_an_output_file_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
-    from gateway.cli_common import written_whole
+    from gateway.cli._common import written_whole
 
     target = tmp_path / "tape.jsonl"
 

@@ -20,6 +20,7 @@ import waitress
 from waitress.server import MultiSocketServer
 
 from gateway import create_app
+from gateway.api.audiences import ROLE_PREFIXES
 from gateway.decisions import connect_log, log_path_for, verify_stored_log
 from gateway.importers.lendingclub import LENDINGCLUB_AS_OF
 from policies import Party, load_policy
@@ -126,15 +127,7 @@ def _submit(
     return dict(r.json())
 
 
-ROLE_PREFIX = {
-    "platform": "platform",
-    "trustee": "trustee",
-    "rating_agency": "rating-agency",
-    "investor": "investor",
-    "auditor": "auditor",
-    "regulator": "regulator",
-    "borrower": "borrower",
-}
+ROLE_PREFIX = {role: prefix.lstrip("/") for role, prefix in ROLE_PREFIXES.items()}
 
 
 def _loans(deal: dict[str, Any], role: str, pool: str, cutoff: str, **params: Any) -> requests.Response:

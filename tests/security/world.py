@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import create_app
+from gateway.api.audiences import ROLE_PREFIXES
 from gateway.demo import DemoInstance, init_instance
 from gateway.signing import public_key_bytes, sign_tape
 from gateway.storage import add_obligor_key, create_party, grant_pool
@@ -28,15 +29,7 @@ from tests.gateway.helpers import CUTOFF, cn_row, jsonl
 POOL = "P1"
 N_LOANS = 20
 ROLES = ("platform", "trustee", "rating_agency", "investor", "auditor", "regulator", "borrower")
-PREFIX = {
-    "platform": "/platform",
-    "trustee": "/trustee",
-    "rating_agency": "/rating-agency",
-    "investor": "/investor",
-    "auditor": "/auditor",
-    "regulator": "/regulator",
-    "borrower": "/borrower",
-}
+PREFIX = ROLE_PREFIXES
 #: A claim every claim-capable role may ask for under the default policy (the registered 90+ trigger).
 CLAIM = {
     "type": "ratio",

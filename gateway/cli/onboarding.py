@@ -1,5 +1,5 @@
 """``poolproof pools create|list|show`` and ``poolproof parties add|list|show``: the operator's
-onboarding commands, working on the instance's database directly (mounted by ``gateway/cli.py``).
+onboarding commands, working on the instance's database directly (mounted by :mod:`gateway.cli`).
 
 Each command is atomic (:mod:`gateway.onboarding`), says what to do next, and takes ``--json``.
 """
@@ -14,19 +14,18 @@ import click
 
 from proofs.exit_codes import ExitCode
 
-from .cli import _db_opt, _key_opt, _paths
-from .cli_common import CliFailure, emit, json_option
-from .pools import PRESETS, PoolConfig
-from .storage import ROLES, Conflict, NotFound, PartyRecord, StorageError
-from .units import Currency, bps, currency, money
+from ..pools import PRESETS, PoolConfig
+from ..storage import ROLES, Conflict, NotFound, PartyRecord, StorageError
+from ..units import Currency, bps, currency, money
+from ._common import CliFailure, database_and_key, db_option, emit, json_option, master_key_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _open_db(db_path: str | None) -> Any:
-    from .db import connect, migrate
+    from ..db import connect, migrate
 
-    dbp, _ = _paths(db_path, None)
+    dbp, _ = database_and_key(db_path, None)
     if not dbp.exists():
         raise CliFailure(ExitCode.UNUSABLE, f"no database at {dbp} (run 'poolproof init' first)")
     db = connect(dbp)
@@ -35,9 +34,9 @@ def _open_db(db_path: str | None) -> Any:
 
 
 def _master_key(db_path: str | None, master_key_file: str | None) -> bytes:
-    from .keyring import KeyringError, load_master_key
+    from ..keyring import KeyringError, load_master_key
 
-    _, kp = _paths(db_path, master_key_file)
+    _, kp = database_and_key(db_path, master_key_file)
     try:
         return load_master_key(key_file=kp)
     except KeyringError as exc:
@@ -145,8 +144,8 @@ def pools_group() -> None:
 @click.argument("pool_id")
 @click.option("--platform", "platform_id", required=True, help="the platform party that owns the pool")
 @pool_settings_options
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 @json_option
 def pools_create(
     pool_id: str,
@@ -157,8 +156,8 @@ def pools_create(
     **settings: Any,
 ) -> None:
     """Create POOL_ID for an existing platform (for a new one, 'parties add --pool' does both at once)."""
-    from .onboarding import OnboardingError, check_identifier
-    from .storage import create_pool
+    from ..onboarding import OnboardingError, check_identifier
+    from ..storage import create_pool
 
     try:
         check_identifier("pool id", pool_id)
@@ -192,12 +191,12 @@ def pools_create(
 
 
 @pools_group.command("list")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 @json_option
 def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every pool with its owner, preset and currency."""
-    from .storage import get_pool
+    from ..storage import get_pool
 
     db = _open_db(db_path)
     try:
@@ -217,12 +216,12 @@ def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) 
 
 @pools_group.command("show")
 @click.argument("pool_id")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 @json_option
 def pools_show(pool_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One pool: settings with their units, tapes and snapshots, and who may see it."""
-    from .storage import get_pool, list_tapes
+    from ..storage import get_pool, list_tapes
 
     db = _open_db(db_path)
     try:
@@ -305,8 +304,8 @@ def parties_group() -> None:
     "--obligor-key", "obligor_keys", multiple=True, help="borrower's obligor_pseudo_id (repeatable)"
 )
 @pool_settings_options
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 @json_option
 def parties_add(
     party_id: str,
@@ -326,10 +325,10 @@ def parties_add(
     The API key is what '--api-key' means in this party's own commands (submit, get, claim). A refusal
     leaves nothing behind.
     """
-    from .access_admin import creation_changes
-    from .access_cli import record_changes
-    from .onboarding import OnboardingError, register_party
-    from .signing import load_private_key, public_key_bytes
+    from ..access_admin import creation_changes
+    from ..onboarding import OnboardingError, register_party
+    from ..signing import load_private_key, public_key_bytes
+    from .access import record_changes
 
     pk: bytes | None = None
     try:
@@ -373,7 +372,7 @@ def parties_add(
         raise CliFailure(ExitCode.UNUSABLE, str(exc)) from None
     finally:
         db.conn.close()
-    record_changes(_paths(db_path, None)[0], creation_changes(party, record))
+    record_changes(database_and_key(db_path, None)[0], creation_changes(party, record))
     pool = party.pools[0] if party.pools else "POOL"
     lines = [
         *_party_lines(party),
@@ -392,12 +391,12 @@ def parties_add(
 
 
 @parties_group.command("list")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 @json_option
 def parties_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every party with its role and pools (never key material)."""
-    from .storage import list_parties
+    from ..storage import list_parties
 
     db = _open_db(db_path)
     try:
@@ -414,12 +413,12 @@ def parties_list(db_path: str | None, master_key_file: str | None, as_json: bool
 
 @parties_group.command("show")
 @click.argument("party_id")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 @json_option
 def parties_show(party_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One party: role, pools, public key, obligor keys (never API keys)."""
-    from .storage import get_party
+    from ..storage import get_party
 
     db = _open_db(db_path)
     try:
@@ -448,8 +447,8 @@ def witnesses_group() -> None:
     help="the witness's public key file (KEYFILE.pub from 'poolproof-audit new-witness-key KEYFILE')",
 )
 @click.option("--public-key", default=None, help="the witness's Ed25519 public key, PEM or 64 hex digits")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 @json_option
 def witnesses_add(
     name: str,
@@ -466,7 +465,7 @@ def witnesses_add(
     from proofs.errors import EncodingError
     from proofs.signing import parse_public_key
 
-    from .witnesses import register_witness
+    from ..witnesses import register_witness
 
     if (public_key_from is None) == (public_key is None):
         raise CliFailure(ExitCode.UNUSABLE, "give exactly one of --public-key-from FILE and --public-key KEY")
@@ -498,12 +497,12 @@ def witnesses_add(
 
 
 @witnesses_group.command("list")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 @json_option
 def witnesses_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every registered witness with its key id."""
-    from .witnesses import list_witnesses
+    from ..witnesses import list_witnesses
 
     db = _open_db(db_path)
     try:

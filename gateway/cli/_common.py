@@ -1,4 +1,8 @@
-"""What every ``poolproof`` command shares: exit codes, ``--json`` output, gateway calls without tracebacks.
+"""What every ``poolproof`` command shares: exit codes, ``--json`` output, the instance's file options,
+gateway calls without tracebacks.
+
+This module exists so that the command-group modules import their shared options from one place and never
+from the entry point (:mod:`gateway.cli`), which imports them: no import cycle.
 
 Exit codes are the one table in :mod:`proofs.exit_codes`. A command fails by raising :class:`CliFailure`
 (one line on stderr, the table's code); an HTTP answer becomes a failure through :func:`http_failure`, and
@@ -19,6 +23,8 @@ import click
 
 from proofs.exit_codes import ExitCode
 
+from ..instance import instance_paths
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -34,6 +40,32 @@ class CliFailure(click.ClickException):
     def show(self, file: IO[Any] | None = None) -> None:
         """One line on stderr (the message's own line breaks are kept: some list rows)."""
         click.echo(f"Error: {self.format_message()}", err=True, file=file)
+
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    default=None,
+    help="SQLite file (env POOLPROOF_DATABASE; default: in the instance folder)",
+)
+"""``--db``: the instance's SQLite file, declared once for every command that opens the database."""
+
+master_key_option = click.option(
+    "--master-key-file", default=None, help="master key file (env POOLPROOF_MASTER_KEY_FILE)"
+)
+"""``--master-key-file``: the instance's master key, declared once for every command that reads it."""
+
+
+def database_and_key(db: str | None, key_file: str | None) -> tuple[Path, Path]:
+    """The database file and master-key file a command uses: the options given, else the environment, else
+    the instance folder (:func:`gateway.instance.instance_paths`)."""
+    paths = instance_paths(db, key_file)
+    return paths.database, paths.master_key
+
+
+def app_config(database: Path, master_key: Path) -> dict[str, Any]:
+    """The Flask configuration of an app over this database and master key."""
+    return {"DATABASE": str(database), "MASTER_KEY_FILE": str(master_key)}
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print the result as one JSON document")

@@ -22,8 +22,10 @@ from typing import Any, BinaryIO, NoReturn
 
 import click
 
-from gateway.importers.report import DEFAULT_MAX_LISTED, ImportReport, Problem
 from proofs.exit_codes import ExitCode
+
+from ..importers.report import DEFAULT_MAX_LISTED, ImportReport, Problem
+from ._common import database_and_key, db_option, master_key_option
 
 _HELP = """Import a platform's loan-tape CSV export through a column mapping.
 
@@ -46,8 +48,8 @@ def _fail(message: str, code: ExitCode = ExitCode.UNUSABLE) -> NoReturn:
 
 
 def _resolve_mapping(ref: str) -> Any:
-    from gateway.importers.mapping import MappingError, load_mapping
-    from gateway.mappings import mapping_path, shipped_mappings
+    from ..importers.mapping import MappingError, load_mapping
+    from ..mappings import mapping_path, shipped_mappings
 
     path: Path | str = ref
     if not (ref.endswith(".toml") or os.sep in ref or Path(ref).is_file()):
@@ -65,8 +67,8 @@ def _detect_mapping(source: Path) -> Any:
     """The one shipped mapping whose columns are all in SOURCE's header (read as that mapping says)."""
     import csv
 
-    from gateway.importers.mapping import load_mapping
-    from gateway.mappings import mapping_path, shipped_mappings
+    from ..importers.mapping import load_mapping
+    from ..mappings import mapping_path, shipped_mappings
 
     fits = []
     for name in shipped_mappings():
@@ -222,8 +224,8 @@ def _rejected(report: ImportReport, report_path: str | None, as_json: bool) -> N
 @click.option(
     "--progress/--no-progress", default=None, help="progress bar on stderr (default: when a terminal)"
 )
-@click.option("--db", "db_path", default=None, help="SQLite file (env POOLPROOF_DATABASE)")
-@click.option("--master-key-file", default=None, help="master key file (env POOLPROOF_MASTER_KEY_FILE)")
+@db_option
+@master_key_option
 def import_cmd(
     source: str,
     mapping_ref: str | None,
@@ -238,8 +240,8 @@ def import_cmd(
     db_path: str | None,
     master_key_file: str | None,
 ) -> None:
-    from gateway.importers import tape_v1
-    from gateway.importers.mapped_csv import read_mapped_csv
+    from ..importers import tape_v1
+    from ..importers.mapped_csv import read_mapped_csv
 
     if not (out or pool_id):
         _fail("give --out FILE (write the tape) or --pool ID (ingest it into that pool)")
@@ -364,14 +366,13 @@ def _ingest(
     as_json: bool,
 ) -> dict[str, Any]:
     """Ingest the JSONL tape in ``body``; the gateway's rejections are reported by source line."""
-    from gateway.cli import _paths
-    from gateway.db import connect, migrate
-    from gateway.ingest import TapeRejected, ingest_tape
-    from gateway.keyring import KeyringError, load_master_key
-    from gateway.storage import NotFound, StorageError, get_pool, pool_keys
-    from gateway.validation import ROW_FIELD
+    from ..db import connect, migrate
+    from ..ingest import TapeRejected, ingest_tape
+    from ..keyring import KeyringError, load_master_key
+    from ..storage import NotFound, StorageError, get_pool, pool_keys
+    from ..validation import ROW_FIELD
 
-    dbp, kp = _paths(db_path, key_file)
+    dbp, kp = database_and_key(db_path, key_file)
     if not dbp.exists():
         _fail(f"no database at {dbp}: run 'poolproof init' first, or give --db")
     try:

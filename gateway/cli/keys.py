@@ -9,13 +9,13 @@ from pathlib import Path
 
 import click
 
-from .cli import _app_config, _db_opt, _key_opt, _paths
+from ._common import app_config, database_and_key, db_option, master_key_option
 
 
 def _gateway_key_file(dbp: Path, kp: Path) -> Path:
-    from .gateway_key import gateway_key_path
+    from ..gateway_key import gateway_key_path
 
-    return gateway_key_path(_app_config(dbp, kp))
+    return gateway_key_path(app_config(dbp, kp))
 
 
 @click.group("keys")
@@ -24,14 +24,14 @@ def keys_group() -> None:
 
 
 @keys_group.command("rotate-master")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 def rotate_master(db_path: str | None, master_key_file: str | None) -> None:
     """Re-wrap every pool data key under a new master key (re-run to finish an interrupted rotation)."""
-    from .key_management import KeyManagementError, rotate_master_key
-    from .keyring import KeyringError
+    from ..key_management import KeyManagementError, rotate_master_key
+    from ..keyring import KeyringError
 
-    dbp, kp = _paths(db_path, master_key_file)
+    dbp, kp = database_and_key(db_path, master_key_file)
     try:
         done = rotate_master_key(dbp, kp)
     except (KeyManagementError, KeyringError) as exc:
@@ -44,14 +44,14 @@ def rotate_master(db_path: str | None, master_key_file: str | None) -> None:
 
 
 @keys_group.command("rotate-gateway")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
     """Replace the gateway signing key; the history records the new key, vouched for by the old one."""
-    from .gateway_key import GatewayKeyError
-    from .key_management import rotate_gateway_key
+    from ..gateway_key import GatewayKeyError
+    from ..key_management import rotate_gateway_key
 
-    dbp, kp = _paths(db_path, master_key_file)
+    dbp, kp = database_and_key(db_path, master_key_file)
     try:
         done = rotate_gateway_key(_gateway_key_file(dbp, kp))
     except GatewayKeyError as exc:
@@ -65,14 +65,14 @@ def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
 @keys_group.command("revoke-gateway")
 @click.argument("key_id")
 @click.option("--reason", required=True, help="why, e.g. 'retired key file leaked' (published)")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 def revoke_gateway(key_id: str, reason: str, db_path: str | None, master_key_file: str | None) -> None:
     """Revoke a retired gateway signing key in the history (signed by the current key)."""
-    from .gateway_key import GatewayKeyError
-    from .key_management import KeyManagementError, revoke_gateway_key
+    from ..gateway_key import GatewayKeyError
+    from ..key_management import KeyManagementError, revoke_gateway_key
 
-    dbp, kp = _paths(db_path, master_key_file)
+    dbp, kp = database_and_key(db_path, master_key_file)
     try:
         done = revoke_gateway_key(_gateway_key_file(dbp, kp), key_id, reason)
     except (GatewayKeyError, KeyManagementError) as exc:
@@ -84,18 +84,18 @@ def revoke_gateway(key_id: str, reason: str, db_path: str | None, master_key_fil
 
 
 @keys_group.command("history")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 def history(db_path: str | None, master_key_file: str | None) -> None:
     """Print the gateway key history (JSON)."""
-    from .key_management import load_history
+    from ..key_management import load_history
 
-    dbp, kp = _paths(db_path, master_key_file)
+    dbp, kp = database_and_key(db_path, master_key_file)
     click.echo(json.dumps(load_history(_gateway_key_file(dbp, kp)), indent=1, sort_keys=True))
 
 
 def _key_files(dbp: Path, kp: Path) -> list[Path]:
-    from .key_management import history_path
+    from ..key_management import history_path
 
     gk = _gateway_key_file(dbp, kp)
     retired = sorted(kp.parent.glob(kp.name + ".retired-*"))
@@ -105,13 +105,13 @@ def _key_files(dbp: Path, kp: Path) -> list[Path]:
 @click.command("backup")
 @click.argument("dest", type=click.Path(file_okay=False))
 @click.option("--no-keys", is_flag=True, help="copy only the databases (keep the keys elsewhere)")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 def backup_cmd(dest: str, no_keys: bool, db_path: str | None, master_key_file: str | None) -> None:
     """Write a consistent backup (databases via SQLite's online backup, key files, manifest) to DEST."""
-    from .key_management import KeyManagementError, backup
+    from ..key_management import KeyManagementError, backup
 
-    dbp, kp = _paths(db_path, master_key_file)
+    dbp, kp = database_and_key(db_path, master_key_file)
     try:
         manifest = backup(dbp, dest, [] if no_keys else _key_files(dbp, kp))
     except (KeyManagementError, FileExistsError) as exc:
@@ -124,13 +124,13 @@ def backup_cmd(dest: str, no_keys: bool, db_path: str | None, master_key_file: s
 @click.command("restore")
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @click.option("--force", is_flag=True, help="overwrite existing files")
-@_db_opt
-@_key_opt
+@db_option
+@master_key_option
 def restore_cmd(src: str, force: bool, db_path: str | None, master_key_file: str | None) -> None:
     """Check a backup (SHA-256 of every file, integrity of every database) and restore it."""
-    from .key_management import KeyManagementError, restore
+    from ..key_management import KeyManagementError, restore
 
-    dbp, kp = _paths(db_path, master_key_file)
+    dbp, kp = database_and_key(db_path, master_key_file)
     try:
         written = restore(src, dbp, kp.parent, force=force)
     except KeyManagementError as exc:

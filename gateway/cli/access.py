@@ -20,7 +20,7 @@ import sqlite_utils
 
 from proofs.exit_codes import ExitCode
 
-from .access_admin import (
+from ..access_admin import (
     AccessChange,
     ApiKeyRecord,
     add_grant,
@@ -31,8 +31,8 @@ from .access_admin import (
     revoke_key,
     withdraw_grant,
 )
-from .cli import _db_opt, _paths
-from .storage import StorageError
+from ..storage import StorageError
+from ._common import database_and_key, db_option
 
 CLI_ACTOR = "operator:cli"
 
@@ -45,9 +45,9 @@ class AccessRefused(click.ClickException):
 
 @contextmanager
 def _database(db_path: str | None) -> Iterator[tuple[sqlite_utils.Database, Path]]:
-    from .db import connect, migrate
+    from ..db import connect, migrate
 
-    dbp, _ = _paths(db_path, None)
+    dbp, _ = database_and_key(db_path, None)
     if not dbp.exists():
         raise AccessRefused(f"no database at {dbp}; run 'poolproof init' first")
     db = connect(dbp)
@@ -62,7 +62,7 @@ def record_changes(dbp: Path, changes: Iterable[AccessChange]) -> None:
     """Append ``changes`` to the decision log next to the database at ``dbp``, made by ``operator:cli``."""
     from policies import load_policy
 
-    from .decisions import connect_log, log_path_for
+    from ..decisions import connect_log, log_path_for
 
     log_db = connect_log(os.environ.get("POOLPROOF_DECISION_LOG_DATABASE") or log_path_for(dbp))
     try:
@@ -92,7 +92,7 @@ def api_keys_group() -> None:
 
 
 @api_keys_group.command("issue")
-@_db_opt
+@db_option
 @click.argument("party_id")
 @click.option("--label", default="", help="what the key is for (shown in listings)")
 @click.option(
@@ -119,7 +119,7 @@ def issue_cmd(db_path: str | None, party_id: str, label: str, expires_at: str | 
 
 
 @api_keys_group.command("list")
-@_db_opt
+@db_option
 @click.argument("party_id")
 @_json_opt
 def list_cmd(db_path: str | None, party_id: str, as_json: bool) -> None:
@@ -133,7 +133,7 @@ def list_cmd(db_path: str | None, party_id: str, as_json: bool) -> None:
 
 
 @api_keys_group.command("revoke")
-@_db_opt
+@db_option
 @click.argument("party_id")
 @click.argument("key_id")
 @_json_opt
@@ -155,7 +155,7 @@ def grants_group() -> None:
 
 
 @grants_group.command("add")
-@_db_opt
+@db_option
 @click.argument("party_id")
 @click.argument("pool_id")
 def grant_add_cmd(db_path: str | None, party_id: str, pool_id: str) -> None:
@@ -171,7 +171,7 @@ def grant_add_cmd(db_path: str | None, party_id: str, pool_id: str) -> None:
 
 
 @grants_group.command("remove")
-@_db_opt
+@db_option
 @click.argument("party_id")
 @click.argument("pool_id")
 def grant_remove_cmd(db_path: str | None, party_id: str, pool_id: str) -> None:
@@ -186,7 +186,7 @@ def grant_remove_cmd(db_path: str | None, party_id: str, pool_id: str) -> None:
 
 
 @grants_group.command("list")
-@_db_opt
+@db_option
 @click.argument("party_id")
 @_json_opt
 def grant_list_cmd(db_path: str | None, party_id: str, as_json: bool) -> None:

@@ -1,5 +1,5 @@
 """``poolproof seal`` and ``poolproof demo``: thin click commands over :mod:`gateway.sealing` and
-:mod:`gateway.demo` (mounted on the ``poolproof`` group by ``gateway/cli.py``)."""
+:mod:`gateway.demo` (mounted on the ``poolproof`` group by :mod:`gateway.cli`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,15 @@ import click
 
 from proofs.exit_codes import ExitCode
 
-from .cli import _paths
-from .cli_common import CliFailure, emit, json_option, url_option
+from ._common import (
+    CliFailure,
+    database_and_key,
+    db_option,
+    emit,
+    json_option,
+    master_key_option,
+    url_option,
+)
 
 
 @click.command("seal")
@@ -35,8 +42,8 @@ from .cli_common import CliFailure, emit, json_option, url_option
     help="run the chunks on a Dask cluster: tls://HOST:PORT, or tcp:// on loopback "
     "(env POOLPROOF_SCHEDULER; see docs/scale-out.md)",
 )
-@click.option("--db", "db_path", default=None, help="SQLite file (env POOLPROOF_DATABASE)")
-@click.option("--master-key-file", default=None, help="master key file (env POOLPROOF_MASTER_KEY_FILE)")
+@db_option
+@master_key_option
 @click.option("--gateway-key-file", default=None, help="gateway signing key (default: beside the master key)")
 @click.option(
     "--progress/--no-progress", "show_progress", default=None, help="progress bar (default: on a terminal)"
@@ -60,11 +67,10 @@ def seal_cmd(
     from policies import load_policy
     from proofs.executors import SchedulerError
 
-    from .cli_progress import item_progress, progress_enabled
-    from .db import connect, migrate
-    from .gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
-    from .keyring import KeyringError, load_master_key
-    from .sealing import (
+    from ..db import connect, migrate
+    from ..gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
+    from ..keyring import KeyringError, load_master_key
+    from ..sealing import (
         SealError,
         SealSettings,
         find_running_job,
@@ -74,9 +80,10 @@ def seal_cmd(
         shutdown_executor,
         start_seal_job,
     )
-    from .storage import StorageError
+    from ..storage import StorageError
+    from .progress import item_progress, progress_enabled
 
-    dbp, kp = _paths(db_path, master_key_file)
+    dbp, kp = database_and_key(db_path, master_key_file)
     try:
         master = load_master_key(key_file=kp)
         gkey = load_gateway_key(
@@ -202,8 +209,8 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
     """Run the whole story against a real local server and print what was proven."""
     from proofs.claims import statement_from_dict
 
-    from .demo import DEFAULT_LOANS, DemoFailed, describe, run_demo
-    from .sealing import shutdown_executor
+    from ..demo import DEFAULT_LOANS, DemoFailed, describe, run_demo
+    from ..sealing import shutdown_executor
 
     t0 = time.monotonic()
     out = Path(out_dir) if out_dir else None
