@@ -44,11 +44,11 @@ def _ms(seconds: float) -> float:
 
 def bench(root: Path, n_claims: int) -> dict[str, Any]:
     """Prove and verify ``n_claims`` claims on the instance kept in ``root``."""
-    from gateway.db import connect
     from gateway.gateway_key import load_gateway_key
     from gateway.keyring import load_master_key
     from gateway.snapshots import get_snapshot, prove_claim
-    from gateway.storage import pool_keys
+    from gateway.storage.db import connect
+    from gateway.storage.records import pool_keys
     from proofs import bundle
     from proofs.claim_bundle import ExpectedClaim, verify_claim_bundle
     from proofs.claims import BoundClaim, ClaimStatement, RatioBetweenClaim, RatioClaim

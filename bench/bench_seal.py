@@ -116,7 +116,7 @@ def _ingest(db: Any, master: bytes, n: int) -> tuple[str, float]:
     """Ingest a synthetic month of ``n`` loans in-process (no worker pool); returns (cut-off, seconds)."""
     from gateway.ingest import ingest_tape, iter_rows_as_jsonl
     from gateway.pools import CN_CONSUMER
-    from gateway.storage import create_party, create_pool, pool_keys
+    from gateway.storage.records import create_party, create_pool, pool_keys
     from gateway.synth import generate_tape, monthly_cutoff
 
     create_party(db, "plat", "platform", public_key=b"\x01" * 32)
@@ -137,11 +137,11 @@ def _ingest(db: Any, master: bytes, n: int) -> tuple[str, float]:
 def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
     """Seal ``n`` synthetic loans with ``settings`` (a ``SealSettings``); returns the result document."""
     from gateway import sealing
-    from gateway.db import connect
     from gateway.demo import init_instance
     from gateway.gateway_key import load_gateway_key
     from gateway.keyring import load_master_key
     from gateway.snapshots import get_snapshot, stream_snapshot_bundle
+    from gateway.storage.db import connect
     from proofs.signing import public_key_to_pem
 
     workers = settings.workers if settings.workers is not None else (os.cpu_count() or 1)

@@ -19,7 +19,7 @@ from flask import Flask, current_app, request
 
 from .api.common import fail, get_db, principal, require_admin, require_role
 from .body_limits import allow_tape_body, is_tape_submission
-from .storage import NotFound, PartyRecord, get_pool
+from .storage.records import NotFound, PartyRecord, get_pool
 
 #: URL prefix -> the role whose parties may call it (``admin``: operator keys only).
 AUDIENCE_PREFIXES = {

@@ -2,8 +2,8 @@
 
 * API keys are issued (optionally with an expiry time), listed and revoked by their public ``key_id``.
   A listing shows id, label, created, expires and revoked times, never the key or its hash. A revoked
-  or expired key is refused by the very next request: :func:`gateway.storage.authenticate` reads the key
-  row on every request, nothing is cached.
+  or expired key is refused by the very next request: :func:`gateway.storage.records.authenticate`
+  reads the key row on every request, nothing is cached.
 * Pool grants are added and withdrawn; a withdrawn grant ends access at the next request.
 * A party is created together with its first key and its grants in one transaction
   (:func:`create_party_with_grants`): an unknown pool or any other refusal leaves nothing behind.
@@ -29,9 +29,9 @@ import sqlite_utils
 
 from policies import DecisionLog
 
-from .db import now, transaction
-from .decisions import persist
-from .storage import API_KEY_PREFIX, ROLES, Conflict, NotFound, PartyRecord, get_party, hash_api_key
+from .storage.db import now, transaction
+from .storage.decisions import persist
+from .storage.records import API_KEY_PREFIX, ROLES, Conflict, NotFound, PartyRecord, get_party, hash_api_key
 
 #: ``purpose`` of the decision-log entries written here.
 ACCESS_PURPOSE = "access_admin"

@@ -32,7 +32,7 @@ from .access_admin import (
     withdraw_grant,
 )
 from .cli import _db_opt, _paths
-from .storage import StorageError
+from .storage.records import StorageError
 
 CLI_ACTOR = "operator:cli"
 
@@ -45,7 +45,7 @@ class AccessRefused(click.ClickException):
 
 @contextmanager
 def _database(db_path: str | None) -> Iterator[tuple[sqlite_utils.Database, Path]]:
-    from .db import connect, migrate
+    from .storage.db import connect, migrate
 
     dbp, _ = _paths(db_path, None)
     if not dbp.exists():
@@ -62,7 +62,7 @@ def record_changes(dbp: Path, changes: Iterable[AccessChange]) -> None:
     """Append ``changes`` to the decision log next to the database at ``dbp``, made by ``operator:cli``."""
     from policies import load_policy
 
-    from .decisions import connect_log, log_path_for
+    from .storage.decisions import connect_log, log_path_for
 
     log_db = connect_log(os.environ.get("POOLPROOF_DECISION_LOG_DATABASE") or log_path_for(dbp))
     try:

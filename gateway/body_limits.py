@@ -103,8 +103,8 @@ class BodyLimits:
         return pool if isinstance(pool, str) else None
 
     def _may_submit(self, authorization: str | None, pool_id: str, peer: str, *, count_failure: bool) -> bool:
-        from .db import connect
-        from .storage import StorageError, authenticate, get_pool
+        from .storage.db import connect
+        from .storage.records import StorageError, authenticate, get_pool
 
         failures = self.app.extensions.get("poolproof_auth_failures")
         address = "addr:" + peer

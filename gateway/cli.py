@@ -94,10 +94,10 @@ def init(db_path: str | None, master_key_file: str | None, as_json: bool) -> Non
     public key (gateway.pub, for verifiers), and an operator API key (printed once)."""
     from proofs.signing import public_key_to_pem
 
-    from .db import connect, migrate
     from .gateway_key import ensure_gateway_key_file, gateway_key_path, load_gateway_key
     from .keyring import generate_master_key_file
-    from .storage import create_admin_key
+    from .storage.db import connect, migrate
+    from .storage.records import create_admin_key
 
     dbp, kp = _paths(db_path, master_key_file)
     lines: list[str] = []
@@ -155,8 +155,8 @@ def _app_config(dbp: Path, kp: Path) -> dict[str, Any]:
 def serve(db_path: str | None, master_key_file: str | None, host: str, port: int, threads: int) -> None:
     """Serve the API with waitress (a production WSGI server)."""
     from . import body_limits, create_app
-    from .db import connect, migrate
     from .keyring import KeyringError, load_master_key
+    from .storage.db import connect, migrate
 
     dbp, kp = _paths(db_path, master_key_file)
     try:
@@ -476,10 +476,10 @@ def _ingest_rows_locally(
     rows: Iterator[dict[str, Any]], db_path: str | None, key_file: str | None, pool_id: str, cutoff: str
 ) -> dict[str, Any]:
     """Ingest generated/imported rows through the same validation and storage path as the HTTP API."""
-    from .db import connect, migrate
     from .ingest import TapeRejected, ingest_tape, iter_rows_as_jsonl
     from .keyring import KeyringError, load_master_key
-    from .storage import StorageError, get_pool, pool_keys
+    from .storage.db import connect, migrate
+    from .storage.records import StorageError, get_pool, pool_keys
 
     dbp, kp = _paths(db_path, key_file)
     db = connect(dbp)

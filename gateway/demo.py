@@ -117,10 +117,10 @@ class DemoInstance:
 
 def init_instance(root: Path) -> DemoInstance:
     """What ``poolproof init`` does, in ``root``: master key, gateway key, migrated database, admin key."""
-    from .db import connect, migrate
     from .gateway_key import ensure_gateway_key_file
     from .keyring import generate_master_key_file
-    from .storage import create_admin_key
+    from .storage.db import connect, migrate
+    from .storage.records import create_admin_key
 
     root.mkdir(parents=True, exist_ok=True)
     inst = DemoInstance(root, root / "poolproof.db", root / "master.key", root / "gateway.key", "")

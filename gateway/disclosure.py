@@ -49,12 +49,12 @@ from policies.aggregates import (
 from policies.policy import Decision
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 
-from . import decisions
-from .db import transaction
 from .keyring import PoolKeys
 from .pools import PoolConfig
 from .snapshots import SnapshotRecord, guard_thresholds, lane_totals, metrics_report, snapshot_tape_id
-from .storage import PartyRecord, get_pool, get_tape, iter_loans
+from .storage import decisions
+from .storage.db import transaction
+from .storage.records import PartyRecord, get_pool, get_tape, iter_loans
 from .views import STAT_FIELDS, policy_party
 
 TABLE_FORMAT = "poolproof/release-table/v1"

@@ -28,7 +28,6 @@ from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from .db import connect, now, transaction
 from .keyring import PoolKeys
 from .pools import TAPE_FIELDS
 from .rowwork import (
@@ -43,7 +42,8 @@ from .rowwork import (
     reset_worker_pool,
     worker_pool,
 )
-from .storage import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
+from .storage.db import connect, now, transaction
+from .storage.records import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
 from .tape_formats import (
     MAX_RECORD_BYTES,
     HashingReader,

@@ -17,7 +17,7 @@ import sqlite_utils
 from .access_admin import ApiKeyRecord, create_party_with_grants
 from .keyring import new_data_key, wrap_data_key
 from .pools import PoolConfig
-from .storage import ROLES, Conflict, NotFound, PartyRecord
+from .storage.records import ROLES, Conflict, NotFound, PartyRecord
 
 # The same identifier rule as the HTTP API's party and pool ids (gateway/schemas.py).
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")

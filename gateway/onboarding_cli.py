@@ -17,14 +17,14 @@ from proofs.exit_codes import ExitCode
 from .cli import _db_opt, _key_opt, _paths
 from .cli_common import CliFailure, emit, json_option
 from .pools import PRESETS, PoolConfig
-from .storage import ROLES, Conflict, NotFound, PartyRecord, StorageError
+from .storage.records import ROLES, Conflict, NotFound, PartyRecord, StorageError
 from .units import Currency, bps, currency, money
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _open_db(db_path: str | None) -> Any:
-    from .db import connect, migrate
+    from .storage.db import connect, migrate
 
     dbp, _ = _paths(db_path, None)
     if not dbp.exists():
@@ -158,7 +158,7 @@ def pools_create(
 ) -> None:
     """Create POOL_ID for an existing platform (for a new one, 'parties add --pool' does both at once)."""
     from .onboarding import OnboardingError, check_identifier
-    from .storage import create_pool
+    from .storage.records import create_pool
 
     try:
         check_identifier("pool id", pool_id)
@@ -197,7 +197,7 @@ def pools_create(
 @json_option
 def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every pool with its owner, preset and currency."""
-    from .storage import get_pool
+    from .storage.records import get_pool
 
     db = _open_db(db_path)
     try:
@@ -222,7 +222,7 @@ def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) 
 @json_option
 def pools_show(pool_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One pool: settings with their units, tapes and snapshots, and who may see it."""
-    from .storage import get_pool, list_tapes
+    from .storage.records import get_pool, list_tapes
 
     db = _open_db(db_path)
     try:
@@ -397,7 +397,7 @@ def parties_add(
 @json_option
 def parties_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every party with its role and pools (never key material)."""
-    from .storage import list_parties
+    from .storage.records import list_parties
 
     db = _open_db(db_path)
     try:
@@ -419,7 +419,7 @@ def parties_list(db_path: str | None, master_key_file: str | None, as_json: bool
 @json_option
 def parties_show(party_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One party: role, pools, public key, obligor keys (never API keys)."""
-    from .storage import get_party
+    from .storage.records import get_party
 
     db = _open_db(db_path)
     try:
@@ -466,7 +466,7 @@ def witnesses_add(
     from proofs.errors import EncodingError
     from proofs.signing import parse_public_key
 
-    from .witnesses import register_witness
+    from .storage.witnesses import register_witness
 
     if (public_key_from is None) == (public_key is None):
         raise CliFailure(ExitCode.UNUSABLE, "give exactly one of --public-key-from FILE and --public-key KEY")
@@ -503,7 +503,7 @@ def witnesses_add(
 @json_option
 def witnesses_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every registered witness with its key id."""
-    from .witnesses import list_witnesses
+    from .storage.witnesses import list_witnesses
 
     db = _open_db(db_path)
     try:

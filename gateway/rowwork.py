@@ -21,10 +21,10 @@ import orjson
 
 from policies.catalogue import DEFAULT_CATALOGUE
 
-from .db import LOAN_ROWID_SHIFT
 from .keyring import PoolKeys
 from .pools import TAPE_FIELDS, PoolConfig
 from .rules import compile_rules, loan_id_key, mask_value
+from .storage.db import LOAN_ROWID_SHIFT
 from .tape_formats import parse_json_line
 from .validation import ROW_FIELD, RowValidator, TapeError
 

@@ -22,9 +22,9 @@ from marshmallow import (
 
 from policies.catalogue import DEFAULT_CATALOGUE, Catalogue
 
-from .db import LOAN_ROWID_SHIFT
 from .pools import CN_CONSUMER, PRESETS, TAPE_FIELDS, PoolConfig
 from .rules import LOAN_ID_CHARS, Check, TapeRules, compile_rules, cross_field_errors
+from .storage.db import LOAN_ROWID_SHIFT
 from .validation import ROW_FIELD
 
 MAX_LOAN_INDEX = (1 << LOAN_ROWID_SHIFT) - 1

@@ -2,10 +2,10 @@
 
 A job is created (:func:`start_seal_job`) with a fresh snapshot id and a random 32-byte blinding seed,
 sealed under the pool data key. :func:`run_seal_job` reads the cut-off's tape in order
-(:func:`gateway.storage.iter_loans`), runs :func:`proofs.sealing.seal_pool` on an ``Executor`` (a process
-pool over all cores by default, ``POOLPROOF_MSM_THREADS=1`` in each worker) and stores every chunk as it
-arrives, each in its own transaction. When every chunk is in, ONE transaction signs the header, inserts
-the ``sealed_snapshots`` row and marks the cut-off sealed.
+(:func:`gateway.storage.records.iter_loans`), runs :func:`proofs.sealing.seal_pool` on an ``Executor``
+(a process pool over all cores by default, ``POOLPROOF_MSM_THREADS=1`` in each worker) and stores every
+chunk as it arrives, each in its own transaction. When every chunk is in, ONE transaction signs the header,
+inserts the ``sealed_snapshots`` row and marks the cut-off sealed.
 
 Crash safety: a process that dies mid-way leaves the job ``running`` with the chunks it stored; running
 the job again (server start or ``poolproof seal --resume``) skips the stored chunks and produces the
@@ -50,7 +50,6 @@ from proofs.snapshot import (
     header_hash,
 )
 
-from .db import connect, now, transaction
 from .snapshots import (
     last_snapshot,
     loan_input,
@@ -61,7 +60,8 @@ from .snapshots import (
     store_chunk,
     stored_summaries,
 )
-from .storage import Conflict, NotFound, get_pool, get_tape, iter_loans, pool_keys, snapshot_status
+from .storage.db import connect, now, transaction
+from .storage.records import Conflict, NotFound, get_pool, get_tape, iter_loans, pool_keys, snapshot_status
 
 log = logging.getLogger(__name__)
 
@@ -521,7 +521,7 @@ def _run(
                 signed["sealed_at"],
             ),
         )
-        # The cut-off becomes sealed in the same transaction (what gateway.storage.mark_sealed does).
+        # The cut-off becomes sealed in the same transaction (what gateway.storage.records.mark_sealed does).
         conn.execute(
             "UPDATE snapshots SET status = 'sealed', sealed_at = ? WHERE pool_id = ? AND cutoff_date = ?",
             (now(), job.pool_id, job.cutoff_date),

@@ -61,7 +61,6 @@ def seal_cmd(
     from proofs.executors import SchedulerError
 
     from .cli_progress import item_progress, progress_enabled
-    from .db import connect, migrate
     from .gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
     from .keyring import KeyringError, load_master_key
     from .sealing import (
@@ -74,7 +73,8 @@ def seal_cmd(
         shutdown_executor,
         start_seal_job,
     )
-    from .storage import StorageError
+    from .storage.db import connect, migrate
+    from .storage.records import StorageError
 
     dbp, kp = _paths(db_path, master_key_file)
     try:

@@ -1,6 +1,6 @@
 """Sealed snapshots at rest, and what the gateway builds from them: bundles, claims, inclusion, metrics.
 
-Storage (tables of migration 3, ``gateway/db.py``):
+Storage (tables of migration 3, ``gateway/storage/db.py``):
 
 * ``seal_chunks`` holds each sealed chunk of a job as it arrives: the leaves (exposure id and lane
   commitments, public), the leaf hashes, the range proofs, and the chunk's secret lane totals
@@ -39,8 +39,8 @@ from proofs.sealing import ChunkSummary
 from proofs.snapshot import ChunkResult, Header, LoanInput, loan_blindings, write_snapshot_bundle
 
 from .keyring import NONCE_BYTES, PoolKeys
-from .storage import NotFound
-from .witnesses import cosignatures_of
+from .storage.records import NotFound
+from .storage.witnesses import cosignatures_of
 
 _AAD_SEED = b"poolproof/v1/snapshot-seed\x00"
 _AAD_CHUNK_SUMS = b"poolproof/v1/seal-chunk-sums\x00"
@@ -202,7 +202,7 @@ class SnapshotRecord:
     header_hash: bytes
     sealed_totals: bytes
     sealed_at: str
-    #: Witness cosignatures of the header received so far (``gateway.witnesses``).
+    #: Witness cosignatures of the header received so far (``gateway.storage.witnesses``).
     cosignatures: tuple[dict[str, Any], ...] = ()
 
     @property

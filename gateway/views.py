@@ -15,9 +15,9 @@ import sqlite_utils
 
 from policies import DecisionLog, Party, Policy, Transform, derive_pseudonym_key
 
-from . import decisions
 from .keyring import PoolKeys
-from .storage import PartyRecord, TapeRecord, iter_loans
+from .storage import decisions
+from .storage.records import PartyRecord, TapeRecord, iter_loans
 
 DEFAULT_PURPOSE = {
     "platform": "servicing",

@@ -29,9 +29,9 @@ from ..access_admin import (
     withdraw_grant,
 )
 from ..credentials import bearer_token
-from ..decisions import verify_stored_log
 from ..schemas import GrantSchema, PartyCreatedSchema, PartyCreateSchema, PartySchema
-from ..storage import Conflict, NotFound, get_party, list_parties
+from ..storage.decisions import verify_stored_log
+from ..storage.records import Conflict, NotFound, get_party, list_parties
 from .common import fail, get_db, get_log_db, policy, require_admin
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Gateway operator: parties and access")

@@ -12,10 +12,10 @@ from flask_smorest import abort
 from policies import Policy
 
 from ..credentials import bearer_token
-from ..db import connect
-from ..decisions import connect_log, log_path_for
 from ..keyring import PoolKeys, load_master_key
-from ..storage import PartyRecord, PoolRecord, Principal, authenticate, get_pool, pool_keys
+from ..storage.db import connect
+from ..storage.decisions import connect_log, log_path_for
+from ..storage.records import PartyRecord, PoolRecord, Principal, authenticate, get_pool, pool_keys
 
 BEARER = "Bearer "
 
@@ -102,7 +102,7 @@ def require_admin() -> None:
 
 def owned_pool(party: PartyRecord, pool_id: str) -> PoolRecord:
     """A pool the calling platform owns: 404 if unknown, 403 if another platform's."""
-    from ..storage import NotFound
+    from ..storage.records import NotFound
 
     try:
         pool = get_pool(get_db(), pool_id)

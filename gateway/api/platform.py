@@ -15,7 +15,7 @@ from ..ingest import ContentHashMismatch, TapeRejected, TapeSuperseded, ingest_t
 from ..pools import PRESETS, check_dpd_edges
 from ..schemas import PoolCreateSchema, PoolSchema, TapeListItemSchema, TapeResultSchema
 from ..signing import TapeSignatureError, verify_tape_signature
-from ..storage import Conflict, create_pool, get_pool, list_tapes
+from ..storage.records import Conflict, create_pool, get_pool, list_tapes
 from ..tape_formats import FORMATS, TapeTooLarge, media_format
 from .common import fail, get_db, keys_for, master_key, owned_pool, policy, require_role
 from .views import register_view_routes

@@ -33,8 +33,6 @@ from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.signing import key_id
 from proofs.snapshot import verify_header
 
-from .. import decisions
-from ..db import connect
 from ..disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
 from ..gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
 from ..rules import same_loan_id
@@ -48,7 +46,9 @@ from ..snapshots import (
     snapshot_tape_id,
     stream_snapshot_bundle,
 )
-from ..storage import Conflict, NotFound, PartyRecord, get_tape, iter_loans
+from ..storage import decisions
+from ..storage.db import connect
+from ..storage.records import Conflict, NotFound, PartyRecord, get_tape, iter_loans
 from ..views import DEFAULT_PURPOSE, policy_party
 from .common import fail, get_db, get_log_db, keys_for, master_key, owned_pool, policy, require_role
 from .views import _scoped_pool

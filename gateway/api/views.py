@@ -20,7 +20,7 @@ from ..disclosure import (
 )
 from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
 from ..snapshots import SnapshotRecord, get_snapshot, snapshot_tape_id
-from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
+from ..storage.records import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
 from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
 from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
 

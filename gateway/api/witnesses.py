@@ -32,8 +32,14 @@ from proofs.snapshot import verify_header
 from proofs.witness import verify_cosignature
 
 from ..bounded_json import JsonLimitError, loads_body
-from ..storage import Conflict, NotFound
-from ..witnesses import cosignatures_of, get_witness, list_witnesses, register_witness, store_cosignature
+from ..storage.records import Conflict, NotFound
+from ..storage.witnesses import (
+    cosignatures_of,
+    get_witness,
+    list_witnesses,
+    register_witness,
+    store_cosignature,
+)
 from .common import fail, get_db, require_admin, require_role
 from .views import _scoped_pool
 

@@ -462,7 +462,7 @@ def test_a_dpd_edge_beyond_2_53_is_refused_before_the_settings_are_read(gw: Gate
 def test_every_suppression_is_in_the_decision_log_without_values(
     gw: Gateway, one_loan_m3: list[dict[str, Any]]
 ) -> None:
-    from gateway.decisions import connect_log, log_path_for, verify_stored_log
+    from gateway.storage.decisions import connect_log, log_path_for, verify_stored_log
 
     investor = party(gw, "dc-investor", "investor", [ONE])
     expect(stats(investor, ONE, CUTOFF), 200, "stats")

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from gateway.db import connect
 from gateway.demo import expect, init_instance, load_gateway_public
 from gateway.gateway_key import load_gateway_key
 from gateway.keyring import load_master_key
@@ -29,7 +28,8 @@ from gateway.snapshots import (
     loan_input,
     stream_snapshot_bundle,
 )
-from gateway.storage import (
+from gateway.storage.db import connect
+from gateway.storage.records import (
     NotFound,
     create_party,
     create_pool,
@@ -433,7 +433,7 @@ def _wait_up(url: str) -> None:
 def test_killing_the_server_mid_seal_then_restarting_resumes_the_job(local: dict[str, Any]) -> None:
     import requests
 
-    from gateway.storage import issue_api_key
+    from gateway.storage.records import issue_api_key
 
     db, cutoff, inst = local["db"], local["cutoff"], local["inst"]
     headers = {"Authorization": f"Bearer {issue_api_key(db, 'plat')}"}

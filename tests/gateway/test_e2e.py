@@ -20,8 +20,8 @@ import waitress
 from waitress.server import MultiSocketServer
 
 from gateway import create_app
-from gateway.decisions import connect_log, log_path_for, verify_stored_log
 from gateway.importers.lendingclub import LENDINGCLUB_AS_OF
+from gateway.storage.decisions import connect_log, log_path_for, verify_stored_log
 from policies import Party, load_policy
 
 from .helpers import Instance, Platform, make_instance

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from gateway import ingest
-from gateway.db import connect
 from gateway.ingest import TapeRejected, ingest_tape
 from gateway.pools import CN_CONSUMER
-from gateway.storage import create_pool, get_pool, pool_keys, snapshot_loans
+from gateway.storage.db import connect
+from gateway.storage.records import create_pool, get_pool, pool_keys, snapshot_loans
 
 from .helpers import CUTOFF, Instance, cn_row, jsonl, make_instance
 

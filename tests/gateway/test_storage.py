@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from gateway.db import MIGRATIONS, connect, migrate, schema_version
 from gateway.keyring import (
     KeyringError,
     PoolKeys,
@@ -18,7 +17,8 @@ from gateway.keyring import (
     wrap_data_key,
 )
 from gateway.pools import CN_CONSUMER
-from gateway.storage import authenticate, create_pool, hash_api_key
+from gateway.storage.db import MIGRATIONS, connect, migrate, schema_version
+from gateway.storage.records import authenticate, create_pool, hash_api_key
 
 from .helpers import make_instance
 
@@ -102,7 +102,7 @@ def test_snapshot_loans_decrypts_every_loan_in_order(tmp_path: Path) -> None:
     import io
 
     from gateway.ingest import ingest_tape
-    from gateway.storage import get_pool, mark_sealed, pool_keys, snapshot_loans, snapshot_status
+    from gateway.storage.records import get_pool, mark_sealed, pool_keys, snapshot_loans, snapshot_status
 
     from .helpers import CUTOFF, cn_row, jsonl
 

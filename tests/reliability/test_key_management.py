@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from gateway import create_app
-from gateway.db import connect
 from gateway.gateway_key import load_gateway_key
 from gateway.key_management import (
     KeyManagementError,
@@ -25,6 +24,7 @@ from gateway.key_management import (
     rotate_master_key,
 )
 from gateway.keyring import KeyringError, load_master_key, unwrap_data_key
+from gateway.storage.db import connect
 from proofs.errors import VerificationError
 from proofs.key_history import key_by_id, verify_key_history
 from proofs.signing import key_id, parse_public_key

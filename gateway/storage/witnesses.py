@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from proofs.signing import key_id, public_key_from_raw, public_key_raw
 
 from .db import now, transaction
-from .storage import Conflict
+from .records import Conflict
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS witnesses (

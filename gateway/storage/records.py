@@ -1,6 +1,6 @@
 """Records of the gateway database: parties, API keys, pools, tapes, snapshots and stored loans.
 
-Loan storage (one row per loan, see ``gateway/db.py``): ``plain`` is a JSON object of the level 1-2
+Loan storage (one row per loan, see ``gateway/storage/db.py``): ``plain`` is a JSON object of the level 1-2
 fields, ``sealed`` is one AES-GCM blob of the JSON object of the level 3+ fields under the pool data key
 (associated data: pool id, cut-off date, exposure id). :func:`iter_loans` gives the decrypted records back
 in tape order; it is what snapshot sealing reads.
@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 import sqlite_utils
 
+from ..keyring import PoolKeys, new_data_key, unwrap_data_key, wrap_data_key
+from ..pools import PoolConfig
 from .db import LOAN_ROWID_SHIFT, now, transaction
-from .keyring import PoolKeys, new_data_key, unwrap_data_key, wrap_data_key
-from .pools import PoolConfig
 
 ROLES = ("platform", "trustee", "rating_agency", "investor", "auditor", "regulator", "borrower")
 API_KEY_PREFIX = "ppk_"
@@ -96,7 +96,7 @@ def create_party(
     Raises ``ValueError`` for an unknown role or a malformed public key, :class:`Conflict` if the id exists.
     One writer for parties: :func:`gateway.access_admin.create_party_with_grants`, without grants.
     """
-    from .access_admin import create_party_with_grants  # it builds on this module
+    from ..access_admin import create_party_with_grants
 
     party, _, key = create_party_with_grants(
         db, party_id, role, display_name=display_name, public_key=public_key, obligor_keys=obligor_keys
