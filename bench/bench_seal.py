@@ -4,7 +4,7 @@ Usage: ``python bench/bench_seal.py --n N [--keep DIR] [--workers W] [--chunk-lo
 [--lane-set NAME] [--ipa-rounds R|full] [--results DIR]``
 
 In a fresh instance (a temporary directory, or ``DIR/instance`` with ``--keep``): ingest a synthetic
-month (``gateway.synth``, seed 7, month 6) in-process with ``gateway.ingest.ingest_tape`` (not timed
+month (``gateway.synth``, seed 7, month 6) in-process with ``gateway.ingest.pipeline.ingest_tape`` (not timed
 here: ingestion is the ``bench/bench_ingest.py`` target), then time ``gateway.sealing.run_seal_job``:
 Pedersen commitments, per-loan lane proofs, Merkle tree, signed header, everything stored in SQLite.
 The seal runs on the gateway's process pool (``--workers``, default one per core; one MSM thread each).
@@ -114,8 +114,8 @@ def parse_chunk(text: str) -> int | None:
 
 def _ingest(db: Any, master: bytes, n: int) -> tuple[str, float]:
     """Ingest a synthetic month of ``n`` loans in-process (no worker pool); returns (cut-off, seconds)."""
-    from gateway.ingest import ingest_tape, iter_rows_as_jsonl
-    from gateway.pools import CN_CONSUMER
+    from gateway.ingest.pipeline import ingest_tape, iter_rows_as_jsonl
+    from gateway.ingest.pool_settings import CN_CONSUMER
     from gateway.storage.records import create_party, create_pool, pool_keys
     from gateway.synth import generate_tape, monthly_cutoff
 

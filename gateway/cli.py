@@ -171,7 +171,7 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
 
     for job_id in resume_running_jobs(app):
         click.echo(f"resuming seal job {job_id}")
-    from .rowwork import default_workers, worker_pool
+    from .ingest.rowwork import default_workers, worker_pool
 
     # Start the ingest workers now, not on the first large tape (spawning costs about a second).
     pool = worker_pool(default_workers())
@@ -476,7 +476,7 @@ def _ingest_rows_locally(
     rows: Iterator[dict[str, Any]], db_path: str | None, key_file: str | None, pool_id: str, cutoff: str
 ) -> dict[str, Any]:
     """Ingest generated/imported rows through the same validation and storage path as the HTTP API."""
-    from .ingest import TapeRejected, ingest_tape, iter_rows_as_jsonl
+    from .ingest.pipeline import TapeRejected, ingest_tape, iter_rows_as_jsonl
     from .keyring import KeyringError, load_master_key
     from .storage.db import connect, migrate
     from .storage.records import StorageError, get_pool, pool_keys

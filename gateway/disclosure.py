@@ -49,8 +49,8 @@ from policies.aggregates import (
 from policies.policy import Decision
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 
+from .ingest.pool_settings import PoolConfig
 from .keyring import PoolKeys
-from .pools import PoolConfig
 from .snapshots import SnapshotRecord, guard_thresholds, lane_totals, metrics_report, snapshot_tape_id
 from .storage import decisions
 from .storage.db import transaction

@@ -365,11 +365,11 @@ def _ingest(
 ) -> dict[str, Any]:
     """Ingest the JSONL tape in ``body``; the gateway's rejections are reported by source line."""
     from gateway.cli import _paths
-    from gateway.ingest import TapeRejected, ingest_tape
+    from gateway.ingest.pipeline import TapeRejected, ingest_tape
+    from gateway.ingest.validation import ROW_FIELD
     from gateway.keyring import KeyringError, load_master_key
     from gateway.storage.db import connect, migrate
     from gateway.storage.records import NotFound, StorageError, get_pool, pool_keys
-    from gateway.validation import ROW_FIELD
 
     dbp, kp = _paths(db_path, key_file)
     if not dbp.exists():

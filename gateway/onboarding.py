@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlite_utils
 
 from .access_admin import ApiKeyRecord, create_party_with_grants
+from .ingest.pool_settings import PoolConfig
 from .keyring import new_data_key, wrap_data_key
-from .pools import PoolConfig
 from .storage.records import ROLES, Conflict, NotFound, PartyRecord
 
 # The same identifier rule as the HTTP API's party and pool ids (gateway/schemas.py).

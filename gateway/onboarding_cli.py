@@ -16,7 +16,7 @@ from proofs.exit_codes import ExitCode
 
 from .cli import _db_opt, _key_opt, _paths
 from .cli_common import CliFailure, emit, json_option
-from .pools import PRESETS, PoolConfig
+from .ingest.pool_settings import PRESETS, PoolConfig
 from .storage.records import ROLES, Conflict, NotFound, PartyRecord, StorageError
 from .units import Currency, bps, currency, money
 

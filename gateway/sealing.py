@@ -307,7 +307,7 @@ _executor_lock = threading.Lock()
 def _worker_init(parent: int) -> None:
     # Each worker already occupies a core: one MSM thread each (see proofs/_parallel.py).
     os.environ["POOLPROOF_MSM_THREADS"] = "1"
-    from .rowwork import _exit_with_parent
+    from .ingest.rowwork import _exit_with_parent
 
     _exit_with_parent(parent)
 

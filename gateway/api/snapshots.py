@@ -35,7 +35,7 @@ from proofs.snapshot import verify_header
 
 from ..disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
 from ..gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
-from ..rules import same_loan_id
+from ..ingest.rules import same_loan_id
 from ..sealing import JobRunner, SealError, SealSettings, TestingHooks, get_job, run_seal_job, start_seal_job
 from ..snapshots import (
     SnapshotRecord,

@@ -31,7 +31,7 @@ from proofs.signing import parse_public_key
 from proofs.snapshot import verify_header
 from proofs.witness import verify_cosignature
 
-from ..bounded_json import JsonLimitError, loads_body
+from ..ingest.bounded_json import JsonLimitError, loads_body
 from ..storage.records import Conflict, NotFound
 from ..storage.witnesses import (
     cosignatures_of,

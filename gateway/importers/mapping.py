@@ -21,7 +21,7 @@ from typing import Any
 from gateway.importers.cells import DateFormat, DateFormatError, parse_date_format
 from gateway.importers.expressions import Expression, ExpressionError, parse_expression
 from gateway.importers.tape_v1 import TAPE_V1_FIELDS
-from gateway.pools import IDENTITY_FIELDS as POOL_IDENTITY_FIELDS
+from gateway.ingest.pool_settings import IDENTITY_FIELDS as POOL_IDENTITY_FIELDS
 
 MAPPING_FORMAT = "poolproof/column-mapping/v1"
 

@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 import sqlite_utils
 
+from ..ingest.pool_settings import PoolConfig
 from ..keyring import PoolKeys, new_data_key, unwrap_data_key, wrap_data_key
-from ..pools import PoolConfig
 from .db import LOAN_ROWID_SHIFT, now, transaction
 
 ROLES = ("platform", "trustee", "rating_agency", "investor", "auditor", "regulator", "borrower")

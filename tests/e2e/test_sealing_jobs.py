@@ -62,8 +62,8 @@ class SimulatedCrash(BaseException):
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """An instance with one 40-loan pool and its tape, used directly (no server)."""
-    from gateway.ingest import ingest_tape, iter_rows_as_jsonl
-    from gateway.pools import CN_CONSUMER
+    from gateway.ingest.pipeline import ingest_tape, iter_rows_as_jsonl
+    from gateway.ingest.pool_settings import CN_CONSUMER
 
     inst = init_instance(tmp_path / "inst")
     master = load_master_key(key_file=inst.master_key_file)

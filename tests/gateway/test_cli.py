@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
+from gateway.ingest.pool_settings import CN_CONSUMER
 from gateway.keyring import load_master_key
-from gateway.pools import CN_CONSUMER
 from gateway.storage.db import connect
 from gateway.storage.records import create_pool
 

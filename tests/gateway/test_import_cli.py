@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import cli
-from gateway.pools import US_CONSUMER
+from gateway.ingest.pool_settings import US_CONSUMER
 from gateway.storage.records import create_pool
 from proofs.exit_codes import ExitCode
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from gateway import ingest
-from gateway.ingest import TapeRejected, ingest_tape
-from gateway.pools import CN_CONSUMER
+from gateway.ingest import pipeline as ingest
+from gateway.ingest.pipeline import TapeRejected, ingest_tape
+from gateway.ingest.pool_settings import CN_CONSUMER
 from gateway.storage.db import connect
 from gateway.storage.records import create_pool, get_pool, pool_keys, snapshot_loans
 

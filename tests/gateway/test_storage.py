@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
+from gateway.ingest.pool_settings import CN_CONSUMER
 from gateway.keyring import (
     KeyringError,
     PoolKeys,
@@ -16,7 +17,6 @@ from gateway.keyring import (
     unwrap_data_key,
     wrap_data_key,
 )
-from gateway.pools import CN_CONSUMER
 from gateway.storage.db import MIGRATIONS, connect, migrate, schema_version
 from gateway.storage.records import authenticate, create_pool, hash_api_key
 
@@ -101,7 +101,7 @@ def test_api_keys_are_stored_hashed_and_checked(tmp_path: Path) -> None:
 def test_snapshot_loans_decrypts_every_loan_in_order(tmp_path: Path) -> None:
     import io
 
-    from gateway.ingest import ingest_tape
+    from gateway.ingest.pipeline import ingest_tape
     from gateway.storage.records import get_pool, mark_sealed, pool_keys, snapshot_loans, snapshot_status
 
     from .helpers import CUTOFF, cn_row, jsonl

@@ -221,9 +221,9 @@ def test_id_check_character_agrees_with_python_stdnum(seed: int, index: int) -> 
 
 @pytest.mark.parametrize("month", [0, 7])
 def test_ten_thousand_rows_pass_the_gateway_tape_validator(month: int) -> None:
-    from gateway.pools import CN_CONSUMER
+    from gateway.ingest.pool_settings import CN_CONSUMER
+    from gateway.ingest.validation import TapeValidator
     from gateway.schemas import rules_for
-    from gateway.validation import TapeValidator
 
     validator = TapeValidator(rules_for(CN_CONSUMER), monthly_cutoff(CUT, month).isoformat())
     for i, row in enumerate(generate_tape(10_000, seed=21, cutoff=CUT, pool_id="CN1", month=month), start=1):
@@ -233,9 +233,9 @@ def test_ten_thousand_rows_pass_the_gateway_tape_validator(month: int) -> None:
 
 
 def test_the_gateway_validator_rejects_a_tampered_synthetic_id() -> None:
-    from gateway.pools import CN_CONSUMER
+    from gateway.ingest.pool_settings import CN_CONSUMER
+    from gateway.ingest.validation import TapeValidator
     from gateway.schemas import rules_for
-    from gateway.validation import TapeValidator
 
     row = _tape(1)[0]
     bad = row["id_number"][:16] + str((int(row["id_number"][16]) + 2) % 10) + row["id_number"][17]
@@ -245,7 +245,7 @@ def test_the_gateway_validator_rejects_a_tampered_synthetic_id() -> None:
 
 
 def test_schema_field_order_matches_the_gateway() -> None:
-    from gateway.pools import TAPE_FIELDS
+    from gateway.ingest.pool_settings import TAPE_FIELDS
 
     assert TAPE_FIELDS == TAPE_V1_FIELDS
 
@@ -284,10 +284,10 @@ def test_region_table_codes_are_real_gb_t_2260_codes() -> None:
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_written_tapes_read_back_through_the_gateway_parsers_and_validate(fmt: str) -> None:
-    from gateway.pools import CN_CONSUMER
+    from gateway.ingest.pool_settings import CN_CONSUMER
+    from gateway.ingest.tape_formats import HashingReader, iter_tape
+    from gateway.ingest.validation import TapeValidator
     from gateway.schemas import rules_for
-    from gateway.tape_formats import HashingReader, iter_tape
-    from gateway.validation import TapeValidator
 
     rules = rules_for(CN_CONSUMER)
     rows = _tape(2000, seed=29, month=4)

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.bounded_json import HugeInteger
-from gateway.pools import CN_CONSUMER, TAPE_FIELDS, US_CONSUMER
-from gateway.rules import compile_rules
+from gateway.ingest.bounded_json import HugeInteger
+from gateway.ingest.pool_settings import CN_CONSUMER, TAPE_FIELDS, US_CONSUMER
+from gateway.ingest.rules import compile_rules
+from gateway.ingest.validation import RowValidator
 from gateway.schemas import marshmallow_errors, tape_row_schema
 from gateway.synth import generate_tape
-from gateway.validation import RowValidator
 from policies import DEFAULT_CATALOGUE
 
 from .helpers import CUTOFF, cn_row, us_row

@@ -21,10 +21,10 @@ import orjson
 
 from policies.catalogue import DEFAULT_CATALOGUE
 
-from .keyring import PoolKeys
-from .pools import TAPE_FIELDS, PoolConfig
+from ..keyring import PoolKeys
+from ..storage.db import LOAN_ROWID_SHIFT
+from .pool_settings import TAPE_FIELDS, PoolConfig
 from .rules import compile_rules, loan_id_key, mask_value
-from .storage.db import LOAN_ROWID_SHIFT
 from .tape_formats import parse_json_line
 from .validation import ROW_FIELD, RowValidator, TapeError
 
@@ -181,7 +181,7 @@ class BatchProcessor:
     ) -> BatchResult:
         """Validate ``(row number, parsed row, parse problem)`` items; prepare loans if ``store``.
 
-        The row number (the source line, see :mod:`gateway.tape_formats`) is what errors report; the
+        The row number (the source line, see :mod:`gateway.ingest.tape_formats`) is what errors report; the
         loans get the consecutive indexes ``first_index, first_index + 1, ...`` in item order.
         """
         spec, cfg, keys = self.spec, self.cfg, self.keys

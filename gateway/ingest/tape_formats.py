@@ -136,9 +136,10 @@ def iter_jsonl(reader: HashingReader) -> Iterator[tuple[int, Any, str | None]]:
 def parse_json_line(line: bytes) -> tuple[Any, str | None]:
     """``(row, None)`` for a JSONL line, or ``(None, problem)`` saying what is wrong with it.
 
-    orjson reads the line; only a line it refuses is read again (:func:`gateway.bounded_json.loads_tape_row`)
-    to find out why: a byte-order mark, nesting too deep, an integer too large for a double (kept as a
-    :class:`~gateway.bounded_json.HugeInteger`, so validation names its field), invalid UTF-8 or JSON.
+    orjson reads the line; only a line it refuses is read again
+    (:func:`gateway.ingest.bounded_json.loads_tape_row`) to find out why: a byte-order mark, nesting too deep,
+    an integer too large for a double (kept as a
+    :class:`~gateway.ingest.bounded_json.HugeInteger`, so validation names its field), invalid UTF-8 or JSON.
     The line's text is never echoed back.
     """
     try:

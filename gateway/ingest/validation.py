@@ -3,7 +3,7 @@
 The marshmallow schema (:func:`gateway.schemas.tape_row_schema`) is the declared contract and the one
 published in the OpenAPI document. Loading a million rows through marshmallow costs tens of seconds, so
 ingestion runs this validator instead. Both call the same per-field checks and cross-field rules from
-:mod:`gateway.rules` and compose them the same way (forbidden names first, then unknown / derived /
+:mod:`gateway.ingest.rules` and compose them the same way (forbidden names first, then unknown / derived /
 per-field checks, then required fields, then cross-field rules only for rows whose fields all passed);
 ``tests/gateway/test_validation_agreement.py`` checks that they agree on valid and invalid rows.
 """

@@ -20,7 +20,7 @@ from typing import Any
 from policies.catalogue import Catalogue, FieldSpec
 
 from .bounded_json import MAX_SAFE_INTEGER, HugeInteger
-from .pools import DERIVED_FIELDS, IDENTITY_FIELDS, TAPE_FIELDS, PoolConfig
+from .pool_settings import DERIVED_FIELDS, IDENTITY_FIELDS, TAPE_FIELDS, PoolConfig
 
 Problem = tuple[str, str]  # (rule, message)
 FieldError = tuple[str, str, str]  # (field, rule, message)

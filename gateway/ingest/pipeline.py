@@ -1,8 +1,8 @@
 """Tape ingestion: stream, validate, derive, encrypt and store a loan tape atomically, once.
 
-One pass over the body: each row is parsed, validated (:class:`gateway.validation.RowValidator`),
+One pass over the body: each row is parsed, validated (:class:`gateway.ingest.validation.RowValidator`),
 given its gateway-derived fields, split into level 1-2 and level 3+ parts, the latter sealed with
-AES-GCM (:mod:`gateway.rowwork`, on a pool of worker processes for large JSONL tapes), and inserted in
+AES-GCM (:mod:`gateway.ingest.rowwork`, on a pool of worker processes for large JSONL tapes), and inserted in
 batches inside a single ``BEGIN IMMEDIATE`` transaction; duplicates across the whole tape and exposure
 ids are settled in this process, in tape order. If any row is invalid, the body is malformed or too
 large, or the content hash differs from the one the platform signed, the transaction is rolled back:
@@ -28,8 +28,10 @@ from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from .keyring import PoolKeys
-from .pools import TAPE_FIELDS
+from ..keyring import PoolKeys
+from ..storage.db import connect, now, transaction
+from ..storage.records import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
+from .pool_settings import TAPE_FIELDS
 from .rowwork import (
     BatchProcessor,
     BatchResult,
@@ -42,8 +44,6 @@ from .rowwork import (
     reset_worker_pool,
     worker_pool,
 )
-from .storage.db import connect, now, transaction
-from .storage.records import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
 from .tape_formats import (
     MAX_RECORD_BYTES,
     HashingReader,
@@ -127,7 +127,7 @@ def ingest_tape(
     Raises :class:`TapeSuperseded` when the repeated submission's tape is no longer current at its cut-off,
     :class:`Conflict` (idempotency key reused for another tape; sealed cut-off),
     :class:`TapeRejected` (invalid or malformed rows, empty tape), :class:`ContentHashMismatch`,
-    :class:`gateway.tape_formats.TapeTooLarge`. In every error case nothing is stored.
+    :class:`gateway.ingest.tape_formats.TapeTooLarge`. In every error case nothing is stored.
     """
     try:
         return _ingest(db, pool, keys, cutoff, body, fmt, **kwargs)
