@@ -44,8 +44,8 @@ def _ms(seconds: float) -> float:
 
 def bench(root: Path, n_claims: int) -> dict[str, Any]:
     """Prove and verify ``n_claims`` claims on the instance kept in ``root``."""
-    from gateway.gateway_key import load_gateway_key
-    from gateway.keyring import load_master_key
+    from gateway.keys.gateway_key import load_gateway_key
+    from gateway.keys.keyring import load_master_key
     from gateway.snapshots import get_snapshot, prove_claim
     from gateway.storage.db import connect
     from gateway.storage.records import pool_keys

@@ -43,7 +43,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.demo import add_party, init_instance
-from gateway.signing import public_key_bytes, sign_tape
+from gateway.keys.tape_signatures import public_key_bytes, sign_tape
 from gateway.synth import generate_tape, monthly_cutoff
 
 POOL = "LOAD"

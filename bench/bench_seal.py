@@ -138,8 +138,8 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
     """Seal ``n`` synthetic loans with ``settings`` (a ``SealSettings``); returns the result document."""
     from gateway import sealing
     from gateway.demo import init_instance
-    from gateway.gateway_key import load_gateway_key
-    from gateway.keyring import load_master_key
+    from gateway.keys.gateway_key import load_gateway_key
+    from gateway.keys.keyring import load_master_key
     from gateway.snapshots import get_snapshot, stream_snapshot_bundle
     from gateway.storage.db import connect
     from proofs.signing import public_key_to_pem

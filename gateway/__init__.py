@@ -108,7 +108,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .access import install_access_checks
     from .api import keys
     from .body_limits import install_body_limits
-    from .key_management import install_key_error_handler
+    from .keys.management import install_key_error_handler
     from .ratelimit import install_rate_limit
     from .security_headers import install_security_headers
 

@@ -94,8 +94,8 @@ def init(db_path: str | None, master_key_file: str | None, as_json: bool) -> Non
     public key (gateway.pub, for verifiers), and an operator API key (printed once)."""
     from proofs.signing import public_key_to_pem
 
-    from .gateway_key import ensure_gateway_key_file, gateway_key_path, load_gateway_key
-    from .keyring import generate_master_key_file
+    from .keys.gateway_key import ensure_gateway_key_file, gateway_key_path, load_gateway_key
+    from .keys.keyring import generate_master_key_file
     from .storage.db import connect, migrate
     from .storage.records import create_admin_key
 
@@ -155,7 +155,7 @@ def _app_config(dbp: Path, kp: Path) -> dict[str, Any]:
 def serve(db_path: str | None, master_key_file: str | None, host: str, port: int, threads: int) -> None:
     """Serve the API with waitress (a production WSGI server)."""
     from . import body_limits, create_app
-    from .keyring import KeyringError, load_master_key
+    from .keys.keyring import KeyringError, load_master_key
     from .storage.db import connect, migrate
 
     dbp, kp = _paths(db_path, master_key_file)
@@ -204,7 +204,7 @@ def keygen(private_key_path: str, as_json: bool) -> None:
     """Generate an Ed25519 tape-signing key (PEM, mode 0600; never overwritten) and print its public key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from .signing import public_key_bytes, write_private_key
+    from .keys.tape_signatures import public_key_bytes, write_private_key
 
     key = Ed25519PrivateKey.generate()
     try:
@@ -236,7 +236,7 @@ def _guess_format(path: str) -> str:
 def _tape_request(
     api_key: str, pool_id: str, cutoff: str, path: str, private_key_path: str, fmt: str | None
 ) -> dict[str, str]:
-    from .signing import load_private_key, sign_tape
+    from .keys.tape_signatures import load_private_key, sign_tape
 
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -477,7 +477,7 @@ def _ingest_rows_locally(
 ) -> dict[str, Any]:
     """Ingest generated/imported rows through the same validation and storage path as the HTTP API."""
     from .ingest.pipeline import TapeRejected, ingest_tape, iter_rows_as_jsonl
-    from .keyring import KeyringError, load_master_key
+    from .keys.keyring import KeyringError, load_master_key
     from .storage.db import connect, migrate
     from .storage.records import StorageError, get_pool, pool_keys
 

@@ -117,8 +117,8 @@ class DemoInstance:
 
 def init_instance(root: Path) -> DemoInstance:
     """What ``poolproof init`` does, in ``root``: master key, gateway key, migrated database, admin key."""
-    from .gateway_key import ensure_gateway_key_file
-    from .keyring import generate_master_key_file
+    from .keys.gateway_key import ensure_gateway_key_file
+    from .keys.keyring import generate_master_key_file
     from .storage.db import connect, migrate
     from .storage.records import create_admin_key
 
@@ -194,7 +194,7 @@ def add_party(url: str, admin_key: str, party_id: str, role: str, **extra: Any) 
 
 def submit_tape(platform: Client, signing_key: Ed25519PrivateKey, pool: str, cutoff: str, body: bytes) -> Any:
     """Sign (Ed25519 over the SHA-256) and submit a JSONL tape; returns the stored tape's result."""
-    from .signing import sign_tape
+    from .keys.tape_signatures import sign_tape
 
     digest = hashlib.sha256(body).hexdigest()
     headers = {
@@ -290,7 +290,7 @@ def run_demo(
             echo(f"gateway running at {url} (database {inst.db_path.name}, fresh instance)")
             # 1. parties
             signing_key = Ed25519PrivateKey.generate()
-            from .signing import public_key_bytes
+            from .keys.tape_signatures import public_key_bytes
 
             plat_key = add_party(
                 url,
@@ -488,7 +488,7 @@ def _auditor_cosigns(
 
 def load_gateway_public(path: Path) -> Ed25519PublicKey:
     """The public half of the gateway key file."""
-    from .gateway_key import load_gateway_key
+    from .keys.gateway_key import load_gateway_key
 
     return load_gateway_key(path).public_key()
 

@@ -50,7 +50,7 @@ from policies.policy import Decision
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 
 from .ingest.pool_settings import PoolConfig
-from .keyring import PoolKeys
+from .keys.keyring import PoolKeys
 from .snapshots import SnapshotRecord, guard_thresholds, lane_totals, metrics_report, snapshot_tape_id
 from .storage import decisions
 from .storage.db import transaction

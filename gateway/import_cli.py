@@ -367,7 +367,7 @@ def _ingest(
     from gateway.cli import _paths
     from gateway.ingest.pipeline import TapeRejected, ingest_tape
     from gateway.ingest.validation import ROW_FIELD
-    from gateway.keyring import KeyringError, load_master_key
+    from gateway.keys.keyring import KeyringError, load_master_key
     from gateway.storage.db import connect, migrate
     from gateway.storage.records import NotFound, StorageError, get_pool, pool_keys
 

@@ -16,7 +16,7 @@ import sqlite_utils
 
 from .access_admin import ApiKeyRecord, create_party_with_grants
 from .ingest.pool_settings import PoolConfig
-from .keyring import new_data_key, wrap_data_key
+from .keys.keyring import new_data_key, wrap_data_key
 from .storage.records import ROLES, Conflict, NotFound, PartyRecord
 
 # The same identifier rule as the HTTP API's party and pool ids (gateway/schemas.py).

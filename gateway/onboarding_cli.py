@@ -35,7 +35,7 @@ def _open_db(db_path: str | None) -> Any:
 
 
 def _master_key(db_path: str | None, master_key_file: str | None) -> bytes:
-    from .keyring import KeyringError, load_master_key
+    from .keys.keyring import KeyringError, load_master_key
 
     _, kp = _paths(db_path, master_key_file)
     try:
@@ -328,8 +328,8 @@ def parties_add(
     """
     from .access_admin import creation_changes
     from .access_cli import record_changes
+    from .keys.tape_signatures import load_private_key, public_key_bytes
     from .onboarding import OnboardingError, register_party
-    from .signing import load_private_key, public_key_bytes
 
     pk: bytes | None = None
     try:

@@ -61,8 +61,8 @@ def seal_cmd(
     from proofs.executors import SchedulerError
 
     from .cli_progress import item_progress, progress_enabled
-    from .gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
-    from .keyring import KeyringError, load_master_key
+    from .keys.gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
+    from .keys.keyring import KeyringError, load_master_key
     from .sealing import (
         SealError,
         SealSettings,

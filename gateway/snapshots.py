@@ -38,7 +38,7 @@ from proofs.lanes import LaneSet, dpd_bucket, get_lane_set
 from proofs.sealing import ChunkSummary
 from proofs.snapshot import ChunkResult, Header, LoanInput, loan_blindings, write_snapshot_bundle
 
-from .keyring import NONCE_BYTES, PoolKeys
+from .keys.keyring import NONCE_BYTES, PoolKeys
 from .storage.records import NotFound
 from .storage.witnesses import cosignatures_of
 

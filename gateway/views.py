@@ -15,7 +15,7 @@ import sqlite_utils
 
 from policies import DecisionLog, Party, Policy, Transform, derive_pseudonym_key
 
-from .keyring import PoolKeys
+from .keys.keyring import PoolKeys
 from .storage import decisions
 from .storage.records import PartyRecord, TapeRecord, iter_loans
 

@@ -12,7 +12,7 @@ from flask_smorest import abort
 from policies import Policy
 
 from ..credentials import bearer_token
-from ..keyring import PoolKeys, load_master_key
+from ..keys.keyring import PoolKeys, load_master_key
 from ..storage.db import connect
 from ..storage.decisions import connect_log, log_path_for
 from ..storage.records import PartyRecord, PoolRecord, Principal, authenticate, get_pool, pool_keys

@@ -14,8 +14,8 @@ from flask_smorest import Blueprint
 from ..ingest.pipeline import ContentHashMismatch, TapeRejected, TapeSuperseded, ingest_tape
 from ..ingest.pool_settings import PRESETS, check_dpd_edges
 from ..ingest.tape_formats import FORMATS, TapeTooLarge, media_format
+from ..keys.tape_signatures import TapeSignatureError, verify_tape_signature
 from ..schemas import PoolCreateSchema, PoolSchema, TapeListItemSchema, TapeResultSchema
-from ..signing import TapeSignatureError, verify_tape_signature
 from ..storage.records import Conflict, create_pool, get_pool, list_tapes
 from .common import fail, get_db, keys_for, master_key, owned_pool, policy, require_role
 from .views import register_view_routes

@@ -34,8 +34,8 @@ from proofs.signing import key_id
 from proofs.snapshot import verify_header
 
 from ..disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
-from ..gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
 from ..ingest.rules import same_loan_id
+from ..keys.gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
 from ..sealing import JobRunner, SealError, SealSettings, TestingHooks, get_job, run_seal_job, start_seal_job
 from ..snapshots import (
     SnapshotRecord,
@@ -174,12 +174,12 @@ def gateway_signing_key() -> Ed25519PrivateKey:
 
 def header_signer(snap: SnapshotRecord) -> Ed25519PublicKey:
     """The gateway key that signed a stored header: the current key, or an older one found through
-    the verified key history (``gateway.key_management``) for snapshots sealed before a rotation."""
+    the verified key history (``gateway.keys.management``) for snapshots sealed before a rotation."""
     current = gateway_signing_key().public_key()
     signer = snap.header.get("signatures", [{}])[0].get("key_id")
     if signer == key_id(current):
         return current
-    from ..key_management import header_public_key
+    from ..keys.management import header_public_key
 
     try:
         return header_public_key(gateway_key_path(current_app.config), snap.header)

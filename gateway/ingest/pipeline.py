@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from ..keyring import PoolKeys
+from ..keys.keyring import PoolKeys
 from ..storage.db import connect, now, transaction
 from ..storage.records import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
 from .pool_settings import TAPE_FIELDS

@@ -21,7 +21,7 @@ import orjson
 
 from policies.catalogue import DEFAULT_CATALOGUE
 
-from ..keyring import PoolKeys
+from ..keys.keyring import PoolKeys
 from ..storage.db import LOAN_ROWID_SHIFT
 from .pool_settings import TAPE_FIELDS, PoolConfig
 from .rules import compile_rules, loan_id_key, mask_value

@@ -21,7 +21,7 @@ import orjson
 import sqlite_utils
 
 from ..ingest.pool_settings import PoolConfig
-from ..keyring import PoolKeys, new_data_key, unwrap_data_key, wrap_data_key
+from ..keys.keyring import PoolKeys, new_data_key, unwrap_data_key, wrap_data_key
 from .db import LOAN_ROWID_SHIFT, now, transaction
 
 ROLES = ("platform", "trustee", "rating_agency", "investor", "auditor", "regulator", "borrower")
@@ -457,8 +457,9 @@ def snapshot_loans(
 
     This is what snapshot sealing reads. The iterator streams in batches (constant memory) and must be
     consumed while ``db`` stays open; run it inside a read transaction (``BEGIN``) if the sealing work
-    must not see a concurrent supersession. Raises :class:`NotFound`, :class:`gateway.keyring.KeyringError`
-    (wrong master key), ``cryptography.exceptions.InvalidTag`` (a stored blob was altered).
+    must not see a concurrent supersession. Raises :class:`NotFound`,
+    :class:`gateway.keys.keyring.KeyringError` (wrong master key), ``cryptography.exceptions.InvalidTag`` (a
+    stored blob was altered).
     """
     tape = current_tape(db, pool_id, cutoff)
     keys = pool_keys(db, master_key, pool_id)

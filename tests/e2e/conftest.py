@@ -26,7 +26,7 @@ from gateway.demo import (
     seal_and_wait,
     submit_tape,
 )
-from gateway.signing import public_key_bytes
+from gateway.keys.tape_signatures import public_key_bytes
 from proofs.signing import public_key_to_pem
 
 

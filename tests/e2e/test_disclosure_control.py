@@ -130,7 +130,7 @@ def _submit_raw(gw: Gateway, pool: str, cutoff: str, rows: list[dict[str, Any]])
     import hashlib
     import json
 
-    from gateway.signing import sign_tape
+    from gateway.keys.tape_signatures import sign_tape
 
     body = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows)
     digest = hashlib.sha256(body).hexdigest()

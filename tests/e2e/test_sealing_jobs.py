@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from gateway.demo import expect, init_instance, load_gateway_public
-from gateway.gateway_key import load_gateway_key
-from gateway.keyring import load_master_key
+from gateway.keys.gateway_key import load_gateway_key
+from gateway.keys.keyring import load_master_key
 from gateway.sealing import SealSettings, get_job, run_seal_job, start_seal_job
 from gateway.snapshots import (
     chunk_documents,

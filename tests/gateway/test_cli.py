@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from gateway.ingest.pool_settings import CN_CONSUMER
-from gateway.keyring import load_master_key
+from gateway.keys.keyring import load_master_key
 from gateway.storage.db import connect
 from gateway.storage.records import create_pool
 

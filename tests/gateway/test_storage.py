@@ -9,7 +9,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from gateway.ingest.pool_settings import CN_CONSUMER
-from gateway.keyring import (
+from gateway.keys.keyring import (
     KeyringError,
     PoolKeys,
     load_master_key,

@@ -43,10 +43,10 @@ from flask import Flask
 from proofs.key_history import append_key, new_history, verify_key_history
 from proofs.signing import key_id
 
+from ..storage.db import connect, now, transaction
+from ..storage.decisions import log_path_for
 from .gateway_key import generate_gateway_key_file, load_gateway_key
 from .keyring import KeyringError, generate_master_key_file, load_master_key, unwrap_data_key, wrap_data_key
-from .storage.db import connect, now, transaction
-from .storage.decisions import log_path_for
 
 FAULT_ENV = "POOLPROOF_FAULT_AT"
 HISTORY_FILE = "gateway-key-history.json"
