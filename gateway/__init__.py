@@ -87,7 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         },
     )
     app.extensions["poolproof_policy"] = load_policy(app.config["POLICY_PATH"])
-    from .sealing import SealSettings
+    from .snapshots.seal_jobs import SealSettings
 
     SealSettings.from_config(app.config)  # a bad SEAL_* setting fails now, not at the first seal
     api = Api(app)

@@ -1,5 +1,5 @@
-"""``poolproof seal`` and ``poolproof demo``: thin click commands over :mod:`gateway.sealing` and
-:mod:`gateway.demo` (mounted on the ``poolproof`` group by ``gateway/cli.py``)."""
+"""``poolproof seal`` and ``poolproof demo``: thin click commands over :mod:`gateway.snapshots.seal_jobs` and
+:mod:`gateway.snapshots.demo` (mounted on the ``poolproof`` group by ``gateway/cli.py``)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def seal_cmd(
     from .cli_progress import item_progress, progress_enabled
     from .keys.gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
     from .keys.keyring import KeyringError, load_master_key
-    from .sealing import (
+    from .snapshots.seal_jobs import (
         SealError,
         SealSettings,
         find_running_job,
@@ -202,8 +202,8 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
     """Run the whole story against a real local server and print what was proven."""
     from proofs.claims import statement_from_dict
 
-    from .demo import DEFAULT_LOANS, DemoFailed, describe, run_demo
-    from .sealing import shutdown_executor
+    from .snapshots.demo import DEFAULT_LOANS, DemoFailed, describe, run_demo
+    from .snapshots.seal_jobs import shutdown_executor
 
     t0 = time.monotonic()
     out = Path(out_dir) if out_dir else None

@@ -33,11 +33,19 @@ from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.signing import key_id
 from proofs.snapshot import verify_header
 
-from ..disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
 from ..ingest.rules import same_loan_id
 from ..keys.gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
-from ..sealing import JobRunner, SealError, SealSettings, TestingHooks, get_job, run_seal_job, start_seal_job
-from ..snapshots import (
+from ..snapshots.disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
+from ..snapshots.seal_jobs import (
+    JobRunner,
+    SealError,
+    SealSettings,
+    TestingHooks,
+    get_job,
+    run_seal_job,
+    start_seal_job,
+)
+from ..snapshots.sealed import (
     SnapshotRecord,
     get_snapshot,
     inclusion_bundle,
@@ -228,7 +236,7 @@ def launch_job(app: Flask, job_id: str) -> bool:
 
 def resume_running_jobs(app: Flask) -> list[str]:
     """Restart every job a previous server process left running (call once at server start)."""
-    from ..sealing import running_jobs
+    from ..snapshots.seal_jobs import running_jobs
 
     db = connect(app.config["DATABASE"])
     try:

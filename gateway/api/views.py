@@ -10,7 +10,8 @@ from marshmallow import Schema, fields
 
 from policies import Party, PolicyError
 
-from ..disclosure import (
+from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
+from ..snapshots.disclosure import (
     controlled_report,
     controlled_stats,
     exact_report,
@@ -18,8 +19,7 @@ from ..disclosure import (
     log_unsealed_refusal,
     report_denied_fields,
 )
-from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
-from ..snapshots import SnapshotRecord, get_snapshot, snapshot_tape_id
+from ..snapshots.sealed import SnapshotRecord, get_snapshot, snapshot_tape_id
 from ..storage.records import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
 from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
 from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role

@@ -13,7 +13,7 @@
 Bodies are validated after the caller's role and scope are checked, so a caller outside its scope
 learns nothing about what a valid body looks like.
 
-Claim and inclusion bundles carry the stored cosignatures (``gateway.snapshots``), so an investor's
+Claim and inclusion bundles carry the stored cosignatures (``gateway.snapshots.sealed``), so an investor's
 tool can require a witness without a second request.
 """
 
@@ -150,7 +150,7 @@ class Witnesses(MethodView):
 
 
 def _scoped_snapshot(role: str, pool_id: str, cutoff: str) -> Any:
-    from ..snapshots import get_snapshot
+    from ..snapshots.sealed import get_snapshot
 
     party = require_role(role)
     _scoped_pool(party, pool_id)

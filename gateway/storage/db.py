@@ -113,8 +113,9 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         3,
-        # Snapshot sealing (gateway/sealing.py, gateway/snapshots.py): jobs, their stored chunks, and
-        # the sealed snapshots readers see (inserted only when a job completes, in one transaction).
+        # Snapshot sealing (gateway/snapshots/seal_jobs.py, gateway/snapshots/sealed.py): jobs, their
+        # stored chunks, and the sealed snapshots readers see (inserted only when a job completes, in one
+        # transaction).
         """
         CREATE TABLE seal_jobs (
             id TEXT PRIMARY KEY,

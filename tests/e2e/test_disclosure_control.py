@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import requests
 
-from gateway.demo import DEMO_FIRST_CUTOFF, DEMO_MONTH, Client, expect
 from gateway.importers.lendingclub import LENDINGCLUB_AS_OF, import_lendingclub, lendingclub_csv_path
+from gateway.snapshots.demo import DEMO_FIRST_CUTOFF, DEMO_MONTH, Client, expect
 from gateway.synth import generate_tape, monthly_cutoff
 from policies import load_policy
 from policies.aggregates import REFUSED, SUPPRESSED

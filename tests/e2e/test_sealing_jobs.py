@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from gateway.demo import expect, init_instance, load_gateway_public
 from gateway.keys.gateway_key import load_gateway_key
 from gateway.keys.keyring import load_master_key
-from gateway.sealing import SealSettings, get_job, run_seal_job, start_seal_job
-from gateway.snapshots import (
+from gateway.snapshots.demo import expect, init_instance, load_gateway_public
+from gateway.snapshots.seal_jobs import SealSettings, get_job, run_seal_job, start_seal_job
+from gateway.snapshots.sealed import (
     chunk_documents,
     decode_leaves,
     decode_proofs,
@@ -219,7 +219,7 @@ def test_sealing_secrets_never_go_to_a_plaintext_scheduler_elsewhere(
 
     from gateway import create_app
     from gateway.cli import cli
-    from gateway.sealing import running_jobs
+    from gateway.snapshots.seal_jobs import running_jobs
     from proofs.executors import PLAINTEXT_ENV, InsecureSchedulerError
 
     monkeypatch.delenv(PLAINTEXT_ENV, raising=False)

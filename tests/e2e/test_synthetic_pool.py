@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.api.snapshots import CANNOT_PROVE
-from gateway.demo import expect, request_claim
+from gateway.snapshots.demo import expect, request_claim
 from gateway.synth import generate_tape, monthly_cutoff
 from policies.aggregates import REFUSED
 from proofs import bundle

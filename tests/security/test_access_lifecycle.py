@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway import create_app
 from gateway.access import POOL_NOT_IN_SCOPE
 from gateway.cli import cli
-from gateway.demo import DemoInstance, LiveServer, init_instance
 from gateway.keys.tape_signatures import public_key_bytes
+from gateway.snapshots.demo import DemoInstance, LiveServer, init_instance
 from gateway.storage.db import connect
 from gateway.storage.decisions import connect_log, load_entries, log_path_for, verify_stored_log
 from gateway.storage.records import hash_api_key

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from gateway import create_app
 from gateway.credentials import bearer_token
-from gateway.demo import LiveServer
 from gateway.ratelimit import TokenBuckets
+from gateway.snapshots.demo import LiveServer
 
 from .world import World, bearer
 

@@ -38,9 +38,9 @@ from proofs.lanes import LaneSet, dpd_bucket, get_lane_set
 from proofs.sealing import ChunkSummary
 from proofs.snapshot import ChunkResult, Header, LoanInput, loan_blindings, write_snapshot_bundle
 
-from .keys.keyring import NONCE_BYTES, PoolKeys
-from .storage.records import NotFound
-from .storage.witnesses import cosignatures_of
+from ..keys.keyring import NONCE_BYTES, PoolKeys
+from ..storage.records import NotFound
+from ..storage.witnesses import cosignatures_of
 
 _AAD_SEED = b"poolproof/v1/snapshot-seed\x00"
 _AAD_CHUNK_SUMS = b"poolproof/v1/seal-chunk-sums\x00"

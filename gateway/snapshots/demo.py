@@ -68,7 +68,7 @@ class LiveServer:
     def __init__(self, app: Flask, threads: int = 4) -> None:
         from waitress.server import MultiSocketServer
 
-        from .body_limits import create_server
+        from ..body_limits import create_server
 
         srv = create_server(app, host="127.0.0.1", port=0, threads=threads, channel_timeout=600)
         if isinstance(srv, MultiSocketServer):  # pragma: no cover - one host given
@@ -117,10 +117,10 @@ class DemoInstance:
 
 def init_instance(root: Path) -> DemoInstance:
     """What ``poolproof init`` does, in ``root``: master key, gateway key, migrated database, admin key."""
-    from .keys.gateway_key import ensure_gateway_key_file
-    from .keys.keyring import generate_master_key_file
-    from .storage.db import connect, migrate
-    from .storage.records import create_admin_key
+    from ..keys.gateway_key import ensure_gateway_key_file
+    from ..keys.keyring import generate_master_key_file
+    from ..storage.db import connect, migrate
+    from ..storage.records import create_admin_key
 
     root.mkdir(parents=True, exist_ok=True)
     inst = DemoInstance(root, root / "poolproof.db", root / "master.key", root / "gateway.key", "")
@@ -138,8 +138,8 @@ def init_instance(root: Path) -> DemoInstance:
 @contextmanager
 def running_gateway(inst: DemoInstance, **config: Any) -> Iterator[LiveServer]:
     """A live server for ``inst`` (seal jobs it started are waited for before it stops)."""
-    from . import create_app
-    from .api.snapshots import job_runner
+    from .. import create_app
+    from ..api.snapshots import job_runner
 
     app = create_app(inst.config(**config))
     server = LiveServer(app)
@@ -194,7 +194,7 @@ def add_party(url: str, admin_key: str, party_id: str, role: str, **extra: Any) 
 
 def submit_tape(platform: Client, signing_key: Ed25519PrivateKey, pool: str, cutoff: str, body: bytes) -> Any:
     """Sign (Ed25519 over the SHA-256) and submit a JSONL tape; returns the stored tape's result."""
-    from .keys.tape_signatures import sign_tape
+    from ..keys.tape_signatures import sign_tape
 
     digest = hashlib.sha256(body).hexdigest()
     headers = {
@@ -279,7 +279,7 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
     """Run the demo (see the module docstring); raises :class:`DemoFailed` naming the failed step."""
-    from .synth import generate_tape, monthly_cutoff
+    from ..synth import generate_tape, monthly_cutoff
 
     with tempfile.TemporaryDirectory(prefix="poolproof-demo-") as tmp:
         inst = init_instance(Path(tmp) / "instance")
@@ -290,7 +290,7 @@ def run_demo(
             echo(f"gateway running at {url} (database {inst.db_path.name}, fresh instance)")
             # 1. parties
             signing_key = Ed25519PrivateKey.generate()
-            from .keys.tape_signatures import public_key_bytes
+            from ..keys.tape_signatures import public_key_bytes
 
             plat_key = add_party(
                 url,
@@ -488,7 +488,7 @@ def _auditor_cosigns(
 
 def load_gateway_public(path: Path) -> Ed25519PublicKey:
     """The public half of the gateway key file."""
-    from .keys.gateway_key import load_gateway_key
+    from ..keys.gateway_key import load_gateway_key
 
     return load_gateway_key(path).public_key()
 

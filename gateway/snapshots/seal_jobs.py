@@ -50,7 +50,9 @@ from proofs.snapshot import (
     header_hash,
 )
 
-from .snapshots import (
+from ..storage.db import connect, now, transaction
+from ..storage.records import Conflict, NotFound, get_pool, get_tape, iter_loans, pool_keys, snapshot_status
+from .sealed import (
     last_snapshot,
     loan_input,
     open_secret,
@@ -60,8 +62,6 @@ from .snapshots import (
     store_chunk,
     stored_summaries,
 )
-from .storage.db import connect, now, transaction
-from .storage.records import Conflict, NotFound, get_pool, get_tape, iter_loans, pool_keys, snapshot_status
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ _executor_lock = threading.Lock()
 def _worker_init(parent: int) -> None:
     # Each worker already occupies a core: one MSM thread each (see proofs/_parallel.py).
     os.environ["POOLPROOF_MSM_THREADS"] = "1"
-    from .ingest.rowwork import _exit_with_parent
+    from ..ingest.rowwork import _exit_with_parent
 
     _exit_with_parent(parent)
 

@@ -49,13 +49,13 @@ from policies.aggregates import (
 from policies.policy import Decision
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 
-from .ingest.pool_settings import PoolConfig
-from .keys.keyring import PoolKeys
-from .snapshots import SnapshotRecord, guard_thresholds, lane_totals, metrics_report, snapshot_tape_id
-from .storage import decisions
-from .storage.db import transaction
-from .storage.records import PartyRecord, get_pool, get_tape, iter_loans
-from .views import STAT_FIELDS, policy_party
+from ..ingest.pool_settings import PoolConfig
+from ..keys.keyring import PoolKeys
+from ..storage import decisions
+from ..storage.db import transaction
+from ..storage.records import PartyRecord, get_pool, get_tape, iter_loans
+from ..views import STAT_FIELDS, policy_party
+from .sealed import SnapshotRecord, guard_thresholds, lane_totals, metrics_report, snapshot_tape_id
 
 TABLE_FORMAT = "poolproof/release-table/v1"
 POOL_CELL = "pool"
