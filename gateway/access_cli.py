@@ -1,4 +1,4 @@
-"""``poolproof api-keys ...`` and ``poolproof grants ...``: thin commands over :mod:`gateway.access_admin`.
+"""``poolproof api-keys ...`` and ``poolproof grants ...``: thin commands over :mod:`gateway.access.admin`.
 
 They work on the database directly (as ``poolproof parties add`` does), as the operator; every change
 is appended to the decision log as made by ``operator:cli``. Exit codes (``proofs/exit_codes.py``):
@@ -20,7 +20,7 @@ import sqlite_utils
 
 from proofs.exit_codes import ExitCode
 
-from .access_admin import (
+from .access.admin import (
     AccessChange,
     ApiKeyRecord,
     add_grant,

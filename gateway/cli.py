@@ -154,7 +154,8 @@ def _app_config(dbp: Path, kp: Path) -> dict[str, Any]:
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve(db_path: str | None, master_key_file: str | None, host: str, port: int, threads: int) -> None:
     """Serve the API with waitress (a production WSGI server)."""
-    from . import body_limits, create_app
+    from . import create_app
+    from .access import body_limits
     from .keys.keyring import KeyringError, load_master_key
     from .storage.db import connect, migrate
 
@@ -177,7 +178,8 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
     pool = worker_pool(default_workers())
     list(pool.map(abs, range(default_workers())))
     try:
-        # Body limits per request, decided from the head before the body is read (gateway/body_limits.py).
+        # Body limits per request, decided from the head before the body is read
+        # (gateway/access/body_limits.py).
         server = body_limits.create_server(
             app,
             host=host,

@@ -1,7 +1,7 @@
 """``poolproof pools create|list|show`` and ``poolproof parties add|list|show``: the operator's
 onboarding commands, working on the instance's database directly (mounted by ``gateway/cli.py``).
 
-Each command is atomic (:mod:`gateway.onboarding`), says what to do next, and takes ``--json``.
+Each command is atomic (:mod:`gateway.access.onboarding`), says what to do next, and takes ``--json``.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def pools_create(
     **settings: Any,
 ) -> None:
     """Create POOL_ID for an existing platform (for a new one, 'parties add --pool' does both at once)."""
-    from .onboarding import OnboardingError, check_identifier
+    from .access.onboarding import OnboardingError, check_identifier
     from .storage.records import create_pool
 
     try:
@@ -326,10 +326,10 @@ def parties_add(
     The API key is what '--api-key' means in this party's own commands (submit, get, claim). A refusal
     leaves nothing behind.
     """
-    from .access_admin import creation_changes
+    from .access.admin import creation_changes
+    from .access.onboarding import OnboardingError, register_party
     from .access_cli import record_changes
     from .keys.tape_signatures import load_private_key, public_key_bytes
-    from .onboarding import OnboardingError, register_party
 
     pk: bytes | None = None
     try:

@@ -11,7 +11,7 @@ from flask_smorest import abort
 
 from policies import Policy
 
-from ..credentials import bearer_token
+from ..access.credentials import bearer_token
 from ..keys.keyring import PoolKeys, load_master_key
 from ..storage.db import connect
 from ..storage.decisions import connect_log, log_path_for

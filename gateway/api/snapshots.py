@@ -35,6 +35,7 @@ from proofs.snapshot import verify_header
 
 from ..ingest.rules import same_loan_id
 from ..keys.gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key, public_key_info
+from ..policy_views import DEFAULT_PURPOSE, policy_party
 from ..snapshots.disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
 from ..snapshots.seal_jobs import (
     JobRunner,
@@ -57,7 +58,6 @@ from ..snapshots.sealed import (
 from ..storage import decisions
 from ..storage.db import connect
 from ..storage.records import Conflict, NotFound, PartyRecord, get_tape, iter_loans
-from ..views import DEFAULT_PURPOSE, policy_party
 from .common import fail, get_db, get_log_db, keys_for, master_key, owned_pool, policy, require_role
 from .views import _scoped_pool
 

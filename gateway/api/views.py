@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 
 from policies import Party, PolicyError
 
+from ..policy_views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
 from ..schemas import LoanPageQuerySchema, LoanPageSchema, PoolSchema, StatsQuerySchema, StatsSchema
 from ..snapshots.disclosure import (
     controlled_report,
@@ -21,7 +22,6 @@ from ..snapshots.disclosure import (
 )
 from ..snapshots.sealed import SnapshotRecord, get_snapshot, snapshot_tape_id
 from ..storage.records import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
-from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
 from .common import fail, get_db, get_log_db, keys_for, owned_pool, policy, require_role
 
 

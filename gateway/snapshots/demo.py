@@ -68,7 +68,7 @@ class LiveServer:
     def __init__(self, app: Flask, threads: int = 4) -> None:
         from waitress.server import MultiSocketServer
 
-        from ..body_limits import create_server
+        from ..access.body_limits import create_server
 
         srv = create_server(app, host="127.0.0.1", port=0, threads=threads, channel_timeout=600)
         if isinstance(srv, MultiSocketServer):  # pragma: no cover - one host given

@@ -51,10 +51,10 @@ from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenCl
 
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys
+from ..policy_views import STAT_FIELDS, policy_party
 from ..storage import decisions
 from ..storage.db import transaction
 from ..storage.records import PartyRecord, get_pool, get_tape, iter_loans
-from ..views import STAT_FIELDS, policy_party
 from .sealed import SnapshotRecord, guard_thresholds, lane_totals, metrics_report, snapshot_tape_id
 
 TABLE_FORMAT = "poolproof/release-table/v1"

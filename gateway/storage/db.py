@@ -167,7 +167,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         4,
-        # API-key lifecycle (gateway/access_admin.py): a public id per key (listed and revoked by it; the
+        # API-key lifecycle (gateway/access/admin.py): a public id per key (listed and revoked by it; the
         # hash stays private), an optional expiry. The trigger gives every key an id, whichever code
         # inserted it.
         """

@@ -94,9 +94,9 @@ def create_party(
     """Create a party and its first API key; returns ``(party, api_key)``. The key is not stored in clear.
 
     Raises ``ValueError`` for an unknown role or a malformed public key, :class:`Conflict` if the id exists.
-    One writer for parties: :func:`gateway.access_admin.create_party_with_grants`, without grants.
+    One writer for parties: :func:`gateway.access.admin.create_party_with_grants`, without grants.
     """
-    from ..access_admin import create_party_with_grants
+    from ..access.admin import create_party_with_grants
 
     party, _, key = create_party_with_grants(
         db, party_id, role, display_name=display_name, public_key=public_key, obligor_keys=obligor_keys

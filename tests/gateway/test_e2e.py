@@ -203,7 +203,7 @@ def test_each_party_sees_exactly_the_fields_its_policy_allows(
 
 
 def _purpose(role: str) -> str:
-    from gateway.views import DEFAULT_PURPOSE
+    from gateway.policy_views import DEFAULT_PURPOSE
 
     return DEFAULT_PURPOSE[role]
 

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway import create_app
-from gateway.access import POOL_NOT_IN_SCOPE
+from gateway.access.checks import POOL_NOT_IN_SCOPE
 from gateway.cli import cli
 from gateway.keys.tape_signatures import public_key_bytes
 from gateway.snapshots.demo import DemoInstance, LiveServer, init_instance
@@ -193,7 +193,7 @@ def test_an_expired_key_is_refused_and_listed_as_expired(site: Site, monkeypatch
     assert site.as_key(key, "/investor/pools").status_code == 200
     later = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0).isoformat()
     monkeypatch.setattr("gateway.storage.records.now", lambda: later)
-    monkeypatch.setattr("gateway.access_admin.now", lambda: later)
+    monkeypatch.setattr("gateway.access.admin.now", lambda: later)
     refused = site.as_key(key, "/investor/pools")
     assert refused.status_code == 401
     assert refused.json()["message"] == "unknown, revoked or expired API key"

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
-from gateway.access_admin import create_party_with_grants
+from gateway.access.admin import create_party_with_grants
 from gateway.storage.db import connect
 from tests.gateway.helpers import CUTOFF
 

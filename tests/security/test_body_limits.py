@@ -250,7 +250,7 @@ def test_wrong_keys_on_the_tape_head_count_as_failed_authentications(site: Site)
 
 
 def test_a_revoked_key_loses_the_tape_limit_at_once(site: Site, spooled: list[str]) -> None:
-    from gateway.access_admin import issue_key, revoke_key
+    from gateway.access.admin import issue_key, revoke_key
 
     db = connect(site.inst.db_path)
     try:

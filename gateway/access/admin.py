@@ -29,9 +29,9 @@ import sqlite_utils
 
 from policies import DecisionLog
 
-from .storage.db import now, transaction
-from .storage.decisions import persist
-from .storage.records import API_KEY_PREFIX, ROLES, Conflict, NotFound, PartyRecord, get_party, hash_api_key
+from ..storage.db import now, transaction
+from ..storage.decisions import persist
+from ..storage.records import API_KEY_PREFIX, ROLES, Conflict, NotFound, PartyRecord, get_party, hash_api_key
 
 #: ``purpose`` of the decision-log entries written here.
 ACCESS_PURPOSE = "access_admin"

@@ -3,9 +3,9 @@
 Each caller owns a bucket of ``RATE_LIMIT_BURST`` tokens refilled at ``RATE_LIMIT_PER_SECOND``; a request
 takes one token, and a request that finds the bucket empty gets ``429 Too Many Requests`` with
 ``Retry-After`` (RFC 6585 §4; RFC 9110 §10.2.3) naming the whole seconds until a token is back. The
-caller is the SHA-256 of the API key as authentication reads it (:func:`gateway.credentials.bearer_token`,
-so re-spelling the header does not make a new caller), or the client address when no bearer token is
-sent. The limit is checked before the key is looked up.
+caller is the SHA-256 of the API key as authentication reads it
+(:func:`gateway.access.credentials.bearer_token`, so re-spelling the header does not make a new caller),
+or the client address when no bearer token is sent. The limit is checked before the key is looked up.
 
 A fresh wrong key would get a fresh bucket, so failed authentications are counted apart: every 401
 takes a token from the client address's failure bucket (``AUTH_FAILURE_BURST`` tokens, refilled at

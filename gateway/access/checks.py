@@ -7,7 +7,7 @@ URL prefix is authenticated (401) and its role checked (403) first. Then, for ev
 (``<pool_id>``), the pool must be in the caller's scope: one the platform owns, one the party was
 granted, or any pool for the regulator. A pool that exists but is outside the scope is answered exactly
 as a pool that does not exist (404, :data:`POOL_NOT_IN_SCOPE`), so the answer does not say which pools
-exist. Only then is the large tape body limit granted (:func:`gateway.body_limits.allow_tape_body`).
+exist. Only then is the large tape body limit granted (:func:`gateway.access.body_limits.allow_tape_body`).
 Public paths (``/healthz``, ``/docs``, ``/openapi.json``, ``/public/...``) and unknown URLs (404) pass.
 """
 
@@ -17,9 +17,9 @@ import hmac
 
 from flask import Flask, current_app, request
 
-from .api.common import fail, get_db, principal, require_admin, require_role
+from ..api.common import fail, get_db, principal, require_admin, require_role
+from ..storage.records import NotFound, PartyRecord, get_pool
 from .body_limits import allow_tape_body, is_tape_submission
-from .storage.records import NotFound, PartyRecord, get_pool
 
 #: URL prefix -> the role whose parties may call it (``admin``: operator keys only).
 AUDIENCE_PREFIXES = {

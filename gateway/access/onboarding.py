@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import sqlite_utils
 
-from .access_admin import ApiKeyRecord, create_party_with_grants
-from .ingest.pool_settings import PoolConfig
-from .keys.keyring import new_data_key, wrap_data_key
-from .storage.records import ROLES, Conflict, NotFound, PartyRecord
+from ..ingest.pool_settings import PoolConfig
+from ..keys.keyring import new_data_key, wrap_data_key
+from ..storage.records import ROLES, Conflict, NotFound, PartyRecord
+from .admin import ApiKeyRecord, create_party_with_grants
 
 # The same identifier rule as the HTTP API's party and pool ids (gateway/schemas.py).
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")

@@ -12,7 +12,7 @@ A declared ``Content-Length`` over the limit is answered 413 before the body is 
 (no ``Content-Length``) is cut off with 413 as soon as it passes the limit. Bodies within the small
 limit stay in memory (``inbuf_overflow`` is the limit plus one socket read), so an unauthenticated
 caller never causes a temporary file. A wrong key presented here counts against the client address's
-failed-authentication allowance (:mod:`gateway.ratelimit`), and a throttled address gets only the small
+failed-authentication allowance (:mod:`gateway.access.ratelimit`), and a throttled address gets only the small
 limit, so the head check is not a way around key-guessing limits.
 
 The Flask side (:func:`install_body_limits`) applies the same two limits through
@@ -103,8 +103,8 @@ class BodyLimits:
         return pool if isinstance(pool, str) else None
 
     def _may_submit(self, authorization: str | None, pool_id: str, peer: str, *, count_failure: bool) -> bool:
-        from .storage.db import connect
-        from .storage.records import StorageError, authenticate, get_pool
+        from ..storage.db import connect
+        from ..storage.records import StorageError, authenticate, get_pool
 
         failures = self.app.extensions.get("poolproof_auth_failures")
         address = "addr:" + peer
