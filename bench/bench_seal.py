@@ -143,6 +143,7 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
     from gateway.snapshots.demo import init_instance
     from gateway.snapshots.sealed import get_snapshot, stream_snapshot_bundle
     from gateway.storage.db import connect
+    from gateway.workers import SEAL_WORKERS
     from proofs.signing import public_key_to_pem
 
     workers = settings.workers if settings.workers is not None else (os.cpu_count() or 1)
@@ -190,9 +191,8 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
         worker_hwm: dict[int, float] = {}
 
         def sample_workers() -> None:
-            # VmHWM is each worker's own peak so far; read it while the workers are alive (the seal
-            # pool is the gateway's shared executor, its process table is the only handle on them).
-            for pid in list(getattr(sealing._executor, "_processes", None) or {}):
+            # VmHWM is each worker's own peak so far; read it while the workers are alive.
+            for pid in SEAL_WORKERS.worker_pids():
                 hwm = vm_hwm_mib(pid)
                 if hwm is not None:
                     worker_hwm[pid] = max(worker_hwm.get(pid, 0.0), hwm)

@@ -172,7 +172,8 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
 
     for job_id in resume_running_jobs(app):
         click.echo(f"resuming seal job {job_id}")
-    from .ingest.rowwork import default_workers, worker_pool
+    from .ingest.rowwork import worker_pool
+    from .workers import default_workers
 
     # Start the ingest workers now, not on the first large tape (spawning costs about a second).
     pool = worker_pool(default_workers())

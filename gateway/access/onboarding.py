@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from typing import ClassVar
 
 import sqlite_utils
 
+from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import new_data_key, wrap_data_key
 from ..storage.records import ROLES, Conflict, NotFound, PartyRecord
@@ -23,8 +25,10 @@ from .admin import ApiKeyRecord, create_party_with_grants
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
-class OnboardingError(ValueError):
+class OnboardingError(GatewayError, ValueError):
     """A registration was refused before anything was written; the message says why and what to do."""
+
+    http_status: ClassVar[int] = 422
 
 
 def check_identifier(kind: str, value: str) -> str:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, ClassVar
+
+from ..errors import GatewayError
 
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_BODY_NESTING = 32
@@ -29,8 +31,10 @@ _MAX_INT_CHARS = 17  # "-9007199254740991": longer literals are beyond 2^53 what
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
-class JsonLimitError(ValueError):
+class JsonLimitError(GatewayError, ValueError):
     """A JSON text exceeds a limit; ``rule`` is ``integer_size`` or ``nesting_depth``."""
+
+    http_status: ClassVar[int] = 400
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(f"{rule}: {message}")

@@ -24,20 +24,22 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import sqlite_utils
 
+from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+
+from ..errors import GatewayError
 from ..keys.keyring import PoolKeys
 from ..storage.db import connect, now, transaction
 from ..storage.records import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
-from .pool_settings import TAPE_FIELDS
+from ..workers import default_workers
 from .rowwork import (
     BatchProcessor,
     BatchResult,
     BatchSpec,
     PoolStats,
-    default_workers,
     loan_layout,
     parse_lines,
     process_lines,
@@ -52,7 +54,7 @@ from .tape_formats import (
     iter_tape,
     line_too_long,
 )
-from .validation import DEFAULT_MAX_REPORTED, ROW_FIELD, TapeError, TapeReport
+from .validation import DEFAULT_MAX_REPORTED, ROW_FIELD, TapeProblem, TapeReport
 
 BATCH_ROWS = 4000
 INGEST_CACHE_KIB = 256 * 1024  # SQLite page cache during an ingest (an upper bound, in KiB)
@@ -61,8 +63,10 @@ BACKGROUND_CHECKPOINT_ROWS = 50_000  # from this many rows, the WAL checkpoint r
 log = logging.getLogger(__name__)
 
 
-class TapeRejected(Exception):
+class TapeRejected(GatewayError):
     """A tape failed validation; ``report`` lists row, field, rule and masked value. Nothing was stored."""
+
+    http_status: ClassVar[int] = 422
 
     def __init__(self, report: TapeReport, *, malformed: bool = False) -> None:
         super().__init__(f"tape rejected: {report.error_count} errors in {report.invalid_rows} rows")
@@ -70,8 +74,10 @@ class TapeRejected(Exception):
         self.malformed = malformed
 
 
-class ContentHashMismatch(Exception):
+class ContentHashMismatch(GatewayError):
     """The body's SHA-256 differs from the declared (signed) content hash. Nothing was stored."""
+
+    http_status: ClassVar[int] = 400
 
     def __init__(self, declared: str, actual: str) -> None:
         super().__init__("the body's SHA-256 differs from the declared X-Tape-SHA256")
@@ -79,12 +85,14 @@ class ContentHashMismatch(Exception):
         self.actual = actual
 
 
-class TapeSuperseded(Exception):
+class TapeSuperseded(GatewayError):
     """The submitted tape is stored already but has been superseded: replaying it changes nothing.
 
     ``tape_id`` is the earlier, superseded tape with this content; ``current_tape_id`` the tape that is
     current at the cut-off now. Nothing was stored.
     """
+
+    http_status: ClassVar[int] = 409
 
     def __init__(self, tape_id: int, cutoff: str, current_tape_id: int | None) -> None:
         super().__init__(
@@ -182,7 +190,7 @@ def _ingest(
                 first = seen.setdefault(lk, row)
                 if first != row:
                     msg = f"platform_loan_id already used on row {first}"
-                    report.add(TapeError(row, "platform_loan_id", "duplicate", msg, None))
+                    report.add(TapeProblem(row, "platform_loan_id", "duplicate", msg, None))
                     bad.add(row)
             report.invalid_rows += len(bad)
             if not report.ok:
@@ -197,7 +205,7 @@ def _ingest(
                 _run_jsonl(reader, spec, workers, absorb, lambda: report.ok)
             else:
                 proc = BatchProcessor(spec)
-                int_fields = [n for n in TAPE_FIELDS if proc.catalogue[n].type == "int"]
+                int_fields = [n for n in TAPE_SCHEMA_V1_FIELDS if proc.catalogue[n].type == "int"]
                 batch: list[tuple[int, Any, str | None]] = []
                 index = 1  # the loan index of the batch's first row (rows are numbered by source line)
                 for item in iter_tape(fmt, reader, int_fields):
@@ -208,7 +216,7 @@ def _ingest(
                         batch = []
                 absorb(proc.process(batch, report.ok, index))
         except TapeMalformed as exc:
-            report.add(TapeError(exc.row, ROW_FIELD, "malformed", exc.message, None))
+            report.add(TapeProblem(exc.row, ROW_FIELD, "malformed", exc.message, None))
             report.invalid_rows += 1
             raise TapeRejected(report, malformed=True) from None
         if not report.ok:
@@ -217,7 +225,7 @@ def _ingest(
             raise TapeRejected(report, malformed=malformed)
         rows = counters["rows"]
         if rows == 0:
-            report.add(TapeError(0, ROW_FIELD, "empty", "the tape has no rows", None))
+            report.add(TapeProblem(0, ROW_FIELD, "empty", "the tape has no rows", None))
             raise TapeRejected(report)
         actual = reader.hexdigest()
         if declared_sha256 is not None and actual != declared_sha256:

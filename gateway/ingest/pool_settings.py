@@ -12,14 +12,15 @@ import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from policies.catalogue import GATEWAY_DERIVED_FIELDS, TAPE_SCHEMA_V1_FIELDS
 from proofs.lanes import BUCKETS as LANE_BUCKETS
 
-# Tape schema v1 (the fields a platform submits) and the fields the gateway derives (a platform may
-# not submit them): one list, owned by the classification catalogue.
-TAPE_FIELDS: tuple[str, ...] = TAPE_SCHEMA_V1_FIELDS
+from ..errors import GatewayError
+
+# The fields the gateway derives (a platform may not submit them), owned by the classification
+# catalogue, as is the one list of tape schema v1 fields (``TAPE_SCHEMA_V1_FIELDS``).
 DERIVED_FIELDS: tuple[str, ...] = GATEWAY_DERIVED_FIELDS
 
 # Identity fields whose formats are jurisdiction-specific (PRC ID, PRC mobile).
@@ -91,8 +92,10 @@ DPD_MIN_BUCKET_DAYS = 30
 DPD_MAX_EDGE_DAYS = 1095
 
 
-class PoolSettingsError(ValueError):
+class PoolSettingsError(GatewayError, ValueError):
     """A pool setting breaks a rule; ``field`` and ``rule`` name which, the message says why."""
+
+    http_status: ClassVar[int] = 422
 
     def __init__(self, field_name: str, rule: str, message: str) -> None:
         super().__init__(f"{field_name}: {message} (rule {rule})")
@@ -191,7 +194,7 @@ class PoolConfig:
             raise ValueError("need 0 <= apr_flag_bps <= apr_reject_bps")
         if self.default_days < 1:
             raise ValueError("default_days must be >= 1")
-        unknown = set(self.required_fields) - set(TAPE_FIELDS)
+        unknown = set(self.required_fields) - set(TAPE_SCHEMA_V1_FIELDS)
         if unknown:
             raise ValueError(f"required_fields names unknown tape fields: {sorted(unknown)}")
 

@@ -8,25 +8,23 @@ exposure ids and writes to SQLite. Small tapes, JSON arrays and CSV run the same
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from policies.catalogue import DEFAULT_CATALOGUE
+from policies.catalogue import DEFAULT_CATALOGUE, TAPE_SCHEMA_V1_FIELDS
 
 from ..keys.keyring import PoolKeys
 from ..storage.db import LOAN_ROWID_SHIFT
-from .pool_settings import TAPE_FIELDS, PoolConfig
+from ..workers import INGEST_WORKERS
+from .pool_settings import PoolConfig
 from .rules import compile_rules, loan_id_key, mask_value
 from .tape_formats import parse_json_line
-from .validation import ROW_FIELD, RowValidator, TapeError
+from .validation import ROW_FIELD, RowValidator, TapeProblem
 
 EXPOSURE_ID_BYTES = 12  # an exposure id is 24 hex digits of os.urandom (as secrets.token_hex(12) gave)
 
@@ -130,7 +128,7 @@ class BatchResult:
     loans: list[tuple[int, str, str, str, bytes]]
     exposures: list[tuple[str, bytes, str, str]]
     loan_ids: list[tuple[int, bytes]]  # (row number, loan key) of every row with a valid platform_loan_id
-    errors: list[TapeError]
+    errors: list[TapeProblem]
     error_count: int
     bad_rows: list[int]
     rows_read: int
@@ -144,7 +142,7 @@ def loan_layout(catalogue: Any = DEFAULT_CATALOGUE) -> dict[str, list[str]]:
     Loans are stored positionally (JSON arrays, ``null`` for absent) to halve the bytes written; the
     layout is saved with each tape, so a tape stays readable whatever later catalogues say.
     """
-    names = [n for n in TAPE_FIELDS if not catalogue[n].forbidden] + ["dpd_bucket"]
+    names = [n for n in TAPE_SCHEMA_V1_FIELDS if not catalogue[n].forbidden] + ["dpd_bucket"]
     return {
         "plain": [n for n in names if catalogue[n].level <= 2],
         "sealed": [n for n in names if catalogue[n].level >= 3],
@@ -192,7 +190,7 @@ class BatchProcessor:
         # Exposure ids (96 random bits, hex) are cut from one os.urandom draw per batch, not one call a row.
         random_hex, used = "", 0
         ids: list[tuple[int, bytes]] = []
-        errors: list[TapeError] = []
+        errors: list[TapeProblem] = []
         bad: list[int] = []
         count = rows_read = flagged = 0
         cap = spec.max_reported
@@ -206,7 +204,7 @@ class BatchProcessor:
                 bad.append(row_number)
                 count += 1
                 if len(errors) < cap:
-                    errors.append(TapeError(row_number, ROW_FIELD, "malformed", problem, None))
+                    errors.append(TapeProblem(row_number, ROW_FIELD, "malformed", problem, None))
                 continue
             clean, errs = self.rows.validate(raw)
             loan_id = clean.get("platform_loan_id")
@@ -221,7 +219,7 @@ class BatchProcessor:
                         break
                     value = raw.get(name) if isinstance(raw, dict) else None
                     shown = None if name == ROW_FIELD else mask_value(name, value, self.catalogue)
-                    errors.append(TapeError(row_number, name, rule, message, shown))
+                    errors.append(TapeProblem(row_number, name, rule, message, shown))
                 continue
             if not store or bad or lk is None:
                 continue
@@ -233,7 +231,7 @@ class BatchProcessor:
             stats.add(clean)
             g = clean.get
             rowid = tape_base | index
-            sealed = keys.seal(dumps(list(map(g, sealed_fields))), cutoff, rowid)
+            sealed = keys.encrypt(dumps(list(map(g, sealed_fields))), cutoff, rowid)
             if used == len(random_hex):
                 random_hex, used = os.urandom(EXPOSURE_ID_BYTES * 1024).hex(), 0
             exposure_id = random_hex[used : used + 2 * EXPOSURE_ID_BYTES]
@@ -245,8 +243,6 @@ class BatchProcessor:
 
 # --- worker processes ---------------------------------------------------------------------------------------
 _processors: dict[tuple[str, str, int], BatchProcessor] = {}
-_executor: Executor | None = None
-_executor_lock = threading.Lock()
 
 
 def process_lines(
@@ -272,42 +268,11 @@ def parse_lines(first_line: int, lines: list[bytes]) -> Iterable[tuple[int, Any,
                 yield (first_line + i, *parse_json_line(line))
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: leave when the gateway process is gone.
-
-    A server killed with SIGKILL (or SIGTERM, which skips the executor's shutdown) cannot tell its
-    workers, and they would wait on their task queue forever; a daemon thread polls the parent id.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="poolproof-parent-watch", daemon=True).start()
-
-
 def worker_pool(workers: int) -> Executor:
-    """The shared pool of worker processes (spawned once, on first use)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            ctx = multiprocessing.get_context("spawn")  # never fork a threaded server
-            _executor = ProcessPoolExecutor(
-                max_workers=workers, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
-            )
-        return _executor
+    """The shared pool of row workers (:data:`gateway.workers.INGEST_WORKERS`), started on first use."""
+    return INGEST_WORKERS.executor(workers, resize=False)
 
 
 def reset_worker_pool() -> None:
     """Drop a broken pool (a worker died); the next large ingest spawns a fresh one."""
-    global _executor
-    with _executor_lock:
-        if _executor is not None:
-            _executor.shutdown(wait=False, cancel_futures=True)
-        _executor = None
-
-
-def default_workers() -> int:
-    """One worker per core."""
-    return max(1, os.cpu_count() or 1)
+    INGEST_WORKERS.reset()

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from policies.catalogue import Catalogue, FieldSpec
+from policies.catalogue import TAPE_SCHEMA_V1_FIELDS, Catalogue, FieldSpec
 
 from .bounded_json import MAX_SAFE_INTEGER, HugeInteger
-from .pool_settings import DERIVED_FIELDS, IDENTITY_FIELDS, TAPE_FIELDS, PoolConfig
+from .pool_settings import DERIVED_FIELDS, IDENTITY_FIELDS, PoolConfig
 
 Problem = tuple[str, str]  # (rule, message)
 FieldError = tuple[str, str, str]  # (field, rule, message)
@@ -476,7 +476,7 @@ def compile_rules(cfg: PoolConfig, catalogue: Catalogue) -> TapeRules:
     """
     checks: dict[str, Check] = {}
     fast: dict[str, tuple[Any, ...]] = {}
-    for name in TAPE_FIELDS:
+    for name in TAPE_SCHEMA_V1_FIELDS:
         spec = catalogue[name]
         if spec.type == "int":
             checks[name] = _int_check(spec)

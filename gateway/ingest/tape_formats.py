@@ -19,10 +19,11 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import orjson
 
+from ..errors import GatewayError
 from .bounded_json import MAX_TAPE_ROW_NESTING, HugeInteger, JsonLimitError, loads_tape_row
 
 CHUNK = 1 << 20
@@ -42,16 +43,20 @@ BOM_MESSAGE = (
 )
 
 
-class TapeTooLarge(Exception):
+class TapeTooLarge(GatewayError):
     """The body exceeded the configured maximum tape size."""
+
+    http_status: ClassVar[int] = 413
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"tape exceeds the maximum size of {limit} bytes")
         self.limit = limit
 
 
-class TapeMalformed(Exception):
+class TapeMalformed(GatewayError):
     """The body cannot be parsed as the declared format; ``row`` as the readers number it (0 = no row)."""
+
+    http_status: ClassVar[int] = 400
 
     def __init__(self, row: int, message: str) -> None:
         super().__init__(f"row {row}: {message}")

@@ -23,7 +23,7 @@ DEFAULT_MAX_REPORTED = 100
 
 
 @dataclass(frozen=True)
-class TapeError:
+class TapeProblem:
     """One problem in a tape: 1-based row number, field, rule id, message and masked value."""
 
     row: int
@@ -48,12 +48,12 @@ class TapeReport:
     """Errors found in a tape, capped at ``max_reported`` with the true total kept in ``error_count``."""
 
     max_reported: int = DEFAULT_MAX_REPORTED
-    errors: list[TapeError] = field(default_factory=list)
+    errors: list[TapeProblem] = field(default_factory=list)
     error_count: int = 0
     invalid_rows: int = 0
     rows_read: int = 0
 
-    def add(self, err: TapeError) -> None:
+    def add(self, err: TapeProblem) -> None:
         """Record one error (kept in ``errors`` until the cap is reached, always counted)."""
         self.error_count += 1
         if len(self.errors) < self.max_reported:
@@ -275,10 +275,10 @@ class TapeValidator:
         for name, rule, message in errors:
             value = raw.get(name) if isinstance(raw, Mapping) else None
             shown = None if name == ROW_FIELD else mask_value(name, value, self._catalogue)
-            self.report.add(TapeError(row_number, name, rule, message, shown))
+            self.report.add(TapeProblem(row_number, name, rule, message, shown))
         return None
 
     def add_format_error(self, row_number: int, message: str) -> None:
         """Record a row that could not be parsed at all (malformed JSON line, broken CSV record)."""
         self.report.invalid_rows += 1
-        self.report.add(TapeError(row_number, ROW_FIELD, "malformed", message, None))
+        self.report.add(TapeProblem(row_number, ROW_FIELD, "malformed", message, None))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -25,11 +25,15 @@ from proofs.signing import (
     public_key_to_pem,
 )
 
+from ..errors import GatewayError
+
 KEY_FILE_NAME = "gateway.key"
 
 
-class GatewayKeyError(Exception):
+class GatewayKeyError(GatewayError):
     """The gateway signing key is missing or unreadable."""
+
+    http_status: ClassVar[int] = 503
 
 
 def generate_gateway_key_file(path: str | Path) -> Ed25519PublicKey:

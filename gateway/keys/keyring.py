@@ -4,7 +4,7 @@
   (``MASTER_KEY_FILE``), never from the database.
 * Each pool has a random 256-bit data key, stored only wrapped: AES-256-GCM under the master key with
   the pool id in the associated data, so a wrapped key cannot be moved to another pool.
-* Level 3+ loan fields are sealed with AES-256-GCM under the pool data key (NIST SP 800-38D), random
+* Level 3+ loan fields are encrypted with AES-256-GCM under the pool data key (NIST SP 800-38D), random
   96-bit nonces, associated data binding pool id, cut-off date and the loan's row id (tape and index),
   so a ciphertext cannot be swapped between loans or snapshots without failing authentication.
 * Keyed identifiers (the linking key of a platform loan id, the obligor pseudonym) use keyed BLAKE2b
@@ -19,10 +19,13 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ..errors import GatewayError
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -30,8 +33,10 @@ _WRAP_AAD = b"poolproof/v1/pool-data-key\x00"
 _LOAN_AAD = b"poolproof/v1/loan\x00"
 
 
-class KeyringError(Exception):
+class KeyringError(GatewayError):
     """Raised when key material is missing, malformed, or fails to unwrap."""
+
+    http_status: ClassVar[int] = 503
 
 
 def generate_master_key_file(path: str | Path) -> Path:
@@ -115,19 +120,19 @@ class PoolKeys:
         )
 
     def loan_aad(self, cutoff: str, loan_ref: int) -> bytes:
-        """Associated data of a loan's sealed blob: pool id, cut-off and the loan's stored position.
+        """Associated data of a loan's encrypted blob: pool id, cut-off and the loan's stored position.
 
         ``loan_ref`` is the loan's row id (tape id and index in the tape), fixed when it is written.
         """
         return b"%s%s\x00%s\x00%d" % (_LOAN_AAD, self.pool_id.encode(), cutoff.encode(), loan_ref)
 
-    def seal(self, plaintext: bytes, cutoff: str, loan_ref: int) -> bytes:
+    def encrypt(self, plaintext: bytes, cutoff: str, loan_ref: int) -> bytes:
         """Encrypt level 3+ fields of one loan: ``nonce || ciphertext+tag``."""
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self.aead.encrypt(nonce, plaintext, self.loan_aad(cutoff, loan_ref))
 
-    def open(self, blob: bytes, cutoff: str, loan_ref: int) -> bytes:
-        """Decrypt a sealed blob; raises ``cryptography.exceptions.InvalidTag`` if it was altered or moved."""
+    def decrypt(self, blob: bytes, cutoff: str, loan_ref: int) -> bytes:
+        """Decrypt an encrypted blob; raises ``cryptography.exceptions.InvalidTag`` if altered or moved."""
         return self.aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], self.loan_aad(cutoff, loan_ref))
 
     def loan_key(self, platform_loan_id: str) -> bytes:

@@ -35,7 +35,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask
@@ -43,6 +43,7 @@ from flask import Flask
 from proofs.key_history import append_key, new_history, verify_key_history
 from proofs.signing import key_id
 
+from ..errors import GatewayError
 from ..storage.db import connect, now, transaction
 from ..storage.decisions import log_path_for
 from .gateway_key import generate_gateway_key_file, load_gateway_key
@@ -53,8 +54,10 @@ HISTORY_FILE = "gateway-key-history.json"
 MANIFEST = "manifest.json"
 
 
-class KeyManagementError(Exception):
+class KeyManagementError(GatewayError):
     """A rotation, backup or restore cannot proceed (the message names the file or check)."""
+
+    http_status: ClassVar[int] = 500
 
 
 def fault_point(name: str) -> None:

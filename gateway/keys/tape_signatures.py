@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ..errors import GatewayError
+
 TAPE_DOMAIN = b"poolproof/v1/tape\x00"
 
 
-class TapeSignatureError(Exception):
+class TapeSignatureError(GatewayError):
     """The tape signature is malformed or does not verify under the platform's registered key."""
+
+    http_status: ClassVar[int] = 403
 
 
 def tape_signing_message(pool_id: str, cutoff: str, content_sha256_hex: str) -> bytes:

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -51,14 +51,18 @@ from proofs.signing import key_id, load_public_key, public_key_to_pem
 from proofs.snapshot import Header, verify_header, verify_snapshot
 from proofs.witness import WitnessPolicy, admit_header, cosign_header, new_witness_state
 
+from ..errors import GatewayError
+
 DEMO_POOL = "DEMO-CN1"
 DEMO_FIRST_CUTOFF = date(2024, 1, 31)
 DEMO_MONTH = 6  # a seasoned month: every delinquency bucket is populated
 DEFAULT_LOANS = 1000  # about 30 s on 2 idle cores (docs/benchmarks.md)
 
 
-class DemoFailed(Exception):
+class DemoFailed(GatewayError):
     """A step of the demo did not do what it should (the message names the step)."""
+
+    http_status: ClassVar[int] = 500
 
 
 # --- a real server in a background thread ---------------------------------------------------------------

@@ -27,7 +27,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
@@ -49,6 +49,7 @@ from policies.aggregates import (
 from policies.policy import Decision
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 
+from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys
 from ..policy_views import STAT_FIELDS, policy_party
@@ -69,8 +70,10 @@ _SCHEMA = (
 )
 
 
-class ClaimRefused(Exception):
+class ClaimRefused(GatewayError):
     """The claim budget refuses a threshold; ``decision`` is what the decision log records."""
+
+    http_status: ClassVar[int] = 403
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(REFUSED)

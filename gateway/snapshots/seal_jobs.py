@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Executor, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -50,14 +49,16 @@ from proofs.snapshot import (
     header_hash,
 )
 
+from ..errors import GatewayError
 from ..storage.db import connect, now, transaction
 from ..storage.records import Conflict, NotFound, get_pool, get_tape, iter_loans, pool_keys, snapshot_status
+from ..workers import SEAL_WORKERS
 from .sealed import (
+    decrypt_secret,
+    encrypt_secret,
+    encrypt_totals,
     last_snapshot,
     loan_input,
-    open_secret,
-    seal_secret,
-    seal_totals,
     seed_aad,
     store_chunk,
     stored_summaries,
@@ -73,8 +74,10 @@ SEED_BYTES = 32
 INLINE_MAX_CHUNKS = 2
 
 
-class SealError(Exception):
+class SealError(GatewayError):
     """A seal job cannot start or complete (the message is safe to show: no values, no secrets)."""
+
+    http_status: ClassVar[int] = 422
 
 
 class TestingHooks:
@@ -290,7 +293,7 @@ def start_seal_job(
                         "ipa_rounds": params.ipa_rounds,
                     }
                 ),
-                seal_secret(keys, seed_aad(job_id, snapshot_id), seed),
+                encrypt_secret(keys, seed_aad(job_id, snapshot_id), seed),
                 tape.row_count,
                 now(),
             ),
@@ -299,44 +302,14 @@ def start_seal_job(
 
 
 # --- executors ------------------------------------------------------------------------------------------
-_executor: ProcessPoolExecutor | None = None
-_executor_workers = 0
-_executor_lock = threading.Lock()
-
-
-def _worker_init(parent: int) -> None:
-    # Each worker already occupies a core: one MSM thread each (see proofs/_parallel.py).
-    os.environ["POOLPROOF_MSM_THREADS"] = "1"
-    from ..ingest.rowwork import _exit_with_parent
-
-    _exit_with_parent(parent)
-
-
 def seal_executor(workers: int) -> Executor:
-    """The shared process pool for sealing (spawned on first use; never fork a threaded server)."""
-    global _executor, _executor_workers
-    with _executor_lock:
-        broken = _executor is not None and bool(getattr(_executor, "_broken", False))
-        if _executor is None or _executor_workers != workers or broken:
-            if _executor is not None:
-                _executor.shutdown(wait=False, cancel_futures=True)
-            _executor = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(os.getpid(),),
-            )
-            _executor_workers = workers
-        return _executor
+    """The shared process pool for sealing (:data:`gateway.workers.SEAL_WORKERS`), of ``workers`` workers."""
+    return SEAL_WORKERS.executor(workers)
 
 
 def shutdown_executor() -> None:
     """Stop the shared sealing workers (tests, CLI exit)."""
-    global _executor
-    with _executor_lock:
-        if _executor is not None:
-            _executor.shutdown(wait=True, cancel_futures=True)
-            _executor = None
+    SEAL_WORKERS.shutdown()
 
 
 # --- running a job --------------------------------------------------------------------------------------
@@ -441,7 +414,7 @@ def _run(
 ) -> None:
     pool = get_pool(db, job.pool_id)
     keys = pool_keys(db, master_key, job.pool_id)
-    seed = open_secret(keys, seed_aad(job.id, job.snapshot_id), _sealed_seed(db, job.id))
+    seed = decrypt_secret(keys, seed_aad(job.id, job.snapshot_id), _sealed_seed(db, job.id))
     skip = stored_summaries(db, keys, job.id)
     done_before = sum(s.leaf_count for s in skip.values())
     with transaction(db) as conn:
@@ -517,7 +490,7 @@ def _run(
                 job.id,
                 json.dumps(signed, sort_keys=True),
                 header_hash(signed),
-                seal_totals(keys, job.snapshot_id, outcome.lane_value_sums, outcome.lane_blinding_sums),
+                encrypt_totals(keys, job.snapshot_id, outcome.lane_value_sums, outcome.lane_blinding_sums),
                 signed["sealed_at"],
             ),
         )

@@ -47,15 +47,16 @@ _AAD_CHUNK_SUMS = b"poolproof/v1/seal-chunk-sums\x00"
 _AAD_TOTALS = b"poolproof/v1/snapshot-lane-totals\x00"
 
 
-# --- sealed secrets -----------------------------------------------------------------------------------
-def seal_secret(keys: PoolKeys, aad: bytes, plaintext: bytes) -> bytes:
+# --- encrypted secrets -----------------------------------------------------------------------------------
+def encrypt_secret(keys: PoolKeys, aad: bytes, plaintext: bytes) -> bytes:
     """AES-GCM under the pool data key: ``nonce || ciphertext+tag``."""
     nonce = os.urandom(NONCE_BYTES)
     return nonce + keys.aead.encrypt(nonce, plaintext, aad)
 
 
-def open_secret(keys: PoolKeys, aad: bytes, blob: bytes) -> bytes:
-    """Inverse of :func:`seal_secret`; raises ``cryptography.exceptions.InvalidTag`` if moved or altered."""
+def decrypt_secret(keys: PoolKeys, aad: bytes, blob: bytes) -> bytes:
+    """Inverse of :func:`encrypt_secret`; raises ``cryptography.exceptions.InvalidTag`` if moved or
+    altered."""
     return keys.aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
 
 
@@ -116,7 +117,7 @@ def decode_proofs(blob: bytes) -> list[bytes]:
 def store_chunk(conn: Any, keys: PoolKeys, job_id: str, result: ChunkResult) -> ChunkSummary:
     """Insert one sealed chunk of ``job_id`` (caller holds the transaction); returns its summary."""
     summary = ChunkSummary.of(result)
-    sums = seal_secret(
+    sums = encrypt_secret(
         keys,
         _AAD_CHUNK_SUMS + f"{job_id}\x00{result.chunk_index}".encode(),
         _sums_blob(result.lane_value_sums, result.lane_blinding_sums),
@@ -147,7 +148,7 @@ def stored_summaries(db: sqlite_utils.Database, keys: PoolKeys, job_id: str) -> 
         (job_id,),
     ):
         values, blindings = _sums_from_blob(
-            open_secret(keys, _AAD_CHUNK_SUMS + f"{job_id}\x00{index}".encode(), sealed)
+            decrypt_secret(keys, _AAD_CHUNK_SUMS + f"{job_id}\x00{index}".encode(), sealed)
         )
         out[int(index)] = ChunkSummary(int(index), int(count), bytes(root), values, blindings)
     return out
@@ -271,14 +272,16 @@ def totals_aad(snapshot_id: str) -> bytes:
     return _AAD_TOTALS + snapshot_id.encode()
 
 
-def seal_totals(keys: PoolKeys, snapshot_id: str, values: Sequence[int], blindings: Sequence[int]) -> bytes:
-    """Seal a snapshot's per-lane totals (value sums and blinding sums)."""
-    return seal_secret(keys, totals_aad(snapshot_id), _sums_blob(values, blindings))
+def encrypt_totals(
+    keys: PoolKeys, snapshot_id: str, values: Sequence[int], blindings: Sequence[int]
+) -> bytes:
+    """Encrypt a snapshot's per-lane totals (value sums and blinding sums) under the pool data key."""
+    return encrypt_secret(keys, totals_aad(snapshot_id), _sums_blob(values, blindings))
 
 
 def lane_totals(keys: PoolKeys, snap: SnapshotRecord) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The secret per-lane value sums and blinding sums of a snapshot (decrypted)."""
-    return _sums_from_blob(open_secret(keys, totals_aad(snap.snapshot_id), snap.sealed_totals))
+    return _sums_from_blob(decrypt_secret(keys, totals_aad(snap.snapshot_id), snap.sealed_totals))
 
 
 def snapshot_seed(db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord) -> bytes:
@@ -286,7 +289,7 @@ def snapshot_seed(db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecor
     row = db.conn.execute("SELECT sealed_seed FROM seal_jobs WHERE id = ?", (snap.job_id,)).fetchone()
     if row is None:  # pragma: no cover - the foreign key forbids it
         raise NotFound(f"no seal job for snapshot {snap.snapshot_id}")
-    return open_secret(keys, seed_aad(snap.job_id, snap.snapshot_id), bytes(row[0]))
+    return decrypt_secret(keys, seed_aad(snap.job_id, snap.snapshot_id), bytes(row[0]))
 
 
 def snapshot_tape_id(db: sqlite_utils.Database, snap: SnapshotRecord) -> int:

@@ -4,6 +4,11 @@ Loan storage (one row per loan, see ``gateway/storage/db.py``): ``plain`` is a J
 fields, ``sealed`` is one AES-GCM blob of the JSON object of the level 3+ fields under the pool data key
 (associated data: pool id, cut-off date, exposure id). :func:`iter_loans` gives the decrypted records back
 in tape order; it is what snapshot sealing reads.
+
+"Sealing" means commit-and-prove (:mod:`gateway.snapshots.seal_jobs`); AES-GCM is "encrypt/decrypt"
+(:meth:`gateway.keys.keyring.PoolKeys.encrypt`). The columns ``loans.sealed``, ``seal_jobs.sealed_seed``,
+``seal_chunks.sealed_sums`` and ``sealed_snapshots.sealed_totals`` hold encrypted blobs and keep their
+names: renaming them would need a data migration of every existing database.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import sqlite_utils
 
+from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys, new_data_key, unwrap_data_key, wrap_data_key
 from .db import LOAN_ROWID_SHIFT, now, transaction
@@ -28,16 +34,22 @@ ROLES = ("platform", "trustee", "rating_agency", "investor", "auditor", "regulat
 API_KEY_PREFIX = "ppk_"
 
 
-class StorageError(Exception):
+class StorageError(GatewayError):
     """Base of storage-level refusals (the HTTP layer maps each subclass to a status)."""
+
+    http_status: ClassVar[int] = 404
 
 
 class NotFound(StorageError):
     """A named record does not exist."""
 
+    http_status: ClassVar[int] = 404
+
 
 class Conflict(StorageError):
     """The request conflicts with stored state (existing id, sealed cut-off, reused idempotency key)."""
+
+    http_status: ClassVar[int] = 409
 
 
 # --- Parties and API keys ----------------------------------------------------------------------------------
@@ -429,7 +441,7 @@ def iter_loans(
                 if v is not None:
                     rec[k] = v
             if keys is not None:
-                values = orjson.loads(keys.open(sealed, tape.cutoff_date, rid))
+                values = orjson.loads(keys.decrypt(sealed, tape.cutoff_date, rid))
                 for k, v in zip(sealed_names, values, strict=True):
                     if v is not None:
                         rec[k] = v
