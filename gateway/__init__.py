@@ -110,7 +110,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .access.ratelimit import install_rate_limit
     from .access.security_headers import install_security_headers
     from .api import keys
-    from .keys.management import install_key_error_handler
+    from .keys.unavailable import install_key_error_handler
 
     api.register_blueprint(keys.blp)
     install_body_limits(app)

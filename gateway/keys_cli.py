@@ -1,5 +1,5 @@
 """``poolproof keys ...``, ``poolproof backup`` and ``poolproof restore``: thin commands over
-:mod:`gateway.keys.management`."""
+:mod:`gateway.keys.rotation` and :mod:`gateway.keys.backup`."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ def keys_group() -> None:
 @_key_opt
 def rotate_master(db_path: str | None, master_key_file: str | None) -> None:
     """Re-wrap every pool data key under a new master key (re-run to finish an interrupted rotation)."""
+    from .keys.key_files import KeyManagementError
     from .keys.keyring import KeyringError
-    from .keys.management import KeyManagementError, rotate_master_key
+    from .keys.rotation import rotate_master_key
 
     dbp, kp = _paths(db_path, master_key_file)
     try:
@@ -49,7 +50,7 @@ def rotate_master(db_path: str | None, master_key_file: str | None) -> None:
 def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
     """Replace the gateway signing key; the history records the new key, vouched for by the old one."""
     from .keys.gateway_key import GatewayKeyError
-    from .keys.management import rotate_gateway_key
+    from .keys.rotation import rotate_gateway_key
 
     dbp, kp = _paths(db_path, master_key_file)
     try:
@@ -70,7 +71,8 @@ def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
 def revoke_gateway(key_id: str, reason: str, db_path: str | None, master_key_file: str | None) -> None:
     """Revoke a retired gateway signing key in the history (signed by the current key)."""
     from .keys.gateway_key import GatewayKeyError
-    from .keys.management import KeyManagementError, revoke_gateway_key
+    from .keys.key_files import KeyManagementError
+    from .keys.rotation import revoke_gateway_key
 
     dbp, kp = _paths(db_path, master_key_file)
     try:
@@ -88,14 +90,14 @@ def revoke_gateway(key_id: str, reason: str, db_path: str | None, master_key_fil
 @_key_opt
 def history(db_path: str | None, master_key_file: str | None) -> None:
     """Print the gateway key history (JSON)."""
-    from .keys.management import load_history
+    from .keys.rotation import load_history
 
     dbp, kp = _paths(db_path, master_key_file)
     click.echo(json.dumps(load_history(_gateway_key_file(dbp, kp)), indent=1, sort_keys=True))
 
 
 def _key_files(dbp: Path, kp: Path) -> list[Path]:
-    from .keys.management import history_path
+    from .keys.rotation import history_path
 
     gk = _gateway_key_file(dbp, kp)
     retired = sorted(kp.parent.glob(kp.name + ".retired-*"))
@@ -109,7 +111,8 @@ def _key_files(dbp: Path, kp: Path) -> list[Path]:
 @_key_opt
 def backup_cmd(dest: str, no_keys: bool, db_path: str | None, master_key_file: str | None) -> None:
     """Write a consistent backup (databases via SQLite's online backup, key files, manifest) to DEST."""
-    from .keys.management import KeyManagementError, backup
+    from .keys.backup import backup
+    from .keys.key_files import KeyManagementError
 
     dbp, kp = _paths(db_path, master_key_file)
     try:
@@ -128,7 +131,8 @@ def backup_cmd(dest: str, no_keys: bool, db_path: str | None, master_key_file: s
 @_key_opt
 def restore_cmd(src: str, force: bool, db_path: str | None, master_key_file: str | None) -> None:
     """Check a backup (SHA-256 of every file, integrity of every database) and restore it."""
-    from .keys.management import KeyManagementError, restore
+    from .keys.backup import restore
+    from .keys.key_files import KeyManagementError
 
     dbp, kp = _paths(db_path, master_key_file)
     try:

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..keys.gateway_key import GatewayKeyError, gateway_key_path
-from ..keys.management import load_history
+from ..keys.rotation import load_history
 from .common import fail
 
 blp = Blueprint(

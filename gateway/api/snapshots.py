@@ -182,12 +182,12 @@ def gateway_signing_key() -> Ed25519PrivateKey:
 
 def header_signer(snap: SnapshotRecord) -> Ed25519PublicKey:
     """The gateway key that signed a stored header: the current key, or an older one found through
-    the verified key history (``gateway.keys.management``) for snapshots sealed before a rotation."""
+    the verified key history (``gateway.keys.rotation``) for snapshots sealed before a rotation."""
     current = gateway_signing_key().public_key()
     signer = snap.header.get("signatures", [{}])[0].get("key_id")
     if signer == key_id(current):
         return current
-    from ..keys.management import header_public_key
+    from ..keys.rotation import header_public_key
 
     try:
         return header_public_key(gateway_key_path(current_app.config), snap.header)

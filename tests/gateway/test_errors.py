@@ -11,8 +11,8 @@ from gateway.ingest.pipeline import ContentHashMismatch, TapeRejected, TapeSuper
 from gateway.ingest.pool_settings import PoolSettingsError
 from gateway.ingest.tape_formats import TapeMalformed, TapeTooLarge
 from gateway.keys.gateway_key import GatewayKeyError
+from gateway.keys.key_files import KeyManagementError
 from gateway.keys.keyring import KeyringError
-from gateway.keys.management import KeyManagementError
 from gateway.keys.tape_signatures import TapeSignatureError
 from gateway.snapshots.demo import DemoFailed
 from gateway.snapshots.disclosure import ClaimRefused

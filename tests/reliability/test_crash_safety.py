@@ -23,9 +23,11 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway import create_app
+from gateway.fault_points import FAULT_ENV
+from gateway.keys.backup import integrity_check
 from gateway.keys.gateway_key import load_gateway_key
 from gateway.keys.keyring import load_master_key, unwrap_data_key
-from gateway.keys.management import FAULT_ENV, genesis_key, header_public_key, history_path, integrity_check
+from gateway.keys.rotation import genesis_key, header_public_key, history_path
 from gateway.keys.tape_signatures import public_key_bytes, sign_tape
 from gateway.snapshots.demo import DemoInstance, init_instance
 from gateway.storage.db import connect

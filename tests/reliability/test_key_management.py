@@ -10,16 +10,14 @@ from typing import Any
 import pytest
 
 from gateway import create_app
+from gateway.keys.backup import backup, integrity_check, restore
 from gateway.keys.gateway_key import load_gateway_key
+from gateway.keys.key_files import KeyManagementError
 from gateway.keys.keyring import KeyringError, load_master_key, unwrap_data_key
-from gateway.keys.management import (
-    KeyManagementError,
-    backup,
+from gateway.keys.rotation import (
     header_public_key,
     history_path,
-    integrity_check,
     load_history,
-    restore,
     revoke_gateway_key,
     rotate_gateway_key,
     rotate_master_key,
@@ -279,7 +277,7 @@ def test_backup_and_restore_through_the_cli(world: World, tmp_path: Path) -> Non
 
 
 def test_the_signer_of_an_old_header_is_found_through_the_history(world: World) -> None:
-    from gateway.keys.management import header_public_key
+    from gateway.keys.rotation import header_public_key
 
     old_header = header_of(world.client, world, CUTOFF)
     old_public = load_gateway_key(world.inst.gateway_key_file).public_key()

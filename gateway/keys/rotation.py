@@ -1,4 +1,4 @@
-"""Key rotation, the published gateway-key history, and backup/restore of the database and keys.
+"""Key rotation: the master key, and the gateway signing key with its published, forward-only history.
 
 Every step is crash-safe: a process killed at any point leaves either the previous state or a state
 that re-running the same command completes (each command is idempotent and resumes).
@@ -6,7 +6,7 @@ that re-running the same command completes (each command is idempotent and resum
 * **Master key rotation** (:func:`rotate_master_key`). A new key is written to ``<key>.next`` (mode
   0600, fsync'd); every pool's data key is re-wrapped under it in one transaction; the old key file is
   kept as ``<key>.retired-<time>`` (older backups need it; delete it when none does) and the new one
-  moved into place (atomic rename). Pool data keys themselves do not change, so stored loans, sealed
+  moved into place (atomic rename). Pool data keys themselves do not change, so stored loans, encrypted
   seeds and snapshots need no re-encryption. A crash between the transaction and the rename leaves
   pools wrapped under ``.next``; the server refuses requests that need a pool key (503) until the
   command is re-run.
@@ -15,84 +15,29 @@ that re-running the same command completes (each command is idempotent and resum
   an entry for it signed by the current key; then the new key replaces the old file. Old snapshots
   keep verifying: their headers name the signing key id, which the verified history maps to a key.
   A running server keeps signing with the key it loaded until it restarts.
-* **Backup** (:func:`backup`) uses SQLite's online backup API (a consistent copy while the server
-  runs and writes), checks ``PRAGMA integrity_check`` on the copy, copies the key files (mode 0600)
-  into ``keys/`` and writes a manifest of SHA-256 digests. **Restore** (:func:`restore`) checks the
-  digests and the integrity of every database before copying anything into place.
-
-Fault injection: with ``POOLPROOF_FAULT_AT=<point>`` set, the process SIGKILLs itself at that named
-point (tests use it to show each step is crash-safe; unset, it does nothing).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import signal
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flask import Flask
 
 from proofs.key_history import append_key, new_history, verify_key_history
 from proofs.signing import key_id
 
-from ..errors import GatewayError
+from ..fault_points import fault_point
 from ..storage.db import connect, now, transaction
-from ..storage.decisions import log_path_for
 from .gateway_key import generate_gateway_key_file, load_gateway_key
+from .key_files import KeyManagementError, fsync_path, write_private_file
 from .keyring import KeyringError, generate_master_key_file, load_master_key, unwrap_data_key, wrap_data_key
 
-FAULT_ENV = "POOLPROOF_FAULT_AT"
 HISTORY_FILE = "gateway-key-history.json"
-MANIFEST = "manifest.json"
-
-
-class KeyManagementError(GatewayError):
-    """A rotation, backup or restore cannot proceed (the message names the file or check)."""
-
-    http_status: ClassVar[int] = 500
-
-
-def fault_point(name: str) -> None:
-    """Kill this process (SIGKILL, no clean-up) if ``POOLPROOF_FAULT_AT`` names this point."""
-    if os.environ.get(FAULT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename) with mode 0600."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 # --- master key -------------------------------------------------------------------------------------------
@@ -115,8 +60,8 @@ def rotate_master_key(db_path: str | Path, key_file: str | Path) -> MasterRotati
     old = load_master_key(key_file=key_file)
     if not next_file.exists():
         generate_master_key_file(next_file)
-        _fsync_file(next_file)
-        _fsync_dir(next_file.parent)
+        fsync_path(next_file)
+        fsync_path(next_file.parent)
     new = load_master_key(key_file=next_file)
     fault_point("master.after_new_key")
     rewrapped = already = 0
@@ -148,7 +93,7 @@ def rotate_master_key(db_path: str | Path, key_file: str | Path) -> MasterRotati
     os.link(key_file, retired)  # keep the old key (0600) for older backups
     fault_point("master.after_retire")
     os.replace(next_file, key_file)
-    _fsync_dir(key_file.parent)
+    fsync_path(key_file.parent)
     return MasterRotation(rewrapped, already, retired)
 
 
@@ -212,8 +157,8 @@ def rotate_gateway_key(key_path: str | Path) -> GatewayRotation:
         verify_key_history(history, genesis_key(history), current=current.public_key())
     if not next_path.exists():
         generate_gateway_key_file(next_path)
-        _fsync_file(next_path)
-        _fsync_dir(next_path.parent)
+        fsync_path(next_path)
+        fsync_path(next_path.parent)
     new = load_gateway_key(next_path)
     fault_point("gateway.after_new_key")
     new_id = key_id(new.public_key())
@@ -224,7 +169,7 @@ def rotate_gateway_key(key_path: str | Path) -> GatewayRotation:
         os.chmod(path, 0o644)
     fault_point("gateway.after_history")
     os.replace(next_path, key_path)
-    _fsync_dir(key_path.parent)
+    fsync_path(key_path.parent)
     verified = verify_key_history(history, genesis_key(history), current=new.public_key())
     return GatewayRotation(key_id(current.public_key()), new_id, len(verified.keys))
 
@@ -270,135 +215,6 @@ def revoke_gateway_key(key_path: str | Path, revoked_key_id: str, reason: str) -
     return GatewayRevocation(revoked_key_id, len(history["entries"]))
 
 
-# --- backup and restore -----------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def integrity_check(path: str | Path) -> str:
-    """``PRAGMA integrity_check`` of a database file ("ok" when it is consistent)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        conn.close()
-
-
-def _copy_database(src: Path, dst: Path) -> None:
-    source = sqlite3.connect(str(src), timeout=30)
-    target = sqlite3.connect(str(dst))
-    try:
-        source.backup(target)  # the online backup API: a consistent snapshot while others write
-    finally:
-        target.close()
-        source.close()
-    os.chmod(dst, 0o600)
-
-
-def backup(db_path: str | Path, dest: str | Path, key_files: list[Path]) -> dict[str, Any]:
-    """Write a consistent copy of the database, the decision log and ``key_files`` into ``dest``.
-
-    ``dest`` must not exist. Returns the manifest. Raises :class:`KeyManagementError` if a copy fails
-    its integrity check.
-    """
-    db_path, dest = Path(db_path), Path(dest)
-    dest.mkdir(mode=0o700, parents=True)
-    files: dict[str, dict[str, Any]] = {}
-    for src in (db_path, log_path_for(db_path)):
-        if not src.exists():
-            continue
-        out = dest / src.name
-        _copy_database(src, out)
-        if (result := integrity_check(out)) != "ok":
-            raise KeyManagementError(f"backup of {src.name} fails its integrity check: {result}")
-        files[src.name] = {"sha256": _sha256(out), "bytes": out.stat().st_size, "kind": "database"}
-    if key_files:
-        (dest / "keys").mkdir(mode=0o700)
-    for key in key_files:
-        if not key.exists():
-            continue
-        out = dest / "keys" / key.name
-        write_private_file(out, key.read_bytes())
-        files[f"keys/{key.name}"] = {"sha256": _sha256(out), "bytes": out.stat().st_size, "kind": "key"}
-    manifest = {
-        "format": "poolproof/backup/v1",
-        "created_at": now(),
-        "database": db_path.name,
-        "files": files,
-    }
-    write_private_file(dest / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
-    return manifest
-
-
-def restore(src: str | Path, db_path: str | Path, key_dir: str | Path, *, force: bool = False) -> list[Path]:
-    """Check a backup (digests, integrity) and copy it into place; returns the files written.
-
-    The database files go to ``db_path``'s directory (named as in the backup's manifest, the main
-    database as ``db_path``); key files to ``key_dir`` (mode 0600). Refuses to overwrite existing files
-    unless ``force``. Raises :class:`KeyManagementError` naming the file and failed check.
-    """
-    src, db_path, key_dir = Path(src), Path(db_path), Path(key_dir)
-    try:
-        manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise KeyManagementError(f"{src / MANIFEST}: not a readable backup manifest ({exc})") from None
-    if manifest.get("format") != "poolproof/backup/v1":
-        raise KeyManagementError(f"{src / MANIFEST}: not a poolproof/backup/v1 manifest")
-    plan: list[tuple[Path, Path, str]] = []
-    for name, info in sorted(manifest["files"].items()):
-        path = src / name
-        if not path.exists() or _sha256(path) != info["sha256"]:
-            raise KeyManagementError(f"{name}: missing or its SHA-256 differs from the manifest")
-        if info["kind"] == "database":
-            if (result := integrity_check(path)) != "ok":
-                raise KeyManagementError(f"{name}: integrity check failed: {result}")
-            if name == manifest["database"]:
-                target = db_path
-            elif name == log_path_for(manifest["database"]).name:
-                target = log_path_for(db_path)
-            else:
-                raise KeyManagementError(f"{name}: a database the manifest does not name")
-        else:
-            target = key_dir / Path(name).name
-        plan.append((path, target, info["kind"]))
-    existing = [t for _, t, _ in plan if t.exists()]
-    if existing and not force:
-        raise KeyManagementError(f"refusing to overwrite {', '.join(map(str, existing))} (use force)")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    key_dir.mkdir(parents=True, exist_ok=True)
-    for path, target, kind in plan:
-        if kind == "database":
-            for suffix in ("-wal", "-shm"):
-                target.with_name(target.name + suffix).unlink(missing_ok=True)
-            tmp = target.with_name(target.name + ".restoring")
-            shutil.copyfile(path, tmp)
-            os.chmod(tmp, 0o600)
-            _fsync_file(tmp)
-            os.replace(tmp, target)
-        else:
-            write_private_file(target, path.read_bytes())
-    _fsync_dir(db_path.parent)
-    return [t for _, t, _ in plan]
-
-
-# --- HTTP ---------------------------------------------------------------------------------------------------
-def install_key_error_handler(app: Flask) -> None:
-    """Answer 503 (not 500) when key material is missing or does not unwrap (e.g. mid-rotation)."""
-
-    @app.errorhandler(KeyringError)
-    def _keys_unavailable(exc: KeyringError) -> Any:
-        body = {
-            "code": 503,
-            "status": "Service Unavailable",
-            "message": "key material is unavailable (a key rotation may be in progress); retry later",
-        }
-        return body, 503, {"Retry-After": "30"}
-
-
 def header_public_key(key_path: str | Path, header: dict[str, Any]) -> Ed25519PublicKey:
     """The gateway key that signed ``header`` (a snapshot header), found through the verified history.
 
@@ -413,3 +229,4 @@ def header_public_key(key_path: str | Path, header: dict[str, Any]) -> Ed25519Pu
     keys = verify_key_history(history, genesis_key(history), current=current)
     signer = header.get("signatures", [{}])[0].get("key_id", "")
     return key_by_id(keys, str(signer))
+
