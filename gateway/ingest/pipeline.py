@@ -32,7 +32,7 @@ from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
 
 from ..errors import GatewayError
 from ..keys.keyring import PoolKeys
-from ..storage.db import connect, now, transaction
+from ..storage.db import connect, discardable_transaction, now
 from ..storage.records import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
 from ..workers import default_workers
 from .rowwork import (
@@ -120,36 +120,6 @@ def ingest_tape(
     cutoff: str,
     body: BinaryIO,
     fmt: str,
-    **kwargs: Any,
-) -> IngestOutcome:
-    """Store a tape for ``pool`` at ``cutoff`` from ``body`` in format ``fmt`` (json, jsonl, csv).
-
-    Keyword arguments: ``submitted_by`` and ``max_bytes`` (required), ``idempotency_key``,
-    ``declared_sha256``, ``signature``, ``signer_public_key``, ``max_reported``, ``workers``
-    (processes for large JSONL tapes; default one per core).
-
-    Returns the first result again for a repeated submission (same idempotency key and content, or
-    same cut-off and content), with ``replayed=True``. The signature, if any, must already have been
-    verified by the caller against ``declared_sha256``; here the body's hash must equal it.
-
-    Raises :class:`TapeSuperseded` when the repeated submission's tape is no longer current at its cut-off,
-    :class:`Conflict` (idempotency key reused for another tape; sealed cut-off),
-    :class:`TapeRejected` (invalid or malformed rows, empty tape), :class:`ContentHashMismatch`,
-    :class:`gateway.ingest.tape_formats.TapeTooLarge`. In every error case nothing is stored.
-    """
-    try:
-        return _ingest(db, pool, keys, cutoff, body, fmt, **kwargs)
-    except _Replay as r:
-        return r.outcome
-
-
-def _ingest(
-    db: sqlite_utils.Database,
-    pool: PoolRecord,
-    keys: PoolKeys,
-    cutoff: str,
-    body: BinaryIO,
-    fmt: str,
     *,
     submitted_by: str,
     max_bytes: int,
@@ -160,6 +130,23 @@ def _ingest(
     max_reported: int = DEFAULT_MAX_REPORTED,
     workers: int | None = None,
 ) -> IngestOutcome:
+    """Store a tape for ``pool`` at ``cutoff`` from ``body`` in format ``fmt`` (json, jsonl, csv).
+
+    ``submitted_by`` (the platform's party id) and ``max_bytes`` (the size cap) are required;
+    ``idempotency_key``, ``declared_sha256`` (the signed content hash), ``signature`` and
+    ``signer_public_key`` are stored with the tape; ``max_reported`` caps the errors listed in a
+    rejection's report (all are counted); ``workers`` is the number of processes for large JSONL tapes
+    (default one per core).
+
+    Returns the first result again for a repeated submission (same idempotency key and content, or
+    same cut-off and content), with ``replayed=True``. The signature, if any, must already have been
+    verified by the caller against ``declared_sha256``; here the body's hash must equal it.
+
+    Raises :class:`TapeSuperseded` when the repeated submission's tape is no longer current at its cut-off,
+    :class:`Conflict` (idempotency key reused for another tape; sealed cut-off),
+    :class:`TapeRejected` (invalid or malformed rows, empty tape), :class:`ContentHashMismatch`,
+    :class:`gateway.ingest.tape_formats.TapeTooLarge`. In every error case nothing is stored.
+    """
     early = _replay_or_conflict(db, pool.id, cutoff, idempotency_key, declared_sha256)
     if early is not None:
         return early
@@ -170,7 +157,8 @@ def _ingest(
     counters = {"rows": 0, "flagged": 0}
     seen: dict[bytes, int] = {}
 
-    with _bulk_write_settings(db.conn), transaction(db) as conn:
+    with _bulk_write_settings(db.conn), discardable_transaction(db) as tx:
+        conn = tx.conn
         # Re-check under the write lock: a concurrent submission may have sealed or stored meanwhile.
         st = snapshot_status(db, pool.id, cutoff)
         if st is not None and st[0] == "sealed":
@@ -232,8 +220,8 @@ def _ingest(
             raise ContentHashMismatch(declared_sha256, actual)
         replay = _replay_after_read(db, pool.id, cutoff, idempotency_key, actual)
         if replay is not None:
-            # Raising rolls the loans back; the replayed result is returned by ingest_tape.
-            raise _Replay(replay)
+            tx.discard()  # the loans written above are rolled back; the first result is answered again
+            return replay
         if rows >= BACKGROUND_CHECKPOINT_ROWS:
             # COMMIT makes the tape durable (WAL, synchronous=FULL); copying its pages into the database
             # file (the checkpoint) need not hold up the answer: a background thread does it afterwards.
@@ -432,12 +420,6 @@ def _run_jsonl(
     finally:
         for f in window:
             f.cancel()
-
-
-class _Replay(Exception):
-    def __init__(self, outcome: IngestOutcome) -> None:
-        super().__init__("replay")
-        self.outcome = outcome
 
 
 def _replay_or_conflict(

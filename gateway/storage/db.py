@@ -239,6 +239,32 @@ def transaction(db: sqlite_utils.Database, *, immediate: bool = True) -> Iterato
     conn.execute("COMMIT")
 
 
+class DiscardableTransaction:
+    """An open ``BEGIN IMMEDIATE`` transaction whose block may decide to keep nothing (:meth:`discard`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.discarded = False
+
+    def discard(self) -> None:
+        """Roll back, instead of committing, when the block ends (however it ends)."""
+        self.discarded = True
+
+
+@contextmanager
+def discardable_transaction(db: sqlite_utils.Database) -> Iterator[DiscardableTransaction]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` if the block raises or called ``discard()``."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    tx = DiscardableTransaction(conn)
+    try:
+        yield tx
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("ROLLBACK" if tx.discarded else "COMMIT")
+
+
 def schema_version(db: sqlite_utils.Database) -> int:
     """The highest applied migration number (0 for an empty database)."""
     if "schema_version" not in db.table_names():
