@@ -16,13 +16,10 @@ import collections
 import itertools
 import json
 import logging
-import os
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
@@ -32,8 +29,19 @@ from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
 
 from ..errors import GatewayError
 from ..keys.keyring import PoolKeys
-from ..storage.db import connect, discardable_transaction, now
+from ..storage.db import discardable_transaction, now
 from ..storage.records import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
+from ..storage.tapes import (
+    TapeRow,
+    bulk_write_settings,
+    checkpoint_in_background,
+    defer_checkpoints,
+    insert_tape,
+    make_tape_current,
+    next_tape_id,
+    pool_has_exposures,
+    store_loans,
+)
 from ..workers import default_workers
 from .rowwork import (
     BatchProcessor,
@@ -157,14 +165,14 @@ def ingest_tape(
     counters = {"rows": 0, "flagged": 0}
     seen: dict[bytes, int] = {}
 
-    with _bulk_write_settings(db.conn), discardable_transaction(db) as tx:
+    with bulk_write_settings(db.conn, INGEST_CACHE_KIB), discardable_transaction(db) as tx:
         conn = tx.conn
         # Re-check under the write lock: a concurrent submission may have sealed or stored meanwhile.
         st = snapshot_status(db, pool.id, cutoff)
         if st is not None and st[0] == "sealed":
             raise Conflict(f"cut-off {cutoff} of pool {pool.id!r} is sealed; no further tape is accepted")
-        tape_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM tapes").fetchone()[0])
-        has_prior = conn.execute("SELECT 1 FROM exposures WHERE pool_id = ? LIMIT 1", (pool.id,)).fetchone()
+        tape_id = next_tape_id(conn)
+        has_prior = pool_has_exposures(conn, pool.id)
         spec = BatchSpec(pool.id, cutoff, tape_id, pool.config.to_dict(), keys.data_key, max_reported)
 
         def absorb(res: BatchResult) -> None:
@@ -225,7 +233,7 @@ def ingest_tape(
         if rows >= BACKGROUND_CHECKPOINT_ROWS:
             # COMMIT makes the tape durable (WAL, synchronous=FULL); copying its pages into the database
             # file (the checkpoint) need not hold up the answer: a background thread does it afterwards.
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            defer_checkpoints(conn)
         submitted_at = now()
         previous = st[1] if st is not None else None
         result = {
@@ -240,118 +248,36 @@ def ingest_tape(
             "supersedes_tape_id": previous,
             "submitted_at": submitted_at,
         }
-        conn.execute(
-            "INSERT INTO tapes (id, pool_id, cutoff_date, status, content_sha256, idempotency_key, format, "
-            "row_count, byte_count, flagged_rows, submitted_by, submitted_at, signature, signer_public_key, "
-            "stats, result, layout) VALUES (?,?,?,'current',?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                tape_id,
-                pool.id,
-                cutoff,
-                actual,
-                idempotency_key,
-                fmt,
-                rows,
-                reader.bytes_read,
-                counters["flagged"],
-                submitted_by,
-                submitted_at,
-                signature,
-                signer_public_key,
-                json.dumps(stats.to_dict()),
-                json.dumps(result),
-                json.dumps(loan_layout()),
+        insert_tape(
+            conn,
+            TapeRow(
+                tape_id=tape_id,
+                pool_id=pool.id,
+                cutoff=cutoff,
+                content_sha256=actual,
+                idempotency_key=idempotency_key,
+                fmt=fmt,
+                rows=rows,
+                byte_count=reader.bytes_read,
+                flagged_rows=counters["flagged"],
+                submitted_by=submitted_by,
+                submitted_at=submitted_at,
+                signature=signature,
+                signer_public_key=signer_public_key,
+                stats=stats.to_dict(),
+                result=result,
+                layout=loan_layout(),
             ),
         )
-        if previous is not None:
-            conn.execute("UPDATE tapes SET status = 'superseded' WHERE id = ?", (previous,))
-            conn.execute(
-                "UPDATE snapshots SET current_tape_id = ? WHERE pool_id = ? AND cutoff_date = ?",
-                (tape_id, pool.id, cutoff),
-            )
-        else:
-            conn.execute(
-                "INSERT INTO snapshots (pool_id, cutoff_date, status, current_tape_id) VALUES (?,?,'open',?)",
-                (pool.id, cutoff, tape_id),
-            )
+        make_tape_current(conn, pool.id, cutoff, tape_id, previous)
     if rows >= BACKGROUND_CHECKPOINT_ROWS:
         checkpoint_in_background(db)
     return IngestOutcome(result=result, replayed=False)
 
 
-@contextmanager
-def _bulk_write_settings(conn: sqlite3.Connection) -> Iterator[None]:
-    """For one ingest: a page cache that holds a large tape's index pages; settings restored afterwards.
-
-    A million-loan tape inserts about 1M random keys into the ``exposures`` primary key and the
-    ``loans_obligor`` index (~100 MB of pages); with the default 64 MiB cache those pages are spilled to
-    the WAL and read back again and again. An explicit ``POOLPROOF_SQLITE_CACHE_KIB`` (tests use a tiny
-    one to force spills) is left alone. The cache is an upper bound, so a small tape costs nothing more.
-    """
-    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-    autocheckpoint = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-    if "POOLPROOF_SQLITE_CACHE_KIB" not in os.environ:
-        conn.execute(f"PRAGMA cache_size = -{INGEST_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        conn.execute(f"PRAGMA cache_size = {int(cache)}")
-        conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
-
-
-def checkpoint_in_background(db: sqlite_utils.Database) -> threading.Thread | None:
-    """Copy committed WAL pages into the database file on a daemon thread; returns it (``None``: in memory).
-
-    A ``PASSIVE`` checkpoint (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html) never blocks readers
-    or writers and changes nothing anyone can read: it only moves already-durable pages. Its connection
-    is opened here, before the caller's closes, so that closing the request's connection does not run
-    the same checkpoint in the foreground. A failed or interrupted checkpoint loses nothing (SQLite
-    checkpoints again later); it is logged.
-    """
-    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
-    if not path:
-        return None
-    try:
-        ckpt = connect(path)
-    except sqlite3.Error as exc:  # the tape is committed: never turn that into a failed request
-        log.warning("cannot open %s for a background WAL checkpoint: %s", path, exc)
-        return None
-
-    def run() -> None:
-        try:
-            ckpt.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:
-            log.warning("background WAL checkpoint of %s failed: %s", path, exc)
-        finally:
-            ckpt.conn.close()
-
-    thread = threading.Thread(target=run, name="poolproof-wal-checkpoint", daemon=True)
-    thread.start()
-    return thread
-
-
-def _store(conn: Any, res: BatchResult, has_prior: bool) -> None:
-    """Insert one batch of loans and their exposures; a loan the pool already knows keeps its exposure id."""
-    loans, exposures = res.loans, res.exposures
-    if has_prior:
-        lookup = "SELECT exposure_id FROM exposures WHERE pool_id = ? AND loan_key = ?"
-        loans, new_exposures = list(loans), []
-        for i, (pool_id, lk, _candidate, _cutoff) in enumerate(exposures):
-            hit = conn.execute(lookup, (pool_id, lk)).fetchone()
-            if hit is None:
-                new_exposures.append(exposures[i])
-            else:
-                rowid, _, pseudo, plain, sealed = loans[i]
-                loans[i] = (rowid, hit[0], pseudo, plain, sealed)
-        exposures = new_exposures
-    if exposures:
-        conn.executemany(
-            "INSERT INTO exposures (pool_id, loan_key, exposure_id, first_cutoff) VALUES (?,?,?,?)", exposures
-        )
-    if loans:
-        conn.executemany(
-            "INSERT INTO loans (id, exposure_id, obligor_pseudo_id, plain, sealed) VALUES (?,?,?,?,?)", loans
-        )
+def _store(conn: sqlite3.Connection, res: BatchResult, has_prior: bool) -> None:
+    """Insert one batch of loans and their exposures (:func:`gateway.storage.tapes.store_loans`)."""
+    store_loans(conn, res.loans, res.exposures, has_prior)
 
 
 def _line_batches(reader: HashingReader, rows_per_batch: int) -> Iterator[tuple[int, int, list[bytes]]]:

@@ -15,6 +15,7 @@ import pytest
 from gateway.ingest import pipeline as ingest
 from gateway.ingest.pipeline import TapeRejected, ingest_tape
 from gateway.ingest.pool_settings import CN_CONSUMER
+from gateway.storage import tapes as tape_storage
 from gateway.storage.db import connect
 from gateway.storage.records import create_pool, get_pool, pool_keys, snapshot_loans
 
@@ -159,7 +160,7 @@ def test_a_checkpoint_that_cannot_start_does_not_fail_a_committed_tape(
     def refuse(path: Any) -> Any:
         raise sqlite3.OperationalError("unable to open database file")
 
-    monkeypatch.setattr(ingest, "connect", refuse)
+    monkeypatch.setattr(tape_storage, "connect", refuse)
     db = inst.db()
     result = _ingest(inst, db, CUTOFF, [cn_row(i) for i in range(1, 4)])
     assert result["rows"] == 3
