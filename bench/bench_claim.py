@@ -4,8 +4,8 @@ Usage: ``python bench/bench_claim.py --dir DIR [--claims 12]`` (DIR from ``bench
 
 Opens the kept instance and, for ``--claims`` claims cycling through four statements (90+ dpd balance
 ratio, 90+ dpd count ratio, a two-sided ratio, a lower bound on the pool balance): proves each on the
-gateway side (``gateway.snapshots.prove_claim``: decrypts the lane totals, builds the claim bundle),
-serialises it (``proofs.bundle.dump_bundle``), parses it back and verifies it on the investor side
+gateway side (``gateway.snapshots.sealed.prove_claim``: opens the sealed lane totals, builds the claim
+bundle), serialises it (``proofs.bundle.dump_bundle``), parses it back and verifies it on the investor side
 (``proofs.claim_bundle.verify_claim_bundle``: header signature, metric commitments recomputed from the
 header's aggregates, the range proof). Then runs the real ``poolproof-audit verify-claim`` once on the
 last bundle (wall time of a fresh process, imports included; reported apart).
@@ -44,11 +44,11 @@ def _ms(seconds: float) -> float:
 
 def bench(root: Path, n_claims: int) -> dict[str, Any]:
     """Prove and verify ``n_claims`` claims on the instance kept in ``root``."""
-    from gateway.db import connect
-    from gateway.gateway_key import load_gateway_key
-    from gateway.keyring import load_master_key
-    from gateway.snapshots import get_snapshot, prove_claim
-    from gateway.storage import pool_keys
+    from gateway.keys.gateway_key import load_gateway_key
+    from gateway.keys.keyring import load_master_key
+    from gateway.snapshots.sealed import get_snapshot, prove_claim
+    from gateway.storage.db import connect
+    from gateway.storage.records import pool_keys
     from proofs import bundle
     from proofs.claim_bundle import ExpectedClaim, verify_claim_bundle
     from proofs.claims import BoundClaim, ClaimStatement, RatioBetweenClaim, RatioClaim

@@ -42,8 +42,8 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.demo import add_party, init_instance
-from gateway.signing import public_key_bytes, sign_tape
+from gateway.keys.tape_signatures import public_key_bytes, sign_tape
+from gateway.snapshots.demo import add_party, init_instance
 from gateway.synth import generate_tape, monthly_cutoff
 
 POOL = "LOAD"
@@ -213,7 +213,7 @@ def _vm_hwm_mib(pid: int) -> float:
 def _scenario(
     url: str, admin_key: str, server_pid: int, *, investors: int, seconds: float, loans: int, tapes: int
 ) -> dict[str, Any]:
-    from gateway.demo import value_bits_for
+    from gateway.snapshots.demo import value_bits_for
     from proofs.signing import parse_public_key
 
     sk = Ed25519PrivateKey.generate()

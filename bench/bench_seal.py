@@ -4,16 +4,17 @@ Usage: ``python bench/bench_seal.py --n N [--keep DIR] [--workers W] [--chunk-lo
 [--lane-set NAME] [--ipa-rounds R|full] [--results DIR]``
 
 In a fresh instance (a temporary directory, or ``DIR/instance`` with ``--keep``): ingest a synthetic
-month (``gateway.synth``, seed 7, month 6) in-process with ``gateway.ingest.ingest_tape`` (not timed
-here: ingestion is the ``bench/bench_ingest.py`` target), then time ``gateway.sealing.run_seal_job``:
-Pedersen commitments, per-loan lane proofs, Merkle tree, signed header, everything stored in SQLite.
-The seal runs on the gateway's process pool (``--workers``, default one per core; one MSM thread each).
+month (``gateway.synth``, seed 7, month 6) in-process with ``gateway.ingest.pipeline.ingest_tape`` (not timed
+here: ingestion is the ``bench/bench_ingest.py`` target), then time
+``gateway.snapshots.seal_jobs.run_seal_job``: Pedersen commitments, per-loan lane proofs, Merkle tree, signed
+header, everything stored in SQLite. The seal runs on the gateway's process pool (``--workers``, default one
+per core; one MSM thread each).
 
-Proof parameters are the project's defaults, read at run time from ``gateway.sealing.SealSettings()``
-(which follows ``proofs.snapshot.SealParams``); the three flags override them. The JSON records both
-what was asked for (``settings``; a null ``chunk_log2`` lets the gateway size chunks by the pool, where
-it supports that) and what the seal job used (``lane_set``, ``chunk_log2``, ``ipa_rounds``; null rounds:
-full inner-product compression), and the defaults of the day (``defaults``).
+Proof parameters are the project's defaults, read at run time from
+``gateway.snapshots.seal_jobs.SealSettings()`` (which follows ``proofs.snapshot.SealParams``); the three flags
+override them. The JSON records both what was asked for (``settings``; a null ``chunk_log2`` lets the gateway
+size chunks by the pool, where it supports that) and what the seal job used (``lane_set``, ``chunk_log2``,
+``ipa_rounds``; null rounds: full inner-product compression), and the defaults of the day (``defaults``).
 
 Writes ``bench/results/seal-<N>.json`` (``seal-<N>-<overrides>.json`` when a flag changes a default)
 with ``target``, ``loans``, ``seconds`` (seal wall time), ``seal_cpu_seconds``, ``cpu_ms_per_loan``,
@@ -21,9 +22,9 @@ with ``target``, ``loans``, ``seconds`` (seal wall time), ``seal_cpu_seconds``, 
 
 With ``--keep DIR`` (must not exist or be empty) the instance is kept for the next two targets:
 ``DIR/instance/`` (database, master key, gateway key), ``DIR/snapshot.json`` (the snapshot bundle, streamed
-with ``gateway.snapshots.stream_snapshot_bundle``; not part of the seal time), ``DIR/gateway-public.pem``
-(what ``poolproof-audit --key`` takes) and ``DIR/bench-instance.json`` (pool, cut-off, loans, paths), read by
-``bench/bench_audit.py --dir DIR`` and ``bench/bench_claim.py --dir DIR``.
+with ``gateway.snapshots.sealed.stream_snapshot_bundle``; not part of the seal time),
+``DIR/gateway-public.pem`` (what ``poolproof-audit --key`` takes) and ``DIR/bench-instance.json`` (pool,
+cut-off, loans, paths), read by ``bench/bench_audit.py --dir DIR`` and ``bench/bench_claim.py --dir DIR``.
 
 The machine may be shared: the load averages (``os.getloadavg``) before and after the seal are recorded.
 """
@@ -114,9 +115,9 @@ def parse_chunk(text: str) -> int | None:
 
 def _ingest(db: Any, master: bytes, n: int) -> tuple[str, float]:
     """Ingest a synthetic month of ``n`` loans in-process (no worker pool); returns (cut-off, seconds)."""
-    from gateway.ingest import ingest_tape, iter_rows_as_jsonl
-    from gateway.pools import CN_CONSUMER
-    from gateway.storage import create_party, create_pool, pool_keys
+    from gateway.ingest.pipeline import ingest_tape, iter_rows_as_jsonl
+    from gateway.ingest.pool_settings import CN_CONSUMER
+    from gateway.storage.records import create_party, create_pool, pool_keys
     from gateway.synth import generate_tape, monthly_cutoff
 
     create_party(db, "plat", "platform", public_key=b"\x01" * 32)
@@ -136,12 +137,13 @@ def _ingest(db: Any, master: bytes, n: int) -> tuple[str, float]:
 
 def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
     """Seal ``n`` synthetic loans with ``settings`` (a ``SealSettings``); returns the result document."""
-    from gateway import sealing
-    from gateway.db import connect
-    from gateway.demo import init_instance
-    from gateway.gateway_key import load_gateway_key
-    from gateway.keyring import load_master_key
-    from gateway.snapshots import get_snapshot, stream_snapshot_bundle
+    from gateway.keys.gateway_key import load_gateway_key
+    from gateway.keys.keyring import load_master_key
+    from gateway.snapshots import seal_jobs as sealing
+    from gateway.snapshots.demo import init_instance
+    from gateway.snapshots.sealed import get_snapshot, stream_snapshot_bundle
+    from gateway.storage.db import connect
+    from gateway.workers import SEAL_WORKERS
     from proofs.signing import public_key_to_pem
 
     workers = settings.workers if settings.workers is not None else (os.cpu_count() or 1)
@@ -189,9 +191,8 @@ def bench(n: int, settings: Any, keep: Path | None) -> dict[str, Any]:
         worker_hwm: dict[int, float] = {}
 
         def sample_workers() -> None:
-            # VmHWM is each worker's own peak so far; read it while the workers are alive (the seal
-            # pool is the gateway's shared executor, its process table is the only handle on them).
-            for pid in list(getattr(sealing._executor, "_processes", None) or {}):
+            # VmHWM is each worker's own peak so far; read it while the workers are alive.
+            for pid in SEAL_WORKERS.worker_pids():
                 hwm = vm_hwm_mib(pid)
                 if hwm is not None:
                     worker_hwm[pid] = max(worker_hwm.get(pid, 0.0), hwm)
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from dataclasses import replace
 
-    from gateway.sealing import SealSettings
+    from gateway.snapshots.seal_jobs import SealSettings
 
     defaults = SealSettings()
     settings = replace(defaults, workers=args.workers)
@@ -381,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         args.keep.mkdir(parents=True, exist_ok=True)
         args.keep = args.keep.resolve()
     result = bench(args.n, settings, args.keep)
-    result["defaults_source"] = "gateway.sealing.SealSettings() at run time"
+    result["defaults_source"] = "gateway.snapshots.seal_jobs.SealSettings() at run time"
     result["defaults"] = {
         "lane_set": defaults.lane_set,
         "chunk_log2": defaults.chunk_log2,

@@ -8,12 +8,12 @@ the policy from ``policies/``. Configuration keys (each also read from the envir
 ``MASTER_KEY_FILE``     file holding the base64 master key (or ``MASTER_KEY`` itself, base64)
 ``BODY_LIMIT_BYTES``    largest request body on every route but tape submission (default 1 MiB)
 ``MAX_TAPE_BYTES``      largest accepted tape body (default 4 GiB), granted only to the pool's platform
-                        once authenticated (see ``gateway/body_limits.py``)
+                        once authenticated (see ``gateway/access/body_limits.py``)
 ``MAX_REPORTED_ERRORS`` errors listed in a rejected tape's report (default 100; all are counted)
 ``POLICY_PATH``         policy TOML (default: the packaged default policy)
 ``DECISION_LOG_DATABASE`` SQLite file of the decision log (default ``<DATABASE stem>-decisions.db``)
 ``RATE_LIMIT_PER_SECOND`` / ``RATE_LIMIT_BURST`` per-key token bucket (default 50 / 200; 0 turns it off;
-                        see ``gateway/ratelimit.py``)
+                        see ``gateway/access/ratelimit.py``)
 ``AUTH_FAILURES_PER_MINUTE`` / ``AUTH_FAILURE_BURST`` failed authentications allowed per client address
                         (default 10 / 20; 0 turns this limit off)
 """
@@ -87,7 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         },
     )
     app.extensions["poolproof_policy"] = load_policy(app.config["POLICY_PATH"])
-    from .sealing import SealSettings
+    from .snapshots.seal_jobs import SealSettings
 
     SealSettings.from_config(app.config)  # a bad SEAL_* setting fails now, not at the first seal
     api = Api(app)
@@ -99,11 +99,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_db)
 
     static = Path(__file__).with_name("static")
-    from .access import install_access_checks
+    from .access.body_limits import install_body_limits
+    from .access.checks import install_access_checks
+    from .access.ratelimit import install_rate_limit
+    from .access.security_headers import install_security_headers
     from .api.error_handler import install_error_handlers
-    from .body_limits import install_body_limits
-    from .ratelimit import install_rate_limit
-    from .security_headers import install_security_headers
 
     install_body_limits(app)
     install_rate_limit(app)

@@ -19,7 +19,18 @@ class GatewayError(Exception):
     """An expected failure on the gateway side; ``http_status`` is the status the API answers with.
 
     ``errors`` (optional) is the structured detail of the standard error body, e.g. per-row, per-field
-    messages of a rejected tape. The message never holds a secret or a C2/C3 value.
+    messages of a rejected tape. The message never holds a secret or a C2/C3 value. ``str()`` of an
+    error is the message it was raised with, as for any exception; a subclass may keep a shorter
+    ``message`` beside it (:class:`gateway.ingest.tape_formats.TapeMalformed` keeps the text without its
+    row number).
+
+    The classes, with the status each answers with: ``StorageError`` (404) with ``NotFound`` (404) and
+    ``Conflict`` (409); ``TapeRejected`` (422; a malformed body is answered 400), ``TapeMalformed``
+    (400), ``TapeTooLarge`` (413), ``ContentHashMismatch`` (400), ``TapeSuperseded`` (409),
+    ``JsonLimitError`` (400), ``PoolSettingsError`` (422), ``OnboardingError`` (422),
+    ``TapeSignatureError`` (403), ``KeyringError`` (503: key material unavailable, e.g. mid-rotation),
+    ``GatewayKeyError`` (503), ``KeyManagementError`` (500), ``SealError`` (422), ``ClaimRefused``
+    (403) and ``DemoFailed`` (500). Each stays importable from the module that raises it.
     """
 
     http_status: ClassVar[int] = 500
@@ -28,6 +39,3 @@ class GatewayError(Exception):
         super().__init__(message)
         self.message = message
         self.errors = errors
-
-    def __str__(self) -> str:
-        return self.message

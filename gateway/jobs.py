@@ -2,7 +2,7 @@
 
 The HTTP route that accepts a seal request (:mod:`gateway.api.snapshots`) and ``poolproof serve``
 (:mod:`gateway.cli.instance`) both run jobs through here; the work itself is
-:func:`gateway.sealing.run_seal_job`. Nothing here answers HTTP: a key that cannot be read raises
+:func:`gateway.snapshots.seal_jobs.run_seal_job`. Nothing here answers HTTP: a key that cannot be read raises
 :class:`gateway.gateway_key.GatewayKeyError` or :class:`gateway.keyring.KeyringError`.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
-from .db import connect
-from .gateway_key import gateway_key_path, load_gateway_key
-from .keyring import load_master_key
-from .sealing import JobRunner, SealSettings, TestingHooks, run_seal_job
+from .keys.gateway_key import gateway_key_path, load_gateway_key
+from .keys.keyring import load_master_key
+from .snapshots.seal_jobs import JobRunner, SealSettings, TestingHooks, run_seal_job
+from .storage.db import connect
 
 #: Where an app keeps its loaded gateway signing key and its job runner (``app.extensions``).
 GATEWAY_KEY_EXTENSION = "poolproof_gateway_key"
@@ -73,7 +73,7 @@ def launch_job(app: Flask, job_id: str) -> bool:
 
 def resume_running_jobs(app: Flask) -> list[str]:
     """Restart every job a previous server process left running (call once at server start)."""
-    from .sealing import running_jobs
+    from .snapshots.seal_jobs import running_jobs
 
     db = connect(app.config["DATABASE"])
     try:

@@ -1,7 +1,7 @@
 """marshmallow schemas: the declared API contract (published in the OpenAPI document).
 
 The loan-tape row schema is built per pool configuration and cut-off from the same rule functions the
-fast-path validator uses (:mod:`gateway.rules`). Error messages are ``"<rule>: <message>"`` so a
+fast-path validator uses (:mod:`gateway.ingest.rules`). Error messages are ``"<rule>: <message>"`` so a
 marshmallow error maps onto the tape report's (field, rule) pairs.
 """
 
@@ -19,19 +19,19 @@ from marshmallow import (
     validates_schema,
 )
 
-from policies.catalogue import DEFAULT_CATALOGUE, Catalogue
+from policies.catalogue import DEFAULT_CATALOGUE, TAPE_SCHEMA_V1_FIELDS, Catalogue
 
-from .db import LOAN_ROWID_SHIFT
-from .pools import CN_CONSUMER, PRESETS, TAPE_FIELDS, PoolConfig
-from .rules import LOAN_ID_CHARS, Check, TapeRules, compile_rules, cross_field_errors
-from .validation import ROW_FIELD
+from .ingest.pool_settings import CN_CONSUMER, PRESETS, PoolConfig
+from .ingest.rules import LOAN_ID_CHARS, Check, TapeRules, compile_rules, cross_field_errors
+from .ingest.validation import ROW_FIELD
+from .storage.db import LOAN_ROWID_SHIFT
 
 MAX_LOAN_INDEX = (1 << LOAN_ROWID_SHIFT) - 1
 _REQUIRED_MSG = "required: required for this pool"
 
 
 class _Checked(fields.Field):
-    """A field whose deserialisation is one shared rule check from :mod:`gateway.rules`."""
+    """A field whose deserialisation is one shared rule check from :mod:`gateway.ingest.rules`."""
 
     def __init__(self, check: Check, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -135,7 +135,9 @@ def _field_for(rules: TapeRules, name: str) -> fields.Field:
 
 def tape_row_schema(rules: TapeRules, cutoff: str, *, name: str | None = None) -> TapeRowBase:
     """A marshmallow schema instance validating one row of tape schema v1 for a pool and cut-off."""
-    attrs: dict[str, Any] = {n: _field_for(rules, n) for n in TAPE_FIELDS if n not in rules.not_applicable}
+    attrs: dict[str, Any] = {
+        n: _field_for(rules, n) for n in TAPE_SCHEMA_V1_FIELDS if n not in rules.not_applicable
+    }
     for n in sorted(rules.not_applicable):
         attrs[n] = _Rejected(
             "not_applicable",
@@ -188,7 +190,7 @@ TapeRowUS = type(
 
 
 def rules_for(cfg: PoolConfig, catalogue: Catalogue = DEFAULT_CATALOGUE) -> TapeRules:
-    """Compiled tape rules for a pool configuration (see :func:`gateway.rules.compile_rules`)."""
+    """Compiled tape rules for a pool configuration (see :func:`gateway.ingest.rules.compile_rules`)."""
     return compile_rules(cfg, catalogue)
 
 

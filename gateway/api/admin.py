@@ -1,7 +1,7 @@
 """Operator (admin) blueprint: parties, API keys and their lifecycle, pool grants, decision-log check.
 
 Every change made here (party created, key issued or revoked, grant added or withdrawn) is appended to
-the decision log with the operator key's id (``gateway/access_admin.py``).
+the decision log with the operator key's id (``gateway/access/admin.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 
 from policies import DecisionLogError
 
-from ..access_admin import (
+from ..access.admin import (
     AccessChange,
     add_grant,
     create_party_with_grants,
@@ -27,9 +27,9 @@ from ..access_admin import (
     revoke_key,
     withdraw_grant,
 )
-from ..credentials import bearer_token
-from ..decisions import verify_stored_log
-from ..storage import Conflict, NotFound, get_party, list_parties
+from ..access.credentials import bearer_token
+from ..storage.decisions import verify_stored_log
+from ..storage.records import Conflict, NotFound, get_party, list_parties
 from .common import fail, get_db, get_log_db, policy, require_admin
 from .schemas import (
     ApiKeyInfoSchema,

@@ -21,13 +21,13 @@ from proofs.errors import EncodingError, VerificationError
 from proofs.signing import key_id
 
 from .. import jobs
-from ..credentials import bearer_token
-from ..db import connect
-from ..decisions import connect_log, log_path_for
-from ..gateway_key import GatewayKeyError, gateway_key_path
-from ..keyring import PoolKeys, load_master_key
-from ..snapshots import SnapshotRecord
-from ..storage import NotFound, PartyRecord, PoolRecord, Principal, authenticate, get_pool, pool_keys
+from ..access.credentials import bearer_token
+from ..keys.gateway_key import GatewayKeyError, gateway_key_path
+from ..keys.keyring import PoolKeys, load_master_key
+from ..snapshots.sealed import SnapshotRecord
+from ..storage.db import connect
+from ..storage.decisions import connect_log, log_path_for
+from ..storage.records import NotFound, PartyRecord, PoolRecord, Principal, authenticate, get_pool, pool_keys
 
 BEARER = "Bearer "
 
@@ -146,12 +146,12 @@ def gateway_signing_key() -> Ed25519PrivateKey:
 
 def header_signer(snap: SnapshotRecord) -> Ed25519PublicKey:
     """The gateway key that signed a stored header: the current key, or an older one found through
-    the verified key history (``gateway.key_management``) for snapshots sealed before a rotation."""
+    the verified key history (``gateway.keys.rotation``) for snapshots sealed before a rotation."""
     current = gateway_signing_key().public_key()
     signer = snap.header.get("signatures", [{}])[0].get("key_id")
     if signer == key_id(current):
         return current
-    from ..key_management import header_public_key
+    from ..keys.rotation import header_public_key
 
     try:
         return header_public_key(gateway_key_path(current_app.config), snap.header)

@@ -3,7 +3,7 @@
 The body is flask-smorest's shape, ``{code, status, message, errors?}`` (``ErrorSchema`` in
 :mod:`gateway.api.schemas`), with the status the error class carries (``http_status``); a route raises
 the error and maps nothing by hand. Key material that cannot be read answers 503 through the handler of
-:mod:`gateway.key_management`, registered here with it.
+:mod:`gateway.keys.unavailable`, registered here with it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask
 
 from ..errors import GatewayError
-from ..key_management import install_key_error_handler
+from ..keys.unavailable import install_key_error_handler
 
 
 def error_body(status: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -30,6 +30,7 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(GatewayError)
     def _gateway_error(exc: GatewayError) -> tuple[dict[str, Any], int]:
-        return error_body(exc.http_status, exc.message, exc.errors), exc.http_status
+        message = getattr(exc, "message", None) or str(exc)
+        return error_body(exc.http_status, message, getattr(exc, "errors", None)), exc.http_status
 
     install_key_error_handler(app)

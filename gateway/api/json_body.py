@@ -1,5 +1,5 @@
 """The request-body parser of every blueprint: webargs' Flask parser with the JSON limits of
-:mod:`gateway.bounded_json`.
+:mod:`gateway.ingest.bounded_json`.
 
 flask-smorest reads JSON bodies through ``Blueprint.ARGUMENTS_PARSER`` (its documented override point).
 Python's decoder answers a 5000-digit integer with ``ValueError`` and a 50,000-deep array with
@@ -17,11 +17,12 @@ import flask
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
-from ..bounded_json import JsonLimitError, loads_body
+from ..ingest.bounded_json import JsonLimitError, loads_body
 
 
 class BoundedJsonParser(FlaskParser):
-    """A :class:`FlaskParser` whose JSON bodies are decoded by :func:`gateway.bounded_json.loads_body`."""
+    """A :class:`FlaskParser` whose JSON bodies are decoded by
+    :func:`gateway.ingest.bounded_json.loads_body`."""
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):

@@ -9,8 +9,8 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..gateway_key import GatewayKeyError, gateway_key_path
-from ..key_management import load_history
+from ..keys.gateway_key import GatewayKeyError, gateway_key_path
+from ..keys.rotation import load_history
 from .common import fail
 
 blp = Blueprint(

@@ -11,11 +11,11 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..ingest import ContentHashMismatch, TapeRejected, TapeSuperseded, ingest_tape
-from ..pools import PRESETS, check_dpd_edges
-from ..signing import TapeSignatureError, verify_tape_signature
-from ..storage import Conflict, create_pool, get_pool, list_tapes
-from ..tape_formats import FORMATS, TapeTooLarge, media_format
+from ..ingest.pipeline import ContentHashMismatch, TapeRejected, TapeSuperseded, ingest_tape
+from ..ingest.pool_settings import PRESETS, check_dpd_edges
+from ..ingest.tape_formats import FORMATS, TapeTooLarge, media_format
+from ..keys.tape_signatures import TapeSignatureError, verify_tape_signature
+from ..storage.records import Conflict, create_pool, get_pool, list_tapes
 from .common import fail, get_db, keys_for, master_key, owned_pool, policy, require_role
 from .schemas import PoolCreateSchema, PoolSchema, TapeListItemSchema, TapeResultSchema
 from .views import register_view_routes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..gateway_key import public_key_info
+from ..keys.gateway_key import public_key_info
 from .common import gateway_signing_key
 from .schemas import GatewayKeySchema
 

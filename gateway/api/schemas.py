@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from proofs.claim_bundle import MAX_NONCE, MIN_NONCE
 
-from ..pools import PRESETS
+from ..ingest.pool_settings import PRESETS
 from ..schemas import MAX_LOAN_INDEX
 
 

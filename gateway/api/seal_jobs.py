@@ -16,8 +16,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from .. import jobs
-from ..sealing import SealError, SealSettings, get_job, start_seal_job
-from ..storage import Conflict, NotFound
+from ..snapshots.seal_jobs import SealError, SealSettings, get_job, start_seal_job
+from ..storage.records import Conflict, NotFound
 from .common import fail, gateway_signing_key, get_db, master_key, owned_pool, require_role
 from .schemas import SealJobSchema
 

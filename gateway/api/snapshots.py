@@ -29,11 +29,11 @@ from proofs.claims import statement_from_dict
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.snapshot import verify_header
 
-from .. import decisions
-from ..db import connect
-from ..disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
-from ..rules import same_loan_id
-from ..snapshots import (
+from ..storage import decisions
+from ..ingest.rules import same_loan_id
+from ..policy_views import DEFAULT_PURPOSE, policy_party
+from ..snapshots.disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
+from ..snapshots.sealed import (
     SnapshotRecord,
     get_snapshot,
     inclusion_bundle,
@@ -42,8 +42,8 @@ from ..snapshots import (
     snapshot_tape_id,
     stream_snapshot_bundle,
 )
-from ..storage import NotFound, get_tape, iter_loans
-from ..views import DEFAULT_PURPOSE, policy_party
+from ..storage.db import connect
+from ..storage.records import NotFound, get_tape, iter_loans
 from .audiences import ROLE_PREFIXES
 from .common import (
     AudienceResource,

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 
 from policies import Party, PolicyError
 
-from ..disclosure import (
+from ..policy_views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
+from ..snapshots.disclosure import (
     controlled_report,
     controlled_stats,
     exact_report,
@@ -16,9 +17,8 @@ from ..disclosure import (
     log_unsealed_refusal,
     report_denied_fields,
 )
-from ..snapshots import SnapshotRecord, get_snapshot, snapshot_tape_id
-from ..storage import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
-from ..views import DEFAULT_PURPOSE, loan_page, policy_party, pool_stats
+from ..snapshots.sealed import SnapshotRecord, get_snapshot, snapshot_tape_id
+from ..storage.records import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
 from .audiences import ROLE_PREFIXES
 from .common import (
     AudienceResource,

@@ -13,7 +13,7 @@
 Bodies are validated after the caller's role and scope are checked, so a caller outside its scope
 learns nothing about what a valid body looks like.
 
-Claim and inclusion bundles carry the stored cosignatures (``gateway.snapshots``), so an investor's
+Claim and inclusion bundles carry the stored cosignatures (``gateway.snapshots.sealed``), so an investor's
 tool can require a witness without a second request.
 """
 
@@ -31,9 +31,15 @@ from proofs.signing import parse_public_key
 from proofs.snapshot import verify_header
 from proofs.witness import verify_cosignature
 
-from ..bounded_json import JsonLimitError, loads_body
-from ..storage import Conflict, NotFound
-from ..witnesses import cosignatures_of, get_witness, list_witnesses, register_witness, store_cosignature
+from ..ingest.bounded_json import JsonLimitError, loads_body
+from ..storage.records import Conflict, NotFound
+from ..storage.witnesses import (
+    cosignatures_of,
+    get_witness,
+    list_witnesses,
+    register_witness,
+    store_cosignature,
+)
 from .audiences import ROLE_PREFIXES
 from .common import AudienceResource, fail, get_db, header_signer, mount, require_admin, shared_docs
 from .schemas import CosignatureSchema, SnapshotCosignaturesSchema, WitnessCreateSchema, WitnessSchema
@@ -88,7 +94,7 @@ class Witnesses(MethodView):
 
 
 def _scoped_snapshot(party: Any, pool_id: str, cutoff: str) -> Any:
-    from ..snapshots import get_snapshot
+    from ..snapshots.sealed import get_snapshot
 
     try:
         return get_snapshot(get_db(), pool_id, cutoff)

@@ -1,4 +1,4 @@
-"""``poolproof api-keys ...`` and ``poolproof grants ...``: thin commands over :mod:`gateway.access_admin`.
+"""``poolproof api-keys ...`` and ``poolproof grants ...``: thin commands over :mod:`gateway.access.admin`.
 
 They work on the database directly (as ``poolproof parties add`` does), as the operator; every change
 is appended to the decision log as made by ``operator:cli``. Exit codes (``proofs/exit_codes.py``):
@@ -20,7 +20,7 @@ import sqlite_utils
 
 from proofs.exit_codes import ExitCode
 
-from ..access_admin import (
+from ..access.admin import (
     AccessChange,
     ApiKeyRecord,
     add_grant,
@@ -31,7 +31,7 @@ from ..access_admin import (
     revoke_key,
     withdraw_grant,
 )
-from ..storage import StorageError
+from ..storage.records import StorageError
 from ._common import database_and_key, db_option
 
 CLI_ACTOR = "operator:cli"
@@ -45,7 +45,7 @@ class AccessRefused(click.ClickException):
 
 @contextmanager
 def _database(db_path: str | None) -> Iterator[tuple[sqlite_utils.Database, Path]]:
-    from ..db import connect, migrate
+    from ..storage.db import connect, migrate
 
     dbp, _ = database_and_key(db_path, None)
     if not dbp.exists():
@@ -62,7 +62,7 @@ def record_changes(dbp: Path, changes: Iterable[AccessChange]) -> None:
     """Append ``changes`` to the decision log next to the database at ``dbp``, made by ``operator:cli``."""
     from policies import load_policy
 
-    from ..decisions import connect_log, log_path_for
+    from ..storage.decisions import connect_log, log_path_for
 
     log_db = connect_log(os.environ.get("POOLPROOF_DECISION_LOG_DATABASE") or log_path_for(dbp))
     try:

@@ -366,11 +366,11 @@ def _ingest(
     as_json: bool,
 ) -> dict[str, Any]:
     """Ingest the JSONL tape in ``body``; the gateway's rejections are reported by source line."""
-    from ..db import connect, migrate
-    from ..ingest import TapeRejected, ingest_tape
-    from ..keyring import KeyringError, load_master_key
-    from ..storage import NotFound, StorageError, get_pool, pool_keys
-    from ..validation import ROW_FIELD
+    from ..ingest.pipeline import TapeRejected, ingest_tape
+    from ..ingest.validation import ROW_FIELD
+    from ..keys.keyring import KeyringError, load_master_key
+    from ..storage.db import connect, migrate
+    from ..storage.records import NotFound, StorageError, get_pool, pool_keys
 
     dbp, kp = database_and_key(db_path, key_file)
     if not dbp.exists():

@@ -39,10 +39,10 @@ def init(db_path: str | None, master_key_file: str | None, as_json: bool) -> Non
     public key (gateway.pub, for verifiers), and an operator API key (printed once)."""
     from proofs.signing import public_key_to_pem
 
-    from ..db import connect, migrate
-    from ..gateway_key import ensure_gateway_key_file, gateway_key_path, load_gateway_key
-    from ..keyring import generate_master_key_file
-    from ..storage import create_admin_key
+    from ..keys.gateway_key import ensure_gateway_key_file, gateway_key_path, load_gateway_key
+    from ..keys.keyring import generate_master_key_file
+    from ..storage.db import connect, migrate
+    from ..storage.records import create_admin_key
 
     dbp, kp = database_and_key(db_path, master_key_file)
     lines: list[str] = []
@@ -96,9 +96,10 @@ def init(db_path: str | None, master_key_file: str | None, as_json: bool) -> Non
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve(db_path: str | None, master_key_file: str | None, host: str, port: int, threads: int) -> None:
     """Serve the API with waitress (a production WSGI server)."""
-    from .. import body_limits, create_app
-    from ..db import connect, migrate
-    from ..keyring import KeyringError, load_master_key
+    from .. import create_app
+    from ..access import body_limits
+    from ..keys.keyring import KeyringError, load_master_key
+    from ..storage.db import connect, migrate
 
     dbp, kp = database_and_key(db_path, master_key_file)
     try:
@@ -113,13 +114,14 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
 
     for job_id in resume_running_jobs(app):
         click.echo(f"resuming seal job {job_id}")
-    from ..rowwork import default_workers, worker_pool
+    from ..ingest.rowwork import worker_pool
+    from ..workers import default_workers
 
     # Start the ingest workers now, not on the first large tape (spawning costs about a second).
     pool = worker_pool(default_workers())
     list(pool.map(abs, range(default_workers())))
     try:
-        # Body limits per request, decided from the head before the body is read (gateway/body_limits.py).
+        # Body limits per request, decided from the head before the body is read (gateway/access/body_limits.py).
         server = body_limits.create_server(
             app,
             host=host,

@@ -1,5 +1,5 @@
 """``poolproof keys ...``, ``poolproof backup`` and ``poolproof restore``: thin commands over
-:mod:`gateway.key_management`."""
+:mod:`gateway.keys.rotation` and :mod:`gateway.keys.backup`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ._common import app_config, database_and_key, db_option, master_key_option
 
 
 def _gateway_key_file(dbp: Path, kp: Path) -> Path:
-    from ..gateway_key import gateway_key_path
+    from ..keys.gateway_key import gateway_key_path
 
     return gateway_key_path(app_config(dbp, kp))
 
@@ -28,8 +28,9 @@ def keys_group() -> None:
 @master_key_option
 def rotate_master(db_path: str | None, master_key_file: str | None) -> None:
     """Re-wrap every pool data key under a new master key (re-run to finish an interrupted rotation)."""
-    from ..key_management import KeyManagementError, rotate_master_key
-    from ..keyring import KeyringError
+    from ..keys.key_files import KeyManagementError
+    from ..keys.keyring import KeyringError
+    from ..keys.rotation import rotate_master_key
 
     dbp, kp = database_and_key(db_path, master_key_file)
     try:
@@ -48,8 +49,8 @@ def rotate_master(db_path: str | None, master_key_file: str | None) -> None:
 @master_key_option
 def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
     """Replace the gateway signing key; the history records the new key, vouched for by the old one."""
-    from ..gateway_key import GatewayKeyError
-    from ..key_management import rotate_gateway_key
+    from ..keys.gateway_key import GatewayKeyError
+    from ..keys.rotation import rotate_gateway_key
 
     dbp, kp = database_and_key(db_path, master_key_file)
     try:
@@ -69,8 +70,9 @@ def rotate_gateway(db_path: str | None, master_key_file: str | None) -> None:
 @master_key_option
 def revoke_gateway(key_id: str, reason: str, db_path: str | None, master_key_file: str | None) -> None:
     """Revoke a retired gateway signing key in the history (signed by the current key)."""
-    from ..gateway_key import GatewayKeyError
-    from ..key_management import KeyManagementError, revoke_gateway_key
+    from ..keys.gateway_key import GatewayKeyError
+    from ..keys.key_files import KeyManagementError
+    from ..keys.rotation import revoke_gateway_key
 
     dbp, kp = database_and_key(db_path, master_key_file)
     try:
@@ -88,14 +90,14 @@ def revoke_gateway(key_id: str, reason: str, db_path: str | None, master_key_fil
 @master_key_option
 def history(db_path: str | None, master_key_file: str | None) -> None:
     """Print the gateway key history (JSON)."""
-    from ..key_management import load_history
+    from ..keys.rotation import load_history
 
     dbp, kp = database_and_key(db_path, master_key_file)
     click.echo(json.dumps(load_history(_gateway_key_file(dbp, kp)), indent=1, sort_keys=True))
 
 
 def _key_files(dbp: Path, kp: Path) -> list[Path]:
-    from ..key_management import history_path
+    from ..keys.rotation import history_path
 
     gk = _gateway_key_file(dbp, kp)
     retired = sorted(kp.parent.glob(kp.name + ".retired-*"))
@@ -109,7 +111,8 @@ def _key_files(dbp: Path, kp: Path) -> list[Path]:
 @master_key_option
 def backup_cmd(dest: str, no_keys: bool, db_path: str | None, master_key_file: str | None) -> None:
     """Write a consistent backup (databases via SQLite's online backup, key files, manifest) to DEST."""
-    from ..key_management import KeyManagementError, backup
+    from ..keys.backup import backup
+    from ..keys.key_files import KeyManagementError
 
     dbp, kp = database_and_key(db_path, master_key_file)
     try:
@@ -128,7 +131,8 @@ def backup_cmd(dest: str, no_keys: bool, db_path: str | None, master_key_file: s
 @master_key_option
 def restore_cmd(src: str, force: bool, db_path: str | None, master_key_file: str | None) -> None:
     """Check a backup (SHA-256 of every file, integrity of every database) and restore it."""
-    from ..key_management import KeyManagementError, restore
+    from ..keys.backup import restore
+    from ..keys.key_files import KeyManagementError
 
     dbp, kp = database_and_key(db_path, master_key_file)
     try:

@@ -1,7 +1,7 @@
 """``poolproof pools create|list|show`` and ``poolproof parties add|list|show``: the operator's
 onboarding commands, working on the instance's database directly (mounted by :mod:`gateway.cli`).
 
-Each command is atomic (:mod:`gateway.onboarding`), says what to do next, and takes ``--json``.
+Each command is atomic (:mod:`gateway.access.onboarding`), says what to do next, and takes ``--json``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import click
 
 from proofs.exit_codes import ExitCode
 
-from ..pools import PRESETS, PoolConfig
-from ..storage import ROLES, Conflict, NotFound, PartyRecord, StorageError
+from ..ingest.pool_settings import PRESETS, PoolConfig
+from ..storage.records import ROLES, Conflict, NotFound, PartyRecord, StorageError
 from ..units import Currency, bps, currency, money
 from ._common import CliFailure, database_and_key, db_option, emit, json_option, master_key_option
 
@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _open_db(db_path: str | None) -> Any:
-    from ..db import connect, migrate
+    from ..storage.db import connect, migrate
 
     dbp, _ = database_and_key(db_path, None)
     if not dbp.exists():
@@ -34,7 +34,7 @@ def _open_db(db_path: str | None) -> Any:
 
 
 def _master_key(db_path: str | None, master_key_file: str | None) -> bytes:
-    from ..keyring import KeyringError, load_master_key
+    from ..keys.keyring import KeyringError, load_master_key
 
     _, kp = database_and_key(db_path, master_key_file)
     try:
@@ -156,8 +156,8 @@ def pools_create(
     **settings: Any,
 ) -> None:
     """Create POOL_ID for an existing platform (for a new one, 'parties add --pool' does both at once)."""
-    from ..onboarding import OnboardingError, check_identifier
-    from ..storage import create_pool
+    from ..access.onboarding import OnboardingError, check_identifier
+    from ..storage.records import create_pool
 
     try:
         check_identifier("pool id", pool_id)
@@ -196,7 +196,7 @@ def pools_create(
 @json_option
 def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every pool with its owner, preset and currency."""
-    from ..storage import get_pool
+    from ..storage.records import get_pool
 
     db = _open_db(db_path)
     try:
@@ -221,7 +221,7 @@ def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) 
 @json_option
 def pools_show(pool_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One pool: settings with their units, tapes and snapshots, and who may see it."""
-    from ..storage import get_pool, list_tapes
+    from ..storage.records import get_pool, list_tapes
 
     db = _open_db(db_path)
     try:
@@ -325,9 +325,9 @@ def parties_add(
     The API key is what '--api-key' means in this party's own commands (submit, get, claim). A refusal
     leaves nothing behind.
     """
-    from ..access_admin import creation_changes
-    from ..onboarding import OnboardingError, register_party
-    from ..signing import load_private_key, public_key_bytes
+    from ..access.admin import creation_changes
+    from ..access.onboarding import OnboardingError, register_party
+    from ..keys.tape_signatures import load_private_key, public_key_bytes
     from .access import record_changes
 
     pk: bytes | None = None
@@ -396,7 +396,7 @@ def parties_add(
 @json_option
 def parties_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every party with its role and pools (never key material)."""
-    from ..storage import list_parties
+    from ..storage.records import list_parties
 
     db = _open_db(db_path)
     try:
@@ -418,7 +418,7 @@ def parties_list(db_path: str | None, master_key_file: str | None, as_json: bool
 @json_option
 def parties_show(party_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One party: role, pools, public key, obligor keys (never API keys)."""
-    from ..storage import get_party
+    from ..storage.records import get_party
 
     db = _open_db(db_path)
     try:
@@ -465,7 +465,7 @@ def witnesses_add(
     from proofs.errors import EncodingError
     from proofs.signing import parse_public_key
 
-    from ..witnesses import register_witness
+    from ..storage.witnesses import register_witness
 
     if (public_key_from is None) == (public_key is None):
         raise CliFailure(ExitCode.UNUSABLE, "give exactly one of --public-key-from FILE and --public-key KEY")
@@ -502,7 +502,7 @@ def witnesses_add(
 @json_option
 def witnesses_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every registered witness with its key id."""
-    from ..witnesses import list_witnesses
+    from ..storage.witnesses import list_witnesses
 
     db = _open_db(db_path)
     try:

@@ -32,7 +32,7 @@ def keygen(private_key_path: str, as_json: bool) -> None:
     """Generate an Ed25519 tape-signing key (PEM, mode 0600; never overwritten) and print its public key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from ..signing import public_key_bytes, write_private_key
+    from ..keys.tape_signatures import public_key_bytes, write_private_key
 
     key = Ed25519PrivateKey.generate()
     try:
@@ -64,7 +64,7 @@ def _guess_format(path: str) -> str:
 def _tape_request(
     api_key: str, pool_id: str, cutoff: str, path: str, private_key_path: str, fmt: str | None
 ) -> dict[str, str]:
-    from ..signing import load_private_key, sign_tape
+    from ..keys.tape_signatures import load_private_key, sign_tape
 
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -1,4 +1,4 @@
-"""``poolproof seal`` and ``poolproof demo``: thin click commands over :mod:`gateway.sealing` and
+"""``poolproof seal`` and ``poolproof demo``: thin click commands over :mod:`gateway.snapshots.seal_jobs` and
 :mod:`gateway.demo` (mounted on the ``poolproof`` group by :mod:`gateway.cli`)."""
 
 from __future__ import annotations
@@ -67,10 +67,9 @@ def seal_cmd(
     from policies import load_policy
     from proofs.executors import SchedulerError
 
-    from ..db import connect, migrate
-    from ..gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
-    from ..keyring import KeyringError, load_master_key
-    from ..sealing import (
+    from ..keys.gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
+    from ..keys.keyring import KeyringError, load_master_key
+    from ..snapshots.seal_jobs import (
         SealError,
         SealSettings,
         find_running_job,
@@ -80,7 +79,8 @@ def seal_cmd(
         shutdown_executor,
         start_seal_job,
     )
-    from ..storage import StorageError
+    from ..storage.db import connect, migrate
+    from ..storage.records import StorageError
     from .progress import item_progress, progress_enabled
 
     dbp, kp = database_and_key(db_path, master_key_file)
@@ -209,8 +209,8 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
     """Run the whole story against a real local server and print what was proven."""
     from proofs.claims import statement_from_dict
 
-    from ..demo import DEFAULT_LOANS, DemoFailed, describe, run_demo
-    from ..sealing import shutdown_executor
+    from ..snapshots.demo import DEFAULT_LOANS, DemoFailed, describe, run_demo
+    from ..snapshots.seal_jobs import shutdown_executor
 
     t0 = time.monotonic()
     out = Path(out_dir) if out_dir else None

@@ -36,10 +36,10 @@ def _ingest_rows_locally(
     rows: Iterator[dict[str, Any]], db_path: str | None, key_file: str | None, pool_id: str, cutoff: str
 ) -> dict[str, Any]:
     """Ingest generated/imported rows through the same validation and storage path as the HTTP API."""
-    from ..db import connect, migrate
-    from ..ingest import TapeRejected, ingest_tape, iter_rows_as_jsonl
-    from ..keyring import KeyringError, load_master_key
-    from ..storage import StorageError, get_pool, pool_keys
+    from ..ingest.pipeline import TapeRejected, ingest_tape, iter_rows_as_jsonl
+    from ..keys.keyring import KeyringError, load_master_key
+    from ..storage.db import connect, migrate
+    from ..storage.records import StorageError, get_pool, pool_keys
 
     dbp, kp = database_and_key(db_path, key_file)
     db = connect(dbp)

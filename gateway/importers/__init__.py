@@ -5,5 +5,5 @@
 :mod:`~gateway.importers.expressions` is the computed-column language; :mod:`~gateway.importers.mapped_csv`
 reads a CSV through a mapping and derives the tape; :mod:`~gateway.importers.report` holds what an
 import found; :mod:`~gateway.importers.lendingclub` applies the shipped mapping to the Lending Club
-2018Q1 sample; :mod:`~gateway.importers.tape_v1` holds the schema v1 field order and the writers.
+2018Q1 sample; :mod:`~gateway.importers.tape_v1` holds the writers of schema v1 rows.
 """

@@ -54,7 +54,8 @@ from gateway.importers.mapping import (
     load_mapping,
 )
 from gateway.importers.report import ImportReport, Problem
-from gateway.importers.tape_v1 import TAPE_V1_FIELDS, Row
+from gateway.importers.tape_v1 import Row
+from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
 
 __all__ = [
     "MAPPING_FORMAT",
@@ -151,7 +152,7 @@ class _Importer:
         self.progress: Progress | None = None
         self.emitted = [
             f
-            for f in TAPE_V1_FIELDS
+            for f in TAPE_SCHEMA_V1_FIELDS
             if f not in IDENTITY_FIELDS or (f in m.fields and m.jurisdiction == "CN")
         ]
         self.ids: dict[str, int] = {}

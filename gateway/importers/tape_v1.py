@@ -18,9 +18,6 @@ from typing import IO, Any
 
 from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
 
-# Field order of tape schema v1 (the order of the CSV header written below): the catalogue's list.
-TAPE_V1_FIELDS: tuple[str, ...] = TAPE_SCHEMA_V1_FIELDS
-
 Row = dict[str, Any]
 PathOrFile = str | os.PathLike[str] | IO[str]
 
@@ -49,7 +46,9 @@ def write_jsonl(rows: Iterable[Mapping[str, Any]], path_or_file: PathOrFile) -> 
 
 
 def write_csv(
-    rows: Iterable[Mapping[str, Any]], path_or_file: PathOrFile, fields: tuple[str, ...] = TAPE_V1_FIELDS
+    rows: Iterable[Mapping[str, Any]],
+    path_or_file: PathOrFile,
+    fields: tuple[str, ...] = TAPE_SCHEMA_V1_FIELDS,
 ) -> int:
     """Write a CSV tape with a header line of ``fields`` (``None``/absent: empty cell); return the row count.
 

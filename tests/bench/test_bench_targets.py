@@ -43,7 +43,7 @@ def _run_seal_main(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *flags: str)
 def test_seal_uses_the_project_defaults_read_at_run_time(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from gateway.sealing import SealSettings
+    from gateway.snapshots.seal_jobs import SealSettings
 
     settings, written = _run_seal_main(monkeypatch, tmp_path)
     defaults = SealSettings()
@@ -62,7 +62,7 @@ def test_seal_uses_the_project_defaults_read_at_run_time(
 
 
 def test_seal_flags_override_and_name_the_result(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from gateway.sealing import SealSettings
+    from gateway.snapshots.seal_jobs import SealSettings
 
     chunk = 7 if SealSettings().chunk_log2 != 7 else 8
     settings, written = _run_seal_main(monkeypatch, tmp_path, "--chunk-log2", str(chunk), "--ipa-rounds", "3")

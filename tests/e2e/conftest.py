@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gateway.demo import (
+from gateway.keys.tape_signatures import public_key_bytes
+from gateway.snapshots.demo import (
     Client,
     DemoInstance,
     LiveServer,
@@ -26,7 +27,6 @@ from gateway.demo import (
     seal_and_wait,
     submit_tape,
 )
-from gateway.signing import public_key_bytes
 from proofs.signing import public_key_to_pem
 
 

@@ -66,7 +66,7 @@ def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path
 def test_demo_output_does_not_verify_under_another_key(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from gateway.demo import run_demo
+    from gateway.snapshots.demo import run_demo
     from proofs.signing import public_key_to_pem
 
     out = tmp_path / "out"

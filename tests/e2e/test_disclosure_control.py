@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import requests
 
-from gateway.demo import DEMO_FIRST_CUTOFF, DEMO_MONTH, Client, expect
 from gateway.importers.lendingclub import LENDINGCLUB_AS_OF, import_lendingclub, lendingclub_csv_path
+from gateway.snapshots.demo import DEMO_FIRST_CUTOFF, DEMO_MONTH, Client, expect
 from gateway.synth import generate_tape, monthly_cutoff
 from policies import load_policy
 from policies.aggregates import REFUSED, SUPPRESSED
@@ -130,7 +130,7 @@ def _submit_raw(gw: Gateway, pool: str, cutoff: str, rows: list[dict[str, Any]])
     import hashlib
     import json
 
-    from gateway.signing import sign_tape
+    from gateway.keys.tape_signatures import sign_tape
 
     body = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows)
     digest = hashlib.sha256(body).hexdigest()
@@ -462,7 +462,7 @@ def test_a_dpd_edge_beyond_2_53_is_refused_before_the_settings_are_read(gw: Gate
 def test_every_suppression_is_in_the_decision_log_without_values(
     gw: Gateway, one_loan_m3: list[dict[str, Any]]
 ) -> None:
-    from gateway.decisions import connect_log, log_path_for, verify_stored_log
+    from gateway.storage.decisions import connect_log, log_path_for, verify_stored_log
 
     investor = party(gw, "dc-investor", "investor", [ONE])
     expect(stats(investor, ONE, CUTOFF), 200, "stats")

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import requests
 
-from gateway.db import connect
-from gateway.signing import sign_tape
-from gateway.storage import table_digest
+from gateway.keys.tape_signatures import sign_tape
+from gateway.storage.db import connect
+from gateway.storage.records import table_digest
 from tests.gateway.helpers import cn_row
 
 from .conftest import Gateway

@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from gateway.demo import expect, request_claim
+from gateway.snapshots.demo import expect, request_claim
 from proofs import bundle
 from proofs.claim_bundle import ExpectedClaim, verify_claim_bundle
 from proofs.claims import RatioClaim

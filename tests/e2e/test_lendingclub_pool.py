@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.api.snapshots import CANNOT_PROVE
-from gateway.demo import expect, request_claim
 from gateway.importers.lendingclub import LENDINGCLUB_AS_OF, import_lendingclub, lendingclub_csv_path
+from gateway.snapshots.demo import expect, request_claim
 from proofs import bundle
 from proofs.claim_bundle import ExpectedClaim
 from proofs.claim_bundle import verify_claim_bundle as _verify_claim_bundle

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from gateway.db import connect
-from gateway.demo import expect, init_instance, load_gateway_public
-from gateway.gateway_key import load_gateway_key
-from gateway.keyring import load_master_key
-from gateway.sealing import SealSettings, get_job, run_seal_job, start_seal_job
-from gateway.snapshots import (
+from gateway.keys.gateway_key import load_gateway_key
+from gateway.keys.keyring import load_master_key
+from gateway.snapshots.demo import expect, init_instance, load_gateway_public
+from gateway.snapshots.seal_jobs import SealSettings, get_job, run_seal_job, start_seal_job
+from gateway.snapshots.sealed import (
     chunk_documents,
     decode_leaves,
     decode_proofs,
@@ -29,7 +28,8 @@ from gateway.snapshots import (
     loan_input,
     stream_snapshot_bundle,
 )
-from gateway.storage import (
+from gateway.storage.db import connect
+from gateway.storage.records import (
     NotFound,
     create_party,
     create_pool,
@@ -62,8 +62,8 @@ class SimulatedCrash(BaseException):
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """An instance with one 40-loan pool and its tape, used directly (no server)."""
-    from gateway.ingest import ingest_tape, iter_rows_as_jsonl
-    from gateway.pools import CN_CONSUMER
+    from gateway.ingest.pipeline import ingest_tape, iter_rows_as_jsonl
+    from gateway.ingest.pool_settings import CN_CONSUMER
 
     inst = init_instance(tmp_path / "inst")
     master = load_master_key(key_file=inst.master_key_file)
@@ -219,7 +219,7 @@ def test_sealing_secrets_never_go_to_a_plaintext_scheduler_elsewhere(
 
     from gateway import create_app
     from gateway.cli import cli
-    from gateway.sealing import running_jobs
+    from gateway.snapshots.seal_jobs import running_jobs
     from proofs.executors import PLAINTEXT_ENV, InsecureSchedulerError
 
     monkeypatch.delenv(PLAINTEXT_ENV, raising=False)
@@ -433,7 +433,7 @@ def _wait_up(url: str) -> None:
 def test_killing_the_server_mid_seal_then_restarting_resumes_the_job(local: dict[str, Any]) -> None:
     import requests
 
-    from gateway.storage import issue_api_key
+    from gateway.storage.records import issue_api_key
 
     db, cutoff, inst = local["db"], local["cutoff"], local["inst"]
     headers = {"Authorization": f"Bearer {issue_api_key(db, 'plat')}"}

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.api.snapshots import CANNOT_PROVE
-from gateway.demo import expect, request_claim
+from gateway.snapshots.demo import expect, request_claim
 from gateway.synth import generate_tape, monthly_cutoff
 from policies.aggregates import REFUSED
 from proofs import bundle
@@ -197,7 +197,7 @@ def _resigned(path: str, value: Any) -> Any:
     """A header edit re-signed with the gateway's own key: what a dishonest gateway could publish."""
 
     def edit(text: str, key_file: Path) -> str:
-        from gateway.gateway_key import load_gateway_key
+        from gateway.keys.gateway_key import load_gateway_key
 
         first, rest = text.split("\n", 1)
         prefix = '{"format":"poolproof/snapshot/v1","header":'

@@ -17,7 +17,7 @@ import requests
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from gateway.gateway_key import load_gateway_key
+from gateway.keys.gateway_key import load_gateway_key
 from gateway.synth import generate_tape
 from proofs import bundle
 from proofs.claims import Disclosure, RatioClaim

@@ -45,7 +45,7 @@ def cn_pool(client: FlaskClient, plat: Platform) -> str:
 
 
 def snapshot(inst: Instance) -> dict[str, Any]:
-    from gateway.storage import table_digest
+    from gateway.storage.records import table_digest
 
     db = inst.db()
     try:

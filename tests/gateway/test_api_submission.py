@@ -11,7 +11,7 @@ import json
 import pytest
 from flask.testing import FlaskClient
 
-from gateway.storage import mark_sealed
+from gateway.storage.records import mark_sealed
 
 from .conftest import bearer, snapshot
 from .helpers import CUTOFF, Instance, Platform, cn_row, jsonl
@@ -401,7 +401,7 @@ def test_write_lock_timeout_is_503_with_retry_after(
     inst: Instance, plat: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from gateway import create_app
-    from gateway.db import transaction
+    from gateway.storage.db import transaction
 
     app = create_app(inst.config())
     c = app.test_client()

@@ -1,4 +1,4 @@
-"""Limits on JSON before it is read: integer size and nesting depth (gateway/bounded_json.py)."""
+"""Limits on JSON before it is read: integer size and nesting depth (gateway/ingest/bounded_json.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.bounded_json import (
+from gateway.ingest.bounded_json import (
     MAX_BODY_NESTING,
     MAX_SAFE_INTEGER,
     HugeInteger,

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from gateway.db import connect
-from gateway.keyring import load_master_key
-from gateway.pools import CN_CONSUMER
-from gateway.storage import create_pool
+from gateway.ingest.pool_settings import CN_CONSUMER
+from gateway.keys.keyring import load_master_key
+from gateway.storage.db import connect
+from gateway.storage.records import create_pool
 
 from .helpers import Instance
 from .test_e2e import Server, shared_data

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from gateway.db import connect
+from gateway.storage.db import connect
 
 from .helpers import CUTOFF, cn_row, jsonl, make_instance
 

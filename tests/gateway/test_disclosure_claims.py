@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.disclosure import claim_kind, claim_questions, is_exact_claim
+from gateway.snapshots.disclosure import claim_kind, claim_questions, is_exact_claim
 from proofs.claims import BoundClaim, Disclosure, RatioBetweenClaim, RatioClaim
 
 

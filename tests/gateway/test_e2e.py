@@ -21,8 +21,8 @@ from waitress.server import MultiSocketServer
 
 from gateway import create_app
 from gateway.api.audiences import ROLE_PREFIXES
-from gateway.decisions import connect_log, log_path_for, verify_stored_log
 from gateway.importers.lendingclub import LENDINGCLUB_AS_OF
+from gateway.storage.decisions import connect_log, log_path_for, verify_stored_log
 from policies import Party, load_policy
 
 from .helpers import Instance, Platform, make_instance
@@ -196,7 +196,7 @@ def test_each_party_sees_exactly_the_fields_its_policy_allows(
 
 
 def _purpose(role: str) -> str:
-    from gateway.views import DEFAULT_PURPOSE
+    from gateway.policy_views import DEFAULT_PURPOSE
 
     return DEFAULT_PURPOSE[role]
 

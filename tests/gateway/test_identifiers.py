@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.pools import CN_CONSUMER
-from gateway.rules import compile_rules, loan_id_key, same_loan_id
-from gateway.validation import TapeValidator
+from gateway.ingest.pool_settings import CN_CONSUMER
+from gateway.ingest.rules import compile_rules, loan_id_key, same_loan_id
+from gateway.ingest.validation import TapeValidator
 from policies import DEFAULT_CATALOGUE
 
 from .helpers import CUTOFF, cn_row

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import cli
-from gateway.pools import US_CONSUMER
-from gateway.storage import create_pool
+from gateway.ingest.pool_settings import US_CONSUMER
+from gateway.storage.records import create_pool
 from proofs.exit_codes import ExitCode
 
 from .helpers import Instance

@@ -11,11 +11,11 @@ import pytest
 from gateway.importers.mapped_csv import read_mapped_csv
 from gateway.importers.mapping import load_mapping
 from gateway.importers.report import ImportReport
+from gateway.ingest.pool_settings import CN_CONSUMER
+from gateway.ingest.validation import TapeValidator
 from gateway.mappings import mapping_path
-from gateway.pools import CN_CONSUMER
 from gateway.schemas import rules_for
 from gateway.synth import generate_tape, monthly_cutoff
-from gateway.validation import TapeValidator
 
 from .cn_export import write_cn_export
 

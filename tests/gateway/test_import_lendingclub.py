@@ -286,9 +286,9 @@ def test_shipped_mapping_keeps_the_status_ranges() -> None:
 
 
 def test_all_rows_pass_the_gateway_tape_validator(rows: list[dict]) -> None:
-    from gateway.pools import US_CONSUMER
+    from gateway.ingest.pool_settings import US_CONSUMER
+    from gateway.ingest.validation import TapeValidator
     from gateway.schemas import rules_for
-    from gateway.validation import TapeValidator
 
     validator = TapeValidator(rules_for(US_CONSUMER), LENDINGCLUB_AS_OF.isoformat())
     for i, row in enumerate(rows, start=1):

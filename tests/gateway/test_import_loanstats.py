@@ -110,9 +110,9 @@ def test_the_mapping_gives_no_cutoff_hint() -> None:
 def test_rows_pass_the_gateway_validator_for_a_us_pool(
     imported: tuple[list[tuple[int, dict]], ImportReport],
 ) -> None:
-    from gateway.pools import US_CONSUMER
+    from gateway.ingest.pool_settings import US_CONSUMER
+    from gateway.ingest.validation import TapeValidator
     from gateway.schemas import rules_for
-    from gateway.validation import TapeValidator
 
     rows, _ = imported
     validator = TapeValidator(rules_for(US_CONSUMER), CUTOFF.isoformat())

@@ -126,9 +126,9 @@ def test_origination_date_is_the_date_of_the_iso_date_time(
 def test_rows_pass_the_gateway_validator_for_a_us_pool(
     imported: tuple[dict[str, dict], ImportReport],
 ) -> None:
-    from gateway.pools import US_CONSUMER
+    from gateway.ingest.pool_settings import US_CONSUMER
+    from gateway.ingest.validation import TapeValidator
     from gateway.schemas import rules_for
-    from gateway.validation import TapeValidator
 
     rows, _ = imported
     validator = TapeValidator(rules_for(US_CONSUMER), CUTOFF.isoformat())

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from gateway import ingest
-from gateway.db import connect
-from gateway.ingest import TapeRejected, ingest_tape
-from gateway.pools import CN_CONSUMER
-from gateway.storage import create_pool, get_pool, pool_keys, snapshot_loans
+from gateway.ingest import pipeline as ingest
+from gateway.ingest.pipeline import TapeRejected, ingest_tape
+from gateway.ingest.pool_settings import CN_CONSUMER
+from gateway.storage import tapes as tape_storage
+from gateway.storage.db import connect
+from gateway.storage.records import create_pool, get_pool, pool_keys, snapshot_loans
 
 from .helpers import CUTOFF, Instance, cn_row, jsonl, make_instance
 
@@ -159,7 +160,7 @@ def test_a_checkpoint_that_cannot_start_does_not_fail_a_committed_tape(
     def refuse(path: Any) -> Any:
         raise sqlite3.OperationalError("unable to open database file")
 
-    monkeypatch.setattr(ingest, "connect", refuse)
+    monkeypatch.setattr(tape_storage, "connect", refuse)
     db = inst.db()
     result = _ingest(inst, db, CUTOFF, [cn_row(i) for i in range(1, 4)])
     assert result["rows"] == 3
@@ -226,3 +227,32 @@ def test_loan_indexes_are_consecutive_whatever_the_blank_lines(
     assert [(loan.index, loan.record["platform_loan_id"]) for loan in loans] == [
         (i, f"L{i:07d}") for i in range(1, 31)
     ]
+
+
+
+def _row_counts(db: Any) -> list[int]:
+    tables = ("tapes", "loans", "exposures")
+    return [db.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
+
+
+def test_the_same_tape_read_again_without_a_declared_hash_answers_the_first_result_and_stores_nothing(
+    inst: Instance,
+) -> None:
+    db = inst.db()
+    rows = [cn_row(i) for i in (1, 2, 3)]
+
+    def submit() -> ingest.IngestOutcome:
+        pool, keys = get_pool(db, "P1"), pool_keys(db, inst.master(), "P1")
+        body = io.BytesIO(jsonl(rows))
+        return ingest_tape(
+            db, pool, keys, CUTOFF, body, "jsonl", submitted_by="t", max_bytes=10**8, workers=0
+        )
+
+    first = submit()
+    counts = _row_counts(db)
+    again = submit()
+    assert not first.replayed
+    assert again.replayed
+    assert again.result == first.result
+    assert _row_counts(db) == counts
+    assert not db.conn.in_transaction

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import cli
-from gateway.db import connect
+from gateway.storage.db import connect
 from proofs.exit_codes import ExitCode
 from proofs.signing import load_public_key
 

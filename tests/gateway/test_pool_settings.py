@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from gateway import create_app
-from gateway.pools import CN_CONSUMER, US_CONSUMER, PoolConfig, PoolSettingsError, check_dpd_edges
+from gateway.ingest.pool_settings import (
+    CN_CONSUMER,
+    US_CONSUMER,
+    PoolConfig,
+    PoolSettingsError,
+    check_dpd_edges,
+)
 
 from .helpers import make_instance
 

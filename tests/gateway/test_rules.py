@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.pools import CN_CONSUMER, US_CONSUMER, PoolConfig
-from gateway.rules import (
+from gateway.ingest.pool_settings import CN_CONSUMER, US_CONSUMER, PoolConfig
+from gateway.ingest.rules import (
     check_prc_id,
     compile_rules,
     cross_field_errors,

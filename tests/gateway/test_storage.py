@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from gateway.db import MIGRATIONS, connect, migrate, schema_version
-from gateway.keyring import (
+from gateway.ingest.pool_settings import CN_CONSUMER
+from gateway.keys.keyring import (
     KeyringError,
     PoolKeys,
     load_master_key,
@@ -17,8 +17,8 @@ from gateway.keyring import (
     unwrap_data_key,
     wrap_data_key,
 )
-from gateway.pools import CN_CONSUMER
-from gateway.storage import authenticate, create_pool, hash_api_key
+from gateway.storage.db import MIGRATIONS, connect, migrate, schema_version
+from gateway.storage.records import authenticate, create_pool, hash_api_key
 
 from .helpers import make_instance
 
@@ -46,17 +46,17 @@ def test_data_key_unwraps_only_for_its_pool_and_master_key() -> None:
 def test_sealed_blob_is_bound_to_pool_cutoff_and_row() -> None:
     keys = PoolKeys.from_data_key("P1", new_data_key())
     ref = (7 << 32) | 1
-    blob = keys.seal(b'{"id_number":"x"}', "2024-06-30", ref)
-    assert keys.open(blob, "2024-06-30", ref) == b'{"id_number":"x"}'
+    blob = keys.encrypt(b'{"id_number":"x"}', "2024-06-30", ref)
+    assert keys.decrypt(blob, "2024-06-30", ref) == b'{"id_number":"x"}'
     for cutoff, other_ref in (("2024-07-31", ref), ("2024-06-30", ref + 1), ("2024-06-30", (8 << 32) | 1)):
         with pytest.raises(InvalidTag):
-            keys.open(blob, cutoff, other_ref)
+            keys.decrypt(blob, cutoff, other_ref)
     tampered = blob[:-1] + bytes([blob[-1] ^ 1])
     with pytest.raises(InvalidTag):
-        keys.open(tampered, "2024-06-30", ref)
+        keys.decrypt(tampered, "2024-06-30", ref)
     moved = PoolKeys.from_data_key("P2", new_data_key())
     with pytest.raises(InvalidTag):
-        moved.open(blob, "2024-06-30", ref)
+        moved.decrypt(blob, "2024-06-30", ref)
 
 
 def test_master_key_sources(tmp_path: Path) -> None:
@@ -101,8 +101,8 @@ def test_api_keys_are_stored_hashed_and_checked(tmp_path: Path) -> None:
 def test_snapshot_loans_decrypts_every_loan_in_order(tmp_path: Path) -> None:
     import io
 
-    from gateway.ingest import ingest_tape
-    from gateway.storage import get_pool, mark_sealed, pool_keys, snapshot_loans, snapshot_status
+    from gateway.ingest.pipeline import ingest_tape
+    from gateway.storage.records import get_pool, mark_sealed, pool_keys, snapshot_loans, snapshot_status
 
     from .helpers import CUTOFF, cn_row, jsonl
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import tape_formats
-from gateway.tape_formats import (
+from gateway.ingest import tape_formats
+from gateway.ingest.tape_formats import (
     HashingReader,
     TapeMalformed,
     TapeTooLarge,
@@ -119,7 +119,7 @@ def test_a_complete_jsonl_line_past_the_row_limit_is_refused_with_its_number(
 
 
 def test_a_json_array_with_a_5000_digit_integer_yields_a_marker() -> None:
-    from gateway.bounded_json import HugeInteger
+    from gateway.ingest.bounded_json import HugeInteger
 
     body = b'[{"a": 1}, {"a": ' + b"9" * 5000 + b"}]"
     rows = [r for _, r, _ in iter_json_array(HashingReader(io.BytesIO(body), 10**6))]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.pools import CN_CONSUMER, US_CONSUMER
+from gateway.ingest.pool_settings import CN_CONSUMER, US_CONSUMER
 from gateway.units import Currency, bps, currency, minor_units, money
 
 

@@ -14,13 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.bounded_json import HugeInteger
-from gateway.pools import CN_CONSUMER, TAPE_FIELDS, US_CONSUMER
-from gateway.rules import compile_rules
+from gateway.ingest.bounded_json import HugeInteger
+from gateway.ingest.pool_settings import CN_CONSUMER, US_CONSUMER
+from gateway.ingest.rules import compile_rules
+from gateway.ingest.validation import RowValidator
 from gateway.schemas import marshmallow_errors, tape_row_schema
 from gateway.synth import generate_tape
-from gateway.validation import RowValidator
 from policies import DEFAULT_CATALOGUE
+from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
 
 from .helpers import CUTOFF, cn_row, us_row
 
@@ -71,14 +72,14 @@ _VALUES = st.one_of(
     st.lists(st.integers(), max_size=2),
 )
 _NAMES = st.one_of(
-    st.sampled_from(TAPE_FIELDS), st.sampled_from(["exposure_id", "pin", "cvv2", "colour", "dpd"])
+    st.sampled_from(TAPE_SCHEMA_V1_FIELDS), st.sampled_from(["exposure_id", "pin", "cvv2", "colour", "dpd"])
 )
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(_NAMES, _VALUES), max_size=4),
-    st.lists(st.sampled_from(TAPE_FIELDS), max_size=2),
+    st.lists(st.sampled_from(TAPE_SCHEMA_V1_FIELDS), max_size=2),
     st.booleans(),
 )
 def test_mutated_rows_get_the_same_verdict(

@@ -10,21 +10,19 @@ from typing import Any
 import pytest
 
 from gateway import create_app
-from gateway.db import connect
-from gateway.gateway_key import load_gateway_key
-from gateway.key_management import (
-    KeyManagementError,
-    backup,
+from gateway.keys.backup import backup, integrity_check, restore
+from gateway.keys.gateway_key import load_gateway_key
+from gateway.keys.key_files import KeyManagementError
+from gateway.keys.keyring import KeyringError, load_master_key, unwrap_data_key
+from gateway.keys.rotation import (
     header_public_key,
     history_path,
-    integrity_check,
     load_history,
-    restore,
     revoke_gateway_key,
     rotate_gateway_key,
     rotate_master_key,
 )
-from gateway.keyring import KeyringError, load_master_key, unwrap_data_key
+from gateway.storage.db import connect
 from proofs.errors import VerificationError
 from proofs.key_history import key_by_id, verify_key_history
 from proofs.signing import key_id, parse_public_key
@@ -142,7 +140,7 @@ def test_master_key_rotation_rewraps_every_pool_and_the_data_stays_readable(worl
 
 
 def test_a_server_with_the_wrong_master_key_refuses_cleanly(world: World, tmp_path: Path) -> None:
-    from gateway.keyring import generate_master_key_file
+    from gateway.keys.keyring import generate_master_key_file
 
     wrong = generate_master_key_file(tmp_path / "wrong.key")
     client = restarted(world, MASTER_KEY_FILE=str(wrong))
@@ -279,7 +277,7 @@ def test_backup_and_restore_through_the_cli(world: World, tmp_path: Path) -> Non
 
 
 def test_the_signer_of_an_old_header_is_found_through_the_history(world: World) -> None:
-    from gateway.key_management import header_public_key
+    from gateway.keys.rotation import header_public_key
 
     old_header = header_of(world.client, world, CUTOFF)
     old_public = load_gateway_key(world.inst.gateway_key_file).public_key()

@@ -22,13 +22,13 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway import create_app
-from gateway.access import POOL_NOT_IN_SCOPE
+from gateway.access.checks import POOL_NOT_IN_SCOPE
 from gateway.cli import cli
-from gateway.db import connect
-from gateway.decisions import connect_log, load_entries, log_path_for, verify_stored_log
-from gateway.demo import DemoInstance, LiveServer, init_instance
-from gateway.signing import public_key_bytes
-from gateway.storage import hash_api_key
+from gateway.keys.tape_signatures import public_key_bytes
+from gateway.snapshots.demo import DemoInstance, LiveServer, init_instance
+from gateway.storage.db import connect
+from gateway.storage.decisions import connect_log, load_entries, log_path_for, verify_stored_log
+from gateway.storage.records import hash_api_key
 
 POOL = "LC-P1"
 
@@ -192,8 +192,8 @@ def test_an_expired_key_is_refused_and_listed_as_expired(site: Site, monkeypatch
     assert r.json()["expires_at"] == expires.replace(microsecond=0).isoformat()
     assert site.as_key(key, "/investor/pools").status_code == 200
     later = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0).isoformat()
-    monkeypatch.setattr("gateway.storage.now", lambda: later)
-    monkeypatch.setattr("gateway.access_admin.now", lambda: later)
+    monkeypatch.setattr("gateway.storage.records.now", lambda: later)
+    monkeypatch.setattr("gateway.access.admin.now", lambda: later)
     refused = site.as_key(key, "/investor/pools")
     assert refused.status_code == 401
     assert refused.json()["message"] == "unknown, revoked or expired API key"

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from gateway.access import POOL_NOT_IN_SCOPE
-from gateway.access_admin import create_party_with_grants
-from gateway.db import connect
+from gateway.access.admin import create_party_with_grants
+from gateway.access.checks import POOL_NOT_IN_SCOPE
+from gateway.storage.db import connect
 from tests.gateway.helpers import CUTOFF, cn_row, jsonl
 
 from .world import CLAIM, POOL, PREFIX, ROLES, World, bearer, nonce

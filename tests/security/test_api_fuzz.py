@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
-from gateway.access_admin import create_party_with_grants
-from gateway.db import connect
+from gateway.access.admin import create_party_with_grants
+from gateway.storage.db import connect
 from tests.gateway.helpers import CUTOFF
 
 from .world import POOL, World

@@ -21,10 +21,10 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway import create_app
-from gateway.db import connect
-from gateway.demo import DemoInstance, LiveServer, init_instance
-from gateway.signing import public_key_bytes
-from gateway.storage import create_party
+from gateway.keys.tape_signatures import public_key_bytes
+from gateway.snapshots.demo import DemoInstance, LiveServer, init_instance
+from gateway.storage.db import connect
+from gateway.storage.records import create_party
 from tests.gateway.helpers import CUTOFF, Platform, cn_row, jsonl
 
 GIB = 1 << 30
@@ -250,7 +250,7 @@ def test_wrong_keys_on_the_tape_head_count_as_failed_authentications(site: Site)
 
 
 def test_a_revoked_key_loses_the_tape_limit_at_once(site: Site, spooled: list[str]) -> None:
-    from gateway.access_admin import issue_key, revoke_key
+    from gateway.access.admin import issue_key, revoke_key
 
     db = connect(site.inst.db_path)
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from gateway.db import connect
+from gateway.storage.db import connect
 from tests.reliability.server import Server
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway import create_app
-from gateway.ratelimit import TokenBuckets
+from gateway.access.ratelimit import TokenBuckets
 from tests.gateway.helpers import CUTOFF
 
 from .world import POOL, World, bearer

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from gateway import storage
-from gateway.db import connect
+from gateway.storage import records as storage
+from gateway.storage.db import connect
 from tests.gateway.helpers import cn_row, jsonl, prc_id
 
 from .world import World, bearer

@@ -16,9 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policies
-from gateway.gateway_key import GatewayKeyError, load_gateway_key
-from gateway.keyring import KeyringError, load_master_key
-from gateway.signing import TapeSignatureError, public_key_bytes, sign_tape, verify_tape_signature
+from gateway.keys.gateway_key import GatewayKeyError, load_gateway_key
+from gateway.keys.keyring import KeyringError, load_master_key
+from gateway.keys.tape_signatures import (
+    TapeSignatureError,
+    public_key_bytes,
+    sign_tape,
+    verify_tape_signature,
+)
 from policies import PolicyFileError, load_policy
 from proofs.errors import EncodingError, VerificationError
 from proofs.signing import (

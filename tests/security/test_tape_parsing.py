@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.db import connect
-from gateway.storage import table_digest
+from gateway.storage.db import connect
+from gateway.storage.records import table_digest
 from tests.gateway.helpers import cn_row, jsonl
 
 from .world import World, bearer

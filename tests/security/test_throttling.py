@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway import create_app
-from gateway.credentials import bearer_token
-from gateway.demo import LiveServer
-from gateway.ratelimit import TokenBuckets
+from gateway.access.credentials import bearer_token
+from gateway.access.ratelimit import TokenBuckets
+from gateway.snapshots.demo import LiveServer
 
 from .world import World, bearer
 

@@ -21,9 +21,9 @@ from flask.testing import FlaskClient
 
 from gateway import create_app
 from gateway.api.audiences import ROLE_PREFIXES
-from gateway.demo import DemoInstance, init_instance
-from gateway.signing import public_key_bytes, sign_tape
-from gateway.storage import add_obligor_key, create_party, grant_pool
+from gateway.keys.tape_signatures import public_key_bytes, sign_tape
+from gateway.snapshots.demo import DemoInstance, init_instance
+from gateway.storage.records import add_obligor_key, create_party, grant_pool
 from tests.gateway.helpers import CUTOFF, cn_row, jsonl
 
 POOL = "P1"
@@ -76,7 +76,7 @@ def build_world(root: Path, **config: Any) -> World:
     app = create_app(inst.config(**cfg))
     client = app.test_client()
     db = inst.db_path
-    from gateway.db import connect
+    from gateway.storage.db import connect
 
     conn = connect(db)
     sk = Ed25519PrivateKey.generate()

@@ -1,0 +1,539 @@
+"""Seal jobs: commit, range-prove and sign a pool's cut-off as a resumable background job.
+
+A job is created (:func:`start_seal_job`) with a fresh snapshot id and a random 32-byte blinding seed,
+sealed under the pool data key. :func:`run_seal_job` reads the cut-off's tape in order
+(:func:`gateway.storage.records.iter_loans`), runs :func:`proofs.sealing.seal_pool` on an ``Executor``
+(a process pool over all cores by default, ``POOLPROOF_MSM_THREADS=1`` in each worker) and stores every
+chunk as it arrives, each in its own transaction. When every chunk is in, ONE transaction signs the header,
+inserts the ``sealed_snapshots`` row and marks the cut-off sealed.
+
+Crash safety: a process that dies mid-way leaves the job ``running`` with the chunks it stored; running
+the job again (server start or ``poolproof seal --resume``) skips the stored chunks and produces the
+identical snapshot, because sealing is deterministic given the seed and snapshot id. Nothing is visible
+to readers before the final transaction. A job that fails (a loan the prover refuses, a tape superseded
+while sealing) is marked ``failed`` and its chunks are deleted; the cut-off stays open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, Executor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from proofs import bundle
+from proofs.errors import Error as ProofsError
+from proofs.executors import SCHEDULER_ENV, SchedulerError, check_scheduler_address, open_executor
+from proofs.lanes import get_lane_set
+from proofs.sealing import seal_pool
+from proofs.snapshot import (
+    ChunkResult,
+    LoanInput,
+    SealParams,
+    SnapshotContext,
+    build_header,
+    header_hash,
+)
+
+from ..errors import GatewayError
+from ..storage.db import connect, now, transaction
+from ..storage.records import Conflict, NotFound, get_pool, get_tape, iter_loans, pool_keys, snapshot_status
+from ..workers import SEAL_WORKERS
+from .sealed import (
+    decrypt_secret,
+    encrypt_secret,
+    encrypt_totals,
+    last_snapshot,
+    loan_input,
+    seed_aad,
+    store_chunk,
+    stored_summaries,
+)
+
+log = logging.getLogger(__name__)
+
+#: Chunk sizes chosen by :func:`auto_chunk_log2` when the settings leave ``chunk_log2`` unset.
+MIN_AUTO_CHUNK_LOG2 = 6
+MAX_AUTO_CHUNK_LOG2 = 10
+SEED_BYTES = 32
+#: Pools with at most this many chunks are sealed in the calling thread (worker start-up costs more).
+INLINE_MAX_CHUNKS = 2
+
+
+class SealError(GatewayError):
+    """A seal job cannot start or complete (the message is safe to show: no values, no secrets)."""
+
+    http_status: ClassVar[int] = 422
+
+
+class TestingHooks:
+    """Test-only behaviour, honoured only when the app runs with ``TESTING`` (never in production).
+
+    ``negative_lane_loans``: exposure ids whose principal is negated before sealing, to show that a
+    platform cannot get a snapshot with a negative lane value.
+    """
+
+    negative_lane_loans: frozenset[str] = frozenset()
+
+
+def auto_chunk_log2(loans: int) -> int:
+    """The chunk size for a pool of ``loans``: at least 16 chunks (work for every core), at most 2^10
+    leaves a chunk (larger chunks prove up to ~15% cheaper per loan; beyond 2^10 the gain is small
+    and a resumed job would redo more), at least 2^6."""
+    return max(MIN_AUTO_CHUNK_LOG2, min(MAX_AUTO_CHUNK_LOG2, (loans // 16).bit_length() - 1))
+
+
+@dataclass(frozen=True)
+class SealSettings:
+    """Proof parameters and execution settings of new seal jobs (app config ``SEAL_*``)."""
+
+    chunk_log2: int | None = None  # None: auto_chunk_log2(loans in the tape)
+    ipa_rounds: int | None = SealParams().ipa_rounds  # None: full inner-product compression
+    lane_set: str = SealParams().lane_set  # the proofs default (dpd5-v3: packed lanes, lane circuit)
+    workers: int | None = None  # None: os.cpu_count(); 0: inline (no worker processes)
+    scheduler: str | None = None  # a Dask scheduler address: chunks run on its workers instead
+
+    @classmethod
+    def from_config(cls, config: Any) -> SealSettings:
+        """From ``SEAL_CHUNK_LOG2``, ``SEAL_IPA_ROUNDS``, ``SEAL_LANE_SET``, ``SEAL_WORKERS``,
+        ``SEAL_SCHEDULER`` (or the ``POOLPROOF_SEAL_*`` environment variables; the scheduler also
+        from ``POOLPROOF_SCHEDULER``, which the audit CLI reads too).
+
+        ``SEAL_IPA_ROUNDS`` is an integer or ``full`` (full compression); unset means the default.
+        Raises ``KeyError`` for an unknown lane set, ``ValueError`` for a non-integer setting,
+        :class:`~proofs.executors.InsecureSchedulerError` for a plaintext scheduler off this machine.
+        """
+
+        def get(name: str) -> Any:
+            v = config.get(name)
+            return os.environ.get(f"POOLPROOF_{name}") if v is None else v
+
+        rounds, workers, chunk = get("SEAL_IPA_ROUNDS"), get("SEAL_WORKERS"), get("SEAL_CHUNK_LOG2")
+        scheduler = get("SEAL_SCHEDULER") or os.environ.get(SCHEDULER_ENV) or None
+        if scheduler:
+            check_scheduler_address(scheduler, secrets=True)
+        lane_set = get("SEAL_LANE_SET") or cls.lane_set
+        get_lane_set(lane_set)
+        return cls(
+            chunk_log2=None if chunk in (None, "") else int(chunk),
+            ipa_rounds=(
+                cls.ipa_rounds if rounds in (None, "") else None if str(rounds) == "full" else int(rounds)
+            ),
+            lane_set=lane_set,
+            workers=None if workers in (None, "") else int(workers),
+            scheduler=scheduler,
+        )
+
+    def params(self, loans: int) -> SealParams:
+        """The public proof parameters recorded in the header of a pool of ``loans``."""
+        chunk_log2 = auto_chunk_log2(loans) if self.chunk_log2 is None else self.chunk_log2
+        return SealParams(lane_set=self.lane_set, chunk_log2=chunk_log2, ipa_rounds=self.ipa_rounds)
+
+
+@dataclass(frozen=True)
+class SealJob:
+    """A stored seal job (the seed stays sealed)."""
+
+    id: str
+    pool_id: str
+    cutoff_date: str
+    tape_id: int
+    snapshot_id: str
+    state: str
+    params: SealParams
+    leaf_total: int
+    leaves_done: int
+    run_started_at: float | None
+    run_start_leaves: int
+    error: str | None
+    created_at: str
+    finished_at: str | None
+
+    def progress(self, clock: float | None = None) -> dict[str, Any]:
+        """Public progress: state, percent, loans per second and ETA of the current run."""
+        total = self.leaf_total
+        percent = 100.0 if total == 0 or self.state == "sealed" else 100.0 * self.leaves_done / total
+        rate = eta = None
+        if self.state == "running" and self.run_started_at is not None:
+            elapsed = max((clock or time.time()) - self.run_started_at, 1e-6)
+            done_now = self.leaves_done - self.run_start_leaves
+            if done_now > 0:
+                rate = done_now / elapsed
+                eta = (total - self.leaves_done) / rate
+        return {
+            "job_id": self.id,
+            "pool_id": self.pool_id,
+            "cutoff_date": self.cutoff_date,
+            "snapshot_id": self.snapshot_id,
+            "state": self.state,
+            "leaf_total": total,
+            "leaves_done": self.leaves_done,
+            "percent": round(percent, 1),
+            "loans_per_second": None if rate is None else round(rate, 2),
+            "eta_seconds": None if eta is None else round(eta, 1),
+            "error": self.error,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+        }
+
+
+_JOB_COLS = (
+    "id, pool_id, cutoff_date, tape_id, snapshot_id, state, params, leaf_total, leaves_done, "
+    "run_started_at, run_start_leaves, error, created_at, finished_at"
+)
+
+
+def _job(row: Any) -> SealJob:
+    p = json.loads(row[6])
+    params = SealParams(lane_set=p["lane_set"], chunk_log2=p["chunk_log2"], ipa_rounds=p["ipa_rounds"])
+    return SealJob(row[0], row[1], row[2], int(row[3]), row[4], row[5], params, *row[7:])
+
+
+def get_job(db: sqlite_utils.Database, job_id: str) -> SealJob:
+    """A seal job by id; raises :class:`NotFound`."""
+    row = db.conn.execute(f"SELECT {_JOB_COLS} FROM seal_jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
+    if row is None:
+        raise NotFound(f"no seal job {job_id!r}")
+    return _job(row)
+
+
+def running_jobs(db: sqlite_utils.Database) -> list[SealJob]:
+    """Jobs left running (by a crash, or still in progress), oldest first."""
+    rows = db.conn.execute(
+        f"SELECT {_JOB_COLS} FROM seal_jobs WHERE state = 'running' ORDER BY created_at, id"  # noqa: S608
+    ).fetchall()
+    return [_job(r) for r in rows]
+
+
+def find_running_job(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> SealJob | None:
+    """The running job of a pool's cut-off, if any."""
+    row = db.conn.execute(
+        f"SELECT {_JOB_COLS} FROM seal_jobs WHERE pool_id = ? AND cutoff_date = ? AND state = 'running'",  # noqa: S608
+        (pool_id, cutoff),
+    ).fetchone()
+    return None if row is None else _job(row)
+
+
+def start_seal_job(
+    db: sqlite_utils.Database,
+    master_key: bytes,
+    pool_id: str,
+    cutoff: str,
+    settings: SealSettings,
+    *,
+    seed: bytes | None = None,
+) -> tuple[SealJob, bool]:
+    """Create a seal job for a pool's cut-off; returns ``(job, created)``.
+
+    A running job of the same cut-off is returned as is (``created`` False). ``seed`` is for tests
+    (a reproducible run); the default is 32 bytes from the OS random source.
+
+    Raises :class:`NotFound` (no pool, no tape for the cut-off), :class:`Conflict` (already sealed, or
+    not after the pool's last sealed cut-off), :class:`SealError` (pool settings that the lane set cannot
+    encode).
+    """
+    pool = get_pool(db, pool_id)
+    keys = pool_keys(db, master_key, pool_id)
+    lanes = get_lane_set(settings.lane_set)
+    edges = pool.config.dpd_edges
+    if len(edges) != len(lanes.balance_lanes) - 1 or edges[0] != 0:
+        raise SealError(
+            f"lane set {lanes.name} needs {len(lanes.balance_lanes) - 1} DPD edges starting at 0; "
+            f"pool {pool_id} has {list(edges)}"
+        )
+    seed = seed if seed is not None else secrets.token_bytes(SEED_BYTES)
+    if len(seed) != SEED_BYTES:
+        raise ValueError("seed must be 32 bytes")
+    job_id = "job-" + secrets.token_hex(8)
+    snapshot_id = "snap-" + secrets.token_hex(10)
+    with transaction(db) as conn:
+        status = snapshot_status(db, pool_id, cutoff)
+        if status is None:
+            raise NotFound(f"pool {pool_id!r} has no tape for cut-off {cutoff}")
+        if status[0] == "sealed":
+            raise Conflict(f"cut-off {cutoff} of pool {pool_id!r} is already sealed")
+        running = conn.execute(
+            f"SELECT {_JOB_COLS} FROM seal_jobs WHERE pool_id = ? AND cutoff_date = ? AND state = 'running'",  # noqa: S608
+            (pool_id, cutoff),
+        ).fetchone()
+        if running is not None:
+            return _job(running), False
+        last = last_snapshot(conn, pool_id)
+        if last is not None and last.cutoff_date >= cutoff:
+            raise Conflict(f"cut-off {cutoff} is not after the pool's last sealed cut-off {last.cutoff_date}")
+        tape = get_tape(db, status[1])
+        params = settings.params(tape.row_count)
+        conn.execute(
+            "INSERT INTO seal_jobs (id, pool_id, cutoff_date, tape_id, snapshot_id, state, params, "
+            "sealed_seed, leaf_total, created_at) VALUES (?,?,?,?,?, 'running', ?,?,?,?)",
+            (
+                job_id,
+                pool_id,
+                cutoff,
+                tape.id,
+                snapshot_id,
+                json.dumps(
+                    {
+                        "lane_set": params.lane_set,
+                        "chunk_log2": params.chunk_log2,
+                        "ipa_rounds": params.ipa_rounds,
+                    }
+                ),
+                encrypt_secret(keys, seed_aad(job_id, snapshot_id), seed),
+                tape.row_count,
+                now(),
+            ),
+        )
+    return get_job(db, job_id), True
+
+
+# --- executors ------------------------------------------------------------------------------------------
+def seal_executor(workers: int) -> Executor:
+    """The shared process pool for sealing (:data:`gateway.workers.SEAL_WORKERS`), of ``workers`` workers."""
+    return SEAL_WORKERS.executor(workers)
+
+
+def shutdown_executor() -> None:
+    """Stop the shared sealing workers (tests, CLI exit)."""
+    SEAL_WORKERS.shutdown()
+
+
+# --- running a job --------------------------------------------------------------------------------------
+def _sealed_at() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_seal_job(
+    db_path: str | Path,
+    master_key: bytes,
+    gateway_key: Ed25519PrivateKey,
+    policy_version: str,
+    job_id: str,
+    *,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    scheduler: str | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+    testing: TestingHooks | None = None,
+) -> SealJob:
+    """Run (or resume) a seal job to completion; returns the finished job (``sealed`` or ``failed``).
+
+    ``workers``: worker processes (None: all cores; 0: inline). ``scheduler``: run the chunks on this
+    Dask scheduler's workers instead (:func:`proofs.executors.open_executor` with ``secrets=True``:
+    ``tls://`` or loopback only, unless the plaintext override is set; every chunk a worker returns is
+    checked against its loans before it is stored). ``after_chunk(index)`` is called after
+    each chunk is stored (tests use it to simulate a crash by raising a ``BaseException``, which leaves
+    the job running and resumable). Proof or data errors mark the job ``failed``; the snapshot is then
+    never created and the cut-off stays open.
+    """
+    db = connect(db_path)
+    try:
+        job = get_job(db, job_id)
+        if job.state != "running":
+            return job
+        try:
+            with ExitStack() as stack:
+                remote = executor is None and bool(scheduler)  # results are checked before they are stored
+                if remote:
+                    executor = stack.enter_context(open_executor(scheduler=scheduler, secrets=True))
+                _run(
+                    db,
+                    master_key,
+                    gateway_key,
+                    policy_version,
+                    job,
+                    workers,
+                    executor,
+                    remote,
+                    after_chunk,
+                    testing,
+                )
+        except (ProofsError, SealError, ValueError, KeyError, NotFound, Conflict) as exc:
+            _fail(db, job.id, f"{type(exc).__name__}: {exc}")
+        except (sqlite3.OperationalError, BrokenProcessPool, CancelledError, OSError, SchedulerError):
+            # Interrupted or unable to start, not wrong (database busy, a worker killed, the cluster
+            # gone or unreachable or refused as insecure): the job stays running and resumes from
+            # its stored chunks on the next run.
+            raise
+        except Exception as exc:
+            _fail(db, job.id, f"internal error ({type(exc).__name__})")
+            raise
+        return get_job(db, job_id)
+    finally:
+        db.conn.close()
+
+
+def _fail(db: sqlite_utils.Database, job_id: str, message: str) -> None:
+    log.warning("seal job %s failed: %s", job_id, message)
+    with transaction(db) as conn:
+        conn.execute("DELETE FROM seal_chunks WHERE job_id = ?", (job_id,))
+        conn.execute(
+            "UPDATE seal_jobs SET state = 'failed', error = ?, finished_at = ? "
+            "WHERE id = ? AND state = 'running'",
+            (message[:500], now(), job_id),
+        )
+
+
+def _loan_inputs(
+    db: sqlite_utils.Database, keys: Any, job: SealJob, edges: tuple[int, ...], testing: TestingHooks | None
+) -> Iterator[LoanInput]:
+    tape = get_tape(db, job.tape_id)
+    negate = testing.negative_lane_loans if testing is not None else frozenset()
+    for stored in iter_loans(db, keys, tape):
+        loan = loan_input(stored.record, edges)
+        if loan.exposure_id in negate:
+            loan = LoanInput(loan.exposure_id, -loan.principal - 1, loan.bucket)
+        yield loan
+
+
+def _run(
+    db: sqlite_utils.Database,
+    master_key: bytes,
+    gateway_key: Ed25519PrivateKey,
+    policy_version: str,
+    job: SealJob,
+    workers: int | None,
+    executor: Executor | None,
+    check_results: bool,
+    after_chunk: Callable[[int], None] | None,
+    testing: TestingHooks | None,
+) -> None:
+    pool = get_pool(db, job.pool_id)
+    keys = pool_keys(db, master_key, job.pool_id)
+    seed = decrypt_secret(keys, seed_aad(job.id, job.snapshot_id), _sealed_seed(db, job.id))
+    skip = stored_summaries(db, keys, job.id)
+    done_before = sum(s.leaf_count for s in skip.values())
+    with transaction(db) as conn:
+        conn.execute(
+            "UPDATE seal_jobs SET run_started_at = ?, run_start_leaves = ?, leaves_done = ? WHERE id = ?",
+            (time.time(), done_before, done_before, job.id),
+        )
+    context = SnapshotContext(job.snapshot_id, job.pool_id, job.cutoff_date, job.params.lane_set)
+    n_chunks = -(-job.leaf_total // (1 << job.params.chunk_log2))
+    if executor is None:
+        n = (os.cpu_count() or 1) if workers is None else workers
+        if n > 0 and n_chunks - len(skip) > INLINE_MAX_CHUNKS:
+            executor = seal_executor(n)
+
+    def sink(result: ChunkResult) -> None:
+        with transaction(db) as conn:
+            summary = store_chunk(conn, keys, job.id, result)
+            conn.execute(
+                "UPDATE seal_jobs SET leaves_done = leaves_done + ? WHERE id = ?",
+                (summary.leaf_count, job.id),
+            )
+        if after_chunk is not None:
+            after_chunk(result.chunk_index)
+
+    outcome = seal_pool(
+        _loan_inputs(db, keys, job, pool.config.dpd_edges, testing),
+        context=context,
+        params=job.params,
+        seed=seed,
+        sink=sink,
+        executor=executor,
+        skip_chunks=skip,
+        check_results=check_results,
+    )
+    if outcome.leaf_count != job.leaf_total:
+        raise SealError(f"sealed {outcome.leaf_count} loans, the tape has {job.leaf_total}")
+    with transaction(db) as conn:
+        status = conn.execute(
+            "SELECT status, current_tape_id FROM snapshots WHERE pool_id = ? AND cutoff_date = ?",
+            (job.pool_id, job.cutoff_date),
+        ).fetchone()
+        if status is None or int(status[1]) != job.tape_id:
+            raise SealError("the cut-off's tape was superseded while sealing; seal again")
+        if status[0] == "sealed":
+            raise SealError("the cut-off was sealed by another job")
+        previous = last_snapshot(conn, job.pool_id)
+        if previous is not None and previous.cutoff_date >= job.cutoff_date:
+            raise SealError(f"a later cut-off ({previous.cutoff_date}) was sealed meanwhile")
+        header = build_header(
+            context=context,
+            params=job.params,
+            sequence=1 if previous is None else previous.sequence + 1,
+            previous_header_hash=None if previous is None else header_hash(previous.header),
+            sealed_at=_sealed_at(),
+            leaf_count=outcome.leaf_count,
+            merkle_root=outcome.merkle_root,
+            currency=pool.config.currency,
+            dpd_bucket_edges=pool.config.dpd_edges,
+            aggregates=outcome.aggregates,
+            policy_version=policy_version,
+            packed_sums=outcome.packed_sums,
+            aggregate_proof=outcome.aggregate_proof,
+        )
+        signed = bundle.sign_document(gateway_key, "snapshot-header", header)
+        conn.execute(
+            "INSERT INTO sealed_snapshots (snapshot_id, pool_id, cutoff_date, sequence, job_id, header, "
+            "header_hash, sealed_totals, sealed_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                job.snapshot_id,
+                job.pool_id,
+                job.cutoff_date,
+                signed["sequence"],
+                job.id,
+                json.dumps(signed, sort_keys=True),
+                header_hash(signed),
+                encrypt_totals(keys, job.snapshot_id, outcome.lane_value_sums, outcome.lane_blinding_sums),
+                signed["sealed_at"],
+            ),
+        )
+        # The cut-off becomes sealed in the same transaction (what gateway.storage.records.mark_sealed does).
+        conn.execute(
+            "UPDATE snapshots SET status = 'sealed', sealed_at = ? WHERE pool_id = ? AND cutoff_date = ?",
+            (now(), job.pool_id, job.cutoff_date),
+        )
+        conn.execute("UPDATE seal_jobs SET state = 'sealed', finished_at = ? WHERE id = ?", (now(), job.id))
+
+
+def _sealed_seed(db: sqlite_utils.Database, job_id: str) -> bytes:
+    row = db.conn.execute("SELECT sealed_seed FROM seal_jobs WHERE id = ?", (job_id,)).fetchone()
+    return bytes(row[0])
+
+
+# --- background runner ----------------------------------------------------------------------------------
+class JobRunner:
+    """Runs seal jobs on background threads of the server process (one thread per job)."""
+
+    def __init__(self) -> None:
+        self._active: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def start(self, job_id: str, target: Callable[[], object]) -> bool:
+        """Start ``target`` for ``job_id`` unless that job already runs here; True if started."""
+        with self._lock:
+            thread = self._active.get(job_id)
+            if thread is not None and thread.is_alive():
+                return False
+
+            def run() -> None:
+                try:
+                    target()
+                except Exception:
+                    log.exception("seal job %s stopped with an internal error", job_id)
+
+            thread = threading.Thread(target=run, name=f"seal-{job_id}", daemon=True)
+            self._active[job_id] = thread
+            thread.start()
+            return True
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for every started job (tests)."""
+        for thread in list(self._active.values()):
+            thread.join(timeout)
