@@ -29,7 +29,6 @@ from proofs.claims import statement_from_dict
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.snapshot import verify_header
 
-from ..storage import decisions
 from ..ingest.rules import same_loan_id
 from ..policy_views import DEFAULT_PURPOSE, policy_party
 from ..snapshots.disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
@@ -42,6 +41,7 @@ from ..snapshots.sealed import (
     snapshot_tape_id,
     stream_snapshot_bundle,
 )
+from ..storage import decisions
 from ..storage.db import connect
 from ..storage.records import NotFound, get_tape, iter_loans
 from .audiences import ROLE_PREFIXES
