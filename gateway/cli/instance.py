@@ -121,7 +121,7 @@ def serve(db_path: str | None, master_key_file: str | None, host: str, port: int
     pool = worker_pool(default_workers())
     list(pool.map(abs, range(default_workers())))
     try:
-        # Body limits per request, decided from the head before the body is read (gateway/access/body_limits.py).
+        # Body limits per request, decided from the head before the body is read (access/body_limits.py).
         server = body_limits.create_server(
             app,
             host=host,
