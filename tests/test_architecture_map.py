@@ -1,4 +1,4 @@
-"""docs/architecture.md lists every module of gateway/, and nothing that is not there."""
+"""docs/architecture.md lists every module of gateway/, proofs/ and policies/, and nothing that is not there."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _listed() -> set[str]:
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    return set(re.findall(r"^- `(gateway/[\w/]+\.py)`", text, flags=re.MULTILINE))
+    return set(re.findall(r"^- `((?:gateway|proofs|policies)/[\w/]+\.py)`", text, flags=re.MULTILINE))
 
 
 def _in_tree() -> set[str]:
-    return {p.relative_to(ROOT).as_posix() for p in (ROOT / "gateway").rglob("*.py")}
+    return {
+        p.relative_to(ROOT).as_posix()
+        for package in ("gateway", "proofs", "policies")
+        for p in (ROOT / package).rglob("*.py")
+    }
 
 
 def test_every_listed_module_exists() -> None:
