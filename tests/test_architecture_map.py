@@ -1,4 +1,4 @@
-"""docs/architecture.md lists every module of gateway/, proofs/ and policies/, and nothing that is not there."""
+"""docs/architecture.md lists every module of gateway/, proofs/ and policies/, and nothing else."""
 
 from __future__ import annotations
 
