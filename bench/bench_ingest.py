@@ -32,12 +32,13 @@ from pathlib import Path
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.access.admin import create_party
 from gateway.importers.tape_v1 import write_jsonl
 from gateway.ingest.pool_settings import CN_CONSUMER
 from gateway.keys.keyring import generate_master_key_file, load_master_key
 from gateway.keys.tape_signatures import public_key_bytes, sign_tape
 from gateway.storage.db import connect, migrate
-from gateway.storage.records import create_party, create_pool
+from gateway.storage.records import create_pool
 from gateway.synth import generate_tape
 
 RESULTS = Path(__file__).with_name("results")

@@ -115,9 +115,10 @@ def parse_chunk(text: str) -> int | None:
 
 def _ingest(db: Any, master: bytes, n: int) -> tuple[str, float]:
     """Ingest a synthetic month of ``n`` loans in-process (no worker pool); returns (cut-off, seconds)."""
+    from gateway.access.admin import create_party
     from gateway.ingest.pipeline import ingest_tape, iter_rows_as_jsonl
     from gateway.ingest.pool_settings import CN_CONSUMER
-    from gateway.storage.records import create_party, create_pool, pool_keys
+    from gateway.storage.records import create_pool, pool_keys
     from gateway.synth import generate_tape, monthly_cutoff
 
     create_party(db, "plat", "platform", public_key=b"\x01" * 32)

@@ -248,6 +248,25 @@ def create_party_with_grants(
     return get_party(db, party_id), get_key(db, party_id, key_id), key
 
 
+def create_party(
+    db: sqlite_utils.Database,
+    party_id: str,
+    role: str,
+    *,
+    display_name: str = "",
+    public_key: bytes | None = None,
+    obligor_keys: tuple[str, ...] = (),
+) -> tuple[PartyRecord, str]:
+    """Create a party and its first API key; returns ``(party, api_key)``. The key is not stored in clear.
+
+    :func:`create_party_with_grants` without grants; raises what it raises.
+    """
+    party, _, key = create_party_with_grants(
+        db, party_id, role, display_name=display_name, public_key=public_key, obligor_keys=obligor_keys
+    )
+    return party, key
+
+
 def creation_changes(party: PartyRecord, key: ApiKeyRecord) -> list[AccessChange]:
     """The log entries of a party's creation: the party, its first key, each grant."""
     changes = [AccessChange("party.created", party.id), AccessChange("api_key.issued", party.id, key.key_id)]

@@ -94,28 +94,6 @@ def _new_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_party(
-    db: sqlite_utils.Database,
-    party_id: str,
-    role: str,
-    *,
-    display_name: str = "",
-    public_key: bytes | None = None,
-    obligor_keys: tuple[str, ...] = (),
-) -> tuple[PartyRecord, str]:
-    """Create a party and its first API key; returns ``(party, api_key)``. The key is not stored in clear.
-
-    Raises ``ValueError`` for an unknown role or a malformed public key, :class:`Conflict` if the id exists.
-    One writer for parties: :func:`gateway.access.admin.create_party_with_grants`, without grants.
-    """
-    from ..access.admin import create_party_with_grants
-
-    party, _, key = create_party_with_grants(
-        db, party_id, role, display_name=display_name, public_key=public_key, obligor_keys=obligor_keys
-    )
-    return party, key
-
-
 def create_admin_key(db: sqlite_utils.Database, label: str = "admin") -> str:
     """Issue an operator (admin) API key; returns it once."""
     key = _new_api_key()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gateway.access.admin import create_party
 from gateway.keys.gateway_key import load_gateway_key
 from gateway.keys.keyring import load_master_key
 from gateway.snapshots.demo import expect, init_instance, load_gateway_public
@@ -31,7 +32,6 @@ from gateway.snapshots.sealed import (
 from gateway.storage.db import connect
 from gateway.storage.records import (
     NotFound,
-    create_party,
     create_pool,
     get_tape,
     iter_loans,

@@ -12,11 +12,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.access.admin import create_party
 from gateway.ingest.rules import prc_id_check_char
 from gateway.keys.keyring import generate_master_key_file, load_master_key
 from gateway.keys.tape_signatures import public_key_bytes, sign_tape
 from gateway.storage.db import connect, migrate
-from gateway.storage.records import create_admin_key, create_party
+from gateway.storage.records import create_admin_key
 
 CUTOFF = "2024-06-30"
 

@@ -23,6 +23,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway import create_app
+from gateway.access.admin import create_party
 from gateway.fault_points import FAULT_ENV
 from gateway.keys.backup import integrity_check
 from gateway.keys.gateway_key import load_gateway_key
@@ -31,7 +32,6 @@ from gateway.keys.rotation import genesis_key, header_public_key, history_path
 from gateway.keys.tape_signatures import public_key_bytes, sign_tape
 from gateway.snapshots.demo import DemoInstance, init_instance
 from gateway.storage.db import connect
-from gateway.storage.records import create_party
 from proofs.key_history import verify_key_history
 from proofs.signing import key_id
 from proofs.snapshot import verify_header, verify_snapshot

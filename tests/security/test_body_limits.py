@@ -21,10 +21,10 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway import create_app
+from gateway.access.admin import create_party
 from gateway.keys.tape_signatures import public_key_bytes
 from gateway.snapshots.demo import DemoInstance, LiveServer, init_instance
 from gateway.storage.db import connect
-from gateway.storage.records import create_party
 from tests.gateway.helpers import CUTOFF, Platform, cn_row, jsonl
 
 GIB = 1 << 30

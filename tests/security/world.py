@@ -20,10 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway import create_app
+from gateway.access.admin import create_party
 from gateway.api.audiences import ROLE_PREFIXES
 from gateway.keys.tape_signatures import public_key_bytes, sign_tape
 from gateway.snapshots.demo import DemoInstance, init_instance
-from gateway.storage.records import add_obligor_key, create_party, grant_pool
+from gateway.storage.records import add_obligor_key, grant_pool
 from tests.gateway.helpers import CUTOFF, cn_row, jsonl
 
 POOL = "P1"
