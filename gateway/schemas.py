@@ -7,7 +7,7 @@ marshmallow error maps onto the tape report's (field, rule) pairs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import (
     RAISE,
@@ -30,7 +30,7 @@ MAX_LOAN_INDEX = (1 << LOAN_ROWID_SHIFT) - 1
 _REQUIRED_MSG = "required: required for this pool"
 
 
-class _Checked(fields.Field):
+class _Checked(fields.Field[Any]):
     """A field whose deserialisation is one shared rule check from :mod:`gateway.ingest.rules`."""
 
     def __init__(self, check: Check, **kwargs: Any) -> None:
@@ -52,7 +52,7 @@ class CheckedString(_Checked, fields.String):
     """String field with the shared format rules."""
 
 
-class _Rejected(fields.Field):
+class _Rejected(fields.Field[Any]):
     """A name that may not appear in a row (gateway-derived, or not applicable to the jurisdiction)."""
 
     def __init__(self, rule: str, message: str, **kwargs: Any) -> None:
@@ -112,7 +112,7 @@ _FIELD_NOTES = {
 }
 
 
-def _field_for(rules: TapeRules, name: str) -> fields.Field:
+def _field_for(rules: TapeRules, name: str) -> fields.Field[Any]:
     spec = rules.catalogue[name]
     required = name in rules.required
     msgs = {"required": _REQUIRED_MSG, "null": _REQUIRED_MSG}
@@ -153,7 +153,7 @@ def tape_row_schema(rules: TapeRules, cutoff: str, *, name: str | None = None) -
             metadata={"description": "gateway-derived: never submit"},
         )
     cls = TapeRowBase.from_dict(attrs, name=name or f"TapeRow{rules.cfg.name}")
-    schema: TapeRowBase = cls()
+    schema = cast(TapeRowBase, cls())
     schema._rules = rules
     schema._cutoff = cutoff
     return schema

@@ -154,6 +154,9 @@ class BodyTooLarge(RequestEntityTooLarge):
 class LimitedRequestParser(HTTPRequestParser):
     """waitress's parser with the body limit chosen per request once the head is parsed."""
 
+    adj: Adjustments
+    error: Any
+
     def __init__(self, adj: Adjustments, *, limits: BodyLimits, peer: str) -> None:
         super().__init__(adj)
         self._limits = limits

@@ -19,7 +19,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, cast
 
 import orjson
 
@@ -275,7 +275,7 @@ def iter_csv(reader: HashingReader, int_fields: Iterable[str]) -> Iterator[tuple
     """
     ints = frozenset(int_fields)
     # utf-8-sig: a leading byte order mark (spreadsheet exports) is not part of the first column's name.
-    text = io.TextIOWrapper(_ReadableAdapter(reader), encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(cast(BinaryIO, _ReadableAdapter(reader)), encoding="utf-8-sig", newline="")
     rdr = csv.reader(text, strict=True)
     try:
         header = next(rdr)

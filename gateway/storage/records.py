@@ -13,6 +13,7 @@ names: renaming them would need a data migration of every existing database.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -279,9 +280,10 @@ _TAPE_COLS = (
 
 
 def _tape(row: tuple[Any, ...]) -> TapeRecord:
-    return TapeRecord(
-        *row[:14], stats=json.loads(row[14]), result=json.loads(row[15]), layout=json.loads(row[16])
-    )
+    values = dict(zip((f.name for f in dataclasses.fields(TapeRecord)), row, strict=True))
+    for name in ("stats", "result", "layout"):
+        values[name] = json.loads(values[name])
+    return TapeRecord(**values)
 
 
 def get_tape(db: sqlite_utils.Database, tape_id: int) -> TapeRecord:
@@ -301,6 +303,7 @@ def find_tape(
     content_sha256: str | None = None,
 ) -> TapeRecord | None:
     """A tape of the pool by idempotency key, or by cut-off and content hash; ``None`` if none matches."""
+    args: tuple[str | None, ...]
     if idempotency_key is not None:
         q, args = "pool_id = ? AND idempotency_key = ?", (pool_id, idempotency_key)
     else:
