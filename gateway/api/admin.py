@@ -29,7 +29,7 @@ from ..access.admin import (
 )
 from ..access.credentials import bearer_token
 from ..storage.decisions import verify_stored_log
-from ..storage.records import Conflict, NotFound, get_party, list_parties
+from ..storage.records import NotFound, get_party, list_parties
 from .common import fail, get_db, get_log_db, policy, require_admin
 from .schemas import (
     ApiKeyInfoSchema,
@@ -53,10 +53,7 @@ def _log(changes: list[AccessChange]) -> None:
 
 
 def _party_or_404(party_id: str) -> None:
-    try:
-        get_party(get_db(), party_id)
-    except NotFound as exc:  # until NotFound derives from GatewayError
-        fail(404, str(exc))
+    get_party(get_db(), party_id)
 
 
 @blp.route("/parties")
@@ -84,8 +81,6 @@ class Parties(MethodView):
                 obligor_keys=body["obligor_keys"],
                 pools=body["pools"],
             )
-        except Conflict as exc:  # until Conflict derives from GatewayError
-            fail(409, str(exc))
         except NotFound as exc:
             fail(404, f"{exc}; nothing was created")
         except ValueError as exc:
@@ -111,8 +106,6 @@ class Grants(MethodView):
         db = get_db()
         try:
             added = add_grant(db, party_id, body["pool_id"])
-        except NotFound as exc:  # until NotFound derives from GatewayError
-            fail(404, str(exc))
         except ValueError as exc:
             fail(422, str(exc))
         if added:
@@ -124,10 +117,7 @@ class Grants(MethodView):
     def get(self, party_id: str) -> list[dict[str, str]]:
         """The pools granted to a party, with the time of each grant."""
         require_admin()
-        try:
-            return list_grants(get_db(), party_id)
-        except NotFound as exc:  # until NotFound derives from GatewayError
-            fail(404, str(exc))
+        return list_grants(get_db(), party_id)
 
 
 @blp.route("/parties/<party_id>/pools/<pool_id>")
@@ -138,10 +128,7 @@ class Grant(MethodView):
         """Withdraw a party's access to a pool; its next request for the pool is refused."""
         require_admin()
         db = get_db()
-        try:
-            withdraw_grant(db, party_id, pool_id)
-        except NotFound as exc:  # until NotFound derives from GatewayError
-            fail(404, str(exc))
+        withdraw_grant(db, party_id, pool_id)
         _log([AccessChange("grant.withdrawn", party_id, pool_id=pool_id)])
         return get_party(db, party_id).to_dict()
 
@@ -158,8 +145,6 @@ class Keys(MethodView):
             record, key = issue_key(
                 get_db(), party_id, label=body.get("label", ""), expires_at=body.get("expires_at")
             )
-        except NotFound as exc:  # until NotFound derives from GatewayError
-            fail(404, str(exc))
         except ValueError as exc:
             fail(422, "invalid key request", errors={"json": {"expires_at": [str(exc)]}})
         _log([AccessChange("api_key.issued", party_id, record.key_id)])
@@ -170,10 +155,7 @@ class Keys(MethodView):
     def get(self, party_id: str) -> list[dict[str, Any]]:
         """A party's API keys: id, label, created, expires, revoked, state; never a key or its hash."""
         require_admin()
-        try:
-            return [k.to_dict() for k in list_keys(get_db(), party_id)]
-        except NotFound as exc:  # until NotFound derives from GatewayError
-            fail(404, str(exc))
+        return [k.to_dict() for k in list_keys(get_db(), party_id)]
 
 
 @blp.route("/parties/<party_id>/keys/<key_id>")
@@ -183,10 +165,7 @@ class Key(MethodView):
     def delete(self, party_id: str, key_id: str) -> dict[str, Any]:
         """Revoke an API key; the next request made with it is refused (401). Revoking twice is a no-op."""
         require_admin()
-        try:
-            record, changed = revoke_key(get_db(), party_id, key_id)
-        except NotFound as exc:  # until NotFound derives from GatewayError
-            fail(404, str(exc))
+        record, changed = revoke_key(get_db(), party_id, key_id)
         if changed:
             _log([AccessChange("api_key.revoked", party_id, key_id)])
         return record.to_dict()

@@ -22,7 +22,7 @@ from proofs.signing import key_id
 
 from .. import jobs
 from ..access.credentials import bearer_token
-from ..keys.gateway_key import GatewayKeyError, gateway_key_path
+from ..keys.gateway_key import gateway_key_path
 from ..keys.keyring import PoolKeys, load_master_key
 from ..snapshots.sealed import SnapshotRecord
 from ..storage.db import connect
@@ -138,10 +138,7 @@ def scoped_pool(party: PartyRecord, pool_id: str) -> None:
 
 def gateway_signing_key() -> Ed25519PrivateKey:
     """The gateway's signing key (loaded once per app); 503 if it is not configured."""
-    try:
-        return jobs.gateway_signing_key(current_app._get_current_object())  # type: ignore[attr-defined]
-    except GatewayKeyError as exc:  # until GatewayKeyError derives from GatewayError
-        fail(503, str(exc))
+    return jobs.gateway_signing_key(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def header_signer(snap: SnapshotRecord) -> Ed25519PublicKey:

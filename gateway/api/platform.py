@@ -14,8 +14,8 @@ from flask_smorest import Blueprint
 from ..ingest.pipeline import ContentHashMismatch, TapeRejected, TapeSuperseded, ingest_tape
 from ..ingest.pool_settings import PRESETS, check_dpd_edges
 from ..ingest.tape_formats import FORMATS, TapeTooLarge, media_format
-from ..keys.tape_signatures import TapeSignatureError, verify_tape_signature
-from ..storage.records import Conflict, create_pool, get_pool, list_tapes
+from ..keys.tape_signatures import verify_tape_signature
+from ..storage.records import create_pool, get_pool, list_tapes
 from .common import fail, get_db, keys_for, master_key, owned_pool, policy, require_role
 from .schemas import PoolCreateSchema, PoolSchema, TapeListItemSchema, TapeResultSchema
 from .views import register_view_routes
@@ -51,10 +51,7 @@ class Pools(MethodView):
             check_dpd_edges(cfg.dpd_edges, min_width_days=policy().aggregates.dpd_min_bucket_days)
         except (ValueError, TypeError) as exc:
             fail(422, "invalid pool settings", errors={"json": {"settings": [str(exc)]}})
-        try:
-            pool = create_pool(get_db(), master_key(), body["pool_id"], party.id, cfg)
-        except Conflict as exc:  # until Conflict derives from GatewayError
-            fail(409, str(exc))
+        pool = create_pool(get_db(), master_key(), body["pool_id"], party.id, cfg)
         return pool.to_dict()
 
     @blp.response(200, PoolSchema(many=True))
@@ -154,10 +151,7 @@ class TapeSubmission(MethodView):
             fail(400, "X-Tape-Signature is required: platform tapes are signed")
         if party.public_key is None:
             fail(403, "no signing key is registered for this platform")
-        try:
-            verify_tape_signature(party.public_key, signature, pool_id, cutoff, declared)
-        except TapeSignatureError as exc:  # until TapeSignatureError derives from GatewayError
-            fail(403, str(exc))
+        verify_tape_signature(party.public_key, signature, pool_id, cutoff, declared)
         key = request.headers.get("Idempotency-Key")
         if key is not None and not _IDEMPOTENCY_RE.match(key):
             fail(400, "Idempotency-Key must be 1-128 printable ASCII characters")
@@ -204,8 +198,6 @@ class TapeSubmission(MethodView):
                     }
                 },
             )
-        except Conflict as exc:  # until Conflict derives from GatewayError
-            fail(409, str(exc))
         if outcome.replayed:
             return outcome.result, 200, {"Idempotent-Replayed": "true"}
         return outcome.result, 201

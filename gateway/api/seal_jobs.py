@@ -16,8 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from .. import jobs
-from ..snapshots.seal_jobs import SealError, SealSettings, get_job, start_seal_job
-from ..storage.records import Conflict, NotFound
+from ..snapshots.seal_jobs import SealSettings, get_job, start_seal_job
 from .common import fail, gateway_signing_key, get_db, master_key, owned_pool, require_role
 from .schemas import SealJobSchema
 
@@ -43,16 +42,9 @@ class Seal(MethodView):
             fail(400, "cut-off must be an ISO 8601 date YYYY-MM-DD")
         gateway_signing_key()  # 503 now rather than at the end of a long job
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        try:
-            job, _created = start_seal_job(
-                get_db(), master_key(), pool_id, cutoff, SealSettings.from_config(app.config)
-            )
-        except NotFound as exc:  # until NotFound derives from GatewayError
-            fail(404, str(exc))
-        except Conflict as exc:  # until Conflict derives from GatewayError
-            fail(409, str(exc))
-        except SealError as exc:  # until SealError derives from GatewayError
-            fail(422, str(exc))
+        job, _created = start_seal_job(
+            get_db(), master_key(), pool_id, cutoff, SealSettings.from_config(app.config)
+        )
         jobs.launch_job(app, job.id)
         return get_job(get_db(), job.id).progress(), 202
 
@@ -65,10 +57,7 @@ class Job(MethodView):
         """A seal job's state, percent done, loans per second and estimated seconds left."""
         party = require_role("platform")
         owned_pool(party, pool_id)
-        try:
-            job = get_job(get_db(), job_id)
-        except NotFound as exc:  # until NotFound derives from GatewayError
-            fail(404, str(exc))
+        job = get_job(get_db(), job_id)
         if job.pool_id != pool_id:
             fail(404, f"no seal job {job_id!r}")
         return job.progress()

@@ -43,7 +43,7 @@ from ..snapshots.sealed import (
 )
 from ..storage import decisions
 from ..storage.db import connect
-from ..storage.records import NotFound, get_tape, iter_loans
+from ..storage.records import get_tape, iter_loans
 from .audiences import ROLE_PREFIXES
 from .common import (
     AudienceResource,
@@ -72,10 +72,7 @@ METRICS_ROLES = ("platform", "trustee", "regulator")
 
 
 def _snapshot_or_404(pool_id: str, cutoff: str) -> SnapshotRecord:
-    try:
-        return get_snapshot(get_db(), pool_id, cutoff)
-    except NotFound as exc:  # until NotFound derives from GatewayError
-        fail(404, str(exc))
+    return get_snapshot(get_db(), pool_id, cutoff)
 
 
 def _log(p: Party, decided: list[Decision], resource: str, count: int) -> None:

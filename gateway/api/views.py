@@ -69,10 +69,7 @@ def _scoped_tape(
     party = require_role(role)
     scoped_pool(party, pool_id)
     purpose = _purpose(party, purpose_arg)
-    try:
-        tape = current_tape(get_db(), pool_id, cutoff)
-    except NotFound as exc:  # until NotFound derives from GatewayError
-        fail(404, str(exc))
+    tape = current_tape(get_db(), pool_id, cutoff)
     return party, purpose, tape
 
 

@@ -32,7 +32,6 @@ from proofs.snapshot import verify_header
 from proofs.witness import verify_cosignature
 
 from ..ingest.bounded_json import JsonLimitError, loads_body
-from ..storage.records import Conflict, NotFound
 from ..storage.witnesses import (
     cosignatures_of,
     get_witness,
@@ -81,10 +80,7 @@ class Witnesses(MethodView):
             key = parse_public_key(body["public_key"])
         except (EncodingError, ValueError) as exc:
             fail(422, f"public_key: not an Ed25519 public key in PEM or hex ({exc})")
-        try:
-            return register_witness(get_db(), body["name"], key).summary()
-        except Conflict as exc:  # until Conflict derives from GatewayError
-            fail(409, str(exc))
+        return register_witness(get_db(), body["name"], key).summary()
 
     @admin_blp.response(200, WitnessSchema(many=True))
     def get(self) -> list[dict[str, Any]]:
@@ -96,10 +92,7 @@ class Witnesses(MethodView):
 def _scoped_snapshot(party: Any, pool_id: str, cutoff: str) -> Any:
     from ..snapshots.sealed import get_snapshot
 
-    try:
-        return get_snapshot(get_db(), pool_id, cutoff)
-    except NotFound as exc:  # until NotFound derives from GatewayError
-        fail(404, str(exc))
+    return get_snapshot(get_db(), pool_id, cutoff)
 
 
 def _listing(snap: Any) -> dict[str, Any]:
