@@ -23,3 +23,9 @@ AUDIENCE_PREFIXES: dict[str, str] = {
     **{prefix.lstrip("/"): role for role, prefix in ROLE_PREFIXES.items()},
     "admin": "admin",
 }
+
+
+#: Each audience's name in the plural, as the API document's descriptions use it.
+ROLE_PLURALS: dict[str, str] = {role: role.replace("_", " ") + "s" for role in ROLE_PREFIXES} | {
+    "rating_agency": "rating agencies"
+}

@@ -44,7 +44,7 @@ from ..snapshots.sealed import (
 from ..storage import decisions
 from ..storage.db import connect
 from ..storage.records import get_tape, iter_loans
-from .audiences import ROLE_PREFIXES
+from .audiences import ROLE_PLURALS, ROLE_PREFIXES
 from .common import (
     AudienceResource,
     fail,
@@ -271,7 +271,7 @@ def _audience_blueprint(role: str) -> Blueprint:
         f"{role}_snapshots",
         __name__,
         url_prefix=ROLE_PREFIXES[role],
-        description=f"Sealed snapshots for {role.replace('_', ' ')}s: headers"
+        description=f"Sealed snapshots for {ROLE_PLURALS[role]}: headers"
         + (", bundles" if role in BUNDLE_ROLES else "")
         + (", metrics" if role in METRICS_ROLES else "")
         + (", inclusion proofs" if role == "borrower" else ", claims"),

@@ -39,7 +39,7 @@ from ..storage.witnesses import (
     register_witness,
     store_cosignature,
 )
-from .audiences import ROLE_PREFIXES
+from .audiences import ROLE_PLURALS, ROLE_PREFIXES
 from .common import AudienceResource, fail, get_db, header_signer, mount, require_admin, shared_docs
 from .schemas import CosignatureSchema, SnapshotCosignaturesSchema, WitnessCreateSchema, WitnessSchema
 
@@ -163,7 +163,7 @@ def _audience_blueprint(role: str, prefix: str) -> Blueprint:
         f"{role}_witnesses",
         __name__,
         url_prefix=prefix,
-        description=f"Witness cosignatures of snapshot headers for {role.replace('_', ' ')}s"
+        description=f"Witness cosignatures of snapshot headers for {ROLE_PLURALS[role]}"
         + (" (read and post)" if role in WITNESS_ROLES else " (read)"),
     )
     resource = PostedCosignatures if role in WITNESS_ROLES else Cosignatures
