@@ -1,5 +1,8 @@
 """Progress bars with rate and ETA for long ``poolproof`` commands (``submit``, ``seal``), drawn by rich.
 
+Counted items (``seal``'s loans) use the bar ``poolproof-audit`` uses
+(:func:`proofs.progress.item_progress`); bytes sent (``submit``) have their own.
+
 Bars go to stderr, so ``--json`` output on stdout stays one clean document; they are drawn only when
 stderr is a terminal (or when asked with ``--progress``), never in a pipe or a log.
 """
@@ -13,29 +16,12 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.text import Text
-
-
-class RateColumn(ProgressColumn):
-    """Items per second with the item's name, e.g. ``1,234.5 loans/s``."""
-
-    def __init__(self, unit: str) -> None:
-        super().__init__()
-        self.unit = unit
-
-    def render(self, task: Task) -> Text:
-        """The current rate, or ``?`` before there is one."""
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.1f} {self.unit}/s" if speed else f"? {self.unit}/s")
 
 
 def progress_enabled(choice: bool | None) -> bool:
@@ -51,22 +37,6 @@ def byte_progress(enabled: bool) -> Progress:
         TaskProgressColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-    )
-
-
-def item_progress(enabled: bool, unit: str) -> Progress:
-    """A bar for counted items (``unit`` e.g. ``"loans"``): percentage, done of total, rate, ETA."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        RateColumn(unit),
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=Console(stderr=True),

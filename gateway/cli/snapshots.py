@@ -66,6 +66,7 @@ def seal_cmd(
     """Seal a pool's cut-off into a signed snapshot on the local database, showing progress."""
     from policies import load_policy
     from proofs.executors import SchedulerError
+    from proofs.progress import item_progress
 
     from ..keys.gateway_key import GatewayKeyError, gateway_key_path, load_gateway_key
     from ..keys.keyring import KeyringError, load_master_key
@@ -81,7 +82,7 @@ def seal_cmd(
     )
     from ..storage.db import connect, migrate
     from ..storage.records import StorageError
-    from .progress import item_progress, progress_enabled
+    from .progress import progress_enabled
 
     dbp, kp = database_and_key(db_path, master_key_file)
     try:
