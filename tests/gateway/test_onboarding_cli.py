@@ -259,3 +259,20 @@ def test_a_witness_key_or_name_is_registered_once_and_a_bad_key_is_refused(home:
     both = _invoke("witnesses", "add", "audit4", "--public-key", "00" * 32, "--public-key-from", pub)
     assert both.exit_code == ExitCode.UNUSABLE
     assert [w["name"] for w in _json("witnesses", "list")] == ["audit1"]
+
+
+def test_key_commands_report_as_json(home: Path) -> None:
+    rotated = _json("keys", "rotate-gateway")
+    assert rotated["old_key_id"] != rotated["new_key_id"]
+    assert rotated["keys_in_history"] == 2
+    manifest = _json("backup", str(home / "backup"))
+    assert "poolproof.db" in manifest["files"]
+
+
+def test_a_backup_that_fails_its_check_is_refused_with_the_failed_code(home: Path) -> None:
+    _ok("backup", str(home / "backup"))
+    with (home / "backup" / "poolproof.db").open("ab") as f:
+        f.write(b"\0")
+    res = _invoke("restore", str(home / "backup"), "--force")
+    assert res.exit_code == ExitCode.FAILED
+    assert res.stderr.startswith("Error: restore refused:")
