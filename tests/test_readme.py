@@ -204,6 +204,16 @@ def test_the_running_the_gateway_block_runs_as_written(shell: Shell, tmp_path: P
     assert "signature verified: True" in submitted
     assert not list((tmp_path / "work").iterdir()), "the walkthrough wrote into the folder it started in"
 
+    # "More commands": in the same folder, then the Lending Club import from the checkout.
+    markdown = README.read_text(encoding="utf-8")
+    more = {s.command: shell.run(s) for s in steps(fenced_block(markdown, "## Running the gateway", 1))}
+    assert "CN1" in more["poolproof pools list"]
+    assert "LC1" in more["poolproof pools create LC1 --platform acme --preset US_CONSUMER"]
+    assert "audit1" in more["poolproof witnesses list"]
+    shell.cwd = README.parent
+    (imported,) = (shell.run(s) for s in steps(fenced_block(markdown, "## Running the gateway", 2)))
+    assert "10,000" in imported or "10000" in imported, imported
+
 
 def test_the_main_job_and_its_audit_lines_run_as_written(shell: Shell) -> None:
     text = README.read_text(encoding="utf-8")
