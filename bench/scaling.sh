@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The scaling curve of issue 6: seal, audit and claim at several pool sizes.
+# The scaling curve: seal, audit and claim at several pool sizes.
 #
 # Usage: bench/scaling.sh [--allow-1m] [N ...]        (default sizes: 10000 100000)
 #
