@@ -14,8 +14,6 @@ import contextlib
 import copy
 import io
 import json
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from proofs.signing import private_key_to_pem, public_key_to_pem
 from proofs.snapshot import header_hash, loan_blindings, verify_header
 from proofs.witness import cosign_header
 from tests.snapshot_util import Sealed, make_loans, seal_in_memory
+from tests.watchdog import watchdog
 
 EXAMPLES = 60
 FUZZ = settings(
@@ -55,20 +54,6 @@ HOSTILE = st.one_of(
     st.lists(st.integers(min_value=-5, max_value=5), max_size=3),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
 )
-
-
-@contextlib.contextmanager
-def watchdog(seconds: int = 60) -> Iterator[None]:
-    def expire(_sig: int, _frame: object) -> None:
-        raise AssertionError(f"no answer within {seconds} s: a hang")
-
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ from __future__ import annotations
 import copy
 import io
 import json
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +32,11 @@ from proofs.signing import parse_public_key, public_key_to_pem
 from proofs.snapshot import verify_snapshot
 from proofs.witness import WitnessPolicy
 from tests.gateway.helpers import CUTOFF
+from tests.watchdog import watchdog
 
 from .world import CLAIM, POOL, World, bearer, nonce
 
 REJECTIONS = (EncodingError, VerificationError)
-WATCHDOG_SECONDS = 60
 SETTINGS = settings(
     max_examples=60, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
@@ -49,22 +47,6 @@ def verify_claim_bundle(doc: Any, key: Ed25519PublicKey, **kw: Any) -> ClaimStat
     kw.setdefault("expected", ExpectedClaim())
     kw.setdefault("witnesses", WitnessPolicy.unwitnessed())
     return _verify_claim_bundle(doc, key, **kw)
-
-
-@contextmanager
-def watchdog(seconds: int = WATCHDOG_SECONDS) -> Iterator[None]:
-    """Fail (instead of hanging the suite) if the block runs longer than ``seconds``."""
-
-    def expire(_sig: int, _frame: object) -> None:
-        raise AssertionError(f"no answer within {seconds} s: a hang")
-
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")
