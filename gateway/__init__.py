@@ -32,6 +32,7 @@ from .config import GatewayConfig
 API_TITLE = "PoolProof gateway"
 API_VERSION = "v1"
 
+
 def default_config() -> dict[str, Any]:
     """Defaults, overridden by ``POOLPROOF_*`` environment variables.
 

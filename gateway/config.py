@@ -35,7 +35,7 @@ MSM_THREADS_ENV = "POOLPROOF_MSM_THREADS"
 class ConfigError(GatewayError, ValueError):
     """A ``POOLPROOF_*`` variable holds a value that does not parse; the message names the variable.
 
-    It is a ``ValueError`` too, as the ``int()`` that used to parse these values raised one.
+    It is a ``ValueError`` too: a bad number is a bad value, wherever a caller catches one.
     """
 
 
@@ -209,7 +209,7 @@ class _Reader:
             raise _bad(field, value, "a number") from None
 
     def count(self, field: str, default: int) -> int:
-        """A bucket size: any number, its fraction dropped (as the rate limiter has always read it)."""
+        """A bucket size: any finite number, its fraction dropped."""
         value = self.text(field)
         if value is None:
             return default

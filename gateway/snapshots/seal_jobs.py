@@ -111,11 +111,13 @@ class SealSettings:
     @classmethod
     def from_config(cls, config: Any) -> SealSettings:
         """From ``SEAL_CHUNK_LOG2``, ``SEAL_IPA_ROUNDS``, ``SEAL_LANE_SET``, ``SEAL_WORKERS``,
-        ``SEAL_SCHEDULER`` (or the ``POOLPROOF_SEAL_*`` environment variables; the scheduler also
-        from ``POOLPROOF_SCHEDULER``, which the audit CLI reads too).
+        ``SEAL_SCHEDULER`` (or the ``POOLPROOF_SEAL_*`` environment variables, through
+        :class:`gateway.config.GatewayConfig`; the scheduler also from ``POOLPROOF_SCHEDULER``, which
+        the audit CLI reads too).
 
         ``SEAL_IPA_ROUNDS`` is an integer or ``full`` (full compression); unset means the default.
-        Raises ``KeyError`` for an unknown lane set, ``ValueError`` for a non-integer setting,
+        Raises ``KeyError`` for an unknown lane set, ``ValueError`` for a non-integer setting
+        (:class:`gateway.config.ConfigError` when it comes from the environment),
         :class:`~proofs.executors.InsecureSchedulerError` for a plaintext scheduler off this machine.
         """
 
