@@ -2,7 +2,7 @@
 
 ``create_app(config)`` builds the app: flask-smorest API with one blueprint per audience, SQLite storage,
 the policy from ``policies/``. Configuration keys (each also read from the environment as
-``POOLPROOF_<KEY>`` when not given):
+``POOLPROOF_<KEY>`` when not given, through :class:`gateway.config.GatewayConfig`):
 
 ``DATABASE``            path of the SQLite file (default ``instance/poolproof.db``)
 ``MASTER_KEY_FILE``     file holding the base64 master key (or ``MASTER_KEY`` itself, base64)
@@ -20,7 +20,6 @@ the policy from ``policies/``. Configuration keys (each also read from the envir
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -28,38 +27,28 @@ from typing import Any
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
+from .config import GatewayConfig
+
 API_TITLE = "PoolProof gateway"
 API_VERSION = "v1"
 
-_ENV_KEYS = (
-    "DATABASE",
-    "MASTER_KEY",
-    "MASTER_KEY_FILE",
-    "BODY_LIMIT_BYTES",
-    "MAX_TAPE_BYTES",
-    "MAX_REPORTED_ERRORS",
-    "POLICY_PATH",
-    "DECISION_LOG_DATABASE",
-)
-
 
 def default_config() -> dict[str, Any]:
-    """Defaults, overridden by ``POOLPROOF_*`` environment variables."""
-    cfg: dict[str, Any] = {
-        "DATABASE": str(Path("instance") / "poolproof.db"),
-        "MASTER_KEY": None,
-        "MASTER_KEY_FILE": None,
-        "BODY_LIMIT_BYTES": 1 << 20,
-        "MAX_TAPE_BYTES": 4 << 30,
-        "MAX_REPORTED_ERRORS": 100,
-        "POLICY_PATH": None,
-        "DECISION_LOG_DATABASE": None,
+    """Defaults, overridden by ``POOLPROOF_*`` environment variables.
+
+    Raises :class:`gateway.config.ConfigError` for a variable that does not parse.
+    """
+    env = GatewayConfig.from_environment()
+    return {
+        "DATABASE": str(Path("instance") / "poolproof.db") if env.database is None else env.database,
+        "MASTER_KEY": env.master_key,
+        "MASTER_KEY_FILE": env.master_key_file,
+        "BODY_LIMIT_BYTES": env.body_limit_bytes,
+        "MAX_TAPE_BYTES": env.max_tape_bytes,
+        "MAX_REPORTED_ERRORS": env.max_reported_errors,
+        "POLICY_PATH": env.policy_path,
+        "DECISION_LOG_DATABASE": env.decision_log_database,
     }
-    for k in _ENV_KEYS:
-        v = os.environ.get(f"POOLPROOF_{k}")
-        if v is not None:
-            cfg[k] = int(v) if k in ("BODY_LIMIT_BYTES", "MAX_TAPE_BYTES", "MAX_REPORTED_ERRORS") else v
-    return cfg
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

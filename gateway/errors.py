@@ -30,7 +30,8 @@ class GatewayError(Exception):
     ``JsonLimitError`` (400), ``PoolSettingsError`` (422), ``OnboardingError`` (422),
     ``TapeSignatureError`` (403), ``KeyringError`` (503: key material unavailable, e.g. mid-rotation),
     ``GatewayKeyError`` (503), ``KeyManagementError`` (500), ``SealError`` (422), ``ClaimRefused``
-    (403) and ``DemoFailed`` (500). Each stays importable from the module that raises it.
+    (403), ``DemoFailed`` (500) and ``ConfigError`` (500: a ``POOLPROOF_*`` variable that does not
+    parse). Each stays importable from the module that raises it.
     """
 
     http_status: ClassVar[int] = 500

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import signal
 
-FAULT_ENV = "POOLPROOF_FAULT_AT"
+from .config import GatewayConfig
+
+FAULT_ENV = GatewayConfig.variable("fault_at")
 
 
 def fault_point(name: str) -> None:
     """Kill this process (SIGKILL, no clean-up) if ``POOLPROOF_FAULT_AT`` names this point."""
-    if os.environ.get(FAULT_ENV) == name:
+    if GatewayConfig.from_environment().fault_at == name:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .config import GatewayConfig
+
 DATABASE_NAME = "poolproof.db"
 MASTER_KEY_NAME = "master.key"
 GATEWAY_PUBLIC_KEY_NAME = "gateway.pub"
@@ -22,7 +24,8 @@ GATEWAY_PUBLIC_KEY_NAME = "gateway.pub"
 
 def instance_folder() -> Path:
     """The instance folder (not created); see the module docstring for the order of precedence."""
-    explicit = os.environ.get("POOLPROOF_INSTANCE") or os.environ.get("POOLPROOF_HOME")
+    env = GatewayConfig.from_environment()
+    explicit = env.instance or env.home
     if explicit:
         return Path(explicit).expanduser()
     return Path(platformdirs.user_data_dir("poolproof", appauthor=False))
@@ -54,8 +57,7 @@ class InstancePaths:
 
 def instance_paths(db: str | None = None, master_key_file: str | None = None) -> InstancePaths:
     """Resolve the database and master key files from options, environment, then the instance folder."""
-    database = Path(db or os.environ.get("POOLPROOF_DATABASE") or instance_folder() / DATABASE_NAME)
-    key = Path(
-        master_key_file or os.environ.get("POOLPROOF_MASTER_KEY_FILE") or database.with_name(MASTER_KEY_NAME)
-    )
+    env = GatewayConfig.from_environment()
+    database = Path(db or env.database or instance_folder() / DATABASE_NAME)
+    key = Path(master_key_file or env.master_key_file or database.with_name(MASTER_KEY_NAME))
     return InstancePaths(database=database, master_key=key)

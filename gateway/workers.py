@@ -19,6 +19,8 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from .config import use_one_msm_thread
+
 
 def exit_with_parent(parent: int) -> None:
     """Worker initializer: leave when the gateway process (pid ``parent``) is gone.
@@ -37,7 +39,7 @@ def exit_with_parent(parent: int) -> None:
 
 def _seal_worker_init(parent: int) -> None:
     # Each worker already occupies a core: one MSM thread each (see proofs/_parallel.py).
-    os.environ["POOLPROOF_MSM_THREADS"] = "1"
+    use_one_msm_thread()
     exit_with_parent(parent)
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -35,12 +34,9 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from ..config import GatewayConfig
 from .credentials import bearer_token
 
-DEFAULT_PER_SECOND = 50.0
-DEFAULT_BURST = 200
-DEFAULT_FAILURES_PER_MINUTE = 10.0
-DEFAULT_FAILURE_BURST = 20
 MAX_TRACKED_CALLERS = 100_000
 
 
@@ -107,11 +103,9 @@ def _too_many(message: str, wait: float) -> tuple[dict[str, Any], int, dict[str,
     return body, 429, {"Retry-After": str(max(1, math.ceil(wait)))}
 
 
-def _setting(app: Flask, name: str, default: float) -> float:
+def _setting(app: Flask, name: str, environment_value: float) -> float:
     value: Any = app.config.get(name)
-    if value is None:
-        value = os.environ.get(f"POOLPROOF_{name}", default)
-    return float(value)
+    return environment_value if value is None else float(value)
 
 
 def install_rate_limit(app: Flask) -> TokenBuckets | None:
@@ -119,16 +113,17 @@ def install_rate_limit(app: Flask) -> TokenBuckets | None:
 
     The failure buckets, when on, are ``app.extensions["poolproof_auth_failures"]``.
     """
-    per_second = _setting(app, "RATE_LIMIT_PER_SECOND", DEFAULT_PER_SECOND)
-    burst = int(_setting(app, "RATE_LIMIT_BURST", DEFAULT_BURST))
+    env = GatewayConfig.from_environment()
+    per_second = _setting(app, "RATE_LIMIT_PER_SECOND", env.rate_limit_per_second)
+    burst = int(_setting(app, "RATE_LIMIT_BURST", env.rate_limit_burst))
     if per_second <= 0:
         return None
     buckets = TokenBuckets(per_second, burst)
     app.extensions["poolproof_rate_limit"] = buckets
-    failures_per_minute = _setting(app, "AUTH_FAILURES_PER_MINUTE", DEFAULT_FAILURES_PER_MINUTE)
+    failures_per_minute = _setting(app, "AUTH_FAILURES_PER_MINUTE", env.auth_failures_per_minute)
     failures: TokenBuckets | None = None
     if failures_per_minute > 0:
-        failure_burst = int(_setting(app, "AUTH_FAILURE_BURST", DEFAULT_FAILURE_BURST))
+        failure_burst = int(_setting(app, "AUTH_FAILURE_BURST", env.auth_failure_burst))
         failures = TokenBuckets(failures_per_minute / 60.0, failure_burst)
         app.extensions["poolproof_auth_failures"] = failures
 

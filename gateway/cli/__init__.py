@@ -6,14 +6,22 @@ through a column mapping), :mod:`.synth` (synthetic tapes), :mod:`.remote` (``ke
 ``get``, ``post``), :mod:`.snapshots` (``seal``, ``claim``, ``demo``), :mod:`.keys` (``keys``,
 ``backup``, ``restore``) and, when present, ``policy ...``; their shared options live in :mod:`._common`.
 Every command exits with a code of :mod:`proofs.exit_codes`; those that report a result take ``--json``.
-Files go to the instance folder (:mod:`gateway.instance`) unless told otherwise.
+Files go to the instance folder (:mod:`gateway.instance`) unless told otherwise. A ``POOLPROOF_*``
+variable that does not parse (:class:`gateway.config.ConfigError`) fails any command with UNUSABLE, in one
+line naming the variable.
 """
 
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from proofs.exit_codes import ExitCode
+
+from ..config import ConfigError
+from ._common import CliFailure
 from .access import api_keys_group, grants_group
 from .importing import import_cmd
 from .instance import home, init, serve
@@ -33,7 +41,17 @@ def _version() -> str:
         return "unknown"
 
 
-@click.group()
+class _PoolproofGroup(click.Group):
+    """The root group: a bad ``POOLPROOF_*`` variable ends any command as one ``Error:`` line, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise CliFailure(ExitCode.UNUSABLE, str(exc)) from None
+
+
+@click.group(cls=_PoolproofGroup)
 @click.version_option(_version(), "--version", prog_name="poolproof", message="%(prog)s %(version)s")
 def cli() -> None:
     """PoolProof gateway: loan-tape submission, policy-governed views, sealed snapshots and claims.

@@ -23,11 +23,10 @@ import click
 
 from proofs.exit_codes import ExitCode
 
+from ..config import DEFAULT_URL, GatewayConfig
 from ..instance import instance_paths
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 class CliFailure(click.ClickException):
@@ -75,7 +74,7 @@ def url_option(f: F) -> F:
     """``--url`` of the gateway, default ``$POOLPROOF_URL`` or http://127.0.0.1:8080."""
     return click.option(
         "--url",
-        default=lambda: os.environ.get("POOLPROOF_URL", DEFAULT_URL),
+        default=lambda: GatewayConfig.from_environment().url,
         show_default="$POOLPROOF_URL or " + DEFAULT_URL,
         help="the gateway's base URL",
     )(f)

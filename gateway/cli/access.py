@@ -8,7 +8,6 @@ is appended to the decision log as made by ``operator:cli``. Exit codes (``proof
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,6 +30,7 @@ from ..access.admin import (
     revoke_key,
     withdraw_grant,
 )
+from ..config import GatewayConfig
 from ..storage.records import StorageError
 from ._common import database_and_key, db_option
 
@@ -64,9 +64,10 @@ def record_changes(dbp: Path, changes: Iterable[AccessChange]) -> None:
 
     from ..storage.decisions import connect_log, log_path_for
 
-    log_db = connect_log(os.environ.get("POOLPROOF_DECISION_LOG_DATABASE") or log_path_for(dbp))
+    env = GatewayConfig.from_environment()
+    log_db = connect_log(env.decision_log_database or log_path_for(dbp))
     try:
-        version = load_policy(os.environ.get("POOLPROOF_POLICY_PATH")).version
+        version = load_policy(env.policy_path).version
         log_access_change(log_db, CLI_ACTOR, changes, version)
     finally:
         log_db.conn.close()

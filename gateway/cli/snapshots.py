@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -14,6 +13,7 @@ import click
 
 from proofs.exit_codes import ExitCode
 
+from ..config import GatewayConfig
 from ._common import (
     CliFailure,
     database_and_key,
@@ -92,7 +92,7 @@ def seal_cmd(
         )
     except (KeyringError, GatewayKeyError) as exc:
         raise CliFailure(ExitCode.UNUSABLE, str(exc)) from None
-    version = load_policy(os.environ.get("POOLPROOF_POLICY_PATH")).version
+    version = load_policy(GatewayConfig.from_environment().policy_path).version
     try:
         settings = SealSettings.from_config(
             {

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from gateway.config import GatewayConfig
 from gateway.importers.mapped_csv import import_mapped_csv, load_mapping
 from gateway.importers.tape_v1 import Row
 from gateway.mappings import mapping_path
@@ -18,14 +19,13 @@ from gateway.mappings import mapping_path
 LENDINGCLUB_CSV = "lendingclub_2018q1_10k.csv"
 # The as-of date the data's payments imply (see the mapping file's [pool] as_of_hint).
 LENDINGCLUB_AS_OF = date(2018, 6, 30)
-SHARED_ENV = "POOLPROOF_SHARED"
 
 
 def shared_dir() -> Path:
     """The shared directory: ``$POOLPROOF_SHARED`` if set, else ``<repo>/../shared``."""
-    env = os.environ.get(SHARED_ENV)
-    if env:
-        return Path(env)
+    shared = GatewayConfig.from_environment().shared
+    if shared:
+        return Path(shared)
     return Path(__file__).resolve().parents[2].parent / "shared"
 
 

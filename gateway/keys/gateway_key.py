@@ -25,6 +25,7 @@ from proofs.signing import (
     public_key_to_pem,
 )
 
+from ..config import GatewayConfig
 from ..errors import GatewayError
 
 KEY_FILE_NAME = "gateway.key"
@@ -58,7 +59,7 @@ def ensure_gateway_key_file(path: str | Path) -> bool:
 
 def gateway_key_path(config: Mapping[str, Any]) -> Path:
     """The key file: ``GATEWAY_KEY_FILE``, else beside ``MASTER_KEY_FILE``, else beside the database."""
-    explicit = config.get("GATEWAY_KEY_FILE") or os.environ.get("POOLPROOF_GATEWAY_KEY_FILE")
+    explicit = config.get("GATEWAY_KEY_FILE") or GatewayConfig.from_environment().gateway_key_file
     if explicit:
         return Path(explicit)
     anchor = config.get("MASTER_KEY_FILE") or config.get("DATABASE") or "instance/poolproof.db"

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from proofs import bundle
 from proofs.errors import Error as ProofsError
-from proofs.executors import SCHEDULER_ENV, SchedulerError, check_scheduler_address, open_executor
+from proofs.executors import SchedulerError, check_scheduler_address, open_executor
 from proofs.lanes import get_lane_set
 from proofs.sealing import seal_pool
 from proofs.snapshot import (
@@ -49,6 +49,7 @@ from proofs.snapshot import (
     header_hash,
 )
 
+from ..config import GatewayConfig
 from ..errors import GatewayError
 from ..storage.db import connect, now, transaction
 from ..storage.records import Conflict, NotFound, get_pool, get_tape, iter_loans, pool_keys, snapshot_status
@@ -110,23 +111,28 @@ class SealSettings:
     @classmethod
     def from_config(cls, config: Any) -> SealSettings:
         """From ``SEAL_CHUNK_LOG2``, ``SEAL_IPA_ROUNDS``, ``SEAL_LANE_SET``, ``SEAL_WORKERS``,
-        ``SEAL_SCHEDULER`` (or the ``POOLPROOF_SEAL_*`` environment variables; the scheduler also
-        from ``POOLPROOF_SCHEDULER``, which the audit CLI reads too).
+        ``SEAL_SCHEDULER`` (or the ``POOLPROOF_SEAL_*`` environment variables, through
+        :class:`gateway.config.GatewayConfig`; the scheduler also from ``POOLPROOF_SCHEDULER``, which
+        the audit CLI reads too).
 
         ``SEAL_IPA_ROUNDS`` is an integer or ``full`` (full compression); unset means the default.
-        Raises ``KeyError`` for an unknown lane set, ``ValueError`` for a non-integer setting,
+        Raises ``KeyError`` for an unknown lane set, ``ValueError`` for a non-integer setting
+        (:class:`gateway.config.ConfigError` when it comes from the environment),
         :class:`~proofs.executors.InsecureSchedulerError` for a plaintext scheduler off this machine.
         """
 
-        def get(name: str) -> Any:
-            v = config.get(name)
-            return os.environ.get(f"POOLPROOF_{name}") if v is None else v
+        env = GatewayConfig.from_environment()
 
-        rounds, workers, chunk = get("SEAL_IPA_ROUNDS"), get("SEAL_WORKERS"), get("SEAL_CHUNK_LOG2")
-        scheduler = get("SEAL_SCHEDULER") or os.environ.get(SCHEDULER_ENV) or None
+        def get(name: str, environment_value: Any) -> Any:
+            v = config.get(name)
+            return environment_value if v is None else v
+
+        rounds = get("SEAL_IPA_ROUNDS", env.seal_ipa_rounds)
+        workers, chunk = get("SEAL_WORKERS", env.seal_workers), get("SEAL_CHUNK_LOG2", env.seal_chunk_log2)
+        scheduler = get("SEAL_SCHEDULER", env.seal_scheduler) or env.scheduler or None
         if scheduler:
             check_scheduler_address(scheduler, secrets=True)
-        lane_set = get("SEAL_LANE_SET") or cls.lane_set
+        lane_set = get("SEAL_LANE_SET", env.seal_lane_set) or cls.lane_set
         get_lane_set(lane_set)
         return cls(
             chunk_log2=None if chunk in (None, "") else int(chunk),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-BUSY_TIMEOUT_MS = 30_000
+from ..config import GatewayConfig
 
 # Loans are keyed by rowid = tape_id << 32 | index, so a tape's loans are one contiguous rowid range:
 # keyset pagination and a sealing scan are range scans on the primary key, with no extra index.
@@ -214,14 +214,15 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     """
     if str(path) != ":memory:" and not str(path).startswith("file:"):
         create_private_file(path)
-    busy_ms = int(os.environ.get("POOLPROOF_SQLITE_BUSY_MS", str(BUSY_TIMEOUT_MS)))
+    env = GatewayConfig.from_environment()
+    busy_ms = env.sqlite_busy_ms
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=busy_ms / 1000)
     conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     # Page cache in KiB (default 64 MiB); tests shrink it to make a large transaction spill to the WAL.
-    cache_kib = int(os.environ.get("POOLPROOF_SQLITE_CACHE_KIB", "65536"))
+    cache_kib = env.sqlite_cache_kib_or_default
     conn.execute(f"PRAGMA cache_size = -{cache_kib}")
     return sqlite_utils.Database(conn)
 

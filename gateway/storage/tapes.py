@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ..config import GatewayConfig
 from .db import connect
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def bulk_write_settings(conn: sqlite3.Connection, cache_kib: int) -> Iterator[No
     """
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     autocheckpoint = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-    if "POOLPROOF_SQLITE_CACHE_KIB" not in os.environ:
+    if GatewayConfig.from_environment().sqlite_cache_kib is None:
         conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
     try:
         yield
