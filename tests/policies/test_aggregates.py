@@ -1,5 +1,7 @@
 """Aggregate guard: minimum cohort, registered reports, differencing, temporal differencing, claim budgets."""
 
+from typing import Any
+
 import pytest
 
 from policies import (
@@ -59,20 +61,9 @@ def cohort_decision(
     )
 
 
-def cohort(
-    g: AggregateGuard,
-    cell: str,
-    members: list[str],
-    *,
-    report: str = "by_province",
-    snapshot: str = "2024-06",
-    pool_count: int = 1000,
-    party: Party = INVESTOR,
-) -> bool:
-    """Whether the guard releases ``cell`` (see :func:`cohort_decision`)."""
-    return cohort_decision(
-        g, cell, members, report=report, snapshot=snapshot, pool_count=pool_count, party=party
-    ).allowed
+def cohort(g: AggregateGuard, cell: str, members: list[str], **options: Any) -> bool:
+    """Whether the guard releases ``cell`` (options as for :func:`cohort_decision`)."""
+    return cohort_decision(g, cell, members, **options).allowed
 
 
 def test_cohort_below_k_distinct_obligors_is_refused() -> None:
