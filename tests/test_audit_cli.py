@@ -61,6 +61,12 @@ def _totals(sealed: Sealed) -> dict[str, int]:
     return dict(zip(DPD5_V1.lanes, sealed.outcome.lane_value_sums, strict=True))
 
 
+def _delinquent_and_pool_balance(sealed: Sealed) -> tuple[int, int]:
+    """The sealed pool's balance more than 30 days past due, and its whole balance."""
+    totals = _totals(sealed)
+    return DPD5_V1.metric_value("balance_dpd_31plus", totals), DPD5_V1.metric_value("pool_balance", totals)
+
+
 def _write(tmp_path: Path, name: str, doc: dict[str, Any]) -> Path:
     path = tmp_path / name
     path.write_bytes(bundle.dump_bundle(doc))
@@ -79,9 +85,7 @@ def _rejected(verify: Any, doc: dict[str, Any], sealed: Sealed) -> bool:
 
 
 def test_true_ratio_claim_verifies(sealed: Sealed) -> None:
-    totals = _totals(sealed)
-    bad = DPD5_V1.metric_value("balance_dpd_31plus", totals)
-    pool = DPD5_V1.metric_value("pool_balance", totals)
+    bad, pool = _delinquent_and_pool_balance(sealed)
     # Claim a bound in tenths of a percent just above the true ratio.
     statement = RatioClaim("balance_dpd_31plus", "pool_balance", "<=", bad * 1000 // pool + 1, 1000)
     doc = _claim(sealed, statement)
@@ -89,9 +93,7 @@ def test_true_ratio_claim_verifies(sealed: Sealed) -> None:
 
 
 def test_false_claim_cannot_be_produced(sealed: Sealed) -> None:
-    totals = _totals(sealed)
-    bad = DPD5_V1.metric_value("balance_dpd_31plus", totals)
-    pool = DPD5_V1.metric_value("pool_balance", totals)
+    bad, pool = _delinquent_and_pool_balance(sealed)
     assert bad > 0
     just_below = -(-bad * 1000 // pool) - 1  # the largest p with p/1000 < bad/pool
     with pytest.raises(ProvingError):
@@ -149,9 +151,7 @@ def _mutations(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_every_tampered_part_of_a_claim_bundle_is_rejected(sealed: Sealed) -> None:
-    totals = _totals(sealed)
-    bad = DPD5_V1.metric_value("balance_dpd_31plus", totals)
-    pool = DPD5_V1.metric_value("pool_balance", totals)
+    bad, pool = _delinquent_and_pool_balance(sealed)
     statement = RatioClaim("balance_dpd_31plus", "pool_balance", "<=", bad * 1000 // pool + 5, 1000)
     doc = _claim(sealed, statement)
     for name, bad in _mutations(doc):
