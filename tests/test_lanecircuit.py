@@ -236,14 +236,23 @@ def test_split_loans_examples() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _violations(values: list[int], n_bits: int, wires: tuple[list[int], list[int], list[int]]) -> int:
-    """How many gates and linear constraints of one loan the wires break (checked mod r)."""
+def _violations(
+    values: list[int],
+    n_bits: int,
+    wires: tuple[list[int], list[int], list[int]],
+    packing: lc.Packing | None = None,
+) -> int:
+    """How many gates and linear constraints of one loan the wires break (checked mod r).
+
+    With ``packing`` the constraints are the packed ones and their inputs the packed values.
+    """
     a_l, a_r, a_o = wires
+    inputs = lc.pack_values(values, packing)
     broken = sum((x * y - o) % ORDER != 0 for x, y, o in zip(a_l, a_r, a_o, strict=True))
-    for row in lc._template(n_bits):
+    for row in lc._template(n_bits, packing):
         lhs = sum(c * a_l[g] for g, c in row.left) + sum(c * a_r[g] for g, c in row.right)
         lhs += sum(c * a_o[g] for g, c in row.out)
-        rhs = sum(c * values[lane] for lane, c in row.inputs) + row.const
+        rhs = sum(c * inputs[i] for i, c in row.inputs) + row.const
         broken += (lhs - rhs) % ORDER != 0
     return broken
 
