@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import RESULTS, write_result  # bench/ is on sys.path when run as a script
 from bench_seal import source_state  # bench/ is on sys.path when run as a script
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MANIFEST = "bench-instance.json"
 
 
@@ -197,11 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         **{k: manifest[k] for k in ("lane_set", "chunk_log2", "ipa_rounds") if k in manifest},
         **measured,
     }
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"audit-{loans}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
-    print(f"wrote {path}", file=sys.stderr)
+    write_result(args.results / f"audit-{loans}.json", result)
     return 0
 
 

@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import RESULTS, write_result  # bench/ is on sys.path when run as a script
 from bench_seal import source_state  # bench/ is on sys.path when run as a script
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MANIFEST = "bench-instance.json"
 
 
@@ -165,11 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     result.update(source_state())
     result["load_before"] = load_before
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"claim-{result['loans']}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
-    print(f"wrote {path}", file=sys.stderr)
+    write_result(args.results / f"claim-{result['loans']}.json", result)
     return 0
 
 

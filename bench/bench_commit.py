@@ -15,29 +15,14 @@ import datetime as dt
 import json
 import platform
 import random
-import resource
 import sys
 import time
 from pathlib import Path
 
+from _common import RESULTS, cpu_model, peak_rss_mib  # bench/ is on sys.path when run as a script
+
 from proofs import pedersen
 from proofs.group import ORDER, get_group
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             "target": "commit",
             "n": n,
             "seconds": round(seconds, 4),
-            "peak_rss_mib": round(_peak_rss_mib(), 1),
+            "peak_rss_mib": round(peak_rss_mib(), 1),
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "backend": args.backend,
@@ -95,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             "msm_ns_per_term_2_16": round(msm_ns) if msm_ns is not None else None,
             "value_bits": 40,
             "threads": 1,
-            "machine": f"{_cpu_model()}, {platform.python_implementation()} {platform.python_version()}",
+            "machine": f"{cpu_model()}, {platform.python_implementation()} {platform.python_version()}",
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"commit-{n}.json").write_text(json.dumps(result, indent=2) + "\n")

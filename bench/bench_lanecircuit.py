@@ -26,14 +26,13 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
-import resource
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from _common import RESULTS, machine, peak_rss_mib  # bench/ is on sys.path when run as a script
 
 from proofs import _parallel
 from proofs import bulletproofs as bp
@@ -42,26 +41,9 @@ from proofs._ipa import raw_vector
 from proofs.group import ORDER, Group, get_group
 from proofs.transcript import Transcript
 
-RESULTS = Path(__file__).resolve().parent / "results"
 N_BITS = 32
 #: seal_chunk's parts per piece of L loans: (label, first lane, lanes, bits).
 V1_PARTS = (("balance/0-3", 0, 4, 32), ("balance/4", 4, 1, 32), ("count/0-3", 5, 4, 8), ("count/4", 9, 1, 8))
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _machine() -> str:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} vCPU {model}, CPython {platform.python_version()}"
 
 
 def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
@@ -284,10 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             "target": "lanecircuit",
             "loans": loans,
             "seconds": round(time.perf_counter() - start, 2),
-            "peak_rss_mib": round(_peak_rss_mib(), 1),
+            "peak_rss_mib": round(peak_rss_mib(), 1),
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "command": command,
-            "machine": _machine(),
+            "machine": machine(),
             "n_bits": N_BITS,
             "batch_size": args.batch,
             "batch_distinct_proofs": distinct,

@@ -15,22 +15,17 @@ import argparse
 import datetime as dt
 import json
 import random
-import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from _common import RESULTS, peak_rss_mib  # bench/ is on sys.path when run as a script
 
 from proofs import merkle
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PROBES = 2000
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _best_of(runs: int, fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -86,7 +81,7 @@ def run_one(n: int) -> dict[str, Any]:
         "target": "merkle",
         "n": n,
         "seconds": round(time.perf_counter() - t_start, 3),
-        "peak_rss_mib": round(_peak_rss_mib(), 1),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
         "date": dt.date.today().isoformat(),
         "command": "python bench/bench_merkle.py --n " + str(n),
         "python": sys.version.split()[0],

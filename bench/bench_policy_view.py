@@ -16,31 +16,16 @@ import datetime as dt
 import json
 import platform
 import random
-import resource
 import sys
 import time
-from pathlib import Path
+
+from _common import RESULTS, cpu_model, peak_rss_mib  # bench/ is on sys.path when run as a script
 
 from policies import Party, load_policy
 
-RESULTS = Path(__file__).resolve().parent / "results"
 POOL = "pool-bench"
 REGIONS = ("110105", "310115", "440305", "330106", "510107", "420106", "320102", "370202")
 NAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强")
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def synthetic_rows(n: int, seed: int) -> list[dict[str, object]]:
@@ -151,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         "n": args.n,
         "loans": args.n,
         "seconds": round(total, 4),
-        "peak_rss_mib": round(_peak_rss_mib(), 1),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
         "date": dt.date.today().isoformat(),
         "command": "python bench/bench_policy_view.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": f"{_cpu_model()}, CPython {platform.python_version()}",
+        "machine": f"{cpu_model()}, CPython {platform.python_version()}",
         "generate_seconds": round(gen_seconds, 3),
         "repeat": args.repeat,
         "views": figures,

@@ -23,15 +23,13 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
-import resource
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from _common import RESULTS, machine, peak_rss_mib  # bench/ is on sys.path when run as a script
 from py_arkworks_bls12381 import G1Point, Scalar
 
 from proofs import _parallel
@@ -40,24 +38,7 @@ from proofs._ipa import raw_vector
 from proofs.group import ORDER, get_group
 from proofs.transcript import Transcript
 
-RESULTS = Path(__file__).resolve().parent / "results"
 N_BITS = 32
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _machine() -> str:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} vCPU {model}, CPython {platform.python_version()}"
 
 
 def _best(fn: Callable[[], object], reps: int) -> float:
@@ -220,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     common = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
-        "machine": _machine(),
+        "machine": machine(),
         "msm_threads": _parallel.thread_count(),
         "generator_derivation_seconds": round(gen_seconds, 2),
         **{k: round(v, 1) for k, v in msm.items()},
@@ -232,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             "target": "rangeproof",
             "n": m * N_BITS,
             "seconds": round(time.perf_counter() - start, 2),
-            "peak_rss_mib": round(_peak_rss_mib(), 1),
+            "peak_rss_mib": round(peak_rss_mib(), 1),
             **common,
             **figures,
             "loadavg_1m_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
@@ -246,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             "target": "rangeproof-sigma",
             "n": args.sigma,
             "seconds": round(time.perf_counter() - start, 2),
-            "peak_rss_mib": round(_peak_rss_mib(), 1),
+            "peak_rss_mib": round(peak_rss_mib(), 1),
             **common,
             "sigma_rangeproof": sigma,
         }

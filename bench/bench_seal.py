@@ -45,7 +45,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _common import RESULTS, write_result  # bench/ is on sys.path when run as a script
+
 POOL_ID = "BENCH"
 MANIFEST = "bench-instance.json"
 
@@ -389,11 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         "chunk_log2": defaults.chunk_log2,
         "ipa_rounds": defaults.ipa_rounds,
     }
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / result_name(args.n, settings, defaults)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
-    print(f"wrote {path}", file=sys.stderr)
+    write_result(args.results / result_name(args.n, settings, defaults), result)
     return 0
 
 

@@ -18,23 +18,18 @@ import datetime as dt
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
+
+from _common import RESULTS, peak_rss_mib  # bench/ is on sys.path when run as a script
 
 from gateway.synth import generate_tape, write_jsonl
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CUTOFF = dt.date(2025, 6, 30)
 SEED = 20251122
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _consume(n: int, month: int, start: int, stop: int) -> int:
@@ -79,7 +74,7 @@ def run_one(n: int, month: int, workers: int) -> dict[str, Any]:
         jsonl_bytes = os.path.getsize(path)
     assert written == n
 
-    peak_single = _peak_rss_mib()  # streaming generation and writing, before any parallel run
+    peak_single = peak_rss_mib()  # streaming generation and writing, before any parallel run
     par: dict[str, Any] = {}
     if workers > 1:
         bounds = [(n * k // workers, n * (k + 1) // workers) for k in range(workers)]

@@ -3,7 +3,7 @@
 The HTTP route that accepts a seal request (:mod:`gateway.api.snapshots`) and ``poolproof serve``
 (:mod:`gateway.cli.instance`) both run jobs through here; the work itself is
 :func:`gateway.snapshots.seal_jobs.run_seal_job`. Nothing here answers HTTP: a key that cannot be read raises
-:class:`gateway.gateway_key.GatewayKeyError` or :class:`gateway.keyring.KeyringError`.
+:class:`gateway.keys.gateway_key.GatewayKeyError` or :class:`gateway.keys.keyring.KeyringError`.
 """
 
 from __future__ import annotations

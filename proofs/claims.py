@@ -41,6 +41,7 @@ the nonce commitment ``R`` before the challenge.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -139,33 +140,52 @@ def _range_bits(constraints: Sequence[Constraint], value_bits: int) -> int:
     )
 
 
+def _check_provable(value_bits: int, constraints: Sequence[Constraint]) -> None:
+    """Raise ``ValueError`` unless ``value_bits`` is allowed and ``constraints`` fit an allowed range size."""
+    _check_value_bits(value_bits)
+    _range_bits(constraints, value_bits)
+
+
+def _statement_dict(kind: str, statement: ClaimStatement) -> dict[str, Any]:
+    """``{"type": kind}`` followed by the statement's fields, in declaration order."""
+    return {"type": kind, **{f.name: getattr(statement, f.name) for f in dataclasses.fields(statement)}}
+
+
 @dataclass(frozen=True)
-class RatioClaim:
-    """``metric_num / metric_den  op  p / q`` with ``op`` ``"<="`` or ``">="`` (cross-multiplied)."""
+class _MetricRatio:
+    """The two metrics of a ratio ``metric_num / metric_den``, checked to be distinct metric names."""
 
     metric_num: str
     metric_den: str
-    op: Literal["<=", ">="]
-    p: int
-    q: int
-    value_bits: int = 48
 
     def __post_init__(self) -> None:
         _check_metric(self.metric_num, "metric_num")
         _check_metric(self.metric_den, "metric_den")
         if self.metric_num == self.metric_den:
             raise ValueError("metric_num and metric_den must differ")
-        if self.op not in ("<=", ">="):
-            raise ValueError("op must be '<=' or '>='")
-        _check_int(self.p, "p", 0)
-        _check_int(self.q, "q", 1)
-        _check_value_bits(self.value_bits)
-        _range_bits(self.constraints(), self.value_bits)
 
     @property
     def metrics(self) -> tuple[str, ...]:
         """The metrics this claim is about, in transcript order."""
         return (self.metric_num, self.metric_den)
+
+
+@dataclass(frozen=True)
+class RatioClaim(_MetricRatio):
+    """``metric_num / metric_den  op  p / q`` with ``op`` ``"<="`` or ``">="`` (cross-multiplied)."""
+
+    op: Literal["<=", ">="]
+    p: int
+    q: int
+    value_bits: int = 48
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.op not in ("<=", ">="):
+            raise ValueError("op must be '<=' or '>='")
+        _check_int(self.p, "p", 0)
+        _check_int(self.q, "q", 1)
+        _check_provable(self.value_bits, self.constraints())
 
     def constraints(self) -> tuple[Constraint, ...]:
         """``p·B − q·A >= 0`` for ``<=``; ``q·A − p·B >= 0`` for ``>=``."""
@@ -176,15 +196,7 @@ class RatioClaim:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (also the canonical statement bytes, via :func:`statement_bytes`)."""
-        return {
-            "type": "ratio",
-            "metric_num": self.metric_num,
-            "metric_den": self.metric_den,
-            "op": self.op,
-            "p": self.p,
-            "q": self.q,
-            "value_bits": self.value_bits,
-        }
+        return _statement_dict("ratio", self)
 
 
 @dataclass(frozen=True)
@@ -206,8 +218,7 @@ class BoundClaim:
             _check_int(self.hi, "hi")
         if self.lo is not None and self.hi is not None and self.lo > self.hi:
             raise ValueError("lo must not exceed hi")
-        _check_value_bits(self.value_bits)
-        _range_bits(self.constraints(), self.value_bits)
+        _check_provable(self.value_bits, self.constraints())
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -225,21 +236,13 @@ class BoundClaim:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {
-            "type": "bound",
-            "metric": self.metric,
-            "lo": self.lo,
-            "hi": self.hi,
-            "value_bits": self.value_bits,
-        }
+        return _statement_dict("bound", self)
 
 
 @dataclass(frozen=True)
-class RatioBetweenClaim:
+class RatioBetweenClaim(_MetricRatio):
     """``lo_p/lo_q <= metric_num/metric_den <= hi_p/hi_q`` (two constraints, one m=2 proof)."""
 
-    metric_num: str
-    metric_den: str
     lo_p: int
     lo_q: int
     hi_p: int
@@ -247,23 +250,14 @@ class RatioBetweenClaim:
     value_bits: int = 48
 
     def __post_init__(self) -> None:
-        _check_metric(self.metric_num, "metric_num")
-        _check_metric(self.metric_den, "metric_den")
-        if self.metric_num == self.metric_den:
-            raise ValueError("metric_num and metric_den must differ")
+        super().__post_init__()
         _check_int(self.lo_p, "lo_p", 0)
         _check_int(self.lo_q, "lo_q", 1)
         _check_int(self.hi_p, "hi_p", 0)
         _check_int(self.hi_q, "hi_q", 1)
         if self.lo_p * self.hi_q > self.hi_p * self.lo_q:
             raise ValueError("lower ratio must not exceed the upper ratio")
-        _check_value_bits(self.value_bits)
-        _range_bits(self.constraints(), self.value_bits)
-
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        """The metrics this claim is about, in transcript order."""
-        return (self.metric_num, self.metric_den)
+        _check_provable(self.value_bits, self.constraints())
 
     def constraints(self) -> tuple[Constraint, ...]:
         """``lo_q·A − lo_p·B >= 0`` and ``hi_p·B − hi_q·A >= 0``."""
@@ -275,16 +269,7 @@ class RatioBetweenClaim:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {
-            "type": "ratio_between",
-            "metric_num": self.metric_num,
-            "metric_den": self.metric_den,
-            "lo_p": self.lo_p,
-            "lo_q": self.lo_q,
-            "hi_p": self.hi_p,
-            "hi_q": self.hi_q,
-            "value_bits": self.value_bits,
-        }
+        return _statement_dict("ratio_between", self)
 
 
 @dataclass(frozen=True)
@@ -303,7 +288,7 @@ class Disclosure:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"type": "disclosure", "metric": self.metric}
+        return _statement_dict("disclosure", self)
 
 
 RangeClaim = RatioClaim | BoundClaim | RatioBetweenClaim

@@ -20,7 +20,7 @@ the verifier packs the values as the lane set says and recomputes the commitment
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,12 +38,27 @@ KIND: Final = "inclusion"
 VERSION: Final = 1
 PACKED_VERSION: Final = 2
 
-_SCHEMA: Final = bundle.Object(
+
+def _bundle_schema(version: int, lane_members: Mapping[str, bundle.Spec]) -> bundle.Object:
+    """The inclusion bundle of ``version``: the members every version has, around its lane members."""
+    return bundle.Object(
+        {
+            "format": bundle.Const(bundle.format_string(KIND, version)),
+            "header": bundle.AnyJson(),
+            "leaf_index": bundle.Int(0, 2**40),
+            "exposure_id": bundle.Str(64, r"[A-Za-z0-9_-]{1,64}"),
+            **lane_members,
+            "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
+            "cosignatures": COSIGNATURES_SPEC,
+        },
+        optional=frozenset({"cosignatures"}),
+    )
+
+
+#: Version 1: every lane carries its own blinding.
+_SCHEMA: Final = _bundle_schema(
+    VERSION,
     {
-        "format": bundle.Const(bundle.format_string(KIND, VERSION)),
-        "header": bundle.AnyJson(),
-        "leaf_index": bundle.Int(0, 2**40),
-        "exposure_id": bundle.Str(64, r"[A-Za-z0-9_-]{1,64}"),
         "lanes": bundle.ListOf(
             bundle.Object(
                 {
@@ -55,26 +70,18 @@ _SCHEMA: Final = bundle.Object(
             1,
             64,
         ),
-        "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
-        "cosignatures": COSIGNATURES_SPEC,
     },
-    optional=frozenset({"cosignatures"}),
 )
 
-_SCHEMA_PACKED: Final = bundle.Object(
+#: Version 2 (packed lane sets): the lane values, then one blinding per leaf commitment.
+_SCHEMA_PACKED: Final = _bundle_schema(
+    PACKED_VERSION,
     {
-        "format": bundle.Const(bundle.format_string(KIND, PACKED_VERSION)),
-        "header": bundle.AnyJson(),
-        "leaf_index": bundle.Int(0, 2**40),
-        "exposure_id": bundle.Str(64, r"[A-Za-z0-9_-]{1,64}"),
         "lanes": bundle.ListOf(
             bundle.Object({"lane": bundle.Str(64), "value": bundle.Int(0, 2**53 - 1)}), 1, 64
         ),
         "blindings": bundle.ListOf(bundle.Bytes(SCALAR_BYTES), 1, 64),
-        "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
-        "cosignatures": COSIGNATURES_SPEC,
     },
-    optional=frozenset({"cosignatures"}),
 )
 
 

@@ -27,7 +27,7 @@ move their anchor forward to the newest head they verified (TUF keeps its newest
 the same reason). The argument is in docs/decisions.md, "Key history".
 
 The verifier is pure (no I/O) like the rest of ``proofs``; the gateway writes histories
-(``gateway.key_management``).
+(``gateway.keys.rotation``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from proofs import bundle
+from proofs import bundle, merkle
+from proofs.inclusion import make_inclusion_bundle
+from proofs.lanes import get_lane_set
 from proofs.sealing import SealOutcome, seal_pool
 from proofs.snapshot import (
     ChunkResult,
@@ -19,6 +21,7 @@ from proofs.snapshot import (
     SnapshotContext,
     build_header,
     chunk_document,
+    loan_blindings,
     write_snapshot_bundle,
 )
 
@@ -79,3 +82,18 @@ def seal_in_memory(
     out = io.StringIO()
     write_snapshot_bundle(out, header, (chunk_document(r) for r in results))
     return Sealed(key, header, out.getvalue(), outcome, loans, results, seed, context, params)
+
+
+def inclusion_bundle_for(sealed: Sealed, index: int) -> dict[str, Any]:
+    """The inclusion bundle of loan ``index`` of ``sealed``, made from its openings as the gateway does."""
+    loan = sealed.loans[index]
+    lane_set = get_lane_set(sealed.params.lane_set)
+    leaves = [h for r in sealed.results for h in r.leaf_hashes]
+    return make_inclusion_bundle(
+        sealed.header,
+        index,
+        loan.exposure_id,
+        lane_set.lane_values(loan.principal, loan.bucket),
+        loan_blindings(sealed.seed, loan.exposure_id, lane_set),
+        merkle.MerkleTree(leaves).inclusion_proof(index),
+    )

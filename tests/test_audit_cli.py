@@ -20,13 +20,12 @@ from proofs.claim_bundle import verify_claim_bundle as _verify_claim_bundle
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.group import get_group
-from proofs.inclusion import make_inclusion_bundle, verify_inclusion_bundle
-from proofs.lanes import DPD5_V1, get_lane_set
-from proofs.merkle import MerkleTree
+from proofs.inclusion import verify_inclusion_bundle
+from proofs.lanes import DPD5_V1
 from proofs.signing import public_key_to_pem
-from proofs.snapshot import loan_blindings, verify_header
+from proofs.snapshot import verify_header
 from proofs.witness import WitnessPolicy
-from tests.snapshot_util import Sealed, make_loans, seal_in_memory
+from tests.snapshot_util import Sealed, inclusion_bundle_for, make_loans, seal_in_memory
 
 
 def verify_claim_bundle(doc: Any, key: Ed25519PublicKey, **kw: Any) -> ClaimStatement:
@@ -58,17 +57,14 @@ def _claim(sealed: Sealed, statement: Any, nonce: bytes = b"n" * 16) -> dict[str
     return prove_claim_bundle(group, header, statement, openings, nonce)
 
 
-def _inclusion(sealed: Sealed, index: int) -> dict[str, Any]:
-    loan = sealed.loans[index]
-    values = DPD5_V1.lane_values(loan.principal, loan.bucket)
-    blindings = loan_blindings(sealed.seed, loan.exposure_id, get_lane_set(sealed.params.lane_set))
-    leaf_hashes = [h for r in sealed.results for h in r.leaf_hashes]
-    path = MerkleTree(leaf_hashes).inclusion_proof(index)
-    return make_inclusion_bundle(sealed.header, index, loan.exposure_id, values, blindings, path)
-
-
 def _totals(sealed: Sealed) -> dict[str, int]:
     return dict(zip(DPD5_V1.lanes, sealed.outcome.lane_value_sums, strict=True))
+
+
+def _delinquent_and_pool_balance(sealed: Sealed) -> tuple[int, int]:
+    """The sealed pool's balance more than 30 days past due, and its whole balance."""
+    totals = _totals(sealed)
+    return DPD5_V1.metric_value("balance_dpd_31plus", totals), DPD5_V1.metric_value("pool_balance", totals)
 
 
 def _write(tmp_path: Path, name: str, doc: dict[str, Any]) -> Path:
@@ -89,9 +85,7 @@ def _rejected(verify: Any, doc: dict[str, Any], sealed: Sealed) -> bool:
 
 
 def test_true_ratio_claim_verifies(sealed: Sealed) -> None:
-    totals = _totals(sealed)
-    bad = DPD5_V1.metric_value("balance_dpd_31plus", totals)
-    pool = DPD5_V1.metric_value("pool_balance", totals)
+    bad, pool = _delinquent_and_pool_balance(sealed)
     # Claim a bound in tenths of a percent just above the true ratio.
     statement = RatioClaim("balance_dpd_31plus", "pool_balance", "<=", bad * 1000 // pool + 1, 1000)
     doc = _claim(sealed, statement)
@@ -99,9 +93,7 @@ def test_true_ratio_claim_verifies(sealed: Sealed) -> None:
 
 
 def test_false_claim_cannot_be_produced(sealed: Sealed) -> None:
-    totals = _totals(sealed)
-    bad = DPD5_V1.metric_value("balance_dpd_31plus", totals)
-    pool = DPD5_V1.metric_value("pool_balance", totals)
+    bad, pool = _delinquent_and_pool_balance(sealed)
     assert bad > 0
     just_below = -(-bad * 1000 // pool) - 1  # the largest p with p/1000 < bad/pool
     with pytest.raises(ProvingError):
@@ -159,9 +151,7 @@ def _mutations(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_every_tampered_part_of_a_claim_bundle_is_rejected(sealed: Sealed) -> None:
-    totals = _totals(sealed)
-    bad = DPD5_V1.metric_value("balance_dpd_31plus", totals)
-    pool = DPD5_V1.metric_value("pool_balance", totals)
+    bad, pool = _delinquent_and_pool_balance(sealed)
     statement = RatioClaim("balance_dpd_31plus", "pool_balance", "<=", bad * 1000 // pool + 5, 1000)
     doc = _claim(sealed, statement)
     for name, bad in _mutations(doc):
@@ -179,14 +169,14 @@ def test_claim_with_too_small_value_bits_is_refused_by_the_verifier(sealed: Seal
 
 @pytest.mark.parametrize("index", [0, 7, 8, 23])
 def test_every_borrower_can_verify_inclusion(sealed: Sealed, index: int) -> None:
-    result = verify_inclusion_bundle(_inclusion(sealed, index), sealed.key.public_key())
+    result = verify_inclusion_bundle(inclusion_bundle_for(sealed, index), sealed.key.public_key())
     assert result.principal == sealed.loans[index].principal
     assert result.bucket == sealed.loans[index].bucket
     assert result.exposure_id == sealed.loans[index].exposure_id
 
 
 def test_tampered_inclusion_bundles_are_rejected(sealed: Sealed) -> None:
-    doc = _inclusion(sealed, 5)
+    doc = inclusion_bundle_for(sealed, 5)
     mutations = {
         "value": lambda d: d["lanes"][
             d["lanes"].index(next(e for e in d["lanes"] if e["value"] > 1))
@@ -258,7 +248,7 @@ def test_cli_verifies_a_snapshot_and_names_a_failed_check(
 def test_cli_verifies_inclusion(
     sealed: Sealed, keyfile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _write(tmp_path, "inclusion.json", _inclusion(sealed, 3))
+    path = _write(tmp_path, "inclusion.json", inclusion_bundle_for(sealed, 3))
     assert main(["verify-inclusion", str(path), "--key", str(keyfile)]) == 0
     assert "outstanding_principal" in capsys.readouterr().out
 
@@ -289,7 +279,7 @@ def test_console_script_runs_without_the_gateway_installed(
     sealed: Sealed, keyfile: Path, tmp_path: Path
 ) -> None:
     """The auditor's CLI in a fresh interpreter that refuses to import Flask, sqlite or gateway/."""
-    path = _write(tmp_path, "inclusion.json", _inclusion(sealed, 1))
+    path = _write(tmp_path, "inclusion.json", inclusion_bundle_for(sealed, 1))
     code = (
         "import sys\n"
         "class Block:\n"

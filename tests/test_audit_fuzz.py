@@ -31,6 +31,7 @@ from proofs.lanes import get_lane_set
 from proofs.signing import private_key_to_pem, public_key_to_pem
 from proofs.snapshot import header_hash, loan_blindings, verify_header
 from proofs.witness import cosign_header
+from tests.json_paths import json_paths
 from tests.snapshot_util import Sealed, make_loans, seal_in_memory
 from tests.watchdog import watchdog
 
@@ -118,17 +119,6 @@ def _run(argv: list[str]) -> tuple[int, dict[str, Any]]:
     return int(code), json.loads(out.getvalue())
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc[:8]):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 def _get(doc: Any, path: tuple[Any, ...]) -> Any:
     for step in path:
         doc = doc[step]
@@ -146,7 +136,7 @@ def mutated(draw: st.DrawFn, original: dict[str, Any]) -> bytes:
     if mode == "hex":
         # A well-formed value that says something else: reaches the cryptographic checks.
         doc = copy.deepcopy(original)
-        path = draw(st.sampled_from([p for p in _paths(doc) if p and _is_hex(_get(doc, p))]))
+        path = draw(st.sampled_from([p for p in json_paths(doc, max_items=8) if p and _is_hex(_get(doc, p))]))
         value = _get(doc, path)
         pos = draw(st.integers(min_value=0, max_value=len(value) - 1))
         digit = draw(st.sampled_from([d for d in "0123456789abcdef" if d != value[pos]]))
@@ -155,7 +145,7 @@ def mutated(draw: st.DrawFn, original: dict[str, Any]) -> bytes:
     if mode == "structure":
         doc = copy.deepcopy(original)
         for _ in range(draw(st.integers(min_value=1, max_value=3))):
-            paths = [p for p in _paths(doc) if p]
+            paths = [p for p in json_paths(doc, max_items=8) if p]
             path = draw(st.sampled_from(paths))
             parent = _get(doc, path[:-1])
             action = draw(st.sampled_from(["replace", "delete", "add"]))
@@ -262,7 +252,7 @@ def mutated_snapshot(draw: st.DrawFn, text: str) -> str:
         except ValueError:
             doc = None
         if isinstance(doc, dict):
-            paths = [p for p in _paths(doc) if p]
+            paths = [p for p in json_paths(doc, max_items=8) if p]
             path = draw(st.sampled_from(paths))
             parent = doc
             for step in path[:-1]:

@@ -23,12 +23,11 @@ from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import FIELD_MODULUS, ORDER, Point, get_group
 from proofs.transcript import Transcript
+from tests.tampering import tampered_proofs
 from tests.vectors_util import seeded_rng
 
 GROUP = get_group("arkworks")
 PROTOCOL = b"poolproof/test/rangeproof/v1"
-
-
 
 
 def transcript(context: bytes = b"ctx") -> Transcript:
@@ -271,25 +270,7 @@ def test_rounds_l_minus_2_and_full_have_equal_length_but_do_not_cross_verify() -
 
 
 def _tampered_proofs(proof: RangeProof) -> list[tuple[str, RangeProof]]:
-    g, _ = pedersen_bases(GROUP)
-    out: list[tuple[str, RangeProof]] = []
-    for name in ("A", "S", "T1", "T2"):
-        out.append((name, dataclasses.replace(proof, **{name: getattr(proof, name) + g})))
-    for name in ("tau_x", "mu", "t_hat"):
-        out.append((name, dataclasses.replace(proof, **{name: (getattr(proof, name) + 1) % ORDER})))
-    for name in ("L", "R"):
-        vec = getattr(proof, name)
-        for i in range(len(vec)):
-            changed = list(vec)
-            changed[i] = changed[i] + g
-            out.append((f"{name}[{i}]", dataclasses.replace(proof, **{name: tuple(changed)})))
-    for name in ("a", "b"):
-        vec = getattr(proof, name)
-        for i in range(len(vec)):
-            changed = list(vec)
-            changed[i] = (changed[i] + 1) % ORDER
-            out.append((f"{name}[{i}]", dataclasses.replace(proof, **{name: tuple(changed)})))
-    return out
+    return tampered_proofs(GROUP, proof, ("A", "S", "T1", "T2"))
 
 
 @pytest.mark.parametrize("rounds", [None, 2, 0])

@@ -9,7 +9,6 @@ here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ import pytest
 from proofs.bulletproofs import RangeProof, RangeProofItem, batch_verify, prove_range, verify_range
 from proofs.errors import VerificationError
 from proofs.group import get_group
-from proofs.transcript import Transcript
-from tests.vectors_util import seeded_rng
+from tests.vectors_util import context_transcript, load_frozen_vector, seeded_rng, write_frozen_vectors
 
 VECTOR_DIR = Path(__file__).parent / "vectors" / "bulletproofs"
 VECTOR_SPECS: list[dict[str, Any]] = [
@@ -29,12 +27,6 @@ VECTOR_SPECS: list[dict[str, Any]] = [
     {"name": "single-64bit-cut0", "values": [2**64 - 1], "n_bits": 64, "rounds": 0},
 ]
 PROTOCOL = "poolproof/test-vector/rangeproof/v1"
-
-
-def _transcript(protocol: str, context_hex: str) -> Transcript:
-    t = Transcript(protocol.encode())
-    t.append_message(b"context", bytes.fromhex(context_hex))
-    return t
 
 
 def _blindings(name: str, m: int) -> list[int]:
@@ -52,7 +44,7 @@ def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]
         spec["values"],
         blindings,
         spec["n_bits"],
-        _transcript(PROTOCOL, context),
+        context_transcript(PROTOCOL, context),
         ipa_rounds=spec["rounds"],
         rng=seeded_rng(b"prover/" + name.encode()),
     )
@@ -73,14 +65,11 @@ def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]
 
 def write_vectors() -> None:
     """Write the frozen vectors (run once; committing new ones needs a reason in docs/decisions.md)."""
-    VECTOR_DIR.mkdir(parents=True, exist_ok=True)
-    for spec in VECTOR_SPECS:
-        (VECTOR_DIR / f"{spec['name']}.json").write_text(json.dumps(_generate(spec), indent=1) + "\n")
+    write_frozen_vectors(VECTOR_DIR, VECTOR_SPECS, _generate)
 
 
 def _load(name: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads((VECTOR_DIR / f"{name}.json").read_text())
-    return doc
+    return load_frozen_vector(VECTOR_DIR, name)
 
 
 def _decode(doc: dict[str, Any], backend: str = "arkworks") -> tuple[list[Any], RangeProof]:
@@ -96,7 +85,9 @@ def _decode(doc: dict[str, Any], backend: str = "arkworks") -> tuple[list[Any], 
 def test_frozen_vector_still_verifies(spec: dict[str, Any]) -> None:
     doc = _load(spec["name"])
     commitments, proof = _decode(doc)
-    verify_range(get_group(), commitments, doc["n_bits"], proof, _transcript(doc["protocol"], doc["context"]))
+    verify_range(
+        get_group(), commitments, doc["n_bits"], proof, context_transcript(doc["protocol"], doc["context"])
+    )
 
 
 @pytest.mark.parametrize("spec", VECTOR_SPECS, ids=lambda s: s["name"])
@@ -111,10 +102,15 @@ def test_frozen_vectors_batch_verify_and_reject_under_wrong_context() -> None:
         doc = _load(spec["name"])
         commitments, proof = _decode(doc)
         items.append(
-            RangeProofItem(commitments, doc["n_bits"], proof, _transcript(doc["protocol"], doc["context"]))
+            RangeProofItem(
+                commitments, doc["n_bits"], proof, context_transcript(doc["protocol"], doc["context"])
+            )
         )
     batch_verify(group, items)
-    wrong = [RangeProofItem(i.commitments, i.n_bits, i.proof, _transcript(PROTOCOL, "00")) for i in items[:1]]
+    wrong = [
+        RangeProofItem(i.commitments, i.n_bits, i.proof, context_transcript(PROTOCOL, "00"))
+        for i in items[:1]
+    ]
     with pytest.raises(VerificationError):
         batch_verify(group, items[1:] + wrong)
 
@@ -137,17 +133,19 @@ def test_cut_proof_is_byte_identical_across_backends() -> None:
 def test_proof_made_on_arkworks_verifies_on_pyecc() -> None:
     doc = _load("single-8bit-full")
     commitments, proof = _decode(doc, "pyecc")
-    verify_range(get_group("pyecc"), commitments, 8, proof, _transcript(doc["protocol"], doc["context"]))
+    verify_range(
+        get_group("pyecc"), commitments, 8, proof, context_transcript(doc["protocol"], doc["context"])
+    )
 
 
 def test_proof_made_on_pyecc_verifies_on_arkworks_and_tampering_fails_on_pyecc() -> None:
     pyecc = get_group("pyecc")
-    proof, commitments = prove_range(pyecc, [9], [5], 8, _transcript(PROTOCOL, "aa"))
+    proof, commitments = prove_range(pyecc, [9], [5], 8, context_transcript(PROTOCOL, "aa"))
     ark = get_group("arkworks")
     decoded = RangeProof.from_bytes(ark, proof.to_bytes(), m=1, n_bits=8)
-    verify_range(ark, commitments, 8, decoded, _transcript(PROTOCOL, "aa"))
+    verify_range(ark, commitments, 8, decoded, context_transcript(PROTOCOL, "aa"))
     with pytest.raises(VerificationError, match=r"rangeproof\.equation"):
-        verify_range(pyecc, commitments, 8, proof, _transcript(PROTOCOL, "ab"))
+        verify_range(pyecc, commitments, 8, proof, context_transcript(PROTOCOL, "ab"))
 
 
 if __name__ == "__main__":

@@ -7,14 +7,12 @@ from typing import Any
 
 import pytest
 
-from proofs import merkle
 from proofs.errors import EncodingError, VerificationError
-from proofs.inclusion import VerifiedInclusion, make_inclusion_bundle
+from proofs.inclusion import VerifiedInclusion
 from proofs.inclusion import verify_inclusion_bundle as _verify_inclusion_bundle
-from proofs.lanes import LANE_SETS, get_lane_set
+from proofs.lanes import LANE_SETS
 from proofs.signing import Ed25519PublicKey
-from proofs.snapshot import loan_blindings
-from tests.snapshot_util import Sealed, make_loans, seal_in_memory
+from tests.snapshot_util import Sealed, inclusion_bundle_for, make_loans, seal_in_memory
 
 
 def verify_inclusion_bundle(doc: Any, key: Ed25519PublicKey) -> VerifiedInclusion:
@@ -27,23 +25,9 @@ def sealed(request: pytest.FixtureRequest) -> Sealed:
     return seal_in_memory(make_loans(21), chunk_log2=3, lane_set=request.param)
 
 
-def bundle_for(sealed: Sealed, index: int) -> dict[str, Any]:
-    loan = sealed.loans[index]
-    lane_set = get_lane_set(sealed.params.lane_set)
-    leaves = [h for r in sealed.results for h in r.leaf_hashes]
-    return make_inclusion_bundle(
-        sealed.header,
-        index,
-        loan.exposure_id,
-        lane_set.lane_values(loan.principal, loan.bucket),
-        loan_blindings(sealed.seed, loan.exposure_id, lane_set),
-        merkle.MerkleTree(leaves).inclusion_proof(index),
-    )
-
-
 @pytest.mark.parametrize("index", [0, 7, 20])
 def test_inclusion_bundle_verifies_and_names_the_loan(sealed: Sealed, index: int) -> None:
-    doc = bundle_for(sealed, index)
+    doc = inclusion_bundle_for(sealed, index)
     want = 2 if sealed.params.lane_set == "dpd5-v3" else 1
     assert doc["format"] == f"poolproof/inclusion/v{want}"
     got = verify_inclusion_bundle(doc, sealed.key.public_key())
@@ -61,7 +45,7 @@ def _flip_hex(h: str) -> str:
 
 
 def test_every_opening_field_tampered_is_rejected(sealed: Sealed) -> None:
-    doc = bundle_for(sealed, 3)
+    doc = inclusion_bundle_for(sealed, 3)
     key = sealed.key.public_key()
     edits: list[Any] = [
         lambda d: d["lanes"][0].__setitem__("value", d["lanes"][0]["value"] + 1),
@@ -86,7 +70,7 @@ def test_every_opening_field_tampered_is_rejected(sealed: Sealed) -> None:
 
 
 def test_a_bundle_of_the_other_version_is_refused(sealed: Sealed) -> None:
-    doc = bundle_for(sealed, 1)
+    doc = inclusion_bundle_for(sealed, 1)
     other = copy.deepcopy(doc)
     if doc["format"].endswith("v2"):
         other["format"] = "poolproof/inclusion/v1"

@@ -25,12 +25,11 @@ from proofs.lanecircuit import (
 from proofs.lanes import DPD5_V1
 from proofs.pedersen import commit
 from proofs.transcript import Transcript
+from tests.tampering import tampered_proofs
 from tests.vectors_util import seeded_rng
 
 GROUP = get_group("arkworks")
 PROTOCOL = b"poolproof/test/lanecircuit/v1"
-
-
 
 
 def off_subgroup_point_bytes() -> bytes:
@@ -237,14 +236,23 @@ def test_split_loans_examples() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _violations(values: list[int], n_bits: int, wires: tuple[list[int], list[int], list[int]]) -> int:
-    """How many gates and linear constraints of one loan the wires break (checked mod r)."""
+def _violations(
+    values: list[int],
+    n_bits: int,
+    wires: tuple[list[int], list[int], list[int]],
+    packing: lc.Packing | None = None,
+) -> int:
+    """How many gates and linear constraints of one loan the wires break (checked mod r).
+
+    With ``packing`` the constraints are the packed ones and their inputs the packed values.
+    """
     a_l, a_r, a_o = wires
+    inputs = lc.pack_values(values, packing)
     broken = sum((x * y - o) % ORDER != 0 for x, y, o in zip(a_l, a_r, a_o, strict=True))
-    for row in lc._template(n_bits):
+    for row in lc._template(n_bits, packing):
         lhs = sum(c * a_l[g] for g, c in row.left) + sum(c * a_r[g] for g, c in row.right)
         lhs += sum(c * a_o[g] for g, c in row.out)
-        rhs = sum(c * values[lane] for lane, c in row.inputs) + row.const
+        rhs = sum(c * inputs[i] for i, c in row.inputs) + row.const
         broken += (lhs - rhs) % ORDER != 0
     return broken
 
@@ -405,25 +413,7 @@ def test_forcing_machinery_still_proves_honest_loans(monkeypatch: pytest.MonkeyP
 
 
 def _tampered(proof: LaneCircuitProof) -> list[tuple[str, LaneCircuitProof]]:
-    g, _ = pedersen_bases(GROUP)
-    out: list[tuple[str, LaneCircuitProof]] = []
-    for name in ("A_I", "A_O", "S", "T1", "T3", "T4", "T5", "T6"):
-        out.append((name, dataclasses.replace(proof, **{name: getattr(proof, name) + g})))
-    for name in ("tau_x", "mu", "t_hat"):
-        out.append((name, dataclasses.replace(proof, **{name: (getattr(proof, name) + 1) % ORDER})))
-    for name in ("L", "R"):
-        vec = getattr(proof, name)
-        for i in range(len(vec)):
-            changed = list(vec)
-            changed[i] = changed[i] + g
-            out.append((f"{name}[{i}]", dataclasses.replace(proof, **{name: tuple(changed)})))
-    for name in ("a", "b"):
-        vec = getattr(proof, name)
-        for i in range(len(vec)):
-            changed = list(vec)
-            changed[i] = (changed[i] + 1) % ORDER
-            out.append((f"{name}[{i}]", dataclasses.replace(proof, **{name: tuple(changed)})))
-    return out
+    return tampered_proofs(GROUP, proof, ("A_I", "A_O", "S", "T1", "T3", "T4", "T5", "T6"))
 
 
 @pytest.mark.parametrize("rounds", [None, 2])

@@ -33,6 +33,9 @@ from tests.test_lanecircuit import (
     sample_loans,
     transcript,
 )
+from tests.test_lanecircuit import (
+    _violations as circuit_violations,
+)
 from tests.vectors_util import seeded_rng
 
 PACKING = circuit_packing(DPD5_V3)
@@ -76,15 +79,7 @@ def assert_rejected(commitments: Sequence[Sequence[Point]], n_bits: int, proof: 
 
 def _violations(values: list[int], n_bits: int, wires: tuple[list[int], list[int], list[int]]) -> int:
     """Gates and packed linear constraints of one loan the wires break (inputs = packed values)."""
-    a_l, a_r, a_o = wires
-    inputs = lc.pack_values(values, PACKING)
-    broken = sum((x * y - o) % ORDER != 0 for x, y, o in zip(a_l, a_r, a_o, strict=True))
-    for row in lc._template(n_bits, PACKING):
-        lhs = sum(c * a_l[g] for g, c in row.left) + sum(c * a_r[g] for g, c in row.right)
-        lhs += sum(c * a_o[g] for g, c in row.out)
-        rhs = sum(c * inputs[i] for i, c in row.inputs) + row.const
-        broken += (lhs - rhs) % ORDER != 0
-    return broken
+    return circuit_violations(values, n_bits, wires, PACKING)
 
 
 # -- completeness --------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ encoding shows up here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,7 @@ from proofs.lanecircuit import (
 )
 from proofs.lanes import get_lane_set
 from proofs.snapshot import circuit_packing
-from proofs.transcript import Transcript
-from tests.vectors_util import seeded_rng
+from tests.vectors_util import context_transcript, load_frozen_vector, seeded_rng, write_frozen_vectors
 
 VECTOR_DIR = Path(__file__).parent / "vectors" / "lanecircuit"
 PROTOCOL = "poolproof/test-vector/lanecircuit/v1"
@@ -57,12 +55,6 @@ def _lanes(principal: int, bucket: int) -> list[int]:
     return [principal if b == bucket else 0 for b in range(5)] + [int(b == bucket) for b in range(5)]
 
 
-def _transcript(protocol: str, context_hex: str) -> Transcript:
-    t = Transcript(protocol.encode())
-    t.append_message(b"context", bytes.fromhex(context_hex))
-    return t
-
-
 def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]:
     group = get_group(backend)
     name = spec["name"]
@@ -75,7 +67,7 @@ def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]
         values,
         blindings,
         spec["n_bits"],
-        _transcript(PROTOCOL, context),
+        context_transcript(PROTOCOL, context),
         ipa_rounds=spec["rounds"],
         rng=seeded_rng(b"prover/" + name.encode()),
         packing=_packing(spec),
@@ -99,14 +91,11 @@ def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]
 
 def write_vectors() -> None:
     """Write the frozen vectors (run once; committing new ones needs a reason in docs/decisions.md)."""
-    VECTOR_DIR.mkdir(parents=True, exist_ok=True)
-    for spec in VECTOR_SPECS:
-        (VECTOR_DIR / f"{spec['name']}.json").write_text(json.dumps(_generate(spec), indent=1) + "\n")
+    write_frozen_vectors(VECTOR_DIR, VECTOR_SPECS, _generate)
 
 
 def _load(name: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads((VECTOR_DIR / f"{name}.json").read_text())
-    return doc
+    return load_frozen_vector(VECTOR_DIR, name)
 
 
 def _decode(doc: dict[str, Any], backend: str = "arkworks") -> tuple[list[list[Any]], LaneCircuitProof]:
@@ -133,7 +122,7 @@ def test_frozen_vector_still_verifies(spec: dict[str, Any]) -> None:
         commitments,
         doc["n_bits"],
         proof,
-        _transcript(doc["protocol"], doc["context"]),
+        context_transcript(doc["protocol"], doc["context"]),
         packing=_packing(spec),
     )
 
@@ -154,14 +143,14 @@ def test_frozen_vectors_batch_verify_and_reject_under_wrong_context() -> None:
                 commitments,
                 doc["n_bits"],
                 proof,
-                _transcript(doc["protocol"], doc["context"]),
+                context_transcript(doc["protocol"], doc["context"]),
                 _packing(spec),
             )
         )
     batch_verify_lanes(group, items)
     first = items[0]
     wrong = LaneCircuitItem(
-        first.commitments, first.n_bits, first.proof, _transcript(PROTOCOL, "00"), first.packing
+        first.commitments, first.n_bits, first.proof, context_transcript(PROTOCOL, "00"), first.packing
     )
     with pytest.raises(VerificationError, match=r"lanecircuit\.batch"):
         batch_verify_lanes(group, [*items[1:], wrong])
@@ -181,9 +170,9 @@ def test_proof_made_on_arkworks_verifies_on_pyecc_and_tampering_fails_there() ->
     doc = _load("one-loan-8bit-full")
     pyecc = get_group("pyecc")
     commitments, proof = _decode(doc, "pyecc")
-    verify_lanes(pyecc, commitments, 8, proof, _transcript(doc["protocol"], doc["context"]))
+    verify_lanes(pyecc, commitments, 8, proof, context_transcript(doc["protocol"], doc["context"]))
     with pytest.raises(VerificationError, match=r"lanecircuit\.equation"):
-        verify_lanes(pyecc, commitments, 8, proof, _transcript(doc["protocol"], "ab"))
+        verify_lanes(pyecc, commitments, 8, proof, context_transcript(doc["protocol"], "ab"))
 
 
 if __name__ == "__main__":

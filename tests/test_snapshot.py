@@ -46,6 +46,17 @@ def _lines(sealed: Sealed) -> list[str]:
     return sealed.bundle_text.split("\n")
 
 
+def _with_header(sealed: Sealed, header: dict[str, Any]) -> str:
+    """The bundle text with ``header`` in place of the sealed one."""
+    lines = _lines(sealed)
+    lines[0] = (
+        '{"format":"poolproof/snapshot/v1","header":'
+        + json.dumps(header, separators=(",", ":"))
+        + ',"chunks":['
+    )
+    return "\n".join(lines)
+
+
 def _rewrite_chunk(sealed: Sealed, index: int, edit: Any) -> str:
     lines = _lines(sealed)
     line = lines[1 + index]
@@ -117,43 +128,25 @@ def test_any_header_change_breaks_the_signature(sealed: Sealed, field: str) -> N
         if field == "cutoff_date"
         else value[:-1] + ("1" if value[-1] != "1" else "2")
     )
-    lines = _lines(sealed)
-    lines[0] = (
-        '{"format":"poolproof/snapshot/v1","header":'
-        + json.dumps(header, separators=(",", ":"))
-        + ',"chunks":['
-    )
     with pytest.raises(VerificationError, match=r"header\.signature"):
-        _verify("\n".join(lines), sealed)
+        _verify(_with_header(sealed, header), sealed)
 
 
 def test_resigned_header_with_wrong_root_fails_the_merkle_check(sealed: Sealed) -> None:
     header = bundle.unsigned_body(sealed.header)
     header["merkle_root"] = _flip_hex(header["merkle_root"], 5)
     header = bundle.sign_document(sealed.key, "snapshot-header", header)
-    lines = _lines(sealed)
-    lines[0] = (
-        '{"format":"poolproof/snapshot/v1","header":'
-        + json.dumps(header, separators=(",", ":"))
-        + ',"chunks":['
-    )
     with pytest.raises(VerificationError, match=r"snapshot\.merkle_root"):
-        _verify("\n".join(lines), sealed)
+        _verify(_with_header(sealed, header), sealed)
 
 
 def test_resigned_header_with_wrong_aggregate_fails_the_sum_check(sealed: Sealed) -> None:
     header = bundle.unsigned_body(sealed.header)
     header["aggregates"]["balance_M0"] = header["aggregates"]["balance_M1"]
     header = bundle.sign_document(sealed.key, "snapshot-header", header)
-    lines = _lines(sealed)
-    lines[0] = (
-        '{"format":"poolproof/snapshot/v1","header":'
-        + json.dumps(header, separators=(",", ":"))
-        + ',"chunks":['
-    )
     # Packed lane sets: the aggregates are not sums of leaves but must unpack the packed sums.
     with pytest.raises(VerificationError, match=r"snapshot\.aggregate|unpacking\.linear"):
-        _verify("\n".join(lines), sealed)
+        _verify(_with_header(sealed, header), sealed)
 
 
 def test_swapped_commitments_within_a_leaf_are_rejected(sealed: Sealed) -> None:

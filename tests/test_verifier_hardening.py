@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from proofs import bundle, merkle, sealing
+from proofs import bundle, sealing
 from proofs.audit_cli import main
 from proofs.errors import EncodingError, VerificationError
-from proofs.inclusion import make_inclusion_bundle, verify_inclusion_bundle
-from proofs.lanes import get_lane_set
+from proofs.inclusion import verify_inclusion_bundle
 from proofs.signing import public_key_to_pem
 from proofs.snapshot import (
     ChunkTask,
@@ -23,14 +22,13 @@ from proofs.snapshot import (
     SealParams,
     SnapshotContext,
     header_hash,
-    loan_blindings,
     prover_nonces,
     seal_chunk,
     verify_header,
     verify_snapshot,
 )
 from proofs.transcript import Transcript
-from tests.snapshot_util import Sealed, make_loans, seal_in_memory
+from tests.snapshot_util import Sealed, inclusion_bundle_for, make_loans, seal_in_memory
 
 
 @pytest.fixture(scope="module")
@@ -106,25 +104,11 @@ def test_a_snapshot_with_two_leaves_for_one_exposure_is_rejected(
 # --- inclusion ----------------------------------------------------------------------------------
 
 
-def _inclusion(sealed: Sealed, index: int) -> dict[str, Any]:
-    loan = sealed.loans[index]
-    lanes = get_lane_set(sealed.params.lane_set)
-    leaves = [h for r in sealed.results for h in r.leaf_hashes]
-    return make_inclusion_bundle(
-        sealed.header,
-        index,
-        loan.exposure_id,
-        lanes.lane_values(loan.principal, loan.bucket),
-        loan_blindings(sealed.seed, loan.exposure_id, lanes),
-        merkle.MerkleTree(leaves).inclusion_proof(index),
-    )
-
-
 @pytest.mark.parametrize("principal", [1 << 32, (1 << 53) - 1])
 def test_an_inclusion_bundle_with_an_out_of_range_principal_fails_as_a_check(
     sealed: Sealed, principal: int
 ) -> None:
-    doc = _inclusion(sealed, 0)
+    doc = inclusion_bundle_for(sealed, 0)
     bucket = sealed.loans[0].bucket
     doc["lanes"][bucket]["value"] = principal
     with pytest.raises(VerificationError, match="principal must be below 2\\^32") as info:
@@ -135,7 +119,7 @@ def test_an_inclusion_bundle_with_an_out_of_range_principal_fails_as_a_check(
 def test_poolproof_audit_names_the_check_for_a_crafted_inclusion_bundle(
     sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    doc = _inclusion(sealed, 0)
+    doc = inclusion_bundle_for(sealed, 0)
     doc["lanes"][sealed.loans[0].bucket]["value"] = 1 << 32
     (tmp_path / "inclusion.json").write_bytes(bundle.dump_bundle(doc))
     (tmp_path / "gateway.pub").write_bytes(public_key_to_pem(sealed.key.public_key()))

@@ -6,9 +6,12 @@ import base64
 import hashlib
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from proofs.transcript import Transcript
 
 VECTORS_DIR = Path(__file__).parent / "vectors"
 
@@ -46,3 +49,29 @@ def seeded_rng(seed: bytes) -> Callable[[], int]:
         return int.from_bytes(block, "big") % ORDER
 
     return draw
+
+
+def context_transcript(protocol: str, context_hex: str) -> Transcript:
+    """A fresh transcript for ``protocol`` that has absorbed a vector's ``context`` (hex) first."""
+    from proofs.transcript import Transcript
+
+    t = Transcript(protocol.encode())
+    t.append_message(b"context", bytes.fromhex(context_hex))
+    return t
+
+
+def write_frozen_vectors(
+    directory: Path,
+    specs: Iterable[Mapping[str, Any]],
+    generate: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+) -> None:
+    """Write ``<directory>/<spec name>.json`` for every spec: ``generate(spec)`` as indented JSON."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for spec in specs:
+        (directory / f"{spec['name']}.json").write_text(json.dumps(generate(spec), indent=1) + "\n")
+
+
+def load_frozen_vector(directory: Path, name: str) -> dict[str, Any]:
+    """The frozen vector ``<directory>/<name>.json``, parsed."""
+    doc: dict[str, Any] = json.loads((directory / f"{name}.json").read_text())
+    return doc

@@ -1,5 +1,6 @@
-"""``poolproof seal`` and ``poolproof demo``: thin click commands over :mod:`gateway.snapshots.seal_jobs` and
-:mod:`gateway.demo` (mounted on the ``poolproof`` group by :mod:`gateway.cli`)."""
+"""``poolproof seal`` and ``poolproof demo``: thin click commands over
+:mod:`gateway.snapshots.seal_jobs` and :mod:`gateway.snapshots.demo` (mounted on the ``poolproof``
+group by :mod:`gateway.cli`)."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ def lc(gw: Gateway) -> dict[str, Any]:
     gw.submit(POOL, CUTOFF, rows)
     gw.add("lc-investor", "lc-investor", "investor", "/investor", pools=[POOL])
     gw.add("lc-trustee", "lc-trustee", "trustee", "/trustee", pools=[POOL])
-    # Sealed with the range-proof lane set dpd5-v1 (the synthetic pools use the default, dpd5-v2).
+    # Sealed with the range-proof lane set dpd5-v1 (the synthetic pools use the default, dpd5-v3).
     gw.server.app.config["SEAL_LANE_SET"] = "dpd5-v1"
     try:
         gw.seal(POOL, CUTOFF)

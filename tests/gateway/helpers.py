@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.access.admin import create_party
+from gateway.cli import cli
 from gateway.ingest.rules import prc_id_check_char
 from gateway.keys.keyring import generate_master_key_file, load_master_key
 from gateway.keys.tape_signatures import public_key_bytes, sign_tape
@@ -91,6 +93,34 @@ def us_row(i: int = 1, **overrides: Any) -> dict[str, Any]:
     }
     row.update(overrides)
     return row
+
+
+def cli_ok(*args: str) -> str:
+    """Run ``poolproof <args>`` in process; assert it exits 0 and return its standard output."""
+    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.stdout
+
+
+def cli_add_platform(public_key: Path, *args: str) -> str:
+    """``poolproof parties add plat1``: a platform with ``public_key``, owning the CN_CONSUMER pool P1.
+
+    ``args`` follow (instance options, ``--json``); returns the command's standard output.
+    """
+    return cli_ok(
+        "parties",
+        "add",
+        "plat1",
+        "--role",
+        "platform",
+        "--public-key-from",
+        str(public_key),
+        "--pool",
+        "P1",
+        "--preset",
+        "CN_CONSUMER",
+        *args,
+    )
 
 
 def jsonl(rows: Iterable[dict[str, Any]]) -> bytes:

@@ -15,14 +15,9 @@ from gateway.keys.keyring import load_master_key
 from gateway.storage.db import connect
 from gateway.storage.records import create_pool
 
-from .helpers import Instance
+from .helpers import Instance, cli_add_platform
+from .helpers import cli_ok as _run
 from .test_e2e import Server, shared_data
-
-
-def _run(*args: str) -> str:
-    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return res.stdout
 
 
 def test_init_parties_synth_and_signed_submit(tmp_path: Path) -> None:
@@ -33,24 +28,7 @@ def test_init_parties_synth_and_signed_submit(tmp_path: Path) -> None:
     assert key.stat().st_mode & 0o777 == 0o600
     pub = _run("keygen", str(tmp_path / "plat.pem")).strip()
     assert re.fullmatch(r"[0-9a-f]{64}", pub)
-    out = _run(
-        "parties",
-        "add",
-        "plat1",
-        "--role",
-        "platform",
-        "--public-key-from",
-        str(tmp_path / "plat.pem"),
-        "--pool",
-        "P1",
-        "--preset",
-        "CN_CONSUMER",
-        "--db",
-        str(db),
-        "--master-key-file",
-        str(key),
-        "--json",
-    )
+    out = cli_add_platform(tmp_path / "plat.pem", "--db", str(db), "--master-key-file", str(key), "--json")
     api_key = json.loads(out)["api_key"]
     tape = tmp_path / "p1.jsonl"
     assert "300 rows written" in _run(
@@ -166,20 +144,7 @@ def test_seal_shows_progress_with_rate_and_eta_on_stderr_and_json_on_stdout(tmp_
     local = ["--db", str(tmp_path / "pp.db"), "--master-key-file", str(tmp_path / "master.key")]
     _run("init", *local)
     _run("keygen", str(tmp_path / "plat.pem"))
-    _run(
-        "parties",
-        "add",
-        "plat1",
-        "--role",
-        "platform",
-        "--public-key-from",
-        str(tmp_path / "plat.pem"),
-        "--pool",
-        "P1",
-        "--preset",
-        "CN_CONSUMER",
-        *local,
-    )
+    cli_add_platform(tmp_path / "plat.pem", *local)
     _run("synth", "--loans", "24", "--cutoff", "2024-06-30", "--pool-id", "P1", "--ingest", *local)
     res = CliRunner().invoke(
         cli,

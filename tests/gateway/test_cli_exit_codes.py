@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from gateway.cli import cli
 from proofs.exit_codes import ExitCode
 
-from .helpers import Instance
+from .helpers import Instance, cli_add_platform
+from .helpers import cli_ok as _ok
 from .test_e2e import Server
 
 CUTOFF = "2024-06-30"
@@ -67,12 +68,6 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _ok(*args: str) -> str:
-    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return res.stdout
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("exit-codes")
@@ -80,23 +75,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     local = ["--db", str(db), "--master-key-file", str(key)]
     admin = json.loads(_ok("init", *local, "--json"))["operator_api_key"]
     _ok("keygen", str(pem))
-    platform = json.loads(
-        _ok(
-            "parties",
-            "add",
-            "plat1",
-            "--role",
-            "platform",
-            "--public-key-from",
-            str(pem),
-            "--pool",
-            "P1",
-            "--preset",
-            "CN_CONSUMER",
-            *local,
-            "--json",
-        )
-    )["api_key"]
+    platform = json.loads(cli_add_platform(pem, *local, "--json"))["api_key"]
     investor = json.loads(
         _ok("parties", "add", "inv1", "--role", "investor", "--pool", "P1", *local, "--json")
     )["api_key"]

@@ -36,19 +36,23 @@ def inst(tmp_path: Path) -> Instance:
     return inst
 
 
-def _ingest(inst: Instance, db: Any, cutoff: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    out = ingest_tape(
+def _ingest_body(inst: Instance, db: Any, cutoff: str, body: bytes, workers: int = 0) -> ingest.IngestOutcome:
+    """``ingest_tape`` of the JSONL ``body`` into pool P1 at ``cutoff``."""
+    return ingest_tape(
         db,
         get_pool(db, "P1"),
         pool_keys(db, inst.master(), "P1"),
         cutoff,
-        io.BytesIO(jsonl(rows)),
+        io.BytesIO(body),
         "jsonl",
         submitted_by="t",
         max_bytes=10**8,
-        workers=0,
+        workers=workers,
     )
-    return out.result
+
+
+def _ingest(inst: Instance, db: Any, cutoff: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return _ingest_body(inst, db, cutoff, jsonl(rows)).result
 
 
 def _exposures(inst: Instance, db: Any, cutoff: str) -> dict[str, str]:
@@ -189,17 +193,7 @@ def test_errors_name_the_jsonl_line_across_batches_and_worker_processes(
     body, line_of = _tape_with_blank_lines(30, bad=23)
     db = inst.db()
     with pytest.raises(TapeRejected) as exc:
-        ingest_tape(
-            db,
-            get_pool(db, "P1"),
-            pool_keys(db, inst.master(), "P1"),
-            CUTOFF,
-            io.BytesIO(body),
-            "jsonl",
-            submitted_by="t",
-            max_bytes=10**8,
-            workers=workers,
-        )
+        _ingest_body(inst, db, CUTOFF, body, workers)
     errors = [(e.row, e.field, e.rule) for e in exc.value.report.errors]
     assert errors == [(line_of[23], "term_months", "range")]
     assert line_of[23] == 28  # five blank lines before it
@@ -212,22 +206,11 @@ def test_loan_indexes_are_consecutive_whatever_the_blank_lines(
     monkeypatch.setattr(ingest, "BATCH_ROWS", 5)
     body, _ = _tape_with_blank_lines(30)
     db = inst.db()
-    ingest_tape(
-        db,
-        get_pool(db, "P1"),
-        pool_keys(db, inst.master(), "P1"),
-        CUTOFF,
-        io.BytesIO(body),
-        "jsonl",
-        submitted_by="t",
-        max_bytes=10**8,
-        workers=workers,
-    )
+    _ingest_body(inst, db, CUTOFF, body, workers)
     _, loans = snapshot_loans(db, inst.master(), "P1", CUTOFF)
     assert [(loan.index, loan.record["platform_loan_id"]) for loan in loans] == [
         (i, f"L{i:07d}") for i in range(1, 31)
     ]
-
 
 
 def _row_counts(db: Any) -> list[int]:
@@ -242,11 +225,7 @@ def test_the_same_tape_read_again_without_a_declared_hash_answers_the_first_resu
     rows = [cn_row(i) for i in (1, 2, 3)]
 
     def submit() -> ingest.IngestOutcome:
-        pool, keys = get_pool(db, "P1"), pool_keys(db, inst.master(), "P1")
-        body = io.BytesIO(jsonl(rows))
-        return ingest_tape(
-            db, pool, keys, CUTOFF, body, "jsonl", submitted_by="t", max_bytes=10**8, workers=0
-        )
+        return _ingest_body(inst, db, CUTOFF, jsonl(rows))
 
     first = submit()
     counts = _row_counts(db)

@@ -1,8 +1,18 @@
 """Aggregate guard: minimum cohort, registered reports, differencing, temporal differencing, claim budgets."""
 
+from typing import Any
+
 import pytest
 
-from policies import AggregateConfig, AggregateGuard, GuardState, Party, ReportDefinition, load_policy
+from policies import (
+    AggregateConfig,
+    AggregateDecision,
+    AggregateGuard,
+    GuardState,
+    Party,
+    ReportDefinition,
+    load_policy,
+)
 
 POOL = "pool-1"
 INVESTOR = Party(id="inv-1", role="investor", pools=frozenset({POOL}))
@@ -29,7 +39,7 @@ def obligors(a: int, b: int) -> list[str]:
     return [f"OBL-{i}" for i in range(a, b)]
 
 
-def cohort(
+def cohort_decision(
     g: AggregateGuard,
     cell: str,
     members: list[str],
@@ -38,7 +48,8 @@ def cohort(
     snapshot: str = "2024-06",
     pool_count: int = 1000,
     party: Party = INVESTOR,
-) -> bool:
+) -> AggregateDecision:
+    """The guard's decision on releasing ``cell`` of ``report`` with cohort ``members``."""
     return g.check_cohort(
         party,
         pool_id=POOL,
@@ -47,7 +58,12 @@ def cohort(
         cell=cell,
         obligors=members,
         pool_obligor_count=pool_count,
-    ).allowed
+    )
+
+
+def cohort(g: AggregateGuard, cell: str, members: list[str], **options: Any) -> bool:
+    """Whether the guard releases ``cell`` (options as for :func:`cohort_decision`)."""
+    return cohort_decision(g, cell, members, **options).allowed
 
 
 def test_cohort_below_k_distinct_obligors_is_refused() -> None:
@@ -89,15 +105,7 @@ def test_overlapping_cohort_differing_by_fewer_than_k_is_refused() -> None:
     assert cohort(g, "province=11", obligors(0, 50))
     # A different report whose cell differs from the released one by 3 obligors: a tracker.
     assert not cohort(g, "dpd=M0", obligors(0, 47), report="by_dpd")
-    d = g.check_cohort(
-        INVESTOR,
-        pool_id=POOL,
-        snapshot_id="2024-06",
-        report_id="by_dpd",
-        cell="dpd=M0",
-        obligors=obligors(0, 47),
-        pool_obligor_count=1000,
-    )
+    d = cohort_decision(g, "dpd=M0", obligors(0, 47), report="by_dpd")
     assert d.check == "differencing"
     assert d.public_reason == "suppressed by statistical disclosure control"
     assert cohort(g, "dpd=M1", obligors(0, 30), report="by_dpd")  # differs by 20 >= k
@@ -107,15 +115,7 @@ def test_consecutive_snapshots_differing_by_fewer_than_k_are_refused() -> None:
     g = guard()
     assert cohort(g, "province=11", obligors(0, 50), snapshot="2024-05")
     # Next month two loans were added: report(t) - report(t-1) would describe those two obligors.
-    d = g.check_cohort(
-        INVESTOR,
-        pool_id=POOL,
-        snapshot_id="2024-06",
-        report_id="by_province",
-        cell="province=11",
-        obligors=obligors(0, 52),
-        pool_obligor_count=1000,
-    )
+    d = cohort_decision(g, "province=11", obligors(0, 52))
     assert (d.allowed, d.check) == (False, "temporal_differencing")
     assert cohort(g, "province=11", obligors(0, 50), snapshot="2024-06")  # unchanged membership is fine
     assert cohort(g, "province=11", obligors(0, 70), snapshot="2024-07")
@@ -132,24 +132,8 @@ def test_refusals_and_answers_are_sticky() -> None:
 def test_refusal_reason_is_the_same_for_every_check() -> None:
     g = guard()
     cohort(g, "province=11", obligors(0, 50))
-    a = g.check_cohort(
-        INVESTOR,
-        pool_id=POOL,
-        snapshot_id="2024-06",
-        report_id="by_province",
-        cell="p=12",
-        obligors=obligors(200, 203),
-        pool_obligor_count=1000,
-    )
-    b = g.check_cohort(
-        INVESTOR,
-        pool_id=POOL,
-        snapshot_id="2024-06",
-        report_id="by_dpd",
-        cell="d=M0",
-        obligors=obligors(0, 48),
-        pool_obligor_count=1000,
-    )
+    a = cohort_decision(g, "p=12", obligors(200, 203))
+    b = cohort_decision(g, "d=M0", obligors(0, 48), report="by_dpd")
     assert {a.check, b.check} == {"min_cohort", "differencing"}
     assert a.public_reason == b.public_reason
 
@@ -199,15 +183,7 @@ def test_state_round_trips_through_a_dict() -> None:
     assert "OBL-1" not in repr(doc)
     g2 = AggregateGuard(g.config, GuardState.from_dict(doc))
     assert g2.state.to_dict() == doc
-    d = g2.check_cohort(
-        INVESTOR,
-        pool_id=POOL,
-        snapshot_id="2024-06",
-        report_id="by_province",
-        cell="province=11",
-        obligors=obligors(0, 52),
-        pool_obligor_count=1000,
-    )
+    d = cohort_decision(g2, "province=11", obligors(0, 52))
     assert d.check == "temporal_differencing"
 
 

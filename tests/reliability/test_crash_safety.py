@@ -68,6 +68,15 @@ class Deal:
             "X-Tape-Signature": base64.b64encode(sign_tape(self.sk, POOL, cutoff, digest)).decode(),
         }
 
+    def create_pool(self) -> requests.Response:
+        """Create pool P1 (CN_CONSUMER) through the API."""
+        return requests.post(
+            f"{self.server.url}/platform/pools",
+            json={"pool_id": POOL, "settings": {"preset": "CN_CONSUMER"}},
+            headers=self.h(),
+            timeout=30,
+        )
+
     def submit(self, cutoff: str, body: bytes) -> requests.Response:
         return requests.post(
             f"{self.server.url}/platform/pools/{POOL}/cutoffs/{cutoff}/tapes",
@@ -117,13 +126,7 @@ def test_repeated_sigkills_during_ingestion_lose_nothing_committed(tmp_path: Pat
     deal = Deal(tmp_path / "inst")
     deal.server.start()
     try:
-        r = requests.post(
-            f"{deal.server.url}/platform/pools",
-            json={"pool_id": POOL, "settings": {"preset": "CN_CONSUMER"}},
-            headers=deal.h(),
-            timeout=30,
-        )
-        assert r.status_code == 201
+        assert deal.create_pool().status_code == 201
         assert deal.submit(CUTOFF_A, jsonl(cn_row(i) for i in range(1, 301))).status_code == 201
     finally:
         deal.server.kill()
@@ -174,13 +177,7 @@ def test_repeated_sigkills_during_sealing_resume_to_a_verifying_snapshot(tmp_pat
     deal = Deal(tmp_path / "inst", POOLPROOF_SEAL_WORKERS="0", POOLPROOF_SEAL_CHUNK_LOG2="3")
     deal.server.start()
     try:
-        r = requests.post(
-            f"{deal.server.url}/platform/pools",
-            json={"pool_id": POOL, "settings": {"preset": "CN_CONSUMER"}},
-            headers=deal.h(),
-            timeout=30,
-        )
-        assert r.status_code == 201
+        assert deal.create_pool().status_code == 201
         assert deal.submit(CUTOFF_A, jsonl(cn_row(i) for i in range(1, 49))).status_code == 201
         before = committed_state(deal)
         job = requests.post(

@@ -32,6 +32,7 @@ from proofs.signing import parse_public_key, public_key_to_pem
 from proofs.snapshot import verify_snapshot
 from proofs.witness import WitnessPolicy
 from tests.gateway.helpers import CUTOFF
+from tests.json_paths import json_paths
 from tests.watchdog import watchdog
 
 from .world import CLAIM, POOL, World, bearer, nonce
@@ -161,17 +162,6 @@ json_values = st.recursive(
 )
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 def _mutate(doc: Any, path: tuple[Any, ...], action: str, value: Any) -> Any:
     doc = copy.deepcopy(doc)
     if not path:
@@ -196,7 +186,7 @@ def _mutate(doc: Any, path: tuple[Any, ...], action: str, value: Any) -> Any:
 @pytest.mark.parametrize("kind", ["claim", "inclusion"])
 def test_structurally_mutated_bundles_are_rejected(served: dict[str, Any], kind: str) -> None:
     original = served[kind]
-    paths = _paths(original)
+    paths = json_paths(original)
     verify = _verifier(kind)
 
     @settings(SETTINGS, max_examples=120)
