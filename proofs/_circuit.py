@@ -167,6 +167,36 @@ def _raw_sums(group: Group, labels: Labels, n: int) -> list[Any]:
     return have
 
 
+#: Fixed cost of one more proof (its 8 + 2·log N points, transcript, verifier set-up) in gates.
+PROOF_OVERHEAD_GATES: Final = 32
+
+
+def split_loans(loans: int, per_loan: int, max_gates: int) -> list[int]:
+    """Loan counts of consecutive proofs covering ``loans`` loans with little padding, largest first.
+
+    Minimises the total padded gate count plus a small per-proof overhead over splits where each
+    proof but the last fills the largest power of two of gates (at most ``max_gates``) that the
+    remaining loans reach, for a template of ``per_loan`` gates.
+    """
+
+    def padded(n: int) -> int:
+        return 1 << (n * per_loan - 1).bit_length()
+
+    def plan(rest: int) -> tuple[int, list[int]]:
+        whole: tuple[int, list[int]] | None = None
+        if rest * per_loan <= max_gates:
+            whole = (padded(rest) + PROOF_OVERHEAD_GATES, [rest])
+        k = min((rest * per_loan).bit_length() - 1, max_gates.bit_length() - 1)
+        fill = (1 << k) // per_loan
+        if whole is not None and (fill == 0 or fill >= rest):
+            return whole
+        cost, tail = plan(rest - fill)
+        split = (padded(fill) + PROOF_OVERHEAD_GATES + cost, [fill, *tail])
+        return split if whole is None or split[0] < whole[0] else whole
+
+    return plan(loans)[1]
+
+
 Absorb = Callable[[Transcript], None]
 
 

@@ -203,10 +203,6 @@ def max_loans(gates_log2: int, n_bits: int) -> int:
     return (1 << gates_log2) // gates_per_loan(n_bits)
 
 
-#: Fixed cost of one more proof (its 8 + 2·log N points, transcript, verifier set-up) in gates.
-_PROOF_OVERHEAD_GATES: Final = 32
-
-
 def split_loans(loans: int, n_bits: int) -> list[int]:
     """Loan counts of consecutive proofs covering ``loans`` loans with little padding, largest first.
 
@@ -221,21 +217,7 @@ def split_loans(loans: int, n_bits: int) -> list[int]:
     gate_count(1, n_bits)  # validates n_bits
     if isinstance(loans, bool) or not isinstance(loans, int) or loans < 1:
         raise ValueError(f"loans must be a positive integer, got {loans!r}")
-    per_loan = gates_per_loan(n_bits)
-
-    def plan(rest: int) -> tuple[int, list[int]]:
-        whole: tuple[int, list[int]] | None = None
-        if rest * per_loan <= MAX_GATES:
-            whole = (gate_count(rest, n_bits) + _PROOF_OVERHEAD_GATES, [rest])
-        k = min((rest * per_loan).bit_length() - 1, MAX_GATES.bit_length() - 1)
-        fill = max_loans(k, n_bits)
-        if whole is not None and (fill == 0 or fill >= rest):
-            return whole
-        cost, tail = plan(rest - fill)
-        split = (gate_count(fill, n_bits) + _PROOF_OVERHEAD_GATES + cost, [fill, *tail])
-        return split if whole is None or split[0] < whole[0] else whole
-
-    return plan(loans)[1]
+    return _circuit.split_loans(loans, gates_per_loan(n_bits), MAX_GATES)
 
 
 def _check_rounds(n_gates: int, ipa_rounds: int | None) -> int:

@@ -258,6 +258,32 @@ class PoolCircuit:
         counts = tuple(1 if s == facts.state else 0 for s in range(_N_STATES))
         return balances + tuple(facts.flows) + counts
 
+    def facts_from_values(self, exposure_id: str, values: Sequence[int]) -> LoanFacts:
+        """The facts whose lane values are ``values``: the inverse of :meth:`lane_values`.
+
+        Raises:
+            ValueError: the values are not one loan's under these parameters (the message says which rule).
+        """
+        if len(values) != len(LANES) or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise ValueError(f"expected {len(LANES)} integer lane values")
+        counts = list(values[_N_BAL + _N_FLOW :])
+        if counts.count(1) != 1 or any(c not in (0, 1) for c in counts):
+            raise ValueError("count lanes must hold a single 1: one state")
+        state = counts.index(1)
+        balances = values[:_N_BAL]
+        balance = balances[state] if state < _N_BAL else 0
+        if any(b != (balance if s == state else 0) for s, b in enumerate(balances)):
+            raise ValueError(
+                "balance lanes must hold the whole balance in the loan's state, and none if terminal"
+            )
+        if not 0 <= balance <= self.lane_max(BALANCE_LANES[0]):
+            raise ValueError(f"the balance must be in [0, {self.lane_max(BALANCE_LANES[0])}]")
+        flows = tuple(values[_N_BAL : _N_BAL + _N_FLOW])
+        for name, f, w in zip(FLOWS, flows, self.flow_bits, strict=True):
+            if not 0 <= f < 1 << w:
+                raise ValueError(f"flow {name} must be in [0, 2^{w})")
+        return LoanFacts(exposure_id, state, balance, flows)
+
     def pack_values(self, values: Sequence[int]) -> list[int]:
         """The committed input values of one loan from its lane values."""
         return [sum(values[lane] << shift for lane, shift in entries) % _R for entries in self.packing]
@@ -274,6 +300,17 @@ class PoolCircuit:
         if used > MAX_GATES:
             raise ValueError(f"{loans} loans need {used} gates, more than {MAX_GATES}")
         return 1 << (used - 1).bit_length()
+
+    def split_loans(self, loans: int) -> list[int]:
+        """Loan counts of consecutive proofs covering ``loans`` loans with little padding, largest first.
+
+        Raises:
+            ValueError: ``loans < 1``.
+        """
+        self.gate_count(1)
+        if isinstance(loans, bool) or not isinstance(loans, int) or loans < 1:
+            raise ValueError(f"loans must be a positive integer, got {loans!r}")
+        return _circuit.split_loans(loans, self.gates_per_loan, MAX_GATES)
 
     def max_loans(self, gates_log2: int) -> int:
         """How many loans fit in ``2^gates_log2`` gates."""
