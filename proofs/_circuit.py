@@ -162,7 +162,9 @@ def _raw_sums(group: Group, labels: Labels, n: int) -> list[Any]:
     if len(have) < n:
         g_raw = raw_vector(group, labels.g, n)
         h_raw = raw_vector(group, labels.h, n)
-        have = have + [g + h for g, h in zip(g_raw[len(have) : n], h_raw[len(have) : n], strict=True)]
+        have = have + [
+            group.add_raw(g, h) for g, h in zip(g_raw[len(have) : n], h_raw[len(have) : n], strict=True)
+        ]
         _sum_cache[key] = have
     return have
 
