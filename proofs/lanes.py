@@ -134,7 +134,9 @@ class LaneSet:
         try:
             return self.metrics[name]
         except KeyError:
-            raise KeyError(f"lane set {self.name} defines no metric {name!r}") from None
+            valid = ", ".join(sorted(self.metrics))
+            message = f"lane set {self.name} defines no metric {name!r}; its metrics are {valid}"
+            raise KeyError(message) from None
 
     def metric_value(self, name: str, lane_totals: Mapping[str, int]) -> int:
         """The plaintext value of a metric from plaintext lane totals."""

@@ -200,3 +200,58 @@ def test_inclusion_bundle_with_other_facts_is_rejected(sealed: Sealed) -> None:
     two_states[-1] = 1
     with pytest.raises(VerificationError, match=r"inclusion\.lanes"):
         verify_inclusion_bundle(_inclusion(sealed, 0, values=two_states), sealed.key.public_key())
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims name any v2 metric; an exact disclosure carries its value; an unknown metric lists the valid ones
+# ---------------------------------------------------------------------------------------------
+
+
+def _claim(sealed: Sealed, statement: Any, nonce: bytes = b"n" * 16) -> dict[str, Any]:
+    from proofs.claim_bundle import metric_opening, prove_claim_bundle
+    from proofs.group import get_group
+    from proofs.snapshot import verify_header
+
+    header = verify_header(sealed.header, sealed.key.public_key())
+    openings = {
+        m: metric_opening(LANES, m, sealed.outcome.lane_value_sums, sealed.outcome.lane_blinding_sums)
+        for m in statement.metrics
+    }
+    return prove_claim_bundle(get_group(), header, statement, openings, nonce)
+
+
+def test_exact_and_ratio_claims_on_v2_metrics_verify(sealed: Sealed) -> None:
+    from proofs.claim_bundle import ExpectedClaim, verify_claim_answer
+    from proofs.claims import Disclosure, RatioClaim
+    from proofs.witness import WitnessPolicy
+
+    facts: list[LoanFacts] = sealed.loans  # type: ignore[assignment]
+    exact = Disclosure("outstanding_balance")
+    verified = verify_claim_answer(
+        _claim(sealed, exact),
+        sealed.key.public_key(),
+        witnesses=WitnessPolicy.unwitnessed(),
+        expected=ExpectedClaim(nonce=b"n" * 16, statement=exact),
+    )
+    assert verified.statement == exact
+    doc = _claim(sealed, exact)
+    assert int(doc["proof"]["value"]) == sum(f.balance for f in facts)
+    delinquent = sum(f.balance for f in facts if f.state_name in ("M1", "M2", "M3", "M3+"))
+    performing = sum(f.balance for f in facts if f.state_name in ("M0", "M1", "M2", "M3", "M3+"))
+    ratio = RatioClaim("balance_M1plus", "performing_balance", "<=", delinquent + 1, performing)
+    verify_claim_answer(
+        _claim(sealed, ratio),
+        sealed.key.public_key(),
+        witnesses=WitnessPolicy.unwitnessed(),
+        expected=ExpectedClaim(nonce=b"n" * 16, statement=ratio),
+    )
+
+
+def test_an_unknown_metric_lists_the_valid_ones(sealed: Sealed) -> None:
+    from proofs.claim_bundle import metric_commitments
+    from proofs.claims import Disclosure
+    from proofs.snapshot import verify_header
+
+    header = verify_header(sealed.header, sealed.key.public_key())
+    with pytest.raises(VerificationError, match=r"claim\.metric: .*its metrics are .*outstanding_balance"):
+        metric_commitments(header, Disclosure("pool_balance"))
