@@ -35,7 +35,7 @@ from proofs.errors import EncodingError, VerificationError
 from proofs.executors import open_executor
 from proofs.exit_codes import ExitCode
 from proofs.inclusion import verify_inclusion_bundle
-from proofs.lanes import BUCKETS, DEFAULT_ACCEPTED_LANE_SETS, LANE_SETS, STRONGEST_LANE_SET
+from proofs.lanes import BUCKETS, DEFAULT_ACCEPTED_LANE_SETS, LANE_SETS, POOL_V2, get_lane_set
 from proofs.progress import counted
 from proofs.signing import (
     generate_private_key,
@@ -114,9 +114,16 @@ def _witness_policy(args: argparse.Namespace) -> WitnessPolicy | None:
         raise _Unusable(str(exc)) from None
 
 
+def _named_pool_v2(name: str) -> bool:
+    try:
+        return get_lane_set(name).family == POOL_V2
+    except KeyError:
+        return False
+
+
 def _lane_sets(args: argparse.Namespace) -> frozenset[str]:
     names = frozenset(args.accept_lane_set or ())
-    unknown = sorted(names - set(LANE_SETS))
+    unknown = sorted(n for n in names - set(LANE_SETS) if n != POOL_V2 and not _named_pool_v2(n))
     if unknown:
         raise _Unusable(
             f"--accept-lane-set: unknown lane set {', '.join(unknown)} (known: {', '.join(LANE_SETS)})"
@@ -358,7 +365,9 @@ def _build_parser() -> argparse.ArgumentParser:
             "--accept-lane-set",
             action="append",
             metavar="NAME",
-            help=f"also accept this older lane set (default: only {STRONGEST_LANE_SET})",
+            help="also accept this older lane set (default: "
+            + ", ".join(sorted(DEFAULT_ACCEPTED_LANE_SETS))
+            + ")",
         )
         p.set_defaults(fn=fn)
         return p

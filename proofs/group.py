@@ -197,6 +197,10 @@ class Group:
         return Point(self, self._msm(list(raws), [k % ORDER for k in scalars]))
 
     # -- backend hooks --------------------------------------------------------------------------
+    def add_raw(self, a: Any, b: Any) -> Any:
+        """The sum of two backend-native points (``Point.raw``), backend-native."""
+        return self._add(a, b)
+
     def _native(self, p: Point) -> Any:
         if p.group is self:
             return p.raw

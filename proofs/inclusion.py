@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from proofs import bundle, merkle
 from proofs.errors import VerificationError
 from proofs.group import SCALAR_BYTES, get_group, scalar_from_bytes
-from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
+from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LaneSet
+from proofs.loan_facts import LoanFacts
 from proofs.pedersen import commit
 from proofs.snapshot import Header, check_exposure_id, leaf_bytes, verify_header
 from proofs.witness import COSIGNATURES_SPEC, WitnessPolicy, check_witnesses
@@ -93,8 +94,11 @@ class VerifiedInclusion:
     leaf_index: int
     exposure_id: str
     principal: int
+    #: The DPD bucket (dpd5 lane sets) or the state index (pool statement v2) the loan is counted in.
     bucket: int
     witnesses: tuple[str, ...] = ()
+    #: The loan's committed facts under the pool statement v2 (``None`` for the dpd5 lane sets).
+    facts: LoanFacts | None = None
 
 
 def make_inclusion_bundle(
@@ -186,21 +190,15 @@ def verify_inclusion_bundle(
     if [e["lane"] for e in entries] != list(lanes.lanes):
         raise VerificationError("inclusion.lanes", f"lanes must be exactly {', '.join(lanes.lanes)} in order")
     values = [e["value"] for e in entries]
-    n_bal = len(lanes.balance_lanes)
-    nonzero = [b for b, v in enumerate(values[:n_bal]) if v]
-    counts = values[n_bal:]
-    if counts.count(1) != 1 or any(c not in (0, 1) for c in counts):
-        raise VerificationError("inclusion.lanes", "count lanes must hold a single 1")
-    bucket = counts.index(1)
-    principal = values[bucket]
-    if principal >= 1 << lanes.balance_bits:
-        raise VerificationError(
-            "inclusion.lanes", f"the principal must be below 2^{lanes.balance_bits} (lane set {lanes.name})"
-        )
-    if nonzero not in ([], [bucket]) or values != list(lanes.lane_values(principal, bucket)):
-        raise VerificationError(
-            "inclusion.lanes", "balance lanes must hold the principal in the counted bucket"
-        )
+    facts: LoanFacts | None = None
+    if lanes.circuit is not None:
+        try:
+            facts = lanes.circuit.facts_from_values(doc["exposure_id"], values)
+        except ValueError as exc:
+            raise VerificationError("inclusion.lanes", str(exc)) from None
+        principal, bucket = facts.balance, facts.state
+    else:
+        principal, bucket = _dpd5_lanes(lanes, values)
     if version == VERSION:
         openings = [
             (values[i], scalar_from_bytes(bytes.fromhex(e["blinding"]))) for i, e in enumerate(entries)
@@ -218,7 +216,31 @@ def verify_inclusion_bundle(
     leaf_hash = merkle.leaf_hash(leaf_bytes(eid, commitments))
     path = [bytes.fromhex(h) for h in doc["path"]]
     merkle.verify_inclusion(leaf_hash, doc["leaf_index"], header.leaf_count, path, header.merkle_root)
-    return VerifiedInclusion(header, doc["leaf_index"], eid, principal, bucket, cosigners)
+    return VerifiedInclusion(header, doc["leaf_index"], eid, principal, bucket, cosigners, facts)
+
+
+def _dpd5_lanes(lanes: LaneSet, values: Sequence[int]) -> tuple[int, int]:
+    """Principal and bucket of one loan's dpd5 lane values.
+
+    Raises:
+        VerificationError: ``inclusion.lanes`` when the values are not one loan's.
+    """
+    n_bal = len(lanes.balance_lanes)
+    nonzero = [b for b, v in enumerate(values[:n_bal]) if v]
+    counts = values[n_bal:]
+    if counts.count(1) != 1 or any(c not in (0, 1) for c in counts):
+        raise VerificationError("inclusion.lanes", "count lanes must hold a single 1")
+    bucket = counts.index(1)
+    principal = values[bucket]
+    if principal >= 1 << lanes.balance_bits:
+        raise VerificationError(
+            "inclusion.lanes", f"the principal must be below 2^{lanes.balance_bits} (lane set {lanes.name})"
+        )
+    if nonzero not in ([], [bucket]) or values != list(lanes.lane_values(principal, bucket)):
+        raise VerificationError(
+            "inclusion.lanes", "balance lanes must hold the principal in the counted bucket"
+        )
+    return principal, bucket
 
 
 def _exactly(items: Sequence[int], n: int, what: str) -> Sequence[int]:

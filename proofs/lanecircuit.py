@@ -104,25 +104,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
-from typing import Any, Final
+from typing import Final
 
-from proofs import _parallel, _wire
-from proofs._ipa import (
-    InnerProductProver,
-    ProofTerms,
-    TermAccumulator,
-    batch_weight,
-    clear_length,
-    inner_product,
-    os_scalars,
-    powers,
-    raw_of,
-    raw_vector,
-    replay_rounds,
-    round_terms,
-)
+from proofs import _circuit, _wire
+from proofs._circuit import Constraint, Template
+from proofs._ipa import ProofTerms, TermAccumulator, batch_weight, clear_length
 from proofs.errors import EncodingError, ProvingError, VerificationError
-from proofs.generators import generator, generator_set_id, pedersen_bases
+from proofs.generators import generator_set_id
 from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, ScalarSource
 from proofs.pedersen import commit_many
 from proofs.transcript import Transcript
@@ -215,10 +203,6 @@ def max_loans(gates_log2: int, n_bits: int) -> int:
     return (1 << gates_log2) // gates_per_loan(n_bits)
 
 
-#: Fixed cost of one more proof (its 8 + 2·log N points, transcript, verifier set-up) in gates.
-_PROOF_OVERHEAD_GATES: Final = 32
-
-
 def split_loans(loans: int, n_bits: int) -> list[int]:
     """Loan counts of consecutive proofs covering ``loans`` loans with little padding, largest first.
 
@@ -233,21 +217,7 @@ def split_loans(loans: int, n_bits: int) -> list[int]:
     gate_count(1, n_bits)  # validates n_bits
     if isinstance(loans, bool) or not isinstance(loans, int) or loans < 1:
         raise ValueError(f"loans must be a positive integer, got {loans!r}")
-    per_loan = gates_per_loan(n_bits)
-
-    def plan(rest: int) -> tuple[int, list[int]]:
-        whole: tuple[int, list[int]] | None = None
-        if rest * per_loan <= MAX_GATES:
-            whole = (gate_count(rest, n_bits) + _PROOF_OVERHEAD_GATES, [rest])
-        k = min((rest * per_loan).bit_length() - 1, MAX_GATES.bit_length() - 1)
-        fill = max_loans(k, n_bits)
-        if whole is not None and (fill == 0 or fill >= rest):
-            return whole
-        cost, tail = plan(rest - fill)
-        split = (gate_count(fill, n_bits) + _PROOF_OVERHEAD_GATES + cost, [fill, *tail])
-        return split if whole is None or split[0] < whole[0] else whole
-
-    return plan(loans)[1]
+    return _circuit.split_loans(loans, gates_per_loan(n_bits), MAX_GATES)
 
 
 def _check_rounds(n_gates: int, ipa_rounds: int | None) -> int:
@@ -274,18 +244,8 @@ def proof_size(loans: int, n_bits: int, ipa_rounds: int | None = None) -> int:
 # The per-loan constraint template
 # -------------------------------------------------------------------------------------------------
 
-Terms = tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class _Constraint:
-    """``Σ W_L·a_L + Σ W_R·a_R + Σ W_O·a_O = Σ W_V·v + c`` over one loan's gates and lanes."""
-
-    left: Terms = ()
-    right: Terms = ()
-    out: Terms = ()
-    inputs: Terms = ()
-    const: int = 0
+Terms = _circuit.Terms
+_Constraint = Constraint
 
 
 def _bal(b: int) -> int:
@@ -381,32 +341,14 @@ def _packed_template(n_bits: int, packing: Packing) -> tuple[_Constraint, ...]:
     return tuple(rows)
 
 
-@dataclass(frozen=True)
-class _Weights:
-    """The template's rows weighted by ``z^(q+1)`` and summed (``tL``, ``tR``, ``tO``, ``tV``, ``tc``)."""
-
-    left: list[int]
-    right: list[int]
-    out: list[int]
-    inputs: list[int]
-    const: int
-    per_loan: int  # z^Q_c: the factor from one loan's constraints to the next
+@cache
+def _circuit_template(n_bits: int, packing: Packing | None) -> Template:
+    """The per-loan template the engine proves (no shared-blinding gates: the frozen vectors fix the
+    prover's randomness layout)."""
+    return Template(gates_per_loan(n_bits), inputs_per_loan(packing), _template(n_bits, packing))
 
 
-def _weights(n_bits: int, z: int, packing: Packing | None = None) -> _Weights:
-    rows = _template(n_bits, packing)
-    gates = gates_per_loan(n_bits)
-    left, right, out = [0] * gates, [0] * gates, [0] * gates
-    inputs = [0] * inputs_per_loan(packing)
-    const = 0
-    zq = 1
-    for row in rows:
-        zq = zq * z % _R
-        for vec, terms in ((left, row.left), (right, row.right), (out, row.out), (inputs, row.inputs)):
-            for index, coeff in terms:
-                vec[index] = (vec[index] + zq * coeff) % _R
-        const = (const + zq * row.const) % _R
-    return _Weights(left, right, out, inputs, const, pow(z, len(rows), _R))
+_LABELS: Final = _circuit.Labels(LABEL_G, LABEL_H, LABEL_Q)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -441,6 +383,34 @@ class LaneCircuitProof:
 
     def _points(self) -> tuple[Point, ...]:
         return (self.A_I, self.A_O, self.S, self.T1, self.T3, self.T4, self.T5, self.T6)
+
+    def messages(self) -> _circuit.Messages:
+        """The proof's messages in protocol order, as the circuit engine reads them."""
+        return _circuit.Messages(
+            self._points(), self.tau_x, self.mu, self.t_hat, self.L, self.R, self.a, self.b
+        )
+
+    @classmethod
+    def from_messages(cls, m: _circuit.Messages) -> LaneCircuitProof:
+        """The proof holding the circuit engine's messages."""
+        a_i, a_o, s_pt, t1, t3, t4, t5, t6 = m.points
+        return cls(
+            a_i,
+            a_o,
+            s_pt,
+            t1,
+            t3,
+            t4,
+            t5,
+            t6,
+            m.tau_x,
+            m.mu,
+            m.t_hat,
+            tuple(m.lefts),
+            tuple(m.rights),
+            tuple(m.a),
+            tuple(m.b),
+        )
 
     def to_bytes(self) -> bytes:
         """The canonical encoding (module docstring, "Serialised layout").
@@ -546,29 +516,6 @@ def _check_loan(index: int, values: Sequence[int], n_bits: int) -> None:
         raise problem
 
 
-def _signed(k: int) -> int:
-    """``k mod r`` as the integer of least absolute value (cheap MSM scalars for small negatives)."""
-    k %= _R
-    return k - _R if k > _R // 2 else k
-
-
-def _small_msm(group: Group, raws: Sequence[Any], scalars: Sequence[int]) -> Point:
-    """``Σ k_i·P_i`` for scalars of small absolute value: one MSM for positives, one for negatives."""
-    pos_p: list[Any] = []
-    pos_k: list[int] = []
-    neg_p: list[Any] = []
-    neg_k: list[int] = []
-    for p, k in zip(raws, scalars, strict=True):
-        s = _signed(k)
-        if s > 0:
-            pos_p.append(p)
-            pos_k.append(s)
-        elif s < 0:
-            neg_p.append(p)
-            neg_k.append(-s)
-    return _parallel.msm(group, pos_p, pos_k) - _parallel.msm(group, neg_p, neg_k)
-
-
 def _witness(values: Sequence[Sequence[int]], n_bits: int) -> tuple[list[int], list[int], list[int]]:
     """Gate wires ``a_L, a_R, a_O`` (real gates only) from the lane values, by the layout's formulas.
 
@@ -598,16 +545,6 @@ def _witness(values: Sequence[Sequence[int]], n_bits: int) -> tuple[list[int], l
             a_r.append(p_bits)
             a_o.append(cnt[b] * p_bits % _R)
     return a_l, a_r, a_o
-
-
-def _loan_factors(z_step: int, y_inv_step: int, loans: int) -> tuple[list[int], list[int]]:
-    """``ζ_i = z^(i·Q_c)`` and ``ζ_i·y^(−i·(n+8))`` for every loan."""
-    zeta = [1] * loans
-    zy = [1] * loans
-    for i in range(1, loans):
-        zeta[i] = zeta[i - 1] * z_step % _R
-        zy[i] = zy[i - 1] * z_step % _R * y_inv_step % _R
-    return zeta, zy
 
 
 def prove_lanes(
@@ -655,115 +592,32 @@ def prove_lanes(
         ):
             raise ProvingError(f"loan {i}: expected {n_inputs} blindings in [0, r)")
 
-    per_loan = gates_per_loan(n_bits)
-    used = loans * per_loan
-    count = 8 + 2 * used
-    randomness = os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
-    alpha, beta, rho, tau1, tau3, tau4, tau5, tau6 = randomness[:8]
-    s_l = randomness[8 : 8 + used]
-    s_r = randomness[8 + used :]
-
-    ped_g, ped_h = pedersen_bases(group)
-    g_raw = raw_vector(group, LABEL_G, n_gates)
-    h_raw = raw_vector(group, LABEL_H, n_gates)
-    ped_g_raw = raw_of(group, ped_g)
-    ped_h_raw = raw_of(group, ped_h)
-
     flat = commit_many(
         group,
         [v % _R for row in values for v in pack_values(row, packing)],
         [g for gammas in blindings for g in gammas],
     )
     commitments = [flat[i * n_inputs : (i + 1) * n_inputs] for i in range(loans)]
-    _absorb_statement(transcript, n_bits, n_gates, rounds, commitments, packing)
-
-    a_l, a_r, a_o = _witness(values, n_bits)
-    a_i_commit, a_o_commit, s_commit = _parallel.run_all(
+    done = _circuit.prove(
         group,
-        [
-            partial(_small_msm, group, [ped_h_raw, *g_raw[:used], *h_raw[:used]], [alpha, *a_l, *a_r]),
-            partial(_small_msm, group, [ped_h_raw, *g_raw[:used]], [beta, *a_o]),
-            partial(_parallel.msm, group, [ped_h_raw, *g_raw[:used], *h_raw[:used]], [rho, *s_l, *s_r]),
-        ],
+        _circuit_template(n_bits, packing),
+        _LABELS,
+        _witness(values, n_bits),
+        blindings,
+        n_gates,
+        rounds,
+        transcript,
+        partial(
+            _absorb_statement,
+            n_bits=n_bits,
+            n_gates=n_gates,
+            rounds=rounds,
+            commitments=commitments,
+            packing=packing,
+        ),
+        rng,
     )
-    for label, point in ((b"A_I", a_i_commit), (b"A_O", a_o_commit), (b"S", s_commit)):
-        transcript.append_point(label, point)
-    y = transcript.challenge_scalar(b"y")
-    z = transcript.challenge_scalar(b"z")
-
-    weights = _weights(n_bits, z, packing)
-    y_inv = pow(y, -1, _R)
-    zeta, _ = _loan_factors(weights.per_loan, 1, loans)
-    w_l = [zi * t % _R for zi in zeta for t in weights.left]
-    w_r = [zi * t % _R for zi in zeta for t in weights.right]
-    w_o = [zi * t % _R for zi in zeta for t in weights.out]
-    y_pow = powers(y, n_gates)
-    y_inv_pow = powers(y_inv, n_gates)
-
-    # l(X) = l1·X + l2·X^2 + l3·X^3;  r(X) = r0 + r1·X + r3·X^3  (§5.1 Protocol 3, over the real gates).
-    l1 = [(a + yi * wr) % _R for a, yi, wr in zip(a_l, y_inv_pow, w_r, strict=False)]
-    l2 = a_o
-    l3 = s_l
-    r0 = [(wo - yi) % _R for wo, yi in zip(w_o, y_pow, strict=False)]
-    r1 = [(yi * a + wl) % _R for yi, a, wl in zip(y_pow, a_r, w_l, strict=False)]
-    r3 = [yi * s % _R for yi, s in zip(y_pow, s_r, strict=False)]
-    t1 = inner_product(l1, r0)
-    t3 = (inner_product(l2, r1) + inner_product(l3, r0)) % _R
-    t4 = (inner_product(l1, r3) + inner_product(l3, r1)) % _R
-    t5 = inner_product(l2, r3)
-    t6 = inner_product(l3, r3)
-    t_commits = _parallel.run_all(
-        group,
-        [
-            partial(group.msm_raw, [ped_g_raw, ped_h_raw], [t, tau])
-            for t, tau in ((t1, tau1), (t3, tau3), (t4, tau4), (t5, tau5), (t6, tau6))
-        ],
-    )
-    for label, point in zip((b"T1", b"T3", b"T4", b"T5", b"T6"), t_commits, strict=True):
-        transcript.append_point(label, point)
-    x = transcript.challenge_scalar(b"x")
-
-    x2 = x * x % _R
-    x3 = x2 * x % _R
-    l_vec = [(p * x + q * x2 + s * x3) % _R for p, q, s in zip(l1, l2, l3, strict=True)]
-    r_vec = [(p + q * x + s * x3) % _R for p, q, s in zip(r0, r1, r3, strict=True)]
-    # Dummy gates: l = 0, r = -y^i.
-    l_vec += [0] * (n_gates - used)
-    r_vec += [_R - yi for yi in y_pow[used:]]
-    t_hat = inner_product(l_vec, r_vec)
-    w_v_gamma = sum(
-        zi * inner_product(weights.inputs, gammas) for zi, gammas in zip(zeta, blindings, strict=True)
-    )
-    x4 = x2 * x2 % _R
-    tau_x = (tau1 * x + x2 * w_v_gamma + tau3 * x3 + tau4 * x4 + tau5 * x4 * x + tau6 * x3 * x3) % _R
-    mu = (alpha * x + beta * x2 + rho * x3) % _R
-    transcript.append_scalar(b"tau_x", tau_x)
-    transcript.append_scalar(b"mu", mu)
-    transcript.append_scalar(b"t_hat", t_hat)
-    w = transcript.challenge_scalar(b"w")
-    q_point = generator(group, LABEL_Q) * w
-
-    lefts, rights, a_fin, b_fin = InnerProductProver(
-        group, transcript, g_raw, h_raw, y_inv_pow, raw_of(group, q_point), l_vec, r_vec
-    ).run(rounds)
-    t1_commit, t3_commit, t4_commit, t5_commit, t6_commit = t_commits
-    proof = LaneCircuitProof(
-        a_i_commit,
-        a_o_commit,
-        s_commit,
-        t1_commit,
-        t3_commit,
-        t4_commit,
-        t5_commit,
-        t6_commit,
-        tau_x,
-        mu,
-        t_hat,
-        tuple(lefts),
-        tuple(rights),
-        tuple(a_fin),
-        tuple(b_fin),
-    )
+    proof = LaneCircuitProof.from_messages(done)
     return proof, commitments
 
 
@@ -813,106 +667,31 @@ def _proof_terms(
     e_ipa: int,
     packing: Packing | None = None,
 ) -> ProofTerms:
-    """Replay the transcript and express both verification equations as MSM coefficients.
-
-    With weights ``e_commit`` and ``e_ipa`` the proof is valid iff (with overwhelming probability over
-    the weights) the weighted sum of these is the identity (§5.1 Protocol 3, the checks of t_hat and
-    of P, with the §3 inner-product check expanded over the original generators, as in
-    :mod:`proofs.bulletproofs`):
-
-    * ``e_commit·(t_hat·G + tau_x·H − x²·(δ + <z^Q, c>)·G − x²·Σ w_V·V − Σ_{i≠2} x^i·T_i)``
-    * ``e_ipa·(x·A_I + x²·A_O + x³·S − mu·H + Σ_i (x·y^-i·w_R,i − a_j·s_t)·G_i
-      + Σ_i (y^-i·(x·w_L,i + w_O,i − b_j/s_t) − 1)·H_i + Σ_k (u_k²·L_k + u_k^-2·R_k)
-      + w·(t_hat − <a, b>)·Q)``
-
-    where gate ``i = t·M + j`` (``M`` = clear-vector length) and ``s_t`` is the product of the
-    round challenges selected by the bits of ``t``.
+    """Replay the transcript and express both verification equations as MSM coefficients
+    (:func:`proofs._circuit.proof_terms` gives the equations).
 
     Raises:
         VerificationError: ``lanecircuit.shape`` when the proof does not fit the statement.
     """
     n_gates = _shape(commitments, n_bits, proof, packing)
-    loans = len(commitments)
-    k = len(proof.L)
-    _absorb_statement(transcript, n_bits, n_gates, k, commitments, packing)
-    for label, point in ((b"A_I", proof.A_I), (b"A_O", proof.A_O), (b"S", proof.S)):
-        transcript.append_point(label, point)
-    y = transcript.challenge_scalar(b"y")
-    z = transcript.challenge_scalar(b"z")
-    t_points = (proof.T1, proof.T3, proof.T4, proof.T5, proof.T6)
-    for label, point in zip((b"T1", b"T3", b"T4", b"T5", b"T6"), t_points, strict=True):
-        transcript.append_point(label, point)
-    x = transcript.challenge_scalar(b"x")
-    transcript.append_scalar(b"tau_x", proof.tau_x)
-    transcript.append_scalar(b"mu", proof.mu)
-    transcript.append_scalar(b"t_hat", proof.t_hat)
-    w = transcript.challenge_scalar(b"w")
-    us, u_invs = replay_rounds(transcript, proof.L, proof.R)
-
-    # s[t]: product over rounds of u^-1 (left half) or u (right half); 1/s[t] = s[2^k - 1 - t].
-    s = [1]
-    for u, u_inv in zip(us, u_invs, strict=True):
-        s = [v for st in s for v in (st * u_inv % _R, st * u % _R)]
-    s_inv = s[::-1]
-
-    per_loan = gates_per_loan(n_bits)
-    used = loans * per_loan
-    weights = _weights(n_bits, z, packing)
-    y_inv = pow(y, -1, _R)
-    y_inv_pow = powers(y_inv, n_gates)
-    zeta, zeta_y = _loan_factors(weights.per_loan, pow(y_inv, per_loan, _R), loans)
-    x2 = x * x % _R
-
-    # δ(y, z) = <y^-N ∘ w_R, w_L> = Σ_i ζ_i²·y^(-i·G)·Σ_g y^-g·tR_g·tL_g.
-    u_r = [yi * t % _R for yi, t in zip(y_inv_pow, weights.right, strict=False)]
-    v_t = [yi * (x * tl + to) % _R for yi, tl, to in zip(y_inv_pow, weights.left, weights.out, strict=False)]
-    d_tmpl = inner_product(u_r, weights.left)
-    delta = d_tmpl * sum(zi * zy for zi, zy in zip(zeta, zeta_y, strict=True)) % _R
-    k_const = (delta + weights.const * sum(zeta)) % _R
-
-    ea = [e_ipa * v % _R for v in proof.a]
-    eb = [e_ipa * v % _R for v in proof.b]
-    as_vec = [st * v for st in s for v in ea]
-    bs_vec = [st * v for st in s_inv for v in eb]
-    g_coeffs: list[int] = []
-    h_tmpl: list[int] = []
-    ex = e_ipa * x % _R
-    for zy in zeta_y:
-        fg = ex * zy % _R
-        g_coeffs += [fg * t for t in u_r]
-        fh = e_ipa * zy % _R
-        h_tmpl += [fh * t for t in v_t]
-    g_coeffs = [c - p for c, p in zip(g_coeffs, as_vec, strict=False)] + [-p for p in as_vec[used:]]
-    h_tmpl += [0] * (n_gates - used)
-    h_coeffs = [t - yi * q - e_ipa for t, yi, q in zip(h_tmpl, y_inv_pow, bs_vec, strict=True)]
-
-    points = [raw_of(group, p) for p in (proof.A_I, proof.A_O, proof.S, *t_points)]
-    x3 = x2 * x % _R
-    ec = e_commit
-    x4 = x2 * x2 % _R
-    scalars = [e_ipa * x, e_ipa * x2, e_ipa * x3]
-    # T_i carries x^i for i in {1, 3, 4, 5, 6}: t_2 is not committed (it is fixed by the statement).
-    scalars += [-ec * xi for xi in (x, x3, x4, x4 * x % _R, x3 * x3 % _R)]
-    round_points, round_scalars = round_terms(group, proof.L, proof.R, us, u_invs, e_ipa)
-    points += round_points
-    scalars += round_scalars
-    ecx2 = ec * x2 % _R
-    for zi, loan in zip(zeta, commitments, strict=True):
-        f = ecx2 * zi % _R
-        for tv, commitment in zip(weights.inputs, loan, strict=True):
-            if tv:
-                points.append(raw_of(group, commitment))
-                scalars.append(-f * tv)
-    ab = inner_product(proof.a, proof.b)
-    return ProofTerms(
-        size=n_gates,
-        g_coeffs=g_coeffs,
-        h_coeffs=h_coeffs,
-        points=points,
-        scalars=scalars,
-        ped_g=ec * (proof.t_hat - x2 * k_const),
-        ped_h=ec * proof.tau_x - e_ipa * proof.mu,
-        q=e_ipa * w % _R * (proof.t_hat - ab),
+    absorb = partial(
+        _absorb_statement,
+        n_bits=n_bits,
+        n_gates=n_gates,
+        rounds=len(proof.L),
+        commitments=commitments,
+        packing=packing,
+    )
+    return _circuit.proof_terms(
+        group,
+        _circuit_template(n_bits, packing),
+        commitments,
+        proof.messages(),
+        n_gates,
+        transcript,
+        absorb,
+        e_commit,
+        e_ipa,
     )
 
 

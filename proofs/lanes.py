@@ -15,9 +15,14 @@ counts exactly once, in exactly one bucket.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from functools import cache
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from proofs.loan_facts import LoanFacts
+    from proofs.poolcircuit import PoolCircuit
 
 BUCKETS: Final = ("M0", "M1", "M2", "M3", "M3+")
 #: Packed slots must end below this bit so that a packed total stays below the group order r
@@ -52,6 +57,8 @@ class LaneSet:
     #: ``None``: one commitment per lane. Otherwise the leaf holds one commitment per *input*, to
     #: ``Σ value(slot.lane) << slot.shift`` over the input's slots (docs/decisions.md, "packed lanes").
     packing: tuple[tuple[Slot, ...], ...] | None = None
+    #: The pool statement v2's circuit parameters (``proof == "poolcircuit"``), else ``None``.
+    circuit: PoolCircuit | None = None
 
     def __post_init__(self) -> None:
         if self.packing is not None:
@@ -76,8 +83,15 @@ class LaneSet:
         by_lane = dict(zip(self.lanes, values, strict=True))
         return tuple(sum(by_lane[s.lane] << s.shift for s in slots) for slots in self.packing)
 
+    @property
+    def family(self) -> str:
+        """The statement family: the name without its parameters (``pool-v2`` for ``pool-v2:b23:...``)."""
+        return self.name.split(":", 1)[0]
+
     def lane_max(self, lane: str) -> int:
         """The largest value lane ``lane`` can hold for one loan."""
+        if self.circuit is not None:
+            return self.circuit.lane_max(lane)
         return (1 << self.balance_bits) - 1 if lane in self.balance_lanes else (1 << self.count_bits) - 1
 
     @property
@@ -86,6 +100,16 @@ class LaneSet:
         if self.packing is None:
             return 1 << 40
         return min(((1 << s.width) - 1) // self.lane_max(s.lane) for slots in self.packing for s in slots)
+
+    def facts_values(self, facts: LoanFacts) -> tuple[int, ...]:
+        """The lane values of a loan from its statement-v2 facts.
+
+        Raises:
+            ValueError: not a pool statement v2 lane set.
+        """
+        if self.circuit is None:
+            raise ValueError(f"lane set {self.name} commits to (principal, bucket), not to loan facts")
+        return self.circuit.lane_values(facts)
 
     def lane_values(self, principal: int, bucket: int) -> tuple[int, ...]:
         """The lane values of a loan with outstanding ``principal`` in delinquency ``bucket``.
@@ -110,7 +134,9 @@ class LaneSet:
         try:
             return self.metrics[name]
         except KeyError:
-            raise KeyError(f"lane set {self.name} defines no metric {name!r}") from None
+            valid = ", ".join(sorted(self.metrics))
+            message = f"lane set {self.name} defines no metric {name!r}; its metrics are {valid}"
+            raise KeyError(message) from None
 
     def metric_value(self, name: str, lane_totals: Mapping[str, int]) -> int:
         """The plaintext value of a metric from plaintext lane totals."""
@@ -209,11 +235,20 @@ LANE_SETS: Final[Mapping[str, LaneSet]] = {
 }
 
 
-#: The lane set verifiers accept unless an older one is named: dpd5-v1 proves each lane in range but
+#: The lane sets verifiers accept unless an older one is named. dpd5-v1 proves each lane in range but
 #: not that a loan's balance sits in the bucket it is counted in; dpd5-v2 proves that, and dpd5-v3
 #: proves the same with packed commitments and an unpacking proof an investor can check cheaply.
+#: The pool statement v2 family (:data:`POOL_V2`, any parameters; the name carries them) proves
+#: ABS loan states, period flows and the per-loan cap; dpd5-v3 stays accepted because a tape
+#: without period flows (tape schema v1) can be sealed under it only.
 STRONGEST_LANE_SET: Final = DPD5_V3.name
-DEFAULT_ACCEPTED_LANE_SETS: Final = frozenset({STRONGEST_LANE_SET})
+POOL_V2: Final = "pool-v2"
+DEFAULT_ACCEPTED_LANE_SETS: Final = frozenset({STRONGEST_LANE_SET, POOL_V2})
+
+
+def accepts(lane_sets: Collection[str], lanes: LaneSet) -> bool:
+    """True iff ``lane_sets`` names ``lanes`` or its family (``pool-v2`` accepts every ``pool-v2:…``)."""
+    return lanes.name in lane_sets or lanes.family in lane_sets
 
 
 def get_lane_set(name: str) -> LaneSet:
@@ -222,10 +257,11 @@ def get_lane_set(name: str) -> LaneSet:
     Raises:
         KeyError: unknown lane set (a bundle from a newer version, or a forged name).
     """
-    try:
+    if name in LANE_SETS:
         return LANE_SETS[name]
-    except KeyError:
-        raise KeyError(f"unknown lane set {name!r}") from None
+    if name.startswith(POOL_V2 + ":"):
+        return _parse_pool_v2(name)
+    raise KeyError(f"unknown lane set {name!r}")
 
 
 def dpd_bucket(days_past_due: int, edges: Sequence[int] = (0, 30, 60, 90)) -> int:
@@ -242,3 +278,93 @@ def dpd_bucket(days_past_due: int, edges: Sequence[int] = (0, 30, 60, 90)) -> in
         if days_past_due <= edge:
             return i
     return len(edges)
+
+
+# -------------------------------------------------------------------------------------------------
+# The pool statement v2 (proofs.poolcircuit): named with its parameters
+# -------------------------------------------------------------------------------------------------
+
+# The family name POOL_V2 (above): a lane set's full name carries its parameters,
+# ``pool-v2:b<balance bits>:f<flow bits, comma-separated>:c<cap or "none">``, so the header's name
+# alone says what was proven.
+
+
+def _pool_v2_metrics() -> dict[str, tuple[tuple[str, int], ...]]:
+    from proofs.loan_facts import FLOWS, OUTSTANDING_STATES, PERFORMING_STATES, STATES, TERMINAL_STATES
+
+    def bal(states: Sequence[str]) -> tuple[tuple[str, int], ...]:
+        return tuple((f"balance_{s}", 1) for s in states)
+
+    def cnt(states: Sequence[str]) -> tuple[tuple[str, int], ...]:
+        return tuple((f"count_{s}", 1) for s in states)
+
+    metrics: dict[str, tuple[tuple[str, int], ...]] = {}
+    for s in OUTSTANDING_STATES:
+        metrics[f"balance_{s}"] = bal([s])
+    for s in STATES:
+        metrics[f"count_{s}"] = cnt([s])
+    for f in FLOWS:
+        metrics[f"flow_{f}"] = ((f"flow_{f}", 1),)
+    metrics["performing_balance"] = bal(PERFORMING_STATES)
+    metrics["outstanding_balance"] = bal(OUTSTANDING_STATES)
+    metrics["performing_count"] = cnt(PERFORMING_STATES)
+    metrics["active_count"] = cnt(OUTSTANDING_STATES)
+    metrics["terminated_count"] = cnt(TERMINAL_STATES)
+    metrics["loan_count"] = cnt(STATES)
+    for first in range(1, len(PERFORMING_STATES)):
+        label = PERFORMING_STATES[first].rstrip("+")
+        metrics[f"balance_{label}plus"] = bal(PERFORMING_STATES[first:])
+        metrics[f"count_{label}plus"] = cnt(PERFORMING_STATES[first:])
+    metrics["principal_collections"] = (("flow_scheduled_principal", 1), ("flow_unscheduled_principal", 1))
+    metrics["collections"] = tuple(
+        (f"flow_{f}", 1)
+        for f in ("scheduled_principal", "unscheduled_principal", "interest", "fees", "recoveries")
+    )
+    return metrics
+
+
+def pool_v2(balance_bits: int, flow_bits: Sequence[int], balance_cap: int | None = None) -> LaneSet:
+    """The pool statement v2 lane set for these widths and per-loan cap (:mod:`proofs.poolcircuit`).
+
+    Raises:
+        ValueError: widths or cap the circuit refuses, or slots wider than the unpacking proof takes.
+    """
+    from proofs import poolcircuit
+
+    circuit = poolcircuit.circuit(balance_bits, flow_bits, balance_cap)
+    widths = poolcircuit.slot_widths(balance_bits, flow_bits)
+    packing = tuple(
+        tuple(Slot(poolcircuit.LANES[lane], shift, widths[lane]) for lane, shift in entries)
+        for entries in circuit.packing
+    )
+    cap = "none" if balance_cap is None else str(balance_cap)
+    name = f"{POOL_V2}:b{balance_bits}:f{','.join(map(str, flow_bits))}:c{cap}"
+    n_amount = len(poolcircuit.BALANCE_LANES) + len(poolcircuit.FLOW_LANES)
+    return LaneSet(
+        name=name,
+        balance_lanes=poolcircuit.LANES[:n_amount],
+        count_lanes=poolcircuit.LANES[n_amount:],
+        balance_bits=max(balance_bits, *flow_bits),
+        count_bits=1,
+        metrics=_pool_v2_metrics(),
+        proof="poolcircuit",
+        packing=packing,
+        circuit=circuit,
+    )
+
+
+@cache
+def _parse_pool_v2(name: str) -> LaneSet:
+    parts = name.split(":")
+    try:
+        if len(parts) != 4 or parts[1][:1] != "b" or parts[2][:1] != "f" or parts[3][:1] != "c":
+            raise ValueError("expected pool-v2:b<bits>:f<bits,...>:c<cap|none>")
+        balance_bits = int(parts[1][1:])
+        flow_bits = [int(w) for w in parts[2][1:].split(",")]
+        cap = None if parts[3] == "cnone" else int(parts[3][1:])
+        lanes = pool_v2(balance_bits, flow_bits, cap)
+    except ValueError as exc:
+        raise KeyError(f"unknown lane set {name!r}: {exc}") from None
+    if lanes.name != name:  # one spelling per parameter set (no leading zeros, no signs)
+        raise KeyError(f"unknown lane set {name!r}: not the canonical spelling {lanes.name!r}")
+    return lanes

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from proofs import bulletproofs, executors, lanecircuit, merkle, unpacking
+from proofs import bulletproofs, executors, lanecircuit, merkle, poolcircuit, unpacking
 from proofs._ipa import batch_weight
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import pedersen_bases
@@ -64,6 +64,7 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
     value_base, _ = pedersen_bases(group)
     pending: list[bulletproofs.RangeProofItem] = []
     pending_circuits: list[lanecircuit.LaneCircuitItem] = []
+    pending_pool: list[poolcircuit.PoolCircuitItem] = []
     out: list[_ChunkCheck] = []
     for index, size, chunk in chunks:
         points, leaf_hashes, proofs = decode_chunk(group, n_lanes, chunk, index, size)
@@ -91,7 +92,21 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
             transcript = spec.context.transcript(index, piece, part)
             where = f"chunks[{index}].proofs[{part} piece {piece}]"
             try:
-                if lanes.proof == "lanecircuit":
+                if lanes.circuit is not None:
+                    rounds = circuit_rounds(spec.params.ipa_rounds, psize, n_bits, lanes)
+                    pool_proof = poolcircuit.decode_proof(
+                        group,
+                        proof_bytes,
+                        lanes.circuit,
+                        psize,
+                        lanes.circuit.gate_count(psize).bit_length() - 1 if rounds is None else rounds,
+                    )
+                    pending_pool.append(
+                        poolcircuit.PoolCircuitItem(
+                            lanes.circuit, points[offset : offset + psize], pool_proof, transcript
+                        )
+                    )
+                elif lanes.proof == "lanecircuit":
                     rounds = circuit_rounds(spec.params.ipa_rounds, psize, n_bits)
                     circuit = lanecircuit.LaneCircuitProof.from_bytes(
                         group, proof_bytes, loans=psize, n_bits=n_bits, ipa_rounds=rounds
@@ -109,7 +124,7 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
                     pending.append(bulletproofs.RangeProofItem(commitments, n_bits, proof, transcript))
             except EncodingError as exc:
                 raise EncodingError(f"{where}: {exc}") from None
-    _flush(group, pending, pending_circuits)
+    _flush(group, pending, pending_circuits, pending_pool)
     return out
 
 
@@ -233,8 +248,16 @@ def verify_snapshot(
 
 
 def _flush(
-    group: Group, items: list[bulletproofs.RangeProofItem], circuits: list[lanecircuit.LaneCircuitItem]
+    group: Group,
+    items: list[bulletproofs.RangeProofItem],
+    circuits: list[lanecircuit.LaneCircuitItem],
+    pool: list[poolcircuit.PoolCircuitItem],
 ) -> None:
+    if pool:
+        try:
+            poolcircuit.batch_verify_pool(group, pool)
+        except VerificationError as exc:
+            raise VerificationError("poolcircuit.batch", str(exc)) from exc
     if items:
         bulletproofs.batch_verify(group, items)
     if circuits:

@@ -7,14 +7,29 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from proofs import bulletproofs, lanecircuit, merkle
+from proofs import bulletproofs, lanecircuit, merkle, poolcircuit
 from proofs.errors import VerificationError
 from proofs.group import ORDER, get_group
 from proofs.lanes import LaneSet, get_lane_set
+from proofs.loan_facts import LoanFacts
 from proofs.pedersen import commit_many
 from proofs.snapshot._layout import circuit_rounds, expected_parts, leaf_bytes, part_entries
 from proofs.snapshot._params import circuit_packing
-from proofs.snapshot._tasks import ChunkResult, ChunkTask, ProofPart, prover_nonces
+from proofs.snapshot._tasks import ChunkResult, ChunkTask, ProofPart, SealedLoan, prover_nonces
+
+
+def loan_values(lanes: LaneSet, loan: SealedLoan) -> tuple[int, ...]:
+    """One loan's lane values under ``lanes``.
+
+    Raises:
+        ValueError: the loan's kind does not fit the lane set (facts for a dpd5 lane set, or the
+            reverse), or malformed values.
+    """
+    if isinstance(loan, LoanFacts):
+        return lanes.facts_values(loan)
+    if lanes.circuit is not None:
+        raise ValueError(f"lane set {lanes.name} needs each loan's facts (state, balance, flows)")
+    return lanes.lane_values(loan.principal, loan.bucket)
 
 
 def commit_chunk(task: ChunkTask, lanes: LaneSet) -> tuple[list[tuple[int, ...]], ChunkResult]:
@@ -27,7 +42,7 @@ def commit_chunk(task: ChunkTask, lanes: LaneSet) -> tuple[list[tuple[int, ...]]
         ValueError: malformed loan input (negative principal, unknown bucket) or blindings.
     """
     n_inputs = len(lanes.inputs)
-    values = [lanes.lane_values(loan.principal, loan.bucket) for loan in task.loans]
+    values = [loan_values(lanes, loan) for loan in task.loans]
     blindings = task.blindings
     if len(blindings) != len(task.loans) or any(len(row) != n_inputs for row in blindings):
         raise ValueError(f"chunk {task.chunk_index}: need {n_inputs} blindings for each of its loans")
@@ -69,8 +84,8 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
     for piece, part, offset, size, m, n_bits in expected_parts(lanes, len(task.loans)):
         transcript = task.context.transcript(task.chunk_index, piece, part)
         rounds = (
-            circuit_rounds(task.params.ipa_rounds, size, n_bits)
-            if lanes.proof == "lanecircuit"
+            circuit_rounds(task.params.ipa_rounds, size, n_bits, lanes)
+            if lanes.proof in ("lanecircuit", "poolcircuit")
             else task.params.ipa_rounds
         )
         statement = {
@@ -86,7 +101,18 @@ def seal_chunk(task: ChunkTask) -> ChunkResult:
         nonces = prover_nonces(
             task.nonce_key, transcript, commitments[offset : offset + size], statement=statement
         )
-        if lanes.proof == "lanecircuit":
+        if lanes.circuit is not None:
+            pool_proof, _ = poolcircuit.prove_pool(
+                group,
+                lanes.circuit,
+                values[offset : offset + size],
+                blindings[offset : offset + size],
+                transcript,
+                ipa_rounds=rounds,
+                rng=nonces,
+            )
+            proof_bytes = pool_proof.to_bytes()
+        elif lanes.proof == "lanecircuit":
             circuit_proof, _ = lanecircuit.prove_lanes(
                 group,
                 values[offset : offset + size],

@@ -14,7 +14,7 @@ from proofs.claims import metric_value_bits
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import GENERATOR_DST
 from proofs.group import Group, Point, get_group
-from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LaneSet, get_lane_set
+from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LaneSet, accepts, get_lane_set
 from proofs.snapshot._params import SealParams, SnapshotContext
 
 HEADER_KIND: Final = "snapshot-header"
@@ -195,7 +195,7 @@ def verify_header(
         raise EncodingError(f"header.proof_params.lane_set: {exc.args[0]}") from None
     bundle.require_format(doc, HEADER_KIND, {HEADER_VERSION})
     _header_schema(lanes).check(doc, "header")
-    if lanes.name not in lane_sets:
+    if not accepts(lane_sets, lanes):
         raise VerificationError(
             "header.lane_set",
             f"the snapshot uses lane set {lanes.name}; accepted: {', '.join(sorted(lane_sets))} "

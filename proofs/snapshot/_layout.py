@@ -102,19 +102,30 @@ def part_entries(rows: Sequence[Sequence[_T]], lanes: LaneSet, offset: int, size
     ]
 
 
-def circuit_rounds(ipa_rounds: int | None, loans: int, n_bits: int) -> int | None:
-    """The IPA rounds of a lane-circuit piece: the snapshot's setting, capped at the piece's maximum."""
+def circuit_rounds(
+    ipa_rounds: int | None, loans: int, n_bits: int, lanes: LaneSet | None = None
+) -> int | None:
+    """The IPA rounds of a circuit piece: the snapshot's setting, capped at the piece's maximum."""
     if ipa_rounds is None:
         return None
+    if lanes is not None and lanes.circuit is not None:
+        return min(ipa_rounds, lanes.circuit.gate_count(loans).bit_length() - 1)
     return min(ipa_rounds, lanecircuit.gate_count(loans, n_bits).bit_length() - 1)
 
 
 def expected_parts(lanes: LaneSet, n_loans: int) -> list[tuple[int, str, int, int, int, int]]:
     """Every (piece, part, offset, size, m, n_bits) a chunk of ``n_loans`` must carry, in order.
 
-    For a range-proof lane set ``m`` is the number of values in the part; for the lane circuit it is
-    the number of loans in the piece.
+    For a range-proof lane set ``m`` is the number of values in the part; for the lane circuit and
+    the pool circuit it is the number of loans in the piece.
     """
+    if lanes.circuit is not None:
+        sizes = lanes.circuit.split_loans(n_loans) if n_loans else []
+        offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        return [
+            (piece, "poolcircuit", offset, size, size, lanes.circuit.balance_bits)
+            for piece, (offset, size) in enumerate(zip(offsets, sizes, strict=True))
+        ]
     if lanes.proof == "lanecircuit":
         sizes = lanecircuit.split_loans(n_loans, lanes.balance_bits) if n_loans else []
         offsets = [sum(sizes[:i]) for i in range(len(sizes))]

@@ -15,6 +15,7 @@ from typing import Any, Final
 from proofs.canonical import canonical_json
 from proofs.group import ORDER
 from proofs.lanes import get_lane_set
+from proofs.loan_facts import LoanFacts
 from proofs.snapshot._layout import loan_blindings
 from proofs.snapshot._params import SealParams, SnapshotContext
 from proofs.transcript import Transcript
@@ -29,6 +30,11 @@ class LoanInput:
     bucket: int
 
 
+#: What a chunk task carries of one loan: (principal, bucket) for the dpd5 lane sets, the loan's
+#: facts for the pool statement v2.
+SealedLoan = LoanInput | LoanFacts
+
+
 @dataclass(frozen=True)
 class ChunkTask:
     """One unit of sealing work; picklable so it can run in a process pool or on a Dask worker.
@@ -41,7 +47,7 @@ class ChunkTask:
     context: SnapshotContext
     params: SealParams
     chunk_index: int
-    loans: tuple[LoanInput, ...]
+    loans: tuple[SealedLoan, ...]
     blindings: tuple[tuple[int, ...], ...] = field(repr=False)  # secret: per loan, per input
     nonce_key: bytes = field(repr=False)  # secret: keys this chunk's prover nonces
     group_name: str | None = None
@@ -52,7 +58,7 @@ class ChunkTask:
         context: SnapshotContext,
         params: SealParams,
         chunk_index: int,
-        loans: tuple[LoanInput, ...],
+        loans: tuple[SealedLoan, ...],
         seed: bytes,
         group_name: str | None = None,
     ) -> ChunkTask:

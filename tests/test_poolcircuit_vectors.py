@@ -1,0 +1,140 @@
+"""Frozen pool-circuit vectors and the arkworks / py_ecc differential tests.
+
+The JSON files in ``tests/vectors/poolcircuit/`` were written once by :func:`write_vectors`
+(``python -m tests.test_poolcircuit_vectors``) with deterministic *test* prover randomness. Later
+code must keep verifying them and regenerate them byte-for-byte from the same inputs: any change
+to the transcript, the generators, the circuit, the packing, the protocol or the encoding shows here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proofs import poolcircuit as pc
+from proofs.errors import VerificationError
+from proofs.group import get_group
+from proofs.lanecircuit import LaneCircuitProof
+from proofs.loan_facts import LoanFacts, state_index
+from proofs.transcript import Transcript
+from tests.vectors_util import seeded_rng
+
+VECTOR_DIR = Path(__file__).parent / "vectors" / "poolcircuit"
+PROTOCOL = "poolproof/test-vector/poolcircuit/v1"
+# Loans as (state, balance, flows); circuits as (balance bits, flow bits, cap).
+VECTOR_SPECS: list[dict[str, Any]] = [
+    {"name": "one-loan-narrow-full", "circuit": [4, [2, 2, 1, 1, 2, 2, 2], None],
+     "loans": [["M1", 9, [3, 0, 1, 1, 0, 2, 0]]], "rounds": None},
+    {"name": "every-state-capped-full", "circuit": [23, [23, 23, 19, 16, 23, 23, 23], 5000000],
+     "loans": [[s, 0 if s in ("WRITTEN_OFF", "PREPAID", "MATURED", "REPURCHASED") else 5000000 - 7 * i,
+                [i, 2 * i, 3 * i, i, 0, 5 * i, 7 * i]]
+               for i, s in enumerate(["M0", "M1", "M2", "M3", "M3+", "DEFAULTED", "WRITTEN_OFF",
+                                      "PREPAID", "MATURED", "REPURCHASED"])],
+     "rounds": None},
+]  # fmt: skip
+
+
+def _circuit(spec: dict[str, Any]) -> pc.PoolCircuit:
+    bits, flow_bits, cap = spec["circuit"]
+    return pc.circuit(bits, flow_bits, cap)
+
+
+def _transcript(protocol: str, context_hex: str) -> Transcript:
+    t = Transcript(protocol.encode())
+    t.append_message(b"context", bytes.fromhex(context_hex))
+    return t
+
+
+def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]:
+    group = get_group(backend)
+    params = _circuit(spec)
+    name = spec["name"]
+    context = name.encode().hex()
+    values = [
+        list(params.lane_values(LoanFacts("e", state_index(s), b, tuple(f)))) for s, b, f in spec["loans"]
+    ]
+    draw = seeded_rng(b"blinding/" + name.encode())
+    blindings = [[draw() for _ in range(params.inputs)] for _ in values]
+    proof, commitments = pc.prove_pool(
+        group,
+        params,
+        values,
+        blindings,
+        _transcript(PROTOCOL, context),
+        ipa_rounds=spec["rounds"],
+        rng=seeded_rng(b"prover/" + name.encode()),
+    )
+    return {
+        "name": name,
+        "protocol": PROTOCOL,
+        "context": context,
+        "params": params.encode().decode(),
+        "layout": params.layout().decode(),
+        "loans": len(values),
+        "ipa_rounds": proof.ipa_rounds,
+        "values": [[str(v) for v in row] for row in values],
+        "blindings": [[f"{b:064x}" for b in row] for row in blindings],
+        "prover_rng": f"SHAKE-256(b'prover/{name}' || u64be counter), 64 bytes mod r (seeded_rng)",
+        "commitments": [[c.to_bytes().hex() for c in row] for row in commitments],
+        "proof": proof.to_bytes().hex(),
+    }
+
+
+def write_vectors() -> None:
+    """Write the frozen vectors (run once; committing new ones needs a reason in docs/decisions.md)."""
+    VECTOR_DIR.mkdir(parents=True, exist_ok=True)
+    for spec in VECTOR_SPECS:
+        (VECTOR_DIR / f"{spec['name']}.json").write_text(json.dumps(_generate(spec), indent=1) + "\n")
+
+
+def _load(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((VECTOR_DIR / f"{name}.json").read_text())
+    return doc
+
+
+def _decode(spec: dict[str, Any], backend: str = "arkworks") -> tuple[list[list[Any]], LaneCircuitProof]:
+    doc = _load(spec["name"])
+    group = get_group(backend)
+    commitments = [
+        [group.decode_point(bytes.fromhex(c), allow_identity=True) for c in row] for row in doc["commitments"]
+    ]
+    proof = pc.decode_proof(
+        group, bytes.fromhex(doc["proof"]), _circuit(spec), doc["loans"], doc["ipa_rounds"]
+    )
+    return commitments, proof
+
+
+@pytest.mark.parametrize("spec", VECTOR_SPECS, ids=lambda s: s["name"])
+def test_frozen_vector_still_verifies(spec: dict[str, Any]) -> None:
+    doc = _load(spec["name"])
+    commitments, proof = _decode(spec)
+    pc.verify_pool(
+        get_group(), _circuit(spec), commitments, proof, _transcript(doc["protocol"], doc["context"])
+    )
+
+
+@pytest.mark.parametrize("spec", VECTOR_SPECS, ids=lambda s: s["name"])
+def test_frozen_vector_regenerates_byte_identically(spec: dict[str, Any]) -> None:
+    assert _generate(spec) == _load(spec["name"])
+
+
+def test_pyecc_backend_produces_byte_identical_proof() -> None:
+    spec = VECTOR_SPECS[0]
+    assert _generate(spec, "pyecc") == _load(spec["name"])
+
+
+def test_proof_made_on_arkworks_verifies_on_pyecc_and_tampering_fails_there() -> None:
+    spec = VECTOR_SPECS[0]
+    doc = _load(spec["name"])
+    pyecc = get_group("pyecc")
+    commitments, proof = _decode(spec, "pyecc")
+    pc.verify_pool(pyecc, _circuit(spec), commitments, proof, _transcript(doc["protocol"], doc["context"]))
+    with pytest.raises(VerificationError, match=r"poolcircuit\.equation"):
+        pc.verify_pool(pyecc, _circuit(spec), commitments, proof, _transcript(doc["protocol"], "ab"))
+
+
+if __name__ == "__main__":
+    write_vectors()
