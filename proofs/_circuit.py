@@ -35,12 +35,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from proofs import _parallel
 from proofs._ipa import (
     InnerProductProver,
     ProofTerms,
+    TermAccumulator,
     inner_product,
     os_scalars,
     powers,
@@ -49,6 +50,7 @@ from proofs._ipa import (
     replay_rounds,
     round_terms,
 )
+from proofs.errors import VerificationError
 from proofs.generators import generator, pedersen_bases
 from proofs.group import ORDER, Group, Point, ScalarSource
 from proofs.transcript import Transcript
@@ -200,6 +202,42 @@ def split_loans(loans: int, per_loan: int, max_gates: int) -> list[int]:
 
 
 Absorb = Callable[[Transcript], None]
+_Item = TypeVar("_Item")
+
+
+def batch_check(
+    group: Group,
+    labels: Labels,
+    items: Sequence[_Item],
+    terms_of: Callable[[_Item], ProofTerms],
+    verify_alone: Callable[[_Item], None],
+    check: str,
+) -> None:
+    """Check many proofs in one multi-scalar multiplication; on failure name the first bad item.
+
+    ``terms_of`` gives an item's verification equations with fresh random weights (raising
+    ``VerificationError`` for a malformed item, re-raised naming its index); ``verify_alone`` checks
+    one item by itself, to find the bad one when the batch equation fails.
+
+    Raises:
+        VerificationError: the item's own check for a malformed item, ``check`` when the batch fails.
+    """
+    if not items:
+        return
+    batch = TermAccumulator(labels.g, labels.h, labels.q)
+    for index, item in enumerate(items):
+        try:
+            batch.add(terms_of(item))
+        except VerificationError as exc:
+            raise VerificationError(exc.check, f"item {index}: {exc}") from exc
+    if batch.holds(group):
+        return
+    for index, item in enumerate(items):
+        try:
+            verify_alone(item)
+        except VerificationError as exc:
+            raise VerificationError(check, f"batch failed: item {index} is invalid") from exc
+    raise VerificationError(check, "batch failed")
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ soundness are as for the cut range proofs (:mod:`proofs.bulletproofs` module doc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Final
@@ -743,37 +743,22 @@ def batch_verify_lanes(group: Group, items: Sequence[LaneCircuitItem]) -> None:
         VerificationError: ``lanecircuit.shape`` for a malformed item (named by index),
             ``lanecircuit.batch`` when the batch equation fails (naming the first bad index).
     """
-    if not items:
-        return
-
-    def terms() -> Iterator[ProofTerms]:
-        for index, item in enumerate(items):
-            try:
-                yield _proof_terms(
-                    group,
-                    item.commitments,
-                    item.n_bits,
-                    item.proof,
-                    item.transcript.clone(),
-                    batch_weight(),
-                    batch_weight(),
-                    item.packing,
-                )
-            except VerificationError as exc:
-                raise VerificationError(exc.check, f"item {index}: {exc}") from exc
-
-    if _check_terms(group, terms()):
-        return
-    for index, item in enumerate(items):
-        try:
-            verify_lanes(
-                group,
-                item.commitments,
-                item.n_bits,
-                item.proof,
-                item.transcript.clone(),
-                packing=item.packing,
-            )
-        except VerificationError as exc:
-            raise VerificationError("lanecircuit.batch", f"batch failed: item {index} is invalid") from exc
-    raise VerificationError("lanecircuit.batch", "batch failed")
+    _circuit.batch_check(
+        group,
+        _LABELS,
+        items,
+        lambda item: _proof_terms(
+            group,
+            item.commitments,
+            item.n_bits,
+            item.proof,
+            item.transcript.clone(),
+            batch_weight(),
+            batch_weight(),
+            item.packing,
+        ),
+        lambda item: verify_lanes(
+            group, item.commitments, item.n_bits, item.proof, item.transcript.clone(), packing=item.packing
+        ),
+        "lanecircuit.batch",
+    )

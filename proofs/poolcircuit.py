@@ -50,7 +50,7 @@ then the protocol's messages as in :mod:`proofs.lanecircuit`. Proofs use
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Final
@@ -608,35 +608,22 @@ def batch_verify_pool(group: Group, items: Sequence[PoolCircuitItem]) -> None:
         VerificationError: ``poolcircuit.shape`` for a malformed item (named by index),
             ``poolcircuit.batch`` when the batch equation fails (naming the first bad index).
     """
-    if not items:
-        return
-
-    def terms() -> Iterator[ProofTerms]:
-        for index, item in enumerate(items):
-            try:
-                yield _proof_terms(
-                    group,
-                    item.params,
-                    item.commitments,
-                    item.proof,
-                    item.transcript.clone(),
-                    batch_weight(),
-                    batch_weight(),
-                )
-            except VerificationError as exc:
-                raise VerificationError(exc.check, f"item {index}: {exc}") from exc
-
-    batch = TermAccumulator(LABEL_G, LABEL_H, LABEL_Q)
-    for t in terms():
-        batch.add(t)
-    if batch.holds(group):
-        return
-    for index, item in enumerate(items):
-        try:
-            verify_pool(group, item.params, item.commitments, item.proof, item.transcript.clone())
-        except VerificationError as exc:
-            raise VerificationError("poolcircuit.batch", f"batch failed: item {index} is invalid") from exc
-    raise VerificationError("poolcircuit.batch", "batch failed")
+    _circuit.batch_check(
+        group,
+        _LABELS,
+        items,
+        lambda item: _proof_terms(
+            group,
+            item.params,
+            item.commitments,
+            item.proof,
+            item.transcript.clone(),
+            batch_weight(),
+            batch_weight(),
+        ),
+        lambda item: verify_pool(group, item.params, item.commitments, item.proof, item.transcript.clone()),
+        "poolcircuit.batch",
+    )
 
 
 def decode_proof(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,3 +99,19 @@ def inclusion_bundle_for(sealed: Sealed, index: int) -> dict[str, Any]:
         loan_blindings(sealed.seed, loan.exposure_id, lane_set),
         merkle.MerkleTree(leaves).inclusion_proof(index),
     )
+
+
+def rewrite_chunk(sealed: Sealed, index: int, edit: Callable[[dict[str, Any]], None]) -> str:
+    """The bundle text with chunk line ``index`` parsed, changed by ``edit`` and written back."""
+    lines = sealed.bundle_text.split("\n")
+    line = lines[1 + index]
+    comma = line.endswith(",")
+    doc = json.loads(line[:-1] if comma else line)
+    edit(doc)
+    lines[1 + index] = json.dumps(doc, separators=(",", ":")) + ("," if comma else "")
+    return "\n".join(lines)
+
+
+def flip_hex(s: str, pos: int) -> str:
+    """``s`` with the hex digit at ``pos`` changed."""
+    return s[:pos] + ("0" if s[pos] != "0" else "1") + s[pos + 1 :]

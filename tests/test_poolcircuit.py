@@ -21,6 +21,7 @@ from proofs.loan_facts import FLOWS, STATES, TERMINAL_STATES, LoanFacts, state_i
 from proofs.pedersen import commit
 from proofs.poolcircuit import PoolCircuit, PoolCircuitItem, batch_verify_pool, prove_pool, verify_pool
 from proofs.transcript import Transcript
+from tests.tampering import tampered_proofs
 from tests.vectors_util import seeded_rng
 
 GROUP = get_group("arkworks")
@@ -375,25 +376,7 @@ def test_forcing_machinery_still_proves_honest_loans(monkeypatch: pytest.MonkeyP
 
 
 def _tampered(proof: LaneCircuitProof) -> list[tuple[str, LaneCircuitProof]]:
-    g, _ = pedersen_bases(GROUP)
-    out: list[tuple[str, LaneCircuitProof]] = []
-    for name in ("A_I", "A_O", "S", "T1", "T3", "T4", "T5", "T6"):
-        out.append((name, dataclasses.replace(proof, **{name: getattr(proof, name) + g})))
-    for name in ("tau_x", "mu", "t_hat"):
-        out.append((name, dataclasses.replace(proof, **{name: (getattr(proof, name) + 1) % ORDER})))
-    for name in ("L", "R"):
-        vec = getattr(proof, name)
-        for i in range(len(vec)):
-            changed = list(vec)
-            changed[i] = changed[i] + g
-            out.append((f"{name}[{i}]", dataclasses.replace(proof, **{name: tuple(changed)})))
-    for name in ("a", "b"):
-        vec = getattr(proof, name)
-        for i in range(len(vec)):
-            changed = list(vec)
-            changed[i] = (changed[i] + 1) % ORDER
-            out.append((f"{name}[{i}]", dataclasses.replace(proof, **{name: tuple(changed)})))
-    return out
+    return tampered_proofs(GROUP, proof, ("A_I", "A_O", "S", "T1", "T3", "T4", "T5", "T6"))
 
 
 @pytest.mark.parametrize("rounds", [None, 2])

@@ -8,7 +8,6 @@ to the transcript, the generators, the circuit, the packing, the protocol or the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,7 @@ from proofs.errors import VerificationError
 from proofs.group import get_group
 from proofs.lanecircuit import LaneCircuitProof
 from proofs.loan_facts import LoanFacts, state_index
-from proofs.transcript import Transcript
-from tests.vectors_util import seeded_rng
+from tests.vectors_util import context_transcript, load_frozen_vector, seeded_rng, write_frozen_vectors
 
 VECTOR_DIR = Path(__file__).parent / "vectors" / "poolcircuit"
 PROTOCOL = "poolproof/test-vector/poolcircuit/v1"
@@ -42,12 +40,6 @@ def _circuit(spec: dict[str, Any]) -> pc.PoolCircuit:
     return pc.circuit(bits, flow_bits, cap)
 
 
-def _transcript(protocol: str, context_hex: str) -> Transcript:
-    t = Transcript(protocol.encode())
-    t.append_message(b"context", bytes.fromhex(context_hex))
-    return t
-
-
 def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]:
     group = get_group(backend)
     params = _circuit(spec)
@@ -63,7 +55,7 @@ def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]
         params,
         values,
         blindings,
-        _transcript(PROTOCOL, context),
+        context_transcript(PROTOCOL, context),
         ipa_rounds=spec["rounds"],
         rng=seeded_rng(b"prover/" + name.encode()),
     )
@@ -85,14 +77,11 @@ def _generate(spec: dict[str, Any], backend: str = "arkworks") -> dict[str, Any]
 
 def write_vectors() -> None:
     """Write the frozen vectors (run once; committing new ones needs a reason in docs/decisions.md)."""
-    VECTOR_DIR.mkdir(parents=True, exist_ok=True)
-    for spec in VECTOR_SPECS:
-        (VECTOR_DIR / f"{spec['name']}.json").write_text(json.dumps(_generate(spec), indent=1) + "\n")
+    write_frozen_vectors(VECTOR_DIR, VECTOR_SPECS, _generate)
 
 
 def _load(name: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads((VECTOR_DIR / f"{name}.json").read_text())
-    return doc
+    return load_frozen_vector(VECTOR_DIR, name)
 
 
 def _decode(spec: dict[str, Any], backend: str = "arkworks") -> tuple[list[list[Any]], LaneCircuitProof]:
@@ -112,7 +101,7 @@ def test_frozen_vector_still_verifies(spec: dict[str, Any]) -> None:
     doc = _load(spec["name"])
     commitments, proof = _decode(spec)
     pc.verify_pool(
-        get_group(), _circuit(spec), commitments, proof, _transcript(doc["protocol"], doc["context"])
+        get_group(), _circuit(spec), commitments, proof, context_transcript(doc["protocol"], doc["context"])
     )
 
 
@@ -131,9 +120,11 @@ def test_proof_made_on_arkworks_verifies_on_pyecc_and_tampering_fails_there() ->
     doc = _load(spec["name"])
     pyecc = get_group("pyecc")
     commitments, proof = _decode(spec, "pyecc")
-    pc.verify_pool(pyecc, _circuit(spec), commitments, proof, _transcript(doc["protocol"], doc["context"]))
+    pc.verify_pool(
+        pyecc, _circuit(spec), commitments, proof, context_transcript(doc["protocol"], doc["context"])
+    )
     with pytest.raises(VerificationError, match=r"poolcircuit\.equation"):
-        pc.verify_pool(pyecc, _circuit(spec), commitments, proof, _transcript(doc["protocol"], "ab"))
+        pc.verify_pool(pyecc, _circuit(spec), commitments, proof, context_transcript(doc["protocol"], "ab"))
 
 
 if __name__ == "__main__":

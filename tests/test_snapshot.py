@@ -29,7 +29,7 @@ from proofs.snapshot import (
     seal_chunk,
     verify_snapshot,
 )
-from tests.snapshot_util import Sealed, make_loans, seal_in_memory
+from tests.snapshot_util import Sealed, flip_hex, make_loans, rewrite_chunk, seal_in_memory
 
 
 @pytest.fixture(scope="module", params=["dpd5-v1", "dpd5-v2", "dpd5-v3"])
@@ -55,20 +55,6 @@ def _with_header(sealed: Sealed, header: dict[str, Any]) -> str:
         + ',"chunks":['
     )
     return "\n".join(lines)
-
-
-def _rewrite_chunk(sealed: Sealed, index: int, edit: Any) -> str:
-    lines = _lines(sealed)
-    line = lines[1 + index]
-    comma = line.endswith(",")
-    doc = json.loads(line[:-1] if comma else line)
-    edit(doc)
-    lines[1 + index] = json.dumps(doc, separators=(",", ":")) + ("," if comma else "")
-    return "\n".join(lines)
-
-
-def _flip_hex(s: str, pos: int) -> str:
-    return s[:pos] + ("0" if s[pos] != "0" else "1") + s[pos + 1 :]
 
 
 def test_pieces_are_the_binary_expansion() -> None:
@@ -122,7 +108,7 @@ def test_any_header_change_breaks_the_signature(sealed: Sealed, field: str) -> N
     header[field] = (
         value + 1
         if isinstance(value, int)
-        else _flip_hex(value, 0)
+        else flip_hex(value, 0)
         if field == "merkle_root"
         else "2026-10-30"  # another real day (a non-date is refused before the signature)
         if field == "cutoff_date"
@@ -134,7 +120,7 @@ def test_any_header_change_breaks_the_signature(sealed: Sealed, field: str) -> N
 
 def test_resigned_header_with_wrong_root_fails_the_merkle_check(sealed: Sealed) -> None:
     header = bundle.unsigned_body(sealed.header)
-    header["merkle_root"] = _flip_hex(header["merkle_root"], 5)
+    header["merkle_root"] = flip_hex(header["merkle_root"], 5)
     header = bundle.sign_document(sealed.key, "snapshot-header", header)
     with pytest.raises(VerificationError, match=r"snapshot\.merkle_root"):
         _verify(_with_header(sealed, header), sealed)
@@ -155,7 +141,7 @@ def test_swapped_commitments_within_a_leaf_are_rejected(sealed: Sealed) -> None:
         doc["leaves"][3][1] = blob[96:192] + blob[:96] + blob[192:]
 
     with pytest.raises(VerificationError):
-        _verify(_rewrite_chunk(sealed, 0, swap), sealed)
+        _verify(rewrite_chunk(sealed, 0, swap), sealed)
 
 
 def test_changed_exposure_id_changes_the_root(sealed: Sealed) -> None:
@@ -163,7 +149,7 @@ def test_changed_exposure_id_changes_the_root(sealed: Sealed) -> None:
         doc["leaves"][0][0] = "EXXXXXX"
 
     with pytest.raises(VerificationError, match=r"snapshot\.merkle_root"):
-        _verify(_rewrite_chunk(sealed, 1, rename), sealed)
+        _verify(rewrite_chunk(sealed, 1, rename), sealed)
 
 
 def test_every_proof_byte_region_is_checked(sealed: Sealed) -> None:
@@ -173,10 +159,10 @@ def test_every_proof_byte_region_is_checked(sealed: Sealed) -> None:
 
             def corrupt(doc: dict[str, Any], pos: int = pos, i: int = proof_index) -> None:
                 p = doc["proofs"][i]
-                doc["proofs"][i] = _flip_hex(p, pos % len(p))
+                doc["proofs"][i] = flip_hex(p, pos % len(p))
 
             with pytest.raises((VerificationError, EncodingError)):
-                _verify(_rewrite_chunk(sealed, 0, corrupt), sealed)
+                _verify(rewrite_chunk(sealed, 0, corrupt), sealed)
 
 
 def test_proofs_cannot_be_moved_between_chunks(sealed: Sealed) -> None:
@@ -187,7 +173,7 @@ def test_proofs_cannot_be_moved_between_chunks(sealed: Sealed) -> None:
         doc["leaves"] = first["leaves"]
 
     with pytest.raises(VerificationError):
-        _verify(_rewrite_chunk(sealed, 1, steal), sealed)
+        _verify(rewrite_chunk(sealed, 1, steal), sealed)
 
 
 def test_dropped_or_duplicated_chunks_are_rejected(sealed: Sealed) -> None:
@@ -218,7 +204,7 @@ def test_a_loan_counted_twice_is_rejected(sealed: Sealed) -> None:
             doc["leaves"][0][1] = blob[: 96 * 6] + fake + blob[96 * 7 :]
 
     with pytest.raises(VerificationError):
-        _verify(_rewrite_chunk(sealed, 0, double), sealed)
+        _verify(rewrite_chunk(sealed, 0, double), sealed)
 
 
 def test_prover_refuses_a_negative_lane_value() -> None:
@@ -399,7 +385,7 @@ def test_audit_on_a_process_pool_matches_inline_and_names_failures(sealed: Seale
 
         with pytest.raises(VerificationError) as info:
             verify_snapshot(
-                io.StringIO(_rewrite_chunk(sealed, 1, swap)),
+                io.StringIO(rewrite_chunk(sealed, 1, swap)),
                 sealed.key.public_key(),
                 lane_sets=LANE_SETS,
                 executor=pool,

@@ -4,7 +4,6 @@ inclusion bundle, and a malicious prover for every per-loan property, caught by 
 from __future__ import annotations
 
 import io
-import json
 import random
 from dataclasses import replace
 from typing import Any
@@ -18,7 +17,7 @@ from proofs.inclusion import make_inclusion_bundle, verify_inclusion_bundle
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LaneSet, get_lane_set, pool_v2
 from proofs.loan_facts import FLOWS, OUTSTANDING_STATES, STATES, TERMINAL_STATES, LoanFacts
 from proofs.snapshot import loan_blindings, verify_snapshot
-from tests.snapshot_util import Sealed, seal_in_memory
+from tests.snapshot_util import Sealed, flip_hex, rewrite_chunk, seal_in_memory
 
 #: Narrow widths keep the proofs cheap; the cap makes the concentration bound part of every proof.
 LANES = pool_v2(20, (20, 20, 16, 12, 20, 20, 20), balance_cap=900_000)
@@ -90,32 +89,14 @@ def test_a_verifier_that_names_only_dpd5_refuses_the_snapshot(sealed: Sealed) ->
         verify_snapshot(io.StringIO(sealed.bundle_text), sealed.key.public_key(), lane_sets={"dpd5-v3"})
 
 
-def _lines(sealed: Sealed) -> list[str]:
-    return sealed.bundle_text.split("\n")
-
-
-def _rewrite_chunk(sealed: Sealed, index: int, edit: Any) -> str:
-    lines = _lines(sealed)
-    line = lines[1 + index]
-    comma = line.endswith(",")
-    doc = json.loads(line[:-1] if comma else line)
-    edit(doc)
-    lines[1 + index] = json.dumps(doc, separators=(",", ":")) + ("," if comma else "")
-    return "\n".join(lines)
-
-
-def _flip(s: str, pos: int) -> str:
-    return s[:pos] + ("0" if s[pos] != "0" else "1") + s[pos + 1 :]
-
-
 @pytest.mark.parametrize("pos", [0, 100, 500, -1])
 def test_a_tampered_chunk_proof_is_rejected(sealed: Sealed, pos: int) -> None:
     def edit(doc: dict[str, Any]) -> None:
         proof = doc["proofs"][0]
-        doc["proofs"][0] = _flip(proof, pos % len(proof))
+        doc["proofs"][0] = flip_hex(proof, pos % len(proof))
 
     with pytest.raises((VerificationError, EncodingError)):
-        _verify(_rewrite_chunk(sealed, 1, edit), sealed)
+        _verify(rewrite_chunk(sealed, 1, edit), sealed)
 
 
 def test_a_leaf_commitment_swapped_with_another_loans_is_rejected(sealed: Sealed) -> None:
@@ -124,7 +105,7 @@ def test_a_leaf_commitment_swapped_with_another_loans_is_rejected(sealed: Sealed
         a[1], b[1] = b[1], a[1]
 
     with pytest.raises(VerificationError):
-        _verify(_rewrite_chunk(sealed, 0, edit), sealed)
+        _verify(rewrite_chunk(sealed, 0, edit), sealed)
 
 
 # ---------------------------------------------------------------------------------------------
