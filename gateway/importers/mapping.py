@@ -21,7 +21,7 @@ from typing import Any
 from gateway.importers.cells import DateFormat, DateFormatError, parse_date_format
 from gateway.importers.expressions import Expression, ExpressionError, parse_expression
 from gateway.ingest.pool_settings import IDENTITY_FIELDS as POOL_IDENTITY_FIELDS
-from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import TAPE_SCHEMA_V2_FIELDS
 
 MAPPING_FORMAT = "poolproof/column-mapping/v1"
 
@@ -483,7 +483,7 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
 
     fields: dict[str, Binding] = {}
     for fname, braw in doc.get(raw, ("fields",), dict, {}).items():
-        bindable = fname in TAPE_SCHEMA_V1_FIELDS and (jurisdiction == "CN" or fname not in IDENTITY_FIELDS)
+        bindable = fname in TAPE_SCHEMA_V2_FIELDS and (jurisdiction == "CN" or fname not in IDENTITY_FIELDS)
         if not bindable or fname == "platform_loan_id":
             raise doc.error(("fields", fname), "not a bindable tape schema v1 field for this jurisdiction")
         fields[fname] = with_missing(_binding(doc, braw, ("fields", fname), FIELD_TYPES), braw)
@@ -495,7 +495,7 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
         )
     constants = dict(doc.get(raw, ("constants",), dict, {}))
     for cname, v in constants.items():
-        if cname not in TAPE_SCHEMA_V1_FIELDS or cname in IDENTITY_FIELDS or cname in fields:
+        if cname not in TAPE_SCHEMA_V2_FIELDS or cname in IDENTITY_FIELDS or cname in fields:
             raise doc.error(("constants", cname), "not a free tape schema v1 field")
         if not isinstance(v, str | int) or isinstance(v, bool):
             raise doc.error(("constants", cname), "must be a string or an integer")
