@@ -187,7 +187,7 @@ def check_band_edges(name: str, edges: Any) -> tuple[int, ...]:
 
 
 def band_label(edges: tuple[int, ...], value: int) -> str:
-    """The band of ``value`` under ``edges`` (inclusive lower bounds): ``"0-599"``, ``"600-1199"``, ``"2400+"``."""
+    """The band of ``value`` under ``edges`` (inclusive lower bounds): ``"600-1199"``, ``"2400+"``."""
     lo = 0
     for edge in edges:
         if value < edge:

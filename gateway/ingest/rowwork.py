@@ -259,7 +259,17 @@ class BatchProcessor:
             loans.append((rowid, exposure_id, pseudo, dumps(list(map(g, plain_fields))).decode(), sealed))
             exposures.append((pool_id, lk, exposure_id, cutoff))
         return BatchResult(
-            loans, exposures, ids, errors, count, bad, rows_read, stats, flagged, first_flow_row, first_plain_row
+            loans,
+            exposures,
+            ids,
+            errors,
+            count,
+            bad,
+            rows_read,
+            stats,
+            flagged,
+            first_flow_row=first_flow_row,
+            first_plain_row=first_plain_row,
         )
 
 

@@ -696,7 +696,8 @@ def period_flow_errors(row: Mapping[str, Any], cfg: PoolConfig) -> list[FieldErr
             ("period_recoveries_fen", "recoveries"),
         ):
             if g(n) > 0:
-                out.append((n, "flow_status", f"{what} only on a DEFAULTED or CHARGED_OFF loan, not {status}"))
+                msg = f"{what} only on a DEFAULTED or CHARGED_OFF loan, not {status}"
+                out.append((n, "flow_status", msg))
     if status is not None and status != "CHARGED_OFF" and g("period_written_off_fen") > 0:
         out.append(
             ("period_written_off_fen", "flow_status", f"a write-off only on a CHARGED_OFF loan, not {status}")
@@ -707,7 +708,7 @@ def period_flow_errors(row: Mapping[str, Any], cfg: PoolConfig) -> list[FieldErr
             (
                 "period_scheduled_principal_fen",
                 "amount_order",
-                "scheduled, unscheduled and written-off principal of the period exceed the original principal",
+                "scheduled, unscheduled and written-off principal of the period exceed original principal",
             )
         )
     return out
