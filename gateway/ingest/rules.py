@@ -686,24 +686,27 @@ def period_flow_errors(row: Mapping[str, Any], cfg: PoolConfig) -> list[FieldErr
             if g(n) is None
         )
         return out
+    flows: dict[str, int] = {n: row[n] for n in PERIOD_FLOW_FIELDS}
     if cap is not None:
         out.extend(
-            (n, "per_loan_cap", f"above the pool's per-loan cap of {cap}") for n in present if g(n) > cap
+            (n, "per_loan_cap", f"above the pool's per-loan cap of {cap}")
+            for n, v in flows.items()
+            if v > cap
         )
     if status is not None and status not in _DEFAULT_STATUSES:
         for n, what in (
             ("period_defaulted_principal_fen", "newly defaulted principal"),
             ("period_recoveries_fen", "recoveries"),
         ):
-            if g(n) > 0:
+            if flows[n] > 0:
                 msg = f"{what} only on a DEFAULTED or CHARGED_OFF loan, not {status}"
                 out.append((n, "flow_status", msg))
-    if status is not None and status != "CHARGED_OFF" and g("period_written_off_fen") > 0:
+    if status is not None and status != "CHARGED_OFF" and flows["period_written_off_fen"] > 0:
         out.append(
             ("period_written_off_fen", "flow_status", f"a write-off only on a CHARGED_OFF loan, not {status}")
         )
     opf = g("original_principal_fen")
-    if opf is not None and sum(g(n) for n in _PRINCIPAL_FLOWS) > opf:
+    if opf is not None and sum(flows[n] for n in _PRINCIPAL_FLOWS) > opf:
         out.append(
             (
                 "period_scheduled_principal_fen",
