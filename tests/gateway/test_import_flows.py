@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from gateway.importers.amortisation import scheduled_principal
 from gateway.importers.lendingclub import import_lendingclub
+from gateway.importers.mapped_csv import import_mapped_csv
+from gateway.importers.tape_v1 import write_csv
 from gateway.importers.mapping import MappingError, load_mapping
 from gateway.mappings import mapping_path
-from policies import PERIOD_FLOW_FIELDS
+from policies import PERIOD_FLOW_FIELDS, TAPE_SCHEMA_V1_FIELDS, TAPE_SCHEMA_V2_FIELDS
 
 
 def test_the_whole_term_schedules_the_whole_principal() -> None:
@@ -99,3 +103,23 @@ def test_a_defaulted_loan_defaults_its_balance_and_writes_nothing_off(
     assert len(defaulted) == 66
     assert all(r["period_defaulted_principal_fen"] == r["current_principal_fen"] for r in defaulted)
     assert all(r["period_written_off_fen"] == 0 for r in defaulted)
+
+
+def test_the_loanstats_download_brings_its_late_fees_and_charge_offs() -> None:
+    data = Path(__file__).parent / "data" / "lendingclub_loanstats_sample.csv"
+    rows = list(
+        import_mapped_csv(data, mapping_path("lendingclub-loanstats"), pool_id="LS", cutoff=date(2016, 6, 30))
+    )
+    # The sample's Charged Off rows: funded 5,600.00 less 1,210.11 received; 1,800.00 less 533.19.
+    charged = sorted(r["period_written_off_fen"] for r in rows if r["loan_status"] == "CHARGED_OFF")
+    assert charged == [180_000 - 53_319, 560_000 - 121_011]
+    assert sorted(r["period_fees_fen"] for r in rows)[-1] == 1500  # total_rec_late_fee 15.0 on one row
+    assert all(r["period_recoveries_fen"] == 0 for r in rows)  # the sample's recoveries column is all 0.0
+
+
+def test_a_csv_tape_of_v2_rows_gets_the_v2_header(lc_rows: list[dict[str, object]]) -> None:
+    v2, v1 = io.StringIO(), io.StringIO()
+    write_csv(lc_rows[:3], v2)
+    write_csv([{k: v for k, v in r.items() if not k.startswith("period_")} for r in lc_rows[:3]], v1)
+    assert v2.getvalue().splitlines()[0] == ",".join(TAPE_SCHEMA_V2_FIELDS)
+    assert v1.getvalue().splitlines()[0] == ",".join(TAPE_SCHEMA_V1_FIELDS)
