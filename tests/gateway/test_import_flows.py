@@ -11,8 +11,8 @@ import pytest
 from gateway.importers.amortisation import scheduled_principal
 from gateway.importers.lendingclub import import_lendingclub
 from gateway.importers.mapped_csv import import_mapped_csv
-from gateway.importers.tape_v1 import write_csv
 from gateway.importers.mapping import MappingError, load_mapping
+from gateway.importers.tape_v1 import write_csv
 from gateway.mappings import mapping_path
 from policies import PERIOD_FLOW_FIELDS, TAPE_SCHEMA_V1_FIELDS, TAPE_SCHEMA_V2_FIELDS
 
