@@ -19,7 +19,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from policies.catalogue import DEFAULT_CATALOGUE, TAPE_SCHEMA_V1_FIELDS, Catalogue
+from policies.catalogue import DEFAULT_CATALOGUE, TAPE_SCHEMA_V2_FIELDS, Catalogue
 
 from .ingest.pool_settings import CN_CONSUMER, PRESETS, PoolConfig
 from .ingest.rules import LOAN_ID_CHARS, Check, TapeRules, compile_rules, cross_field_errors
@@ -136,7 +136,7 @@ def _field_for(rules: TapeRules, name: str) -> fields.Field[Any]:
 def tape_row_schema(rules: TapeRules, cutoff: str, *, name: str | None = None) -> TapeRowBase:
     """A marshmallow schema instance validating one row of tape schema v1 for a pool and cut-off."""
     attrs: dict[str, Any] = {
-        n: _field_for(rules, n) for n in TAPE_SCHEMA_V1_FIELDS if n not in rules.not_applicable
+        n: _field_for(rules, n) for n in TAPE_SCHEMA_V2_FIELDS if n not in rules.not_applicable
     }
     for n in sorted(rules.not_applicable):
         attrs[n] = _Rejected(

@@ -40,6 +40,17 @@ Performance model (documented transition probabilities; monthly, in basis points
     the first cut-off has no loan over 92 days, and the month-3 tape shows the roll of the cut-off's
     M3 stock (about 1.4 % over 90).
 
+Period flows (tape schema v2)
+    Each row carries the seven flows of the month since the previous cut-off (none on a loan's first
+    tape: it entered the pool at that cut-off). Instalments paid in the month give scheduled principal
+    (the fall of the schedule's balance) and their interest; an instalment paid after a cut-off at which
+    it was already due also pays a late fee of 5 % of the instalment. A prepaying loan pays the month's
+    instalments and then its whole remaining balance (unscheduled principal); partial prepayments are
+    not simulated. A loan that reaches 90 days past due defaults its balance that month; at 180 days
+    the balance is written off and 0-30 % of it recovered in the same month (a closed loan keeps no row
+    after it closes, so later recoveries would have no row to go on). Balances roll forward exactly:
+    last month's balance less scheduled, unscheduled and written-off principal is this month's.
+
 Days past due follow the reference notes §6.3 convention: cut-off date minus the oldest unpaid due date,
 counting only due dates strictly before the cut-off (an instalment due on the cut-off day is not late).
 Balances follow the contract schedule (equal instalment: exact annuity fractions in integer arithmetic;
@@ -98,6 +109,10 @@ MARKOV_BPS: dict[int, tuple[int, int]] = {1: (5500, 2000), 2: (2500, 2000), 3: (
 DEFAULT_DPD = 90
 CHARGE_OFF_DPD = 180
 MAX_SEASONING_MONTHS = 12
+#: Late fee on an instalment paid after a cut-off it was due at: 5 % of the instalment.
+LATE_FEE_BPS = 500
+#: Recoveries on a written-off balance, booked in the month of the write-off: uniform 0 .. 30 %.
+RECOVERY_MAX_BPS = 3000
 
 # --- Static tables --------------------------------------------------------------------------------------
 # GB/T 2260 codes, one province a line: name, population (2020 census, in 10,000s), code:city-or-district.
@@ -396,6 +411,8 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
             paid = due_prev = default_ord = charge_ord = 0
             closed = None
             close_t = month
+            paid0 = due0 = 0  # instalments paid and due at the start of the tape's step (t == month)
+            defaulted_now = False
             blk_id = -1
             blk_draw = 0
             for t in range(o_t + 1, month + 1):
@@ -404,6 +421,8 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
                 if due > n:
                     due = n
                 missed = due_prev - paid
+                if t == month:
+                    paid0, due0 = paid, due_prev
                 if not default_ord:  # a defaulted loan pays nothing until charge-off
                     # Four 16-bit uniforms per 64-bit draw; u is in units of 1/10,000 (bps of probability).
                     if blk != blk_id:
@@ -435,6 +454,7 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
                         dpd = c_ord - oldest
                         if dpd >= DEFAULT_DPD and not default_ord:
                             default_ord = oldest + DEFAULT_DPD
+                            defaulted_now = t == month
                         if t >= 1 and dpd >= CHARGE_OFF_DPD:
                             charge_ord = oldest + CHARGE_OFF_DPD
                             closed = "CHARGED_OFF"
@@ -454,13 +474,28 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
         q = d1 & 0xFFFFFFFF  # amount quantile: 12 bits of table index, 20 bits of interpolation
         lo_y = amount_t[q >> 20]
         principal = (lo_y + (amount_t[(q >> 20) + 1] - lo_y) * (q & 0xFFFFF) // 0x100000) * 100
+        fr = fractions(nominal, n) if method == "EQUAL_INSTALMENT" else ()
+        if month > (o_t if g else 0):  # the loan was in the pool at the previous cut-off
+            flows = _period_flows(
+                principal,
+                nominal,
+                n,
+                fr,
+                paid0,
+                due0,
+                paid if closed != "PREPAID_IN_FULL" else due_prev,
+                closed,
+                defaulted_now,
+                (ls >> 20) % (RECOVERY_MAX_BPS + 1),
+            )
+        else:
+            flows = _NO_FLOWS
         if closed is not None:
             status = closed
             current = dpd = odp = odi = 0
             tier = "LOSS" if closed == "CHARGED_OFF" else "NORMAL"
         else:
             if method == "EQUAL_INSTALMENT":
-                fr = fractions(nominal, n)
                 current = principal * fr[paid] // scale
             else:
                 current = principal - principal * paid // n
@@ -541,7 +576,58 @@ def _rows(n_loans: int, seed: int, cutoff0: date, pool_id: str, month: int, indi
             "default_date": iso(default_ord) if default_ord else None,
             "charge_off_date": iso(charge_ord) if charge_ord else None,
             "pool_addition_date": pool_add[o_t if g else 0],
+            "period_scheduled_principal_fen": flows[0],
+            "period_unscheduled_principal_fen": flows[1],
+            "period_interest_fen": flows[2],
+            "period_fees_fen": flows[3],
+            "period_defaulted_principal_fen": flows[4],
+            "period_recoveries_fen": flows[5],
+            "period_written_off_fen": flows[6],
         }
+
+
+_NO_FLOWS = (0, 0, 0, 0, 0, 0, 0)
+
+
+def _period_flows(
+    principal: int,
+    nominal: int,
+    n: int,
+    fr: tuple[int, ...],
+    paid0: int,
+    due0: int,
+    paid1: int,
+    closed: str | None,
+    defaulted_now: bool,
+    recovery_bps: int,
+) -> tuple[int, ...]:
+    """The seven period flows of a loan's last month (tape schema v2), in integer fen.
+
+    ``paid0``/``due0`` are the instalments paid and due at the previous cut-off, ``paid1`` those paid
+    by this one (for a prepaid loan: those due, paid with the rest of the balance); ``fr`` the annuity
+    fractions of an equal-instalment loan (empty for equal principal). Instalments ``paid0 ..
+    paid1 - 1`` give scheduled principal and their interest; those of them already due at the previous
+    cut-off (paid late) a late fee of :data:`LATE_FEE_BPS` of the instalment. A prepaid loan's balance
+    after them is unscheduled principal; a loan that reached the default line this month defaults its
+    balance; a charged-off loan writes its balance off and recovers ``recovery_bps`` of it.
+    """
+
+    def balance(k: int) -> int:
+        return principal * fr[k] // _SCALE if fr else principal - principal * k // n
+
+    scheduled = balance(paid0) - balance(paid1)
+    interest = fees = 0
+    for j in range(paid0, paid1):
+        due_interest = balance(j) * nominal // 120_000
+        interest += due_interest
+        if j < due0:
+            fees += (balance(j) - balance(j + 1) + due_interest) * LATE_FEE_BPS // 10_000
+    rest = balance(paid1)
+    unscheduled = rest if closed == "PREPAID_IN_FULL" else 0
+    defaulted = rest if defaulted_now else 0
+    written_off = rest if closed == "CHARGED_OFF" else 0
+    recoveries = written_off * recovery_bps // 10_000
+    return (scheduled, unscheduled, interest, fees, defaulted, recoveries, written_off)
 
 
 def _luhn4_table() -> tuple[int, ...]:

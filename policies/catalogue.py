@@ -306,6 +306,32 @@ TAPE_SCHEMA_V1_FIELDS: tuple[str, ...] = (
 )
 """The row fields of tape schema v1 that the platform submits."""
 
+PERIOD_FLOW_FIELDS: tuple[str, ...] = (
+    "period_scheduled_principal_fen",
+    "period_unscheduled_principal_fen",
+    "period_interest_fen",
+    "period_fees_fen",
+    "period_defaulted_principal_fen",
+    "period_recoveries_fen",
+    "period_written_off_fen",
+)
+"""The period flows of tape schema v2, in the order of :data:`proofs.loan_facts.FLOWS`.
+
+Each is the amount of the period since the previous cut-off (since the loan entered the pool on its
+first tape), in minor units; a v2 row carries all seven or none (docs/metrics.md).
+"""
+
+TAPE_SCHEMA_V2_FIELDS: tuple[str, ...] = TAPE_SCHEMA_V1_FIELDS + PERIOD_FLOW_FIELDS
+"""The row fields of tape schema v2: every v1 field and the period flows."""
+
+TAPE_SCHEMA_V1 = "poolproof/tape/v1"
+TAPE_SCHEMA_V2 = "poolproof/tape/v2"
+#: Each tape schema's name and its row fields; a v2 tape is a v1 tape plus the period flows.
+TAPE_SCHEMAS: dict[str, tuple[str, ...]] = {
+    TAPE_SCHEMA_V1: TAPE_SCHEMA_V1_FIELDS,
+    TAPE_SCHEMA_V2: TAPE_SCHEMA_V2_FIELDS,
+}
+
 GATEWAY_DERIVED_FIELDS: tuple[str, ...] = (
     "exposure_id",
     "obligor_pseudo_id",

@@ -42,7 +42,7 @@ def import_lendingclub(
     cutoff: date = LENDINGCLUB_AS_OF,
     rate_cap_bps: int | None = None,
 ) -> Iterator[Row]:
-    """Stream the Lending Club sample as tape schema v1 rows of a US pool (money in USD cents).
+    """Stream the Lending Club sample as tape schema v2 rows of a US pool (money in USD cents).
 
     ``csv_path`` defaults to :func:`lendingclub_csv_path`, the mapping to the shipped
     ``lendingclub.toml``, ``pool_id`` (the prefix of the synthesised loan ids) to ``"LC"``, ``cutoff`` to

@@ -23,7 +23,13 @@ derives the rest of the tape from the roles, always the same way:
   ``dpd`` days (at least one); arrears interest = balance x monthly rate x arrears instalments, arrears
   principal = arrears instalments x instalment - arrears interest, capped by the balance (estimates, as
   the sources have no arrears amounts; see docs/decisions.md);
-* closed loans: PREPAID_IN_FULL (repaid before maturity) or MATURED_PAID, CHARGED_OFF; balance 0.
+* closed loans: PREPAID_IN_FULL (repaid before maturity) or MATURED_PAID, CHARGED_OFF; balance 0;
+* period flows (tape schema v2, when the mapping has ``[flows] period = "since_origination"``): the
+  source's paid amounts are cumulative, so the period is the loan's life to the cut-off. Principal
+  received splits into scheduled (at most what the amortisation schedule asks for through the
+  instalments due, :mod:`gateway.importers.amortisation`) and unscheduled (the rest); interest, fees and
+  recoveries are the paid amounts; a charged-off loan's unpaid principal (original less principal
+  received) is both newly defaulted and written off; a DEFAULTED loan's balance is newly defaulted.
 
 A tape field bound in ``[fields]`` is copied from the source and never derived. Every value is parsed
 exactly (``Decimal``); a rounding happens only where the mapping states a rule, and each one is counted
@@ -42,6 +48,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from gateway.importers.amortisation import scheduled_principal
 from gateway.importers.cells import CellError, parse_decimal, to_units
 from gateway.importers.expressions import EvaluationError
 from gateway.importers.mapping import (
@@ -55,7 +62,7 @@ from gateway.importers.mapping import (
 )
 from gateway.importers.report import ImportReport, Problem
 from gateway.importers.tape_v1 import Row
-from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import PERIOD_FLOW_FIELDS, TAPE_SCHEMA_V1_FIELDS
 
 __all__ = [
     "MAPPING_FORMAT",
@@ -155,6 +162,8 @@ class _Importer:
             for f in TAPE_SCHEMA_V1_FIELDS
             if f not in IDENTITY_FIELDS or (f in m.fields and m.jurisdiction == "CN")
         ]
+        if m.flows_since_origination:
+            self.emitted += PERIOD_FLOW_FIELDS
         self.ids: dict[str, int] = {}
 
     def first_error(self) -> ImportRowError:
@@ -553,6 +562,8 @@ class _Importer:
                 paid = min(due, received // inst) if inst > 0 else 0
 
         out: Row = {}
+        if m.flows_since_origination:
+            out.update(self.flows_since_origination(v, loan_status, due))
         if m.five_tier_class:
             if loan_status == "CHARGED_OFF":
                 out["five_tier_class"] = "LOSS"
@@ -585,6 +596,27 @@ class _Importer:
             }
         )
         return out
+
+    def flows_since_origination(self, v: dict[str, Any], loan_status: str, due: int) -> Row:
+        """The seven period flows of a loan whose paid amounts run from origination to the cut-off."""
+        orig, received = v["original_principal"], v["paid_principal"] or 0
+        inst, rate, term = v.get("instalment") or 0, v["nominal_rate"], v["term_months"]
+        schedule = scheduled_principal(orig, inst, rate, term, due)
+        scheduled = min(received, schedule)
+        defaulted = written_off = 0
+        if loan_status == "CHARGED_OFF":
+            defaulted = written_off = max(0, orig - received)
+        elif loan_status == "DEFAULTED":
+            defaulted = v["current_principal"]
+        return {
+            "period_scheduled_principal_fen": scheduled,
+            "period_unscheduled_principal_fen": received - scheduled,
+            "period_interest_fen": v.get("paid_interest") or 0,
+            "period_fees_fen": v.get("paid_fees") or 0,
+            "period_defaulted_principal_fen": defaulted,
+            "period_recoveries_fen": v.get("recoveries") or 0,
+            "period_written_off_fen": written_off,
+        }
 
 
 def _add_months(d: date, k: int) -> date:

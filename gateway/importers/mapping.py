@@ -21,7 +21,7 @@ from typing import Any
 from gateway.importers.cells import DateFormat, DateFormatError, parse_date_format
 from gateway.importers.expressions import Expression, ExpressionError, parse_expression
 from gateway.ingest.pool_settings import IDENTITY_FIELDS as POOL_IDENTITY_FIELDS
-from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import TAPE_SCHEMA_V2_FIELDS
 
 MAPPING_FORMAT = "poolproof/column-mapping/v1"
 
@@ -33,6 +33,8 @@ MONEY_ROLES = frozenset(
         "current_principal",
         "paid_principal",
         "paid_interest",
+        "paid_fees",
+        "recoveries",
         "instalment",
         "annual_income",
         "monthly_income",
@@ -55,8 +57,22 @@ REQUIRED_ROLES = frozenset(
 )
 # Roles whose value may be missing in a row (the importer has a rule for each: see docs/importing.md).
 OPTIONAL_ROLES = frozenset(
-    {"annual_income", "monthly_income", "days_past_due", "first_due_date", "maturity_date", "paid_interest"}
+    {
+        "annual_income",
+        "monthly_income",
+        "days_past_due",
+        "first_due_date",
+        "maturity_date",
+        "paid_interest",
+        "paid_fees",
+        "recoveries",
+    }
 )
+#: What ``[flows] period`` may say: the source's paid amounts are cumulative since origination (one
+#: snapshot of each loan), so the tape's period is the loan's life to the cut-off.
+FLOW_PERIODS = ("since_origination",)
+#: The roles the period flows are derived from (docs/importing.md, "Period flows").
+FLOW_ROLES = frozenset({"paid_principal", "paid_interest", "instalment"})
 FIELD_TYPES = frozenset({"code", "text", "integer", "money", "rate", "date"})
 STATUS_KINDS = frozenset({"open", "defaulted", "paid", "charged_off", "excluded"})
 ROUNDING_RULES = ("exact", "half_even", "half_up", "floor", "ceiling")
@@ -165,6 +181,7 @@ class ColumnMapping:
     skip_rows_matching: re.Pattern[str] | None = None
     as_of_hint: date | None = None
     columns_read: tuple[str, ...] = field(default=())
+    flows_since_origination: bool = False
 
     @property
     def computed_names(self) -> frozenset[str]:
@@ -389,6 +406,7 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
         "csv",
         "id",
         "schedule",
+        "flows",
         "computed",
         "roles",
         "fields",
@@ -483,7 +501,7 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
 
     fields: dict[str, Binding] = {}
     for fname, braw in doc.get(raw, ("fields",), dict, {}).items():
-        bindable = fname in TAPE_SCHEMA_V1_FIELDS and (jurisdiction == "CN" or fname not in IDENTITY_FIELDS)
+        bindable = fname in TAPE_SCHEMA_V2_FIELDS and (jurisdiction == "CN" or fname not in IDENTITY_FIELDS)
         if not bindable or fname == "platform_loan_id":
             raise doc.error(("fields", fname), "not a bindable tape schema v1 field for this jurisdiction")
         fields[fname] = with_missing(_binding(doc, braw, ("fields", fname), FIELD_TYPES), braw)
@@ -495,7 +513,7 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
         )
     constants = dict(doc.get(raw, ("constants",), dict, {}))
     for cname, v in constants.items():
-        if cname not in TAPE_SCHEMA_V1_FIELDS or cname in IDENTITY_FIELDS or cname in fields:
+        if cname not in TAPE_SCHEMA_V2_FIELDS or cname in IDENTITY_FIELDS or cname in fields:
             raise doc.error(("constants", cname), "not a free tape schema v1 field")
         if not isinstance(v, str | int) or isinstance(v, bool):
             raise doc.error(("constants", cname), "must be a string or an integer")
@@ -575,6 +593,15 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
     sched = doc.get(raw, ("schedule",), dict, {})
     doc.keys(sched, ("schedule",), {"first_due_offset_months"})
 
+    flows_tbl = doc.get(raw, ("flows",), dict, {})
+    doc.keys(flows_tbl, ("flows",), {"period"})
+    flows_period = doc.get(flows_tbl, ("flows", "period"), str, "") if flows_tbl else ""
+    if flows_tbl and flows_period not in FLOW_PERIODS:
+        raise doc.error(("flows", "period"), f"must be one of {', '.join(FLOW_PERIODS)}")
+    if flows_tbl and not set(roles) >= FLOW_ROLES:
+        missing_flow_roles = ", ".join(sorted(FLOW_ROLES - set(roles)))
+        raise doc.error(("flows",), f"the period flows need the roles {missing_flow_roles}")
+
     # Every name a binding, the id or an expression reads: a computed column defined above, or a header
     # column (checked against the file's header when it is opened).
     known: set[str] = set()
@@ -633,4 +660,5 @@ def _load(doc: _Doc, raw: dict[str, Any]) -> ColumnMapping:
         skip_rows_matching=skip_rx,
         as_of_hint=as_of,
         columns_read=header_columns,
+        flows_since_origination=flows_period == "since_origination",
     )

@@ -1,8 +1,9 @@
-"""Tape schema v1 as rows of plain JSON values, and the two writers (JSONL, CSV) every producer shares.
+"""Tape rows (schemas v1 and v2) as plain JSON values, and the two writers (JSONL, CSV) every producer shares.
 
 A tape row is a ``dict`` keyed by the catalogue's field names (reference notes
 ``classification-and-data.md`` §6.3): strings, integers (money in integer minor units, rates in integer
 basis points), ISO 8601 dates as ``YYYY-MM-DD`` strings, and ``None`` for an absent optional value.
+A tape schema v2 row also carries the seven period flows (:data:`policies.catalogue.PERIOD_FLOW_FIELDS`).
 The synthetic platform (:mod:`gateway.synth`) and the mapped-CSV importers produce such rows; the
 gateway's tape validator checks them.
 """
@@ -10,13 +11,14 @@ gateway's tape validator checks them.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from typing import IO, Any
 
-from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import PERIOD_FLOW_FIELDS, TAPE_SCHEMA_V1_FIELDS, TAPE_SCHEMA_V2_FIELDS
 
 Row = dict[str, Any]
 PathOrFile = str | os.PathLike[str] | IO[str]
@@ -48,15 +50,24 @@ def write_jsonl(rows: Iterable[Mapping[str, Any]], path_or_file: PathOrFile) -> 
 def write_csv(
     rows: Iterable[Mapping[str, Any]],
     path_or_file: PathOrFile,
-    fields: tuple[str, ...] = TAPE_SCHEMA_V1_FIELDS,
+    fields: tuple[str, ...] | None = None,
 ) -> int:
     """Write a CSV tape with a header line of ``fields`` (``None``/absent: empty cell); return the row count.
+
+    Without ``fields`` the header is tape schema v2's fields if the first row carries a period flow,
+    else tape schema v1's.
 
     Integers are written in decimal, strings as they are (quoted by the ``csv`` module when needed).
     Raises ``ValueError`` if a row has a key outside ``fields`` (nothing is silently dropped) or a value
     that is not a string, an integer or ``None``.
     """
     n = 0
+    if fields is None:
+        it = iter(rows)
+        first = next(it, None)
+        v2 = first is not None and any(first.get(name) is not None for name in PERIOD_FLOW_FIELDS)
+        fields = TAPE_SCHEMA_V2_FIELDS if v2 else TAPE_SCHEMA_V1_FIELDS
+        rows = it if first is None else itertools.chain([first], it)
     with _open_text(path_or_file, "") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(fields)

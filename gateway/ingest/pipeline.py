@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, ClassVar
 
 import sqlite_utils
 
-from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import TAPE_SCHEMA_V2_FIELDS
 
 from ..errors import GatewayError
 from ..keys.keyring import PoolKeys
@@ -164,6 +164,7 @@ def ingest_tape(
     stats = PoolStats(pool.config.dpd_labels)
     counters = {"rows": 0, "flagged": 0}
     seen: dict[bytes, int] = {}
+    schema_rows: dict[str, int] = {}  # "flows" / "plain" -> the first valid row of each kind
 
     with bulk_write_settings(db.conn, INGEST_CACHE_KIB), discardable_transaction(db) as tx:
         conn = tx.conn
@@ -188,6 +189,7 @@ def ingest_tape(
                     msg = f"platform_loan_id already used on row {first}"
                     report.add(TapeProblem(row, "platform_loan_id", "duplicate", msg, None))
                     bad.add(row)
+            _check_one_schema(res, schema_rows, report, bad)
             report.invalid_rows += len(bad)
             if not report.ok:
                 return
@@ -201,7 +203,7 @@ def ingest_tape(
                 _run_jsonl(reader, spec, workers, absorb, lambda: report.ok)
             else:
                 proc = BatchProcessor(spec)
-                int_fields = [n for n in TAPE_SCHEMA_V1_FIELDS if proc.catalogue[n].type == "int"]
+                int_fields = [n for n in TAPE_SCHEMA_V2_FIELDS if proc.catalogue[n].type == "int"]
                 batch: list[tuple[int, Any, str | None]] = []
                 index = 1  # the loan index of the batch's first row (rows are numbered by source line)
                 for item in iter_tape(fmt, reader, int_fields):
@@ -273,6 +275,35 @@ def ingest_tape(
     if rows >= BACKGROUND_CHECKPOINT_ROWS:
         checkpoint_in_background(db)
     return IngestOutcome(result=result, replayed=False)
+
+
+def _check_one_schema(res: BatchResult, first: dict[str, int], report: TapeReport, bad: set[int]) -> None:
+    """Refuse a tape that mixes rows with and without the period flows (rule ``tape_schema``).
+
+    A tape is schema v1 (no row carries the flows) or v2 (every row does); the first row that breaks
+    the kind of the tape's first valid row is reported, once.
+    """
+    if res.first_flow_row is not None:
+        first.setdefault("flows", res.first_flow_row)
+    if res.first_plain_row is not None:
+        first.setdefault("plain", res.first_plain_row)
+    if "flows" in first and "plain" in first and "reported" not in first:
+        first["reported"] = 1
+        flows, plain = first["flows"], first["plain"]
+        if flows < plain:
+            row, msg = plain, f"no period flows on this row, but row {flows} carries them"
+        else:
+            row, msg = flows, f"period flows on this row, but row {plain} carries none"
+        report.add(
+            TapeProblem(
+                row,
+                ROW_FIELD,
+                "tape_schema",
+                f"{msg}: a tape is schema v1 (no row has the period flows) or v2 (every row has all seven)",
+                None,
+            )
+        )
+        bad.add(row)
 
 
 def _store(conn: sqlite3.Connection, res: BatchResult, has_prior: bool) -> None:

@@ -1,4 +1,4 @@
-"""Pool jurisdiction settings: currency, identity and region schemes, rate caps, DPD buckets.
+"""Pool jurisdiction settings: currency, identity and region schemes, rate caps, DPD buckets, strata.
 
 A pool's settings decide which tape fields are required and how they are validated. Two presets cover
 the cases we ship: ``CN_CONSUMER`` (a Chinese e-commerce instalment pool, money in fen, PRC identity
@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from policies.catalogue import GATEWAY_DERIVED_FIELDS, TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import GATEWAY_DERIVED_FIELDS, TAPE_SCHEMA_V2_FIELDS
 from proofs.lanes import BUCKETS as LANE_BUCKETS
 
 from ..errors import GatewayError
 
 # The fields the gateway derives (a platform may not submit them), owned by the classification
-# catalogue, as is the one list of tape schema v1 fields (``TAPE_SCHEMA_V1_FIELDS``).
+# catalogue, as are the lists of tape fields (``TAPE_SCHEMA_V1_FIELDS``, ``TAPE_SCHEMA_V2_FIELDS``).
 DERIVED_FIELDS: tuple[str, ...] = GATEWAY_DERIVED_FIELDS
 
 # Identity fields whose formats are jurisdiction-specific (PRC ID, PRC mobile).
@@ -148,6 +148,54 @@ def check_dpd_edges(edges: Any, *, min_width_days: int = DPD_MIN_BUCKET_DAYS) ->
     return tuple(edges)
 
 
+# Stratification band edges (docs/metrics.md, "Stratification"): each edge is the inclusive lower
+# bound of the next band, so edges (600, 1200) make the bands 0-599, 600-1199 and 1200+.
+#: Nominal-rate bands, basis points: below 6 %, 6-12 %, 12-18 %, 18-24 %, 24 % and above.
+DEFAULT_RATE_BAND_EDGES_BPS: tuple[int, ...] = (600, 1200, 1800, 2400)
+#: Remaining-term bands, months: under 6, 6-11, 12-23, 24-35, 36 and more.
+DEFAULT_REMAINING_TERM_EDGES_MONTHS: tuple[int, ...] = (6, 12, 24, 36)
+#: Current-balance bands of a CNY pool, fen: under 1,000 yuan, 1,000-4,999, 5,000-9,999,
+#: 10,000-49,999, 50,000 and more (e-commerce instalments are small).
+CN_BALANCE_BAND_EDGES_FEN: tuple[int, ...] = (100_000, 500_000, 1_000_000, 5_000_000)
+#: Current-balance bands of a USD pool, cents: under $5,000, $5,000-9,999, $10,000-19,999,
+#: $20,000-29,999, $30,000 and more (personal instalment loans up to $40,000).
+US_BALANCE_BAND_EDGES_CENTS: tuple[int, ...] = (500_000, 1_000_000, 2_000_000, 3_000_000)
+#: At most this many edges per dimension: more bands make one-loan cells that disclosure control
+#: must suppress.
+MAX_BAND_EDGES = 12
+
+
+def check_band_edges(name: str, edges: Any) -> tuple[int, ...]:
+    """``edges`` as a tuple if they make stratification bands, else :class:`PoolSettingsError`.
+
+    Rules (``field`` is ``name``): a list of 1 to ``MAX_BAND_EDGES`` integers (``<name>.count``,
+    ``<name>.integers``), each positive (``<name>.positive``; 0 would make an empty first band) and
+    strictly increasing (``<name>.increasing``).
+    """
+    if not isinstance(edges, (list, tuple)) or not 1 <= len(edges) <= MAX_BAND_EDGES:
+        raise PoolSettingsError(name, f"{name}.count", f"need 1 to {MAX_BAND_EDGES} edges in a list")
+    if not all(isinstance(e, int) and not isinstance(e, bool) for e in edges):
+        raise PoolSettingsError(name, f"{name}.integers", "edges must be integers")
+    if edges[0] <= 0:
+        raise PoolSettingsError(name, f"{name}.positive", f"the first edge must be positive, got {edges[0]}")
+    for lo, hi in itertools.pairwise(edges):
+        if hi <= lo:
+            raise PoolSettingsError(
+                name, f"{name}.increasing", f"edges must be strictly increasing ({lo} then {hi})"
+            )
+    return tuple(edges)
+
+
+def band_label(edges: tuple[int, ...], value: int) -> str:
+    """The band of ``value`` under ``edges`` (inclusive lower bounds): ``"600-1199"``, ``"2400+"``."""
+    lo = 0
+    for edge in edges:
+        if value < edge:
+            return f"{lo}-{edge - 1}"
+        lo = edge
+    return f"{lo}+"
+
+
 # Labels as in the catalogue's dpd_bucket enum (M0 = current, M1 = 1-30, ..., M3+ = over 90).
 DEFAULT_DPD_LABELS: tuple[str, ...] = ("M0", "M1", "M2", "M3", "M3+")
 
@@ -176,6 +224,12 @@ class PoolConfig:
     min_age_years: int | None = 18
     max_original_principal: int | None = None
     required_fields: frozenset[str] = field(default_factory=frozenset)
+    #: The per-loan cap on outstanding principal and on each period flow (minor units): the bound the
+    #: concentration figure proves the largest loan below. ``None``: the original-principal cap if set.
+    balance_cap_fen: int | None = None
+    rate_band_edges_bps: tuple[int, ...] = DEFAULT_RATE_BAND_EDGES_BPS
+    balance_band_edges_fen: tuple[int, ...] = US_BALANCE_BAND_EDGES_CENTS
+    remaining_term_edges_months: tuple[int, ...] = DEFAULT_REMAINING_TERM_EDGES_MONTHS
 
     def __post_init__(self) -> None:
         if self.jurisdiction not in ("CN", "US"):
@@ -194,9 +248,26 @@ class PoolConfig:
             raise ValueError("need 0 <= apr_flag_bps <= apr_reject_bps")
         if self.default_days < 1:
             raise ValueError("default_days must be >= 1")
-        unknown = set(self.required_fields) - set(TAPE_SCHEMA_V1_FIELDS)
+        unknown = set(self.required_fields) - set(TAPE_SCHEMA_V2_FIELDS)
         if unknown:
             raise ValueError(f"required_fields names unknown tape fields: {sorted(unknown)}")
+        cap = self.balance_cap_fen
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise PoolSettingsError(
+                "balance_cap_fen", "balance_cap_fen.positive", "the per-loan cap must be a positive integer"
+            )
+        check_band_edges("rate_band_edges_bps", self.rate_band_edges_bps)
+        check_band_edges("balance_band_edges_fen", self.balance_band_edges_fen)
+        check_band_edges("remaining_term_edges_months", self.remaining_term_edges_months)
+
+    @property
+    def per_loan_cap(self) -> int | None:
+        """The cap on one loan's outstanding principal and on each of its period flows (minor units).
+
+        ``balance_cap_fen`` if set, else ``max_original_principal`` (no loan's balance exceeds what
+        it lent), else ``None`` (no cap beyond the integer range).
+        """
+        return self.balance_cap_fen if self.balance_cap_fen is not None else self.max_original_principal
 
     @property
     def dpd_ranges(self) -> tuple[str, ...]:
@@ -220,6 +291,8 @@ class PoolConfig:
         d["dpd_edges"] = list(self.dpd_edges)
         d["dpd_labels"] = list(self.dpd_labels)
         d["required_fields"] = sorted(self.required_fields)
+        for name in _BAND_SETTINGS:
+            d[name] = list(getattr(self, name))
         return d
 
     @classmethod
@@ -229,6 +302,9 @@ class PoolConfig:
         d["dpd_edges"] = tuple(d.get("dpd_edges", DEFAULT_DPD_EDGES))
         d["dpd_labels"] = tuple(str(x) for x in d.get("dpd_labels", DEFAULT_DPD_LABELS))
         d["required_fields"] = frozenset(d.get("required_fields", ()))
+        for name in _BAND_SETTINGS:
+            if name in d and isinstance(d[name], list):
+                d[name] = tuple(d[name])
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -239,6 +315,8 @@ class PoolConfig:
         """A copy with some settings replaced (validated again)."""
         return dataclasses.replace(self, **changes)
 
+
+_BAND_SETTINGS = ("rate_band_edges_bps", "balance_band_edges_fen", "remaining_term_edges_months")
 
 CN_CONSUMER = PoolConfig(
     name="CN_CONSUMER",
@@ -253,6 +331,7 @@ CN_CONSUMER = PoolConfig(
     # RMB 200,000 per-borrower cap on internet unsecured consumer credit (classification notes §6.3).
     max_original_principal=20_000_000,
     required_fields=_CN_REQUIRED,
+    balance_band_edges_fen=CN_BALANCE_BAND_EDGES_FEN,
 )
 
 US_CONSUMER = PoolConfig(

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from policies.catalogue import DEFAULT_CATALOGUE, TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import DEFAULT_CATALOGUE, TAPE_SCHEMA_V1, TAPE_SCHEMA_V2, TAPE_SCHEMA_V2_FIELDS
 
 from ..keys.keyring import PoolKeys
 from ..storage.db import LOAN_ROWID_SHIFT
@@ -55,6 +55,7 @@ class PoolStats:
     by_bucket: dict[str, list[int]] = field(default_factory=dict)  # label -> [loans, current principal]
     by_status: dict[str, int] = field(default_factory=dict)
     obligors: set[int] = field(default_factory=set)  # first 64 bits of each obligor pseudonym
+    flow_rows: int = 0  # rows that carry the period flows of tape schema v2
 
     def add(self, row: dict[str, Any]) -> None:
         """Account one stored row (after derivation)."""
@@ -77,6 +78,8 @@ class PoolStats:
         by_status = self.by_status
         by_status[st] = by_status.get(st, 0) + 1
         self.obligors.add(int(row["obligor_pseudo_id"][:16], 16))
+        if "period_scheduled_principal_fen" in row:  # a v2 row has all seven flows or none (rules)
+            self.flow_rows += 1
 
     def merge(self, other: PoolStats) -> None:
         """Add another batch's aggregates."""
@@ -93,6 +96,12 @@ class PoolStats:
         for st, n in other.by_status.items():
             self.by_status[st] = self.by_status.get(st, 0) + n
         self.obligors |= other.obligors
+        self.flow_rows += other.flow_rows
+
+    @property
+    def tape_schema(self) -> str:
+        """The tape's schema: v2 if every row carries the period flows, else v1 (none does)."""
+        return TAPE_SCHEMA_V2 if self.loans and self.flow_rows == self.loans else TAPE_SCHEMA_V1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: sums, counts and weighted-average numerators (no division, no floats)."""
@@ -112,6 +121,7 @@ class PoolStats:
                 for label in self.bucket_labels
             },
             "loan_status": dict(sorted(self.by_status.items())),
+            "tape_schema": self.tape_schema,
         }
 
 
@@ -134,6 +144,10 @@ class BatchResult:
     rows_read: int
     stats: PoolStats
     flagged: int
+    # The first valid row (its number) with the period flows, and the first without: a tape is of
+    # one schema, v1 or v2, and the ingest refuses one that mixes them.
+    first_flow_row: int | None = None
+    first_plain_row: int | None = None
 
 
 def loan_layout(catalogue: Any = DEFAULT_CATALOGUE) -> dict[str, list[str]]:
@@ -142,7 +156,7 @@ def loan_layout(catalogue: Any = DEFAULT_CATALOGUE) -> dict[str, list[str]]:
     Loans are stored positionally (JSON arrays, ``null`` for absent) to halve the bytes written; the
     layout is saved with each tape, so a tape stays readable whatever later catalogues say.
     """
-    names = [n for n in TAPE_SCHEMA_V1_FIELDS if not catalogue[n].forbidden] + ["dpd_bucket"]
+    names = [n for n in TAPE_SCHEMA_V2_FIELDS if not catalogue[n].forbidden] + ["dpd_bucket"]
     return {
         "plain": [n for n in names if catalogue[n].level <= 2],
         "sealed": [n for n in names if catalogue[n].level >= 3],
@@ -193,6 +207,8 @@ class BatchProcessor:
         errors: list[TapeProblem] = []
         bad: list[int] = []
         count = rows_read = flagged = 0
+        first_flow_row: int | None = None
+        first_plain_row: int | None = None
         cap = spec.max_reported
         plain_fields, sealed_fields = self.plain_fields, self.sealed_fields
         dumps = orjson.dumps
@@ -221,6 +237,10 @@ class BatchProcessor:
                     shown = None if name == ROW_FIELD else mask_value(name, value, self.catalogue)
                     errors.append(TapeProblem(row_number, name, rule, message, shown))
                 continue
+            if "period_scheduled_principal_fen" in clean:
+                first_flow_row = row_number if first_flow_row is None else first_flow_row
+            else:
+                first_plain_row = row_number if first_plain_row is None else first_plain_row
             if not store or bad or lk is None:
                 continue
             pseudo = keys.obligor_pseudonym(obligor_subject(clean))
@@ -238,7 +258,19 @@ class BatchProcessor:
             used += 2 * EXPOSURE_ID_BYTES
             loans.append((rowid, exposure_id, pseudo, dumps(list(map(g, plain_fields))).decode(), sealed))
             exposures.append((pool_id, lk, exposure_id, cutoff))
-        return BatchResult(loans, exposures, ids, errors, count, bad, rows_read, stats, flagged)
+        return BatchResult(
+            loans,
+            exposures,
+            ids,
+            errors,
+            count,
+            bad,
+            rows_read,
+            stats,
+            flagged,
+            first_flow_row=first_flow_row,
+            first_plain_row=first_plain_row,
+        )
 
 
 # --- worker processes ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Row rules of loan-tape schema v1, shared by the marshmallow schema and the fast-path validator.
+"""Row rules of loan-tape schemas v1 and v2, shared by the marshmallow schema and the fast-path validator.
 
 Every rule is a small function returning ``None`` (passes) or a ``(rule, message)`` pair. Messages never
 contain the offending value: values of level 3+ fields must not reach logs or error bodies, so the
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from policies.catalogue import TAPE_SCHEMA_V1_FIELDS, Catalogue, FieldSpec
+from policies.catalogue import PERIOD_FLOW_FIELDS, TAPE_SCHEMA_V2_FIELDS, Catalogue, FieldSpec
 
 from .bounded_json import MAX_SAFE_INTEGER, HugeInteger
 from .pool_settings import DERIVED_FIELDS, IDENTITY_FIELDS, PoolConfig
@@ -450,7 +450,7 @@ _CN_REGION_FAST = re.compile("(?:" + "|".join(sorted(_CN_PROVINCES)) + ")[0-9]{4
 
 @dataclass(frozen=True)
 class TapeRules:
-    """The compiled per-field checks and field sets of tape schema v1 for one pool configuration."""
+    """The compiled per-field checks and field sets of tape schema v2 (a superset of v1) for one pool."""
 
     cfg: PoolConfig
     catalogue: Catalogue
@@ -470,13 +470,15 @@ class TapeRules:
 
 
 def compile_rules(cfg: PoolConfig, catalogue: Catalogue) -> TapeRules:
-    """Build the per-field checks of tape schema v1 from the catalogue's types and the pool settings.
+    """Build the per-field checks of tape schema v2 from the catalogue's types and the pool settings.
+
+    A v1 row is a v2 row without the period flows, so one set of checks serves both.
 
     Raises ``KeyError`` if a tape field is missing from the catalogue.
     """
     checks: dict[str, Check] = {}
     fast: dict[str, tuple[Any, ...]] = {}
-    for name in TAPE_SCHEMA_V1_FIELDS:
+    for name in TAPE_SCHEMA_V2_FIELDS:
         spec = catalogue[name]
         if spec.type == "int":
             checks[name] = _int_check(spec)
@@ -630,6 +632,88 @@ def cross_field_errors(row: Mapping[str, Any], cfg: PoolConfig, cutoff: str) -> 
                     f"status DEFAULTED needs a default_date or days_past_due >= {cfg.default_days}",
                 )
             )
+    out.extend(period_flow_errors(row, cfg))
+    return out
+
+
+# Statuses that end a loan's life in the pool (proofs.loan_facts.TERMINAL_STATES): no principal left.
+TERMINAL_STATUSES = frozenset({"CHARGED_OFF", "PREPAID_IN_FULL", "MATURED_PAID", "REPURCHASED"})
+# Statuses of a loan that met the default definition, before or after its write-off.
+_DEFAULT_STATUSES = frozenset({"DEFAULTED", "CHARGED_OFF"})
+_PRINCIPAL_FLOWS = (
+    "period_scheduled_principal_fen",
+    "period_unscheduled_principal_fen",
+    "period_written_off_fen",
+)
+
+
+def period_flow_errors(row: Mapping[str, Any], cfg: PoolConfig) -> list[FieldError]:
+    """The rules of a loan's status, balance and period flows (docs/metrics.md, "Loan states", "Flows").
+
+    A terminal status (written off, prepaid, matured, repurchased) has no principal left
+    (``terminal_balance``); the balance and every flow stay within the pool's per-loan cap
+    (``per_loan_cap``, :attr:`PoolConfig.per_loan_cap`). For a tape schema v2 row: all seven flows or
+    none (``period_flows_together``); newly defaulted principal and recoveries only on a loan that met
+    the default definition, status DEFAULTED or CHARGED_OFF (``flow_status``); a write-off only on a
+    CHARGED_OFF loan (``flow_status``); the principal that left the loan in the period, scheduled,
+    unscheduled and written off, at most its original principal (``amount_order``). Flows are
+    non-negative by their per-field check.
+    """
+    out: list[FieldError] = []
+    g = row.get
+    status, cpf, cap = g("loan_status"), g("current_principal_fen"), cfg.per_loan_cap
+    if status in TERMINAL_STATUSES and cpf is not None and cpf != 0:
+        out.append(
+            (
+                "current_principal_fen",
+                "terminal_balance",
+                f"a loan with status {status} has no outstanding principal; current_principal_fen must be 0",
+            )
+        )
+    if cap is not None and cpf is not None and cpf > cap:
+        out.append(("current_principal_fen", "per_loan_cap", f"above the pool's per-loan cap of {cap}"))
+    present = [n for n in PERIOD_FLOW_FIELDS if g(n) is not None]
+    if not present:
+        return out
+    if len(present) != len(PERIOD_FLOW_FIELDS):
+        out.extend(
+            (
+                n,
+                "period_flows_together",
+                "a tape schema v2 row carries all seven period flows (0 for none); this one is missing",
+            )
+            for n in PERIOD_FLOW_FIELDS
+            if g(n) is None
+        )
+        return out
+    flows: dict[str, int] = {n: row[n] for n in PERIOD_FLOW_FIELDS}
+    if cap is not None:
+        out.extend(
+            (n, "per_loan_cap", f"above the pool's per-loan cap of {cap}")
+            for n, v in flows.items()
+            if v > cap
+        )
+    if status is not None and status not in _DEFAULT_STATUSES:
+        for n, what in (
+            ("period_defaulted_principal_fen", "newly defaulted principal"),
+            ("period_recoveries_fen", "recoveries"),
+        ):
+            if flows[n] > 0:
+                msg = f"{what} only on a DEFAULTED or CHARGED_OFF loan, not {status}"
+                out.append((n, "flow_status", msg))
+    if status is not None and status != "CHARGED_OFF" and flows["period_written_off_fen"] > 0:
+        out.append(
+            ("period_written_off_fen", "flow_status", f"a write-off only on a CHARGED_OFF loan, not {status}")
+        )
+    opf = g("original_principal_fen")
+    if opf is not None and sum(flows[n] for n in _PRINCIPAL_FLOWS) > opf:
+        out.append(
+            (
+                "period_scheduled_principal_fen",
+                "amount_order",
+                "scheduled, unscheduled and written-off principal of the period exceed original principal",
+            )
+        )
     return out
 
 

@@ -159,7 +159,7 @@ def _compile_field_checks(
 
 
 class RowValidator:
-    """Validates single rows of tape schema v1 against compiled :class:`TapeRules` and a cut-off date."""
+    """Validates single rows of tape schemas v1 and v2 against compiled :class:`TapeRules` and a cut-off."""
 
     def __init__(self, rules: TapeRules, cutoff: str) -> None:
         self.rules = rules

@@ -103,6 +103,13 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("default_date", "违约日期", "text"),
     ("charge_off_date", "核销日期", "text"),
     ("pool_addition_date", "入池日期", "text"),
+    ("period_scheduled_principal_fen", "本期正常回收本金(元)", "money"),
+    ("period_unscheduled_principal_fen", "本期提前还款本金(元)", "money"),
+    ("period_interest_fen", "本期回收利息(元)", "money"),
+    ("period_fees_fen", "本期回收费用(元)", "money"),
+    ("period_defaulted_principal_fen", "本期新增违约本金(元)", "money"),
+    ("period_recoveries_fen", "本期违约回收款(元)", "money"),
+    ("period_written_off_fen", "本期核销本金(元)", "money"),
 )
 
 

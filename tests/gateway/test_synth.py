@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.synth import generate_months, generate_tape, monthly_cutoff, write_csv, write_jsonl
-from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import TAPE_SCHEMA_V2_FIELDS
 from tests.gateway.test_synth_rules import id_check_char, tape_rule_violations
 
 CUT = date(2025, 6, 30)
@@ -77,7 +77,7 @@ def test_every_row_satisfies_the_tape_rules(month: int) -> None:
     problems = Counter(v for r in rows for v in tape_rule_violations(r, cutoff))
     assert problems == Counter()
     assert len({r["platform_loan_id"] for r in rows}) == len(rows) == 3000
-    assert all(tuple(r) == TAPE_SCHEMA_V1_FIELDS for r in rows)
+    assert all(tuple(r) == TAPE_SCHEMA_V2_FIELDS for r in rows)
 
 
 def test_months_share_loans_and_terminal_statuses_are_absorbing() -> None:
@@ -168,7 +168,7 @@ def test_csv_has_a_header_and_empty_cells_for_null() -> None:
     buf = io.StringIO()
     assert write_csv(rows, buf) == 300
     back = list(csv.DictReader(io.StringIO(buf.getvalue())))
-    assert tuple(back[0]) == TAPE_SCHEMA_V1_FIELDS
+    assert tuple(back[0]) == TAPE_SCHEMA_V2_FIELDS
     for r, b in zip(rows, back, strict=True):
         assert {k: (None if v == "" else v) for k, v in b.items()} == {
             k: (None if v is None else str(v)) for k, v in r.items()

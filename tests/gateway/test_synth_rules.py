@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
+from policies.catalogue import TAPE_SCHEMA_V2_FIELDS
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"  # Y = S mod 11 -> check character
@@ -46,7 +46,7 @@ def tape_rule_violations(
     """Names of the §6.4 rules ``row`` breaks (empty if none)."""
     bad: list[str] = []
     g = row.get
-    if set(row) - set(TAPE_SCHEMA_V1_FIELDS):
+    if set(row) - set(TAPE_SCHEMA_V2_FIELDS):
         bad.append("unknown_fields")
     for k, v in row.items():
         if isinstance(v, float | bool):

@@ -1,0 +1,1 @@
+"""Plain-pandas references: the published figures recomputed from raw tapes by their written definitions."""
