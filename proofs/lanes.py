@@ -290,7 +290,8 @@ def dpd_bucket(days_past_due: int, edges: Sequence[int] = (0, 30, 60, 90)) -> in
 
 
 def _pool_v2_metrics() -> dict[str, tuple[tuple[str, int], ...]]:
-    from proofs.loan_facts import FLOWS, OUTSTANDING_STATES, PERFORMING_STATES, STATES, TERMINAL_STATES
+    """The linear figures of docs/metrics.md, by their metric ids (ratios are claims over two of them)."""
+    from proofs.loan_facts import FLOWS, OUTSTANDING_STATES, PERFORMING_STATES, STATES
 
     def bal(states: Sequence[str]) -> tuple[tuple[str, int], ...]:
         return tuple((f"balance_{s}", 1) for s in states)
@@ -298,28 +299,35 @@ def _pool_v2_metrics() -> dict[str, tuple[tuple[str, int], ...]]:
     def cnt(states: Sequence[str]) -> tuple[tuple[str, int], ...]:
         return tuple((f"count_{s}", 1) for s in states)
 
+    def flows(*names: str) -> tuple[tuple[str, int], ...]:
+        return tuple((f"flow_{f}", 1) for f in names)
+
     metrics: dict[str, tuple[tuple[str, int], ...]] = {}
     for s in OUTSTANDING_STATES:
         metrics[f"balance_{s}"] = bal([s])
     for s in STATES:
         metrics[f"count_{s}"] = cnt([s])
     for f in FLOWS:
-        metrics[f"flow_{f}"] = ((f"flow_{f}", 1),)
-    metrics["performing_balance"] = bal(PERFORMING_STATES)
-    metrics["outstanding_balance"] = bal(OUTSTANDING_STATES)
-    metrics["performing_count"] = cnt(PERFORMING_STATES)
-    metrics["active_count"] = cnt(OUTSTANDING_STATES)
-    metrics["terminated_count"] = cnt(TERMINAL_STATES)
+        metrics[f] = flows(f)
     metrics["loan_count"] = cnt(STATES)
-    for first in range(1, len(PERFORMING_STATES)):
-        label = PERFORMING_STATES[first].rstrip("+")
-        metrics[f"balance_{label}plus"] = bal(PERFORMING_STATES[first:])
-        metrics[f"count_{label}plus"] = cnt(PERFORMING_STATES[first:])
-    metrics["principal_collections"] = (("flow_scheduled_principal", 1), ("flow_unscheduled_principal", 1))
-    metrics["collections"] = tuple(
-        (f"flow_{f}", 1)
-        for f in ("scheduled_principal", "unscheduled_principal", "interest", "fees", "recoveries")
+    metrics["active_loan_count"] = cnt(OUTSTANDING_STATES)
+    metrics["performing_loan_count"] = cnt(PERFORMING_STATES)
+    metrics["pool_balance"] = bal(PERFORMING_STATES)
+    metrics["outstanding_balance"] = bal(OUTSTANDING_STATES)
+    metrics["beginning_balance"] = bal(OUTSTANDING_STATES) + flows(
+        "scheduled_principal", "unscheduled_principal", "written_off"
     )
+    #: The denominator of SMM and MDR: the beginning balance less scheduled principal.
+    metrics["rate_base_balance"] = bal(OUTSTANDING_STATES) + flows("unscheduled_principal", "written_off")
+    for label, first in (("1plus", 1), ("31plus", 2), ("61plus", 3), ("90plus", 4)):
+        metrics[f"delinquent_{label}_balance"] = bal(PERFORMING_STATES[first:])
+        metrics[f"delinquent_{label}_count"] = cnt(PERFORMING_STATES[first:])
+    metrics["delinquent_90plus_or_defaulted_balance"] = bal(("M3+", "DEFAULTED"))
+    metrics["principal_collections"] = flows("scheduled_principal", "unscheduled_principal")
+    metrics["collections"] = flows(
+        "scheduled_principal", "unscheduled_principal", "interest", "fees", "recoveries"
+    )
+    metrics["interest_and_fees"] = flows("interest", "fees")
     return metrics
 
 

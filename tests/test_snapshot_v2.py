@@ -67,7 +67,7 @@ def test_aggregates_are_the_plain_sums_of_the_facts(sealed: Sealed) -> None:
     terminated = [f for f in facts if f.state_name in TERMINAL_STATES]
     assert terminated
     assert LANES.metric_value("loan_count", totals) == len(facts)
-    assert LANES.metric_value("active_count", totals) == len(facts) - len(terminated)
+    assert LANES.metric_value("active_loan_count", totals) == len(facts) - len(terminated)
     assert LANES.metric_value("outstanding_balance", totals) == sum(f.balance for f in facts)
     assert totals["count_M0"] == sum(1 for f in facts if f.state_name == "M0")
 
@@ -219,7 +219,7 @@ def test_exact_and_ratio_claims_on_v2_metrics_verify(sealed: Sealed) -> None:
     assert int(doc["proof"]["value"]) == sum(f.balance for f in facts)
     delinquent = sum(f.balance for f in facts if f.state_name in ("M1", "M2", "M3", "M3+"))
     performing = sum(f.balance for f in facts if f.state_name in ("M0", "M1", "M2", "M3", "M3+"))
-    ratio = RatioClaim("balance_M1plus", "performing_balance", "<=", delinquent + 1, performing)
+    ratio = RatioClaim("delinquent_1plus_balance", "pool_balance", "<=", delinquent + 1, performing)
     verify_claim_answer(
         _claim(sealed, ratio),
         sealed.key.public_key(),
@@ -235,4 +235,25 @@ def test_an_unknown_metric_lists_the_valid_ones(sealed: Sealed) -> None:
 
     header = verify_header(sealed.header, sealed.key.public_key())
     with pytest.raises(VerificationError, match=r"claim\.metric: .*its metrics are .*outstanding_balance"):
-        metric_commitments(header, Disclosure("pool_balance"))
+        metric_commitments(header, Disclosure("count_dpd_90plus"))
+
+
+def test_every_v2_metric_is_defined_in_docs_metrics() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
+    for name in LANES.metrics:
+        generic = (
+            name.replace(name.split("_", 1)[-1], "<STATE>")
+            if name.startswith(("count_", "balance_"))
+            else name
+        )
+        assert (
+            f"`{name}`" in text
+            or f"`{generic}`" in text
+            or (
+                name.startswith("delinquent_")
+                and name.endswith("_count")
+                and "`delinquent_1plus_count`" in text
+            )
+        ), name
