@@ -23,7 +23,8 @@ from datetime import date
 from typing import Any, ClassVar, Final
 
 from policies.catalogue import PERIOD_FLOW_FIELDS, TAPE_SCHEMA_V1, TAPE_SCHEMA_V2
-from proofs.loan_facts import PERFORMING_STATES, LoanFacts, state_index
+from proofs.lanes import LaneSet, pool_v2
+from proofs.loan_facts import FLOWS, PERFORMING_STATES, LoanFacts, state_index
 
 from .errors import GatewayError
 from .ingest.pool_settings import PoolConfig, band_label
@@ -170,3 +171,27 @@ def loan_facts(record: Mapping[str, Any], settings: PoolConfig) -> LoanFacts:
         flows=period_flows(record),
         labels=stratification_labels(record, settings, balance),
     )
+
+
+#: Widest amount the pool statement v2 takes (its packed slots hold 36-bit amounts for 2^28 loans).
+STATEMENT_MAX_BITS: Final = 36
+
+
+def statement_lane_set(settings: PoolConfig) -> LaneSet:
+    """The pool statement v2 lane set a pool's snapshots are sealed under.
+
+    The per-loan cap (``PoolConfig.per_loan_cap``) bounds the balance and, as the tape rules check,
+    every period flow, so every range is as wide as the cap needs and no wider; the cap itself is
+    proven per loan (the concentration bound). A pool without a cap gets the widest ranges and no
+    cap proof.
+
+    Raises:
+        LoanFactsError: a cap wider than the statement's 36-bit amounts.
+    """
+    cap = settings.per_loan_cap
+    if cap is None:
+        return pool_v2(STATEMENT_MAX_BITS, (STATEMENT_MAX_BITS,) * len(FLOWS))
+    bits = max(1, cap.bit_length())
+    if bits > STATEMENT_MAX_BITS:
+        raise LoanFactsError(f"a per-loan cap of {cap} needs {bits} bits; the statement takes at most 36")
+    return pool_v2(bits, (bits,) * len(FLOWS), cap)
