@@ -16,22 +16,32 @@ never an entry for a change that did not happen.
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlite_utils
 
 from policies import DecisionLog
 
+from ..storage import parties
 from ..storage.db import now, transaction
 from ..storage.decisions import persist
-from ..storage.records import API_KEY_PREFIX, ROLES, Conflict, NotFound, PartyRecord, get_party, hash_api_key
+from ..storage.parties import ApiKeyRecord as ApiKeyRecord
+from ..storage.records import (
+    API_KEY_PREFIX,
+    ROLES,
+    Conflict,
+    NotFound,
+    PartyRecord,
+    get_party,
+    hash_api_key,
+    insert_pool,
+    pool_owner,
+)
 
 #: ``purpose`` of the decision-log entries written here.
 ACCESS_PURPOSE = "access_admin"
@@ -45,38 +55,6 @@ EVENTS = (
 
 
 @dataclass(frozen=True)
-class ApiKeyRecord:
-    """What may be shown of an API key: never the key itself nor its hash."""
-
-    key_id: str
-    party_id: str | None
-    label: str
-    created_at: str
-    expires_at: str | None
-    revoked_at: str | None
-
-    def state(self, at: str | None = None) -> str:
-        """``revoked``, ``expired`` or ``active`` at ``at`` (ISO 8601 UTC; default now)."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= (at or now()):
-            return "expired"
-        return "active"
-
-    def to_dict(self) -> dict[str, Any]:
-        """API form."""
-        return {
-            "key_id": self.key_id,
-            "party_id": self.party_id,
-            "label": self.label,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "revoked_at": self.revoked_at,
-            "state": self.state(),
-        }
-
-
-@dataclass(frozen=True)
 class AccessChange:
     """One change to access, as it goes into the decision log."""
 
@@ -84,9 +62,6 @@ class AccessChange:
     party_id: str
     key_id: str = ""
     pool_id: str = ""
-
-
-_SELECT_KEYS = "SELECT key_id, party_id, label, created_at, expires_at, revoked_at FROM api_keys"
 
 
 def utc_timestamp(when: datetime) -> str:
@@ -97,10 +72,6 @@ def utc_timestamp(when: datetime) -> str:
         return when.astimezone(UTC).replace(microsecond=0).isoformat()
     except OverflowError:
         raise ValueError("expiry time is out of range") from None
-
-
-def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
-    return ApiKeyRecord(*row)
 
 
 def issue_key(
@@ -118,10 +89,8 @@ def issue_key(
     key_id = _new_key_id()
     with transaction(db) as conn:
         _require_party(conn, party_id)
-        conn.execute(
-            "INSERT INTO api_keys (key_hash, party_id, is_admin, label, created_at, key_id, expires_at) "
-            "VALUES (?,?,0,?,?,?,?)",
-            (hash_api_key(key), party_id, label, created, key_id, expires),
+        parties.insert_api_key(
+            conn, parties.NewApiKey(hash_api_key(key), party_id, key_id, label, created, expires)
         )
     return get_key(db, party_id, key_id), key
 
@@ -129,18 +98,15 @@ def issue_key(
 def list_keys(db: sqlite_utils.Database, party_id: str) -> list[ApiKeyRecord]:
     """Every key of ``party_id``, oldest first, revoked and expired included. Raises :class:`NotFound`."""
     get_party(db, party_id)
-    rows = db.conn.execute(
-        _SELECT_KEYS + " WHERE party_id = ? ORDER BY created_at, rowid", (party_id,)
-    ).fetchall()
-    return [_key(r) for r in rows]
+    return parties.api_keys_of(db, party_id)
 
 
 def get_key(db: sqlite_utils.Database, party_id: str, key_id: str) -> ApiKeyRecord:
     """The key ``key_id`` of ``party_id``; raises :class:`NotFound` (also for another party's key)."""
-    row = db.conn.execute(_SELECT_KEYS + " WHERE key_id = ? AND party_id = ?", (key_id, party_id)).fetchone()
-    if row is None:
+    record = parties.find_api_key(db, party_id, key_id)
+    if record is None:
         raise NotFound(f"party {party_id!r} has no API key {key_id!r}")
-    return _key(row)
+    return record
 
 
 def revoke_key(db: sqlite_utils.Database, party_id: str, key_id: str) -> tuple[ApiKeyRecord, bool]:
@@ -149,21 +115,14 @@ def revoke_key(db: sqlite_utils.Database, party_id: str, key_id: str) -> tuple[A
     Raises :class:`NotFound` when ``party_id`` has no key ``key_id``.
     """
     with transaction(db) as conn:
-        cur = conn.execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND party_id = ? AND revoked_at IS NULL",
-            (now(), key_id, party_id),
-        )
-        changed = cur.rowcount == 1
+        changed = parties.revoke_api_key(conn, party_id, key_id)
     return get_key(db, party_id, key_id), changed
 
 
 def list_grants(db: sqlite_utils.Database, party_id: str) -> list[dict[str, str]]:
     """The pools granted to ``party_id`` with the grant time. Raises :class:`NotFound`."""
     get_party(db, party_id)
-    rows = db.conn.execute(
-        "SELECT pool_id, granted_at FROM pool_access WHERE party_id = ? ORDER BY pool_id", (party_id,)
-    ).fetchall()
-    return [{"pool_id": r[0], "granted_at": r[1]} for r in rows]
+    return [{"pool_id": p, "granted_at": at} for p, at in parties.grants_of(db, party_id)]
 
 
 def add_grant(db: sqlite_utils.Database, party_id: str, pool_id: str) -> bool:
@@ -173,19 +132,14 @@ def add_grant(db: sqlite_utils.Database, party_id: str, pool_id: str) -> bool:
     """
     with transaction(db) as conn:
         _check_grantable(conn, _require_party(conn, party_id), [pool_id])
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO pool_access (pool_id, party_id, granted_at) VALUES (?,?,?)",
-            (pool_id, party_id, now()),
-        )
-        return cur.rowcount == 1
+        return parties.insert_grant(conn, pool_id, party_id, now())
 
 
 def withdraw_grant(db: sqlite_utils.Database, party_id: str, pool_id: str) -> None:
     """Withdraw the party's grant of ``pool_id``. Raises :class:`NotFound` when there is no such grant."""
     with transaction(db) as conn:
         _require_party(conn, party_id)
-        cur = conn.execute("DELETE FROM pool_access WHERE party_id = ? AND pool_id = ?", (party_id, pool_id))
-        if cur.rowcount != 1:
+        if not parties.delete_grant(conn, party_id, pool_id):
             raise NotFound(f"party {party_id!r} holds no grant for pool {pool_id!r}")
 
 
@@ -221,26 +175,22 @@ def create_party_with_grants(
     try:
         with transaction(db) as conn:
             _check_grantable(conn, role, wanted)
-            conn.execute(
-                "INSERT INTO parties (id, role, display_name, public_key, obligor_keys, created_at) "
-                "VALUES (?,?,?,?,?,?)",
-                (party_id, role, display_name, public_key, json.dumps(list(obligor_keys)), created),
+            parties.insert_party(
+                conn,
+                party_id,
+                role,
+                display_name=display_name,
+                public_key=public_key,
+                obligor_keys=obligor_keys,
+                created_at=created,
             )
-            conn.execute(
-                "INSERT INTO api_keys (key_hash, party_id, is_admin, label, created_at, key_id) "
-                "VALUES (?,?,0,?,?,?)",
-                (hash_api_key(key), party_id, "initial", created, key_id),
+            parties.insert_api_key(
+                conn, parties.NewApiKey(hash_api_key(key), party_id, key_id, "initial", created)
             )
             for pool_id in wanted:
-                conn.execute(
-                    "INSERT INTO pool_access (pool_id, party_id, granted_at) VALUES (?,?,?)",
-                    (pool_id, party_id, created),
-                )
+                parties.insert_grant(conn, pool_id, party_id, created)
             for pool_id, settings, wrapped_key in owned:
-                conn.execute(
-                    "INSERT INTO pools (id, platform_id, config, wrapped_key, created_at) VALUES (?,?,?,?,?)",
-                    (pool_id, party_id, settings, wrapped_key, created),
-                )
+                insert_pool(conn, pool_id, party_id, settings, wrapped_key, created)
     except sqlite3.IntegrityError:  # also a concurrent writer taking an id after the caller's checks
         raise Conflict(
             f"party {party_id!r} or one of its pools already exists; nothing was written"
@@ -302,10 +252,7 @@ def log_access_change(
 
 def operator_key_id(db: sqlite_utils.Database, api_key: str) -> str:
     """The public id of an operator key (for the log); ``unknown`` if it is not one."""
-    row = db.conn.execute(
-        "SELECT key_id FROM api_keys WHERE key_hash = ? AND is_admin = 1", (hash_api_key(api_key),)
-    ).fetchone()
-    return str(row[0]) if row and row[0] else "unknown"
+    return parties.operator_key_id_of(db, hash_api_key(api_key)) or "unknown"
 
 
 def _new_api_key() -> str:
@@ -317,15 +264,15 @@ def _new_key_id() -> str:
 
 
 def _require_party(conn: sqlite3.Connection, party_id: str) -> str:
-    row = conn.execute("SELECT role FROM parties WHERE id = ?", (party_id,)).fetchone()
-    if row is None:
+    role = parties.party_role(conn, party_id)
+    if role is None:
         raise NotFound(f"no party {party_id!r}")
-    return str(row[0])
+    return role
 
 
 def _check_grantable(conn: sqlite3.Connection, role: str, pools: list[str]) -> None:
     if pools and role == "platform":
         raise ValueError("platforms see the pools they own; access is not granted to them")
     for pool_id in pools:
-        if conn.execute("SELECT 1 FROM pools WHERE id = ?", (pool_id,)).fetchone() is None:
+        if pool_owner(conn, pool_id) is None:
             raise NotFound(f"no pool {pool_id!r}")

@@ -18,7 +18,8 @@ import sqlite_utils
 from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import new_data_key, wrap_data_key
-from ..storage.records import ROLES, Conflict, NotFound, PartyRecord
+from ..storage.parties import party_role
+from ..storage.records import ROLES, Conflict, NotFound, PartyRecord, pool_owner
 from .admin import ApiKeyRecord, create_party_with_grants
 
 # The same identifier rule as the HTTP API's party and pool ids (gateway/schemas.py).
@@ -39,11 +40,6 @@ def check_identifier(kind: str, value: str) -> str:
             "starting with a letter or digit"
         )
     return value
-
-
-def _pool_exists(db: sqlite_utils.Database, pool_id: str) -> str | None:
-    row = db.conn.execute("SELECT platform_id FROM pools WHERE id = ?", (pool_id,)).fetchone()
-    return None if row is None else str(row[0])
 
 
 def register_party(
@@ -86,17 +82,17 @@ def register_party(
         raise OnboardingError("--obligor-key is for borrowers only")
     if new_pools and master_key is None:
         raise OnboardingError("creating a pool needs the master key")
-    if db.conn.execute("SELECT 1 FROM parties WHERE id = ?", (party_id,)).fetchone():
+    if party_role(db, party_id) is not None:
         raise Conflict(f"party {party_id!r} already exists (see 'poolproof parties show {party_id}')")
     for pool_id in grant_pools:
-        if _pool_exists(db, pool_id) is None:
+        if pool_owner(db, pool_id) is None:
             raise NotFound(
                 f"no pool {pool_id!r}: create it first ('poolproof pools create {pool_id} --platform ...'); "
                 f"nothing was written, party {party_id!r} does not exist yet"
             )
     for pool_id, _cfg in new_pools:
         check_identifier("pool id", pool_id)
-        owner = _pool_exists(db, pool_id)
+        owner = pool_owner(db, pool_id)
         if owner is not None:
             raise Conflict(f"pool {pool_id!r} already exists (owned by {owner!r}); nothing was written")
     owned = [

@@ -18,7 +18,15 @@ from ..snapshots.disclosure import (
     report_denied_fields,
 )
 from ..snapshots.sealed import SnapshotRecord, get_snapshot, snapshot_tape_id
-from ..storage.records import NotFound, PartyRecord, TapeRecord, current_tape, get_pool, get_tape
+from ..storage.records import (
+    NotFound,
+    PartyRecord,
+    TapeRecord,
+    current_tape,
+    get_pool,
+    get_tape,
+    pool_ids,
+)
 from .audiences import ROLE_PREFIXES
 from .common import (
     AudienceResource,
@@ -80,10 +88,7 @@ class ScopedPools(AudienceResource):
         """The pools in the calling party's scope."""
         party = require_role(self.role)
         db = get_db()
-        if self.role == "regulator":
-            ids = [r[0] for r in db.conn.execute("SELECT id FROM pools ORDER BY id")]
-        else:
-            ids = list(party.pools)
+        ids = pool_ids(db) if self.role == "regulator" else list(party.pools)
         return [get_pool(db, p).to_dict() for p in ids]
 
 

@@ -196,11 +196,11 @@ def pools_create(
 @json_option
 def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """Every pool with its owner, preset and currency."""
-    from ..storage.records import get_pool
+    from ..storage.records import get_pool, pool_ids
 
     db = _open_db(db_path)
     try:
-        pools = [get_pool(db, r[0]) for r in db.conn.execute("SELECT id FROM pools ORDER BY id")]
+        pools = [get_pool(db, p) for p in pool_ids(db)]
     finally:
         db.conn.close()
     lines = [f"{'pool':<16} {'platform':<16} {'preset':<12} currency (unit)"]
@@ -221,6 +221,7 @@ def pools_list(db_path: str | None, master_key_file: str | None, as_json: bool) 
 @json_option
 def pools_show(pool_id: str, db_path: str | None, master_key_file: str | None, as_json: bool) -> None:
     """One pool: settings with their units, tapes and snapshots, and who may see it."""
+    from ..storage.parties import grantees_of
     from ..storage.records import get_pool, list_tapes
 
     db = _open_db(db_path)
@@ -230,14 +231,7 @@ def pools_show(pool_id: str, db_path: str | None, master_key_file: str | None, a
         except NotFound:
             raise CliFailure(ExitCode.UNUSABLE, f"no pool {pool_id!r} (see 'poolproof pools list')") from None
         tapes = list_tapes(db, pool_id)
-        access = [
-            {"party_id": r[0], "role": r[1]}
-            for r in db.conn.execute(
-                "SELECT a.party_id, p.role FROM pool_access a JOIN parties p ON p.id = a.party_id "
-                "WHERE a.pool_id = ? ORDER BY a.party_id",
-                (pool_id,),
-            )
-        ]
+        access = [{"party_id": party_id, "role": role} for party_id, role in grantees_of(db, pool_id)]
     finally:
         db.conn.close()
     lines = _pool_lines(pool)

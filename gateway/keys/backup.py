@@ -16,6 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from ..storage.db import integrity_check as integrity_check
 from ..storage.db import now
 from ..storage.decisions import log_path_for
 from .key_files import KeyManagementError, fsync_path, write_private_file
@@ -30,15 +31,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def integrity_check(path: str | Path) -> str:
-    """``PRAGMA integrity_check`` of a database file ("ok" when it is consistent)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def _copy_database(src: Path, dst: Path) -> None:

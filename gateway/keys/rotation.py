@@ -33,6 +33,7 @@ from proofs.signing import key_id
 
 from ..fault_points import fault_point
 from ..storage.db import connect, now, transaction
+from ..storage.records import set_wrapped_key, wrapped_pool_keys
 from .gateway_key import generate_gateway_key_file, load_gateway_key
 from .key_files import KeyManagementError, fsync_path, write_private_file
 from .keyring import KeyringError, generate_master_key_file, load_master_key, unwrap_data_key, wrap_data_key
@@ -68,7 +69,7 @@ def rotate_master_key(db_path: str | Path, key_file: str | Path) -> MasterRotati
     db = connect(db_path)
     try:
         with transaction(db) as conn:
-            for pool_id, wrapped in conn.execute("SELECT id, wrapped_key FROM pools ORDER BY id").fetchall():
+            for pool_id, wrapped in wrapped_pool_keys(conn):
                 try:
                     data_key = unwrap_data_key(old, pool_id, wrapped)
                 except KeyringError:
@@ -80,10 +81,7 @@ def rotate_master_key(db_path: str | Path, key_file: str | Path) -> MasterRotati
                         ) from None
                     already += 1
                     continue
-                conn.execute(
-                    "UPDATE pools SET wrapped_key = ? WHERE id = ?",
-                    (wrap_data_key(new, pool_id, data_key), pool_id),
-                )
+                set_wrapped_key(conn, pool_id, wrap_data_key(new, pool_id, data_key))
                 rewrapped += 1
     finally:
         db.conn.close()

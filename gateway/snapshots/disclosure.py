@@ -23,7 +23,6 @@ the policy's exact-value rule.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys
 from ..policy_views import STAT_FIELDS, policy_party
-from ..storage import decisions
+from ..storage import decisions, disclosures
 from ..storage.db import transaction
 from ..storage.records import PartyRecord, get_pool, get_tape, iter_loans
 from .sealed import SnapshotRecord, guard_thresholds, lane_totals, metrics_report, snapshot_tape_id
@@ -62,13 +61,6 @@ TABLE_FORMAT = "poolproof/release-table/v1"
 POOL_CELL = "pool"
 STATS_REPORT = "pool_stats"  # the built-in statistics table (whole pool, DPD buckets, statuses)
 APR_CELL = "with_apr"
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS disclosure_ledger (pool_id TEXT PRIMARY KEY, state TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS disclosure_tables (pool_id TEXT NOT NULL, snapshot_id TEXT NOT NULL, "
-    "report_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (pool_id, snapshot_id, report_id))",
-)
-
 
 class ClaimRefused(GatewayError):
     """The claim budget refuses a threshold; ``decision`` is what the decision log records."""
@@ -297,11 +289,6 @@ def _figures(cfg: PoolConfig, cells: Mapping[str, _CellSums], distinct_obligors:
     return out
 
 
-def _ensure_schema(conn: Any) -> None:
-    for stmt in _SCHEMA:
-        conn.execute(stmt)
-
-
 def _report_figures(
     cfg: PoolConfig, cells: Mapping[str, _CellSums], report: ReportDefinition
 ) -> dict[str, Any]:
@@ -320,17 +307,6 @@ def _report_figures(
     return out
 
 
-def _stored_table(conn: Any, pool_id: str, snapshot_id: str, report_id: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        "SELECT document FROM disclosure_tables WHERE pool_id = ? AND snapshot_id = ? AND report_id = ?",
-        (pool_id, snapshot_id, report_id),
-    ).fetchone()
-    if row is None:
-        return None
-    doc: dict[str, Any] = json.loads(row[0])
-    return doc
-
-
 def release_table(
     db: sqlite_utils.Database,
     keys: PoolKeys,
@@ -346,10 +322,9 @@ def release_table(
     the same question always gets the same answer.
     """
     report_id = STATS_REPORT if report is None else report.id
-    if "disclosure_tables" in db.table_names():  # read without taking the write lock
-        stored = _stored_table(db.conn, snap.pool_id, snap.snapshot_id, report_id)
-        if stored is not None:
-            return stored
+    stored = disclosures.stored_table(db.conn, snap.pool_id, snap.snapshot_id, report_id)
+    if stored is not None:  # read without taking the write lock
+        return stored
     cfg = get_pool(db, snap.pool_id).config
     cells, owner = _gather(
         db, keys, snap.pool_id, cfg, snapshot_tape_id(db, snap), _status_values(policy), report
@@ -360,14 +335,11 @@ def release_table(
         figures = _report_figures(cfg, cells, report)
     k = policy.aggregates.min_cohort
     with transaction(db) as conn:
-        _ensure_schema(conn)
-        stored = _stored_table(conn, snap.pool_id, snap.snapshot_id, report_id)
+        stored = disclosures.stored_table(conn, snap.pool_id, snap.snapshot_id, report_id)
         if stored is not None:  # decided by a concurrent request meanwhile
             return stored
-        led_row = conn.execute(
-            "SELECT state FROM disclosure_ledger WHERE pool_id = ?", (snap.pool_id,)
-        ).fetchone()
-        ledger = ReleaseLedger.from_dict(json.loads(led_row[0])) if led_row else ReleaseLedger()
+        led_state = disclosures.ledger_state(conn, snap.pool_id)
+        ledger = ReleaseLedger() if led_state is None else ReleaseLedger.from_dict(led_state)
         ledger.add_owners(owner)
         pool_cell = Cell(POOL_CELL, frozenset(cells[POOL_CELL].loans))
 
@@ -400,15 +372,8 @@ def release_table(
             "checks": checks,
             "figures": {name: figures[name] for name in sorted(released)},
         }
-        conn.execute(
-            "INSERT INTO disclosure_tables (pool_id, snapshot_id, report_id, document) VALUES (?, ?, ?, ?)",
-            (snap.pool_id, snap.snapshot_id, report_id, json.dumps(doc, sort_keys=True)),
-        )
-        conn.execute(
-            "INSERT INTO disclosure_ledger (pool_id, state) VALUES (?, ?) "
-            "ON CONFLICT(pool_id) DO UPDATE SET state = excluded.state",
-            (snap.pool_id, json.dumps(ledger.to_dict(), sort_keys=True)),
-        )
+        disclosures.insert_table(conn, snap.pool_id, snap.snapshot_id, report_id, doc)
+        disclosures.save_ledger_state(conn, snap.pool_id, ledger.to_dict())
     return doc
 
 
@@ -627,8 +592,8 @@ def spend_claim_budget(
     """
     out: list[Decision] = []
     with transaction(db) as conn:
-        row = conn.execute("SELECT state FROM claim_guard WHERE id = 1").fetchone()
-        state = GuardState.from_dict(json.loads(row[0])) if row else GuardState()
+        stored_state = disclosures.claim_guard_state(conn)
+        state = GuardState() if stored_state is None else GuardState.from_dict(stored_state)
         guard = AggregateGuard(policy.aggregates, state)
         for metric, threshold, direction in claim_questions(statement):
             d = guard.check_threshold_claim(
@@ -645,9 +610,5 @@ def spend_claim_budget(
             if not d.allowed:
                 raise ClaimRefused(decision)
             out.append(decision)
-        conn.execute(
-            "INSERT INTO claim_guard (id, state) VALUES (1, ?) "
-            "ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-            (json.dumps(state.to_dict(), sort_keys=True),),
-        )
+        disclosures.save_claim_guard_state(conn, state.to_dict())
     return out

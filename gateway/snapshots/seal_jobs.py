@@ -16,13 +16,11 @@ while sealing) is marked ``failed`` and its chunks are deleted; the cut-off stay
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Executor
 from concurrent.futures.process import BrokenProcessPool
@@ -51,14 +49,29 @@ from proofs.snapshot import (
 
 from ..config import GatewayConfig
 from ..errors import GatewayError
-from ..storage.db import connect, now, transaction
-from ..storage.records import Conflict, NotFound, get_pool, get_tape, iter_loans, pool_keys, snapshot_status
+from ..storage import snapshots as snapshot_rows
+from ..storage.db import connect, transaction
+from ..storage.records import (
+    Conflict,
+    NotFound,
+    get_pool,
+    get_tape,
+    iter_loans,
+    mark_cutoff_sealed,
+    pool_keys,
+    snapshot_status,
+)
+from ..storage.snapshots import SealJob as SealJob
+from ..storage.snapshots import find_running_job as find_running_job
+from ..storage.snapshots import get_job as get_job
+from ..storage.snapshots import last_snapshot
+from ..storage.snapshots import running_jobs as running_jobs
 from ..workers import SEAL_WORKERS
 from .sealed import (
+    SnapshotRecord,
     decrypt_secret,
     encrypt_secret,
     encrypt_totals,
-    last_snapshot,
     loan_input,
     seed_aad,
     store_chunk,
@@ -150,90 +163,6 @@ class SealSettings:
         return SealParams(lane_set=self.lane_set, chunk_log2=chunk_log2, ipa_rounds=self.ipa_rounds)
 
 
-@dataclass(frozen=True)
-class SealJob:
-    """A stored seal job (the seed stays sealed)."""
-
-    id: str
-    pool_id: str
-    cutoff_date: str
-    tape_id: int
-    snapshot_id: str
-    state: str
-    params: SealParams
-    leaf_total: int
-    leaves_done: int
-    run_started_at: float | None
-    run_start_leaves: int
-    error: str | None
-    created_at: str
-    finished_at: str | None
-
-    def progress(self, clock: float | None = None) -> dict[str, Any]:
-        """Public progress: state, percent, loans per second and ETA of the current run."""
-        total = self.leaf_total
-        percent = 100.0 if total == 0 or self.state == "sealed" else 100.0 * self.leaves_done / total
-        rate = eta = None
-        if self.state == "running" and self.run_started_at is not None:
-            elapsed = max((clock or time.time()) - self.run_started_at, 1e-6)
-            done_now = self.leaves_done - self.run_start_leaves
-            if done_now > 0:
-                rate = done_now / elapsed
-                eta = (total - self.leaves_done) / rate
-        return {
-            "job_id": self.id,
-            "pool_id": self.pool_id,
-            "cutoff_date": self.cutoff_date,
-            "snapshot_id": self.snapshot_id,
-            "state": self.state,
-            "leaf_total": total,
-            "leaves_done": self.leaves_done,
-            "percent": round(percent, 1),
-            "loans_per_second": None if rate is None else round(rate, 2),
-            "eta_seconds": None if eta is None else round(eta, 1),
-            "error": self.error,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-        }
-
-
-_JOB_COLS = (
-    "id, pool_id, cutoff_date, tape_id, snapshot_id, state, params, leaf_total, leaves_done, "
-    "run_started_at, run_start_leaves, error, created_at, finished_at"
-)
-
-
-def _job(row: Any) -> SealJob:
-    p = json.loads(row[6])
-    params = SealParams(lane_set=p["lane_set"], chunk_log2=p["chunk_log2"], ipa_rounds=p["ipa_rounds"])
-    return SealJob(row[0], row[1], row[2], int(row[3]), row[4], row[5], params, *row[7:])
-
-
-def get_job(db: sqlite_utils.Database, job_id: str) -> SealJob:
-    """A seal job by id; raises :class:`NotFound`."""
-    row = db.conn.execute(f"SELECT {_JOB_COLS} FROM seal_jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
-    if row is None:
-        raise NotFound(f"no seal job {job_id!r}")
-    return _job(row)
-
-
-def running_jobs(db: sqlite_utils.Database) -> list[SealJob]:
-    """Jobs left running (by a crash, or still in progress), oldest first."""
-    rows = db.conn.execute(
-        f"SELECT {_JOB_COLS} FROM seal_jobs WHERE state = 'running' ORDER BY created_at, id"  # noqa: S608
-    ).fetchall()
-    return [_job(r) for r in rows]
-
-
-def find_running_job(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> SealJob | None:
-    """The running job of a pool's cut-off, if any."""
-    row = db.conn.execute(
-        f"SELECT {_JOB_COLS} FROM seal_jobs WHERE pool_id = ? AND cutoff_date = ? AND state = 'running'",  # noqa: S608
-        (pool_id, cutoff),
-    ).fetchone()
-    return None if row is None else _job(row)
-
-
 def start_seal_job(
     db: sqlite_utils.Database,
     master_key: bytes,
@@ -267,41 +196,30 @@ def start_seal_job(
     job_id = "job-" + secrets.token_hex(8)
     snapshot_id = "snap-" + secrets.token_hex(10)
     with transaction(db) as conn:
-        status = snapshot_status(db, pool_id, cutoff)
+        status = snapshot_status(conn, pool_id, cutoff)
         if status is None:
             raise NotFound(f"pool {pool_id!r} has no tape for cut-off {cutoff}")
         if status[0] == "sealed":
             raise Conflict(f"cut-off {cutoff} of pool {pool_id!r} is already sealed")
-        running = conn.execute(
-            f"SELECT {_JOB_COLS} FROM seal_jobs WHERE pool_id = ? AND cutoff_date = ? AND state = 'running'",  # noqa: S608
-            (pool_id, cutoff),
-        ).fetchone()
+        running = find_running_job(conn, pool_id, cutoff)
         if running is not None:
-            return _job(running), False
+            return running, False
         last = last_snapshot(conn, pool_id)
         if last is not None and last.cutoff_date >= cutoff:
             raise Conflict(f"cut-off {cutoff} is not after the pool's last sealed cut-off {last.cutoff_date}")
         tape = get_tape(db, status[1])
         params = settings.params(tape.row_count)
-        conn.execute(
-            "INSERT INTO seal_jobs (id, pool_id, cutoff_date, tape_id, snapshot_id, state, params, "
-            "sealed_seed, leaf_total, created_at) VALUES (?,?,?,?,?, 'running', ?,?,?,?)",
-            (
-                job_id,
-                pool_id,
-                cutoff,
-                tape.id,
-                snapshot_id,
-                json.dumps(
-                    {
-                        "lane_set": params.lane_set,
-                        "chunk_log2": params.chunk_log2,
-                        "ipa_rounds": params.ipa_rounds,
-                    }
-                ),
-                encrypt_secret(keys, seed_aad(job_id, snapshot_id), seed),
-                tape.row_count,
-                now(),
+        snapshot_rows.insert_job(
+            conn,
+            snapshot_rows.NewSealJob(
+                id=job_id,
+                pool_id=pool_id,
+                cutoff_date=cutoff,
+                tape_id=tape.id,
+                snapshot_id=snapshot_id,
+                params=params,
+                sealed_seed=encrypt_secret(keys, seed_aad(job_id, snapshot_id), seed),
+                leaf_total=tape.row_count,
             ),
         )
     return get_job(db, job_id), True
@@ -386,12 +304,7 @@ def run_seal_job(
 def _fail(db: sqlite_utils.Database, job_id: str, message: str) -> None:
     log.warning("seal job %s failed: %s", job_id, message)
     with transaction(db) as conn:
-        conn.execute("DELETE FROM seal_chunks WHERE job_id = ?", (job_id,))
-        conn.execute(
-            "UPDATE seal_jobs SET state = 'failed', error = ?, finished_at = ? "
-            "WHERE id = ? AND state = 'running'",
-            (message[:500], now(), job_id),
-        )
+        snapshot_rows.fail_job(conn, job_id, message)
 
 
 def _loan_inputs(
@@ -424,10 +337,7 @@ def _run(
     skip = stored_summaries(db, keys, job.id)
     done_before = sum(s.leaf_count for s in skip.values())
     with transaction(db) as conn:
-        conn.execute(
-            "UPDATE seal_jobs SET run_started_at = ?, run_start_leaves = ?, leaves_done = ? WHERE id = ?",
-            (time.time(), done_before, done_before, job.id),
-        )
+        snapshot_rows.begin_job_run(conn, job.id, done_before)
     context = SnapshotContext(job.snapshot_id, job.pool_id, job.cutoff_date, job.params.lane_set)
     n_chunks = -(-job.leaf_total // (1 << job.params.chunk_log2))
     if executor is None:
@@ -438,10 +348,7 @@ def _run(
     def sink(result: ChunkResult) -> None:
         with transaction(db) as conn:
             summary = store_chunk(conn, keys, job.id, result)
-            conn.execute(
-                "UPDATE seal_jobs SET leaves_done = leaves_done + ? WHERE id = ?",
-                (summary.leaf_count, job.id),
-            )
+            snapshot_rows.add_leaves_done(conn, job.id, summary.leaf_count)
         if after_chunk is not None:
             after_chunk(result.chunk_index)
 
@@ -458,11 +365,8 @@ def _run(
     if outcome.leaf_count != job.leaf_total:
         raise SealError(f"sealed {outcome.leaf_count} loans, the tape has {job.leaf_total}")
     with transaction(db) as conn:
-        status = conn.execute(
-            "SELECT status, current_tape_id FROM snapshots WHERE pool_id = ? AND cutoff_date = ?",
-            (job.pool_id, job.cutoff_date),
-        ).fetchone()
-        if status is None or int(status[1]) != job.tape_id:
+        status = snapshot_status(conn, job.pool_id, job.cutoff_date)
+        if status is None or status[1] != job.tape_id:
             raise SealError("the cut-off's tape was superseded while sealing; seal again")
         if status[0] == "sealed":
             raise SealError("the cut-off was sealed by another job")
@@ -485,32 +389,32 @@ def _run(
             aggregate_proof=outcome.aggregate_proof,
         )
         signed = bundle.sign_document(gateway_key, "snapshot-header", header)
-        conn.execute(
-            "INSERT INTO sealed_snapshots (snapshot_id, pool_id, cutoff_date, sequence, job_id, header, "
-            "header_hash, sealed_totals, sealed_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                job.snapshot_id,
-                job.pool_id,
-                job.cutoff_date,
-                signed["sequence"],
-                job.id,
-                json.dumps(signed, sort_keys=True),
-                header_hash(signed),
-                encrypt_totals(keys, job.snapshot_id, outcome.lane_value_sums, outcome.lane_blinding_sums),
-                signed["sealed_at"],
+        snapshot_rows.insert_snapshot(
+            conn,
+            SnapshotRecord(
+                snapshot_id=job.snapshot_id,
+                pool_id=job.pool_id,
+                cutoff_date=job.cutoff_date,
+                sequence=signed["sequence"],
+                job_id=job.id,
+                header=signed,
+                header_hash=header_hash(signed),
+                sealed_totals=encrypt_totals(
+                    keys, job.snapshot_id, outcome.lane_value_sums, outcome.lane_blinding_sums
+                ),
+                sealed_at=signed["sealed_at"],
             ),
         )
-        # The cut-off becomes sealed in the same transaction (what gateway.storage.records.mark_sealed does).
-        conn.execute(
-            "UPDATE snapshots SET status = 'sealed', sealed_at = ? WHERE pool_id = ? AND cutoff_date = ?",
-            (now(), job.pool_id, job.cutoff_date),
-        )
-        conn.execute("UPDATE seal_jobs SET state = 'sealed', finished_at = ? WHERE id = ?", (now(), job.id))
+        # The cut-off becomes sealed, and the job done, in the same transaction as the snapshot row.
+        mark_cutoff_sealed(conn, job.pool_id, job.cutoff_date)
+        snapshot_rows.finish_job(conn, job.id)
 
 
 def _sealed_seed(db: sqlite_utils.Database, job_id: str) -> bytes:
-    row = db.conn.execute("SELECT sealed_seed FROM seal_jobs WHERE id = ?", (job_id,)).fetchone()
-    return bytes(row[0])
+    blob = snapshot_rows.job_sealed_seed(db, job_id)
+    if blob is None:
+        raise NotFound(f"no seal job {job_id!r}")
+    return blob
 
 
 # --- background runner ----------------------------------------------------------------------------------

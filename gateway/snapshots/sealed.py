@@ -1,6 +1,7 @@
 """Sealed snapshots at rest, and what the gateway builds from them: bundles, claims, inclusion, metrics.
 
-Storage (tables of migration 3, ``gateway/storage/db.py``):
+Storage (tables of migration 3, ``gateway/storage/db.py``; their statements are in
+:mod:`gateway.storage.snapshots`):
 
 * ``seal_chunks`` holds each sealed chunk of a job as it arrives: the leaves (exposure id and lane
   commitments, public), the leaf hashes, the range proofs, and the chunk's secret lane totals
@@ -20,10 +21,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlite_utils
@@ -34,13 +35,17 @@ from proofs.claim_bundle import metric_opening, prove_claim_bundle
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 from proofs.group import ORDER, get_group
 from proofs.inclusion import make_inclusion_bundle
-from proofs.lanes import LaneSet, dpd_bucket, get_lane_set
+from proofs.lanes import LaneSet, dpd_bucket
 from proofs.sealing import ChunkSummary
 from proofs.snapshot import ChunkResult, Header, LoanInput, loan_blindings, write_snapshot_bundle
 
 from ..keys.keyring import NONCE_BYTES, PoolKeys
+from ..storage import snapshots as snapshot_rows
+from ..storage.db import database_path
 from ..storage.records import NotFound
-from ..storage.witnesses import cosignatures_of
+from ..storage.snapshots import SnapshotRecord as SnapshotRecord
+from ..storage.snapshots import get_snapshot as get_snapshot
+from ..storage.snapshots import list_snapshots as list_snapshots
 
 _AAD_SEED = b"poolproof/v1/snapshot-seed\x00"
 _AAD_CHUNK_SUMS = b"poolproof/v1/seal-chunk-sums\x00"
@@ -114,26 +119,29 @@ def decode_proofs(blob: bytes) -> list[bytes]:
     return out
 
 
-def store_chunk(conn: Any, keys: PoolKeys, job_id: str, result: ChunkResult) -> ChunkSummary:
+def _chunk_sums_aad(job_id: str, chunk_index: int) -> bytes:
+    return _AAD_CHUNK_SUMS + f"{job_id}\x00{chunk_index}".encode()
+
+
+def store_chunk(conn: sqlite3.Connection, keys: PoolKeys, job_id: str, result: ChunkResult) -> ChunkSummary:
     """Insert one sealed chunk of ``job_id`` (caller holds the transaction); returns its summary."""
     summary = ChunkSummary.of(result)
     sums = encrypt_secret(
         keys,
-        _AAD_CHUNK_SUMS + f"{job_id}\x00{result.chunk_index}".encode(),
+        _chunk_sums_aad(job_id, result.chunk_index),
         _sums_blob(result.lane_value_sums, result.lane_blinding_sums),
     )
-    conn.execute(
-        "INSERT INTO seal_chunks (job_id, chunk_index, leaf_count, root, leaves, leaf_hashes, proofs, "
-        "sealed_sums) VALUES (?,?,?,?,?,?,?,?)",
-        (
-            job_id,
-            result.chunk_index,
-            summary.leaf_count,
-            summary.root,
-            encode_leaves(result),
-            b"".join(result.leaf_hashes),
-            encode_proofs(result),
-            sums,
+    snapshot_rows.insert_chunk(
+        conn,
+        snapshot_rows.StoredChunk(
+            job_id=job_id,
+            chunk_index=result.chunk_index,
+            leaf_count=summary.leaf_count,
+            root=summary.root,
+            leaves=encode_leaves(result),
+            leaf_hashes=b"".join(result.leaf_hashes),
+            proofs=encode_proofs(result),
+            sealed_sums=sums,
         ),
     )
     return summary
@@ -142,15 +150,9 @@ def store_chunk(conn: Any, keys: PoolKeys, job_id: str, result: ChunkResult) -> 
 def stored_summaries(db: sqlite_utils.Database, keys: PoolKeys, job_id: str) -> dict[int, ChunkSummary]:
     """Summaries of the chunks a job already stored (what a resumed run skips)."""
     out: dict[int, ChunkSummary] = {}
-    for index, count, root, sealed in db.conn.execute(
-        "SELECT chunk_index, leaf_count, root, sealed_sums FROM seal_chunks WHERE job_id = ? "
-        "ORDER BY chunk_index",
-        (job_id,),
-    ):
-        values, blindings = _sums_from_blob(
-            decrypt_secret(keys, _AAD_CHUNK_SUMS + f"{job_id}\x00{index}".encode(), sealed)
-        )
-        out[int(index)] = ChunkSummary(int(index), int(count), bytes(root), values, blindings)
+    for index, count, root, sealed in snapshot_rows.chunk_sums(db, job_id):
+        values, blindings = _sums_from_blob(decrypt_secret(keys, _chunk_sums_aad(job_id, index), sealed))
+        out[index] = ChunkSummary(index, count, root, values, blindings)
     return out
 
 
@@ -160,19 +162,12 @@ def chunk_documents(db: sqlite_utils.Database, job_id: str, n_lanes: int) -> Ite
     Reads one chunk row at a time, so a large snapshot streams in constant memory.
     """
     index = -1
-    while True:
-        row = db.conn.execute(
-            "SELECT chunk_index, leaves, proofs FROM seal_chunks WHERE job_id = ? AND chunk_index > ? "
-            "ORDER BY chunk_index LIMIT 1",
-            (job_id, index),
-        ).fetchone()
-        if row is None:
-            return
-        index = int(row[0])
+    while (chunk := snapshot_rows.next_chunk(db, job_id, index)) is not None:
+        index, leaves, proofs = chunk
         yield {
             "index": index,
-            "leaves": [[eid, c.hex()] for eid, c in decode_leaves(row[1], n_lanes)],
-            "proofs": [p.hex() for p in decode_proofs(row[2])],
+            "leaves": [[eid, c.hex()] for eid, c in decode_leaves(leaves, n_lanes)],
+            "proofs": [p.hex() for p in decode_proofs(proofs)],
         }
 
 
@@ -190,83 +185,6 @@ def loan_input(record: Mapping[str, Any], edges: Sequence[int]) -> LoanInput:
 
 
 # --- sealed snapshots -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SnapshotRecord:
-    """A sealed snapshot as stored (the header is signed; the secrets stay sealed until needed)."""
-
-    snapshot_id: str
-    pool_id: str
-    cutoff_date: str
-    sequence: int
-    job_id: str
-    header: dict[str, Any]
-    header_hash: bytes
-    sealed_totals: bytes
-    sealed_at: str
-    #: Witness cosignatures of the header received so far (``gateway.storage.witnesses``).
-    cosignatures: tuple[dict[str, Any], ...] = ()
-
-    @property
-    def lanes(self) -> LaneSet:
-        """The snapshot's lane set."""
-        return get_lane_set(self.header["proof_params"]["lane_set"])
-
-    def summary(self) -> dict[str, Any]:
-        """Public listing form (no secrets)."""
-        return {
-            "snapshot_id": self.snapshot_id,
-            "pool_id": self.pool_id,
-            "cutoff_date": self.cutoff_date,
-            "sequence": self.sequence,
-            "leaf_count": self.header["leaf_count"],
-            "merkle_root": self.header["merkle_root"],
-            "header_hash": self.header_hash.hex(),
-            "sealed_at": self.sealed_at,
-        }
-
-
-_SNAP_COLS = (
-    "snapshot_id, pool_id, cutoff_date, sequence, job_id, header, header_hash, sealed_totals, sealed_at"
-)
-
-
-def _snapshot(row: Sequence[Any]) -> SnapshotRecord:
-    return SnapshotRecord(
-        row[0], row[1], row[2], int(row[3]), row[4], json.loads(row[5]), bytes(row[6]), bytes(row[7]), row[8]
-    )
-
-
-def list_snapshots(db: sqlite_utils.Database, pool_id: str) -> list[SnapshotRecord]:
-    """Every sealed snapshot of a pool, oldest first."""
-    rows = db.conn.execute(
-        f"SELECT {_SNAP_COLS} FROM sealed_snapshots WHERE pool_id = ? ORDER BY sequence",  # noqa: S608
-        (pool_id,),
-    ).fetchall()
-    return [_snapshot(r) for r in rows]
-
-
-def get_snapshot(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> SnapshotRecord:
-    """The sealed snapshot of a pool's cut-off; raises :class:`NotFound` (also while a seal is running)."""
-    row = db.conn.execute(
-        f"SELECT {_SNAP_COLS} FROM sealed_snapshots WHERE pool_id = ? AND cutoff_date = ?",  # noqa: S608
-        (pool_id, cutoff),
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"pool {pool_id!r} has no sealed snapshot for cut-off {cutoff}")
-    snap = _snapshot(row)
-    return replace(snap, cosignatures=cosignatures_of(db, snap.snapshot_id))
-
-
-def last_snapshot(db: Any, pool_id: str) -> SnapshotRecord | None:
-    """The pool's latest sealed snapshot (``db`` may be a connection inside a transaction)."""
-    conn = db.conn if isinstance(db, sqlite_utils.Database) else db
-    row = conn.execute(
-        f"SELECT {_SNAP_COLS} FROM sealed_snapshots WHERE pool_id = ? ORDER BY sequence DESC LIMIT 1",  # noqa: S608
-        (pool_id,),
-    ).fetchone()
-    return None if row is None else _snapshot(row)
-
-
 def totals_aad(snapshot_id: str) -> bytes:
     """Associated data of a snapshot's sealed lane totals."""
     return _AAD_TOTALS + snapshot_id.encode()
@@ -286,16 +204,15 @@ def lane_totals(keys: PoolKeys, snap: SnapshotRecord) -> tuple[tuple[int, ...], 
 
 def snapshot_seed(db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord) -> bytes:
     """The snapshot's blinding seed (level-4 secret; never log or return it)."""
-    row = db.conn.execute("SELECT sealed_seed FROM seal_jobs WHERE id = ?", (snap.job_id,)).fetchone()
-    if row is None:  # pragma: no cover - the foreign key forbids it
+    blob = snapshot_rows.job_sealed_seed(db, snap.job_id)
+    if blob is None:  # pragma: no cover - the foreign key forbids it
         raise NotFound(f"no seal job for snapshot {snap.snapshot_id}")
-    return decrypt_secret(keys, seed_aad(snap.job_id, snap.snapshot_id), bytes(row[0]))
+    return decrypt_secret(keys, seed_aad(snap.job_id, snap.snapshot_id), blob)
 
 
 def snapshot_tape_id(db: sqlite_utils.Database, snap: SnapshotRecord) -> int:
     """The tape a snapshot sealed."""
-    row = db.conn.execute("SELECT tape_id FROM seal_jobs WHERE id = ?", (snap.job_id,)).fetchone()
-    return int(row[0])
+    return snapshot_rows.job_tape_id(db, snap.job_id)
 
 
 # --- the snapshot bundle, streamed ----------------------------------------------------------------------
@@ -385,16 +302,14 @@ _TREE_CACHE = 4
 
 def snapshot_tree(db: sqlite_utils.Database, snap: SnapshotRecord) -> merkle.MerkleTree:
     """The snapshot's RFC 9162 Merkle tree over its stored leaf hashes (built once, then cached)."""
-    key = (str(db.conn.execute("PRAGMA database_list").fetchone()[2]), snap.snapshot_id)
+    key = (database_path(db), snap.snapshot_id)
     with _TREES_LOCK:
         tree = _TREES.get(key)
         if tree is not None:
             _TREES.move_to_end(key)
             return tree
     hashes: list[bytes] = []
-    for (blob,) in db.conn.execute(
-        "SELECT leaf_hashes FROM seal_chunks WHERE job_id = ? ORDER BY chunk_index", (snap.job_id,)
-    ):
+    for blob in snapshot_rows.iter_leaf_hashes(db, snap.job_id):
         hashes.extend(blob[i : i + 32] for i in range(0, len(blob), 32))
     tree = merkle.MerkleTree(hashes)
     if tree.root != bytes.fromhex(snap.header["merkle_root"]):  # pragma: no cover - storage corruption
@@ -415,22 +330,18 @@ def leaf_index_of(db: sqlite_utils.Database, snap: SnapshotRecord, exposure_id: 
     n_lanes = len(snap.lanes.inputs)
 
     def leaves_of(chunk: int) -> list[tuple[str, bytes]]:
-        row = db.conn.execute(
-            "SELECT leaves FROM seal_chunks WHERE job_id = ? AND chunk_index = ?", (snap.job_id, chunk)
-        ).fetchone()
-        return [] if row is None else decode_leaves(row[0], n_lanes)
+        blob = snapshot_rows.chunk_leaves(db, snap.job_id, chunk)
+        return [] if blob is None else decode_leaves(blob, n_lanes)
 
     if 0 <= hint < int(snap.header["leaf_count"]):
         leaves = leaves_of(hint // chunk_size)
         pos = hint % chunk_size
         if pos < len(leaves) and leaves[pos][0] == exposure_id:
             return hint
-    for chunk_index, blob in db.conn.execute(
-        "SELECT chunk_index, leaves FROM seal_chunks WHERE job_id = ? ORDER BY chunk_index", (snap.job_id,)
-    ):
+    for chunk_index, blob in snapshot_rows.iter_chunk_leaves(db, snap.job_id):
         for pos, (eid, _) in enumerate(decode_leaves(blob, n_lanes)):
             if eid == exposure_id:
-                return int(chunk_index) * chunk_size + pos
+                return chunk_index * chunk_size + pos
     raise NotFound(f"exposure is not a leaf of snapshot {snap.snapshot_id}")
 
 

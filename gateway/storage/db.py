@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeAlias
 
 import sqlite_utils
 
@@ -182,7 +183,56 @@ MIGRATIONS: list[tuple[int, str]] = [
         END;
         """,
     ),
+    (
+        5,
+        # Tables that earlier versions created on first use (disclosure control in
+        # gateway/snapshots/disclosure.py, witnesses in gateway/storage/witnesses.py). ``IF NOT EXISTS``:
+        # a database that already used them keeps its tables and rows as they are.
+        """
+        CREATE TABLE IF NOT EXISTS disclosure_ledger (pool_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS disclosure_tables (pool_id TEXT NOT NULL, snapshot_id TEXT NOT NULL,
+            report_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (pool_id, snapshot_id, report_id));
+        CREATE TABLE IF NOT EXISTS witnesses (
+            key_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            public_key BLOB NOT NULL,
+            registered_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS witness_cosignatures (
+            snapshot_id TEXT NOT NULL,
+            key_id TEXT NOT NULL REFERENCES witnesses(key_id),
+            cosignature TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (snapshot_id, key_id)
+        );
+        """,
+    ),
 ]
+
+#: A connection, or the database whose connection to use (inside a transaction the two are the same).
+Handle: TypeAlias = sqlite_utils.Database | sqlite3.Connection
+
+
+def connection(handle: Handle) -> sqlite3.Connection:
+    """The connection of ``handle`` (a database's own, or ``handle`` itself)."""
+    return handle.conn if isinstance(handle, sqlite_utils.Database) else handle
+
+
+def database_path(db: sqlite_utils.Database) -> str:
+    """The file of the main database (``""`` for an in-memory one)."""
+    return str(db.conn.execute("PRAGMA database_list").fetchone()[2] or "")
+
+
+def integrity_check(path: str | Path) -> str:
+    """``PRAGMA integrity_check`` of a database file opened read-only ("ok" when it is consistent).
+
+    Raises ``sqlite3.Error`` when the file cannot be opened as a database.
+    """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def now() -> str:

@@ -29,7 +29,7 @@ import sqlite_utils
 from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys, new_data_key, unwrap_data_key, wrap_data_key
-from .db import LOAN_ROWID_SHIFT, now, transaction
+from .db import LOAN_ROWID_SHIFT, Handle, connection, now, transaction
 
 ROLES = ("platform", "trustee", "rating_agency", "investor", "auditor", "regulator", "borrower")
 API_KEY_PREFIX = "ppk_"
@@ -224,13 +224,38 @@ def create_pool(
     wrapped = wrap_data_key(master_key, pool_id, new_data_key())
     try:
         with transaction(db) as conn:
-            conn.execute(
-                "INSERT INTO pools (id, platform_id, config, wrapped_key, created_at) VALUES (?,?,?,?,?)",
-                (pool_id, platform_id, json.dumps(cfg.to_dict()), wrapped, now()),
-            )
+            insert_pool(conn, pool_id, platform_id, json.dumps(cfg.to_dict()), wrapped, now())
     except sqlite3.IntegrityError:
         raise Conflict(f"pool {pool_id!r} already exists") from None
     return get_pool(db, pool_id)
+
+
+def insert_pool(
+    conn: sqlite3.Connection, pool_id: str, platform_id: str, config: str, wrapped_key: bytes, created_at: str
+) -> None:
+    """Insert a pool row (``config``: the settings JSON); raises ``sqlite3.IntegrityError`` if it exists."""
+    conn.execute(
+        "INSERT INTO pools (id, platform_id, config, wrapped_key, created_at) VALUES (?,?,?,?,?)",
+        (pool_id, platform_id, config, wrapped_key, created_at),
+    )
+
+
+def pool_owner(db: Handle, pool_id: str) -> str | None:
+    """The platform that owns ``pool_id``, or ``None`` if there is no such pool."""
+    conn = connection(db)
+    row = conn.execute("SELECT platform_id FROM pools WHERE id = ?", (pool_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def wrapped_pool_keys(conn: sqlite3.Connection) -> list[tuple[str, bytes]]:
+    """``(pool id, wrapped data key)`` of every pool, by pool id."""
+    rows = conn.execute("SELECT id, wrapped_key FROM pools ORDER BY id").fetchall()
+    return [(str(pool_id), bytes(wrapped)) for pool_id, wrapped in rows]
+
+
+def set_wrapped_key(conn: sqlite3.Connection, pool_id: str, wrapped_key: bytes) -> None:
+    """Replace a pool's wrapped data key (after wrapping the same data key under a new master key)."""
+    conn.execute("UPDATE pools SET wrapped_key = ? WHERE id = ?", (wrapped_key, pool_id))
 
 
 def get_pool(db: sqlite_utils.Database, pool_id: str) -> PoolRecord:
@@ -241,6 +266,11 @@ def get_pool(db: sqlite_utils.Database, pool_id: str) -> PoolRecord:
     if row is None:
         raise NotFound(f"no pool {pool_id!r}")
     return PoolRecord(row[0], row[1], PoolConfig.from_dict(json.loads(row[2])), row[3], row[4])
+
+
+def pool_ids(db: sqlite_utils.Database) -> list[str]:
+    """The id of every pool, in order."""
+    return [str(r[0]) for r in db.conn.execute("SELECT id FROM pools ORDER BY id")]
 
 
 def pool_keys(db: sqlite_utils.Database, master_key: bytes, pool_id: str) -> PoolKeys:
@@ -324,9 +354,13 @@ def list_tapes(db: sqlite_utils.Database, pool_id: str) -> list[dict[str, Any]]:
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def snapshot_status(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> tuple[str, int] | None:
-    """``(status, current_tape_id)`` of a pool's cut-off, or ``None`` if no tape was accepted for it."""
-    row = db.conn.execute(
+def snapshot_status(db: Handle, pool_id: str, cutoff: str) -> tuple[str, int] | None:
+    """``(status, current_tape_id)`` of a pool's cut-off, or ``None`` if no tape was accepted for it.
+
+    ``db`` may be the connection of the caller's transaction.
+    """
+    conn = connection(db)
+    row = conn.execute(
         "SELECT status, current_tape_id FROM snapshots WHERE pool_id = ? AND cutoff_date = ?",
         (pool_id, cutoff),
     ).fetchone()
@@ -348,18 +382,20 @@ def mark_sealed(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> int:
     :class:`NotFound` if no tape was accepted for the cut-off.
     """
     with transaction(db) as conn:
-        row = conn.execute(
-            "SELECT status, current_tape_id FROM snapshots WHERE pool_id = ? AND cutoff_date = ?",
-            (pool_id, cutoff),
-        ).fetchone()
-        if row is None:
+        status = snapshot_status(conn, pool_id, cutoff)
+        if status is None:
             raise NotFound(f"pool {pool_id!r} has no tape for cut-off {cutoff}")
-        if row[0] != "sealed":
-            conn.execute(
-                "UPDATE snapshots SET status = 'sealed', sealed_at = ? WHERE pool_id = ? AND cutoff_date = ?",
-                (now(), pool_id, cutoff),
-            )
-        return int(row[1])
+        if status[0] != "sealed":
+            mark_cutoff_sealed(conn, pool_id, cutoff)
+        return status[1]
+
+
+def mark_cutoff_sealed(conn: sqlite3.Connection, pool_id: str, cutoff: str) -> None:
+    """Set a cut-off's status to ``sealed`` as of now, in the caller's transaction."""
+    conn.execute(
+        "UPDATE snapshots SET status = 'sealed', sealed_at = ? WHERE pool_id = ? AND cutoff_date = ?",
+        (now(), pool_id, cutoff),
+    )
 
 
 # --- Loans -------------------------------------------------------------------------------------------------

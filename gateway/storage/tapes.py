@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from ..config import GatewayConfig
-from .db import connect
+from .db import connect, database_path
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def checkpoint_in_background(db: sqlite_utils.Database) -> threading.Thread | No
     the same checkpoint in the foreground. A failed or interrupted checkpoint loses nothing (SQLite
     checkpoints again later); it is logged.
     """
-    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    path = database_path(db)
     if not path:
         return None
     try:

@@ -5,14 +5,12 @@ its Ed25519 public key; the gateway then accepts that key's cosignatures of snap
 (:mod:`proofs.witness`), stores them and hands them out in claim and inclusion bundles. The
 gateway cannot make a cosignature: it only relays what witnesses signed.
 
-The two tables are created on first use (``CREATE TABLE IF NOT EXISTS``), so this module needs no
-schema migration of its own; readers treat missing tables as "no witnesses yet".
+The two tables are those of migration 5 (``gateway/storage/db.py``).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,22 +21,6 @@ from proofs.signing import key_id, public_key_from_raw, public_key_raw
 
 from .db import now, transaction
 from .records import Conflict
-
-_TABLES = (
-    """CREATE TABLE IF NOT EXISTS witnesses (
-        key_id TEXT PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        public_key BLOB NOT NULL,
-        registered_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS witness_cosignatures (
-        snapshot_id TEXT NOT NULL,
-        key_id TEXT NOT NULL REFERENCES witnesses(key_id),
-        cosignature TEXT NOT NULL,
-        received_at TEXT NOT NULL,
-        PRIMARY KEY (snapshot_id, key_id)
-    )""",
-)
 
 
 @dataclass(frozen=True)
@@ -60,23 +42,10 @@ class WitnessRecord:
         }
 
 
-def _ensure(conn: sqlite3.Connection) -> None:
-    for sql in _TABLES:
-        conn.execute(sql)
-
-
-def _has_tables(conn: sqlite3.Connection) -> bool:
-    row = conn.execute(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'witnesses'"
-    ).fetchone()
-    return bool(row[0])
-
-
 def register_witness(db: sqlite_utils.Database, name: str, public_key: Ed25519PublicKey) -> WitnessRecord:
     """Register a witness key under ``name``; raises :class:`Conflict` if the key or the name is taken."""
     kid = key_id(public_key)
     with transaction(db) as conn:
-        _ensure(conn)
         taken = conn.execute(
             "SELECT key_id, name FROM witnesses WHERE key_id = ? OR name = ?", (kid, name)
         ).fetchone()
@@ -97,16 +66,12 @@ def _record(row: tuple[Any, ...]) -> WitnessRecord:
 
 def list_witnesses(db: sqlite_utils.Database) -> list[WitnessRecord]:
     """Every registered witness, by name."""
-    if not _has_tables(db.conn):
-        return []
     rows = db.conn.execute("SELECT key_id, name, public_key, registered_at FROM witnesses ORDER BY name")
     return [_record(r) for r in rows.fetchall()]
 
 
 def get_witness(db: sqlite_utils.Database, kid: str) -> WitnessRecord | None:
     """The registered witness with key id ``kid``, if any."""
-    if not _has_tables(db.conn):
-        return None
     row = db.conn.execute(
         "SELECT key_id, name, public_key, registered_at FROM witnesses WHERE key_id = ?", (kid,)
     ).fetchone()
@@ -119,7 +84,6 @@ def store_cosignature(db: sqlite_utils.Database, snapshot_id: str, cosignature: 
     Returns ``True`` if the witness had not cosigned this snapshot before.
     """
     with transaction(db) as conn:
-        _ensure(conn)
         before = conn.execute(
             "SELECT 1 FROM witness_cosignatures WHERE snapshot_id = ? AND key_id = ?",
             (snapshot_id, cosignature["key_id"]),
@@ -134,8 +98,6 @@ def store_cosignature(db: sqlite_utils.Database, snapshot_id: str, cosignature: 
 
 def cosignatures_of(db: sqlite_utils.Database, snapshot_id: str) -> tuple[dict[str, Any], ...]:
     """The cosignatures stored for a snapshot, by witness key id."""
-    if not _has_tables(db.conn):
-        return ()
     rows = db.conn.execute(
         "SELECT cosignature FROM witness_cosignatures WHERE snapshot_id = ? ORDER BY key_id", (snapshot_id,)
     ).fetchall()

@@ -6,7 +6,9 @@ import base64
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.ingest.pool_settings import CN_CONSUMER
 from gateway.keys.keyring import (
@@ -17,8 +19,10 @@ from gateway.keys.keyring import (
     unwrap_data_key,
     wrap_data_key,
 )
+from gateway.storage import db as storage_db
 from gateway.storage.db import MIGRATIONS, connect, migrate, schema_version
-from gateway.storage.records import authenticate, create_pool, hash_api_key
+from gateway.storage.records import authenticate, create_pool, hash_api_key, table_digest
+from gateway.storage.witnesses import list_witnesses, register_witness
 
 from .helpers import make_instance
 
@@ -131,3 +135,52 @@ def test_snapshot_loans_decrypts_every_loan_in_order(tmp_path: Path) -> None:
         assert g.record["pool_id"] == "P1"
     assert mark_sealed(db, "P1", CUTOFF) == tape.id
     assert snapshot_status(db, "P1", CUTOFF) == ("sealed", tape.id)
+
+
+def _database_at_version_4(path: Path, monkeypatch: pytest.MonkeyPatch) -> sqlite_utils.Database:
+    db = connect(path)
+    with monkeypatch.context() as m:
+        m.setattr(storage_db, "MIGRATIONS", [mig for mig in MIGRATIONS if mig[0] <= 4])
+        assert migrate(db) == 4
+    return db
+
+
+def test_a_version_4_database_upgrades_to_the_tables_it_used_to_create_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _database_at_version_4(tmp_path / "v4.db", monkeypatch)
+    assert "witnesses" not in db.table_names()
+    assert migrate(db) == MIGRATIONS[-1][0] >= 5
+    assert {"disclosure_ledger", "disclosure_tables", "witnesses", "witness_cosignatures"} <= set(
+        db.table_names()
+    )
+    assert list_witnesses(db) == []
+
+
+def test_a_version_4_database_keeps_the_rows_of_tables_made_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _database_at_version_4(tmp_path / "v4.db", monkeypatch)
+    # What version 4 code created on first use, with a row in each.
+    db.conn.execute("CREATE TABLE disclosure_ledger (pool_id TEXT PRIMARY KEY, state TEXT NOT NULL)")
+    db.conn.execute(
+        "CREATE TABLE disclosure_tables (pool_id TEXT NOT NULL, snapshot_id TEXT NOT NULL, "
+        "report_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (pool_id, snapshot_id, report_id))"
+    )
+    db.conn.execute(
+        "CREATE TABLE witnesses (key_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+        "public_key BLOB NOT NULL, registered_at TEXT NOT NULL)"
+    )
+    db.conn.execute(
+        "CREATE TABLE witness_cosignatures (snapshot_id TEXT NOT NULL, "
+        "key_id TEXT NOT NULL REFERENCES witnesses(key_id), cosignature TEXT NOT NULL, "
+        "received_at TEXT NOT NULL, PRIMARY KEY (snapshot_id, key_id))"
+    )
+    witness = register_witness(db, "auditor-1", Ed25519PrivateKey.generate().public_key())
+    db.conn.execute("INSERT INTO disclosure_ledger (pool_id, state) VALUES ('P1', '{}')")
+    before = table_digest(db)
+    assert migrate(db) == MIGRATIONS[-1][0]
+    after = table_digest(db)
+    for name in ("disclosure_ledger", "disclosure_tables", "witnesses", "witness_cosignatures"):
+        assert after[name] == before[name]
+    assert [w.key_id for w in list_witnesses(db)] == [witness.key_id]

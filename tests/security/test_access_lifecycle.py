@@ -193,7 +193,7 @@ def test_an_expired_key_is_refused_and_listed_as_expired(site: Site, monkeypatch
     assert site.as_key(key, "/investor/pools").status_code == 200
     later = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0).isoformat()
     monkeypatch.setattr("gateway.storage.records.now", lambda: later)
-    monkeypatch.setattr("gateway.access.admin.now", lambda: later)
+    monkeypatch.setattr("gateway.storage.parties.now", lambda: later)
     refused = site.as_key(key, "/investor/pools")
     assert refused.status_code == 401
     assert refused.json()["message"] == "unknown, revoked or expired API key"
