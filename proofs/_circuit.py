@@ -42,6 +42,7 @@ from proofs._ipa import (
     InnerProductProver,
     ProofTerms,
     TermAccumulator,
+    clear_length,
     inner_product,
     os_scalars,
     powers,
@@ -203,6 +204,31 @@ def split_loans(loans: int, per_loan: int, max_gates: int) -> list[int]:
 
 Absorb = Callable[[Transcript], None]
 _Item = TypeVar("_Item")
+
+
+def check_shape(
+    check: str, n_gates: int, commitments: Sequence[Sequence[Point]], inputs: int, proof: Messages, what: str
+) -> None:
+    """Refuse a proof or commitments that do not fit a statement of ``n_gates`` gates (``what`` names it).
+
+    Every loan must have ``inputs`` commitments, the inner-product vectors must fit ``n_gates`` and
+    every scalar must be canonical.
+
+    Raises:
+        VerificationError: ``check`` (the caller's ``<protocol>.shape``).
+    """
+    for i, loan in enumerate(commitments):
+        if len(loan) != inputs:
+            raise VerificationError(check, f"loan {i}: expected {inputs} commitments")
+    if clear_length(n_gates, proof.lefts, proof.rights, proof.a, proof.b) is None:
+        raise VerificationError(
+            check,
+            f"proof does not fit {what}: {len(proof.lefts)} L, {len(proof.rights)} R, "
+            f"{len(proof.a)} a, {len(proof.b)} b",
+        )
+    for value in (proof.tau_x, proof.mu, proof.t_hat, *proof.a, *proof.b):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _R:
+            raise VerificationError(check, "scalar out of range [0, r)")
 
 
 def batch_check(

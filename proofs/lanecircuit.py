@@ -108,7 +108,7 @@ from typing import Final
 
 from proofs import _circuit, _wire
 from proofs._circuit import Constraint, Template
-from proofs._ipa import ProofTerms, TermAccumulator, batch_weight, clear_length
+from proofs._ipa import ProofTerms, TermAccumulator, batch_weight
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import generator_set_id
 from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, ScalarSource
@@ -639,21 +639,14 @@ def _shape(
         n_gates = gate_count(loans, n_bits)
     except ValueError as exc:
         raise VerificationError("lanecircuit.shape", str(exc)) from exc
-    for i, loan in enumerate(commitments):
-        if len(loan) != inputs_per_loan(packing):
-            raise VerificationError(
-                "lanecircuit.shape", f"loan {i}: expected {inputs_per_loan(packing)} commitments"
-            )
-    k = len(proof.L)
-    if clear_length(n_gates, proof.L, proof.R, proof.a, proof.b) is None:
-        raise VerificationError(
-            "lanecircuit.shape",
-            f"proof does not fit {loans} loans of n={n_bits}: {k} L, {len(proof.R)} R, "
-            f"{len(proof.a)} a, {len(proof.b)} b",
-        )
-    for value in (proof.tau_x, proof.mu, proof.t_hat, *proof.a, *proof.b):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _R:
-            raise VerificationError("lanecircuit.shape", "scalar out of range [0, r)")
+    _circuit.check_shape(
+        "lanecircuit.shape",
+        n_gates,
+        commitments,
+        inputs_per_loan(packing),
+        proof.messages(),
+        f"{loans} loans of n={n_bits}",
+    )
     return n_gates
 
 

@@ -57,7 +57,7 @@ from typing import Final
 
 from proofs import _circuit, _wire
 from proofs._circuit import Constraint, Template, Terms
-from proofs._ipa import ProofTerms, TermAccumulator, batch_weight, clear_length
+from proofs._ipa import ProofTerms, TermAccumulator, batch_weight
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import generator_set_id
 from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, ScalarSource
@@ -533,18 +533,9 @@ def _shape(commitments: Sequence[Sequence[Point]], params: PoolCircuit, proof: L
         n_gates = params.gate_count(loans)
     except ValueError as exc:
         raise VerificationError("poolcircuit.shape", str(exc)) from exc
-    for i, loan in enumerate(commitments):
-        if len(loan) != params.inputs:
-            raise VerificationError("poolcircuit.shape", f"loan {i}: expected {params.inputs} commitments")
-    if clear_length(n_gates, proof.L, proof.R, proof.a, proof.b) is None:
-        raise VerificationError(
-            "poolcircuit.shape",
-            f"proof does not fit {loans} loans: {len(proof.L)} L, {len(proof.R)} R, "
-            f"{len(proof.a)} a, {len(proof.b)} b",
-        )
-    for value in (proof.tau_x, proof.mu, proof.t_hat, *proof.a, *proof.b):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _R:
-            raise VerificationError("poolcircuit.shape", "scalar out of range [0, r)")
+    _circuit.check_shape(
+        "poolcircuit.shape", n_gates, commitments, params.inputs, proof.messages(), f"{loans} loans"
+    )
     return n_gates
 
 
