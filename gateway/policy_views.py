@@ -17,7 +17,8 @@ from policies import DecisionLog, Party, Policy, Transform, derive_pseudonym_key
 
 from .keys.keyring import PoolKeys
 from .storage import decisions
-from .storage.records import PartyRecord, TapeRecord, iter_loans
+from .storage.records import PartyRecord, iter_loans
+from .storage.tapes import TapeRecord
 
 DEFAULT_PURPOSE = {
     "platform": "servicing",

@@ -9,9 +9,7 @@ from ..keys.gateway_key import public_key_info
 from .common import gateway_signing_key
 from .schemas import GatewayKeySchema
 
-blp = Blueprint(
-    "public", __name__, url_prefix="/public", description="Unauthenticated: gateway public key"
-)
+blp = Blueprint("public", __name__, url_prefix="/public", description="Unauthenticated: gateway public key")
 
 
 @blp.route("/gateway-key")

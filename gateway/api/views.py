@@ -21,12 +21,12 @@ from ..snapshots.sealed import SnapshotRecord, get_snapshot, snapshot_tape_id
 from ..storage.records import (
     NotFound,
     PartyRecord,
-    TapeRecord,
     current_tape,
     get_pool,
     get_tape,
     pool_ids,
 )
+from ..storage.tapes import TapeRecord
 from .audiences import ROLE_PREFIXES
 from .common import (
     AudienceResource,
@@ -136,6 +136,7 @@ class Loans(AudienceResource):
             "next_after": page.next_after,
         }
 
+
 class Stats(AudienceResource):
     @shared_docs.arguments(StatsQuerySchema, location="query")
     @shared_docs.response(200, DisclosedStatsSchema)
@@ -179,6 +180,7 @@ class Stats(AudienceResource):
             "withheld": withheld,
         }
 
+
 class Report(AudienceResource):
     @shared_docs.response(200, ReportSchema)
     @shared_docs.alt_response(
@@ -208,9 +210,7 @@ class Report(AudienceResource):
                 f"{', '.join(denied)}",
             )
         if is_aggregate_only(policy(), p, DEFAULT_PURPOSE[self.role], pool_id):
-            body = controlled_report(
-                get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, report
-            )
+            body = controlled_report(get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, report)
         else:
             body = exact_report(get_db(), keys_for(pool_id), snap, report)
         return {

@@ -30,9 +30,9 @@ from policies.catalogue import TAPE_SCHEMA_V2_FIELDS
 from ..errors import GatewayError
 from ..keys.keyring import PoolKeys
 from ..storage.db import discardable_transaction, now
-from ..storage.records import Conflict, PoolRecord, TapeRecord, find_tape, snapshot_status
+from ..storage.records import Conflict, PoolRecord, find_tape, snapshot_status
 from ..storage.tapes import (
-    TapeRow,
+    TapeRecord,
     bulk_write_settings,
     checkpoint_in_background,
     defer_checkpoints,
@@ -252,14 +252,15 @@ def ingest_tape(
         }
         insert_tape(
             conn,
-            TapeRow(
-                tape_id=tape_id,
+            TapeRecord(
+                id=tape_id,
                 pool_id=pool.id,
-                cutoff=cutoff,
+                cutoff_date=cutoff,
+                status="current",
                 content_sha256=actual,
                 idempotency_key=idempotency_key,
-                fmt=fmt,
-                rows=rows,
+                format=fmt,
+                row_count=rows,
                 byte_count=reader.bytes_read,
                 flagged_rows=counters["flagged"],
                 submitted_by=submitted_by,

@@ -30,6 +30,7 @@ from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys, new_data_key, unwrap_data_key, wrap_data_key
 from .db import LOAN_ROWID_SHIFT, Handle, connection, now, transaction
+from .tapes import TapeRecord
 
 ROLES = ("platform", "trustee", "rating_agency", "investor", "auditor", "regulator", "borrower")
 API_KEY_PREFIX = "ppk_"
@@ -280,29 +281,6 @@ def pool_keys(db: sqlite_utils.Database, master_key: bytes, pool_id: str) -> Poo
 
 
 # --- Tapes and snapshots ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TapeRecord:
-    """A stored tape (an accepted submission)."""
-
-    id: int
-    pool_id: str
-    cutoff_date: str
-    status: str
-    content_sha256: str
-    idempotency_key: str | None
-    format: str
-    row_count: int
-    byte_count: int
-    flagged_rows: int
-    submitted_by: str
-    submitted_at: str
-    signature: bytes | None
-    signer_public_key: bytes | None
-    stats: dict[str, Any]
-    result: dict[str, Any]
-    layout: dict[str, list[str]]
-
-
 _TAPE_COLS = (
     "id, pool_id, cutoff_date, status, content_sha256, idempotency_key, format, row_count, byte_count, "
     "flagged_rows, submitted_by, submitted_at, signature, signer_public_key, stats, result, layout"

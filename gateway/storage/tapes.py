@@ -25,16 +25,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TapeRow:
-    """What the ``tapes`` table keeps of one accepted tape."""
+class TapeRecord:
+    """A stored tape (an accepted submission): the ``tapes`` table's row."""
 
-    tape_id: int
+    id: int
     pool_id: str
-    cutoff: str
+    cutoff_date: str
+    status: str
     content_sha256: str
     idempotency_key: str | None
-    fmt: str
-    rows: int
+    format: str
+    row_count: int
     byte_count: int
     flagged_rows: int
     submitted_by: str
@@ -43,7 +44,7 @@ class TapeRow:
     signer_public_key: bytes | None
     stats: dict[str, Any]
     result: dict[str, Any]
-    layout: dict[str, Any]
+    layout: dict[str, list[str]]
 
 
 def next_tape_id(conn: sqlite3.Connection) -> int:
@@ -85,21 +86,21 @@ def store_loans(
         )
 
 
-
-def insert_tape(conn: sqlite3.Connection, tape: TapeRow) -> None:
-    """Insert the accepted tape's row as ``current``."""
+def insert_tape(conn: sqlite3.Connection, tape: TapeRecord) -> None:
+    """Insert an accepted tape's row (its ``status`` is ``current`` when it is the cut-off's tape)."""
     conn.execute(
         "INSERT INTO tapes (id, pool_id, cutoff_date, status, content_sha256, idempotency_key, format, "
         "row_count, byte_count, flagged_rows, submitted_by, submitted_at, signature, signer_public_key, "
-        "stats, result, layout) VALUES (?,?,?,'current',?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "stats, result, layout) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            tape.tape_id,
+            tape.id,
             tape.pool_id,
-            tape.cutoff,
+            tape.cutoff_date,
+            tape.status,
             tape.content_sha256,
             tape.idempotency_key,
-            tape.fmt,
-            tape.rows,
+            tape.format,
+            tape.row_count,
             tape.byte_count,
             tape.flagged_rows,
             tape.submitted_by,
@@ -184,5 +185,3 @@ def checkpoint_in_background(db: sqlite_utils.Database) -> threading.Thread | No
     thread = threading.Thread(target=run, name="poolproof-wal-checkpoint", daemon=True)
     thread.start()
     return thread
-
-
