@@ -32,7 +32,7 @@ from proofs.pedersen import commit
 from proofs.snapshot import (
     ChunkResult,
     ChunkTask,
-    LoanInput,
+    SealedLoan,
     SealParams,
     SnapshotContext,
     aggregate_blindings,
@@ -79,7 +79,7 @@ class SealOutcome:
     aggregate_proof: bytes | None = None
 
 
-def chunked(loans: Iterable[LoanInput], chunk_log2: int) -> Iterator[tuple[LoanInput, ...]]:
+def chunked(loans: Iterable[SealedLoan], chunk_log2: int) -> Iterator[tuple[SealedLoan, ...]]:
     """Consecutive chunks of ``2^chunk_log2`` loans (the last may be shorter)."""
     it = iter(loans)
     size = 1 << chunk_log2
@@ -88,7 +88,7 @@ def chunked(loans: Iterable[LoanInput], chunk_log2: int) -> Iterator[tuple[LoanI
 
 
 def seal_pool(
-    loans: Iterable[LoanInput],
+    loans: Iterable[SealedLoan],
     *,
     context: SnapshotContext,
     params: SealParams,
@@ -160,7 +160,7 @@ def seal_pool(
     return _outcome(summaries, params, group_name, context, seed)
 
 
-def refuse_repeated_exposures(chunk: Iterable[LoanInput], first: int, seen: set[str]) -> None:
+def refuse_repeated_exposures(chunk: Iterable[SealedLoan], first: int, seen: set[str]) -> None:
     """Add the chunk's exposure ids to ``seen``; one leaf per exposure.
 
     A repeated id would be a second leaf for one exposure (counted twice) sharing its derived

@@ -33,14 +33,16 @@ from typing import Any, ClassVar
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from policies.catalogue import TAPE_SCHEMA_V1, TAPE_SCHEMA_V2
 from proofs import bundle
 from proofs.errors import Error as ProofsError
 from proofs.executors import SchedulerError, check_scheduler_address, open_executor
-from proofs.lanes import get_lane_set
+from proofs.lanes import POOL_V2, get_lane_set
 from proofs.sealing import seal_pool
 from proofs.snapshot import (
     ChunkResult,
     LoanInput,
+    SealedLoan,
     SealParams,
     SnapshotContext,
     build_header,
@@ -49,6 +51,8 @@ from proofs.snapshot import (
 
 from ..config import GatewayConfig
 from ..errors import GatewayError
+from ..ingest.pool_settings import PoolConfig
+from ..loan_facts import loan_facts, statement_lane_set
 from ..storage import snapshots as snapshot_rows
 from ..storage.db import connect, transaction
 from ..storage.records import (
@@ -146,7 +150,8 @@ class SealSettings:
         if scheduler:
             check_scheduler_address(scheduler, secrets=True)
         lane_set = get("SEAL_LANE_SET", env.seal_lane_set) or cls.lane_set
-        get_lane_set(lane_set)
+        if lane_set != POOL_V2:  # the family: each pool's own parameters, from its settings
+            get_lane_set(lane_set)
         return cls(
             chunk_log2=None if chunk in (None, "") else int(chunk),
             ipa_rounds=(
@@ -157,10 +162,19 @@ class SealSettings:
             scheduler=scheduler,
         )
 
-    def params(self, loans: int) -> SealParams:
-        """The public proof parameters recorded in the header of a pool of ``loans``."""
+    def params(self, loans: int, pool: PoolConfig | None = None) -> SealParams:
+        """The public proof parameters recorded in the header of a pool of ``loans``.
+
+        With the ``pool-v2`` family the lane set is the pool's own (:func:`statement_lane_set`:
+        widths and cap from ``pool``'s settings).
+        """
         chunk_log2 = auto_chunk_log2(loans) if self.chunk_log2 is None else self.chunk_log2
-        return SealParams(lane_set=self.lane_set, chunk_log2=chunk_log2, ipa_rounds=self.ipa_rounds)
+        lane_set = self.lane_set
+        if lane_set == POOL_V2:
+            if pool is None:
+                raise ValueError("the pool-v2 family needs the pool's settings")
+            lane_set = statement_lane_set(pool).name
+        return SealParams(lane_set=lane_set, chunk_log2=chunk_log2, ipa_rounds=self.ipa_rounds)
 
 
 def start_seal_job(
@@ -183,9 +197,11 @@ def start_seal_job(
     """
     pool = get_pool(db, pool_id)
     keys = pool_keys(db, master_key, pool_id)
-    lanes = get_lane_set(settings.lane_set)
+    lanes = (
+        statement_lane_set(pool.config) if settings.lane_set == POOL_V2 else get_lane_set(settings.lane_set)
+    )
     edges = pool.config.dpd_edges
-    if len(edges) != len(lanes.balance_lanes) - 1 or edges[0] != 0:
+    if lanes.circuit is None and (len(edges) != len(lanes.balance_lanes) - 1 or edges[0] != 0):
         raise SealError(
             f"lane set {lanes.name} needs {len(lanes.balance_lanes) - 1} DPD edges starting at 0; "
             f"pool {pool_id} has {list(edges)}"
@@ -208,7 +224,13 @@ def start_seal_job(
         if last is not None and last.cutoff_date >= cutoff:
             raise Conflict(f"cut-off {cutoff} is not after the pool's last sealed cut-off {last.cutoff_date}")
         tape = get_tape(db, status[1])
-        params = settings.params(tape.row_count)
+        if lanes.circuit is not None and tape.stats.get("tape_schema") != TAPE_SCHEMA_V2:
+            raise SealError(
+                f"lane set {lanes.name} proves loan states and period flows: the tape of cut-off {cutoff} "
+                f"is {tape.stats.get('tape_schema', TAPE_SCHEMA_V1)}, which carries no period flows "
+                "(seal it under dpd5-v3)"
+            )
+        params = settings.params(tape.row_count, pool.config)
         snapshot_rows.insert_job(
             conn,
             snapshot_rows.NewSealJob(
@@ -308,9 +330,14 @@ def _fail(db: sqlite_utils.Database, job_id: str, message: str) -> None:
 
 
 def _loan_inputs(
-    db: sqlite_utils.Database, keys: Any, job: SealJob, edges: tuple[int, ...], testing: TestingHooks | None
-) -> Iterator[LoanInput]:
+    db: sqlite_utils.Database, keys: Any, job: SealJob, pool: PoolConfig, testing: TestingHooks | None
+) -> Iterator[SealedLoan]:
     tape = get_tape(db, job.tape_id)
+    if get_lane_set(job.params.lane_set).circuit is not None:
+        for stored in iter_loans(db, keys, tape):
+            yield loan_facts(stored.record, pool)
+        return
+    edges = pool.dpd_edges
     negate = testing.negative_lane_loans if testing is not None else frozenset()
     for stored in iter_loans(db, keys, tape):
         loan = loan_input(stored.record, edges)
@@ -353,7 +380,7 @@ def _run(
             after_chunk(result.chunk_index)
 
     outcome = seal_pool(
-        _loan_inputs(db, keys, job, pool.config.dpd_edges, testing),
+        _loan_inputs(db, keys, job, pool.config, testing),
         context=context,
         params=job.params,
         seed=seed,

@@ -40,9 +40,10 @@ from proofs.sealing import ChunkSummary
 from proofs.snapshot import ChunkResult, Header, LoanInput, loan_blindings, write_snapshot_bundle
 
 from ..keys.keyring import NONCE_BYTES, PoolKeys
+from ..loan_facts import loan_facts
 from ..storage import snapshots as snapshot_rows
 from ..storage.db import database_path
-from ..storage.records import NotFound
+from ..storage.records import NotFound, get_pool
 from ..storage.snapshots import SnapshotRecord as SnapshotRecord
 from ..storage.snapshots import get_snapshot as get_snapshot
 from ..storage.snapshots import list_snapshots as list_snapshots
@@ -357,13 +358,17 @@ def inclusion_bundle(
     ``tape_index`` is the loan's 1-based position in the tape. Raises :class:`NotFound`.
     """
     lanes = snap.lanes
-    loan = loan_input(record, snap.header["dpd_bucket_edges"])
-    index = leaf_index_of(db, snap, loan.exposure_id, tape_index - 1)
-    values = lanes.lane_values(loan.principal, loan.bucket)
-    blindings = loan_blindings(snapshot_seed(db, keys, snap), loan.exposure_id, lanes)
+    if lanes.circuit is not None:
+        facts = loan_facts(record, get_pool(db, snap.pool_id).config)
+        exposure_id, values = facts.exposure_id, lanes.facts_values(facts)
+    else:
+        loan = loan_input(record, snap.header["dpd_bucket_edges"])
+        exposure_id, values = loan.exposure_id, lanes.lane_values(loan.principal, loan.bucket)
+    index = leaf_index_of(db, snap, exposure_id, tape_index - 1)
+    blindings = loan_blindings(snapshot_seed(db, keys, snap), exposure_id, lanes)
     path = snapshot_tree(db, snap).inclusion_proof(index)
     return make_inclusion_bundle(
-        snap.header, index, loan.exposure_id, values, blindings, path, cosignatures=snap.cosignatures
+        snap.header, index, exposure_id, values, blindings, path, cosignatures=snap.cosignatures
     )
 
 

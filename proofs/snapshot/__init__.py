@@ -88,6 +88,7 @@ from proofs.snapshot._tasks import (
     ChunkTask,
     LoanInput,
     ProofPart,
+    SealedLoan,
     chunk_nonce_key,
     prover_nonces,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "ProgressCallback",
     "ProofPart",
     "SealParams",
+    "SealedLoan",
     "SnapshotContext",
     "aggregate_blindings",
     "build_header",
