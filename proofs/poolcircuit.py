@@ -618,9 +618,12 @@ def batch_verify_pool(group: Group, items: Sequence[PoolCircuitItem]) -> None:
 
 
 def decode_proof(
-    group: Group, data: bytes, params: PoolCircuit, loans: int, ipa_rounds: int
+    group: Group, data: bytes, params: PoolCircuit, loans: int, ipa_rounds: int | None = None
 ) -> LaneCircuitProof:
-    """Decode a pool-circuit proof over ``loans`` loans (curve, subgroup and canonical-scalar checks).
+    """Decode a pool-circuit proof over ``loans`` loans with ``ipa_rounds`` rounds (default full).
+
+    Every point is decoded with curve and subgroup checks (the identity is refused) and every
+    scalar must be canonical (``< r``).
 
     Raises:
         EncodingError: wrong length, a malformed point or scalar, or impossible parameters.
@@ -628,11 +631,12 @@ def decode_proof(
     try:
         expected = params.proof_size(loans, ipa_rounds)
         n_gates = params.gate_count(loans)
+        rounds = _check_rounds(n_gates, ipa_rounds)
     except ValueError as exc:
         raise EncodingError(f"poolcircuit: {exc}") from exc
     data = bytes(data)
     if len(data) != expected:
         raise EncodingError(f"poolcircuit: expected {expected} bytes for {loans} loans, got {len(data)}")
-    d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=ipa_rounds, clear=n_gates >> ipa_rounds)
+    d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=rounds, clear=n_gates >> rounds)
     (a_i, a_o, s_pt, t1, t3, t4, t5, t6), (tau_x, mu, t_hat) = d.points, d.scalars
     return LaneCircuitProof(a_i, a_o, s_pt, t1, t3, t4, t5, t6, tau_x, mu, t_hat, d.lefts, d.rights, d.a, d.b)

@@ -94,13 +94,7 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
             try:
                 if lanes.circuit is not None:
                     rounds = circuit_rounds(spec.params.ipa_rounds, psize, n_bits, lanes)
-                    pool_proof = poolcircuit.decode_proof(
-                        group,
-                        proof_bytes,
-                        lanes.circuit,
-                        psize,
-                        lanes.circuit.gate_count(psize).bit_length() - 1 if rounds is None else rounds,
-                    )
+                    pool_proof = poolcircuit.decode_proof(group, proof_bytes, lanes.circuit, psize, rounds)
                     pending_pool.append(
                         poolcircuit.PoolCircuitItem(
                             lanes.circuit, points[offset : offset + psize], pool_proof, transcript
