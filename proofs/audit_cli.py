@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from proofs import bundle
 from proofs.claim_bundle import ExpectedClaim, verify_claim_answer
-from proofs.claims import statement_from_dict
+from proofs.claims import Disclosure, statement_from_dict
 from proofs.errors import EncodingError, VerificationError
 from proofs.executors import open_executor
 from proofs.exit_codes import ExitCode
@@ -161,9 +161,28 @@ def _cmd_verify_claim(args: argparse.Namespace) -> dict[str, Any]:
     doc = _load_doc(args.bundle)
     verified = verify_claim_answer(doc, key, expected=expected, witnesses=policy, lane_sets=lane_sets)
     ctx = verified.header.context
+    lanes = verified.header.lanes
+    currency = verified.header.doc["currency"]
+    units = {
+        m: "loans" if lanes.metric_unit(m) == "loans" else f"{currency} minor units"
+        for m in verified.statement.metrics
+    }
+    disclosed = int(doc["proof"]["value"]) if isinstance(verified.statement, Disclosure) else None
     return {
         "verified": "claim",
         "statement": verified.statement.to_dict(),
+        "units": units,
+        **(
+            {
+                "disclosed": {
+                    "metric": verified.statement.metrics[0],
+                    "value": disclosed,
+                    "unit": units[verified.statement.metrics[0]],
+                }
+            }
+            if disclosed is not None
+            else {}
+        ),
         "pool_id": ctx.pool_id,
         "cutoff_date": ctx.cutoff_date,
         "snapshot_id": ctx.snapshot_id,
@@ -253,7 +272,13 @@ def _cmd_verify_snapshot(args: argparse.Namespace) -> dict[str, Any]:
                 if header.packed_sums is None
                 else "packed sums equal the sums of leaf commitments; the per-lane aggregates unpack them"
             ),
-            "every per-loan lane proof (range proofs or lane circuit, batch verified)",
+            (
+                "every loan in exactly one state with its whole balance there and none if terminated, "
+                "its balance within the pool's cap and every period flow in range "
+                "(pool circuit, batch verified)"
+                if header.lanes.circuit is not None
+                else "every per-loan lane proof (range proofs or lane circuit, batch verified)"
+            ),
         ],
         **cosigned,
     }

@@ -138,6 +138,16 @@ class LaneSet:
             message = f"lane set {self.name} defines no metric {name!r}; its metrics are {valid}"
             raise KeyError(message) from None
 
+    def metric_unit(self, name: str) -> str:
+        """What metric ``name`` counts: ``"loans"`` (count lanes only) or ``"minor"`` (amounts, in the
+        snapshot currency's minor units).
+
+        Raises:
+            KeyError: the lane set defines no such metric (the message lists the valid ones).
+        """
+        counts = {lane in self.count_lanes for lane, _ in self.metric(name)}
+        return "loans" if counts == {True} else "minor" if counts == {False} else "mixed"
+
     def metric_value(self, name: str, lane_totals: Mapping[str, int]) -> int:
         """The plaintext value of a metric from plaintext lane totals."""
         return sum(coeff * lane_totals[lane] for lane, coeff in self.metric(name))

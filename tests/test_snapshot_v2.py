@@ -270,3 +270,33 @@ def test_every_v2_metric_is_defined_in_docs_metrics() -> None:
                 and "`delinquent_1plus_count`" in text
             )
         ), name
+
+
+def test_the_auditors_tool_prints_a_disclosed_v2_figure_with_its_unit(
+    sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from proofs.claims import Disclosure, RatioClaim
+
+    facts: list[LoanFacts] = sealed.loans  # type: ignore[assignment]
+    key_path = tmp_path / "gateway.pub"
+    key_path.write_bytes(public_key_to_pem(sealed.key.public_key()))
+    for statement, unit in (
+        (Disclosure("outstanding_balance"), "CNY minor units"),
+        (Disclosure("active_loan_count"), "loans"),
+    ):
+        path = tmp_path / "claim.json"
+        path.write_text(json.dumps(_claim(sealed, statement)))
+        assert audit_main(["verify-claim", str(path), "--key", str(key_path), "--json", "--no-witness"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["disclosed"]["unit"] == unit
+    assert out["disclosed"] == {
+        "metric": "active_loan_count",
+        "value": sum(1 for f in facts if f.state_name not in TERMINAL_STATES),
+        "unit": "loans",
+    }
+    ratio = RatioClaim("delinquent_1plus_balance", "pool_balance", "<=", 1, 1)
+    path.write_text(json.dumps(_claim(sealed, ratio)))
+    assert audit_main(["verify-claim", str(path), "--key", str(key_path), "--json", "--no-witness"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["units"] == {"delinquent_1plus_balance": "CNY minor units", "pool_balance": "CNY minor units"}
+    assert "disclosed" not in out
