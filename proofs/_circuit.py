@@ -422,8 +422,14 @@ def proof_terms(
     absorb_statement: Absorb,
     e_commit: int,
     e_ipa: int,
+    *,
+    compact: bool = False,
 ) -> ProofTerms:
     """Replay the transcript and express both verification equations as MSM coefficients.
+
+    ``compact``: a proof with no inner-product rounds in compact form (:func:`compact_clear`): ``a``
+    holds ``l`` on the real gates and ``b`` holds ``r`` on the real gates that are not shared; the
+    rest of ``l`` and ``r`` is recomputed here (:func:`expand_clear`).
 
     With weights ``e_commit`` and ``e_ipa`` the proof is valid iff (with overwhelming probability over
     the weights) the weighted sum of these is the identity (§5.1 Protocol 3, the checks of ``t_hat``
@@ -474,8 +480,11 @@ def proof_terms(
     delta = d_tmpl * sum(zi * zy for zi, zy in zip(zeta, zeta_y, strict=True)) % _R
     k_const = (delta + w.const * sum(zeta)) % _R
 
-    ea = [e_ipa * v % _R for v in proof.a]
-    eb = [e_ipa * v % _R for v in proof.b]
+    a_vec, b_vec = proof.a, proof.b
+    if compact:
+        a_vec, b_vec = expand_clear(template, proof.a, proof.b, loans, n_gates, x, y, w, zeta)
+    ea = [e_ipa * v % _R for v in a_vec]
+    eb = [e_ipa * v % _R for v in b_vec]
     as_vec = [st * v for st in s for v in ea]
     bs_vec = [st * v for st in s_inv for v in eb]
     g_coeffs: list[int] = []
@@ -507,7 +516,7 @@ def proof_terms(
             if tv:
                 points.append(raw_of(group, commitment))
                 scalars.append(-f * tv)
-    ab = inner_product(proof.a, proof.b)
+    ab = inner_product(a_vec, b_vec)
     return ProofTerms(
         size=n_gates,
         g_coeffs=g_coeffs,
@@ -518,3 +527,67 @@ def proof_terms(
         ped_h=ec * proof.tau_x - e_ipa * proof.mu,
         q=e_ipa * w_chal % _R * (proof.t_hat - ab),
     )
+
+
+# -------------------------------------------------------------------------------------------------
+# Compact clear vectors (no inner-product rounds)
+# -------------------------------------------------------------------------------------------------
+#
+# With no inner-product rounds the proof sends l and r themselves. On a shared gate r is a public
+# function of l (module docstring): r_i = y^i·l_i − x·w_R,i − y^i·x − y^i + x·w_L,i + w_O,i, and on
+# a dummy gate l_i = 0, r_i = −y^i. So the proof need only carry l on the real gates and r on the
+# real gates that are not shared; the verifier recomputes the rest. Soundness: every accepting
+# compact proof expands to an accepting proof of the protocol with the same challenges (the
+# verifier's equations are unchanged), so the protocol's knowledge soundness carries over; what the
+# prover sends is a function of what the honest prover of the protocol sends, so zero knowledge too.
+
+
+def shared_mask(template: Template, loans: int) -> list[bool]:
+    """Whether each real gate (loan-major) is a shared gate of the template."""
+    return [(i % template.gates) in template.shared for i in range(loans * template.gates)]
+
+
+def compact_clear(
+    template: Template, loans: int, l_vec: Sequence[int], r_vec: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The compact form of a zero-round proof's ``l`` and ``r`` (real gates; ``r`` off the shared gates)."""
+    shared = shared_mask(template, loans)
+    used = len(shared)
+    return tuple(l_vec[:used]), tuple(r for r, sh in zip(r_vec[:used], shared, strict=True) if not sh)
+
+
+def compact_lengths(template: Template, loans: int) -> tuple[int, int]:
+    """The lengths of the compact ``l`` and ``r``."""
+    used = loans * template.gates
+    return used, used - loans * len(template.shared)
+
+
+def expand_clear(
+    template: Template,
+    l_part: Sequence[int],
+    r_part: Sequence[int],
+    loans: int,
+    n_gates: int,
+    x: int,
+    y: int,
+    w: Weights,
+    zeta: Sequence[int],
+) -> tuple[list[int], list[int]]:
+    """The full ``l`` and ``r`` of a compact zero-round proof (see above); the lengths were checked."""
+    per_loan = template.gates
+    used = loans * per_loan
+    l_full = [v % _R for v in l_part] + [0] * (n_gates - used)
+    own = iter(r_part)
+    r_full: list[int] = []
+    y_i = 1
+    for i in range(n_gates):
+        if i >= used:
+            r_full.append(-y_i % _R)
+        elif (i % per_loan) in template.shared:
+            g, zi = i % per_loan, zeta[i // per_loan]
+            w_l, w_r, w_o = zi * w.left[g], zi * w.right[g], zi * w.out[g]
+            r_full.append((y_i * l_full[i] - x * w_r - y_i * x - y_i + x * w_l + w_o) % _R)
+        else:
+            r_full.append(next(own))
+        y_i = y_i * y % _R
+    return l_full, r_full

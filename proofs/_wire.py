@@ -53,8 +53,17 @@ class Decoded:
     b: tuple[int, ...]
 
 
-def decode(group: Group, data: bytes, *, n_points: int, n_scalars: int, rounds: int, clear: int) -> Decoded:
-    """Decode the layout with checked points and canonical scalars.
+def decode(
+    group: Group,
+    data: bytes,
+    *,
+    n_points: int,
+    n_scalars: int,
+    rounds: int,
+    clear: int,
+    clear_b: int | None = None,
+) -> Decoded:
+    """Decode the layout with checked points and canonical scalars (``clear_b``: ``b``'s own length).
 
     Raises:
         EncodingError: a malformed or off-subgroup point, the identity, or a scalar >= r.
@@ -82,5 +91,5 @@ def decode(group: Group, data: bytes, *, n_points: int, n_scalars: int, rounds: 
         lefts.append(point())
         rights.append(point())
     a = tuple(scalar() for _ in range(clear))
-    b = tuple(scalar() for _ in range(clear))
+    b = tuple(scalar() for _ in range(clear if clear_b is None else clear_b))
     return Decoded(points, scalars, tuple(lefts), tuple(rights), a, b)

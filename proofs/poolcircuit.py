@@ -51,7 +51,7 @@ then the protocol's messages as in :mod:`proofs.lanecircuit`. Proofs use
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from typing import Final
 
@@ -324,6 +324,8 @@ class PoolCircuit:
         """
         n_gates = self.gate_count(loans)
         k = _check_rounds(n_gates, ipa_rounds)
+        if k == 0:  # compact clear vectors (proofs._circuit: l on real gates, r off the shared ones)
+            return 8 * POINT_BYTES + (3 + sum(_circuit.compact_lengths(self.template, loans))) * SCALAR_BYTES
         return (8 + 2 * k) * POINT_BYTES + (3 + 2 * (n_gates >> k)) * SCALAR_BYTES
 
 
@@ -519,7 +521,11 @@ def prove_pool(
         partial(_absorb_statement, params=params, n_gates=n_gates, rounds=rounds, commitments=commitments),
         rng,
     )
-    return LaneCircuitProof.from_messages(done), commitments
+    proof = LaneCircuitProof.from_messages(done)
+    if rounds == 0:
+        l_part, r_part = _circuit.compact_clear(params.template, loans, done.a, done.b)
+        proof = replace(proof, a=l_part, b=r_part)
+    return proof, commitments
 
 
 # -------------------------------------------------------------------------------------------------
@@ -533,9 +539,25 @@ def _shape(commitments: Sequence[Sequence[Point]], params: PoolCircuit, proof: L
         n_gates = params.gate_count(loans)
     except ValueError as exc:
         raise VerificationError("poolcircuit.shape", str(exc)) from exc
-    _circuit.check_shape(
-        "poolcircuit.shape", n_gates, commitments, params.inputs, proof.messages(), f"{loans} loans"
-    )
+    if proof.L or proof.R:
+        _circuit.check_shape(
+            "poolcircuit.shape", n_gates, commitments, params.inputs, proof.messages(), f"{loans} loans"
+        )
+        return n_gates
+    # No inner-product rounds: compact clear vectors.
+    n_l, n_r = _circuit.compact_lengths(params.template, loans)
+    if (len(proof.a), len(proof.b)) != (n_l, n_r):
+        raise VerificationError(
+            "poolcircuit.shape",
+            f"proof does not fit {loans} loans: {len(proof.a)} l and {len(proof.b)} r values, "
+            f"expected {n_l} and {n_r}",
+        )
+    for i, loan in enumerate(commitments):
+        if len(loan) != params.inputs:
+            raise VerificationError("poolcircuit.shape", f"loan {i}: expected {params.inputs} commitments")
+    for value in (proof.tau_x, proof.mu, proof.t_hat, *proof.a, *proof.b):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _R:
+            raise VerificationError("poolcircuit.shape", "scalar out of range [0, r)")
     return n_gates
 
 
@@ -553,7 +575,16 @@ def _proof_terms(
         _absorb_statement, params=params, n_gates=n_gates, rounds=len(proof.L), commitments=commitments
     )
     return _circuit.proof_terms(
-        group, params.template, commitments, proof.messages(), n_gates, transcript, absorb, e_commit, e_ipa
+        group,
+        params.template,
+        commitments,
+        proof.messages(),
+        n_gates,
+        transcript,
+        absorb,
+        e_commit,
+        e_ipa,
+        compact=not proof.L,
     )
 
 
@@ -637,6 +668,10 @@ def decode_proof(
     data = bytes(data)
     if len(data) != expected:
         raise EncodingError(f"poolcircuit: expected {expected} bytes for {loans} loans, got {len(data)}")
-    d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=rounds, clear=n_gates >> rounds)
+    if rounds == 0:
+        n_l, n_r = _circuit.compact_lengths(params.template, loans)
+        d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=0, clear=n_l, clear_b=n_r)
+    else:
+        d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=rounds, clear=n_gates >> rounds)
     (a_i, a_o, s_pt, t1, t3, t4, t5, t6), (tau_x, mu, t_hat) = d.points, d.scalars
     return LaneCircuitProof(a_i, a_o, s_pt, t1, t3, t4, t5, t6, tau_x, mu, t_hat, d.lefts, d.rights, d.a, d.b)

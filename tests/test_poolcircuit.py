@@ -379,7 +379,7 @@ def _tampered(proof: LaneCircuitProof) -> list[tuple[str, LaneCircuitProof]]:
     return tampered_proofs(GROUP, proof, ("A_I", "A_O", "S", "T1", "T3", "T4", "T5", "T6"))
 
 
-@pytest.mark.parametrize("rounds", [None, 2])
+@pytest.mark.parametrize("rounds", [None, 2, 0])
 def test_every_proof_element_tampered_is_rejected(rounds: int | None) -> None:
     proof, commitments = make(sample(SMALL, 2), rounds=rounds)
     for name, bad in _tampered(proof):
@@ -468,3 +468,27 @@ def test_malformed_encodings_are_rejected() -> None:
         pc.decode_proof(GROUP, b"\xff" * 48 + data[48:], SMALL, 2, proof.ipa_rounds)
     with pytest.raises(EncodingError):
         pc.decode_proof(GROUP, data, SMALL, 0, proof.ipa_rounds)
+
+
+@pytest.mark.parametrize(
+    "name", ["a loan in two states", "a negative interest flow", "a balance above the cap"]
+)
+def test_forced_bad_loan_fails_in_the_compact_zero_round_form_too(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    _force(monkeypatch, "gates-hold")
+    values = [sample(SMALL, 1)[0], BAD_LOANS[name]]
+    proof, commitments = prove_pool(GROUP, SMALL, values, blindings_for(SMALL, 2), transcript(), ipa_rounds=0)
+    assert (len(proof.a), len(proof.b)) == pc._circuit.compact_lengths(SMALL.template, 2)
+    assert_rejected(commitments, proof)
+
+
+def test_zero_round_proofs_carry_r_only_off_the_bit_gates() -> None:
+    proof, commitments = make(sample(SMALL, 3), rounds=0)
+    used = 3 * SMALL.gates_per_loan
+    assert len(proof.a) == used
+    assert len(proof.b) == used - 3 * len(SMALL.template.shared)
+    # The full-length form of the same proof is not accepted: the encoding is the compact one.
+    padded = dataclasses.replace(proof, b=proof.a)
+    with pytest.raises(VerificationError, match=r"poolcircuit\.shape"):
+        verify_pool(GROUP, SMALL, commitments, padded, transcript())

@@ -300,3 +300,14 @@ def test_the_auditors_tool_prints_a_disclosed_v2_figure_with_its_unit(
     out = json.loads(capsys.readouterr().out)
     assert out["units"] == {"delinquent_1plus_balance": "CNY minor units", "pool_balance": "CNY minor units"}
     assert "disclosed" not in out
+
+
+def test_a_snapshot_without_inner_product_rounds_verifies_and_refuses_a_tampered_proof() -> None:
+    sealed0 = seal_in_memory(make_facts(12), chunk_log2=3, lane_set=LANES.name, ipa_rounds=0)  # type: ignore[arg-type]
+    assert _verify(sealed0.bundle_text, sealed0).leaf_count == 12
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["proofs"][0] = flip_hex(doc["proofs"][0], len(doc["proofs"][0]) - 5)
+
+    with pytest.raises(VerificationError, match=r"poolcircuit\.batch"):
+        _verify(rewrite_chunk(sealed0, 0, edit), sealed0)
