@@ -314,9 +314,13 @@ def prover_costs(n: int, params: Any, cpu_seconds: float) -> dict[str, Any]:
     term = msm_us_per_term()
     per_loan_us = 1e6 * cpu_seconds / n
     out: dict[str, Any] = {"msm_us_per_term_2e16_one_thread": round(term, 2)}
-    if lanes.proof == "lanecircuit":
-        gates = gates_per_loan(lanes.balance_bits)
-        bits = lanes.balance_bits  # range-proven bits a loan (the principal); the rest are gates
+    if lanes.circuit is not None or lanes.proof == "lanecircuit":
+        if lanes.circuit is not None:  # the pool statement v2: every bit gate is a range-proven bit
+            gates = lanes.circuit.gates_per_loan
+            bits = len(lanes.circuit.template.shared)
+        else:
+            gates = gates_per_loan(lanes.balance_bits)
+            bits = lanes.balance_bits  # range-proven bits a loan (the principal); the rest are gates
         out["gates_per_loan"] = gates
         out["cpu_us_per_gate"] = round(per_loan_us / gates, 1)
         out["cpu_us_per_range_proven_bit"] = round(per_loan_us / bits, 1)
