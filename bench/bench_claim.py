@@ -71,6 +71,15 @@ def bench(root: Path, n_claims: int) -> dict[str, Any]:
             RatioBetweenClaim("balance_dpd_31plus", "pool_balance", 0, 1, 1, 4, bits),
             BoundClaim("pool_balance", 1, None, bits),
         ]
+        if header.lanes.circuit is not None:  # the same questions in the pool statement v2's terms
+            statements = [
+                RatioClaim(
+                    "delinquent_90plus_or_defaulted_balance", "outstanding_balance", "<=", 3, 100, bits
+                ),
+                RatioClaim("count_DEFAULTED", "active_loan_count", "<=", 5, 100, bits),
+                RatioBetweenClaim("delinquent_31plus_balance", "pool_balance", 0, 1, 1, 4, bits),
+                BoundClaim("pool_balance", 1, None, bits),
+            ]
         prove_s, verify_s, sizes, kinds = [], [], [], []
         data = b""
         for i in range(n_claims):
