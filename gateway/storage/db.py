@@ -207,6 +207,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        6,
+        # Tape schema versions: every stored tape names its schema in its stats. Tapes stored before
+        # tape schema v2 existed are v1 (no period flows), so a v2 statement never seals them.
+        """
+        UPDATE tapes SET stats = json_set(stats, '$.tape_schema', 'poolproof/tape/v1')
+        WHERE json_extract(stats, '$.tape_schema') IS NULL;
+        """,
+    ),
 ]
 
 #: A connection, or the database whose connection to use (inside a transaction the two are the same).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,22 @@ def test_a_version_4_database_keeps_the_rows_of_tables_made_on_first_use(
     for name in ("disclosure_ledger", "disclosure_tables", "witnesses", "witness_cosignatures"):
         assert after[name] == before[name]
     assert [w.key_id for w in list_witnesses(db)] == [witness.key_id]
+
+
+def test_tapes_stored_before_tape_schema_versions_are_marked_v1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = connect(tmp_path / "v5.db")
+    with monkeypatch.context() as m:
+        m.setattr(storage_db, "MIGRATIONS", [mig for mig in MIGRATIONS if mig[0] <= 5])
+        assert migrate(db) == 5
+    db.conn.execute("PRAGMA foreign_keys = OFF")
+    row = "(?, 'P', '2024-01-31', 'current', 'sha', NULL, 'jsonl', 1, 1, 0, 'plat', 't', NULL, NULL, ?, "
+    row += "'{}', '{}')"
+    db.conn.execute(f"INSERT INTO tapes VALUES {row}", (1, '{"rows": 1}'))
+    db.conn.execute(f"INSERT INTO tapes VALUES {row}", (2, '{"rows": 1, "tape_schema": "poolproof/tape/v2"}'))
+    db.conn.commit()
+    assert migrate(db) == MIGRATIONS[-1][0] >= 6
+    stats = dict(db.conn.execute("SELECT id, stats FROM tapes ORDER BY id").fetchall())
+    assert json.loads(stats[1]) == {"rows": 1, "tape_schema": "poolproof/tape/v1"}
+    assert json.loads(stats[2]) == {"rows": 1, "tape_schema": "poolproof/tape/v2"}
