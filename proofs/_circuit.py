@@ -172,6 +172,29 @@ def _raw_sums(group: Group, labels: Labels, n: int) -> list[Any]:
     return have
 
 
+Wires = tuple[list[int], list[int], list[int]]
+
+
+def append_one_hot_gates(wires: Wires, counts: Sequence[int], gates: int) -> None:
+    """Append the one-hot gates ``c_k·(c_0 + .. + c_k − 1) = 0`` for ``k < gates`` to ``(a_L, a_R, a_O)``."""
+    a_l, a_r, a_o = wires
+    prefix = 0
+    for k in range(gates):
+        prefix += counts[k]
+        a_l.append(counts[k])
+        a_r.append(prefix - 1)
+        a_o.append(counts[k] * (prefix - 1) % _R)
+
+
+def append_product_gates(wires: Wires, counts: Sequence[int], value: int, gates: int) -> None:
+    """Append the product gates ``c_s·value = a_O`` for ``s < gates`` to ``(a_L, a_R, a_O)``."""
+    a_l, a_r, a_o = wires
+    for s in range(gates):
+        a_l.append(counts[s])
+        a_r.append(value)
+        a_o.append(counts[s] * value % _R)
+
+
 #: Fixed cost of one more proof (its 8 + 2·log N points, transcript, verifier set-up) in gates.
 PROOF_OVERHEAD_GATES: Final = 32
 

@@ -534,16 +534,8 @@ def _witness(values: Sequence[Sequence[int]], n_bits: int) -> tuple[list[int], l
         a_l += bits
         a_r += [bit - 1 for bit in bits]
         a_o += [0] * n_bits
-        prefix = 0
-        for k in range(4):
-            prefix += cnt[k]
-            a_l.append(cnt[k])
-            a_r.append(prefix - 1)
-            a_o.append(cnt[k] * (prefix - 1) % _R)
-        for b in range(4):
-            a_l.append(cnt[b])
-            a_r.append(p_bits)
-            a_o.append(cnt[b] * p_bits % _R)
+        _circuit.append_one_hot_gates((a_l, a_r, a_o), cnt, 4)
+        _circuit.append_product_gates((a_l, a_r, a_o), cnt, p_bits, 4)
     return a_l, a_r, a_o
 
 

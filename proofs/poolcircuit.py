@@ -456,17 +456,9 @@ def _witness(values: Sequence[Sequence[int]], params: PoolCircuit) -> tuple[list
         for k in range(_N_FLOW):
             bits(lanes[_N_BAL + k], params.flow_bits[k])
         counts = lanes[_N_BAL + _N_FLOW :]
-        prefix = 0
-        for k in range(_N_STATES - 1):
-            prefix += counts[k]
-            a_l.append(counts[k])
-            a_r.append(prefix - 1)
-            a_o.append(counts[k] * (prefix - 1) % _R)
+        _circuit.append_one_hot_gates((a_l, a_r, a_o), counts, _N_STATES - 1)
         p_bits = sum(((balance >> j) & 1) << j for j in range(params.balance_bits))
-        for s in range(_N_BAL):
-            a_l.append(counts[s])
-            a_r.append(p_bits)
-            a_o.append(counts[s] * p_bits % _R)
+        _circuit.append_product_gates((a_l, a_r, a_o), counts, p_bits, _N_BAL)
     return a_l, a_r, a_o
 
 

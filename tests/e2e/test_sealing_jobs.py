@@ -13,10 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway.access.admin import create_party
-from gateway.keys.gateway_key import load_gateway_key
-from gateway.keys.keyring import load_master_key
-from gateway.snapshots.demo import expect, init_instance, load_gateway_public
+from gateway.snapshots.demo import expect, load_gateway_public
 from gateway.snapshots.seal_jobs import SealSettings, get_job, run_seal_job, start_seal_job
 from gateway.snapshots.sealed import (
     chunk_documents,
@@ -29,10 +26,8 @@ from gateway.snapshots.sealed import (
     loan_input,
     stream_snapshot_bundle,
 )
-from gateway.storage.db import connect
 from gateway.storage.records import (
     NotFound,
-    create_pool,
     get_tape,
     iter_loans,
     pool_keys,
@@ -51,6 +46,7 @@ from proofs.snapshot import (
 )
 
 from .conftest import Gateway
+from .seal_util import open_instance
 
 FIRST = date(2024, 1, 31)
 
@@ -62,28 +58,9 @@ class SimulatedCrash(BaseException):
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """An instance with one 40-loan pool and its tape, used directly (no server)."""
-    from gateway.ingest.pipeline import ingest_tape, iter_rows_as_jsonl
-    from gateway.ingest.pool_settings import CN_CONSUMER
-
-    inst = init_instance(tmp_path / "inst")
-    master = load_master_key(key_file=inst.master_key_file)
-    db = connect(inst.db_path)
-    create_party(db, "plat", "platform", public_key=b"\x01" * 32)
-    pool = create_pool(db, master, "P1", "plat", CN_CONSUMER)
-    cutoff = monthly_cutoff(FIRST, 12).isoformat()
-    rows = generate_tape(40, seed=5, cutoff=FIRST, pool_id="P1", month=12)
-    body = io.BytesIO(b"".join(iter_rows_as_jsonl(rows)))
-    ingest_tape(
-        db, pool, pool_keys(db, master, "P1"), cutoff, body, "jsonl", submitted_by="plat", max_bytes=1 << 30
-    )
-    yield {
-        "inst": inst,
-        "db": db,
-        "master": master,
-        "cutoff": cutoff,
-        "gkey": load_gateway_key(inst.gateway_key_file),
-    }
-    db.conn.close()
+    opened = open_instance(tmp_path, 12)
+    yield opened
+    opened["db"].conn.close()
 
 
 SETTINGS = SealSettings(chunk_log2=3, workers=0)  # 40 loans = 5 chunks
