@@ -326,7 +326,7 @@ def prove(
     """
     loans = len(blindings)
     used = loans * template.gates
-    shared = [(i % template.gates) in template.shared for i in range(used)] if template.shared else []
+    shared = shared_mask(template, loans) if template.shared else []
     unshared = used - sum(shared)
     count = 8 + used + unshared
     randomness = os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-if TYPE_CHECKING:
-    from proofs.loan_facts import LoanFacts
-    from proofs.poolcircuit import PoolCircuit
+from proofs import poolcircuit
+from proofs.loan_facts import FLOWS, OUTSTANDING_STATES, PERFORMING_STATES, STATES, LoanFacts
+from proofs.poolcircuit import PoolCircuit
 
 BUCKETS: Final = ("M0", "M1", "M2", "M3", "M3+")
 #: Packed slots must end below this bit so that a packed total stays below the group order r
@@ -301,7 +301,6 @@ def dpd_bucket(days_past_due: int, edges: Sequence[int] = (0, 30, 60, 90)) -> in
 
 def _pool_v2_metrics() -> dict[str, tuple[tuple[str, int], ...]]:
     """The linear figures of docs/metrics.md, by their metric ids (ratios are claims over two of them)."""
-    from proofs.loan_facts import FLOWS, OUTSTANDING_STATES, PERFORMING_STATES, STATES
 
     def bal(states: Sequence[str]) -> tuple[tuple[str, int], ...]:
         return tuple((f"balance_{s}", 1) for s in states)
@@ -347,8 +346,6 @@ def pool_v2(balance_bits: int, flow_bits: Sequence[int], balance_cap: int | None
     Raises:
         ValueError: widths or cap the circuit refuses, or slots wider than the unpacking proof takes.
     """
-    from proofs import poolcircuit
-
     circuit = poolcircuit.circuit(balance_bits, flow_bits, balance_cap)
     widths = poolcircuit.slot_widths(balance_bits, flow_bits)
     packing = tuple(

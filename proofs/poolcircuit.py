@@ -409,28 +409,14 @@ def _absorb_statement(
 
 
 def _check_loan(index: int, values: Sequence[int], params: PoolCircuit) -> None:
-    """Refuse lane values that are not one loan's facts under ``params``; the message names the index only."""
-    problem = ProvingError(
-        f"loan {index}: lane values are not one state holding the whole balance in range, "
-        "with every flow in range"
-    )
-    if len(values) != len(LANES):
-        raise ProvingError(f"loan {index}: expected {len(LANES)} lane values")
-    if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
-        raise problem
-    balances = values[:_N_BAL]
-    flows = values[_N_BAL : _N_BAL + _N_FLOW]
-    counts = list(values[_N_BAL + _N_FLOW :])
-    if sorted(counts) != [0] * (_N_STATES - 1) + [1]:
-        raise problem
-    state = counts.index(1)
-    balance = balances[state] if state < _N_BAL else 0
-    if any(b != (balance if s == state else 0) for s, b in enumerate(balances)):
-        raise problem
-    if not 0 <= balance <= params.lane_max(BALANCE_LANES[0]):
-        raise problem
-    if any(not 0 <= f < 1 << w for f, w in zip(flows, params.flow_bits, strict=True)):
-        raise problem
+    """Refuse lane values that are not one loan's facts (:meth:`PoolCircuit.facts_from_values`).
+
+    The message names the loan index and the rule broken, never a value.
+    """
+    try:
+        params.facts_from_values("-", values)
+    except ValueError as exc:
+        raise ProvingError(f"loan {index}: {exc}") from None
 
 
 def _witness(values: Sequence[Sequence[int]], params: PoolCircuit) -> tuple[list[int], list[int], list[int]]:

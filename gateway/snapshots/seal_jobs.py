@@ -37,7 +37,7 @@ from policies.catalogue import TAPE_SCHEMA_V1, TAPE_SCHEMA_V2
 from proofs import bundle
 from proofs.errors import Error as ProofsError
 from proofs.executors import SchedulerError, check_scheduler_address, open_executor
-from proofs.lanes import POOL_V2, get_lane_set
+from proofs.lanes import POOL_V2, LaneSet, get_lane_set
 from proofs.sealing import seal_pool
 from proofs.snapshot import (
     ChunkResult,
@@ -162,19 +162,18 @@ class SealSettings:
             scheduler=scheduler,
         )
 
-    def params(self, loans: int, pool: PoolConfig | None = None) -> SealParams:
-        """The public proof parameters recorded in the header of a pool of ``loans``.
+    def lanes_for(self, pool: PoolConfig) -> LaneSet:
+        """The lane set a pool's seals use: the named one, or with the ``pool-v2`` family the pool's
+        own (:func:`statement_lane_set`: widths and cap from its settings)."""
+        return statement_lane_set(pool) if self.lane_set == POOL_V2 else get_lane_set(self.lane_set)
 
-        With the ``pool-v2`` family the lane set is the pool's own (:func:`statement_lane_set`:
-        widths and cap from ``pool``'s settings).
-        """
+    def params(self, loans: int, lane_set: str | None = None) -> SealParams:
+        """The public proof parameters recorded in the header of a pool of ``loans`` (under
+        ``lane_set``, default the settings' own, which must then name one lane set)."""
         chunk_log2 = auto_chunk_log2(loans) if self.chunk_log2 is None else self.chunk_log2
-        lane_set = self.lane_set
-        if lane_set == POOL_V2:
-            if pool is None:
-                raise ValueError("the pool-v2 family needs the pool's settings")
-            lane_set = statement_lane_set(pool).name
-        return SealParams(lane_set=lane_set, chunk_log2=chunk_log2, ipa_rounds=self.ipa_rounds)
+        return SealParams(
+            lane_set=lane_set or self.lane_set, chunk_log2=chunk_log2, ipa_rounds=self.ipa_rounds
+        )
 
 
 def start_seal_job(
@@ -197,9 +196,7 @@ def start_seal_job(
     """
     pool = get_pool(db, pool_id)
     keys = pool_keys(db, master_key, pool_id)
-    lanes = (
-        statement_lane_set(pool.config) if settings.lane_set == POOL_V2 else get_lane_set(settings.lane_set)
-    )
+    lanes = settings.lanes_for(pool.config)
     edges = pool.config.dpd_edges
     if lanes.circuit is None and (len(edges) != len(lanes.balance_lanes) - 1 or edges[0] != 0):
         raise SealError(
@@ -230,7 +227,7 @@ def start_seal_job(
                 f"is {tape.stats.get('tape_schema', TAPE_SCHEMA_V1)}, which carries no period flows "
                 "(seal it under dpd5-v3)"
             )
-        params = settings.params(tape.row_count, pool.config)
+        params = settings.params(tape.row_count, lanes.name)
         snapshot_rows.insert_job(
             conn,
             snapshot_rows.NewSealJob(
