@@ -448,6 +448,11 @@ class LaneCircuitProof:
                 f"got {len(data)}"
             )
         d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=k, clear=n_gates >> k)
+        return cls.from_wire(d)
+
+    @classmethod
+    def from_wire(cls, d: _wire.Decoded) -> LaneCircuitProof:
+        """The proof of a decoded byte layout (8 points, 3 scalars, the rounds, the clear vectors)."""
         (a_i, a_o, s_pt, t1, t3, t4, t5, t6), (tau_x, mu, t_hat) = d.points, d.scalars
         return cls(a_i, a_o, s_pt, t1, t3, t4, t5, t6, tau_x, mu, t_hat, d.lefts, d.rights, d.a, d.b)
 

@@ -651,5 +651,4 @@ def decode_proof(
         d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=0, clear=n_l, clear_b=n_r)
     else:
         d = _wire.decode(group, data, n_points=8, n_scalars=3, rounds=rounds, clear=n_gates >> rounds)
-    (a_i, a_o, s_pt, t1, t3, t4, t5, t6), (tau_x, mu, t_hat) = d.points, d.scalars
-    return LaneCircuitProof(a_i, a_o, s_pt, t1, t3, t4, t5, t6, tau_x, mu, t_hat, d.lefts, d.rights, d.a, d.b)
+    return LaneCircuitProof.from_wire(d)
