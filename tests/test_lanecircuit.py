@@ -25,6 +25,7 @@ from proofs.lanecircuit import (
 from proofs.lanes import DPD5_V1
 from proofs.pedersen import commit
 from proofs.transcript import Transcript
+from tests.circuit_checks import broken
 from tests.tampering import tampered_proofs
 from tests.vectors_util import seeded_rng
 
@@ -246,15 +247,7 @@ def _violations(
 
     With ``packing`` the constraints are the packed ones and their inputs the packed values.
     """
-    a_l, a_r, a_o = wires
-    inputs = lc.pack_values(values, packing)
-    broken = sum((x * y - o) % ORDER != 0 for x, y, o in zip(a_l, a_r, a_o, strict=True))
-    for row in lc._template(n_bits, packing):
-        lhs = sum(c * a_l[g] for g, c in row.left) + sum(c * a_r[g] for g, c in row.right)
-        lhs += sum(c * a_o[g] for g, c in row.out)
-        rhs = sum(c * inputs[i] for i, c in row.inputs) + row.const
-        broken += (lhs - rhs) % ORDER != 0
-    return broken
+    return broken(lc._template(n_bits, packing), wires, lc.pack_values(values, packing))
 
 
 def test_layout_is_the_dpd5_leaf_lane_order() -> None:

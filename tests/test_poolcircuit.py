@@ -21,6 +21,7 @@ from proofs.loan_facts import FLOWS, STATES, TERMINAL_STATES, LoanFacts, state_i
 from proofs.pedersen import commit
 from proofs.poolcircuit import PoolCircuit, PoolCircuitItem, batch_verify_pool, prove_pool, verify_pool
 from proofs.transcript import Transcript
+from tests.circuit_checks import broken
 from tests.tampering import tampered_proofs
 from tests.vectors_util import seeded_rng
 
@@ -103,15 +104,7 @@ def assert_rejected(
 
 def violations(params: PoolCircuit, row: Sequence[int], wires: tuple[list[int], list[int], list[int]]) -> int:
     """Gates and linear constraints of one loan that ``wires`` and the loan's packed inputs break."""
-    a_l, a_r, a_o = ([v % ORDER for v in w] for w in wires)
-    inputs = params.pack_values([v % ORDER for v in row])
-    bad = sum(1 for x, y, z in zip(a_l, a_r, a_o, strict=True) if x * y % ORDER != z)
-    for c in params.template.rows:
-        lhs = sum(k * a_l[i] for i, k in c.left) + sum(k * a_r[i] for i, k in c.right)
-        lhs += sum(k * a_o[i] for i, k in c.out)
-        rhs = sum(k * inputs[i] for i, k in c.inputs) + c.const
-        bad += (lhs - rhs) % ORDER != 0
-    return bad
+    return broken(params.template.rows, wires, params.pack_values([v % ORDER for v in row]))
 
 
 # ---------------------------------------------------------------------------------------------
