@@ -15,24 +15,27 @@ It reveals the blindings of this one leaf only, which open nothing but this loan
 
 Version 1 (one commitment per lane) lists each lane with its value and blinding. Version 2 is for
 packed lane sets (``dpd5-v3``): each lane with its value, then one blinding per leaf commitment;
-the verifier packs the values as the lane set says and recomputes the commitments.
+the verifier packs the values as the lane set says and recomputes the commitments. Under the pool
+statement v2 it also carries the loan's stratification cells (``cells``: dimension to cell), which
+are part of the leaf, so the borrower sees the cells their loan is counted in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from proofs import bundle, merkle
-from proofs.errors import VerificationError
+from proofs.errors import EncodingError, VerificationError
 from proofs.group import SCALAR_BYTES, get_group, scalar_from_bytes
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LaneSet
 from proofs.loan_facts import LoanFacts
 from proofs.pedersen import commit
 from proofs.snapshot import Header, check_exposure_id, leaf_bytes, verify_header
+from proofs.strata import leaf_cells
 from proofs.witness import COSIGNATURES_SPEC, WitnessPolicy, check_witnesses
 
 KIND: Final = "inclusion"
@@ -52,7 +55,7 @@ def _bundle_schema(version: int, lane_members: Mapping[str, bundle.Spec]) -> bun
             "path": bundle.ListOf(bundle.Bytes(merkle.HASH_SIZE), 0, 64),
             "cosignatures": COSIGNATURES_SPEC,
         },
-        optional=frozenset({"cosignatures"}),
+        optional=frozenset({"cosignatures", "cells"}),
     )
 
 
@@ -82,6 +85,7 @@ _SCHEMA_PACKED: Final = _bundle_schema(
             bundle.Object({"lane": bundle.Str(64), "value": bundle.Int(0, 2**53 - 1)}), 1, 64
         ),
         "blindings": bundle.ListOf(bundle.Bytes(SCALAR_BYTES), 1, 64),
+        "cells": bundle.AnyJson(),
     },
 )
 
@@ -110,8 +114,12 @@ def make_inclusion_bundle(
     path: Sequence[bytes],
     *,
     cosignatures: Sequence[dict[str, Any]] = (),
+    cells: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Assemble an inclusion bundle for one leaf (the gateway side), with the header's cosignatures.
+
+    ``cells``: the loan's stratification cells (dimension to cell), for a header with a
+    stratification table.
 
     ``values`` are the loan's lane values (lane order); ``blindings`` those of its leaf commitments
     (one per lane, or one per packed input).
@@ -132,6 +140,8 @@ def make_inclusion_bundle(
             ],
             "path": [h.hex() for h in path],
         }
+        if cells is not None:
+            packed["cells"] = dict(cells)
         if cosignatures:
             packed["cosignatures"] = [dict(c) for c in cosignatures]
         _SCHEMA_PACKED.check(packed, "")
@@ -170,7 +180,8 @@ def verify_inclusion_bundle(
     Raises:
         EncodingError: malformed bundle (names the JSON path).
         VerificationError: ``header.lane_set``, ``header.signature``, ``inclusion.lanes`` (lane
-            names or values are not those of one loan), ``merkle.inclusion`` (the leaf is not in the
+            names or values are not those of one loan), ``inclusion.cells`` (not one cell per
+            dimension of the header's stratification table), ``merkle.inclusion`` (the leaf is not in the
             signed tree), ``witness.*`` (the witness policy is not met).
     """
     version = bundle.require_format(doc, KIND, {VERSION, PACKED_VERSION})
@@ -213,10 +224,28 @@ def verify_inclusion_bundle(
     commitments = [commit(group, v, r).to_bytes() for v, r in openings]
     eid = doc["exposure_id"]
     check_exposure_id(eid)
-    leaf_hash = merkle.leaf_hash(leaf_bytes(eid, commitments))
+    cells = _cells(header, doc.get("cells"))
+    if facts is not None and cells is not None:
+        facts = replace(facts, labels=dict(zip(header.params.strata_dimensions, cells, strict=True)))
+    leaf_hash = merkle.leaf_hash(leaf_bytes(eid, commitments, cells))
     path = [bytes.fromhex(h) for h in doc["path"]]
     merkle.verify_inclusion(leaf_hash, doc["leaf_index"], header.leaf_count, path, header.merkle_root)
     return VerifiedInclusion(header, doc["leaf_index"], eid, principal, bucket, cosigners, facts)
+
+
+def _cells(header: Header, doc: object) -> tuple[str, ...] | None:
+    """The loan's cells in the header's dimension order, or ``None`` if the header has no table."""
+    dims = header.params.strata_dimensions
+    if not dims:
+        if doc is not None:
+            raise VerificationError("inclusion.cells", "the header has no stratification table")
+        return None
+    if not isinstance(doc, dict):
+        raise VerificationError("inclusion.cells", f"expected the loan's cell in each of {', '.join(dims)}")
+    try:
+        return leaf_cells(doc, dims, "cells")
+    except (VerificationError, EncodingError) as exc:
+        raise VerificationError("inclusion.cells", str(exc)) from None
 
 
 def _dpd5_lanes(lanes: LaneSet, values: Sequence[int]) -> tuple[int, int]:

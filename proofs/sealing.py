@@ -19,12 +19,12 @@ is recomputed here, so a worker can make the snapshot fail its audit but not com
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from itertools import islice
 
-from proofs import merkle, unpacking
+from proofs import merkle, strata, unpacking
 from proofs.executors import in_flight
 from proofs.group import ORDER, get_group
 from proofs.lanes import get_lane_set
@@ -40,6 +40,7 @@ from proofs.snapshot import (
     prover_nonces,
     seal_chunk,
 )
+from proofs.strata import Table as StrataTable
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,11 @@ class ChunkSummary:
     root: bytes
     lane_value_sums: tuple[int, ...] = field(repr=False)
     lane_blinding_sums: tuple[int, ...] = field(repr=False)
+    #: The chunk's share of the stratification table (:meth:`proofs.strata.Accumulator.partial`).
+    strata: tuple[tuple[int, str, int, bytes], ...] = ()
 
     @classmethod
-    def of(cls, result: ChunkResult) -> ChunkSummary:
+    def of(cls, result: ChunkResult, group_name: str | None = None) -> ChunkSummary:
         """Summarise a freshly sealed chunk."""
         return cls(
             result.chunk_index,
@@ -61,7 +64,20 @@ class ChunkSummary:
             merkle.root(result.leaf_hashes),
             result.lane_value_sums,
             result.lane_blinding_sums,
+            strata_partial(result.cells, result.commitments, group_name),
         )
+
+
+def strata_partial(
+    cells: Sequence[Sequence[str]], commitments: Sequence[Sequence[bytes]], group_name: str | None = None
+) -> tuple[tuple[int, str, int, bytes], ...]:
+    """A chunk's share of the stratification table from its leaves' cells and input commitments."""
+    if not cells:
+        return ()
+    group = get_group(group_name)
+    acc = strata.Accumulator(group, [str(d) for d in range(len(cells[0]))], len(commitments[0]))
+    acc.add_chunk(cells, [[group.decode_point(c, allow_identity=True) for c in row] for row in commitments])
+    return tuple(acc.partial())
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,8 @@ class SealOutcome:
     #: Packed lane sets only: the sums of the leaves' input commitments and the unpacking proof.
     packed_sums: tuple[bytes, ...] | None = None
     aggregate_proof: bytes | None = None
+    #: Pool statement v2 only: the stratification table (its header field goes into the header).
+    strata: StrataTable | None = None
 
 
 def chunked(loans: Iterable[SealedLoan], chunk_log2: int) -> Iterator[tuple[SealedLoan, ...]]:
@@ -132,7 +150,7 @@ def seal_pool(
             if check_results:
                 check_chunk_result(task, result)
             sink(result)
-            summary = ChunkSummary.of(result)
+            summary = ChunkSummary.of(result, group_name)
         summaries.append(summary)
         done += summary.leaf_count
         if progress:
@@ -202,6 +220,12 @@ def _outcome(
     proof, agg_points, sums = unpacking.prove_unpacking(
         group, lanes, leaf_count, values, rhos, blindings, transcript, nonces
     )
+    table = None
+    if params.strata_dimensions:
+        acc = strata.Accumulator(group, params.strata_dimensions, n_inputs)
+        for s in summaries:
+            acc.add_partial(s.strata)
+        table = acc.table()
     return SealOutcome(
         leaf_count,
         root,
@@ -210,4 +234,5 @@ def _outcome(
         tuple(rhos),
         tuple(p.to_bytes() for p in sums),
         proof,
+        table,
     )

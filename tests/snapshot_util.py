@@ -23,6 +23,7 @@ from proofs.snapshot import (
     SnapshotContext,
     build_header,
     chunk_document,
+    labelled,
     loan_blindings,
     write_snapshot_bundle,
 )
@@ -58,10 +59,18 @@ def seal_in_memory(
     ipa_rounds: int | None = None,
     key: Ed25519PrivateKey | None = None,
     lane_set: str = SealParams().lane_set,
+    strata_dimensions: tuple[str, ...] | None = None,
 ) -> Sealed:
+    """Seal ``loans``; a pool statement v2 lane set takes its dimensions from the first loan's labels
+    unless ``strata_dimensions`` names them."""
     key = key or Ed25519PrivateKey.generate()
     context = SnapshotContext("S-test-1", "POOL-1", "2026-10-31", lane_set)
-    params = SealParams(lane_set=lane_set, chunk_log2=chunk_log2, ipa_rounds=ipa_rounds)
+    if strata_dimensions is None:
+        first = loans[0] if loans else None
+        strata_dimensions = tuple(getattr(first, "labels", {})) if labelled(get_lane_set(lane_set)) else ()
+    params = SealParams(
+        lane_set=lane_set, chunk_log2=chunk_log2, ipa_rounds=ipa_rounds, strata_dimensions=strata_dimensions
+    )
     seed = os.urandom(32)
     results: list[ChunkResult] = []
     outcome = seal_pool(loans, context=context, params=params, seed=seed, sink=results.append)
@@ -79,10 +88,12 @@ def seal_in_memory(
         policy_version="test-policy",
         packed_sums=outcome.packed_sums,
         aggregate_proof=outcome.aggregate_proof,
+        strata_field=None if outcome.strata is None else outcome.strata.header_field(),
     )
     header = bundle.sign_document(key, "snapshot-header", header)
     out = io.StringIO()
-    write_snapshot_bundle(out, header, (chunk_document(r) for r in results))
+    table = None if outcome.strata is None else outcome.strata.to_dict()
+    write_snapshot_bundle(out, header, (chunk_document(r) for r in results), table)
     return Sealed(key, header, out.getvalue(), outcome, loans, results, seed, context, params)
 
 

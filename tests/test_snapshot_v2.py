@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import random
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,11 @@ def make_facts(n: int, *, seed: int = 11) -> list[LoanFacts]:
         )
         balance = 0 if STATES[state] in TERMINAL_STATES else rng.randrange(0, 900_001)
         flows = tuple(rng.randrange(0, 1 << w) for w in LANES.circuit.flow_bits)  # type: ignore[union-attr]
-        out.append(LoanFacts(f"E{i:06d}", state, balance, flows))
+        labels = {
+            "rate_band": rng.choice(["0-599", "600-1199", "1200+"]),
+            "region": rng.choice(["CA", "NY", "TX", "UNKNOWN"]),
+        }
+        out.append(LoanFacts(f"E{i:06d}", state, balance, flows, labels))
     return out
 
 
@@ -175,13 +178,15 @@ def _inclusion(sealed: Sealed, index: int, lanes: LaneSet = LANES, values: Any =
         values if values is not None else lanes.facts_values(facts),
         loan_blindings(sealed.seed, facts.exposure_id, lanes),
         merkle.MerkleTree(leaves).inclusion_proof(index),
+        cells=facts.labels,
     )
 
 
 @pytest.mark.parametrize("index", [0, 6, 9, 22])
 def test_inclusion_bundle_opens_the_loans_facts(sealed: Sealed, index: int) -> None:
     verified = verify_inclusion_bundle(_inclusion(sealed, index), sealed.key.public_key())
-    assert verified.facts == replace(sealed.loans[index], labels={})  # type: ignore[arg-type]
+    # The leaf carries the loan's cells, so the borrower sees which cells the loan is counted in.
+    assert verified.facts == sealed.loans[index]
 
 
 def test_inclusion_bundle_with_other_facts_is_rejected(sealed: Sealed) -> None:

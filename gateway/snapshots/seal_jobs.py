@@ -47,12 +47,13 @@ from proofs.snapshot import (
     SnapshotContext,
     build_header,
     header_hash,
+    labelled,
 )
 
 from ..config import GatewayConfig
 from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
-from ..loan_facts import loan_facts, statement_lane_set
+from ..loan_facts import STRATIFICATION_DIMENSIONS, loan_facts, statement_lane_set
 from ..storage import snapshots as snapshot_rows
 from ..storage.db import connect, transaction
 from ..storage.records import (
@@ -171,8 +172,12 @@ class SealSettings:
         """The public proof parameters recorded in the header of a pool of ``loans`` (under
         ``lane_set``, default the settings' own, which must then name one lane set)."""
         chunk_log2 = auto_chunk_log2(loans) if self.chunk_log2 is None else self.chunk_log2
+        name = lane_set or self.lane_set
         return SealParams(
-            lane_set=lane_set or self.lane_set, chunk_log2=chunk_log2, ipa_rounds=self.ipa_rounds
+            lane_set=name,
+            chunk_log2=chunk_log2,
+            ipa_rounds=self.ipa_rounds,
+            strata_dimensions=STRATIFICATION_DIMENSIONS if labelled(get_lane_set(name)) else (),
         )
 
 
@@ -358,7 +363,7 @@ def _run(
     pool = get_pool(db, job.pool_id)
     keys = pool_keys(db, master_key, job.pool_id)
     seed = decrypt_secret(keys, seed_aad(job.id, job.snapshot_id), _sealed_seed(db, job.id))
-    skip = stored_summaries(db, keys, job.id)
+    skip = stored_summaries(db, keys, job.id, job.params)
     done_before = sum(s.leaf_count for s in skip.values())
     with transaction(db) as conn:
         snapshot_rows.begin_job_run(conn, job.id, done_before)
@@ -411,6 +416,7 @@ def _run(
             policy_version=policy_version,
             packed_sums=outcome.packed_sums,
             aggregate_proof=outcome.aggregate_proof,
+            strata_field=None if outcome.strata is None else outcome.strata.header_field(),
         )
         signed = bundle.sign_document(gateway_key, "snapshot-header", header)
         snapshot_rows.insert_snapshot(
@@ -427,6 +433,7 @@ def _run(
                     keys, job.snapshot_id, outcome.lane_value_sums, outcome.lane_blinding_sums
                 ),
                 sealed_at=signed["sealed_at"],
+                strata=None if outcome.strata is None else outcome.strata.to_dict(),
             ),
         )
         # The cut-off becomes sealed, and the job done, in the same transaction as the snapshot row.

@@ -35,9 +35,18 @@ from proofs.claim_bundle import metric_opening, prove_claim_bundle
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 from proofs.group import ORDER, get_group
 from proofs.inclusion import make_inclusion_bundle
-from proofs.lanes import LaneSet, dpd_bucket
-from proofs.sealing import ChunkSummary
-from proofs.snapshot import ChunkResult, Header, LoanInput, loan_blindings, write_snapshot_bundle
+from proofs.lanes import LaneSet, dpd_bucket, get_lane_set
+from proofs.sealing import ChunkSummary, strata_partial
+from proofs.snapshot import (
+    ChunkResult,
+    Header,
+    LoanInput,
+    SealParams,
+    labelled,
+    loan_blindings,
+    write_snapshot_bundle,
+)
+from proofs.strata import cells_bytes
 
 from ..keys.keyring import NONCE_BYTES, PoolKeys
 from ..loan_facts import loan_facts
@@ -84,25 +93,45 @@ def _sums_from_blob(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 # --- chunks ---------------------------------------------------------------------------------------------
 def encode_leaves(result: ChunkResult) -> bytes:
-    """Binary leaves of a chunk: per leaf ``len(eid) || eid || C_1 .. C_L`` (48-byte points)."""
+    """Binary leaves of a chunk: per leaf ``len(eid) || eid || [cells] || C_1 .. C_L`` (48-byte points).
+
+    Pool statement v2 leaves carry their stratification cells (:func:`proofs.strata.cells_bytes`).
+    """
     out = bytearray()
-    for eid, commitments in zip(result.exposure_ids, result.commitments, strict=True):
+    for i, (eid, commitments) in enumerate(zip(result.exposure_ids, result.commitments, strict=True)):
         raw = eid.encode("ascii")
-        out += bytes([len(raw)]) + raw + b"".join(commitments)
+        cells = cells_bytes(result.cells[i]) if result.cells else b""
+        out += bytes([len(raw)]) + raw + cells + b"".join(commitments)
     return bytes(out)
 
 
-def decode_leaves(blob: bytes, n_lanes: int) -> list[tuple[str, bytes]]:
-    """Inverse of :func:`encode_leaves`: ``[(exposure_id, commitments bytes), ...]``."""
-    out: list[tuple[str, bytes]] = []
+def decode_labelled_leaves(
+    blob: bytes, n_lanes: int, labelled: bool
+) -> list[tuple[str, bytes, tuple[str, ...] | None]]:
+    """Inverse of :func:`encode_leaves`: ``[(exposure_id, commitments bytes, cells or None), ...]``."""
+    out: list[tuple[str, bytes, tuple[str, ...] | None]] = []
     pos, width = 0, 48 * n_lanes
     while pos < len(blob):
         n = blob[pos]
         eid = blob[pos + 1 : pos + 1 + n].decode("ascii")
         pos += 1 + n
-        out.append((eid, blob[pos : pos + width]))
+        cells: tuple[str, ...] | None = None
+        if labelled:
+            found = []
+            for _ in range(blob[pos]):
+                pos += 1
+                found.append(blob[pos + 1 : pos + 1 + blob[pos]].decode("ascii"))
+                pos += blob[pos]
+            pos += 1
+            cells = tuple(found)
+        out.append((eid, blob[pos : pos + width], cells))
         pos += width
     return out
+
+
+def decode_leaves(blob: bytes, n_lanes: int, labelled: bool = False) -> list[tuple[str, bytes]]:
+    """Inverse of :func:`encode_leaves` without the cells: ``[(exposure_id, commitments bytes), ...]``."""
+    return [(eid, c) for eid, c, _ in decode_labelled_leaves(blob, n_lanes, labelled)]
 
 
 def encode_proofs(result: ChunkResult) -> bytes:
@@ -148,16 +177,34 @@ def store_chunk(conn: sqlite3.Connection, keys: PoolKeys, job_id: str, result: C
     return summary
 
 
-def stored_summaries(db: sqlite_utils.Database, keys: PoolKeys, job_id: str) -> dict[int, ChunkSummary]:
-    """Summaries of the chunks a job already stored (what a resumed run skips)."""
+def stored_summaries(
+    db: sqlite_utils.Database, keys: PoolKeys, job_id: str, params: SealParams | None = None
+) -> dict[int, ChunkSummary]:
+    """Summaries of the chunks a job already stored (what a resumed run skips).
+
+    With ``params`` of a pool statement v2 job, each summary carries its chunk's share of the
+    stratification table, summed again from the stored leaves.
+    """
     out: dict[int, ChunkSummary] = {}
+    dims = () if params is None else params.strata_dimensions
+    n_inputs = 0 if params is None else len(get_lane_set(params.lane_set).inputs)
     for index, count, root, sealed in snapshot_rows.chunk_sums(db, job_id):
         values, blindings = _sums_from_blob(decrypt_secret(keys, _chunk_sums_aad(job_id, index), sealed))
-        out[index] = ChunkSummary(index, count, root, values, blindings)
+        partial: tuple[tuple[int, str, int, bytes], ...] = ()
+        if dims:
+            blob = snapshot_rows.chunk_leaves(db, job_id, index) or b""
+            leaves = decode_labelled_leaves(blob, n_inputs, True)
+            partial = strata_partial(
+                [c or () for _, _, c in leaves],
+                [[c[48 * j : 48 * (j + 1)] for j in range(n_inputs)] for _, c, _ in leaves],
+            )
+        out[index] = ChunkSummary(index, count, root, values, blindings, partial)
     return out
 
 
-def chunk_documents(db: sqlite_utils.Database, job_id: str, n_lanes: int) -> Iterator[dict[str, Any]]:
+def chunk_documents(
+    db: sqlite_utils.Database, job_id: str, n_lanes: int, labelled: bool = False
+) -> Iterator[dict[str, Any]]:
     """The bundle form of each stored chunk (as :func:`proofs.snapshot.chunk_document`), in order.
 
     Reads one chunk row at a time, so a large snapshot streams in constant memory.
@@ -167,7 +214,10 @@ def chunk_documents(db: sqlite_utils.Database, job_id: str, n_lanes: int) -> Ite
         index, leaves, proofs = chunk
         yield {
             "index": index,
-            "leaves": [[eid, c.hex()] for eid, c in decode_leaves(leaves, n_lanes)],
+            "leaves": [
+                [eid, c.hex()] if cells is None else [eid, c.hex(), list(cells)]
+                for eid, c, cells in decode_labelled_leaves(leaves, n_lanes, labelled)
+            ],
             "proofs": [p.hex() for p in decode_proofs(proofs)],
         }
 
@@ -220,10 +270,10 @@ def snapshot_tape_id(db: sqlite_utils.Database, snap: SnapshotRecord) -> int:
 _END = "\n]}\n"
 
 
-def _bundle_frame(header: dict[str, Any]) -> tuple[str, str]:
+def _bundle_frame(header: dict[str, Any], strata: dict[str, Any] | None = None) -> tuple[str, str]:
     """Prefix (through the opening of the chunk list) and suffix of :func:`write_snapshot_bundle`'s layout."""
     buf = io.StringIO()
-    write_snapshot_bundle(buf, header, ())
+    write_snapshot_bundle(buf, header, (), strata)
     text = buf.getvalue()
     if not text.endswith(_END):  # pragma: no cover - would mean proofs changed the layout
         raise RuntimeError("unexpected snapshot bundle layout")
@@ -232,10 +282,10 @@ def _bundle_frame(header: dict[str, Any]) -> tuple[str, str]:
 
 def stream_snapshot_bundle(db: sqlite_utils.Database, snap: SnapshotRecord) -> Iterator[str]:
     """The snapshot bundle chunk by chunk, byte-identical to :func:`proofs.snapshot.write_snapshot_bundle`."""
-    prefix, suffix = _bundle_frame(snap.header)
+    prefix, suffix = _bundle_frame(snap.header, snap.strata)
     yield prefix
     first = True
-    for chunk in chunk_documents(db, snap.job_id, len(snap.lanes.inputs)):
+    for chunk in chunk_documents(db, snap.job_id, len(snap.lanes.inputs), labelled(snap.lanes)):
         yield ("" if first else ",\n") + canonical_json(chunk).decode()
         first = False
     yield suffix
@@ -332,7 +382,7 @@ def leaf_index_of(db: sqlite_utils.Database, snap: SnapshotRecord, exposure_id: 
 
     def leaves_of(chunk: int) -> list[tuple[str, bytes]]:
         blob = snapshot_rows.chunk_leaves(db, snap.job_id, chunk)
-        return [] if blob is None else decode_leaves(blob, n_lanes)
+        return [] if blob is None else decode_leaves(blob, n_lanes, labelled(snap.lanes))
 
     if 0 <= hint < int(snap.header["leaf_count"]):
         leaves = leaves_of(hint // chunk_size)
@@ -340,7 +390,7 @@ def leaf_index_of(db: sqlite_utils.Database, snap: SnapshotRecord, exposure_id: 
         if pos < len(leaves) and leaves[pos][0] == exposure_id:
             return hint
     for chunk_index, blob in snapshot_rows.iter_chunk_leaves(db, snap.job_id):
-        for pos, (eid, _) in enumerate(decode_leaves(blob, n_lanes)):
+        for pos, (eid, _) in enumerate(decode_leaves(blob, n_lanes, labelled(snap.lanes))):
             if eid == exposure_id:
                 return chunk_index * chunk_size + pos
     raise NotFound(f"exposure is not a leaf of snapshot {snap.snapshot_id}")
@@ -368,8 +418,29 @@ def inclusion_bundle(
     blindings = loan_blindings(snapshot_seed(db, keys, snap), exposure_id, lanes)
     path = snapshot_tree(db, snap).inclusion_proof(index)
     return make_inclusion_bundle(
-        snap.header, index, exposure_id, values, blindings, path, cosignatures=snap.cosignatures
+        snap.header,
+        index,
+        exposure_id,
+        values,
+        blindings,
+        path,
+        cosignatures=snap.cosignatures,
+        cells=leaf_cells_of(db, snap, index),
     )
+
+
+def leaf_cells_of(db: sqlite_utils.Database, snap: SnapshotRecord, index: int) -> dict[str, str] | None:
+    """The stratification cells leaf ``index`` was sealed with (``None`` for a snapshot without strata).
+
+    Read from the stored leaf, not recomputed: the pool's band settings may have changed since.
+    """
+    dims = snap.header.get("strata", {}).get("dimensions")
+    if not dims:
+        return None
+    chunk_size = 1 << int(snap.header["proof_params"]["chunk_log2"])
+    blob = snapshot_rows.chunk_leaves(db, snap.job_id, index // chunk_size) or b""
+    _, _, cells = decode_labelled_leaves(blob, len(snap.lanes.inputs), True)[index % chunk_size]
+    return dict(zip(dims, cells or (), strict=True))
 
 
 # --- the plaintext metrics report ----------------------------------------------------------------------

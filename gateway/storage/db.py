@@ -216,6 +216,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         WHERE json_extract(stats, '$.tape_schema') IS NULL;
         """,
     ),
+    (
+        7,
+        # The stratification table of a pool statement v2 snapshot (public: the cells' counts and
+        # committed sums), streamed in its bundle between the header and the chunks.
+        """
+        ALTER TABLE sealed_snapshots ADD COLUMN strata TEXT;
+        """,
+    ),
 ]
 
 #: A connection, or the database whose connection to use (inside a transaction the two are the same).

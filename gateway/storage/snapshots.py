@@ -82,7 +82,12 @@ _JOB_COLS = (
 
 def _job(row: Any) -> SealJob:
     p = json.loads(row[6])
-    params = SealParams(lane_set=p["lane_set"], chunk_log2=p["chunk_log2"], ipa_rounds=p["ipa_rounds"])
+    params = SealParams(
+        lane_set=p["lane_set"],
+        chunk_log2=p["chunk_log2"],
+        ipa_rounds=p["ipa_rounds"],
+        strata_dimensions=tuple(p.get("strata_dimensions", ())),
+    )
     return SealJob(row[0], row[1], row[2], int(row[3]), row[4], row[5], params, *row[7:])
 
 
@@ -132,6 +137,7 @@ def insert_job(conn: sqlite3.Connection, job: NewSealJob) -> None:
         "lane_set": job.params.lane_set,
         "chunk_log2": job.params.chunk_log2,
         "ipa_rounds": job.params.ipa_rounds,
+        "strata_dimensions": list(job.params.strata_dimensions),
     }
     conn.execute(
         "INSERT INTO seal_jobs (id, pool_id, cutoff_date, tape_id, snapshot_id, state, params, "
@@ -288,6 +294,8 @@ class SnapshotRecord:
     sealed_at: str
     #: Witness cosignatures of the header received so far (``gateway.storage.witnesses``).
     cosignatures: tuple[dict[str, Any], ...] = ()
+    #: The stratification table's bundle form (pool statement v2; public, like the leaves).
+    strata: dict[str, Any] | None = None
 
     @property
     def lanes(self) -> LaneSet:
@@ -309,13 +317,23 @@ class SnapshotRecord:
 
 
 _SNAP_COLS = (
-    "snapshot_id, pool_id, cutoff_date, sequence, job_id, header, header_hash, sealed_totals, sealed_at"
+    "snapshot_id, pool_id, cutoff_date, sequence, job_id, header, header_hash, sealed_totals, sealed_at, "
+    "strata"
 )
 
 
 def _snapshot(row: Sequence[Any]) -> SnapshotRecord:
     return SnapshotRecord(
-        row[0], row[1], row[2], int(row[3]), row[4], json.loads(row[5]), bytes(row[6]), bytes(row[7]), row[8]
+        row[0],
+        row[1],
+        row[2],
+        int(row[3]),
+        row[4],
+        json.loads(row[5]),
+        bytes(row[6]),
+        bytes(row[7]),
+        row[8],
+        strata=None if row[9] is None else json.loads(row[9]),
     )
 
 
@@ -354,7 +372,7 @@ def insert_snapshot(conn: sqlite3.Connection, snap: SnapshotRecord) -> None:
     """Insert a sealed snapshot's row (its cosignatures are stored apart, as witnesses send them)."""
     conn.execute(
         "INSERT INTO sealed_snapshots (snapshot_id, pool_id, cutoff_date, sequence, job_id, header, "
-        "header_hash, sealed_totals, sealed_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        "header_hash, sealed_totals, sealed_at, strata) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             snap.snapshot_id,
             snap.pool_id,
@@ -365,5 +383,6 @@ def insert_snapshot(conn: sqlite3.Connection, snap: SnapshotRecord) -> None:
             snap.header_hash,
             snap.sealed_totals,
             snap.sealed_at,
+            None if snap.strata is None else json.dumps(snap.strata, sort_keys=True),
         ),
     )

@@ -11,13 +11,13 @@ from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from proofs import bulletproofs, executors, lanecircuit, merkle, poolcircuit, unpacking
+from proofs import bulletproofs, executors, lanecircuit, merkle, poolcircuit, strata, unpacking
 from proofs._ipa import batch_weight
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import Group, get_group
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, get_lane_set
-from proofs.snapshot._bundle_io import decode_chunk, read_snapshot_bundle
+from proofs.snapshot._bundle_io import decode_chunk, read_snapshot_parts
 from proofs.snapshot._header import Header, verify_header
 from proofs.snapshot._layout import circuit_rounds, expected_parts, part_entries
 from proofs.snapshot._params import SealParams, SnapshotContext, circuit_packing
@@ -47,6 +47,8 @@ class _ChunkCheck:
     leaf_hashes: tuple[bytes, ...]
     lane_sums: tuple[bytes, ...]
     exposure_ids: tuple[str, ...] = ()
+    #: The chunk's share of the stratification table (:meth:`proofs.strata.Accumulator.partial`).
+    strata: tuple[tuple[int, str, int, bytes], ...] = ()
 
 
 def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, Any]]]) -> list[_ChunkCheck]:
@@ -66,8 +68,15 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
     pending_circuits: list[lanecircuit.LaneCircuitItem] = []
     pending_pool: list[poolcircuit.PoolCircuitItem] = []
     out: list[_ChunkCheck] = []
+    dims = spec.params.strata_dimensions
     for index, size, chunk in chunks:
-        points, leaf_hashes, proofs = decode_chunk(group, n_lanes, chunk, index, size)
+        cells: list[tuple[str, ...]] = []
+        points, leaf_hashes, proofs = decode_chunk(group, n_lanes, chunk, index, size, dims, cells)
+        cell_sums: tuple[tuple[int, str, int, bytes], ...] = ()
+        if dims:
+            acc = strata.Accumulator(group, dims, n_lanes)
+            acc.add_chunk(cells, points)
+            cell_sums = tuple(acc.partial())
         if packing is None:
             # Every loan counts exactly once: sum of its count commitments == G, all loans at once
             # with random weights (sound because every point is in the prime-order subgroup).
@@ -82,7 +91,7 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
                 )
         sums = tuple(group.msm([row[j] for row in points], [1] * size).to_bytes() for j in range(n_lanes))
         exposure_ids = tuple(leaf[0] for leaf in chunk["leaves"])
-        out.append(_ChunkCheck(index, tuple(leaf_hashes), sums, exposure_ids))
+        out.append(_ChunkCheck(index, tuple(leaf_hashes), sums, exposure_ids, cell_sums))
         parts = expected_parts(lanes, size)
         if len(proofs) != len(parts):
             raise VerificationError(
@@ -172,16 +181,20 @@ def verify_snapshot(
             (an exposure id in more than one leaf), ``rangeproof.*`` /
             ``lanecircuit.*`` (a proof failed), ``snapshot.merkle_root``, ``snapshot.aggregate``
             (names the lane, or the packed input), ``unpacking.*`` (packed lane sets: the
-            per-lane aggregates are not the unpacking of the leaves' sums).
+            per-lane aggregates are not the unpacking of the leaves' sums), ``strata.*`` (pool
+            statement v2: ``strata.leaf_cells``, ``strata.root``, ``strata.dimension_total``,
+            ``strata.cell_sum``; :mod:`proofs.strata`).
     """
     progress = progress or _noop_progress
     queue_limit = executors.in_flight(executor, max_in_flight)
     group = get_group()
-    header_doc, chunks = read_snapshot_bundle(source)
+    header_doc, table_doc, chunks = read_snapshot_parts(source)
     header = verify_header(
         header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group, lane_sets=lane_sets
     )
     lanes = header.lanes
+    table = _claimed_table(group, header, table_doc)
+    recomputed = strata.Accumulator(group, header.params.strata_dimensions, len(lanes.inputs))
     spec = _AuditSpec(header.context, header.params, group.name)
     chunk_size = 1 << header.params.chunk_log2
     accumulator = merkle.RootAccumulator()
@@ -202,6 +215,7 @@ def verify_snapshot(
                 seen_exposures.add(eid)
             for j, raw in enumerate(result.lane_sums):
                 lane_sums[j] = lane_sums[j] + group.decode_point(raw, allow_identity=True)
+            recomputed.add_partial(result.strata)
         progress(accumulator.size, header.leaf_count)
 
     for batch in _chunk_groups(chunks, header.leaf_count, chunk_size, group_leaves):
@@ -238,7 +252,26 @@ def verify_snapshot(
             header.aggregate_proof,
             header.context.unpacking_transcript(),
         )
+    if table is not None and header.strata is not None and header.packed_sums is not None:
+        strata.check_table(table, header.strata, header.leaf_count, header.packed_sums, recomputed.table())
     return header
+
+
+def _claimed_table(group: Group, header: Header, doc: object) -> strata.Table | None:
+    """The bundle's stratification table, checked against the header before any leaf is read."""
+    if header.strata is None:
+        if doc is not None:
+            raise EncodingError("strata: the header has no stratification table, the bundle does")
+        return None
+    if doc is None:
+        raise VerificationError(
+            "strata.root", "the header commits to a stratification table the bundle lacks"
+        )
+    if header.packed_sums is None:
+        raise EncodingError("strata: a stratification table needs a packed lane set")
+    table = strata.Table.from_dict(group, doc, len(header.lanes.inputs))
+    strata.check_table(table, header.strata, header.leaf_count, header.packed_sums, None)
+    return table
 
 
 def _flush(

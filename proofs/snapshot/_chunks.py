@@ -8,14 +8,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from proofs import bulletproofs, lanecircuit, merkle, poolcircuit
-from proofs.errors import VerificationError
+from proofs.errors import EncodingError, VerificationError
 from proofs.group import ORDER, get_group
 from proofs.lanes import LaneSet, get_lane_set
 from proofs.loan_facts import LoanFacts
 from proofs.pedersen import commit_many
-from proofs.snapshot._layout import circuit_rounds, expected_parts, leaf_bytes, part_entries
+from proofs.snapshot._layout import circuit_rounds, expected_parts, labelled, leaf_bytes, part_entries
 from proofs.snapshot._params import circuit_packing
 from proofs.snapshot._tasks import ChunkResult, ChunkTask, ProofPart, SealedLoan, prover_nonces
+from proofs.strata import leaf_cells
 
 
 def loan_values(lanes: LaneSet, loan: SealedLoan) -> tuple[int, ...]:
@@ -43,6 +44,7 @@ def commit_chunk(task: ChunkTask, lanes: LaneSet) -> tuple[list[tuple[int, ...]]
     """
     n_inputs = len(lanes.inputs)
     values = [loan_values(lanes, loan) for loan in task.loans]
+    cells = loan_cells(task, lanes)
     blindings = task.blindings
     if len(blindings) != len(task.loans) or any(len(row) != n_inputs for row in blindings):
         raise ValueError(f"chunk {task.chunk_index}: need {n_inputs} blindings for each of its loans")
@@ -60,13 +62,36 @@ def commit_chunk(task: ChunkTask, lanes: LaneSet) -> tuple[list[tuple[int, ...]]
         exposure_ids=tuple(loan.exposure_id for loan in task.loans),
         commitments=commitments,
         leaf_hashes=tuple(
-            merkle.leaf_hash(leaf_bytes(loan.exposure_id, row))
-            for loan, row in zip(task.loans, commitments, strict=True)
+            merkle.leaf_hash(leaf_bytes(loan.exposure_id, row, cells[i] if cells else None))
+            for i, (loan, row) in enumerate(zip(task.loans, commitments, strict=True))
         ),
         proofs=(),
         lane_value_sums=tuple(sum(row[j] for row in values) for j in range(len(lanes.lanes))),
         lane_blinding_sums=tuple(sum(row[j] for row in blindings) % ORDER for j in range(n_inputs)),
+        cells=cells,
     )
+
+
+def loan_cells(task: ChunkTask, lanes: LaneSet) -> tuple[tuple[str, ...], ...]:
+    """Each loan's stratification cells in the snapshot's dimension order (``()`` if leaves carry none).
+
+    Raises:
+        ValueError: a pool statement v2 snapshot without dimensions, or a loan whose labels do not
+            name exactly one well-formed cell in each dimension.
+    """
+    if not labelled(lanes):
+        return ()
+    dims = task.params.strata_dimensions
+    if not dims:
+        raise ValueError(f"lane set {lanes.name} needs the snapshot's stratification dimensions")
+    out = []
+    for loan in task.loans:
+        labels = loan.labels if isinstance(loan, LoanFacts) else {}
+        try:
+            out.append(leaf_cells(labels, dims, f"loan {loan.exposure_id} labels"))
+        except (VerificationError, EncodingError) as exc:
+            raise ValueError(str(exc)) from None
+    return tuple(out)
 
 
 def seal_chunk(task: ChunkTask) -> ChunkResult:

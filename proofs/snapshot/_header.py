@@ -8,13 +8,14 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from proofs import bundle, unpacking
+from proofs import bundle, strata, unpacking
 from proofs.canonical import document_hash
 from proofs.claims import metric_value_bits
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import GENERATOR_DST
 from proofs.group import Group, Point, get_group
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LaneSet, accepts, get_lane_set
+from proofs.snapshot._layout import labelled
 from proofs.snapshot._params import SealParams, SnapshotContext
 
 HEADER_KIND: Final = "snapshot-header"
@@ -39,6 +40,7 @@ def _header_schema(lanes: LaneSet) -> bundle.Object:
             "dpd_bucket_edges": bundle.ListOf(bundle.Int(0, 10_000), 4, 4),
             "aggregates": bundle.Object({lane: hex48 for lane in lanes.lanes}),
             **_packed_fields(lanes),
+            **({"strata": strata.header_field_spec()} if labelled(lanes) else {}),
             "policy_version": bundle.Str(128),
             "proof_params": bundle.Object(
                 {
@@ -83,11 +85,14 @@ def build_header(
     policy_version: str,
     packed_sums: Sequence[bytes] | None = None,
     aggregate_proof: bytes | None = None,
+    strata_field: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The unsigned snapshot header (sign it with :func:`proofs.bundle.sign_document`).
 
     ``packed_sums`` and ``aggregate_proof`` are required for a packed lane set
-    (:attr:`proofs.sealing.SealOutcome` has both) and refused otherwise.
+    (:attr:`proofs.sealing.SealOutcome` has both) and refused otherwise; ``strata_field`` (the
+    stratification table's :meth:`proofs.strata.Table.header_field`) for a pool statement v2 lane
+    set, whose leaves carry cells, and refused otherwise.
 
     Raises:
         EncodingError: a field does not fit the header schema.
@@ -116,6 +121,12 @@ def build_header(
     if packed_sums is not None and aggregate_proof is not None:
         doc["packed_sums"] = {name: p.hex() for name, p in zip(lanes.inputs, packed_sums, strict=True)}
         doc["aggregate_proof"] = aggregate_proof.hex()
+    if labelled(lanes) != (strata_field is not None):
+        raise EncodingError(f"header: a stratification table goes with the pool statement v2 ({lanes.name})")
+    if strata_field is not None:
+        if list(strata_field["dimensions"]) != list(params.strata_dimensions):
+            raise EncodingError("header: the table's dimensions are not the snapshot's")
+        doc["strata"] = dict(strata_field)
     _header_schema(lanes).check(doc, "header")
     return doc
 
@@ -134,6 +145,8 @@ class Header:
     hash: bytes
     packed_sums: tuple[Point, ...] | None = None
     aggregate_proof: bytes | None = None
+    #: The header's ``strata`` field (dimensions, row count, table root) of a pool statement v2.
+    strata: dict[str, Any] | None = None
 
     def metric_commitment(self, metric: str) -> Point:
         """The commitment to ``metric``: the public linear combination of lane aggregates."""
@@ -227,7 +240,16 @@ def verify_header(
         )
         aggregate_proof = bytes.fromhex(doc["aggregate_proof"])
     pp = doc["proof_params"]
-    params = SealParams(lane_set=lanes.name, chunk_log2=pp["chunk_log2"], ipa_rounds=pp["ipa_rounds"])
+    strata_field = doc.get("strata")
+    dims: tuple[str, ...] = ()
+    if strata_field is not None:
+        try:
+            dims = strata.check_dimensions(strata_field["dimensions"])
+        except EncodingError as exc:
+            raise EncodingError(f"header.{exc}") from None
+    params = SealParams(
+        lane_set=lanes.name, chunk_log2=pp["chunk_log2"], ipa_rounds=pp["ipa_rounds"], strata_dimensions=dims
+    )
     context = SnapshotContext(doc["snapshot_id"], doc["pool_id"], doc["cutoff_date"], lanes.name)
     return Header(
         doc,
@@ -240,4 +262,5 @@ def verify_header(
         header_hash(doc),
         packed_sums,
         aggregate_proof,
+        strata_field,
     )

@@ -15,11 +15,14 @@ from proofs.errors import EncodingError
 from proofs.group import ORDER
 from proofs.lanes import LaneSet
 from proofs.pedersen import derive_blinding
+from proofs.strata import cells_bytes
 
 _T = TypeVar("_T")
 
 
 LEAF_VERSION: Final = b"\x01"
+#: Leaves of the pool statement v2 also carry the loan's stratification cells (:mod:`proofs.strata`).
+LABELLED_LEAF_VERSION: Final = b"\x02"
 
 
 #: The loan key of the aggregates' blindings (``#`` is not an exposure-id character).
@@ -51,10 +54,22 @@ def check_exposure_id(exposure_id: str) -> bytes:
     return exposure_id.encode("ascii")
 
 
-def leaf_bytes(exposure_id: str, commitments: Sequence[bytes]) -> bytes:
-    """The leaf encoding (see module docstring)."""
+def leaf_bytes(exposure_id: str, commitments: Sequence[bytes], cells: Sequence[str] | None = None) -> bytes:
+    """The leaf encoding (see :mod:`proofs.snapshot`).
+
+    Without ``cells``: ``0x01 || u8 len(id) || id || C_1 .. C_k``. With the loan's stratification
+    cells (pool statement v2): ``0x02 || u8 len(id) || id || cells || C_1 .. C_k``, the cells
+    encoded by :func:`proofs.strata.cells_bytes` in the header's dimension order.
+    """
     eid = check_exposure_id(exposure_id)
-    return LEAF_VERSION + bytes([len(eid)]) + eid + b"".join(commitments)
+    if cells is None:
+        return LEAF_VERSION + bytes([len(eid)]) + eid + b"".join(commitments)
+    return LABELLED_LEAF_VERSION + bytes([len(eid)]) + eid + cells_bytes(cells) + b"".join(commitments)
+
+
+def labelled(lanes: LaneSet) -> bool:
+    """Whether leaves under ``lanes`` carry stratification cells (the pool statement v2 does)."""
+    return lanes.circuit is not None
 
 
 def pieces(n: int) -> list[tuple[int, int]]:

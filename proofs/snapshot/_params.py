@@ -24,6 +24,10 @@ class SealParams:
     #: 640 bytes of proof a loan for about 40% less prover work than full compression
     #: (docs/decisions.md, "packed lanes and cut inner-product arguments").
     ipa_rounds: int | None = 2
+    #: Stratification dimensions of a pool statement v2 snapshot, in the order its leaves carry
+    #: their cells (:mod:`proofs.strata`); recorded in the header's ``strata`` field, not in
+    #: ``proof_params``. Empty for the dpd5 lane sets, whose leaves carry no cells.
+    strata_dimensions: tuple[str, ...] = ()
 
     def to_dict(self, lanes: LaneSet) -> dict[str, Any]:
         """The ``proof_params`` object of a header."""

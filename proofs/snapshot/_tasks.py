@@ -97,6 +97,8 @@ class ChunkResult:
     proofs: tuple[ProofPart, ...]
     lane_value_sums: tuple[int, ...] = field(repr=False)  # per lane
     lane_blinding_sums: tuple[int, ...] = field(repr=False)  # per leaf commitment (lane or input)
+    #: Per loan, its stratification cells in the snapshot's dimension order (pool statement v2).
+    cells: tuple[tuple[str, ...], ...] = ()
 
 
 NONCE_DOMAIN: Final = b"poolproof/prover-nonces/v4\x00"

@@ -77,3 +77,92 @@ def test_a_tape_without_period_flows_is_refused_under_pool_v2(tmp_path: Path) ->
         assert snapshot_status(db, "P1", cutoff)[0] == "open"
     finally:
         db.conn.close()
+
+
+class _Crash(BaseException):
+    """Stands for the process dying (not an ``Exception``, so the job is not marked failed)."""
+
+
+def test_the_sealed_snapshot_carries_a_stratification_table_equal_to_a_pandas_groupby(
+    local: dict[str, Any],
+) -> None:
+    """Every cell's loan count and balance, recomputed by pandas from the stored rows under the
+    docs/metrics.md cell definitions, equals what the table commits to (opened from the sealed loans'
+    openings); the borrower's inclusion bundle shows the loan's cells; a crashed seal resumes to the
+    identical table."""
+    import pandas as pd
+
+    from gateway.snapshots.sealed import snapshot_seed
+    from gateway.storage.records import get_pool
+    from proofs.group import ORDER, get_group
+    from proofs.pedersen import commit
+    from proofs.snapshot import loan_blindings, read_snapshot_parts
+    from proofs.strata import Table
+
+    db, master, cutoff, inst = local["db"], local["master"], local["cutoff"], local["inst"]
+    job, _ = start_seal_job(db, master, "P1", cutoff, SETTINGS, seed=bytes(range(32)))
+
+    def crash_after_chunk_0(index: int) -> None:
+        if index == 0:
+            raise _Crash
+
+    with pytest.raises(_Crash):
+        run_seal_job(
+            inst.db_path, master, local["gkey"], "v", job.id, workers=0, after_chunk=crash_after_chunk_0
+        )
+    done = run_seal_job(inst.db_path, master, local["gkey"], "v", job.id, workers=0)
+    assert done.state == "sealed", done
+    snap = get_snapshot(db, "P1", cutoff)
+    text = "".join(stream_snapshot_bundle(db, snap))
+    header = verify_snapshot(io.StringIO(text), local["gkey"].public_key())
+    assert header.strata is not None
+    _, table_doc, _ = read_snapshot_parts(io.StringIO(text))
+    group = get_group()
+    lanes = header.lanes
+    table = Table.from_dict(group, table_doc, len(lanes.inputs))
+
+    keys = pool_keys(db, master, "P1")
+    settings = get_pool(db, "P1").config
+    records = [s.record for s in iter_loans(db, keys, get_tape(db, job.tape_id))]
+    seed = snapshot_seed(db, keys, snap)
+    frame = pd.DataFrame(records)
+    facts = [loan_facts(r, settings) for r in records]
+
+    # The written definitions (docs/metrics.md, "Stratification"): bands are inclusive lower edges.
+    def band(edges: tuple[int, ...], v: int) -> str:
+        lo = 0
+        for e in edges:
+            if v < e:
+                return f"{lo}-{e - 1}"
+            lo = e
+        return f"{lo}+"
+
+    frame["rate_band"] = [band(settings.rate_band_edges_bps, int(v)) for v in frame["nominal_rate_bps"]]
+    frame["original_term"] = frame["term_months"].astype(int).astype(str)
+    frame["balance_band"] = [
+        band(settings.balance_band_edges_fen, int(v)) for v in frame["current_principal_fen"]
+    ]
+    frame["region"] = frame["region_code"].astype(str).str[:2]
+    frame["vintage"] = [f"{d[:4]}-Q{(int(d[5:7]) - 1) // 3 + 1}" for d in frame["origination_date"]]
+    frame["product_type"] = frame["product_type"].astype(str)
+    frame["balance"] = [f.balance for f in facts]
+    for dim in ("rate_band", "original_term", "balance_band", "region", "vintage", "product_type"):
+        expected = frame.groupby(dim).agg(n=("balance", "size"), balance=("balance", "sum"))
+        cells = {r.cell: r for r in table.rows if r.dimension == dim}
+        assert sorted(cells) == sorted(str(c) for c in expected.index), dim
+        for cell, row in expected.iterrows():
+            stored = cells[str(cell)]
+            assert stored.count == row["n"]
+            members = [f for f in facts if f.labels[dim] == cell]
+            # The row commits to exactly its members' packed inputs: open it with their openings.
+            for j in range(len(lanes.inputs)):
+                value = sum(lanes.input_values(lanes.facts_values(f))[j] for f in members)
+                blinding = sum(loan_blindings(seed, f.exposure_id, lanes)[j] for f in members) % ORDER
+                assert stored.sums[j] == commit(group, value, blinding)
+            assert sum(f.balance for f in members) == row["balance"]
+
+    for index in (0, 21):
+        bundle = inclusion_bundle(db, keys, snap, records[index], index + 1)
+        verified = verify_inclusion_bundle(bundle, local["gkey"].public_key())
+        assert verified.facts is not None
+        assert dict(verified.facts.labels) == dict(facts[index].labels)
