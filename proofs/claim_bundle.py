@@ -25,13 +25,13 @@ this exact header, and without one the investor relies on the gateway for that.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from proofs import bundle, claims, unpacking
+from proofs import bundle, cell_claims, claims, unpacking
 from proofs.canonical import canonical_json
 from proofs.errors import EncodingError, VerificationError
 from proofs.group import Group, Point, get_group
@@ -53,9 +53,10 @@ _SCHEMA: Final = bundle.Object(
         "statement": bundle.AnyJson(),
         "nonce": bundle.Bytes(max_length=MAX_NONCE),
         "proof": bundle.AnyJson(),
+        "cells": bundle.AnyJson(),
         "cosignatures": COSIGNATURES_SPEC,
     },
-    optional=frozenset({"cosignatures"}),
+    optional=frozenset({"cosignatures", "cells"}),
 )
 
 
@@ -66,25 +67,40 @@ def claim_context(header: Header, nonce: bytes) -> bytes:
     return CONTEXT_DOMAIN + header.hash + len(nonce).to_bytes(1, "big") + nonce
 
 
-def metric_commitments(header: Header, statement: claims.ClaimStatement) -> dict[str, Point]:
+def metric_commitments(
+    header: Header,
+    statement: claims.ClaimStatement,
+    cells: Mapping[tuple[str, str], cell_claims.CellEvidence] | None = None,
+) -> dict[str, Point]:
     """The verifier's own commitment to every metric the statement names.
 
+    A cell metric (``strata/<dimension>/<cell>/<metric>``) is formed from the checked evidence of
+    its cell (:func:`proofs.cell_claims.verify_cells`) and bounded by the cell's loan count.
+
     Raises:
-        VerificationError: ``claim.metric`` (unknown metric) or ``claim.value_bits`` (the statement
-            assumes a tighter bound than the snapshot's range proofs give).
+        VerificationError: ``claim.metric`` (unknown metric), ``claim.cells`` (no evidence for a
+            cell the statement names) or ``claim.value_bits`` (the statement assumes a tighter
+            bound than the snapshot's range proofs give).
     """
     out: dict[str, Point] = {}
     for metric in statement.metrics:
+        found = cell_claims.evidence_by_metric(cells or {}, metric)
+        inner, count = metric, None
         try:
-            out[metric] = header.metric_commitment(metric)
+            if found is None:
+                out[metric] = header.metric_commitment(metric)
+            else:
+                evidence, inner = found
+                count = evidence.row.count
+                out[metric] = evidence.metric_commitment(header, inner)
         except KeyError as exc:
             raise VerificationError("claim.metric", str(exc.args[0])) from None
         bits = getattr(statement, "value_bits", None)
-        if bits is not None and header.metric_bound_bits(metric) > bits:
+        bound = header.metric_bound_bits(inner, count)
+        if bits is not None and bound > bits:
             raise VerificationError(
                 "claim.value_bits",
-                f"{metric} can be as large as 2^{header.metric_bound_bits(metric)}; "
-                f"the statement assumes < 2^{bits}",
+                f"{metric} can be as large as 2^{bound}; the statement assumes < 2^{bits}",
             )
     return out
 
@@ -113,14 +129,18 @@ def prove_claim_bundle(
     nonce: bytes,
     *,
     cosignatures: Sequence[dict[str, Any]] = (),
+    cells: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Prove a claim on a verified header (the gateway side), carrying the witnesses' cosignatures.
+    """Prove a claim on a verified header (the gateway side), carrying the witnesses' cosignatures
+    and, for a statement about stratification cells, each cell's evidence
+    (:func:`proofs.cell_claims.prove_cell`).
 
     Raises:
         ProvingError: the claim does not hold (nothing is produced).
         VerificationError: the statement's metrics or bounds do not fit the snapshot.
     """
-    metric_commitments(header, statement)
+    checked = cell_claims.verify_cells(group, header, list(cells)) if cells else {}
+    metric_commitments(header, statement, checked)
     proof = claims.prove_claim(group, statement, openings_by_metric, context=claim_context(header, nonce))
     doc: dict[str, Any] = {
         "format": bundle.format_string(KIND, VERSION),
@@ -129,6 +149,8 @@ def prove_claim_bundle(
         "nonce": nonce.hex(),
         "proof": proof.to_dict(),
     }
+    if cells:
+        doc["cells"] = [dict(c) for c in cells]
     if cosignatures:
         doc["cosignatures"] = [dict(c) for c in cosignatures]
     return doc
@@ -226,9 +248,9 @@ def verify_claim_answer(
     Raises:
         EncodingError: malformed bundle (names the JSON path).
         VerificationError: ``header.lane_set``, ``header.signature``, ``unpacking.*``,
-            ``claim.metric``, ``claim.value_bits``, the claim proof's own checks (``claim.*``,
-            ``rangeproof.*``), ``claim.expected.*`` (the answer is not to the question asked),
-            ``witness.*`` (the witness policy is not met).
+            ``claim.metric``, ``claim.cells``, ``strata.row``, ``claim.value_bits``, the claim
+            proof's own checks (``claim.*``, ``rangeproof.*``), ``claim.expected.*`` (the answer
+            is not to the question asked), ``witness.*`` (the witness policy is not met).
     """
     bundle.check_document(doc, KIND, {VERSION}, _SCHEMA)
     assert isinstance(doc, dict)  # checked by the schema
@@ -240,7 +262,8 @@ def verify_claim_answer(
     cosigners = check_witnesses(header, doc.get("cosignatures", []), witnesses)
     unpacked = verify_unpacked_aggregates(header, group)
     proof = claims.ClaimProof.from_dict(group, doc["proof"])
-    commitments = metric_commitments(header, statement)
+    cells = cell_claims.verify_cells(group, header, doc["cells"]) if "cells" in doc else {}
+    commitments = metric_commitments(header, statement, cells)
     claims.verify_claim(group, statement, commitments, proof, context=claim_context(header, nonce))
     return VerifiedClaim(statement, header, cosigners, unpacked)
 

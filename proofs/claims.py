@@ -76,7 +76,11 @@ ALLOWED_BITS: Final = (8, 16, 32, 64, 128)
 _LIMB_BITS: Final = 64
 #: Largest declared metric size; keeps every constraint far from wrapping mod r.
 MAX_VALUE_BITS: Final = 64
-_METRIC_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+/-]{0,63}")
+#: A pool metric (up to 64 characters) or a cell's metric, ``strata/<dimension>/<cell>/<metric>``
+#: (:mod:`proofs.cell_claims`).
+_METRIC_RE: Final = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9_.+/-]{0,63}|strata/[a-z][a-z0-9_]{0,31}/[A-Za-z0-9][A-Za-z0-9_.+-]{0,47}/[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}"
+)
 
 # -- statements ----------------------------------------------------------------------------------
 

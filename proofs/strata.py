@@ -48,7 +48,7 @@ ROW_DOMAIN: Final = b"poolproof/strata-row/v1\x00"
 MAX_DIMENSIONS: Final = 16
 MAX_CELLS: Final = 4096
 DIMENSION_PATTERN: Final = r"[a-z][a-z0-9_]{0,31}"
-CELL_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.:+/-]{0,47}"
+CELL_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,47}"
 _DIMENSION = re.compile(DIMENSION_PATTERN)
 _CELL = re.compile(CELL_PATTERN)
 
@@ -71,7 +71,7 @@ def check_dimensions(dimensions: Sequence[str]) -> tuple[str, ...]:
 
 
 def check_cell(cell: object, where: str) -> str:
-    """A well-formed cell label (``[A-Za-z0-9][A-Za-z0-9_.:+/-]{0,47}``).
+    """A well-formed cell label (``[A-Za-z0-9][A-Za-z0-9_.+-]{0,47}``).
 
     Raises:
         EncodingError: names ``where``.

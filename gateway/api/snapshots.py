@@ -24,7 +24,6 @@ from flask_smorest import Blueprint
 from policies import DecisionLog, Party, derive_pseudonym_key
 from policies.aggregates import REFUSED
 from policies.decision import Decision
-from proofs.claim_bundle import metric_commitments
 from proofs.claims import statement_from_dict
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.snapshot import verify_header
@@ -34,6 +33,7 @@ from ..policy_views import DEFAULT_PURPOSE, policy_party
 from ..snapshots.disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
 from ..snapshots.sealed import (
     SnapshotRecord,
+    check_claim_fits,
     get_snapshot,
     inclusion_bundle,
     list_snapshots,
@@ -164,7 +164,7 @@ class Claims(AudienceResource):
             _unprocessable(f"invalid claim statement: {exc}")
         header = verify_header(snap.header, header_signer(snap), lane_sets={snap.lanes.name})
         try:
-            metric_commitments(header, statement)  # public checks: known metrics, value_bits
+            check_claim_fits(header, snap, statement)  # public checks: known metrics and cells, value_bits
         except VerificationError as exc:
             _unprocessable(f"claim does not fit this snapshot ({exc.check}): {exc}")
         p = policy_party(party)
@@ -184,7 +184,9 @@ class Claims(AudienceResource):
             _log(p, [refused_claim.decision], resource, 0)
             fail(403, REFUSED)
         try:
-            answer = prove_claim(header, keys_for(pool_id), snap, statement, bytes.fromhex(body["nonce"]))
+            answer = prove_claim(
+                header, keys_for(pool_id), snap, statement, bytes.fromhex(body["nonce"]), get_db()
+            )
         except ProvingError:
             _log(p, decided, resource, 0)
             _unprocessable(CANNOT_PROVE)

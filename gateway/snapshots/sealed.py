@@ -31,11 +31,14 @@ import sqlite_utils
 
 from proofs import merkle
 from proofs.canonical import canonical_json
-from proofs.claim_bundle import metric_opening, prove_claim_bundle
+from proofs.cell_claims import cell_opening, cells_named, parse_cell_metric, prove_cell
+from proofs.claim_bundle import metric_commitments, metric_opening, prove_claim_bundle
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
-from proofs.group import ORDER, get_group
+from proofs.errors import VerificationError
+from proofs.group import ORDER, get_group, random_scalar
 from proofs.inclusion import make_inclusion_bundle
 from proofs.lanes import LaneSet, dpd_bucket, get_lane_set
+from proofs.pedersen import Opening
 from proofs.sealing import ChunkSummary, strata_partial
 from proofs.snapshot import (
     ChunkResult,
@@ -46,13 +49,13 @@ from proofs.snapshot import (
     loan_blindings,
     write_snapshot_bundle,
 )
-from proofs.strata import cells_bytes
+from proofs.strata import Table, cells_bytes
 
 from ..keys.keyring import NONCE_BYTES, PoolKeys
 from ..loan_facts import loan_facts
 from ..storage import snapshots as snapshot_rows
 from ..storage.db import database_path
-from ..storage.records import NotFound, get_pool
+from ..storage.records import NotFound, get_pool, get_tape, iter_loans
 from ..storage.snapshots import SnapshotRecord as SnapshotRecord
 from ..storage.snapshots import get_snapshot as get_snapshot
 from ..storage.snapshots import list_snapshots as list_snapshots
@@ -331,18 +334,125 @@ def claim_kind(statement: ClaimStatement) -> str:
     return "exact" if isinstance(statement, Disclosure) else "threshold"
 
 
+def check_claim_fits(header: Header, snap: SnapshotRecord, statement: ClaimStatement) -> None:
+    """The public checks of a statement before anything is proven: known metrics, value bits, and
+    for a cell metric a cell of the snapshot's stratification table.
+
+    Raises:
+        VerificationError: ``claim.metric``, ``claim.cells``, ``claim.value_bits``.
+    """
+    named = cells_named(statement.metrics)
+    if not named:
+        metric_commitments(header, statement)
+        return
+    if snap.strata is None or header.strata is None:
+        raise VerificationError("claim.cells", "the snapshot has no stratification table")
+    table = Table.from_dict(get_group(), snap.strata, len(header.lanes.inputs))
+    for dimension, cell in named:
+        try:
+            table.row(dimension, cell)
+        except KeyError as exc:
+            raise VerificationError("claim.cells", str(exc.args[0])) from None
+    bits = getattr(statement, "value_bits", None)
+    for m in statement.metrics:
+        parsed = parse_cell_metric(m)
+        inner, count = (m, None) if parsed is None else (parsed[2], table.row(parsed[0], parsed[1])[1].count)
+        try:
+            bound = header.metric_bound_bits(inner, count)
+        except KeyError as exc:
+            raise VerificationError("claim.metric", str(exc.args[0])) from None
+        if bits is not None and bound > bits:
+            raise VerificationError(
+                "claim.value_bits", f"{m} can be as large as 2^{bound}; the statement assumes < 2^{bits}"
+            )
+
+
 def prove_claim(
-    header: Header, keys: PoolKeys, snap: SnapshotRecord, statement: ClaimStatement, nonce: bytes
+    header: Header,
+    keys: PoolKeys,
+    snap: SnapshotRecord,
+    statement: ClaimStatement,
+    nonce: bytes,
+    db: sqlite_utils.Database | None = None,
 ) -> dict[str, Any]:
-    """A self-contained claim bundle for ``statement`` on a sealed snapshot.
+    """A self-contained claim bundle for ``statement`` on a sealed snapshot (``db`` is needed for a
+    statement about stratification cells, whose openings are summed from the sealed loans).
 
     Raises:
         ProvingError: the claim does not hold (nothing is produced).
         VerificationError: the statement does not fit the snapshot (unknown metric, value_bits too small).
     """
     values, blindings = lane_totals(keys, snap)
-    openings = {m: metric_opening(header.lanes, m, values, blindings) for m in statement.metrics}
-    return prove_claim_bundle(get_group(), header, statement, openings, nonce, cosignatures=snap.cosignatures)
+    group = get_group()
+    openings: dict[str, Opening] = {}
+    evidence: list[dict[str, Any]] = []
+    named = cells_named(statement.metrics)
+    table = None
+    if named:
+        if snap.strata is None or header.strata is None:
+            raise VerificationError("claim.cells", "the snapshot has no stratification table")
+        if db is None:
+            raise ValueError("a claim about stratification cells needs the database")
+        table = Table.from_dict(group, snap.strata, len(header.lanes.inputs))
+    for dimension, cell in named:
+        if table is None or db is None:  # pragma: no cover - checked above
+            break
+        table.row(dimension, cell)  # KeyError naming the valid cells
+        totals, input_blindings = cell_openings(db, keys, snap, dimension, cell)
+        rhos = [random_scalar() for _ in header.lanes.lanes]
+        evidence.append(
+            prove_cell(group, header, table, dimension, cell, totals, input_blindings, rhos, random_scalar)
+        )
+        for m in statement.metrics:
+            parsed = parse_cell_metric(m)
+            if parsed is not None and parsed[:2] == (dimension, cell):
+                openings[m] = cell_opening(header, parsed[2], totals, rhos)
+    for m in statement.metrics:
+        if parse_cell_metric(m) is None:
+            openings[m] = metric_opening(header.lanes, m, values, blindings)
+    return prove_claim_bundle(
+        group, header, statement, openings, nonce, cosignatures=snap.cosignatures, cells=evidence
+    )
+
+
+def cell_openings(
+    db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord, dimension: str, cell: str
+) -> tuple[list[int], list[int]]:
+    """A stratification cell's secret openings: per-lane totals and per-input blinding sums.
+
+    The cell's members are the leaves sealed in it (their stored cells); their values are the
+    loans' statement facts and their blindings are regenerated from the snapshot seed.
+
+    Raises:
+        KeyError: the snapshot has no such dimension.
+    """
+    lanes = snap.lanes
+    dims = list(snap.header["strata"]["dimensions"])
+    d = dims.index(dimension)
+    members: set[str] = set()
+    for _, blob in snapshot_rows.iter_chunk_leaves(db, snap.job_id):
+        for eid, _, cells in decode_labelled_leaves(blob, len(lanes.inputs), True):
+            if cells is not None and cells[d] == cell:
+                members.add(eid)
+    seed = snapshot_seed(db, keys, snap)
+    settings = get_pool(db, snap.pool_id).config
+    totals = [0] * len(lanes.lanes)
+    blindings = [0] * len(lanes.inputs)
+    tape = snapshot_rows_tape(db, snap)
+    for stored in iter_loans(db, keys, tape):
+        facts = loan_facts(stored.record, settings)
+        if facts.exposure_id not in members:
+            continue
+        for j, v in enumerate(lanes.facts_values(facts)):
+            totals[j] += v
+        for j, r in enumerate(loan_blindings(seed, facts.exposure_id, lanes)):
+            blindings[j] = (blindings[j] + r) % ORDER
+    return totals, blindings
+
+
+def snapshot_rows_tape(db: sqlite_utils.Database, snap: SnapshotRecord) -> Any:
+    """The stored tape a snapshot sealed."""
+    return get_tape(db, snapshot_tape_id(db, snap))
 
 
 # --- borrower look-through ------------------------------------------------------------------------------

@@ -154,14 +154,16 @@ class Header:
         group = next(iter(self.aggregates.values())).group
         return group.msm([self.aggregates[lane] for lane, _ in terms], [c for _, c in terms])
 
-    def metric_bound_bits(self, metric: str) -> int:
-        """Bits that bound the value of ``metric`` given the range proofs of every leaf."""
+    def metric_bound_bits(self, metric: str, leaf_count: int | None = None) -> int:
+        """Bits that bound the value of ``metric`` given the range proofs of every leaf (over
+        ``leaf_count`` leaves, default the whole snapshot: a stratification cell has fewer)."""
         terms = self.lanes.metric(metric)
         bits = max(
             self.lanes.balance_bits if lane in self.lanes.balance_lanes else self.lanes.count_bits
             for lane, _ in terms
         )
-        return metric_value_bits(self.leaf_count, bits, sum(abs(c) for _, c in terms))
+        count = self.leaf_count if leaf_count is None else leaf_count
+        return metric_value_bits(count, bits, sum(abs(c) for _, c in terms))
 
 
 HEADER_HASH_DOMAIN: Final = "snapshot-header-hash/v2"
