@@ -293,3 +293,23 @@ def test_pool_v3_totals_that_carry_between_slots_are_rejected(monkeypatch: pytes
     with pytest.raises(VerificationError, match=r"unpacking\.range"):
         unpacking.verify_unpacking(GROUP, V3, 20, aggregates, sums, proof, transcript())
     assert honest_proof != proof
+
+
+def test_both_backends_give_byte_identical_proofs_and_verify_each_other() -> None:
+    widths = (3, 5, 7, 1)
+    values = [5, 17, 100, 1]
+    made = {}
+    for backend in ("arkworks", "pyecc"):
+        group = get_group(backend)
+        proof, commitments = bp.prove_ranges(
+            group, values, blindings(4), widths, transcript(), rng=seeded_rng(b"widths-prover")
+        )
+        made[backend] = (proof.to_bytes(), [c.to_bytes() for c in commitments])
+    assert made["arkworks"] == made["pyecc"]
+    pyecc = get_group("pyecc")
+    data, encoded = made["arkworks"]
+    commitments = [pyecc.decode_point(c) for c in encoded]
+    proof = bp.decode_ranges(pyecc, data, widths)
+    bp.verify_ranges(pyecc, commitments, widths, proof, transcript())
+    with pytest.raises(VerificationError, match=r"rangeproof\.equation"):
+        bp.verify_ranges(pyecc, commitments, (3, 5, 6, 2), proof, transcript())
