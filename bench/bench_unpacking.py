@@ -64,6 +64,7 @@ def bench(name: str, loans: int, repeat: int, rng: random.Random) -> dict[str, A
     totals = _totals(lanes, loans, rng)
     rhos = [rng.randrange(ORDER) for _ in lanes.lanes]
     gammas = [rng.randrange(ORDER) for _ in lanes.packing]
+
     def draw() -> int:  # the prover's nonces (a benchmark, not a seal: seeded for repeatability)
         return rng.randrange(ORDER)
 
