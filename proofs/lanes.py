@@ -301,7 +301,8 @@ def dpd_bucket(days_past_due: int, edges: Sequence[int] = (0, 30, 60, 90)) -> in
 
 # The family name POOL_V2 (above): a lane set's full name carries its parameters,
 # ``pool-v2:b<balance bits>:f<flow bits, comma-separated>:c<cap or "none">``, so the header's name
-# alone says what was proven.
+# alone says what was proven. The exact-bounds family POOL_V3 names its caps instead of widths,
+# ``pool-v3:c<balance cap>:f<flow caps, comma-separated>`` (the widths are the caps' bit lengths).
 
 
 def _pool_v2_metrics() -> dict[str, tuple[tuple[str, int], ...]]:
