@@ -14,6 +14,12 @@ prover knows openings with every ``v_j`` in ``[0, 2^n)``. Parameters: ``n`` in {
 inner-product base is ``Q = generator("bulletproofs/Q", 0)``; a proof for N uses the first N of each
 vector, so proofs of different sizes share generators (which is what batch verification exploits).
 
+Values of different widths (:func:`prove_ranges`, :func:`verify_ranges`): value ``j`` in
+``[0, 2^w_j)`` with each ``w_j`` in ``[1, 64]`` and ``Σ w_j = N`` a power of two; the same protocol
+with block ``j`` of ``a_L`` holding value ``j``'s bits and the constraint vector ``z^(2+j)·2^k`` on
+bit ``k`` of block ``j``. Its transcript has ``dom-sep = "bulletproofs/range-widths/v1"`` and
+``widths`` (comma-separated) in place of ``n`` and ``m``; everything else is as below.
+
 Transcript (every item in this order, on the caller's :class:`~proofs.transcript.Transcript`, after
 whatever context the caller absorbed):
 ``dom-sep = "bulletproofs/range/v1"``, ``generators`` = ``generator_set_id`` of
