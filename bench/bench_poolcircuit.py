@@ -1,10 +1,12 @@
 """The pool statement v2 circuit against dpd5-v3's lane circuit: prover and verifier cost per gate, per loan.
 
 Usage: ``python bench/bench_poolcircuit.py [--gates-log2 15] [--rounds 2] [--balance-bits 23]
-[--flow-bits 23 23 19 16 23 23 23] [--cap 5000000] [--batch 4]``
+[--flow-bits 23 23 19 16 23 23 23] [--cap 5000000] [--flow-caps C C C C C C C] [--batch 4]``
 
-For each circuit (dpd5-v3's packed lane circuit, n = 32; the pool circuit with the given widths and
-cap) one proof fills a piece of ``2^gates-log2`` gates with as many loans as fit, as sealing does:
+For each circuit (dpd5-v3's packed lane circuit, n = 32; the pool-v2 circuit with the given widths
+and cap; with a cap, the pool-v3 exact-bounds circuit with that balance cap and ``--flow-caps``,
+by default each flow capped at ``min(cap, 2^w − 1)``) one proof fills a piece of
+``2^gates-log2`` gates with as many loans as fit, as sealing does:
 
 * prover CPU per gate and per loan (commitments included, generators derived and cached first),
   with the MSM threads pinned to one (``POOLPROOF_MSM_THREADS=1``, as seal workers run);
@@ -88,20 +90,19 @@ def bench_pool(
     gates_log2: int,
     rounds: int,
     batch: int,
-    balance_bits: int,
-    flow_bits: list[int],
-    cap: int | None,
+    params: pc.PoolCircuit,
+    name: str,
     rng: random.Random,
 ) -> dict[str, Any]:
     group = get_group("arkworks")
-    params = pc.circuit(balance_bits, flow_bits, cap)
     loans = params.max_loans(gates_log2)
     top = params.lane_max("balance_M0")
+    flow_max = [params.lane_max(lane) for lane in pc.FLOW_LANES]
     values = []
     for i in range(loans):
         state = i % len(STATES)
         balance = 0 if STATES[state] in TERMINAL_STATES else rng.randrange(top + 1)
-        flows = tuple(rng.randrange(1 << w) for w in flow_bits)
+        flows = tuple(rng.randrange(m + 1) for m in flow_max)
         values.append(list(params.lane_values(LoanFacts(f"E{i}", state, balance, flows))))
     blind = _blindings(loans, params.inputs, rng)
 
@@ -112,7 +113,6 @@ def bench_pool(
     (proof, commitments), cpu = _time(prove)
     items = [pc.PoolCircuitItem(params, commitments, proof, Transcript(b"bench")) for _ in range(batch)]
     _, vcpu = _time(lambda: pc.batch_verify_pool(group, items))
-    name = f"pool-v2 b{balance_bits} f{','.join(map(str, flow_bits))} cap {cap}"
     return _figures(
         name, loans, params.gates_per_loan, cpu, vcpu / batch, len(proof.to_bytes()), params.inputs
     )
@@ -144,15 +144,25 @@ def main() -> int:
     ap.add_argument("--balance-bits", type=int, default=23)
     ap.add_argument("--flow-bits", type=int, nargs=7, default=[23, 23, 19, 16, 23, 23, 23])
     ap.add_argument("--cap", type=int, default=5_000_000)
+    ap.add_argument("--flow-caps", type=int, nargs=7, default=None, help="pool-v3 flow caps")
     args = ap.parse_args()
     rng = random.Random(2026)
     load0 = os.getloadavg()
+    v2 = pc.circuit(args.balance_bits, args.flow_bits, args.cap)
+    v2_name = f"pool-v2 b{args.balance_bits} f{','.join(map(str, args.flow_bits))} cap {args.cap}"
     rows = [
         bench_dpd5(args.gates_log2, args.rounds, args.batch, rng),
-        bench_pool(
-            args.gates_log2, args.rounds, args.batch, args.balance_bits, args.flow_bits, args.cap, rng
-        ),
+        bench_pool(args.gates_log2, args.rounds, args.batch, v2, v2_name, rng),
     ]
+    if args.cap is not None:
+        # pool-v3 at the same caps: the balance cap, and each flow capped at its v2 range's top
+        # (or at the balance cap where that is lower), every amount then proven within its cap.
+        flow_caps = [min(args.cap, (1 << w) - 1) for w in args.flow_bits]
+        if args.flow_caps is not None:
+            flow_caps = args.flow_caps
+        v3 = pc.bounded_circuit(args.cap, flow_caps)
+        v3_name = f"pool-v3 c{args.cap} f{','.join(map(str, flow_caps))}"
+        rows.append(bench_pool(args.gates_log2, args.rounds, args.batch, v3, v3_name, rng))
     term = msm_us_per_term()
     for row in rows:
         row["msm_terms_per_gate"] = round(row["prover_cpu_us_per_gate"] / term, 2)

@@ -26,6 +26,7 @@ way; each protocol absorbs its own statement and messages before the rounds.
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 from collections.abc import Sequence
@@ -87,7 +88,10 @@ def inner_product(a: Sequence[int], b: Sequence[int]) -> int:
     Raises:
         ValueError: ``a`` and ``b`` differ in length.
     """
-    return sum(x * y for x, y in zip(a, b, strict=True)) % _R
+    if len(a) != len(b):
+        raise ValueError("inner product of vectors of different lengths")
+    total: int = sum(map(operator.mul, a, b))
+    return total % _R
 
 
 def os_scalars(count: int) -> list[int]:

@@ -14,6 +14,12 @@ prover knows openings with every ``v_j`` in ``[0, 2^n)``. Parameters: ``n`` in {
 inner-product base is ``Q = generator("bulletproofs/Q", 0)``; a proof for N uses the first N of each
 vector, so proofs of different sizes share generators (which is what batch verification exploits).
 
+Values of different widths (:func:`prove_ranges`, :func:`verify_ranges`): value ``j`` in
+``[0, 2^w_j)`` with each ``w_j`` in ``[1, 64]`` and ``Σ w_j = N`` a power of two; the same protocol
+with block ``j`` of ``a_L`` holding value ``j``'s bits and the constraint vector ``z^(2+j)·2^k`` on
+bit ``k`` of block ``j``. Its transcript has ``dom-sep = "bulletproofs/range-widths/v1"`` and
+``widths`` (comma-separated) in place of ``n`` and ``m``; everything else is as below.
+
 Transcript (every item in this order, on the caller's :class:`~proofs.transcript.Transcript`, after
 whatever context the caller absorbed):
 ``dom-sep = "bulletproofs/range/v1"``, ``generators`` = ``generator_set_id`` of
@@ -80,6 +86,10 @@ from proofs.transcript import Transcript
 VALID_BITS: Final = (8, 16, 32, 64)
 #: Domain separator absorbed first by every range proof.
 DOMAIN: Final = b"bulletproofs/range/v1"
+#: Domain separator of a range proof whose values have their own widths (:func:`prove_ranges`).
+DOMAIN_WIDTHS: Final = b"bulletproofs/range-widths/v1"
+#: Widest value of :func:`prove_ranges` (2^64 is far below r: nothing wraps).
+MAX_WIDTH: Final = 64
 LABEL_G: Final = "bulletproofs/G"
 LABEL_H: Final = "bulletproofs/H"
 LABEL_Q: Final = "bulletproofs/Q"
@@ -185,6 +195,30 @@ def _check_shape(n_bits: int, m: int) -> int:
     return n_bits * m
 
 
+def _check_widths(widths: Sequence[int]) -> int:
+    """The total bit count of per-value ``widths``: each in ``[1, 64]``, the sum a power of two."""
+    if not widths:
+        raise ValueError("at least one value")
+    for j, w in enumerate(widths):
+        if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WIDTH:
+            raise ValueError(f"width {j} must be an integer in [1, {MAX_WIDTH}], got {w!r}")
+    n_total = sum(widths)
+    if n_total & (n_total - 1):
+        raise ValueError(f"the widths must sum to a power of two, got {n_total}")
+    return n_total
+
+
+def pad_widths(widths: Sequence[int]) -> tuple[int, ...]:
+    """``widths`` followed by padding widths (at most 64 each) up to the next power-of-two total.
+
+    The padding values are zero with a zero blinding (the identity commitment), as the callers of
+    :func:`prove_ranges` add them.
+    """
+    total = sum(widths)
+    rest = (1 << (total - 1).bit_length()) - total
+    return (*widths, *([MAX_WIDTH] * (rest // MAX_WIDTH)), *([rest % MAX_WIDTH] if rest % MAX_WIDTH else []))
+
+
 def _check_rounds(n_total: int, ipa_rounds: int | None) -> int:
     full = n_total.bit_length() - 1
     if ipa_rounds is None:
@@ -214,18 +248,40 @@ def _sum_h(group: Group, n: int) -> Point:
 
 
 def _absorb_statement(
-    transcript: Transcript, n_bits: int, m: int, rounds: int, commitments: Sequence[Point]
+    transcript: Transcript, widths: Widths, rounds: int, commitments: Sequence[Point]
 ) -> None:
-    n_total = n_bits * m
+    n_total = sum(widths.per_value)
     gens = generator_set_id(
         [("pedersen/G", 1), ("pedersen/H", 1), (LABEL_G, n_total), (LABEL_H, n_total), (LABEL_Q, 1)]
     )
-    transcript.append_message(b"dom-sep", DOMAIN)
-    transcript.append_message(b"generators", gens)
-    transcript.append_u64(b"n", n_bits)
-    transcript.append_u64(b"m", m)
+    if widths.uniform:
+        transcript.append_message(b"dom-sep", DOMAIN)
+        transcript.append_message(b"generators", gens)
+        transcript.append_u64(b"n", widths.per_value[0])
+        transcript.append_u64(b"m", len(widths.per_value))
+    else:
+        transcript.append_message(b"dom-sep", DOMAIN_WIDTHS)
+        transcript.append_message(b"generators", gens)
+        transcript.append_message(b"widths", b",".join(str(w).encode() for w in widths.per_value))
     transcript.append_u64(b"ipa-rounds", rounds)
     transcript.append_points(b"V", commitments)
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Each value's bit width, and whether the statement is the uniform one (``n`` and ``m``)."""
+
+    per_value: tuple[int, ...]
+    uniform: bool
+
+    @property
+    def offsets(self) -> list[int]:
+        """The first bit index of each value."""
+        out, at = [], 0
+        for w in self.per_value:
+            out.append(at)
+            at += w
+        return out
 
 
 # -------------------------------------------------------------------------------------------------
@@ -273,6 +329,58 @@ def prove_range(
         if not isinstance(gamma, int) or not 0 <= gamma < _R:
             raise ProvingError(f"blinding {j} not in [0, r)")
 
+    return _prove(group, values, blindings, Widths((n_bits,) * m, True), rounds, transcript, rng)
+
+
+def prove_ranges(
+    group: Group,
+    values: Sequence[int],
+    blindings: Sequence[int],
+    widths: Sequence[int],
+    transcript: Transcript,
+    *,
+    ipa_rounds: int | None = None,
+    rng: ScalarSource | None = None,
+) -> tuple[RangeProof, list[Point]]:
+    """Prove that each ``values[j]`` lies in ``[0, 2^widths[j])``: one aggregated proof of values of
+    different widths (§4.3 with block ``j`` of ``a_L`` holding value ``j``'s ``widths[j]`` bits).
+
+    The widths (each in ``[1, 64]``) must sum to a power of two; :func:`pad_widths` pads a list with
+    zero values. The constraint vector is ``z^(2+j)·2^k`` on bit ``k`` of block ``j`` and
+    ``δ(y, z) = (z − z²)·<1, y^N> − Σ_j z^(3+j)·(2^(widths[j]) − 1)``; the soundness argument is the
+    aggregated one (each block's inner product with the powers of two is its value, the bits are 0
+    or 1), and the widths are absorbed under their own domain (module docstring, "Transcript";
+    ``dom-sep = "bulletproofs/range-widths/v1"`` and ``widths`` in place of ``n`` and ``m``).
+    Returns the proof and ``V_j``; ``rng`` as in :func:`prove_range` (tests only).
+
+    Raises:
+        ValueError: bad widths, ``ipa_rounds`` or mismatched lengths.
+        ProvingError: a value outside its range or a blinding outside ``[0, r)``.
+    """
+    if len(blindings) != len(values) or len(widths) != len(values):
+        raise ValueError("values, blindings and widths differ in length")
+    n_total = _check_widths(widths)
+    rounds = _check_rounds(n_total, ipa_rounds)
+    for j, (v, w) in enumerate(zip(values, widths, strict=True)):
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << w:
+            raise ProvingError(f"value {j} out of range [0, 2^{w})")
+    for j, gamma in enumerate(blindings):
+        if not isinstance(gamma, int) or not 0 <= gamma < _R:
+            raise ProvingError(f"blinding {j} not in [0, r)")
+    return _prove(group, values, blindings, Widths(tuple(widths), False), rounds, transcript, rng)
+
+
+def _prove(
+    group: Group,
+    values: Sequence[int],
+    blindings: Sequence[int],
+    widths: Widths,
+    rounds: int,
+    transcript: Transcript,
+    rng: ScalarSource | None,
+) -> tuple[RangeProof, list[Point]]:
+    m = len(values)
+    n_total = sum(widths.per_value)
     count = 4 + 2 * n_total
     randomness = os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
     alpha, rho, tau1, tau2 = randomness[:4]
@@ -284,10 +392,10 @@ def prove_range(
     ped_h_raw = raw_of(group, pedersen_bases(group)[1])
 
     commitments = commit_many(group, values, blindings)
-    _absorb_statement(transcript, n_bits, m, rounds, commitments)
+    _absorb_statement(transcript, widths, rounds, commitments)
 
     # a_L: the bits of every value, least significant first; a_R = a_L - 1.
-    a_l = [(v >> i) & 1 for v in values for i in range(n_bits)]
+    a_l = [(v >> i) & 1 for v, n_bits in zip(values, widths.per_value, strict=True) for i in range(n_bits)]
     ones = [i for i in range(n_total) if a_l[i]]
     # A = alpha·H + <a_L, G> + <a_L - 1, H> = alpha·H + sum_{bit=1} (G_i + H_i) - sum_i H_i.
     a_commit = group.msm_raw(
@@ -302,7 +410,8 @@ def prove_range(
     # l(X) = (a_L - z) + s_L·X;  r(X) = y^N ∘ (a_R + z + s_R·X) + z^2·(z^j 2^k)  (§4.3).
     y_pow = powers(y, n_total)
     z_sq = z * z % _R
-    zs2 = [zj * tk for zj in powers_from(z_sq, z, m) for tk in _twos(n_bits)]
+    zs2 = [zj * tk for zj, n_bits in zip(powers_from(z_sq, z, m), widths.per_value, strict=True)
+           for tk in _twos(n_bits)]  # fmt: skip
     l0 = [bit - z for bit in a_l]
     r0 = [(yi * (bit - 1 + z) + w2) % _R for yi, bit, w2 in zip(y_pow, a_l, zs2, strict=True)]
     r1 = [yi * sr % _R for yi, sr in zip(y_pow, s_r, strict=True)]
@@ -365,6 +474,29 @@ def _proof_terms(
     e_commit: int,
     e_ipa: int,
 ) -> ProofTerms:
+    """The uniform statement's terms (:func:`_width_terms` with every width ``n_bits``).
+
+    Raises:
+        VerificationError: ``rangeproof.shape`` when the proof does not fit the statement.
+    """
+    m = len(commitments)
+    try:
+        _check_shape(n_bits, m)
+    except ValueError as exc:
+        raise VerificationError("rangeproof.shape", str(exc)) from exc
+    widths = Widths((n_bits,) * m, True)
+    return _width_terms(group, commitments, widths, proof, transcript, e_commit, e_ipa)
+
+
+def _width_terms(
+    group: Group,
+    commitments: Sequence[Point],
+    widths: Widths,
+    proof: RangeProof,
+    transcript: Transcript,
+    e_commit: int,
+    e_ipa: int,
+) -> ProofTerms:
     """Replay the transcript and express both verification equations as MSM coefficients.
 
     With weights ``e_commit`` (commitment equation, §4.3) and ``e_ipa`` (inner-product
@@ -383,23 +515,20 @@ def _proof_terms(
         VerificationError: ``rangeproof.shape`` when the proof does not fit the statement.
     """
     m = len(commitments)
-    try:
-        n_total = _check_shape(n_bits, m)
-    except ValueError as exc:
-        raise VerificationError("rangeproof.shape", str(exc)) from exc
+    n_total = sum(widths.per_value)
     k = len(proof.L)
     clear = clear_length(n_total, proof.L, proof.R, proof.a, proof.b)
     if clear is None:
+        what = f"m={m}, n={widths.per_value[0]}" if widths.uniform else f"{m} values of {n_total} bits"
         raise VerificationError(
             "rangeproof.shape",
-            f"proof does not fit m={m}, n={n_bits}: {k} L, {len(proof.R)} R, "
-            f"{len(proof.a)} a, {len(proof.b)} b",
+            f"proof does not fit {what}: {k} L, {len(proof.R)} R, {len(proof.a)} a, {len(proof.b)} b",
         )
     for value in (proof.tau_x, proof.mu, proof.t_hat, *proof.a, *proof.b):
         if not 0 <= value < _R:
             raise VerificationError("rangeproof.shape", "scalar out of range [0, r)")
 
-    _absorb_statement(transcript, n_bits, m, k, commitments)
+    _absorb_statement(transcript, widths, k, commitments)
     transcript.append_point(b"A", proof.A)
     transcript.append_point(b"S", proof.S)
     y = transcript.challenge_scalar(b"y")
@@ -417,7 +546,8 @@ def _proof_terms(
     z_pow = powers_from(z_sq, z, m)  # z^(2+j)
     y_inv = pow(y, -1, _R)
     y_sum = n_total if y == 1 else (pow(y, n_total, _R) - 1) * pow(y - 1, -1, _R) % _R
-    delta = ((z - z_sq) * y_sum - z * sum(z_pow) * ((1 << n_bits) - 1)) % _R
+    ranges = sum(zj * ((1 << w) - 1) for zj, w in zip(z_pow, widths.per_value, strict=True))
+    delta = ((z - z_sq) * y_sum - z * ranges) % _R
     a_vec, b_vec = proof.a, proof.b
     ab = sum(p * q for p, q in zip(a_vec, b_vec, strict=True)) % _R
 
@@ -448,10 +578,21 @@ def _proof_terms(
     else:
         g_ipa = [st * v for st in s_vec for v in ea]
         h_ipa = [wt * v for wt in ws_vec for v in wb]
-    # z-terms of H_i for i = j·n + k: y^-i·z^(2+j)·2^k = (z^(2+j)·y^-(j·n))·(2^k·y^-k).
-    fz = [e_ipa * zj % _R * yj % _R for zj, yj in zip(z_pow, powers(pow(y_inv, n_bits, _R), m), strict=True)]
-    gk = [(1 << kb) * yk % _R for kb, yk in enumerate(powers(y_inv, n_bits))]
-    h_z = [f * g for f in fz for g in gk]
+    # z-terms of H_i for bit k of value j at offset o_j: y^-i·z^(2+j)·2^k = (z^(2+j)·y^-o_j)·(2^k·y^-k).
+    if widths.uniform:
+        n_bits = widths.per_value[0]
+        fz = [
+            e_ipa * zj % _R * yj % _R for zj, yj in zip(z_pow, powers(pow(y_inv, n_bits, _R), m), strict=True)
+        ]
+        gk = [(1 << kb) * yk % _R for kb, yk in enumerate(powers(y_inv, n_bits))]
+        h_z = [f * g for f in fz for g in gk]
+    else:
+        widest = max(widths.per_value)
+        gk = [(1 << kb) * yk % _R for kb, yk in enumerate(powers(y_inv, widest))]
+        h_z = []
+        for zj, offset, width in zip(z_pow, widths.offsets, widths.per_value, strict=True):
+            f = e_ipa * zj % _R * pow(y_inv, offset, _R) % _R
+            h_z += [f * g for g in gk[:width]]
 
     points = [raw_of(group, p) for p in (proof.A, proof.S, proof.T1, proof.T2)]
     scalars = [e_ipa, e_ipa * x, -e_commit * x, -e_commit * x % _R * x]
@@ -492,6 +633,71 @@ def verify_range(
     batch.add(_proof_terms(group, commitments, n_bits, proof, transcript, batch_weight(), batch_weight()))
     if not batch.holds(group):
         raise VerificationError("rangeproof.equation", "range proof verification equation does not hold")
+
+
+def verify_ranges(
+    group: Group,
+    commitments: Sequence[Point],
+    widths: Sequence[int],
+    proof: RangeProof,
+    transcript: Transcript,
+) -> None:
+    """Check that commitment ``j`` opens to a value in ``[0, 2^widths[j])`` (:func:`prove_ranges`).
+
+    One multi-scalar multiplication, as :func:`verify_range`; the transcript must be in the prover's
+    starting state and is advanced past the proof.
+
+    Raises:
+        VerificationError: ``rangeproof.shape`` (bad widths, or a proof that does not fit them),
+            ``rangeproof.equation`` (the proof is invalid).
+    """
+    try:
+        _check_widths(widths)
+    except ValueError as exc:
+        raise VerificationError("rangeproof.shape", str(exc)) from exc
+    if len(widths) != len(commitments):
+        raise VerificationError("rangeproof.shape", "one width per commitment")
+    batch = TermAccumulator(LABEL_G, LABEL_H, LABEL_Q)
+    terms = _width_terms(
+        group, commitments, Widths(tuple(widths), False), proof, transcript, batch_weight(), batch_weight()
+    )
+    batch.add(terms)
+    if not batch.holds(group):
+        raise VerificationError("rangeproof.equation", "range proof verification equation does not hold")
+
+
+def ranges_proof_size(widths: Sequence[int], ipa_rounds: int | None = None) -> int:
+    """Encoded size in bytes of a :func:`prove_ranges` proof for ``widths``.
+
+    Raises:
+        ValueError: bad widths or ``ipa_rounds``.
+    """
+    n_total = _check_widths(widths)
+    k = _check_rounds(n_total, ipa_rounds)
+    return (4 + 2 * k) * POINT_BYTES + (3 + 2 * (n_total >> k)) * SCALAR_BYTES
+
+
+def decode_ranges(
+    group: Group, data: bytes, widths: Sequence[int], ipa_rounds: int | None = None
+) -> RangeProof:
+    """Decode a :func:`prove_ranges` proof for ``widths`` (checks as :meth:`RangeProof.from_bytes`).
+
+    Raises:
+        EncodingError: wrong length, a malformed point or scalar, or impossible parameters.
+    """
+    try:
+        n_total = _check_widths(widths)
+        k = _check_rounds(n_total, ipa_rounds)
+        expected = ranges_proof_size(widths, k)
+    except ValueError as exc:
+        raise EncodingError(f"rangeproof: {exc}") from exc
+    if len(data) != expected:
+        raise EncodingError(
+            f"rangeproof: expected {expected} bytes for {n_total} bits, {k} rounds, got {len(data)}"
+        )
+    d = _wire.decode(group, data, n_points=4, n_scalars=3, rounds=k, clear=n_total >> k)
+    (a_pt, s_pt, t1, t2), (tau_x, mu, t_hat) = d.points, d.scalars
+    return RangeProof(a_pt, s_pt, t1, t2, tau_x, mu, t_hat, d.lefts, d.rights, d.a, d.b)
 
 
 def batch_verify(group: Group, items: Sequence[RangeProofItem]) -> None:

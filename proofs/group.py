@@ -274,7 +274,9 @@ class ArkworksGroup(Group):
     def _msm(self, raws: list[Any], scalars: list[int]) -> Any:
         # "unchecked" skips subgroup checks of the *inputs*; every Point here was produced by a
         # checked decode, hash-to-curve or group operation, so they are all in the subgroup.
-        return _ArkG1.multiexp_unchecked(raws, [_ark_scalar(k) for k in scalars])
+        # The conversion is inlined (no call per scalar): it is the hot loop around every MSM.
+        from_le = _ArkScalar.from_le_bytes
+        return _ArkG1.multiexp_unchecked(raws, [from_le(k.to_bytes(SCALAR_BYTES, "little")) for k in scalars])
 
 
 class PyEccGroup(Group):

@@ -253,7 +253,10 @@ LANE_SETS: Final[Mapping[str, LaneSet]] = {
 #: without period flows (tape schema v1) can be sealed under it only.
 STRONGEST_LANE_SET: Final = DPD5_V3.name
 POOL_V2: Final = "pool-v2"
-DEFAULT_ACCEPTED_LANE_SETS: Final = frozenset({STRONGEST_LANE_SET, POOL_V2})
+#: The pool statement with exact bounds (:func:`pool_v3`): the same facts as ``pool-v2`` with every
+#: amount proven within its own cap, in fewer gates. ``pool-v2`` names stay verifiable, unchanged.
+POOL_V3: Final = "pool-v3"
+DEFAULT_ACCEPTED_LANE_SETS: Final = frozenset({STRONGEST_LANE_SET, POOL_V2, POOL_V3})
 
 
 def accepts(lane_sets: Collection[str], lanes: LaneSet) -> bool:
@@ -271,6 +274,8 @@ def get_lane_set(name: str) -> LaneSet:
         return LANE_SETS[name]
     if name.startswith(POOL_V2 + ":"):
         return _parse_pool_v2(name)
+    if name.startswith(POOL_V3 + ":"):
+        return _parse_pool_v3(name)
     raise KeyError(f"unknown lane set {name!r}")
 
 
@@ -296,7 +301,8 @@ def dpd_bucket(days_past_due: int, edges: Sequence[int] = (0, 30, 60, 90)) -> in
 
 # The family name POOL_V2 (above): a lane set's full name carries its parameters,
 # ``pool-v2:b<balance bits>:f<flow bits, comma-separated>:c<cap or "none">``, so the header's name
-# alone says what was proven.
+# alone says what was proven. The exact-bounds family POOL_V3 names its caps instead of widths,
+# ``pool-v3:c<balance cap>:f<flow caps, comma-separated>`` (the widths are the caps' bit lengths).
 
 
 def _pool_v2_metrics() -> dict[str, tuple[tuple[str, int], ...]]:
@@ -347,19 +353,34 @@ def pool_v2(balance_bits: int, flow_bits: Sequence[int], balance_cap: int | None
         ValueError: widths or cap the circuit refuses, or slots wider than the unpacking proof takes.
     """
     circuit = poolcircuit.circuit(balance_bits, flow_bits, balance_cap)
-    widths = poolcircuit.slot_widths(balance_bits, flow_bits)
+    cap = "none" if balance_cap is None else str(balance_cap)
+    return _pool_lane_set(f"{POOL_V2}:b{balance_bits}:f{','.join(map(str, flow_bits))}:c{cap}", circuit)
+
+
+def pool_v3(balance_cap: int, flow_caps: Sequence[int]) -> LaneSet:
+    """The pool statement with exact bounds: the balance in ``[0, balance_cap]`` and flow ``k`` in
+    ``[0, flow_caps[k]]`` (:data:`proofs.loan_facts.FLOWS` order), each range as wide as its cap needs
+    (:func:`proofs.poolcircuit.bounded_circuit`). Named ``pool-v3:c<balance cap>:f<flow caps>``.
+
+    Raises:
+        ValueError: caps the circuit refuses (each in ``[1, 2^40)``, seven flow caps).
+    """
+    circuit = poolcircuit.bounded_circuit(balance_cap, flow_caps)
+    return _pool_lane_set(f"{POOL_V3}:c{balance_cap}:f{','.join(map(str, flow_caps))}", circuit)
+
+
+def _pool_lane_set(name: str, circuit: PoolCircuit) -> LaneSet:
+    widths = poolcircuit.slot_widths(circuit.balance_bits, circuit.flow_bits)
     packing = tuple(
         tuple(Slot(poolcircuit.LANES[lane], shift, widths[lane]) for lane, shift in entries)
         for entries in circuit.packing
     )
-    cap = "none" if balance_cap is None else str(balance_cap)
-    name = f"{POOL_V2}:b{balance_bits}:f{','.join(map(str, flow_bits))}:c{cap}"
     n_amount = len(poolcircuit.BALANCE_LANES) + len(poolcircuit.FLOW_LANES)
     return LaneSet(
         name=name,
         balance_lanes=poolcircuit.LANES[:n_amount],
         count_lanes=poolcircuit.LANES[n_amount:],
-        balance_bits=max(balance_bits, *flow_bits),
+        balance_bits=max(circuit.balance_bits, *circuit.flow_bits),
         count_bits=1,
         metrics=_pool_v2_metrics(),
         proof="poolcircuit",
@@ -378,6 +399,20 @@ def _parse_pool_v2(name: str) -> LaneSet:
         flow_bits = [int(w) for w in parts[2][1:].split(",")]
         cap = None if parts[3] == "cnone" else int(parts[3][1:])
         lanes = pool_v2(balance_bits, flow_bits, cap)
+    except ValueError as exc:
+        raise KeyError(f"unknown lane set {name!r}: {exc}") from None
+    if lanes.name != name:  # one spelling per parameter set (no leading zeros, no signs)
+        raise KeyError(f"unknown lane set {name!r}: not the canonical spelling {lanes.name!r}")
+    return lanes
+
+
+@cache
+def _parse_pool_v3(name: str) -> LaneSet:
+    parts = name.split(":")
+    try:
+        if len(parts) != 3 or parts[1][:1] != "c" or parts[2][:1] != "f":
+            raise ValueError("expected pool-v3:c<balance cap>:f<flow caps, comma-separated>")
+        lanes = pool_v3(int(parts[1][1:]), [int(c) for c in parts[2][1:].split(",")])
     except ValueError as exc:
         raise KeyError(f"unknown lane set {name!r}: {exc}") from None
     if lanes.name != name:  # one spelling per parameter set (no leading zeros, no signs)

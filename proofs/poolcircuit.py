@@ -39,9 +39,23 @@ Soundness. The one-hot lemma of :mod:`proofs.lanecircuit` (over Z_r, ``x·y = 0`
 ``(1 − Σ_{s<=5} c_s)·B = 0``, i.e. ``B = 0`` in a terminal state. Each input row fixes ``v_g`` as
 the packing of these lanes mod r; that packed totals unpack uniquely is :mod:`proofs.unpacking`'s.
 
+Exact bounds (the ``pool-v3`` statement, :func:`bounded_circuit`). Every amount has a public cap
+``C_k >= 1`` (the balance's is the per-loan cap) and ``n_k = bits(C_k)`` bit gates with weights
+``1, 2, .., 2^(n_k−2), t_k`` where ``t_k = C_k − 2^(n_k−1) + 1``; the amount is
+``Σ weight_j·bit_j``. Soundness: ``1 <= t_k <= 2^(n_k−1)`` and the bits are 0 or 1, so as an integer
+the amount is in ``[0, 2^(n_k−1) − 1 + t_k] = [0, C_k]`` (caps below ``2^40``, far below r: nothing
+wraps). Completeness: an amount below ``2^(n_k−1)`` is its plain bits with the top bit 0; one at or
+above it is ``t_k`` plus ``amount − t_k``, which lies in ``[2^n_k − 1 − C_k, 2^(n_k−1) − 1]``
+(non-negative, below ``2^(n_k−1)``). This proves ``0 <= B <= C`` with ``n_B`` gates instead of the
+``2·n_B`` of a range plus a ``C − B`` range, and each flow within its own cap at the width the cap
+needs. The ``C − B`` gates are gone; every other gate and constraint is as above. Its transcript
+domain is ``poolproof/poolcircuit/v2`` and its ``params`` message adds the flow caps, so a proof of
+one statement never verifies as the other.
+
 Zero knowledge: as :mod:`proofs._circuit`; every bit gate uses the shared blinding there.
 
-Transcript (after the caller's context): ``dom-sep = "poolproof/poolcircuit/v1"``, ``generators``
+Transcript (after the caller's context): ``dom-sep = "poolproof/poolcircuit/v1"`` (``…/v2`` with
+exact bounds), ``generators``
 (the lane circuit's vectors ``G``, ``H``, ``Q`` at this gate count), ``params`` (:meth:`PoolCircuit.encode`),
 ``layout`` (the packing), ``loans``, ``gates``, ``ipa-rounds``, ``V`` (all commitments, loan-major);
 then the protocol's messages as in :mod:`proofs.lanecircuit`. Proofs use
@@ -67,6 +81,8 @@ from proofs.pedersen import commit_many
 from proofs.transcript import Transcript
 
 DOMAIN: Final = b"poolproof/poolcircuit/v1"
+#: The exact-bounds statement (``pool-v3``): its own domain, so no proof of one verifies as the other.
+DOMAIN_EXACT: Final = b"poolproof/poolcircuit/v2"
 _R: Final = ORDER
 MIN_BITS: Final = 1
 #: Widest amount (2^40 minor units is 11 billion yuan: beyond any consumer loan, and far below r).
@@ -88,6 +104,48 @@ def _width(name: str, v: object) -> int:
     return v
 
 
+def bit_weights(width: int, cap: int | None) -> tuple[int, ...]:
+    """Weights of ``width`` bit gates proving a value in ``[0, cap]`` (``[0, 2^width)`` without a cap).
+
+    ``1, 2, .., 2^(width−2)`` and a top weight ``cap − 2^(width−1) + 1`` (``2^(width−1)`` when
+    ``cap = 2^width − 1`` or there is none): module docstring, "Exact bounds".
+    """
+    if width == 0:
+        return ()
+    top = 1 << (width - 1)
+    last = top if cap is None else cap - top + 1
+    return (*(1 << j for j in range(width - 1)), last)
+
+
+def weighted_bits(value: int, weights: Sequence[int]) -> list[int]:
+    """The bits ``b_j`` with ``Σ weights_j·b_j = value`` for ``value`` in the weights' range.
+
+    Values outside the range give bits that do not sum to it (the proof then fails); the prover
+    refuses such values before it gets here.
+    """
+    if not weights:
+        return []
+    if value >= 1 << (len(weights) - 1):  # the top bit set: the rest is value − top weight
+        rest = value - weights[-1]
+        return [(rest >> j) & 1 for j in range(len(weights) - 1)] + [1]
+    return [(value >> j) & 1 for j in range(len(weights) - 1)] + [0]
+
+
+def _check_exact(
+    balance_bits: int, flow_bits: Sequence[int], balance_cap: int | None, flow_caps: Sequence[int]
+) -> None:
+    """Refuse exact-bound parameters whose widths are not the caps' bit lengths."""
+    if len(flow_caps) != _N_FLOW:
+        raise ValueError(f"flow_caps needs {_N_FLOW} caps ({', '.join(FLOWS)})")
+    named = [("balance_cap", balance_cap, balance_bits)]
+    named += [(f"flow_caps[{n}]", c, w) for n, c, w in zip(FLOWS, flow_caps, flow_bits, strict=True)]
+    for name, cap, width in named:
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap < 1 << MAX_BITS:
+            raise ValueError(f"{name} must be an integer in [1, 2^{MAX_BITS}), got {cap!r}")
+        if cap.bit_length() != width:
+            raise ValueError(f"{name} {cap} needs {cap.bit_length()} bits, not {width}")
+
+
 @dataclass(frozen=True)
 class PoolCircuit:
     """The circuit's parameters: range widths and the per-loan cap, and the commitments' packing.
@@ -106,6 +164,11 @@ class PoolCircuit:
     flow_bits: tuple[int, ...]
     balance_cap: int | None
     packing: Packing
+    #: Exact bounds (the ``pool-v3`` statement): each flow's cap, in :data:`FLOWS` order. Every amount
+    #: is then proven in ``[0, cap]`` with ``bits(cap)`` bit gates and a weighted top bit (module
+    #: docstring, "Exact bounds"); ``None`` is the ``pool-v2`` statement (power-of-two ranges and
+    #: ``C − B`` bit gates for the balance cap).
+    flow_caps: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         _width("balance_bits", self.balance_bits)
@@ -123,6 +186,8 @@ class PoolCircuit:
             not 0 <= shift < 255 for entries in self.packing for _, shift in entries
         ):
             raise ValueError("packing: every lane exactly once, shifts in [0, 255)")
+        if self.flow_caps is not None:
+            _check_exact(self.balance_bits, self.flow_bits, self.balance_cap, self.flow_caps)
 
     @property
     def bound(self) -> int:
@@ -130,11 +195,33 @@ class PoolCircuit:
         return 1 << self.balance_bits
 
     @property
+    def exact(self) -> bool:
+        """True for exact bounds (``pool-v3``): every amount in ``[0, its cap]`` by weighted bits."""
+        return self.flow_caps is not None
+
+    @property
+    def domain(self) -> bytes:
+        """The transcript's domain separator: one per statement version."""
+        return DOMAIN_EXACT if self.exact else DOMAIN
+
+    @property
     def cap_bits(self) -> int:
-        """Bit gates of ``C − B``: 0 when there is no cap or the cap is ``2^n_B − 1`` (the range says it)."""
-        if self.balance_cap is None or self.balance_cap == self.bound - 1:
+        """Bit gates of ``C − B``: 0 when there is no cap, the cap is ``2^n_B − 1`` (the range says it)
+        or the bounds are exact (the balance's own weighted bits say it)."""
+        if self.exact or self.balance_cap is None or self.balance_cap == self.bound - 1:
             return 0
         return self.balance_bits
+
+    @cached_property
+    def balance_weights(self) -> tuple[int, ...]:
+        """The weights of the balance's bit gates: ``B = Σ weight_j·bit_j``."""
+        return bit_weights(self.balance_bits, self.balance_cap if self.exact else None)
+
+    @cached_property
+    def flow_weights(self) -> tuple[tuple[int, ...], ...]:
+        """The weights of each flow's bit gates (:data:`FLOWS` order)."""
+        caps = self.flow_caps if self.flow_caps is not None else (None,) * _N_FLOW
+        return tuple(bit_weights(w, c) for w, c in zip(self.flow_bits, caps, strict=True))
 
     @property
     def inputs(self) -> int:
@@ -155,7 +242,8 @@ class PoolCircuit:
         if lane in BALANCE_LANES:
             return self.bound - 1 if self.balance_cap is None else self.balance_cap
         if lane in FLOW_LANES:
-            return (1 << self.flow_bits[FLOW_LANES.index(lane)]) - 1
+            k = FLOW_LANES.index(lane)
+            return (1 << self.flow_bits[k]) - 1 if self.flow_caps is None else self.flow_caps[k]
         if lane in COUNT_LANES:
             return 1
         raise KeyError(f"no lane {lane!r}")
@@ -163,10 +251,13 @@ class PoolCircuit:
     def encode(self) -> bytes:
         """The parameters as the transcript's ``params`` message (injective)."""
         cap = "none" if self.balance_cap is None else str(self.balance_cap)
-        return (
+        text = (
             f"states={','.join(STATES)};flows={','.join(FLOWS)};balance_bits={self.balance_bits};"
             f"flow_bits={','.join(map(str, self.flow_bits))};balance_cap={cap}"
-        ).encode()
+        )
+        if self.flow_caps is not None:
+            text += f";flow_caps={','.join(map(str, self.flow_caps))};bounds=exact"
+        return text.encode()
 
     def layout(self) -> bytes:
         """The transcript's ``layout`` message: the packing by lane name and shift."""
@@ -199,7 +290,7 @@ class PoolCircuit:
         for j in bit_gates:
             rows.append(Constraint(left=((j, 1),), right=((j, _R - 1),), const=1))  # a_L − a_R = 1
             rows.append(Constraint(out=((j, 1),)))  # a_O = 0
-        balance: Terms = tuple((j, 1 << j) for j in range(self.balance_bits))  # B = Σ 2^j·a_L[bit j]
+        balance: Terms = tuple(enumerate(self.balance_weights))  # B = Σ weight_j·a_L[bit j]
         minus_balance: Terms = tuple((j, _R - c) for j, c in balance)
         if self.cap_bits:
             cap_terms = tuple((self._cap0 + j, 1 << j) for j in range(self.cap_bits))
@@ -228,11 +319,11 @@ class PoolCircuit:
                 f = (1 << shift) % _R
                 if lane < _N_BAL:  # balance_s = a_O[product s]
                     out[product + lane] = (out.get(product + lane, 0) + f) % _R
-                elif lane < _N_BAL + _N_FLOW:  # flow_k = Σ 2^j·a_L[flow k bit j]
+                elif lane < _N_BAL + _N_FLOW:  # flow_k = Σ weight_j·a_L[flow k bit j]
                     k = lane - _N_BAL
-                    for j in range(self.flow_bits[k]):
+                    for j, weight in enumerate(self.flow_weights[k]):
                         g = self._flow0(k) + j
-                        left[g] = (left.get(g, 0) + f * (1 << j)) % _R
+                        left[g] = (left.get(g, 0) + f * weight) % _R
                 else:  # count_s = a_L[one-hot s]; count_9 = 1 − Σ_{s<9} a_L[one-hot s]
                     s = lane - _N_BAL - _N_FLOW
                     if s < _N_STATES - 1:
@@ -280,8 +371,10 @@ class PoolCircuit:
             raise ValueError(f"the balance must be in [0, {self.lane_max(BALANCE_LANES[0])}]")
         flows = tuple(values[_N_BAL : _N_BAL + _N_FLOW])
         for name, f, w in zip(FLOWS, flows, self.flow_bits, strict=True):
-            if not 0 <= f < 1 << w:
+            if self.flow_caps is None and not 0 <= f < 1 << w:
                 raise ValueError(f"flow {name} must be in [0, 2^{w})")
+            if self.flow_caps is not None and not 0 <= f <= self.lane_max(f"flow_{name}"):
+                raise ValueError(f"flow {name} must be in [0, {self.lane_max(f'flow_{name}')}]")
         return LoanFacts(exposure_id, state, balance, flows)
 
     def pack_values(self, values: Sequence[int]) -> list[int]:
@@ -374,6 +467,29 @@ def circuit(balance_bits: int, flow_bits: Sequence[int], balance_cap: int | None
     return PoolCircuit(balance_bits, tuple(flow_bits), balance_cap, default_packing(balance_bits, flow_bits))
 
 
+def bounded_circuit(balance_cap: int, flow_caps: Sequence[int]) -> PoolCircuit:
+    """The exact-bounds pool circuit (``pool-v3``): balance in ``[0, balance_cap]``, flow ``k`` in
+    ``[0, flow_caps[k]]``, each with ``bits(cap)`` bit gates; the default packing for those widths.
+
+    Raises:
+        ValueError: a cap outside ``[1, 2^40)`` or the wrong number of flow caps.
+    """
+    caps = (balance_cap, *flow_caps)
+    if len(caps) != 1 + _N_FLOW or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in caps):
+        raise ValueError(f"a balance cap and {_N_FLOW} flow caps, each an integer >= 1")
+    balance_bits, flow_bits = balance_cap.bit_length(), tuple(c.bit_length() for c in flow_caps)
+    _width("balance_bits", balance_bits)
+    for name, w in zip(FLOWS, flow_bits, strict=True):
+        _width(f"flow_bits[{name}]", w)
+    return PoolCircuit(
+        balance_bits,
+        flow_bits,
+        balance_cap,
+        default_packing(balance_bits, flow_bits),
+        tuple(flow_caps),
+    )
+
+
 def _check_rounds(n_gates: int, ipa_rounds: int | None) -> int:
     full = n_gates.bit_length() - 1
     if ipa_rounds is None:
@@ -393,7 +509,7 @@ def _absorb_statement(
     gens = generator_set_id(
         [("pedersen/G", 1), ("pedersen/H", 1), (LABEL_G, n_gates), (LABEL_H, n_gates), (LABEL_Q, 1)]
     )
-    transcript.append_message(b"dom-sep", DOMAIN)
+    transcript.append_message(b"dom-sep", params.domain)
     transcript.append_message(b"generators", gens)
     transcript.append_message(b"params", params.encode())
     transcript.append_message(b"layout", params.layout())
@@ -425,26 +541,25 @@ def _witness(values: Sequence[Sequence[int]], params: PoolCircuit) -> tuple[list
     a_r: list[int] = []
     a_o: list[int] = []
 
-    def bits(value: int, width: int) -> None:
-        for j in range(width):
-            bit = (value >> j) & 1
+    def bits(value: int, weights: Sequence[int]) -> None:
+        for bit in weighted_bits(value, weights):
             a_l.append(bit)
             a_r.append(bit - 1)
             a_o.append(0)
 
+    pow2 = bit_weights(params.cap_bits, None)
     for row in values:
         lanes = [v % _R for v in row]
         balance = sum(lanes[:_N_BAL]) % _R
-        bits(balance, params.balance_bits)
+        bits(balance, params.balance_weights)
         if params.cap_bits:
             assert params.balance_cap is not None
-            bits((params.balance_cap - balance) % _R, params.cap_bits)
+            bits((params.balance_cap - balance) % _R, pow2)
         for k in range(_N_FLOW):
-            bits(lanes[_N_BAL + k], params.flow_bits[k])
+            bits(lanes[_N_BAL + k], params.flow_weights[k])
         counts = lanes[_N_BAL + _N_FLOW :]
         _circuit.append_one_hot_gates((a_l, a_r, a_o), counts, _N_STATES - 1)
-        p_bits = sum(((balance >> j) & 1) << j for j in range(params.balance_bits))
-        _circuit.append_product_gates((a_l, a_r, a_o), counts, p_bits, _N_BAL)
+        _circuit.append_product_gates((a_l, a_r, a_o), counts, balance, _N_BAL)
     return a_l, a_r, a_o
 
 

@@ -32,10 +32,27 @@ VECTOR_SPECS: list[dict[str, Any]] = [
                for i, s in enumerate(["M0", "M1", "M2", "M3", "M3+", "DEFAULTED", "WRITTEN_OFF",
                                       "PREPAID", "MATURED", "REPURCHASED"])],
      "rounds": None},
+    # The exact-bounds statement (pool-v3): circuits as (balance cap, flow caps).
+    {"name": "v3-one-loan-narrow-full", "bounds": [12, [3, 2, 1, 1, 3, 2, 2]],
+     "loans": [["M2", 11, [3, 0, 1, 1, 2, 2, 0]]], "rounds": None},
+    {"name": "v3-every-state-capped-r2", "bounds": [5000000, [5000000, 5000000, 300000, 40000,
+                                                             5000000, 5000000, 5000000]],
+     "loans": [[s, 0 if s in ("WRITTEN_OFF", "PREPAID", "MATURED", "REPURCHASED") else 5000000 - 7 * i,
+                [i, 2 * i, 300000 - i, 40000 - 3 * i, 0, 5 * i, 4999999 + (i % 2)]]
+               for i, s in enumerate(["M0", "M1", "M2", "M3", "M3+", "DEFAULTED", "WRITTEN_OFF",
+                                      "PREPAID", "MATURED", "REPURCHASED"])],
+     "rounds": 2},
+    {"name": "v3-two-loans-compact-r0", "bounds": [20000000, [20000000] * 7],
+     "loans": [["DEFAULTED", 20000000, [0, 1, 2, 3, 4, 5, 20000000]], ["MATURED", 0, [7, 0, 0, 0, 0, 0, 0]]],
+     "rounds": 0},
 ]  # fmt: skip
+V3_NARROW = VECTOR_SPECS[2]
 
 
 def _circuit(spec: dict[str, Any]) -> pc.PoolCircuit:
+    if "bounds" in spec:
+        balance_cap, flow_caps = spec["bounds"]
+        return pc.bounded_circuit(balance_cap, flow_caps)
     bits, flow_bits, cap = spec["circuit"]
     return pc.circuit(bits, flow_bits, cap)
 
@@ -110,13 +127,13 @@ def test_frozen_vector_regenerates_byte_identically(spec: dict[str, Any]) -> Non
     assert _generate(spec) == _load(spec["name"])
 
 
-def test_pyecc_backend_produces_byte_identical_proof() -> None:
-    spec = VECTOR_SPECS[0]
+@pytest.mark.parametrize("spec", [VECTOR_SPECS[0], V3_NARROW], ids=lambda s: s["name"])
+def test_pyecc_backend_produces_byte_identical_proof(spec: dict[str, Any]) -> None:
     assert _generate(spec, "pyecc") == _load(spec["name"])
 
 
-def test_proof_made_on_arkworks_verifies_on_pyecc_and_tampering_fails_there() -> None:
-    spec = VECTOR_SPECS[0]
+@pytest.mark.parametrize("spec", [VECTOR_SPECS[0], V3_NARROW], ids=lambda s: s["name"])
+def test_proof_made_on_arkworks_verifies_on_pyecc_and_tampering_fails_there(spec: dict[str, Any]) -> None:
     doc = _load(spec["name"])
     pyecc = get_group("pyecc")
     commitments, proof = _decode(spec, "pyecc")
@@ -125,6 +142,19 @@ def test_proof_made_on_arkworks_verifies_on_pyecc_and_tampering_fails_there() ->
     )
     with pytest.raises(VerificationError, match=r"poolcircuit\.equation"):
         pc.verify_pool(pyecc, _circuit(spec), commitments, proof, context_transcript(doc["protocol"], "ab"))
+
+
+def test_exact_bounds_vectors_do_not_verify_as_pool_v2_of_the_same_widths() -> None:
+    for spec in VECTOR_SPECS[2:]:
+        doc = _load(spec["name"])
+        assert doc["params"].endswith(";bounds=exact")
+        commitments, proof = _decode(spec)
+        exact = _circuit(spec)
+        v2 = pc.circuit(exact.balance_bits, exact.flow_bits, exact.balance_cap)
+        with pytest.raises(VerificationError):
+            pc.verify_pool(
+                get_group(), v2, commitments, proof, context_transcript(doc["protocol"], doc["context"])
+            )
 
 
 if __name__ == "__main__":
