@@ -62,6 +62,7 @@ POOL_CELL = "pool"
 STATS_REPORT = "pool_stats"  # the built-in statistics table (whole pool, DPD buckets, statuses)
 APR_CELL = "with_apr"
 
+
 class ClaimRefused(GatewayError):
     """The claim budget refuses a threshold; ``decision`` is what the decision log records."""
 

@@ -45,7 +45,6 @@ from proofs.snapshot import (
     Header,
     LoanInput,
     SealParams,
-    labelled,
     loan_blindings,
     write_snapshot_bundle,
 )
@@ -288,7 +287,7 @@ def stream_snapshot_bundle(db: sqlite_utils.Database, snap: SnapshotRecord) -> I
     prefix, suffix = _bundle_frame(snap.header, snap.strata)
     yield prefix
     first = True
-    for chunk in chunk_documents(db, snap.job_id, len(snap.lanes.inputs), labelled(snap.lanes)):
+    for chunk in chunk_documents(db, snap.job_id, len(snap.lanes.inputs), has_cells(snap)):
         yield ("" if first else ",\n") + canonical_json(chunk).decode()
         first = False
     yield suffix
@@ -492,7 +491,7 @@ def leaf_index_of(db: sqlite_utils.Database, snap: SnapshotRecord, exposure_id: 
 
     def leaves_of(chunk: int) -> list[tuple[str, bytes]]:
         blob = snapshot_rows.chunk_leaves(db, snap.job_id, chunk)
-        return [] if blob is None else decode_leaves(blob, n_lanes, labelled(snap.lanes))
+        return [] if blob is None else decode_leaves(blob, n_lanes, has_cells(snap))
 
     if 0 <= hint < int(snap.header["leaf_count"]):
         leaves = leaves_of(hint // chunk_size)
@@ -500,7 +499,7 @@ def leaf_index_of(db: sqlite_utils.Database, snap: SnapshotRecord, exposure_id: 
         if pos < len(leaves) and leaves[pos][0] == exposure_id:
             return hint
     for chunk_index, blob in snapshot_rows.iter_chunk_leaves(db, snap.job_id):
-        for pos, (eid, _) in enumerate(decode_leaves(blob, n_lanes, labelled(snap.lanes))):
+        for pos, (eid, _) in enumerate(decode_leaves(blob, n_lanes, has_cells(snap))):
             if eid == exposure_id:
                 return chunk_index * chunk_size + pos
     raise NotFound(f"exposure is not a leaf of snapshot {snap.snapshot_id}")
@@ -537,6 +536,11 @@ def inclusion_bundle(
         cosignatures=snap.cosignatures,
         cells=leaf_cells_of(db, snap, index),
     )
+
+
+def has_cells(snap: SnapshotRecord) -> bool:
+    """Whether the snapshot's leaves carry stratification cells (its header names dimensions)."""
+    return bool(snap.header.get("strata"))
 
 
 def leaf_cells_of(db: sqlite_utils.Database, snap: SnapshotRecord, index: int) -> dict[str, str] | None:

@@ -79,11 +79,11 @@ def loan_cells(task: ChunkTask, lanes: LaneSet) -> tuple[tuple[str, ...], ...]:
         ValueError: a pool statement v2 snapshot without dimensions, or a loan whose labels do not
             name exactly one well-formed cell in each dimension.
     """
-    if not labelled(lanes):
-        return ()
     dims = task.params.strata_dimensions
     if not dims:
-        raise ValueError(f"lane set {lanes.name} needs the snapshot's stratification dimensions")
+        return ()
+    if not labelled(lanes):
+        raise ValueError(f"lane set {lanes.name} has no stratification cells")
     out = []
     for loan in task.loans:
         labels = loan.labels if isinstance(loan, LoanFacts) else {}

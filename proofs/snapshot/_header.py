@@ -55,7 +55,7 @@ def _header_schema(lanes: LaneSet) -> bundle.Object:
             ),
             "signatures": bundle.SIGNATURES_SPEC,
         },
-        optional=frozenset({"signatures"}),
+        optional=frozenset({"signatures", "strata"}),
     )
 
 
@@ -92,7 +92,7 @@ def build_header(
     ``packed_sums`` and ``aggregate_proof`` are required for a packed lane set
     (:attr:`proofs.sealing.SealOutcome` has both) and refused otherwise; ``strata_field`` (the
     stratification table's :meth:`proofs.strata.Table.header_field`) for a pool statement v2 lane
-    set, whose leaves carry cells, and refused otherwise.
+    set whose snapshot names stratification dimensions (its leaves carry cells), refused otherwise.
 
     Raises:
         EncodingError: a field does not fit the header schema.
@@ -121,8 +121,12 @@ def build_header(
     if packed_sums is not None and aggregate_proof is not None:
         doc["packed_sums"] = {name: p.hex() for name, p in zip(lanes.inputs, packed_sums, strict=True)}
         doc["aggregate_proof"] = aggregate_proof.hex()
-    if labelled(lanes) != (strata_field is not None):
-        raise EncodingError(f"header: a stratification table goes with the pool statement v2 ({lanes.name})")
+    if strata_field is not None and not labelled(lanes):
+        raise EncodingError(f"header: lane set {lanes.name} has no stratification table")
+    if (strata_field is None) != (not params.strata_dimensions):
+        raise EncodingError(
+            "header: a stratification table goes with the snapshot's stratification dimensions"
+        )
     if strata_field is not None:
         if list(strata_field["dimensions"]) != list(params.strata_dimensions):
             raise EncodingError("header: the table's dimensions are not the snapshot's")

@@ -68,7 +68,8 @@ def leaf_bytes(exposure_id: str, commitments: Sequence[bytes], cells: Sequence[s
 
 
 def labelled(lanes: LaneSet) -> bool:
-    """Whether leaves under ``lanes`` carry stratification cells (the pool statement v2 does)."""
+    """Whether leaves under ``lanes`` may carry stratification cells: the pool statement's lane sets
+    may (they do when the snapshot names stratification dimensions), the dpd5 lane sets never."""
     return lanes.circuit is not None
 
 
