@@ -292,7 +292,7 @@ class Policy:
         self.rules = tuple(rules)
         self.claim_rules = tuple(claim_rules)
         self.disclosure_modes = tuple(disclosure_modes)
-        self.metric_sets = {k: tuple(sorted(v)) for k, v in (metric_sets or {}).items()}
+        self.metric_sets = {k: tuple(dict.fromkeys(v)) for k, v in (metric_sets or {}).items()}
         self.moded_roles = frozenset(r for m in self.disclosure_modes for r in m.roles)
         self.events = frozenset(events)
         self.masks = dict(masks or {})
@@ -659,6 +659,18 @@ class Policy:
         if winner.reason:
             reason += f": {winner.reason}"
         return ModeDecision(winner.mode, tuple(m.id for m in ordered), reason)
+
+    def release_priority(self, metric: str) -> int:
+        """Where ``metric`` stands in the policy's ``[metric_sets]``, in file order (lower first; a
+        metric no set lists comes last). When two exact figures together would pin a small cohort,
+        the disclosure-control point releases the one listed first."""
+        position = 0
+        for ids in self.metric_sets.values():
+            for m in ids:
+                if m == metric:
+                    return position
+                position += 1
+        return position
 
     def exact_for_some_role(self, metric: str, roles: Iterable[str]) -> bool:
         """True if any of ``roles`` has mode ``exact`` for ``metric``."""

@@ -398,25 +398,31 @@ def _load_claim_rule(
     )
 
 
-def _load_metric_sets(ld: _Loader, doc: Mapping[str, Any]) -> dict[str, frozenset[str]]:
-    """``[metric_sets]``: named lists of metric ids, referred to as ``"@name"`` by disclosure modes."""
+def _load_metric_sets(ld: _Loader, doc: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """``[metric_sets]``: named lists of metric ids, referred to as ``"@name"`` by disclosure modes.
+
+    The order is kept: it is the release priority of exact figures (:meth:`Policy.release_priority`).
+    """
     sets_doc = doc.get("metric_sets", {})
     if not isinstance(sets_doc, dict):
         raise ld.fail("metric_sets", "expected a [metric_sets] table of name = [metric ids]")
-    out: dict[str, frozenset[str]] = {}
+    out: dict[str, tuple[str, ...]] = {}
     for name in sets_doc:
-        ids = ld.str_list(sets_doc, name, "metric_sets")
+        ld.str_list(sets_doc, name, "metric_sets")  # checks the type
+        ids = tuple(sets_doc[name])
         if not ids:
             raise ld.fail(f"metric_sets.{name}", "a metric set needs at least one metric id")
-        for m in sorted(ids):
-            if m.startswith("@") or m == "*":
+        for m in ids:
+            if m.startswith("@") or "*" in m:
                 raise ld.fail(f"metric_sets.{name}", f"a metric set lists metric ids, not {m!r}")
+        if len(set(ids)) != len(ids):
+            raise ld.fail(f"metric_sets.{name}", "a metric set lists each metric id once")
         out[name] = ids
     return out
 
 
 def _metric_patterns(
-    ld: _Loader, table: Mapping[str, Any], key: str, where: str, sets: Mapping[str, frozenset[str]]
+    ld: _Loader, table: Mapping[str, Any], key: str, where: str, sets: Mapping[str, tuple[str, ...]]
 ) -> frozenset[str]:
     """A mode rule's metric list with ``"@set"`` references expanded; an unknown set is an error."""
     out: set[str] = set()
@@ -428,7 +434,7 @@ def _metric_patterns(
                     f"metric set {m!r} is not declared under [metric_sets] "
                     f"(declared: {', '.join(sorted(sets)) or 'none'})",
                 )
-            out |= sets[m[1:]]
+            out.update(sets[m[1:]])
         elif "*" in m and m != "*" and not (m.endswith(":*") and "*" not in m[:-2]):
             raise ld.fail(f"{where}.{key}", f"{m!r}: a wildcard is '*' or 'prefix:*' only")
         else:
@@ -440,7 +446,7 @@ def _load_disclosure_modes(
     ld: _Loader,
     doc: Mapping[str, Any],
     roles: Mapping[str, RoleSpec],
-    sets: Mapping[str, frozenset[str]],
+    sets: Mapping[str, tuple[str, ...]],
     claim_rules: list[ClaimRule],
     *,
     taken_ids: set[str],
