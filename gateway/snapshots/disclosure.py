@@ -737,7 +737,7 @@ def exact_figure_decisions(
     figure_ids: Sequence[str],
 ) -> list[Decision]:
     """Whether each exact figure may leave for an aggregate-only ``party``, one decision each
-    (``RAW``: released; ``DENY``: suppressed, the rule named ``aggregates.<check>``).
+    (``AGGREGATE_ONLY``: released; ``DENY``: suppressed; the rule named ``aggregates.<check>``).
 
     Call only after the policy allowed the exact claim (:meth:`Policy.may_request_claim`); a figure
     the exact release table does not hold is suppressed (``aggregates.not_registered``).

@@ -68,6 +68,16 @@ def plain_metrics(rows: list[dict[str, Any]], edges: tuple[int, ...] = (0, 30, 6
     return out
 
 
+def seal_dpd5(gw: Gateway, pool: str, cutoff: str) -> dict[str, Any]:
+    """Seal under dpd5-v3 (named: a v2 tape is otherwise sealed under the pool statement v2), whose
+    metrics these tests ask about."""
+    gw.server.app.config["SEAL_LANE_SET"] = "dpd5-v3"
+    try:
+        return gw.seal(pool, cutoff)
+    finally:
+        gw.server.app.config.pop("SEAL_LANE_SET")
+
+
 @pytest.fixture(scope="module")
 def deal(gw: Gateway) -> dict[str, Any]:
     gw.create_pool(POOL, "CN_CONSUMER")
@@ -92,7 +102,7 @@ def deal(gw: Gateway) -> dict[str, Any]:
         pools=[POOL],
         obligor_keys=[loans[0]["obligor_pseudo_id"]],
     )
-    job = gw.seal(POOL, CUTOFF)
+    job = seal_dpd5(gw, POOL, CUTOFF)
     header = expect(gw.clients["investor"].get(f"/pools/{POOL}/snapshots/{CUTOFF}/header"), 200, "header")
     return {"rows": rows, "job": job, "header": header, "loans": loans}
 
@@ -548,7 +558,7 @@ def test_next_month_is_chained_to_the_previous_header(
     gw: Gateway, deal: dict[str, Any], tmp_path: Path
 ) -> None:
     gw.submit(POOL, NEXT_CUTOFF, _rows(MONTH + 1))
-    gw.seal(POOL, NEXT_CUTOFF)
+    seal_dpd5(gw, POOL, NEXT_CUTOFF)
     listing = expect(gw.clients["investor"].get(f"/pools/{POOL}/snapshots"), 200, "list")
     assert [s["sequence"] for s in listing] == [1, 2]
     h2 = expect(gw.clients["investor"].get(f"/pools/{POOL}/snapshots/{NEXT_CUTOFF}/header"), 200, "header 2")
