@@ -228,7 +228,8 @@ def test_a_policy_refusal_exits_3(gw: Gateway, world: dict[str, Any]) -> None:
         [
             *args,
             "--statement",
-            json.dumps(Disclosure("pool_balance").to_dict()),
+            # An exact opening of a figure no servicer report publishes: threshold claims only.
+            json.dumps(Disclosure("balance_dpd_90plus").to_dict()),
             "--key",
             str(gw.key_file),
             "--no-witness",
