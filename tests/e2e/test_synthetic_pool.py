@@ -356,10 +356,16 @@ def test_threshold_budget_is_enforced_with_the_uniform_refusal(gw: Gateway, deal
     assert third.json()["message"] == REFUSED
 
 
-def test_investors_may_not_ask_for_exact_disclosures_but_trustees_may(
+def test_investors_get_servicer_report_figures_exactly_and_nothing_else_but_trustees_may(
     gw: Gateway, deal: dict[str, Any]
 ) -> None:
-    assert _claim(gw, "investor", Disclosure("pool_balance")).status_code == 403
+    # pool_balance is a servicer-report figure of the default policy: exact, through disclosure control.
+    exact = _claim(gw, "investor", Disclosure("pool_balance"))
+    assert exact.status_code == 200
+    assert int(exact.json()["proof"]["value"]) == plain_metrics(deal["rows"])["pool_balance"]
+    refused = _claim(gw, "investor", Disclosure("balance_dpd_90plus"))
+    assert refused.status_code == 403
+    assert "modes.threshold_for_the_rest" in refused.json()["message"]
     resp = _claim(gw, "trustee", Disclosure("pool_balance"))
     assert resp.status_code == 200
     verify_claim_bundle(resp.json(), gw.key)
