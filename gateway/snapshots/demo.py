@@ -66,7 +66,7 @@ from ..units import bps, money
 DEMO_POOL = "DEMO-CN1"
 DEMO_FIRST_CUTOFF = date(2024, 1, 31)
 DEMO_MONTH = 6  # a seasoned month: every delinquency bucket is populated
-DEFAULT_LOANS = 1000  # about 30 s on 2 idle cores (docs/benchmarks.md)
+DEFAULT_LOANS = 1000  # the pool statement v2 seal: about 80 s on 2 shared cores (docs/benchmarks.md)
 NINETY_PLUS = "delinquent_90plus_or_defaulted_balance"
 #: The figures of the demo's servicer-report table, in the order printed (docs/metrics.md ids).
 SERVICER_REPORT_FIGURES: tuple[str, ...] = (

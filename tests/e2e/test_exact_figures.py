@@ -363,3 +363,27 @@ def test_exact_figures_of_a_cutoff_a_few_loans_from_the_last_are_suppressed(
     r = claim(investor, DIFF, c2, {"type": "disclosure", "metric": "loan_count"})
     assert r.status_code == 403
     assert r.json()["message"] == REFUSED
+
+
+def test_every_exact_figure_decision_is_in_the_decision_log_without_values(
+    gw: Gateway, investor_answer: dict[str, Any], v2_pool: dict[str, Any]
+) -> None:
+    from gateway.storage.decisions import connect_log, log_path_for, verify_stored_log
+
+    db = connect_log(log_path_for(gw.inst.db_path))
+    try:
+        assert verify_stored_log(db) > 0
+        entries = [r[0] for r in db.conn.execute("SELECT entry FROM decision_log")]
+    finally:
+        db.conn.close()
+    mine = [e for e in entries if f"pool:{POOL}/snapshot:" in e and "/figures" in e and "ex-investor" in e]
+    assert mine
+    text = " ".join(mine)
+    assert "modes.servicer_report_exact" in text  # the policy's rule
+    assert "aggregates.min_cohort" in text  # a suppressed small state
+    assert "aggregates.cohort_ok" in text  # a released figure
+    reference = v2_pool["reference"]
+    for fid in ("balance_M2", "balance_M3", "balance_DEFAULTED"):
+        if reference[fid]:
+            assert f'"{reference[fid]}"' not in text
+            assert f" {reference[fid]}," not in text
