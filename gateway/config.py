@@ -82,8 +82,9 @@ class GatewayConfig:
             size).
         seal_ipa_rounds: ``POOLPROOF_SEAL_IPA_ROUNDS``, inner-product rounds, or ``"full"`` (unset or
             empty: the lane set's default).
-        seal_lane_set: ``POOLPROOF_SEAL_LANE_SET``, the lane set of new seals (unset or empty: the
-            proofs default; ``pool-v2``: the pool statement v2 with each pool's own widths and cap).
+        seal_lane_set: ``POOLPROOF_SEAL_LANE_SET``, the lane set of new seals (unset or empty: by the
+            tape, a tape schema v2 tape under the pool statement v2 and a v1 tape under the proofs
+            default ``dpd5-v3``; ``pool-v2``: the pool statement v2 with each pool's own widths and cap).
         seal_workers: ``POOLPROOF_SEAL_WORKERS``, worker processes of a seal (unset or empty: one per
             core; 0: inline).
         seal_scheduler: ``POOLPROOF_SEAL_SCHEDULER``, a Dask scheduler for the gateway's seal jobs only.

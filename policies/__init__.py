@@ -42,7 +42,16 @@ from .errors import (
 )
 from .explain import explain
 from .parties import PURPOSES, ROLES, Party
-from .policy import ClaimRule, Policy, RoleSpec, Rule, ViewPlan
+from .policy import (
+    ClaimRule,
+    DisclosureMode,
+    DisclosureModeKind,
+    ModeDecision,
+    Policy,
+    RoleSpec,
+    Rule,
+    ViewPlan,
+)
 from .policy_file import DEFAULT_POLICY_PATH, PolicyStore, load_policy
 from .policytest import CaseResult, run_policy_tests
 from .transforms import (
@@ -80,10 +89,13 @@ __all__ = [
     "Decision",
     "DecisionLog",
     "DecisionLogError",
+    "DisclosureMode",
+    "DisclosureModeKind",
     "FieldSpec",
     "ForbiddenFieldError",
     "GuardState",
     "MaskSpec",
+    "ModeDecision",
     "Party",
     "Policy",
     "PolicyError",

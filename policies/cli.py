@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .errors import PolicyError
-from .explain import explain
+from .explain import explain, explain_metric
 from .policy_file import DEFAULT_POLICY_PATH, load_policy
 from .policytest import DEFAULT_TEST_PATHS, run_policy_tests
 
@@ -19,7 +19,10 @@ def policy_group() -> None:
 
 @policy_group.command("explain")
 @click.option("--party", "role", required=True, help="party role (platform, trustee, investor, ...)")
-@click.option("--field", "field_name", required=True, help="catalogue field name")
+@click.option("--field", "field_name", default=None, help="catalogue field name")
+@click.option(
+    "--metric", default=None, help="a metric id: its disclosure mode and claim decisions (instead of --field)"
+)
 @click.option("--purpose", default=None, help="stated purpose (default: every purpose of the role)")
 @click.option("--event", "events", multiple=True, help="recorded event (repeatable)")
 @click.option(
@@ -30,12 +33,24 @@ def policy_group() -> None:
     help="policy TOML (default: the packaged default policy)",
 )
 def explain_cmd(
-    role: str, field_name: str, purpose: str | None, events: tuple[str, ...], policy_path: Path | None
+    role: str,
+    field_name: str | None,
+    metric: str | None,
+    purpose: str | None,
+    events: tuple[str, ...],
+    policy_path: Path | None,
 ) -> None:
-    """Print the rule chain deciding FIELD for a party role."""
+    """Print the rule chain deciding a field (--field) or a metric's disclosure mode (--metric) for a
+    party role."""
+    if (field_name is None) == (metric is None):
+        raise click.UsageError("give exactly one of --field and --metric")
     try:
         pol = load_policy(policy_path)
-        click.echo(explain(pol, role, field_name, purpose, events))
+        if metric is not None:
+            click.echo(explain_metric(pol, role, metric))
+        else:
+            assert field_name is not None
+            click.echo(explain(pol, role, field_name, purpose, events))
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -50,6 +65,7 @@ def check_cmd(file: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"ok: {file}: {len(pol.roles)} roles, {len(pol.rules)} rules, {len(pol.claim_rules)} claim rules, "
+        f"{len(pol.disclosure_modes)} disclosure modes, "
         f"{len(pol.catalogue)} catalogue fields; version {pol.version}"
     )
 

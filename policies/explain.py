@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .parties import Party
-from .policy import Policy
+from .policy import MODE_CLAIM_KINDS, Policy, metric_matches
 from .transforms import Transform
 
 
@@ -73,4 +73,38 @@ def explain(
                 )
         shown = d.transform.label if d.transform is not Transform.DENY else "deny"
         lines.append(f"  => {shown} [{', '.join(d.rule_ids)}]: {d.reason}")
+    return "\n".join(lines)
+
+
+def explain_metric(policy: Policy, role: str, metric: str) -> str:
+    """A human-readable account of what ``role`` may learn of ``metric``: its disclosure mode and
+    the exact and threshold claim decisions.
+
+    Lists every disclosure mode rule naming the role, whether it covers the metric (and, if not,
+    why), the winning mode and what it allows; for a role no mode rule names, the claim rules decide
+    and their decisions are shown.
+    """
+    pool = "<pool>"
+    party = Party(id=f"<any {role}>", role=role, pools=frozenset({pool}))
+    lines = [f"policy {policy.name or policy.source}  version {policy.version}", f"metric {metric}"]
+    if role not in policy.roles:
+        lines.append(f"role {role!r}: not declared in the policy")
+    elif role in policy.moded_roles:
+        lines.append(f"role {role}: exact and threshold claims decided by [[disclosure_modes]]")
+        for m in policy.disclosure_modes:
+            if role not in m.roles:
+                continue
+            covers = m.applies(role, metric)
+            excluded = not covers and any(metric_matches(p, metric) for p in m.metrics)
+            status = "applies " if covers else "skipped "
+            why = "" if covers else (" - listed in except_metrics" if excluded else " - metric not listed")
+            lines.append(f"  {status} {m.id}: {m.mode.label}{why}")
+        md = policy.disclosure_mode(role, metric)
+        lines.append(f"  => mode {md.mode.label} [{', '.join(md.rule_ids)}]: {md.reason}")
+    else:
+        lines.append(f"role {role}: no disclosure mode rule names it; claim rules decide")
+    for kind in sorted(MODE_CLAIM_KINDS):
+        d = policy.may_request_claim(party, kind, metric, pool_id=pool)
+        verdict = "allowed" if d.allowed else "refused"
+        lines.append(f"  {kind} claim: {verdict} [{', '.join(d.rule_ids)}]")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ file is :mod:`policies.policy_file`; the :class:`~policies.decision.Decision` ty
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
@@ -135,6 +136,80 @@ class ClaimRule:
         )
 
 
+class DisclosureModeKind(enum.IntEnum):
+    """What a party may learn of one metric, ordered from most to least revealing.
+
+    ``EXACT``: the proven exact value (an opening of the aggregate commitment, through disclosure
+    control for an aggregate-only party); ``THRESHOLD``: threshold claims only (one bit each, within
+    the claim budget); ``NONE``: nothing, not even a threshold. When several mode rules apply, the
+    greatest (most restrictive) wins.
+    """
+
+    EXACT = 0
+    THRESHOLD = 1
+    NONE = 2
+
+    @property
+    def label(self) -> str:
+        """The policy file's spelling."""
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> DisclosureModeKind:
+        """From the policy file's spelling; raises ``ValueError`` listing the allowed ones."""
+        for m in cls:
+            if m.label == text:
+                return m
+        raise ValueError(f"mode must be one of {', '.join(m.label for m in cls)}, got {text!r}")
+
+
+#: The claim kinds a disclosure mode decides; other kinds (``inclusion``) stay with the claim rules.
+MODE_CLAIM_KINDS: frozenset[str] = frozenset({"exact", "threshold"})
+
+
+def metric_matches(pattern: str, metric: str) -> bool:
+    """``"*"`` matches every metric, ``"prefix:*"`` every metric id starting ``prefix:``, else equality."""
+    if pattern == "*":
+        return True
+    if pattern.endswith(":*"):
+        return metric.startswith(pattern[:-1])
+    return pattern == metric
+
+
+@dataclass(frozen=True)
+class DisclosureMode:
+    """Per role and metric, what may be disclosed: exact, threshold claims only, or nothing.
+
+    ``metrics`` and ``except_metrics`` hold metric ids or patterns (:func:`metric_matches`), with the
+    policy's ``[metric_sets]`` already expanded. A role named by any mode rule has its exact and
+    threshold claims decided by the mode rules alone: a metric no mode rule names gets ``none``.
+    """
+
+    id: str
+    roles: frozenset[str]
+    metrics: frozenset[str]
+    mode: DisclosureModeKind
+    except_metrics: frozenset[str] = frozenset()
+    reason: str = ""
+
+    def applies(self, role: str, metric: str) -> bool:
+        """True if this rule covers ``metric`` for ``role``."""
+        return (
+            role in self.roles
+            and any(metric_matches(p, metric) for p in self.metrics)
+            and not any(metric_matches(p, metric) for p in self.except_metrics)
+        )
+
+
+@dataclass(frozen=True)
+class ModeDecision:
+    """The disclosure mode of one (role, metric): the mode, the applying rule ids (winner first), why."""
+
+    mode: DisclosureModeKind
+    rule_ids: tuple[str, ...]
+    reason: str
+
+
 @dataclass(frozen=True)
 class _Core:
     transform: Transform
@@ -202,6 +277,8 @@ class Policy:
         roles: Mapping[str, RoleSpec],
         rules: Iterable[Rule],
         claim_rules: Iterable[ClaimRule] = (),
+        disclosure_modes: Iterable[DisclosureMode] = (),
+        metric_sets: Mapping[str, Iterable[str]] | None = None,
         events: Iterable[str] = (),
         masks: Mapping[str, MaskSpec] | None = None,
         generalizers: Mapping[str, Mapping[str, Any]] | None = None,
@@ -214,6 +291,9 @@ class Policy:
         self.roles = dict(roles)
         self.rules = tuple(rules)
         self.claim_rules = tuple(claim_rules)
+        self.disclosure_modes = tuple(disclosure_modes)
+        self.metric_sets = {k: tuple(dict.fromkeys(v)) for k, v in (metric_sets or {}).items()}
+        self.moded_roles = frozenset(r for m in self.disclosure_modes for r in m.roles)
         self.events = frozenset(events)
         self.masks = dict(masks or {})
         self.generalizers = {k: dict(v) for k, v in (generalizers or {}).items()}
@@ -230,6 +310,8 @@ class Policy:
                         sorted(self.roles.items()),
                         self.rules,
                         self.claim_rules,
+                        self.disclosure_modes,
+                        sorted(self.metric_sets.items()),
                         sorted(self.events),
                         sorted(self.masks.items()),
                         sorted(self.generalizers.items()),
@@ -492,7 +574,13 @@ class Policy:
         """May ``party`` request a claim of ``claim_kind`` (``"threshold"``, ``"exact"``, ``"inclusion"``,
         ...) on ``metric`` in ``pool_id``? ``RAW`` = allowed, ``DENY`` = refused. Deny by default; a deny
         rule beats an allow rule. Whether a *particular* threshold may be asked is the aggregate guard's
-        call (:class:`policies.aggregates.AggregateGuard`)."""
+        call (:class:`policies.aggregates.AggregateGuard`).
+
+        For a role named by a ``[[disclosure_modes]]`` rule, ``exact`` and ``threshold`` claims are
+        decided by :meth:`disclosure_mode` alone: ``exact`` needs mode exact, ``threshold`` needs exact
+        or threshold; the rule ids then start with the deciding mode rule. Whether an allowed exact
+        figure is actually released to an aggregate-only party is the disclosure-control point's call
+        (minimum cohort and differencing, :func:`policies.aggregates.plan_release`)."""
         field_name = f"claim:{claim_kind}:{metric}"
         rule_ids: tuple[str, ...]
         if party.role not in self.roles:
@@ -503,6 +591,14 @@ class Policy:
             )
         elif not self._in_scope(party, pool_id):
             t, rule_ids, reason = Transform.DENY, ("scope.pool",), "the pool is outside the party's scope"
+        elif party.role in self.moded_roles and claim_kind in MODE_CLAIM_KINDS:
+            md = self.disclosure_mode(party.role, metric)
+            needed = DisclosureModeKind.EXACT if claim_kind == "exact" else DisclosureModeKind.THRESHOLD
+            t = Transform.RAW if md.mode <= needed else Transform.DENY
+            rule_ids = md.rule_ids
+            verdict = "allows" if t is Transform.RAW else "refuses"
+            article = "an" if claim_kind[:1] in "aeiou" else "a"
+            reason = f"{md.reason}; mode {md.mode.label} {verdict} {article} {claim_kind} claim on {metric!r}"
         else:
             hits = [r for r in self.claim_rules if r.applies(party.role, claim_kind, metric)]
             if not hits:
@@ -533,3 +629,49 @@ class Policy:
             policy_version=self.version,
             pool_id=pool_id,
         )
+
+    # ------------------------------------------------------------------------- disclosure modes
+
+    def disclosure_mode(self, role: str, metric: str) -> ModeDecision:
+        """What ``role`` may learn of ``metric``: exact, threshold only, or none, and by which rule.
+
+        The most restrictive applicable mode rule wins (``exact < threshold < none``), stated in the
+        reason; a role no mode rule names, or a metric no mode rule of the role covers, gets ``none``
+        (``modes.default_none``). Decided on names only, never on a value.
+        """
+        hits = [m for m in self.disclosure_modes if m.applies(role, metric)]
+        if not hits:
+            return ModeDecision(
+                DisclosureModeKind.NONE,
+                ("modes.default_none",),
+                f"no disclosure mode rule names {metric!r} for role {role!r}: nothing by default",
+            )
+        # Most restrictive first; among equals, a rule naming the metric itself before a pattern.
+        ordered = sorted(hits, key=lambda m: (-int(m.mode), metric not in m.metrics))
+        winner = ordered[0]
+        reason = f"disclosure mode rule {winner.id} ({winner.mode.label})"
+        beaten = sorted({m.mode for m in ordered if m.mode != winner.mode})
+        if beaten:
+            reason += (
+                f" wins over {', '.join(f'{m.id} ({m.mode.label})' for m in ordered[1:])}: "
+                "the most restrictive applicable mode wins"
+            )
+        if winner.reason:
+            reason += f": {winner.reason}"
+        return ModeDecision(winner.mode, tuple(m.id for m in ordered), reason)
+
+    def release_priority(self, metric: str) -> int:
+        """Where ``metric`` stands in the policy's ``[metric_sets]``, in file order (lower first; a
+        metric no set lists comes last). When two exact figures together would pin a small cohort,
+        the disclosure-control point releases the one listed first."""
+        position = 0
+        for ids in self.metric_sets.values():
+            for m in ids:
+                if m == metric:
+                    return position
+                position += 1
+        return position
+
+    def exact_for_some_role(self, metric: str, roles: Iterable[str]) -> bool:
+        """True if any of ``roles`` has mode ``exact`` for ``metric``."""
+        return any(self.disclosure_mode(r, metric).mode is DisclosureModeKind.EXACT for r in roles)

@@ -2,7 +2,8 @@
 
 :func:`load_policy` reads the document section by section, in this order: the top-level keys
 (``format``, ``name``, ``catalogue``, ``events``), ``[roles.<role>]``, ``[field_transforms.<field>]``,
-``[[rules]]``, ``[[claim_rules]]``, ``[aggregates]`` and ``[[reports]]``. The first problem found is
+``[[rules]]``, ``[[claim_rules]]``, ``[metric_sets]``, ``[[disclosure_modes]]``, ``[aggregates]`` and
+``[[reports]]``. The first problem found is
 raised as :class:`PolicyFileError` naming the file, the dotted key path, the line and what was
 expected; nothing is half-loaded. :class:`PolicyStore` keeps the policy in force and reloads it.
 """
@@ -18,7 +19,15 @@ from ._toml import locate, read_toml
 from .aggregates import AggregateConfig, ReportDefinition
 from .catalogue import Catalogue, load_catalogue
 from .errors import PolicyFileError
-from .policy import ClaimRule, Policy, RoleSpec, Rule
+from .policy import (
+    MODE_CLAIM_KINDS,
+    ClaimRule,
+    DisclosureMode,
+    DisclosureModeKind,
+    Policy,
+    RoleSpec,
+    Rule,
+)
 from .transforms import MaskSpec, Transform, compile_generalize, mask_spec_from
 
 POLICY_FORMAT = "poolproof/policy/v1"
@@ -33,6 +42,8 @@ _TOP_LEVEL_KEYS = {
     "field_transforms",
     "rules",
     "claim_rules",
+    "metric_sets",
+    "disclosure_modes",
     "aggregates",
     "reports",
 }
@@ -53,6 +64,7 @@ _RULE_KEYS = {
     "reason",
 }
 _CLAIM_RULE_KEYS = {"id", "roles", "kinds", "metrics", "decision", "reason"}
+_MODE_KEYS = {"id", "roles", "metrics", "except_metrics", "mode", "reason"}
 _AGGREGATE_KEYS = {
     "min_cohort",
     "claim_budget",
@@ -113,12 +125,23 @@ def load_policy(path: str | Path | None = None, *, catalogue: Catalogue | None =
     masks, generalizers = _load_field_transforms(ld, doc, catalogue)
     rules = _load_rules(ld, doc, roles, events, catalogue, generalizers)
     claim_rules = _load_claim_rules(ld, doc, roles, taken_ids={r.id for r in rules})
+    metric_sets = _load_metric_sets(ld, doc)
+    modes = _load_disclosure_modes(
+        ld,
+        doc,
+        roles,
+        metric_sets,
+        claim_rules,
+        taken_ids={r.id for r in rules} | {c.id for c in claim_rules},
+    )
     aggregates = _load_aggregates(ld, doc, roles)
     return Policy(
         catalogue=catalogue,
         roles=roles,
         rules=rules,
         claim_rules=claim_rules,
+        disclosure_modes=modes,
+        metric_sets=metric_sets,
         events=events,
         masks=masks,
         generalizers=generalizers,
@@ -373,6 +396,111 @@ def _load_claim_rule(
         allow=decision == "allow",
         reason=str(claim.get("reason", "")),
     )
+
+
+def _load_metric_sets(ld: _Loader, doc: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """``[metric_sets]``: named lists of metric ids, referred to as ``"@name"`` by disclosure modes.
+
+    The order is kept: it is the release priority of exact figures (:meth:`Policy.release_priority`).
+    """
+    sets_doc = doc.get("metric_sets", {})
+    if not isinstance(sets_doc, dict):
+        raise ld.fail("metric_sets", "expected a [metric_sets] table of name = [metric ids]")
+    out: dict[str, tuple[str, ...]] = {}
+    for name in sets_doc:
+        ld.str_list(sets_doc, name, "metric_sets")  # checks the type
+        ids = tuple(sets_doc[name])
+        if not ids:
+            raise ld.fail(f"metric_sets.{name}", "a metric set needs at least one metric id")
+        for m in ids:
+            if m.startswith("@") or "*" in m:
+                raise ld.fail(f"metric_sets.{name}", f"a metric set lists metric ids, not {m!r}")
+        if len(set(ids)) != len(ids):
+            raise ld.fail(f"metric_sets.{name}", "a metric set lists each metric id once")
+        out[name] = ids
+    return out
+
+
+def _metric_patterns(
+    ld: _Loader, table: Mapping[str, Any], key: str, where: str, sets: Mapping[str, tuple[str, ...]]
+) -> frozenset[str]:
+    """A mode rule's metric list with ``"@set"`` references expanded; an unknown set is an error."""
+    out: set[str] = set()
+    for m in sorted(ld.str_list(table, key, where)):
+        if m.startswith("@"):
+            if m[1:] not in sets:
+                raise ld.fail(
+                    f"{where}.{key}",
+                    f"metric set {m!r} is not declared under [metric_sets] "
+                    f"(declared: {', '.join(sorted(sets)) or 'none'})",
+                )
+            out.update(sets[m[1:]])
+        elif "*" in m and m != "*" and not (m.endswith(":*") and "*" not in m[:-2]):
+            raise ld.fail(f"{where}.{key}", f"{m!r}: a wildcard is '*' or 'prefix:*' only")
+        else:
+            out.add(m)
+    return frozenset(out)
+
+
+def _load_disclosure_modes(
+    ld: _Loader,
+    doc: Mapping[str, Any],
+    roles: Mapping[str, RoleSpec],
+    sets: Mapping[str, tuple[str, ...]],
+    claim_rules: list[ClaimRule],
+    *,
+    taken_ids: set[str],
+) -> list[DisclosureMode]:
+    """``[[disclosure_modes]]``: per role and metric, ``exact``, ``threshold`` or ``none``.
+
+    Ids are unique among every rule; roles are declared; metrics are ids, ``"@set"`` references,
+    ``"*"`` or ``"prefix:*"``. A role a mode rule names may not also be named by an exact or threshold
+    claim rule (one vocabulary decides a role's claims, so no two can disagree).
+    """
+    modes_doc = doc.get("disclosure_modes", [])
+    if not isinstance(modes_doc, list):
+        raise ld.fail("disclosure_modes", "disclosure_modes must be an array of tables [[disclosure_modes]]")
+    seen = set(taken_ids)
+    out: list[DisclosureMode] = []
+    for i, mdoc in enumerate(modes_doc):
+        where = f"disclosure_modes[{i}]"
+        table = ld.table(mdoc, where)
+        ld.keys(table, _MODE_KEYS, where)
+        mid = table.get("id")
+        if not isinstance(mid, str) or not mid or mid in seen or mid.startswith("modes.default"):
+            raise ld.fail(f"{where}.id", "every disclosure mode rule needs a unique non-empty string id")
+        mroles = ld.str_list(table, "roles", where)
+        if not mroles:
+            raise ld.fail(f"{where}.roles", "a disclosure mode rule needs at least one role")
+        ld.roles_declared(mroles, roles, f"{where}.roles")
+        try:
+            mode = DisclosureModeKind.parse(str(table.get("mode", "")))
+        except ValueError as exc:
+            raise ld.fail(f"{where}.mode", str(exc)) from exc
+        metrics = _metric_patterns(ld, table, "metrics", where, sets)
+        if not metrics:
+            raise ld.fail(f"{where}.metrics", 'a disclosure mode rule needs metrics (use "*" for any)')
+        seen.add(mid)
+        out.append(
+            DisclosureMode(
+                id=mid,
+                roles=mroles,
+                metrics=metrics,
+                mode=mode,
+                except_metrics=_metric_patterns(ld, table, "except_metrics", where, sets),
+                reason=str(table.get("reason", "")),
+            )
+        )
+    moded = {r for m in out for r in m.roles}
+    for i, c in enumerate(claim_rules):
+        clash = sorted(c.roles & moded)
+        if clash and c.kinds & (MODE_CLAIM_KINDS | {"*"}):
+            raise ld.fail(
+                f"claim_rules[{i}].roles",
+                f"claim rule {c.id!r} decides {', '.join(sorted(c.kinds & (MODE_CLAIM_KINDS | {'*'})))} "
+                f"claims of role(s) {', '.join(clash)}, whose claims [[disclosure_modes]] decide",
+            )
+    return out
 
 
 def _load_aggregates(ld: _Loader, doc: Mapping[str, Any], roles: Mapping[str, RoleSpec]) -> AggregateConfig:

@@ -334,6 +334,41 @@ class ClaimRequestSchema(Schema):
     )
 
 
+class ExactFiguresRequestSchema(Schema):
+    """``POST .../figures`` body: the figure ids to open exactly and the requester's nonce."""
+
+    class Meta:
+        unknown = RAISE
+
+    figures = fields.List(
+        fields.String(validate=validate.Length(min=1, max=128)),
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "figure ids: pool statement v2 metric ids (docs/metrics.md), e.g. "
+            '["pool_balance", "delinquent_31plus_balance", "unscheduled_principal"]'
+        },
+    )
+    nonce = fields.String(
+        required=True,
+        validate=validate.Regexp(rf"^[0-9a-f]{{{2 * MIN_NONCE},{2 * MAX_NONCE}}}$"),
+        metadata={"description": f"{MIN_NONCE}-{MAX_NONCE} random bytes, lowercase hex"},
+    )
+
+
+class ExactFiguresSchema(Schema):
+    """Exact figures of a sealed snapshot: each with its definition's name, unit and value and the
+    claim bundle proving it (``poolproof-audit verify-claim``), or the fixed suppression object."""
+
+    pool_id = fields.String(required=True)
+    cutoff_date = fields.String(required=True)
+    snapshot_id = fields.String(required=True)
+    currency = fields.String(required=True)
+    minor_unit = fields.String(required=True)
+    min_cohort = fields.Integer(required=True)
+    figures = fields.List(fields.Dict(), required=True)
+
+
 class InclusionQuerySchema(Schema):
     """Which of the borrower's loans."""
 

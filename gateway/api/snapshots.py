@@ -7,7 +7,9 @@ One blueprint per audience (:data:`AUDIENCE_BLUEPRINTS`), mounted beside the aud
 * platform, trustee, auditor, regulator: the whole snapshot bundle, streamed (``.../bundle``);
 * platform, trustee, regulator: the plaintext metrics report (``.../metrics``), per the policy's
   exact-value claim rules;
-* every role but borrowers: ``POST .../snapshots/<cutoff>/claims`` (policy + aggregate guard decide);
+* every role but borrowers: ``POST .../snapshots/<cutoff>/claims`` (policy + aggregate guard decide;
+  an exact claim of an aggregate-only party also through the exact release table) and
+  ``POST .../snapshots/<cutoff>/figures`` (exact figures with their definitions, units and proofs);
 * borrowers: ``GET .../snapshots/<cutoff>/inclusion?platform_loan_id=...`` for their own loans;
 * trustee, auditor, regulator: ``GET .../snapshots/<cutoff>/leaves/<i>/inclusion`` (sampling).
 
@@ -24,13 +26,23 @@ from flask_smorest import Blueprint
 from policies import DecisionLog, Party, derive_pseudonym_key
 from policies.aggregates import REFUSED
 from policies.decision import Decision
-from proofs.claims import statement_from_dict
+from policies.figures import figure_definition
+from proofs.cell_claims import parse_cell_metric
+from proofs.claims import Disclosure, statement_from_dict
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.snapshot import verify_header
 
 from ..ingest.rules import same_loan_id
 from ..policy_views import DEFAULT_PURPOSE, policy_party
-from ..snapshots.disclosure import ClaimRefused, claim_kind, metrics_release, spend_claim_budget
+from ..snapshots.disclosure import (
+    ClaimRefused,
+    claim_kind,
+    exact_figure_decisions,
+    is_aggregate_only,
+    metrics_release,
+    spend_claim_budget,
+    suppressed_figure,
+)
 from ..snapshots.sealed import (
     SnapshotRecord,
     check_claim_fits,
@@ -43,7 +55,7 @@ from ..snapshots.sealed import (
 )
 from ..storage import decisions
 from ..storage.db import connect
-from ..storage.records import get_tape, iter_loans
+from ..storage.records import get_pool, get_tape, iter_loans
 from .audiences import ROLE_PLURALS, ROLE_PREFIXES
 from .common import (
     AudienceResource,
@@ -58,6 +70,8 @@ from .common import (
 )
 from .schemas import (
     ClaimRequestSchema,
+    ExactFiguresRequestSchema,
+    ExactFiguresSchema,
     InclusionQuerySchema,
     InclusionSchema,
     MetricsSchema,
@@ -178,6 +192,14 @@ class Claims(AudienceResource):
                 403,
                 f"the policy refuses this claim to role {party.role!r}: {refused[0].reason}",
             )
+        if kind == "exact" and is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id):
+            released = exact_figure_decisions(
+                get_db(), policy(), p, keys_for(pool_id), snap, list(statement.metrics)
+            )
+            decided += released
+            if not all(d.allowed for d in released):
+                _log(p, decided, resource, 0)
+                fail(403, REFUSED)
         try:
             decided += spend_claim_budget(get_db(), policy(), p, snap, statement)
         except ClaimRefused as refused_claim:
@@ -192,6 +214,84 @@ class Claims(AudienceResource):
             _unprocessable(CANNOT_PROVE)
         _log(p, decided, resource, 1)
         return answer
+
+
+class ExactFigures(AudienceResource):
+    @shared_docs.arguments(ExactFiguresRequestSchema)
+    @shared_docs.response(200, ExactFiguresSchema)
+    @shared_docs.alt_response(403, description="the policy's disclosure modes refuse an exact figure")
+    @shared_docs.alt_response(404, description="no sealed snapshot for the cut-off")
+    @shared_docs.alt_response(422, description="a figure id the snapshot's statement does not define")
+    def post(self, body: dict[str, Any], pool_id: str, cutoff: str) -> dict[str, Any]:
+        """Exact figures of a sealed snapshot, each with its definition's name, its unit and the claim
+        bundle that proves it, bound to the requester's nonce.
+
+        Each figure must be one the policy lets the party open exactly (else 403 naming the rule).
+        For an aggregate-only party every figure leaves through the disclosure-control point: one over
+        fewer than the minimum cohort, or one that would difference a small cohort out of what was
+        released before, is the fixed suppression object instead."""
+        party = self.caller(pool_id)
+        snap = _snapshot_or_404(pool_id, cutoff)
+        header = verify_header(snap.header, header_signer(snap), lane_sets={snap.lanes.name})
+        p = policy_party(party)
+        ids = list(dict.fromkeys(body["figures"]))
+        statements = {}
+        for fid in ids:
+            try:
+                statements[fid] = Disclosure(fid)
+                check_claim_fits(header, snap, statements[fid])
+            except (EncodingError, VerificationError, ValueError, KeyError) as exc:
+                _unprocessable(f"figure {fid!r}: not a figure of this snapshot's statement ({exc})")
+        resource = f"pool:{pool_id}/snapshot:{snap.snapshot_id}/figures"
+        decided = [policy().may_request_claim(p, "exact", fid, pool_id=pool_id) for fid in ids]
+        refused = [d for d in decided if not d.allowed]
+        if refused:
+            _log(p, decided, resource, 0)
+            fail(
+                403,
+                f"the policy refuses an exact {refused[0].field.split(':', 2)[2]!r} to role "
+                f"{party.role!r} [{refused[0].rule_ids[0]}]: {refused[0].reason}",
+            )
+        keys = keys_for(pool_id)
+        released = {fid: True for fid in ids}
+        if is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id):
+            gate = exact_figure_decisions(get_db(), policy(), p, keys, snap, ids)
+            decided += gate
+            released = {fid: d.allowed for fid, d in zip(ids, gate, strict=True)}
+        cfg = get_pool(get_db(), pool_id).config
+        nonce = bytes.fromhex(body["nonce"])
+        out = []
+        for fid in ids:
+            definition = figure_definition(fid)
+            cell = parse_cell_metric(fid)
+            loans = snap.lanes.metric_unit(fid if cell is None else cell[2]) == "loans"
+            entry: dict[str, Any] = {
+                "figure_id": fid,
+                "definition": definition.name if definition is not None else fid,
+                "unit": "loans" if loans else cfg.minor_unit,
+            }
+            if not loans:
+                entry["currency"] = cfg.currency
+            if not released[fid]:
+                entry.update(suppressed_figure(policy()))
+            else:
+                try:
+                    bundle = prove_claim(header, keys, snap, statements[fid], nonce, get_db())
+                except ProvingError:  # pragma: no cover - a disclosure always holds
+                    _unprocessable(CANNOT_PROVE)
+                entry["value"] = int(bundle["proof"]["value"])
+                entry["bundle"] = bundle
+            out.append(entry)
+        _log(p, decided, resource, sum(1 for e in out if "value" in e))
+        return {
+            "pool_id": pool_id,
+            "cutoff_date": cutoff,
+            "snapshot_id": snap.snapshot_id,
+            "currency": cfg.currency,
+            "minor_unit": cfg.minor_unit,
+            "min_cohort": policy().aggregates.min_cohort,
+            "figures": out,
+        }
 
 
 class SampledInclusion(AudienceResource):
@@ -276,7 +376,7 @@ def _audience_blueprint(role: str) -> Blueprint:
         description=f"Sealed snapshots for {ROLE_PLURALS[role]}: headers"
         + (", bundles" if role in BUNDLE_ROLES else "")
         + (", metrics" if role in METRICS_ROLES else "")
-        + (", inclusion proofs" if role == "borrower" else ", claims"),
+        + (", inclusion proofs" if role == "borrower" else ", claims, exact figures"),
     )
     snapshot = "/pools/<pool_id>/snapshots/<cutoff>"
     mount(blp, "/pools/<pool_id>/snapshots", Snapshots, role)
@@ -287,6 +387,7 @@ def _audience_blueprint(role: str) -> Blueprint:
         mount(blp, f"{snapshot}/metrics", SnapshotMetrics, role)
     if role != "borrower":
         mount(blp, f"{snapshot}/claims", Claims, role)
+        mount(blp, f"{snapshot}/figures", ExactFigures, role)
     if role in SAMPLING_ROLES:
         mount(blp, f"{snapshot}/leaves/<int:leaf_index>/inclusion", SampledInclusion, role)
     if role == "borrower":

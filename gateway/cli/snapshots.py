@@ -242,6 +242,11 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
         "every claim above was required to carry that cosignature"
     )
     click.echo(f"  a false claim got: {result.refused_claim!r}")
+    released = sum(1 for f in result.servicer_report.values() if "value" in f)
+    click.echo(
+        f"  servicer report: {released} of {len(result.servicer_report)} figures proven exact "
+        "(the rest suppressed by disclosure control)"
+    )
     click.echo(
         f"  borrower's loan: leaf {result.inclusion['leaf_index']}, {result.inclusion['principal']:,} fen, "
         f"bucket {result.inclusion['bucket']}"

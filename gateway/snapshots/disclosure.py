@@ -24,7 +24,7 @@ the policy's exact-value rule.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,11 +46,16 @@ from policies.aggregates import (
     record_release,
 )
 from policies.decision import Decision
+from policies.figures import CELL_FIGURES
+from proofs.cell_claims import cell_metric
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
+from proofs.lanes import BUCKETS, LaneSet, dpd_bucket
+from proofs.loan_facts import FLOWS, OUTSTANDING_STATES, STATES
 
 from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys
+from ..loan_facts import loan_facts
 from ..policy_views import STAT_FIELDS, policy_party
 from ..storage import decisions, disclosures
 from ..storage.db import transaction
@@ -531,6 +536,242 @@ def metrics_release(
         k: v for k, v in report["ratios_bps"].items() if all(part in metrics for part in k[:-4].split("/"))
     }
     return metrics, ratios, withheld, list(decided.values())
+
+
+# --- exact figures (the disclosure modes' "exact", for aggregate-only parties) ------------------------------
+EXACT_TABLE_FORMAT = "poolproof/exact-release/v1"
+EXACT_REPORT = "exact_figures"
+STATE_GROUP = "state"
+
+#: The loan states that may carry a non-zero value of a period flow, by the tape rules
+#: (gateway/ingest/rules.py ``period_flow_errors``: defaulted principal and recoveries only on a
+#: defaulted or charged-off loan, written-off principal only on a charged-off one). Every other
+#: flow may sit on any loan of the tape.
+FLOW_CARRIER_STATES: dict[str, tuple[str, ...]] = {
+    "defaulted_principal": ("DEFAULTED", "WRITTEN_OFF"),
+    "recoveries": ("DEFAULTED", "WRITTEN_OFF"),
+    "written_off": ("WRITTEN_OFF",),
+}
+
+
+@dataclass(frozen=True)
+class FigureCohort:
+    """The loans an exact figure sums over: one cell of the release ledger.
+
+    ``states``: the loan states whose loans may contribute (a loan in any other state contributes 0);
+    ``label``: ``(dimension, cell)`` for a stratification cell, whose loans must also be in that cell.
+    ``group`` names the partition of the tape the cell belongs to (every single-state cohort is in
+    group ``state``; the cells of one stratification dimension in ``strata:<dimension>``), for the
+    secondary suppression of :func:`policies.aggregates.plan_release`.
+    """
+
+    name: str
+    group: str | None
+    states: frozenset[str]
+    label: tuple[str, str] | None = None
+
+    def holds(self, state: str, labels: Mapping[str, str]) -> bool:
+        """Whether a loan in ``state`` with stratification ``labels`` is in the cohort."""
+        if state not in self.states:
+            return False
+        return self.label is None or labels.get(self.label[0]) == self.label[1]
+
+
+def _all_states(lanes: LaneSet) -> tuple[str, ...]:
+    return STATES if lanes.circuit is not None else BUCKETS
+
+
+def _lane_metric_cohort(lanes: LaneSet, figure_id: str) -> FigureCohort | None:
+    """The cohort of a lane-set metric: the union of the states that may carry each of its lanes."""
+    try:
+        terms = lanes.metric(figure_id)
+    except KeyError:
+        return None
+    every = _all_states(lanes)
+    states: set[str] = set()
+    for lane, _ in terms:
+        kind, _, what = lane.partition("_")
+        if kind in ("balance", "count") and what in every:
+            states.add(what)
+        elif kind == "flow":
+            states |= set(FLOW_CARRIER_STATES.get(what, every))
+        else:  # pragma: no cover - a lane set whose lanes are neither states nor flows
+            return None
+    ordered = [s for s in every if s in states]
+    if len(ordered) == len(every):
+        return FigureCohort("all_loans", None, frozenset(ordered))
+    if len(ordered) == 1:
+        return FigureCohort(f"state={ordered[0]}", STATE_GROUP, frozenset(ordered))
+    return FigureCohort("states=" + "+".join(ordered), None, frozenset(ordered))
+
+
+def _strata_cohort(lanes: LaneSet, figure_id: str) -> FigureCohort | None:
+    """``strata/<dimension>/<cell>/<active_loan_count|outstanding_balance>``: the loans of an
+    outstanding state in the cell."""
+    parts = figure_id.split("/")
+    if len(parts) != 4 or parts[3] not in CELL_FIGURES or not (parts[1] and parts[2]):
+        return None
+    if lanes.circuit is None:  # cells are facts of the pool statement v2 only
+        return None
+    dim, cell = parts[1], parts[2]
+    return FigureCohort(f"strata:{dim}:{cell}", f"strata:{dim}", frozenset(OUTSTANDING_STATES), (dim, cell))
+
+
+#: Figure-id families beyond the lane set's own metric ids, by the prefix before the first ``:``.
+#: A family maps (lane set, figure id) to the figure's cohort, or ``None`` if the id is not one of it.
+COHORT_FAMILIES: dict[str, Callable[[LaneSet, str], FigureCohort | None]] = {"strata": _strata_cohort}
+
+
+def figure_cohort(lanes: LaneSet, figure_id: str) -> FigureCohort | None:
+    """The cohort an exact figure of a snapshot sums over, or ``None`` for an id the release path
+    does not know (never released)."""
+    family = COHORT_FAMILIES.get(figure_id.split("/", 1)[0]) if "/" in figure_id else None
+    return family(lanes, figure_id) if family is not None else _lane_metric_cohort(lanes, figure_id)
+
+
+def exact_figure_ids(policy: Policy, lanes: LaneSet, cells: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """The figures of a lane set, and of the snapshot's stratification ``cells`` (dimension, cell),
+    that the policy's disclosure modes give some aggregate-only role exactly: what the exact release
+    table of a snapshot decides."""
+    roles = sorted(policy.moded_roles - policy.aggregates.exact_value_roles)
+    ids = [*sorted(lanes.metrics), *(cell_metric(d, c, f) for d, c in cells for f in CELL_FIGURES)]
+    return [m for m in ids if policy.exact_for_some_role(m, roles)]
+
+
+def _loan_states(
+    db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord, cfg: PoolConfig
+) -> Iterator[tuple[int, int, str, Mapping[str, str], Mapping[str, int]]]:
+    """Per loan of the sealed tape: (loan digest, obligor digest, state, cell labels, period flows)."""
+    lanes = snap.lanes
+    tape = get_tape(db, snapshot_tape_id(db, snap))
+    edges = snap.header["dpd_bucket_edges"] if lanes.circuit is None else ()
+    for stored in iter_loans(db, keys, tape):
+        r = stored.record
+        loan = loan_digest(snap.pool_id, str(r["exposure_id"]))
+        owner = obligor_digest(snap.pool_id, str(r["obligor_pseudo_id"]))
+        if lanes.circuit is not None:
+            facts = loan_facts(r, cfg)
+            yield loan, owner, facts.state_name, facts.labels, dict(zip(FLOWS, facts.flows, strict=True))
+        else:
+            yield loan, owner, BUCKETS[dpd_bucket(int(r["days_past_due"]), edges)], {}, {}
+
+
+def exact_release_table(
+    db: sqlite_utils.Database, keys: PoolKeys, policy: Policy, snap: SnapshotRecord
+) -> dict[str, Any]:
+    """A snapshot's exact release table: for every figure the disclosure modes make exact, whether
+    its cohort may be released, decided once against the pool's release ledger.
+
+    The cohorts (:func:`figure_cohort`) go through :func:`policies.aggregates.plan_release` with the
+    pool's ledger, as the statistics tables do: a cohort needs ``min_cohort`` obligors and so does its
+    complement; no cohort of fewer than ``min_cohort`` may be determined by any combination with
+    what was released before (other cells, superseded tapes, other cut-offs), and the state cohorts
+    partition the tape (secondary suppression). Cohorts are decided in the policy's release priority
+    (:meth:`Policy.release_priority`, then the larger first): of two figures that together would pin a
+    small cohort, the one the policy lists first is released. The table holds decisions, never
+    values (a released figure's value is proven by its claim bundle). A cohort whose loans break the
+    tape rule it rests on (a flow on a loan outside :data:`FLOW_CARRIER_STATES`) is suppressed
+    (``carrier_rule``): ingestion refuses such tapes, so this only fails closed.
+    """
+    stored = disclosures.stored_table(db.conn, snap.pool_id, snap.snapshot_id, EXACT_REPORT)
+    if stored is not None:
+        return stored
+    lanes = snap.lanes
+    cfg = get_pool(db, snap.pool_id).config
+    rows = [] if snap.strata is None else [(r["dimension"], r["cell"]) for r in snap.strata["rows"]]
+    cohorts = {
+        f: c for f in exact_figure_ids(policy, lanes, rows) if (c := figure_cohort(lanes, f)) is not None
+    }
+    by_name = {c.name: c for c in cohorts.values()}
+    flows_of = {f: {lane[5:] for lane, _ in lanes.metric(f) if lane.startswith("flow_")} for f in cohorts}
+    members: dict[str, set[int]] = {name: set() for name in by_name}
+    broken: set[str] = set()
+    every: set[int] = set()
+    owner: dict[int, int] = {}
+    for loan, obligor, state, labels, flows in _loan_states(db, keys, snap, cfg):
+        every.add(loan)
+        owner[loan] = obligor
+        for name, c in by_name.items():
+            if c.holds(state, labels):
+                members[name].add(loan)
+        for flow, carriers in FLOW_CARRIER_STATES.items():
+            if flows.get(flow, 0) and state not in carriers:
+                broken |= {c.name for f, c in cohorts.items() if flow in flows_of[f]}
+    k = policy.aggregates.min_cohort
+    with transaction(db) as conn:
+        stored = disclosures.stored_table(conn, snap.pool_id, snap.snapshot_id, EXACT_REPORT)
+        if stored is not None:
+            return stored
+        led_state = disclosures.ledger_state(conn, snap.pool_id)
+        ledger = ReleaseLedger() if led_state is None else ReleaseLedger.from_dict(led_state)
+        ledger.add_owners(owner)
+        pool_cell = Cell(POOL_CELL, frozenset(every))
+        priority = {
+            n: min(policy.release_priority(f) for f, c in cohorts.items() if c.name == n) for n in by_name
+        }
+        order = sorted(
+            (n for n in by_name if n not in broken), key=lambda n: (priority[n], -len(members[n]), n)
+        )
+        cells = [Cell(f"{EXACT_REPORT}:{n}", frozenset(members[n]), by_name[n].group) for n in order]
+        top, decided = plan_release(ledger, pool_cell, cells, k)
+        if top.released:
+            record_release(ledger, snap.snapshot_id, pool_cell, cells, decided)
+        checks = {n: decided[f"{EXACT_REPORT}:{n}"].check for n in order}
+        checks.update(dict.fromkeys(sorted(broken), "carrier_rule"))
+        released = {n for n in order if decided[f"{EXACT_REPORT}:{n}"].released}
+        doc = {
+            "format": EXACT_TABLE_FORMAT,
+            "pool_id": snap.pool_id,
+            "snapshot_id": snap.snapshot_id,
+            "cutoff_date": snap.cutoff_date,
+            "report_id": EXACT_REPORT,
+            "min_cohort": k,
+            "pool_check": top.check,
+            "checks": checks,
+            "figures": {f: c.name for f, c in sorted(cohorts.items())},
+            "released": sorted(f for f, c in cohorts.items() if c.name in released),
+        }
+        disclosures.insert_table(conn, snap.pool_id, snap.snapshot_id, EXACT_REPORT, doc)
+        disclosures.save_ledger_state(conn, snap.pool_id, ledger.to_dict())
+    return doc
+
+
+def exact_figure_decisions(
+    db: sqlite_utils.Database,
+    policy: Policy,
+    party: Party,
+    keys: PoolKeys,
+    snap: SnapshotRecord,
+    figure_ids: Sequence[str],
+) -> list[Decision]:
+    """Whether each exact figure may leave for an aggregate-only ``party``, one decision each
+    (``AGGREGATE_ONLY``: released; ``DENY``: suppressed; the rule named ``aggregates.<check>``).
+
+    Call only after the policy allowed the exact claim (:meth:`Policy.may_request_claim`); a figure
+    the exact release table does not hold is suppressed (``aggregates.not_registered``).
+    """
+    table = exact_release_table(db, keys, policy, snap)
+    out: list[Decision] = []
+    for fid in figure_ids:
+        cohort = table["figures"].get(fid)
+        check = table["checks"].get(cohort, "not_registered") if cohort else "not_registered"
+        released = fid in table["released"]
+        out.append(
+            Decision(
+                decision_id=uuid.uuid4().hex,
+                party_id=party.id,
+                role=party.role,
+                field=f"exact:{fid}",
+                purpose="claim",
+                transform=Transform.AGGREGATE_ONLY if released else Transform.DENY,
+                params={},
+                rule_ids=(f"aggregates.{check}",),
+                reason="released" if released else "suppressed",
+                policy_version=policy.version,
+                pool_id=snap.pool_id,
+            )
+        )
+    return out
 
 
 # --- claims ------------------------------------------------------------------------------------------------

@@ -123,6 +123,9 @@ class SealSettings:
     chunk_log2: int | None = None  # None: auto_chunk_log2(loans in the tape)
     ipa_rounds: int | None = SealParams().ipa_rounds  # None: full inner-product compression
     lane_set: str = SealParams().lane_set  # the proofs default (dpd5-v3: packed lanes, lane circuit)
+    #: No lane set configured: a tape schema v2 tape is sealed under the pool statement v2 (the pool's
+    #: own ``pool-v2`` lane set), a v1 tape under ``lane_set``.
+    by_tape_schema: bool = False
     workers: int | None = None  # None: os.cpu_count(); 0: inline (no worker processes)
     scheduler: str | None = None  # a Dask scheduler address: chunks run on its workers instead
 
@@ -150,7 +153,8 @@ class SealSettings:
         scheduler = get("SEAL_SCHEDULER", env.seal_scheduler) or env.scheduler or None
         if scheduler:
             check_scheduler_address(scheduler, secrets=True)
-        lane_set = get("SEAL_LANE_SET", env.seal_lane_set) or cls.lane_set
+        configured = get("SEAL_LANE_SET", env.seal_lane_set)
+        lane_set = configured or cls.lane_set
         if lane_set != POOL_V2:  # the family: each pool's own parameters, from its settings
             get_lane_set(lane_set)
         return cls(
@@ -159,6 +163,7 @@ class SealSettings:
                 cls.ipa_rounds if rounds in (None, "") else None if str(rounds) == "full" else int(rounds)
             ),
             lane_set=lane_set,
+            by_tape_schema=not configured,
             workers=None if workers in (None, "") else int(workers),
             scheduler=scheduler,
         )
@@ -203,11 +208,16 @@ def start_seal_job(
     keys = pool_keys(db, master_key, pool_id)
     lanes = settings.lanes_for(pool.config)
     edges = pool.config.dpd_edges
-    if lanes.circuit is None and (len(edges) != len(lanes.balance_lanes) - 1 or edges[0] != 0):
-        raise SealError(
-            f"lane set {lanes.name} needs {len(lanes.balance_lanes) - 1} DPD edges starting at 0; "
-            f"pool {pool_id} has {list(edges)}"
-        )
+
+    def check_edges() -> None:
+        if lanes.circuit is None and (len(edges) != len(lanes.balance_lanes) - 1 or edges[0] != 0):
+            raise SealError(
+                f"lane set {lanes.name} needs {len(lanes.balance_lanes) - 1} DPD edges starting at 0; "
+                f"pool {pool_id} has {list(edges)}"
+            )
+
+    if not settings.by_tape_schema:
+        check_edges()
     seed = seed if seed is not None else secrets.token_bytes(SEED_BYTES)
     if len(seed) != SEED_BYTES:
         raise ValueError("seed must be 32 bytes")
@@ -226,6 +236,10 @@ def start_seal_job(
         if last is not None and last.cutoff_date >= cutoff:
             raise Conflict(f"cut-off {cutoff} is not after the pool's last sealed cut-off {last.cutoff_date}")
         tape = get_tape(db, status[1])
+        if settings.by_tape_schema:
+            if tape.stats.get("tape_schema") == TAPE_SCHEMA_V2:
+                lanes = statement_lane_set(pool.config)
+            check_edges()
         if lanes.circuit is not None and tape.stats.get("tape_schema") != TAPE_SCHEMA_V2:
             raise SealError(
                 f"lane set {lanes.name} proves loan states and period flows: the tape of cut-off {cutoff} "

@@ -298,6 +298,7 @@ def stream_snapshot_bundle(db: sqlite_utils.Database, snap: SnapshotRecord) -> I
 # the name its trigger levels are registered under (basis points).
 RATIO_GUARD_NAMES: dict[tuple[str, str], str] = {
     ("balance_dpd_90plus", "pool_balance"): "dpd90_ratio_bps",
+    ("delinquent_90plus_or_defaulted_balance", "outstanding_balance"): "dpd90_ratio_bps",  # pool-v2
 }
 
 

@@ -36,7 +36,20 @@ def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path
     assert proc.stdout.count("PROVEN") == 3
     # The witness step: the auditor cosigns after the full check; every claim requires it.
     assert "auditor cosigned header" in proc.stdout
-    assert proc.stdout.count("cosigned by the auditor") == 3
+    assert proc.stdout.count("cosigned by the auditor") == 4  # three claims and the servicer report
+    # The servicer-report table: every figure with its unit and definition, ratios from proven figures.
+    table = proc.stdout[proc.stdout.index("investor: servicer report") :].splitlines()
+    assert "proven exact" in table[0]
+    rows = {line.split()[0]: line for line in table[2:] if line.startswith("  ") and line.split()}
+    for fid in ("loan_count", "pool_balance", "unscheduled_principal", "collections", "smm", "cpr"):
+        assert fid in rows, fid
+    assert "64 loans" in rows["loan_count"]
+    assert "loans on the tape" in rows["loan_count"]
+    assert "(SMM) = unscheduled_principal / rate_base_balance" in rows["smm"]
+    for fid in ("unscheduled_principal", "collections", "beginning_balance"):
+        assert " fen)" in rows[fid], rows[fid]
+        assert "CNY " in rows[fid], rows[fid]
+    assert "suppressed" in proc.stdout  # 64 loans: some states are below the minimum cohort
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         "claim-1.json",

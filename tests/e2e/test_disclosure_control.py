@@ -194,18 +194,18 @@ def test_a_party_with_loan_level_access_keeps_exact_statistics(
     assert doc["stats"]["dpd_buckets"]["M3"] == {"loans": 1, "current_principal_fen": M3_LOAN_BALANCE}
 
 
-def test_an_equal_ended_bound_is_an_exact_disclosure_refused_to_investors(
+def test_an_equal_ended_bound_is_an_exact_disclosure_and_goes_through_disclosure_control(
     gw: Gateway, one_loan_m3: list[dict[str, Any]]
 ) -> None:
     raw = rows_frame(one_loan_m3)
     total = int(raw["current_principal_fen"].sum())
     header = expect(gw.clients["platform"].get(f"/pools/{ONE}/snapshots/{CUTOFF}/header"), 200, "header")
     assert header["leaf_count"] == 20
+    # The pool balance is a servicer-report figure over all 20 loans: the investor gets it exactly.
     exact = {"type": "bound", "metric": "pool_balance", "lo": total, "hi": total, "value_bits": 48}
     investor = party(gw, "dc-investor", "investor", [ONE])
-    refused = claim(investor, ONE, CUTOFF, exact)
-    assert refused.status_code == 403
-    assert "claims.no_exact_for_investors" in refused.text or "threshold claims only" in refused.text
+    assert claim(investor, ONE, CUTOFF, exact).status_code == 200
+    # The one-loan M3 bucket pinned by an equal-ended ratio is suppressed, with the uniform text.
     ratio_exact = {
         "type": "ratio_between",
         "metric_num": "balance_M3",
@@ -216,9 +216,18 @@ def test_an_equal_ended_bound_is_an_exact_disclosure_refused_to_investors(
         "hi_q": 100,
         "value_bits": 48,
     }
-    assert claim(investor, ONE, CUTOFF, ratio_exact).status_code == 403
+    refused = claim(investor, ONE, CUTOFF, ratio_exact)
+    assert refused.status_code == 403
+    assert refused.json()["message"] == REFUSED
+    assert claim(investor, ONE, CUTOFF, {"type": "disclosure", "metric": "balance_M3"}).status_code == 403
+    # A figure no servicer report publishes is refused by the policy, the rule named.
+    dpd = claim(investor, ONE, CUTOFF, {"type": "disclosure", "metric": "balance_dpd_90plus"})
+    assert dpd.status_code == 403
+    assert "modes.threshold_for_the_rest" in dpd.json()["message"]
     trustee = party(gw, "dc-trustee", "trustee", [ONE])
     assert claim(trustee, ONE, CUTOFF, exact).status_code == 200  # exact values allowed to trustees
+    m3 = claim(trustee, ONE, CUTOFF, {"type": "disclosure", "metric": "balance_M3"})
+    assert int(expect(m3, 200, "trustee M3")["proof"]["value"]) == M3_LOAN_BALANCE
 
 
 def test_lower_upper_and_equality_are_three_questions_and_keys_share_the_budget(

@@ -68,6 +68,16 @@ def plain_metrics(rows: list[dict[str, Any]], edges: tuple[int, ...] = (0, 30, 6
     return out
 
 
+def seal_dpd5(gw: Gateway, pool: str, cutoff: str) -> dict[str, Any]:
+    """Seal under dpd5-v3 (named: a v2 tape is otherwise sealed under the pool statement v2), whose
+    metrics these tests ask about."""
+    gw.server.app.config["SEAL_LANE_SET"] = "dpd5-v3"
+    try:
+        return gw.seal(pool, cutoff)
+    finally:
+        gw.server.app.config.pop("SEAL_LANE_SET")
+
+
 @pytest.fixture(scope="module")
 def deal(gw: Gateway) -> dict[str, Any]:
     gw.create_pool(POOL, "CN_CONSUMER")
@@ -92,7 +102,7 @@ def deal(gw: Gateway) -> dict[str, Any]:
         pools=[POOL],
         obligor_keys=[loans[0]["obligor_pseudo_id"]],
     )
-    job = gw.seal(POOL, CUTOFF)
+    job = seal_dpd5(gw, POOL, CUTOFF)
     header = expect(gw.clients["investor"].get(f"/pools/{POOL}/snapshots/{CUTOFF}/header"), 200, "header")
     return {"rows": rows, "job": job, "header": header, "loans": loans}
 
@@ -346,10 +356,16 @@ def test_threshold_budget_is_enforced_with_the_uniform_refusal(gw: Gateway, deal
     assert third.json()["message"] == REFUSED
 
 
-def test_investors_may_not_ask_for_exact_disclosures_but_trustees_may(
+def test_investors_get_servicer_report_figures_exactly_and_nothing_else_but_trustees_may(
     gw: Gateway, deal: dict[str, Any]
 ) -> None:
-    assert _claim(gw, "investor", Disclosure("pool_balance")).status_code == 403
+    # pool_balance is a servicer-report figure of the default policy: exact, through disclosure control.
+    exact = _claim(gw, "investor", Disclosure("pool_balance"))
+    assert exact.status_code == 200
+    assert int(exact.json()["proof"]["value"]) == plain_metrics(deal["rows"])["pool_balance"]
+    refused = _claim(gw, "investor", Disclosure("balance_dpd_90plus"))
+    assert refused.status_code == 403
+    assert "modes.threshold_for_the_rest" in refused.json()["message"]
     resp = _claim(gw, "trustee", Disclosure("pool_balance"))
     assert resp.status_code == 200
     verify_claim_bundle(resp.json(), gw.key)
@@ -548,7 +564,7 @@ def test_next_month_is_chained_to_the_previous_header(
     gw: Gateway, deal: dict[str, Any], tmp_path: Path
 ) -> None:
     gw.submit(POOL, NEXT_CUTOFF, _rows(MONTH + 1))
-    gw.seal(POOL, NEXT_CUTOFF)
+    seal_dpd5(gw, POOL, NEXT_CUTOFF)
     listing = expect(gw.clients["investor"].get(f"/pools/{POOL}/snapshots"), 200, "list")
     assert [s["sequence"] for s in listing] == [1, 2]
     h2 = expect(gw.clients["investor"].get(f"/pools/{POOL}/snapshots/{NEXT_CUTOFF}/header"), 200, "header 2")

@@ -37,7 +37,11 @@ def world(gw: Gateway, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     investor = gw.add("wit-investor", "wit-investor", "investor", "/investor", pools=[POOL])
     auditor = gw.add("wit-auditor", "wit-auditor", "auditor", "/auditor", pools=[POOL])
     gw.submit(POOL, CUTOFF, list(generate_tape(N_LOANS, seed=11, cutoff=FIRST, pool_id=POOL, month=MONTH)))
-    gw.seal(POOL, CUTOFF)
+    gw.server.app.config["SEAL_LANE_SET"] = "dpd5-v3"  # named: TRIGGER is a dpd5 metric
+    try:
+        gw.seal(POOL, CUTOFF)
+    finally:
+        gw.server.app.config.pop("SEAL_LANE_SET")
     code, made = audit("new-witness-key", tmp / "witness.key")
     assert code == 0, made
     pub = tmp / "witness.key.pub"
@@ -224,7 +228,8 @@ def test_a_policy_refusal_exits_3(gw: Gateway, world: dict[str, Any]) -> None:
         [
             *args,
             "--statement",
-            json.dumps(Disclosure("pool_balance").to_dict()),
+            # An exact opening of a figure no servicer report publishes: threshold claims only.
+            json.dumps(Disclosure("balance_dpd_90plus").to_dict()),
             "--key",
             str(gw.key_file),
             "--no-witness",
