@@ -150,7 +150,8 @@ def build_payment_report(
         **{f: inputs[f]["value"] for f in INPUT_FIGURES}, purchase_price=purchases_declared[-1]
     )
     statuses: list[TriggerStatus] = []
-    for form in trigger_forms(chain, deal.triggers, expenses_due(deal, state_before)):
+    forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state_before), sum(purchases_declared))
+    for form in forms:
         statuses.append(prove_trigger(group, chain, form, openings, rng=rng))
     breached = {s.trigger_id: s.breached for s in statuses}
     dist = run_waterfall(deal, state_before, period_inputs, breached)
@@ -325,7 +326,7 @@ def verify_payment_report(
     )
     if doc["cumulative_default_rate"] != cdr:
         raise VerificationError("distribution.cumulative_default_rate", f"expected {cdr}")
-    forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state))
+    forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state), sum(doc["purchases_declared"]))
     entries = doc["triggers"]
     if [e.get("id") if isinstance(e, Mapping) else None for e in entries] != [t.id for t in deal.triggers]:
         raise VerificationError(

@@ -83,10 +83,15 @@ class TriggerForm:
         return {"terms": [[i, m, c] for i, m, c in self.terms], "constant": self.constant}
 
 
-def trigger_form(chain: Chain, trigger: Trigger, *, expenses: int) -> TriggerForm:
+def trigger_form(
+    chain: Chain, trigger: Trigger, *, expenses: int, purchases_declared: int = 0
+) -> TriggerForm:
     """The margin of ``trigger`` at the chain's last cut-off.
 
     ``expenses`` is the period's senior fees and note interest due (used by ``excess_spread`` only).
+    ``purchases_declared`` is the purchase price of every loan bought since closing as the gateway
+    declares it; the cumulative default rate's denominator uses it only when the chain's lane sets
+    do not commit to purchased principal (:attr:`~proofs.cumulative.Chain.purchases_committed`).
 
     Raises:
         ValueError: an ``excess_spread`` trigger on a chain with no period yet, or negative expenses.
@@ -97,7 +102,8 @@ def trigger_form(chain: Chain, trigger: Trigger, *, expenses: int) -> TriggerFor
         terms = chain.period_terms("defaulted_principal", BPS) + [
             (i, m, -trigger.level_bps) for i, m, _ in chain.purchases_terms()
         ]
-        return TriggerForm(trigger, tuple(terms), -trigger.level_bps * deal.initial_pool_balance_fen)
+        base = deal.initial_pool_balance_fen + (0 if chain.purchases_committed else purchases_declared)
+        return TriggerForm(trigger, tuple(terms), -trigger.level_bps * base)
     if trigger.kind == "delinquency_31plus_3m":
         window = range(max(0, last - DELINQUENCY_WINDOW + 1), last + 1)
         terms = [(i, "delinquent_31plus_balance", BPS) for i in window]
@@ -278,6 +284,28 @@ def next_trigger_state(trigger: Trigger, previous: TriggerState, breached: bool)
     return TriggerState(True, clear)
 
 
-def trigger_forms(chain: Chain, triggers: Sequence[Trigger], expenses: int) -> list[TriggerForm]:
+def trigger_forms(
+    chain: Chain, triggers: Sequence[Trigger], expenses: int, purchases_declared: int = 0
+) -> list[TriggerForm]:
     """The forms of ``triggers`` at the chain's last cut-off (see :func:`trigger_form`)."""
-    return [trigger_form(chain, t, expenses=expenses) for t in triggers]
+    return [
+        trigger_form(chain, t, expenses=expenses, purchases_declared=purchases_declared) for t in triggers
+    ]
+
+
+#: The guard's metric name of each trigger kind's level (policies.aggregates registered thresholds).
+THRESHOLD_NAMES: Final[Mapping[str, str]] = {
+    "cumulative_default_rate": "cumulative_default_rate_bps",
+    "delinquency_31plus_3m": "delinquency_31plus_3m_ratio_bps",
+    "excess_spread": "excess_spread_fen",
+}
+
+
+def registered_thresholds(deal: Deal) -> dict[str, tuple[int, ...]]:
+    """The deal's trigger levels as registered thresholds: answered free, in either direction, to
+    every party of the pool (the deal publishes them, so a status leaks nothing a party could not
+    ask for again and again)."""
+    out: dict[str, set[int]] = {}
+    for t in deal.triggers:
+        out.setdefault(THRESHOLD_NAMES[t.kind], set()).add(t.level_bps)
+    return {k: tuple(sorted(v)) for k, v in sorted(out.items())}
