@@ -48,6 +48,19 @@ CUMULATIVE_FIGURES: Final[Mapping[str, str]] = {
 #: The metric a lane set defines when it commits to the principal of the period's purchases.
 PURCHASES_METRIC: Final = "purchased_principal"
 
+#: Metrics the deal's figures read from every header (triggers, cumulative figures, the waterfall).
+DEAL_METRICS: Final = (
+    "defaulted_principal",
+    "written_off",
+    "recoveries",
+    "unscheduled_principal",
+    "scheduled_principal",
+    "interest",
+    "fees",
+    "delinquent_31plus_balance",
+    "pool_balance",
+)
+
 #: A linear form over the chain: ``(header index, metric, coefficient)`` terms and a constant.
 Term = tuple[int, str, int]
 
@@ -122,6 +135,7 @@ def verify_chain(
     Raises:
         EncodingError: a malformed header.
         VerificationError: ``header.signature`` / ``header.lane_set`` (from :func:`verify_header`),
+            ``chain.lane_set`` (a lane set without the figures a deal reads),
             ``chain.anchor`` (the first header is not the closing snapshot), ``chain.pool`` (a header
             of another pool), ``chain.link`` (a header does not name its predecessor's hash, or a
             sequence or cut-off does not increase).
@@ -132,6 +146,13 @@ def verify_chain(
         verify_header(dict(doc), gateway_key, group=group, lane_sets=lane_sets) for doc in header_docs
     )
     for i, h in enumerate(headers):
+        missing = [m for m in DEAL_METRICS if m not in h.lanes.metrics]
+        if missing:
+            raise VerificationError(
+                "chain.lane_set",
+                f"headers[{i}] is sealed under {h.lanes.name}, which commits to no {missing[0]} "
+                "(a deal needs the pool statement v2: period flows and loan states)",
+            )
         if h.context.pool_id != deal.pool_id:
             raise VerificationError(
                 "chain.pool",
