@@ -366,3 +366,31 @@ def _compare_lines(published: object, computed: Sequence[tuple[str, int]]) -> No
         raise VerificationError(
             "distribution.line", f"the report has {len(published) - len(computed)} extra lines"
         )
+
+
+def trigger_table(doc: Mapping[str, Any], deal: Deal) -> str:
+    """The report's trigger statuses as a text table (for people; the proofs are in the report)."""
+    after = doc["state_after"]["triggers"]
+    rows = [("trigger", "kind", "level", "status", "in effect", "effect")]
+    for entry in doc["triggers"]:
+        t = deal.trigger(entry["id"])
+        level = "0 (below)" if t.kind == "excess_spread" else f"{t.level_bps} bps"
+        status = "BREACHED" if entry["breached"] else "not breached"
+        rows.append((t.id, t.kind, level, status, "yes" if after[t.id]["in_effect"] else "no", t.effect))
+    cdr = doc["cumulative_default_rate"]
+    rate = f"{cdr['ppm'] // 10_000}.{cdr['ppm'] % 10_000:04d} %"
+    return _table(rows) + f"\ncumulative default rate: {rate} ({cdr['numerator']} / {cdr['denominator']})\n"
+
+
+def waterfall_table(doc: Mapping[str, Any]) -> str:
+    """The report's payment lines as a text table, with the period's switches."""
+    rows = [("line", "amount")] + [(str(name), f"{amount:,}") for name, amount in doc["lines"]]
+    s = doc["switches"]
+    return _table(rows) + f"\nrevolving: {s['revolving']}, principal: {s['principal_mode']}\n"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
