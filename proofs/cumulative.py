@@ -31,7 +31,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from proofs.deal import Deal
-from proofs.errors import VerificationError
+from proofs.errors import EncodingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import Group, Point
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
@@ -142,6 +142,9 @@ def verify_chain(
     """
     if not header_docs:
         raise VerificationError("chain.anchor", "no headers: the chain starts at the closing snapshot")
+    for i, doc in enumerate(header_docs):
+        if not isinstance(doc, Mapping):
+            raise EncodingError(f"headers[{i}]: expected a snapshot header object")
     headers = tuple(
         verify_header(dict(doc), gateway_key, group=group, lane_sets=lane_sets) for doc in header_docs
     )

@@ -28,7 +28,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from proofs import bundle
-from proofs.canonical import document_hash
+from proofs.canonical import canonical_json, document_hash
 from proofs.claims import ClaimProof, Disclosure, prove_claim, verify_claim
 from proofs.cumulative import CUMULATIVE_FIGURES, Chain, Term, opening_of, verify_chain
 from proofs.deal import Deal, bind_deal, check_deal_binding, deal_hash
@@ -256,16 +256,20 @@ def _check_previous(doc: Mapping[str, Any], deal: Deal, chain: Chain, gateway_ke
         )
     if previous.get("period") != period - 1:
         raise VerificationError("distribution.previous", "the previous report is not of the period before")
-    prev_hashes = [bundle.unsigned_body(h) for h in previous.get("headers", [])]
-    if prev_hashes != [bundle.unsigned_body(h.doc) for h in chain.headers[:-1]]:
+    prev_headers = previous.get("headers")
+    if not isinstance(prev_headers, list) or not all(isinstance(h, Mapping) for h in prev_headers):
+        raise VerificationError("distribution.previous", "the previous report carries no list of headers")
+    if [bundle.unsigned_body(h) for h in prev_headers] != [
+        bundle.unsigned_body(h.doc) for h in chain.headers[:-1]
+    ]:
         raise VerificationError(
             "distribution.previous", "the chain does not extend the previous report's chain"
         )
-    if previous.get("state_after") != doc["state_before"]:
+    if not _same(previous.get("state_after"), doc["state_before"]):
         raise VerificationError(
             "distribution.previous", "state_before is not the previous report's state_after"
         )
-    if previous.get("purchases_declared") != doc["purchases_declared"][:-1]:
+    if not _same(previous.get("purchases_declared"), doc["purchases_declared"][:-1]):
         raise VerificationError("distribution.previous", "earlier declared purchases were changed")
     return state
 
@@ -324,7 +328,7 @@ def verify_payment_report(
     cdr = cumulative_default_rate(
         deal, cumulative["cumulative_defaulted_principal"], doc["purchases_declared"]
     )
-    if doc["cumulative_default_rate"] != cdr:
+    if not _same(doc["cumulative_default_rate"], cdr):
         raise VerificationError("distribution.cumulative_default_rate", f"expected {cdr}")
     forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state), sum(doc["purchases_declared"]))
     entries = doc["triggers"]
@@ -338,12 +342,20 @@ def verify_payment_report(
     inputs = PeriodInputs(**values, purchase_price=doc["purchases_declared"][-1])
     dist = run_waterfall(deal, state, inputs, breached)
     _compare_lines(doc["lines"], dist.lines)
-    if doc["switches"] != {"revolving": dist.revolving, "principal_mode": dist.principal_mode}:
+    if not _same(doc["switches"], {"revolving": dist.revolving, "principal_mode": dist.principal_mode}):
         raise VerificationError("distribution.switches", f"the deal gives revolving={dist.revolving}, "
                                 f"principal_mode={dist.principal_mode}")  # fmt: skip
-    if doc["state_after"] != dist.state.to_dict(deal):
+    if not _same(doc["state_after"], dist.state.to_dict(deal)):
         raise VerificationError("distribution.state_after", "state_after is not what the waterfall leaves")
     return VerifiedReport(chain, inputs, cumulative, breached, dist, report_hash(doc))
+
+
+def _same(published: object, computed: object) -> bool:
+    """Equal as canonical JSON (so ``true`` is not ``1`` and ``1.0`` is refused)."""
+    try:
+        return canonical_json(published) == canonical_json(computed)
+    except (EncodingError, TypeError, ValueError):
+        return False
 
 
 def _compare_lines(published: object, computed: Sequence[tuple[str, int]]) -> None:
@@ -357,7 +369,7 @@ def _compare_lines(published: object, computed: Sequence[tuple[str, int]]) -> No
             raise VerificationError(
                 "distribution.line", f"line {i} should be {name}, the report has {str(entry)[:60]}"
             )
-        if entry[1] != amount:
+        if not _same(entry[1], amount):
             raise VerificationError(
                 "distribution.line",
                 f"{name}: the report says {entry[1]}, the deal's waterfall gives {amount}",

@@ -13,10 +13,12 @@ from typing import Any
 import pandas as pd
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proofs import audit_cli
 from proofs.deal import Deal, load_deal, parse_deal
-from proofs.errors import VerificationError
+from proofs.errors import EncodingError, VerificationError
 from proofs.payment_report import sign_payment_report, verify_payment_report
 from proofs.signing import public_key_to_pem
 from proofs.waterfall import DealState, PeriodInputs, expenses_due, initial_state, run_waterfall
@@ -465,3 +467,74 @@ def test_the_audit_command_reports_a_broken_deal_file_as_unusable(
         == 2
     )
     assert "triggers[0].level_bps" in json.loads(capsys.readouterr().out)["error"]
+
+
+# -- properties and hostile reports -----------------------------------------------------------------
+
+amounts = st.integers(min_value=0, max_value=10**10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    interest=amounts, fees=amounts, recoveries=amounts, scheduled=amounts, unscheduled=amounts,
+    defaulted=amounts, price=amounts, reserve=amounts, carried=amounts, period=st.integers(0, 12),
+    breaches=st.lists(st.booleans(), min_size=3, max_size=3), ended=st.booleans(),
+)  # fmt: skip
+def test_any_period_pays_out_exactly_its_available_funds_and_round_trips(
+    interest: int, fees: int, recoveries: int, scheduled: int, unscheduled: int, defaulted: int,
+    price: int, reserve: int, carried: int, period: int, breaches: list[bool], ended: bool,
+) -> None:  # fmt: skip
+    deal = example()
+    start = DealState(**{**initial_state(deal).__dict__, "period": period, "reserve": reserve,
+                         "principal_carried": carried, "revolving_ended": ended})  # fmt: skip
+    flows = PeriodInputs(interest, fees, recoveries, scheduled, unscheduled, defaulted, price)
+    dist = run_waterfall(
+        deal, start, flows, dict(zip(("cdr", "dq31_3m", "excess_spread"), breaches, strict=True))
+    )
+    lines = dist.lines_dict()
+    assert paid(dist.lines) == lines["available.total"]
+    assert all(v >= 0 for v in lines.values())
+    assert all(b >= 0 for b in dist.state.tranche_balances)
+    assert sum(start.tranche_balances) - sum(dist.state.tranche_balances) == sum(
+        v for k, v in lines.items() if k.startswith("principal:")
+    )
+    assert DealState.from_dict(deal, dist.state.to_dict(deal)) == dist.state
+    assert lines["principal.purchases"] <= price if dist.revolving else "principal.purchases" not in lines
+
+
+def _mutations() -> list[tuple[str, Any]]:
+    def setter(path: list[Any], value: Any) -> Any:
+        def edit(doc: dict[str, Any]) -> None:
+            target = doc
+            for p in path[:-1]:
+                target = target[p]
+            target[path[-1]] = value
+
+        return edit
+
+    return [
+        ("a header that is not an object", setter(["headers", 1], 1)),
+        ("lines that are not a list", setter(["lines"], "x")),
+        ("a line amount as true", setter(["lines", 0, 1], True)),
+        ("a trigger entry that is a string", setter(["triggers", 0], "cdr")),
+        ("a trigger status that is a number", setter(["triggers", 0, "breached"], 1)),
+        ("an input without its proof", setter(["inputs", "interest"], {"value": 1})),
+        ("a state with a negative balance", setter(["state_before", "reserve"], -1)),
+        ("a state missing a member", lambda d: d["state_before"].pop("reserve")),
+        ("an unknown member", setter(["colour"], "blue")),
+        ("a period of zero", setter(["period"], 0)),
+        (
+            "a cumulative figure that is a string",
+            setter(["cumulative", "cumulative_recoveries", "value"], "0"),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("what", "edit"), _mutations(), ids=[m[0] for m in _mutations()])
+def test_a_malformed_report_is_refused_with_a_named_error(sealed: SealedChain, what: str, edit: Any) -> None:
+    deal = make_deal(sealed)
+    reports = report_series(sealed, deal)
+    forged = copy.deepcopy(reports[1])
+    edit(forged)
+    with pytest.raises((EncodingError, VerificationError)):
+        verify_payment_report(resigned(sealed, forged), deal, sealed.key.public_key(), previous=reports[0])
