@@ -94,6 +94,7 @@ class PurchaseCriteria:
     """What a loan must satisfy at purchase during the revolving period."""
 
     max_days_past_due: int
+    legal_rate_cap_bps: int
     nominal_rate_bps: Bounds
     apr_bps: Bounds
     original_term_months: Bounds
@@ -193,6 +194,7 @@ class Deal:
             "revolving_periods": self.revolving_periods,
             "purchase_criteria": {
                 "max_days_past_due": c.max_days_past_due,
+                "legal_rate_cap_bps": c.legal_rate_cap_bps,
                 "nominal_rate_bps": [c.nominal_rate_bps.lo, c.nominal_rate_bps.hi],
                 "apr_bps": [c.apr_bps.lo, c.apr_bps.hi],
                 "original_term_months": [c.original_term_months.lo, c.original_term_months.hi],
@@ -399,6 +401,7 @@ def _criteria(ck: _Checker, doc: Mapping[str, Any]) -> PurchaseCriteria:
         raise ck.fail(f"{where}.excluded_regions", "unique", "a region is listed twice")
     return PurchaseCriteria(
         max_days_past_due=ck.integer(t, "max_days_past_due", where, 0, 10_000),
+        legal_rate_cap_bps=cap,
         nominal_rate_bps=nominal,
         apr_bps=apr,
         original_term_months=ck.bounds(t, "original_term_months", where, 600),

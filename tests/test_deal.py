@@ -56,6 +56,7 @@ def test_the_hash_changes_with_any_term_of_the_deal() -> None:
         lambda d: d.__setitem__("version", 2),
         lambda d: d["priority_of_payments"].__setitem__("principal_mode", "sequential"),
         lambda d: d["purchase_criteria"].__setitem__("excluded_regions", ["54"]),
+        lambda d: d["purchase_criteria"].__setitem__("legal_rate_cap_bps", 3000),
     ):
         doc = example_doc()
         edit(doc)
