@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from proofs import bundle
+from proofs import bundle, distribution_cli
 from proofs.claim_bundle import ExpectedClaim, verify_claim_answer
 from proofs.claims import Disclosure, statement_from_dict
 from proofs.errors import EncodingError, VerificationError
@@ -459,6 +459,13 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where to write the cosignature (default: BUNDLE.cosignature.json)",
     )
+    distribution = add(
+        "verify-distribution",
+        "Recompute a period's payment report from its proven inputs and the deal file; "
+        "name the line that differs.",
+        distribution_cli.verify_distribution,
+    )
+    distribution_cli.add_arguments(distribution)
     log = add("verify-log", "Verify the hash-chained headers of one pool, oldest first.", _cmd_verify_log)
     log.add_argument("headers", nargs="+")
     new_key = sub.add_parser(

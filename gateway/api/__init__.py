@@ -16,7 +16,7 @@ install_bounded_json_parser()
 
 def register_routes(api: Api) -> None:
     """Mount every blueprint of the API on ``api`` (the order is the order of the API document)."""
-    from . import admin, keys, platform, public, seal_jobs, snapshots, views, witnesses
+    from . import admin, deal, keys, platform, public, seal_jobs, snapshots, views, witnesses
 
     api.register_blueprint(platform.blp)
     for blp in views.AUDIENCES:
@@ -30,3 +30,6 @@ def register_routes(api: Api) -> None:
     for blp in witnesses.AUDIENCE_BLUEPRINTS:
         api.register_blueprint(blp)
     api.register_blueprint(keys.blp)
+    api.register_blueprint(deal.admin_blp)
+    for blp in deal.AUDIENCE_BLUEPRINTS:
+        api.register_blueprint(blp)

@@ -1,0 +1,227 @@
+"""Each pool's registered deal file and its payment reports, built from the pool's sealed snapshots.
+
+The deal file is validated (:func:`proofs.deal.parse_deal_text`) before it is stored; a pool may
+register a new version, and the highest version governs every report built afterwards (each report
+names the deal's hash). A payment report is built by the prover side of :mod:`proofs.payment_report`
+from the chain of sealed snapshots since the deal's closing date, the lane totals kept at sealing
+(the openings), the previous period's report and the declared purchases; it is checked with
+:func:`proofs.payment_report.verify_payment_report` before it is stored, so nothing unverifiable is
+ever published.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from proofs.claim_bundle import metric_opening
+from proofs.cumulative import verify_chain
+from proofs.deal import Deal, DealFileError, deal_hash, parse_deal_text
+from proofs.errors import EncodingError, VerificationError
+from proofs.payment_report import (
+    build_payment_report,
+    report_hash,
+    sign_payment_report,
+    verify_payment_report,
+)
+from proofs.pedersen import Opening
+from proofs.waterfall import DealState, initial_state
+
+from ..errors import GatewayError
+from ..keys.keyring import PoolKeys
+from ..snapshots.sealed import SnapshotRecord, lane_totals, snapshot_tape_id
+from ..storage.db import now, transaction
+from ..storage.records import get_tape, iter_loans
+from ..storage.snapshots import list_snapshots
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS deal_files (
+        pool_id TEXT NOT NULL, version INTEGER NOT NULL, deal_id TEXT NOT NULL, deal_hash TEXT NOT NULL,
+        source TEXT NOT NULL, registered_at TEXT NOT NULL, PRIMARY KEY (pool_id, version))""",
+    """CREATE TABLE IF NOT EXISTS payment_reports (
+        pool_id TEXT NOT NULL, cutoff_date TEXT NOT NULL, period INTEGER NOT NULL, deal_hash TEXT NOT NULL,
+        report_hash TEXT NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,
+        PRIMARY KEY (pool_id, cutoff_date))""",
+)
+
+
+class DealRejected(GatewayError):
+    """A deal file that breaks a rule (422; the message names the key and the rule)."""
+
+    http_status = 422
+
+
+class DealMissing(GatewayError):
+    """The pool has no registered deal, or no report for the cut-off (404)."""
+
+    http_status = 404
+
+
+class ReportNotBuildable(GatewayError):
+    """The period's report cannot be built yet: snapshots or the previous report are missing (409)."""
+
+    http_status = 409
+
+
+def ensure_tables(db: sqlite_utils.Database) -> None:
+    """Create the tables if they are missing (idempotent)."""
+    with transaction(db) as conn:
+        for statement in _SCHEMA:
+            conn.execute(statement)
+
+
+def register_deal(db: sqlite_utils.Database, pool_id: str, source: str) -> Deal:
+    """Validate and store a deal file for ``pool_id``.
+
+    Raises:
+        DealRejected: the file breaks a rule, names another pool, or reuses a stored version.
+    """
+    try:
+        deal = parse_deal_text(source, path="deal.toml")
+    except DealFileError as exc:
+        raise DealRejected(
+            str(exc), errors={"deal": {exc.key_path or "_file": [f"{exc.rule}: {exc.problem}"]}}
+        ) from None
+    if deal.pool_id != pool_id:
+        raise DealRejected(f"[pool_id] pool: the deal is for pool {deal.pool_id!r}, not {pool_id!r}")
+    ensure_tables(db)
+    with transaction(db) as conn:
+        row = conn.execute("SELECT MAX(version) FROM deal_files WHERE pool_id = ?", (pool_id,)).fetchone()
+        if row[0] is not None and deal.version <= row[0]:
+            raise DealRejected(f"[version] version: version {deal.version} is not above the stored {row[0]}")
+        published = conn.execute(
+            "SELECT COUNT(*) FROM payment_reports WHERE pool_id = ?", (pool_id,)
+        ).fetchone()
+        if published[0]:
+            # Every report names its deal and extends the previous one under the same deal; an
+            # amendment would need the verifier to accept a change of deal between two periods.
+            raise DealRejected("[version] amendment: the pool has published payment reports under its deal")
+        conn.execute(
+            "INSERT INTO deal_files VALUES (?,?,?,?,?,?)",
+            (pool_id, deal.version, deal.deal_id, deal_hash(deal).hex(), source, now()),
+        )
+    return deal
+
+
+def current_deal(db: sqlite_utils.Database, pool_id: str) -> Deal:
+    """The pool's deal of the highest version. Raises :class:`DealMissing`."""
+    ensure_tables(db)
+    row = db.conn.execute(
+        "SELECT source FROM deal_files WHERE pool_id = ? ORDER BY version DESC LIMIT 1", (pool_id,)
+    ).fetchone()
+    if row is None:
+        raise DealMissing(f"pool {pool_id!r} has no registered deal")
+    return parse_deal_text(row[0])
+
+
+def stored_report(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> dict[str, Any]:
+    """The published report of a cut-off. Raises :class:`DealMissing`."""
+    ensure_tables(db)
+    row = db.conn.execute(
+        "SELECT body FROM payment_reports WHERE pool_id = ? AND cutoff_date = ?", (pool_id, cutoff)
+    ).fetchone()
+    if row is None:
+        raise DealMissing(f"pool {pool_id!r} has no payment report for cut-off {cutoff}")
+    doc: dict[str, Any] = json.loads(row[0])
+    return doc
+
+
+def _report_of_period(db: sqlite_utils.Database, pool_id: str, period: int) -> dict[str, Any] | None:
+    row = db.conn.execute(
+        "SELECT body FROM payment_reports WHERE pool_id = ? AND period = ?", (pool_id, period)
+    ).fetchone()
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def declared_purchase(
+    db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord, previous_cutoff: str
+) -> int:
+    """The purchase price of the loans a snapshot's tape added in its period: for each loan whose
+    ``pool_addition_date`` falls after the previous cut-off, its principal at the start of the period
+    (balance now plus scheduled, unscheduled and written-off principal of the period)."""
+    tape = get_tape(db, snapshot_tape_id(db, snap))
+    total = 0
+    for loan in iter_loans(db, keys, tape):
+        r = loan.record
+        added = str(r.get("pool_addition_date") or "")
+        if previous_cutoff < added <= snap.cutoff_date:
+            total += int(r.get("current_principal_fen") or 0)
+            for flow in ("scheduled_principal", "unscheduled_principal", "written_off"):
+                total += int(r.get(f"period_{flow}_fen") or 0)
+    return total
+
+
+def publish_payment_report(
+    db: sqlite_utils.Database, keys: PoolKeys, pool_id: str, cutoff: str, signing_key: Ed25519PrivateKey
+) -> tuple[dict[str, Any], Deal]:
+    """Build, verify, sign and store the payment report of ``cutoff``; return it with its deal.
+
+    Raises:
+        DealMissing: no registered deal.
+        ReportNotBuildable: no sealed snapshot at closing or at the cut-off, a gap in the chain, or
+            the previous period's report is not published yet.
+    """
+    deal = current_deal(db, pool_id)
+    snaps = [s for s in list_snapshots(db, pool_id) if deal.closing_date <= s.cutoff_date <= cutoff]
+    if not snaps or snaps[0].cutoff_date != deal.closing_date:
+        raise ReportNotBuildable(
+            f"no sealed snapshot of pool {pool_id!r} at the closing date {deal.closing_date}"
+        )
+    if snaps[-1].cutoff_date != cutoff:
+        raise ReportNotBuildable(f"no sealed snapshot of pool {pool_id!r} for cut-off {cutoff}")
+    period = len(snaps) - 1
+    if period < 1:
+        raise ReportNotBuildable("the closing snapshot has no payment report; the first is one period later")
+    key = signing_key.public_key()
+    lane_sets = {s.lanes.name for s in snaps}
+    try:
+        chain = verify_chain([s.header for s in snaps], key, deal, lane_sets=lane_sets)
+    except (VerificationError, EncodingError) as exc:
+        raise ReportNotBuildable(f"the pool's snapshots do not form a chain from closing: {exc}") from None
+    previous = _report_of_period(db, pool_id, period - 1) if period > 1 else None
+    if period > 1 and previous is None:
+        raise ReportNotBuildable(f"publish the report of period {period - 1} first")
+    state = initial_state(deal) if previous is None else DealState.from_dict(deal, previous["state_after"])
+    purchases = list(previous["purchases_declared"]) if previous is not None else []
+    purchases.append(declared_purchase(db, keys, snaps[-1], snaps[-2].cutoff_date))
+    sums = [lane_totals(keys, s) for s in snaps]
+
+    def openings(index: int, metric: str) -> Opening:
+        values, blindings = sums[index]
+        return metric_opening(snaps[index].lanes, metric, values, blindings)
+
+    doc = build_payment_report(
+        deal=deal,
+        chain=chain,
+        openings=openings,
+        state_before=state,
+        purchases_declared=purchases,
+        previous_report_hash=None if previous is None else report_hash(previous),
+    )
+    signed = sign_payment_report(signing_key, doc)
+    verify_payment_report(signed, deal, key, previous=previous, lane_sets=lane_sets)
+    ensure_tables(db)
+    with transaction(db) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO payment_reports VALUES (?,?,?,?,?,?,?)",
+            (
+                pool_id,
+                cutoff,
+                period,
+                deal_hash(deal).hex(),
+                report_hash(signed).hex(),
+                json.dumps(signed),
+                now(),
+            ),
+        )
+    return signed, deal
+
+
+def trigger_view(report: dict[str, Any]) -> dict[str, Any]:
+    """What an aggregate-only party gets: the chain, the deal binding and each trigger's proven status
+    (the levels are the deal's registered thresholds); no exact pool figure."""
+    keep = ("format", "pool_id", "cutoff_date", "period", "headers", "triggers", "switches", "extensions")
+    return {"view": "trigger-status", **{k: report[k] for k in keep}}
