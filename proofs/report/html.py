@@ -53,8 +53,8 @@ td.num, .figure .number { font-variant-numeric: tabular-nums; white-space: nowra
  #5a3a85; }
 tr.unverified td { background: #fdecea; color: #a1221a; }
 a.bundle { font-size: 0.78rem; color: #4c72b0; margin-right: 0.3rem; }
-.note { color: #666; font-style: italic; } .chart { margin: 1rem 0; } .chart svg { width: 100%; height:
- auto; }
+.note { color: #666; font-style: italic; } .chart { margin: 1rem 0; }
+.chart svg { width: 100%; max-width: 46rem; height: auto; }
 footer { margin-top: 3rem; color: #777; font-size: 0.8rem; }
 </style>
 </head>

@@ -61,28 +61,19 @@ DISCLOSED = (
     "balance_M1",
     "balance_M2",
     "balance_M3",
-    "balance_M3+",
     "balance_DEFAULTED",
-    "count_M0",
     "count_M1",
-    "count_M2",
-    "count_M3",
-    "count_M3+",
     "count_DEFAULTED",
     "count_PREPAID",
-    "count_WRITTEN_OFF",
     "delinquent_1plus_balance",
     "delinquent_31plus_balance",
-    "delinquent_61plus_balance",
     "delinquent_90plus_or_defaulted_balance",
     "scheduled_principal",
     "unscheduled_principal",
     "interest",
-    "fees",
     "defaulted_principal",
     "recoveries",
     "written_off",
-    "collections",
 )
 #: The deal's trigger claims (numerator, denominator, op, p, q): proven thresholds, not values.
 TRIGGERS = (
@@ -99,6 +90,8 @@ class Month:
     tape_path: Path
     header: dict[str, Any]
     files: list[str] = field(default_factory=list)
+    #: The gateway side of this cut-off: proves further claims (a test's stand-in gateway uses it).
+    answer: Any = None
 
 
 @dataclass
@@ -130,19 +123,18 @@ class _Answerer:
     cosignature: dict[str, Any]
     month: Month
 
-    def __call__(self, statement: ClaimStatement, name: str) -> None:
+    def prove(self, statement: ClaimStatement, nonce: bytes) -> dict[str, Any]:
+        """The claim bundle answering ``statement`` with ``nonce``, carrying the witness cosignature."""
         openings = {
             m: metric_opening(self.lanes, m, self.outcome.lane_value_sums, self.outcome.lane_blinding_sums)
             for m in statement.metrics
         }
-        claim = prove_claim_bundle(
-            get_group(),
-            self.header,
-            statement,
-            openings,
-            secrets.token_bytes(32),
-            cosignatures=[self.cosignature],
+        return prove_claim_bundle(
+            get_group(), self.header, statement, openings, nonce, cosignatures=[self.cosignature]
         )
+
+    def __call__(self, statement: ClaimStatement, name: str) -> None:
+        claim = self.prove(statement, secrets.token_bytes(32))
         (self.folder / name).write_bytes(bundle.dump_bundle(claim))
         self.month.files.append(name)
 
@@ -155,14 +147,15 @@ def seal_demo_chain(
     folder: Path,
     tapes: Path,
     *,
-    loans: int = 48,
+    loans: int = 40,
     months: tuple[int, ...] = (5, 6, 7),
     with_snapshot_bundles: bool = False,
+    gateway_key: Ed25519PrivateKey | None = None,
 ) -> DemoChain:
     """Seal ``months`` of the synthetic pool into ``folder`` (bundles) and ``tapes`` (raw JSONL)."""
     folder.mkdir(parents=True, exist_ok=True)
     tapes.mkdir(parents=True, exist_ok=True)
-    gateway_key = Ed25519PrivateKey.generate()
+    gateway_key = gateway_key or Ed25519PrivateKey.generate()
     witness_key = Ed25519PrivateKey.generate()
     (folder / "gateway.pub").write_bytes(public_key_to_pem(gateway_key.public_key()))
     (folder / "witness.pub").write_bytes(public_key_to_pem(witness_key.public_key()))
@@ -214,6 +207,7 @@ def seal_demo_chain(
             entry.files.append(name)
 
         answer = _Answerer(folder, lanes, outcome, header, cosignature, entry)
+        entry.answer = answer
         for metric in DISCLOSED:
             answer(Disclosure(metric), f"{cutoff}-{metric}.json")
         for i, (num, den, op, p, q) in enumerate(TRIGGERS, 1):
