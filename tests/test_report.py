@@ -423,6 +423,31 @@ def test_a_header_that_does_not_extend_the_chain_fails_chain_link(chain: DemoCha
     assert {f["data-cutoff"] for f in page.figures} == {chain.months[0].cutoff}
 
 
+def test_two_signed_headers_for_one_cut_off_fail_every_bundle_on_both_as_a_fork(
+    chain: DemoChain, tmp_path: Path
+) -> None:
+    # The same gateway key signs a second, different header for the first cut-off (a split view).
+    other = seal_demo_chain(tmp_path / "other", tmp_path / "other-tapes", loans=8, months=(5,),
+                            gateway_key=chain.gateway_key)  # fmt: skip
+    folder = tmp_path / "bundles"
+    folder.mkdir()
+    mine = chain.months[0].files[:2]
+    for name in mine:
+        shutil.copy(chain.folder / name, folder / name)
+    forked = "fork-" + other.months[0].files[0]
+    shutil.copy(other.folder / other.months[0].files[0], folder / forked)
+    out = tmp_path / "report.html"
+    code = audit_main(
+        ["report", str(folder), "--key", str(chain.gateway_pub), "--no-witness", "--out", str(out)]
+    )
+    assert code == 1
+    page = read_page(out)
+    assert {(u["data-unverified-bundle"], u["data-check"]) for u in page.unverified} == {
+        (name, "chain.fork") for name in [*mine, forked]
+    }
+    assert page.figures == []
+
+
 def test_without_a_witness_policy_the_report_is_not_made(chain: DemoChain, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     assert audit_main(["report", str(chain.folder), "--key", str(chain.gateway_pub), "--out", str(out)]) == 2

@@ -248,7 +248,8 @@ def verify_folder(
                 skipped.append((name, fmt or "(no format)"))
         except VerificationError as exc:
             metrics, cutoff = _placement(doc)
-            failures.append(Unverified(name, exc.check, str(exc), metrics, cutoff))
+            message = str(exc).removeprefix(f"{exc.check}: ")
+            failures.append(Unverified(name, exc.check, message, metrics, cutoff))
         except (EncodingError, UnicodeDecodeError, RecursionError, OSError, RuntimeError) as exc:
             metrics, cutoff = _placement(doc)
             failures.append(Unverified(name, "bundle.encoding", _message(exc), metrics, cutoff))
