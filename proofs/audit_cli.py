@@ -37,6 +37,7 @@ from proofs.exit_codes import ExitCode
 from proofs.inclusion import verify_inclusion_bundle
 from proofs.lanes import BUCKETS, DEFAULT_ACCEPTED_LANE_SETS, LANE_SETS, POOL_V2, get_lane_set
 from proofs.progress import counted
+from proofs.report import command as report_command
 from proofs.signing import (
     generate_private_key,
     key_id,
@@ -331,6 +332,11 @@ def _cmd_new_witness_key(args: argparse.Namespace) -> dict[str, Any]:
     return {"written": "witness key", "key_id": key_id(private.public_key()), "public_key": str(pub)}
 
 
+def _cmd_report(args: argparse.Namespace) -> dict[str, Any]:
+    """Verify a folder of bundles (or fetch them) and render the investor report (:mod:`proofs.report`)."""
+    return report_command.run(args, _load_key(args.key), _witness_policy(args), _lane_sets(args))
+
+
 def _cmd_verify_log(args: argparse.Namespace) -> dict[str, Any]:
     """Check the signed headers of one pool, oldest first: signatures, hash chain, sequence, cut-offs."""
     key = _load_key(args.key)
@@ -468,6 +474,14 @@ def _build_parser() -> argparse.ArgumentParser:
     distribution_cli.add_arguments(distribution)
     log = add("verify-log", "Verify the hash-chained headers of one pool, oldest first.", _cmd_verify_log)
     log.add_argument("headers", nargs="+")
+    report = add(
+        "report",
+        "Verify every bundle of a folder (or fetched from a gateway) and render the investor report "
+        "as HTML (and PDF); only verified figures are drawn, and any failed bundle exits 1.",
+        _cmd_report,
+    )
+    witness_options(report)
+    report_command.add_arguments(report)
     new_key = sub.add_parser(
         "new-witness-key",
         help="Write a new witness signing key (mode 0600) and KEYFILE.pub.",
@@ -503,6 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, EXIT_FAILED, "FAILED", exc.check, str(exc))
     except (_Unusable, EncodingError) as exc:
         return _fail(args, EXIT_UNUSABLE, "UNUSABLE INPUT", "input", str(exc))
+    except report_command.ReportCommandError as exc:
+        return _fail(args, exc.exit_code, "REPORT NOT MADE", "report", str(exc))
     if args.json:
         print(json.dumps({"ok": True, **result}, sort_keys=True))
     else:
