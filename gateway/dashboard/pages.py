@@ -3,9 +3,10 @@
 Every page needs a signed-in session of a party with the page's role: without one a page redirects to
 the sign-in form; with another role's session it answers 403; a pool outside the party's scope is
 answered 404 exactly as a pool that does not exist (the API's rule,
-:data:`gateway.access.checks.POOL_NOT_IN_SCOPE`). Every POST must carry the session's CSRF token and,
-when the browser sends one, an ``Origin`` equal to this gateway's. Failed sign-ins answer 401, so the
-failed-authentication throttle of :mod:`gateway.access.ratelimit` counts them as it counts the API's.
+:data:`gateway.access.checks.POOL_NOT_IN_SCOPE`). Every POST must carry the session's CSRF token and
+come from this gateway's own pages by the browser's Fetch Metadata and ``Origin`` headers. Failed
+sign-ins answer 401, so the failed-authentication throttle of :mod:`gateway.access.ratelimit` counts
+them as it counts the API's.
 """
 
 from __future__ import annotations
@@ -109,8 +110,17 @@ def _set_cookie(resp: Response, session: DashboardSession) -> Response:
 
 
 def _same_origin() -> bool:
+    """Whether the browser says the request comes from this gateway's own pages.
+
+    Fetch Metadata (W3C): ``Sec-Fetch-Site`` is ``same-origin`` for our own forms (``none`` when the
+    user typed the address). ``Origin`` is compared when it names an origin; it is ``null`` for our own
+    forms too, because every answer carries ``Referrer-Policy: no-referrer``.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("Origin")
-    return origin is None or origin.rstrip("/") == request.host_url.rstrip("/")
+    return origin in (None, "null") or origin.rstrip("/") == request.host_url.rstrip("/")
 
 
 @blp.before_request
@@ -165,7 +175,7 @@ class _SignInFirst(Exception):
 
 @blp.errorhandler(_SignInFirst)
 def _to_sign_in(_exc: _SignInFirst) -> Response:
-    return redirect(url_for("dashboard.sign_in_form", next=request.path))  # type: ignore[return-value]
+    return redirect(url_for("dashboard.sign_in_form"))  # type: ignore[return-value]
 
 
 @blp.errorhandler(PageError)
@@ -186,7 +196,7 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
 
 
 def _render_error(status: int, message: str) -> tuple[str, int]:
-    return render_template("dashboard/error.html", status=status, message=message, party=_party()), status
+    return _render("dashboard/error.html", status=status, message=message), status
 
 
 def _render(template: str, **context: Any) -> str:
@@ -484,5 +494,5 @@ def pools_home() -> str:
     if party is None:
         raise _SignInFirst()
     if party.role not in OTHER_ROLES:
-        refuse(403, f"parties with role {party.role!r} have their own page")
+        refuse(403, "this page is for parties with role " + " or ".join(map(repr, OTHER_ROLES)))
     return _render("dashboard/pools.html", pools=figures.pools_in_scope(party))
