@@ -11,6 +11,7 @@
 
   function option(spec) {
     var stacked = spec.kind === "stacked-bar";
+    var topMark = (spec.marks || []).reduce(function (m, x) { return Math.max(m, x.value); }, 0);
     var type = spec.kind === "line" ? "line" : "bar";
     var series = spec.series.map(function (s, i) {
       var out = { name: s.name, type: type, data: s.values, connectNulls: false };
@@ -24,6 +25,11 @@
       }
       return out;
     });
+    var yAxis = { type: "value", name: spec.unit, axisLabel: { formatter: grouped } };
+    if (topMark > 0) {
+      // a trigger level stays in view even when the series lies far below it
+      yAxis.max = function (extent) { return Math.max(extent.max, Math.ceil(topMark * 1.1)); };
+    }
     return {
       animation: false,
       tooltip: { trigger: "axis", valueFormatter: grouped },
@@ -34,7 +40,7 @@
         data: spec.x,
         axisLabel: { rotate: spec.x.length > 12 ? 60 : 0, interval: 0 }
       },
-      yAxis: { type: "value", name: spec.unit, axisLabel: { formatter: grouped } },
+      yAxis: yAxis,
       series: series
     };
   }
