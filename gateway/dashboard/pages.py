@@ -31,6 +31,7 @@ from werkzeug.exceptions import HTTPException
 from policies.catalogue import TAPE_SCHEMA_V1_FIELDS
 
 from ..access.checks import POOL_NOT_IN_SCOPE, pool_in_scope
+from ..access.credentials import MAX_AUTHORIZATION_LENGTH
 from ..api.common import get_db, keys_for
 from ..data_quality import prior_loans, tape_quality
 from ..errors import GatewayError
@@ -226,7 +227,7 @@ def sign_in_form() -> Response:
 def sign_in() -> Response:
     """Check the API key as the API does; on success a fresh session id replaces the old one."""
     key = (request.form.get("api_key") or "").strip()
-    found = authenticate(get_db(), key) if key else None
+    found = authenticate(get_db(), key) if 0 < len(key) <= MAX_AUTHORIZATION_LENGTH else None
     if found is None:
         body = _render("dashboard/sign_in.html", message="unknown, revoked or expired API key")
         return make_response(body, 401)
@@ -346,9 +347,15 @@ def _oversight(party: PartyRecord) -> str:
         elif not cosigned:
             alerts.append(f"the snapshot of {latest.cutoff_date} has no witness cosignature")
         stats = figures.stats_answer(party, pool_id, latest.cutoff_date) if latest is not None else None
+        currency, minor_unit = figures.pool_currency(pool_id)
         pools.append(
             {
                 "pool_id": pool_id,
+                "currency": currency,
+                "minor_unit": minor_unit,
+                "metric_units": {}
+                if latest is None or latest_metrics is None
+                else {m: latest.lanes.metric_unit(m) for m in latest_metrics["metrics"]},
                 "latest": None if latest is None else latest.summary(),
                 "metrics": latest_metrics,
                 "stats": stats,

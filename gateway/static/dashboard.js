@@ -34,7 +34,7 @@
       animation: false,
       tooltip: { trigger: "axis", valueFormatter: grouped },
       legend: { top: 0, type: "scroll" },
-      grid: { left: 90, right: 30, top: 40, bottom: spec.x.length > 12 ? 110 : 40 },
+      grid: { left: 90, right: 80, top: 40, bottom: spec.x.length > 12 ? 110 : 40 },
       xAxis: {
         type: "category",
         data: spec.x,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,3 +180,19 @@ def test_an_unknown_page_of_a_pool_is_an_error_page_not_a_traceback(
     assert answer.status_code == 404
     assert answer.mimetype == "text/html"
     assert "no such pool in this party&#39;s scope" in answer.get_data(as_text=True)
+
+
+def test_failed_sign_ins_are_throttled_like_failed_api_calls(tmp_path: Path) -> None:
+    inst = init_instance(tmp_path / "throttled")
+    app = create_app(
+        inst.config(TESTING=True, RATE_LIMIT_PER_SECOND=100, AUTH_FAILURES_PER_MINUTE=1, AUTH_FAILURE_BURST=3)
+    )
+    client = app.test_client()
+    token = _token(client)
+    statuses = [
+        client.post("/dashboard/sign-in", data={"csrf_token": token, "api_key": "ppk_wrong"}).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+    answer = client.post("/dashboard/sign-in", data={"csrf_token": token, "api_key": inst.admin_key})
+    assert answer.status_code == 429  # a right key cannot tell itself apart while keys are being guessed
