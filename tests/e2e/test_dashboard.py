@@ -526,6 +526,32 @@ def test_the_investor_charts_hold_the_figures_the_api_releases(
         ]
 
 
+def test_the_investor_table_marks_exactly_the_suppressed_figures(
+    world: World, sessions: dict[str, tuple[Any, Any]]
+) -> None:
+    _, page = sessions["investor"]
+    page.goto("/dashboard/investor")
+    api = world.api("investor", "/investor")
+    suppressed_seen = 0
+    for cutoff in world.cutoffs:
+        stats = expect(api.get(f"/pools/{POOL}/cutoffs/{cutoff}/stats"), 200, "stats")["stats"]
+        cells = page.locator(f"#pool-{POOL} tr[data-cutoff='{cutoff}'] td").all_inner_texts()
+        buckets = stats["dpd_buckets"]
+        for i, name in enumerate(
+            sorted(buckets, key=lambda b: (int("".join(c for c in b if c.isdigit()) or -1), b))
+        ):
+            cell = buckets[name]
+            if cell.get("suppressed"):
+                suppressed_seen += 1
+                assert cells[3 + i] == "suppressed", (cutoff, name)
+            else:
+                assert cells[3 + i].split(" ")[0] == f"{cell['current_principal_fen']['value']:,}", (
+                    cutoff,
+                    name,
+                )
+    assert suppressed_seen > 0  # the world has a month where a small bucket (and its complement) is hidden
+
+
 def test_the_investor_downloads_are_the_apis_bodies(
     world: World, sessions: dict[str, tuple[Any, Any]]
 ) -> None:
