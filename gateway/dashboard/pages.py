@@ -262,7 +262,7 @@ def platform_home() -> str:
     """The platform's pools: submissions with their validation results, seal jobs with progress."""
     party = _page_party("platform")
     db = get_db()
-    pools = []
+    pools: list[dict[str, Any]] = []
     for pool_id in party.pools:
         tapes = []
         for item in list_tapes(db, pool_id):
@@ -276,7 +276,8 @@ def platform_home() -> str:
                 "snapshots": [s.summary() for s in list_snapshots(db, pool_id)],
             }
         )
-    return _render("dashboard/platform.html", pools=pools)
+    running = any(j["state"] == "running" for p in pools for j in p["jobs"])
+    return _render("dashboard/platform.html", pools=pools, running=running)
 
 
 @blp.get("/platform/pools/<pool_id>/tapes/<int:tape_id>")

@@ -617,6 +617,38 @@ def test_the_platform_page_lists_submissions_and_sealed_jobs(
     assert jobs.count() == MONTHS
     assert set(jobs.evaluate_all("rs => rs.map(r => r.dataset.state)")) == {"sealed"}
     assert set(page.locator(f"#pool-{POOL} progress").evaluate_all("ps => ps.map(p => p.value)")) == {100}
+    assert page.locator("meta[http-equiv=refresh]").count() == 0  # nothing running: no reloading
+
+
+def test_a_running_seal_job_shows_its_progress_and_the_page_reloads(
+    world: World, sessions: dict[str, tuple[Any, Any]]
+) -> None:
+    from gateway.storage.db import connect
+
+    db = connect(world.server.app.config["DATABASE"])
+    (job_id, total) = db.conn.execute(
+        "SELECT id, leaf_total FROM seal_jobs WHERE pool_id = ? ORDER BY created_at LIMIT 1", (POOL,)
+    ).fetchone()
+    # The job as a running one half way through (as a job under way is stored), then as it was.
+    db.conn.execute(
+        "UPDATE seal_jobs SET state = 'running', leaves_done = ? WHERE id = ?", (total // 2, job_id)
+    )
+    db.conn.commit()
+    try:
+        _, page = sessions["platform"]
+        page.goto("/dashboard/platform")
+        row = page.locator(f"tr[data-job-id='{job_id}']")
+        assert row.get_attribute("data-state") == "running"
+        assert row.locator("progress").evaluate("p => p.value") == pytest.approx(
+            100 * (total // 2) / total, abs=0.1
+        )
+        assert page.locator("meta[http-equiv=refresh]").get_attribute("content") == "5"
+    finally:
+        db.conn.execute(
+            "UPDATE seal_jobs SET state = 'sealed', leaves_done = ? WHERE id = ?", (total, job_id)
+        )
+        db.conn.commit()
+        db.conn.close()
 
 
 def test_the_quality_page_shows_what_pandas_finds_in_the_tape(
