@@ -99,6 +99,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     install_access_checks(app)
     install_security_headers(app, static / "docs.html")
     install_error_handlers(app)
+    from .dashboard import install_dashboard
+
+    install_dashboard(app)
 
     @app.get("/docs")
     def docs() -> Any:

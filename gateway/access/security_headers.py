@@ -7,6 +7,8 @@
   -- nothing is framed, and no URL (which names pools and cut-offs) leaks to another origin.
 * ``Content-Security-Policy`` on ``/docs`` -- the documentation page may run only its own inline script
   and style (allowed by SHA-256 hash, CSP Level 3 §2.3.1) and fetch only this origin.
+* ``Content-Security-Policy`` under ``/dashboard`` -- the dashboard's pages run scripts and styles of this
+  origin only (no inline code at all), post forms only to this origin and fetch nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ BASE_HEADERS = {
 }
 #: Every other response: a JSON API answer has no business loading anything.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+#: The dashboard's pages (``gateway/dashboard``): this origin's scripts, styles and images, nothing inline.
+DASHBOARD_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def _inline_hashes(html: str, tag: str) -> list[str]:
@@ -56,5 +63,10 @@ def install_security_headers(app: Flask, docs_html: Path) -> None:
     def _secure(resp: Response) -> Response:
         for name, value in BASE_HEADERS.items():
             resp.headers[name] = value
-        resp.headers["Content-Security-Policy"] = docs_policy if request.path == "/docs" else API_CSP
+        if request.path == "/docs":
+            resp.headers["Content-Security-Policy"] = docs_policy
+        elif request.path == "/dashboard" or request.path.startswith("/dashboard/"):
+            resp.headers["Content-Security-Policy"] = DASHBOARD_CSP
+        else:
+            resp.headers["Content-Security-Policy"] = API_CSP
         return resp

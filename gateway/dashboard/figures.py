@@ -1,0 +1,170 @@
+"""What the dashboard's pages show, read through the same functions as the API, with the same logging.
+
+Every figure of a pool comes from the functions the API's routes call: statistics through
+:func:`gateway.snapshots.disclosure.controlled_stats` for an aggregate-only party (or
+:func:`gateway.policy_views.pool_stats` for a party the policy shows loan-level data), snapshot metrics
+through :func:`gateway.snapshots.disclosure.metrics_release`; each call appends its decisions to the
+decision log as the API does. Nothing here reads a figure from storage around them: the page of a
+party shows what the API would give that party, and the end-to-end tests compare the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from policies import DecisionLog, DecisionLogError
+
+from ..api.common import get_db, get_log_db, keys_for, policy
+from ..api.snapshots import METRICS_ROLES
+from ..policy_views import DEFAULT_PURPOSE, policy_party, pool_stats
+from ..snapshots.disclosure import controlled_stats, is_aggregate_only, metrics_release
+from ..snapshots.sealed import RATIO_GUARD_NAMES, SnapshotRecord, get_snapshot, snapshot_tape_id
+from ..storage import decisions
+from ..storage.records import PartyRecord, current_tape, get_pool, pool_ids
+from ..storage.snapshots import SealJob, get_job
+from ..storage.witnesses import cosignatures_of, get_witness
+
+
+def pools_in_scope(party: PartyRecord) -> list[str]:
+    """The pools a party may address: its own (platform), every pool (regulator), else its grants."""
+    return pool_ids(get_db()) if party.role == "regulator" else list(party.pools)
+
+
+def stats_answer(party: PartyRecord, pool_id: str, cutoff: str) -> dict[str, Any]:
+    """The body ``GET /<audience>/pools/<pool>/cutoffs/<cutoff>/stats`` gives ``party`` (default purpose).
+
+    Raises :class:`gateway.storage.records.NotFound` when the cut-off has no tape, or (aggregate-only
+    parties) no sealed snapshot.
+    """
+    purpose = DEFAULT_PURPOSE[party.role]
+    p = policy_party(party)
+    db = get_db()
+    tape = current_tape(db, pool_id, cutoff)
+    if is_aggregate_only(policy(), p, purpose, pool_id):
+        snap = get_snapshot(db, pool_id, cutoff)
+        stats, withheld, table = controlled_stats(
+            db, get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
+        )
+        return {
+            "pool_id": pool_id,
+            "cutoff_date": cutoff,
+            "tape_id": snapshot_tape_id(db, snap),
+            "snapshot_id": snap.snapshot_id,
+            "purpose": purpose,
+            "currency": table["currency"],
+            "minor_unit": table["minor_unit"],
+            "min_cohort": table["min_cohort"],
+            "stats": stats,
+            "withheld": withheld,
+        }
+    stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
+    return {
+        "pool_id": pool_id,
+        "cutoff_date": cutoff,
+        "tape_id": tape.id,
+        "purpose": purpose,
+        "stats": stats,
+        "withheld": withheld,
+    }
+
+
+def metrics_answer(party: PartyRecord, snap: SnapshotRecord) -> dict[str, Any] | None:
+    """The body of ``GET .../snapshots/<cutoff>/metrics`` for ``party`` (None for roles without it)."""
+    if party.role not in METRICS_ROLES:
+        return None
+    p = policy_party(party)
+    metrics, ratios, withheld, decided = metrics_release(policy(), p, keys_for(snap.pool_id), snap)
+    log = DecisionLog()
+    log.append(decided, resource=f"pool:{snap.pool_id}/snapshot:{snap.snapshot_id}/metrics", record_count=1)
+    decisions.persist(get_log_db(), log)
+    return {
+        "pool_id": snap.pool_id,
+        "cutoff_date": snap.cutoff_date,
+        "snapshot_id": snap.snapshot_id,
+        "metrics": metrics,
+        "ratios_bps": ratios,
+        "withheld": withheld,
+    }
+
+
+@dataclass(frozen=True)
+class TriggerStatus:
+    """A registered deal trigger level tested against a released ratio."""
+
+    name: str
+    ratio: str
+    level_bps: int
+    value_bps: int | None
+
+    @property
+    def state(self) -> str:
+        """``breached`` above the level, ``ok`` at or below it, ``unknown`` when the ratio is withheld."""
+        if self.value_bps is None:
+            return "unknown"
+        return "breached" if self.value_bps > self.level_bps else "ok"
+
+
+def trigger_statuses(ratios_bps: dict[str, int | None] | None) -> list[TriggerStatus]:
+    """Each registered trigger level of the policy whose ratio the snapshot metrics name."""
+    out: list[TriggerStatus] = []
+    levels = policy().aggregates.registered_thresholds
+    for (num, den), name in sorted(RATIO_GUARD_NAMES.items()):
+        ratio = f"{num}/{den}_bps"
+        value = None if ratios_bps is None else ratios_bps.get(ratio)
+        for level in levels.get(name, ()):
+            out.append(TriggerStatus(name, ratio, level, value))
+    return out
+
+
+def cosigned_by(snap: SnapshotRecord) -> list[dict[str, Any]]:
+    """Who cosigned the snapshot's header (the listing of ``GET .../cosignatures``)."""
+    db = get_db()
+    out = []
+    for doc in cosignatures_of(db, snap.snapshot_id):
+        witness = get_witness(db, doc["key_id"])
+        name = witness.name if witness is not None else "(unregistered)"
+        out.append({"key_id": doc["key_id"], "name": name, "cosigned_at": doc["cosigned_at"]})
+    return out
+
+
+def cosignature_listing(snap: SnapshotRecord) -> dict[str, Any]:
+    """The body of ``GET .../snapshots/<cutoff>/cosignatures``."""
+    return {
+        "pool_id": snap.pool_id,
+        "cutoff_date": snap.cutoff_date,
+        "snapshot_id": snap.snapshot_id,
+        "header_hash": snap.header_hash.hex(),
+        "cosigned_by": cosigned_by(snap),
+        "cosignatures": list(cosignatures_of(get_db(), snap.snapshot_id)),
+    }
+
+
+def seal_jobs(pool_id: str) -> list[SealJob]:
+    """The pool's seal jobs, newest first."""
+    rows = get_db().conn.execute(
+        "SELECT id FROM seal_jobs WHERE pool_id = ? ORDER BY created_at DESC, id DESC", (pool_id,)
+    )
+    return [get_job(get_db(), r[0]) for r in rows.fetchall()]
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """The decision log's verification from genesis: entries, or the failed check."""
+
+    entries: int
+    error: str | None
+
+
+def decision_log_check() -> LogCheck:
+    """Verify the stored decision-log chain (as ``GET /admin/decision-log/verify`` does)."""
+    try:
+        return LogCheck(decisions.verify_stored_log(get_log_db()), None)
+    except DecisionLogError as exc:
+        return LogCheck(0, str(exc))
+
+
+def pool_currency(pool_id: str) -> tuple[str, str]:
+    """(currency, minor unit) of a pool."""
+    cfg = get_pool(get_db(), pool_id).config
+    return cfg.currency, cfg.minor_unit
