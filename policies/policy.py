@@ -168,10 +168,11 @@ MODE_CLAIM_KINDS: frozenset[str] = frozenset({"exact", "threshold"})
 
 
 def metric_matches(pattern: str, metric: str) -> bool:
-    """``"*"`` matches every metric, ``"prefix:*"`` every metric id starting ``prefix:``, else equality."""
+    """``"*"`` matches every metric, ``"prefix:*"`` (or ``"prefix/*"``) every metric id starting
+    ``prefix:`` (``prefix/``: the cell metrics ``strata/<dimension>/<cell>/<metric>``), else equality."""
     if pattern == "*":
         return True
-    if pattern.endswith(":*"):
+    if pattern.endswith((":*", "/*")):
         return metric.startswith(pattern[:-1])
     return pattern == metric
 

@@ -435,8 +435,8 @@ def _metric_patterns(
                     f"(declared: {', '.join(sorted(sets)) or 'none'})",
                 )
             out.update(sets[m[1:]])
-        elif "*" in m and m != "*" and not (m.endswith(":*") and "*" not in m[:-2]):
-            raise ld.fail(f"{where}.{key}", f"{m!r}: a wildcard is '*' or 'prefix:*' only")
+        elif "*" in m and m != "*" and not (m.endswith((":*", "/*")) and "*" not in m[:-2]):
+            raise ld.fail(f"{where}.{key}", f"{m!r}: a wildcard is '*', 'prefix:*' or 'prefix/*' only")
         else:
             out.add(m)
     return frozenset(out)
@@ -454,8 +454,8 @@ def _load_disclosure_modes(
     """``[[disclosure_modes]]``: per role and metric, ``exact``, ``threshold`` or ``none``.
 
     Ids are unique among every rule; roles are declared; metrics are ids, ``"@set"`` references,
-    ``"*"`` or ``"prefix:*"``. A role a mode rule names may not also be named by an exact or threshold
-    claim rule (one vocabulary decides a role's claims, so no two can disagree).
+    ``"*"``, ``"prefix:*"`` or ``"prefix/*"``. A role a mode rule names may not also be named by an
+    exact or threshold claim rule (one vocabulary decides a role's claims, so no two can disagree).
     """
     modes_doc = doc.get("disclosure_modes", [])
     if not isinstance(modes_doc, list):

@@ -4,6 +4,7 @@ group by :mod:`gateway.cli`)."""
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import time
@@ -261,7 +262,45 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
         click.echo(
             f"    poolproof-audit verify-inclusion {out / 'inclusion.json'} --key {out / 'gateway.pub'}"
         )
+        _demo_report(out)
+    _demo_deal()
     click.echo("DEMO OK")
+
+
+def _demo_report(out: Path) -> None:
+    """The investor's report of the demo pool, rendered from the written bundles by ``proofs`` alone."""
+    from proofs.report import render_report
+    from proofs.signing import load_public_key
+    from proofs.witness import WitnessPolicy
+
+    result = render_report(
+        out,
+        load_public_key(out / "gateway.pub"),
+        out=out / "report.html",
+        pdf=out / "report.pdf",
+        witnesses=WitnessPolicy((load_public_key(out / "witness.pub"),)),
+    )
+    if result.failures:
+        click.echo(
+            f"DEMO FAILED: the investor report found {len(result.failures)} unverified bundles", err=True
+        )
+        sys.exit(1)
+    click.echo(
+        f"  investor report (every figure verified by poolproof-audit report): {out / 'report.html'}, "
+        f"{out / 'report.pdf'}"
+    )
+
+
+def _demo_deal() -> None:
+    """A short revolving deal over three months: each period's proven trigger table and waterfall."""
+    from ..alerts.demo import print_deal_tables, run_revolving_deal
+
+    click.echo("")
+    click.echo("A revolving deal over three months (a trigger near its level):")
+    demo = run_revolving_deal()
+    buf = io.StringIO()
+    print_deal_tables(demo, buf)
+    click.echo(buf.getvalue().rstrip("\n"))
 
 
 @click.command("claim")

@@ -455,7 +455,7 @@ def run_demo(
                 f"{included.principal:,} fen in {'bucket' if included.facts is None else 'state'} {bucket}"
             )
             files = _write_outputs(
-                out, gateway_pub, witness["public_key"], claims, snapshot_text, inc["inclusion"]
+                out, gateway_pub, witness["public_key"], claims, snapshot_text, inc["inclusion"], figures
             )
     result = DemoResult(
         n_loans,
@@ -685,6 +685,7 @@ def _write_outputs(
     claims: list[dict[str, Any]],
     snapshot_text: str,
     inclusion: dict[str, Any],
+    figures: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     if out is None:
         return []
@@ -702,6 +703,11 @@ def _write_outputs(
     files.append("snapshot.json")
     (out / "inclusion.json").write_bytes(bundle.dump_bundle(inclusion))
     files.append("inclusion.json")
+    for fid, f in (figures or {}).items():
+        if "bundle" in f:  # the released servicer-report figures, each with its proof
+            name = f"figure-{fid}.json"
+            (out / name).write_bytes(bundle.dump_bundle(f["bundle"]))
+            files.append(name)
     return files
 
 
@@ -709,7 +715,7 @@ def check_outputs(out: Path) -> None:
     """Re-verify the written files with only ``proofs`` (what ``poolproof-audit`` does)."""
     key = load_public_key(out / "gateway.pub")
     policy = WitnessPolicy((load_public_key(out / "witness.pub"),))
-    for path in sorted(out.glob("claim-*.json")):
+    for path in sorted([*out.glob("claim-*.json"), *out.glob("figure-*.json")]):
         verify_claim_answer(bundle.load_bundle(path), key, expected=ExpectedClaim(), witnesses=policy)
     with open(out / "snapshot.json", encoding="utf-8") as f:
         verify_snapshot(f, key)

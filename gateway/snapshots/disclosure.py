@@ -47,7 +47,7 @@ from policies.aggregates import (
 )
 from policies.decision import Decision
 from policies.figures import CELL_FIGURES
-from proofs.cell_claims import cell_metric
+from proofs.cell_claims import cell_metric, parse_cell_metric
 from proofs.claims import BoundClaim, ClaimStatement, Disclosure, RatioBetweenClaim, RatioClaim
 from proofs.lanes import BUCKETS, LaneSet, dpd_bucket
 from proofs.loan_facts import FLOWS, OUTSTANDING_STATES, STATES
@@ -629,6 +629,12 @@ def figure_cohort(lanes: LaneSet, figure_id: str) -> FigureCohort | None:
     return family(lanes, figure_id) if family is not None else _lane_metric_cohort(lanes, figure_id)
 
 
+def _inner_metric(figure_id: str) -> str:
+    """The lane-set metric a figure sums: itself, or a stratification cell figure's metric."""
+    parsed = parse_cell_metric(figure_id) if figure_id.startswith("strata/") else None
+    return figure_id if parsed is None else parsed[2]
+
+
 def exact_figure_ids(policy: Policy, lanes: LaneSet, cells: Sequence[tuple[str, str]] = ()) -> list[str]:
     """The figures of a lane set, and of the snapshot's stratification ``cells`` (dimension, cell),
     that the policy's disclosure modes give some aggregate-only role exactly: what the exact release
@@ -683,7 +689,10 @@ def exact_release_table(
         f: c for f in exact_figure_ids(policy, lanes, rows) if (c := figure_cohort(lanes, f)) is not None
     }
     by_name = {c.name: c for c in cohorts.values()}
-    flows_of = {f: {lane[5:] for lane, _ in lanes.metric(f) if lane.startswith("flow_")} for f in cohorts}
+    flows_of = {
+        f: {lane[5:] for lane, _ in lanes.metric(_inner_metric(f)) if lane.startswith("flow_")}
+        for f in cohorts
+    }
     members: dict[str, set[int]] = {name: set() for name in by_name}
     broken: set[str] = set()
     every: set[int] = set()
