@@ -280,6 +280,15 @@ def _cmd_verify_snapshot(args: argparse.Namespace) -> dict[str, Any]:
                 if header.lanes.circuit is not None
                 else "every per-loan lane proof (range proofs or lane circuit, batch verified)"
             ),
+            *(
+                [
+                    f"stratification ({', '.join(header.strata['dimensions'])}): every loan in exactly one "
+                    f"cell of each dimension; {header.strata['rows']} cells, each the sum of its loans, "
+                    "each dimension adding up to the pool"
+                ]
+                if header.strata is not None
+                else []
+            ),
         ],
         **cosigned,
     }

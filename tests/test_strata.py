@@ -384,3 +384,37 @@ def test_dpd5_snapshots_carry_no_table() -> None:
     assert table is None
     assert "strata" not in header
     assert get_lane_set(plain.params.lane_set).circuit is None
+
+
+@pytest.mark.parametrize("cheat", ["moved", "not_adding_up", "leaf_cells"])
+def test_the_auditors_tool_names_the_failed_strata_check(
+    sealed: Sealed, cheat: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from proofs.audit_cli import main as audit_main
+    from proofs.signing import public_key_to_pem
+
+    table = sealed.outcome.strata
+    assert table is not None
+    rows = list(table.rows)
+    a, b = [i for i, r in enumerate(rows) if r.dimension == "region"][:2]
+    delta = commit(get_group(), 1000, 0)
+    if cheat == "moved":
+        rows[a] = Row(
+            rows[a].dimension, rows[a].cell, rows[a].count, (rows[a].sums[0] - delta, *rows[a].sums[1:])
+        )
+        rows[b] = Row(
+            rows[b].dimension, rows[b].cell, rows[b].count, (rows[b].sums[0] + delta, *rows[b].sums[1:])
+        )
+        text, check = _cheat(sealed, rows), "strata.cell_sum"
+    elif cheat == "not_adding_up":
+        rows[a] = Row(rows[a].dimension, rows[a].cell, rows[a].count + 1, rows[a].sums)
+        text, check = _cheat(sealed, rows), "strata.dimension_total"
+    else:
+        header, table_doc, chunks = _parts(sealed.bundle_text)
+        chunks[0]["leaves"][0][2] = chunks[0]["leaves"][0][2][:1]
+        text, check = _write(header, table_doc, chunks), "strata.leaf_cells"
+    bundle_path, key_path = tmp_path / "snapshot.json", tmp_path / "gateway.pub"
+    bundle_path.write_text(text)
+    key_path.write_bytes(public_key_to_pem(sealed.key.public_key()))
+    assert audit_main(["verify-snapshot", str(bundle_path), "--key", str(key_path), "--json"]) == 1
+    assert check in capsys.readouterr().out

@@ -155,30 +155,41 @@ class Stats(AudienceResource):
         party, purpose, tape = _scoped_tape(self.role, pool_id, cutoff, query["purpose"])
         if is_aggregate_only(policy(), policy_party(party), purpose, pool_id):
             snap = _sealed_or_404(policy_party(party), pool_id, cutoff, "stats")
-            stats, withheld, table = controlled_stats(
-                get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
-            )
-            return {
-                "pool_id": pool_id,
-                "cutoff_date": cutoff,
-                "tape_id": snapshot_tape_id(get_db(), snap),
-                "snapshot_id": snap.snapshot_id,
-                "purpose": purpose,
-                "currency": table["currency"],
-                "minor_unit": table["minor_unit"],
-                "min_cohort": table["min_cohort"],
-                "stats": stats,
-                "withheld": withheld,
-            }
-        stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
+            return stats_body(party, pool_id, cutoff, purpose, tape, snap)
+        return stats_body(party, pool_id, cutoff, purpose, tape, None)
+
+
+def stats_body(
+    party: PartyRecord, pool_id: str, cutoff: str, purpose: str, tape: Any, snap: SnapshotRecord | None
+) -> dict[str, Any]:
+    """The statistics body of a cut-off for ``party``: through disclosure control over the sealed
+    ``snap`` (an aggregate-only party), else the policy view of ``tape``. Logs its decisions.
+    The API's ``.../stats`` route and the dashboard's pages both answer with it."""
+    if snap is not None:
+        stats, withheld, table = controlled_stats(
+            get_db(), get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
+        )
         return {
             "pool_id": pool_id,
             "cutoff_date": cutoff,
-            "tape_id": tape.id,
+            "tape_id": snapshot_tape_id(get_db(), snap),
+            "snapshot_id": snap.snapshot_id,
             "purpose": purpose,
+            "currency": table["currency"],
+            "minor_unit": table["minor_unit"],
+            "min_cohort": table["min_cohort"],
             "stats": stats,
             "withheld": withheld,
         }
+    stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
+    return {
+        "pool_id": pool_id,
+        "cutoff_date": cutoff,
+        "tape_id": tape.id,
+        "purpose": purpose,
+        "stats": stats,
+        "withheld": withheld,
+    }
 
 
 class Report(AudienceResource):

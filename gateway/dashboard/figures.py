@@ -17,9 +17,10 @@ from policies import DecisionLog, DecisionLogError
 
 from ..api.common import get_db, get_log_db, keys_for, policy
 from ..api.snapshots import METRICS_ROLES
-from ..policy_views import DEFAULT_PURPOSE, policy_party, pool_stats
-from ..snapshots.disclosure import controlled_stats, is_aggregate_only, metrics_release
-from ..snapshots.sealed import RATIO_GUARD_NAMES, SnapshotRecord, get_snapshot, snapshot_tape_id
+from ..api.views import stats_body
+from ..policy_views import DEFAULT_PURPOSE, policy_party
+from ..snapshots.disclosure import is_aggregate_only, metrics_release
+from ..snapshots.sealed import RATIO_GUARD_NAMES, SnapshotRecord, get_snapshot
 from ..storage import decisions
 from ..storage.records import PartyRecord, current_tape, get_pool, pool_ids
 from ..storage.snapshots import SealJob, get_job
@@ -41,32 +42,8 @@ def stats_answer(party: PartyRecord, pool_id: str, cutoff: str) -> dict[str, Any
     p = policy_party(party)
     db = get_db()
     tape = current_tape(db, pool_id, cutoff)
-    if is_aggregate_only(policy(), p, purpose, pool_id):
-        snap = get_snapshot(db, pool_id, cutoff)
-        stats, withheld, table = controlled_stats(
-            db, get_log_db(), policy(), party, keys_for(pool_id), snap, purpose
-        )
-        return {
-            "pool_id": pool_id,
-            "cutoff_date": cutoff,
-            "tape_id": snapshot_tape_id(db, snap),
-            "snapshot_id": snap.snapshot_id,
-            "purpose": purpose,
-            "currency": table["currency"],
-            "minor_unit": table["minor_unit"],
-            "min_cohort": table["min_cohort"],
-            "stats": stats,
-            "withheld": withheld,
-        }
-    stats, withheld = pool_stats(get_log_db(), policy(), party, tape, purpose)
-    return {
-        "pool_id": pool_id,
-        "cutoff_date": cutoff,
-        "tape_id": tape.id,
-        "purpose": purpose,
-        "stats": stats,
-        "withheld": withheld,
-    }
+    snap = get_snapshot(db, pool_id, cutoff) if is_aggregate_only(policy(), p, purpose, pool_id) else None
+    return stats_body(party, pool_id, cutoff, purpose, tape, snap)
 
 
 def metrics_answer(party: PartyRecord, snap: SnapshotRecord) -> dict[str, Any] | None:
