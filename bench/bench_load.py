@@ -172,8 +172,8 @@ def _claim_body(value_bits: int) -> dict[str, Any]:
     return {
         "statement": {
             "type": "ratio",
-            "metric_num": "balance_dpd_90plus",
-            "metric_den": "pool_balance",
+            "metric_num": "delinquent_90plus_or_defaulted_balance",
+            "metric_den": "outstanding_balance",
             "op": "<=",
             "p": 3,
             "q": 100,
@@ -243,7 +243,9 @@ def _scenario(
         headers={"Authorization": f"Bearer {keys[0]}"},
         timeout=30,
     ).json()
-    bits = value_bits_for(header, gateway_key, "balance_dpd_90plus", "pool_balance")
+    bits = value_bits_for(
+        header, gateway_key, "delinquent_90plus_or_defaulted_balance", "outstanding_balance"
+    )
 
     rec = Recorder()
     stop = threading.Event()

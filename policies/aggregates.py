@@ -538,13 +538,22 @@ class SumAudit:
         self.pivots.append(pivot)
 
     def isolated(self, ledger: ReleaseLedger, k: int) -> list[frozenset[int]]:
-        """The atoms of fewer than ``k`` obligors whose sum the released rows determine."""
+        """The cohorts of fewer than ``k`` obligors a determined combination of released rows covers.
+
+        A basis row is a combination of released sums that the released figures determine; if its
+        weights all have one sign and the loans it covers (its atoms together) hold fewer than ``k``
+        obligors, it discloses a positive weighted sum over those few loans: a single atom (the
+        classic case), or several atoms that another release had split (a pool at two cut-offs a few
+        loans apart, once stratification cells cut the few loans into different atoms). A row with
+        weights of both signs is a difference between loans' values and is not counted.
+        """
         out = []
         for row in self.rows:
-            if len(row) == 1:
-                (atom,) = row
-                if ledger.obligors(self.members[atom]) < k:
-                    out.append(frozenset(self.members[atom]))
+            if len(row) > 1 and min(row.values()) < 0 < max(row.values()):
+                continue  # a difference between loans' values, not a sum over them
+            covered = frozenset(loan for atom in row for loan in self.members[atom])
+            if ledger.obligors(covered) < k:
+                out.append(covered)
         return out
 
 

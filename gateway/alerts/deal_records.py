@@ -11,7 +11,6 @@ ever published.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlite_utils
@@ -33,19 +32,10 @@ from proofs.waterfall import DealState, initial_state
 from ..errors import GatewayError
 from ..keys.keyring import PoolKeys
 from ..snapshots.sealed import SnapshotRecord, lane_totals, snapshot_tape_id
+from ..storage import deals
 from ..storage.db import now, transaction
 from ..storage.records import get_tape, iter_loans
 from ..storage.snapshots import list_snapshots
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS deal_files (
-        pool_id TEXT NOT NULL, version INTEGER NOT NULL, deal_id TEXT NOT NULL, deal_hash TEXT NOT NULL,
-        source TEXT NOT NULL, registered_at TEXT NOT NULL, PRIMARY KEY (pool_id, version))""",
-    """CREATE TABLE IF NOT EXISTS payment_reports (
-        pool_id TEXT NOT NULL, cutoff_date TEXT NOT NULL, period INTEGER NOT NULL, deal_hash TEXT NOT NULL,
-        report_hash TEXT NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,
-        PRIMARY KEY (pool_id, cutoff_date))""",
-)
 
 
 class DealRejected(GatewayError):
@@ -66,13 +56,6 @@ class ReportNotBuildable(GatewayError):
     http_status = 409
 
 
-def ensure_tables(db: sqlite_utils.Database) -> None:
-    """Create the tables if they are missing (idempotent)."""
-    with transaction(db) as conn:
-        for statement in _SCHEMA:
-            conn.execute(statement)
-
-
 def register_deal(db: sqlite_utils.Database, pool_id: str, source: str) -> Deal:
     """Validate and store a deal file for ``pool_id``.
 
@@ -87,53 +70,34 @@ def register_deal(db: sqlite_utils.Database, pool_id: str, source: str) -> Deal:
         ) from None
     if deal.pool_id != pool_id:
         raise DealRejected(f"[pool_id] pool: the deal is for pool {deal.pool_id!r}, not {pool_id!r}")
-    ensure_tables(db)
     with transaction(db) as conn:
-        row = conn.execute("SELECT MAX(version) FROM deal_files WHERE pool_id = ?", (pool_id,)).fetchone()
-        if row[0] is not None and deal.version <= row[0]:
-            raise DealRejected(f"[version] version: version {deal.version} is not above the stored {row[0]}")
-        published = conn.execute(
-            "SELECT COUNT(*) FROM payment_reports WHERE pool_id = ?", (pool_id,)
-        ).fetchone()
-        if published[0]:
+        stored = deals.latest_deal_version(conn, pool_id)
+        if stored is not None and deal.version <= stored:
+            raise DealRejected(f"[version] version: version {deal.version} is not above the stored {stored}")
+        if deals.has_payment_reports(conn, pool_id):
             # Every report names its deal and extends the previous one under the same deal; an
             # amendment would need the verifier to accept a change of deal between two periods.
             raise DealRejected("[version] amendment: the pool has published payment reports under its deal")
-        conn.execute(
-            "INSERT INTO deal_files VALUES (?,?,?,?,?,?)",
-            (pool_id, deal.version, deal.deal_id, deal_hash(deal).hex(), source, now()),
+        deals.insert_deal_file(
+            conn, deals.NewDealFile(pool_id, deal.version, deal.deal_id, deal_hash(deal).hex(), source, now())
         )
     return deal
 
 
 def current_deal(db: sqlite_utils.Database, pool_id: str) -> Deal:
     """The pool's deal of the highest version. Raises :class:`DealMissing`."""
-    ensure_tables(db)
-    row = db.conn.execute(
-        "SELECT source FROM deal_files WHERE pool_id = ? ORDER BY version DESC LIMIT 1", (pool_id,)
-    ).fetchone()
-    if row is None:
+    source = deals.current_deal_source(db, pool_id)
+    if source is None:
         raise DealMissing(f"pool {pool_id!r} has no registered deal")
-    return parse_deal_text(row[0])
+    return parse_deal_text(source)
 
 
 def stored_report(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> dict[str, Any]:
     """The published report of a cut-off. Raises :class:`DealMissing`."""
-    ensure_tables(db)
-    row = db.conn.execute(
-        "SELECT body FROM payment_reports WHERE pool_id = ? AND cutoff_date = ?", (pool_id, cutoff)
-    ).fetchone()
-    if row is None:
+    doc = deals.report_of_cutoff(db, pool_id, cutoff)
+    if doc is None:
         raise DealMissing(f"pool {pool_id!r} has no payment report for cut-off {cutoff}")
-    doc: dict[str, Any] = json.loads(row[0])
     return doc
-
-
-def _report_of_period(db: sqlite_utils.Database, pool_id: str, period: int) -> dict[str, Any] | None:
-    row = db.conn.execute(
-        "SELECT body FROM payment_reports WHERE pool_id = ? AND period = ?", (pool_id, period)
-    ).fetchone()
-    return None if row is None else dict(json.loads(row[0]))
 
 
 def declared_purchase(
@@ -181,7 +145,7 @@ def publish_payment_report(
         chain = verify_chain([s.header for s in snaps], key, deal, lane_sets=lane_sets)
     except (VerificationError, EncodingError) as exc:
         raise ReportNotBuildable(f"the pool's snapshots do not form a chain from closing: {exc}") from None
-    previous = _report_of_period(db, pool_id, period - 1) if period > 1 else None
+    previous = deals.report_of_period(db, pool_id, period - 1) if period > 1 else None
     if period > 1 and previous is None:
         raise ReportNotBuildable(f"publish the report of period {period - 1} first")
     state = initial_state(deal) if previous is None else DealState.from_dict(deal, previous["state_after"])
@@ -203,20 +167,11 @@ def publish_payment_report(
     )
     signed = sign_payment_report(signing_key, doc)
     verify_payment_report(signed, deal, key, previous=previous, lane_sets=lane_sets)
-    ensure_tables(db)
+    report = deals.NewPaymentReport(
+        pool_id, cutoff, period, deal_hash(deal).hex(), report_hash(signed).hex(), signed, now()
+    )
     with transaction(db) as conn:
-        conn.execute(
-            "INSERT OR REPLACE INTO payment_reports VALUES (?,?,?,?,?,?,?)",
-            (
-                pool_id,
-                cutoff,
-                period,
-                deal_hash(deal).hex(),
-                report_hash(signed).hex(),
-                json.dumps(signed),
-                now(),
-            ),
-        )
+        deals.put_payment_report(conn, report)
     return signed, deal
 
 

@@ -31,8 +31,9 @@ from proofs.waterfall import INPUT_FIGURES
 
 from ..alerts import deal_records, raising, store
 from ..ingest.bounded_json import JsonLimitError, loads_body
-from ..policy_views import policy_party
-from ..storage import decisions
+from ..policy_views import DEFAULT_PURPOSE, policy_party
+from ..snapshots.disclosure import is_aggregate_only
+from ..storage import deals, decisions
 from .audiences import ROLE_PLURALS, ROLE_PREFIXES
 from .common import (
     AudienceResource,
@@ -96,11 +97,9 @@ def _body(schema: Schema) -> dict[str, Any]:
 def _deal_answer(pool_id: str) -> dict[str, Any]:
     db = get_db()
     deal = deal_records.current_deal(db, pool_id)
-    row = db.conn.execute(
-        "SELECT source FROM deal_files WHERE pool_id = ? AND version = ?", (pool_id, deal.version)
-    ).fetchone()
+    source = deals.deal_source(db, pool_id, deal.version)
     return {"pool_id": pool_id, "deal_id": deal.deal_id, "version": deal.version,
-            "deal_hash": deal_hash(deal).hex(), "deal_toml": row[0]}  # fmt: skip
+            "deal_hash": deal_hash(deal).hex(), "deal_toml": source}  # fmt: skip
 
 
 admin_blp = Blueprint(
@@ -173,7 +172,12 @@ class PaymentReport(AudienceResource):
         party = self.caller(pool_id)
         report = deal_records.stored_report(get_db(), pool_id, cutoff)
         decided = _exact_decisions(party, pool_id)
-        whole = all(d.allowed for d in decided)
+        # The whole report's inputs and cumulative figures are exact pool figures outside any
+        # snapshot's release table: a party the policy gives aggregates only (investors) gets the
+        # proven trigger status, never those figures around the disclosure-control point.
+        p = policy_party(party)
+        aggregate_only = is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id)
+        whole = all(d.allowed for d in decided) and not aggregate_only
         _log_view(party, pool_id, cutoff, decided, whole)
         return report if whole else deal_records.trigger_view(report)
 

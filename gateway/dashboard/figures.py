@@ -23,7 +23,7 @@ from ..snapshots.disclosure import is_aggregate_only, metrics_release
 from ..snapshots.sealed import RATIO_GUARD_NAMES, SnapshotRecord, get_snapshot
 from ..storage import decisions
 from ..storage.records import PartyRecord, current_tape, get_pool, pool_ids
-from ..storage.snapshots import SealJob, get_job
+from ..storage.snapshots import SealJob, get_job, job_ids_of_pool
 from ..storage.witnesses import cosignatures_of, get_witness
 
 
@@ -88,6 +88,8 @@ def trigger_statuses(ratios_bps: dict[str, int | None] | None) -> list[TriggerSt
     levels = policy().aggregates.registered_thresholds
     for (num, den), name in sorted(RATIO_GUARD_NAMES.items()):
         ratio = f"{num}/{den}_bps"
+        if ratios_bps is not None and ratio not in ratios_bps:
+            continue  # another statement's ratio (dpd5 and the pool statement name the 90+ ratio apart)
         value = None if ratios_bps is None else ratios_bps.get(ratio)
         for level in levels.get(name, ()):
             out.append(TriggerStatus(name, ratio, level, value))
@@ -119,10 +121,8 @@ def cosignature_listing(snap: SnapshotRecord) -> dict[str, Any]:
 
 def seal_jobs(pool_id: str) -> list[SealJob]:
     """The pool's seal jobs, newest first."""
-    rows = get_db().conn.execute(
-        "SELECT id FROM seal_jobs WHERE pool_id = ? ORDER BY created_at DESC, id DESC", (pool_id,)
-    )
-    return [get_job(get_db(), r[0]) for r in rows.fetchall()]
+    db = get_db()
+    return [get_job(db, job_id) for job_id in job_ids_of_pool(db, pool_id)]
 
 
 @dataclass(frozen=True)

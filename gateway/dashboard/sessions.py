@@ -25,8 +25,7 @@ from dataclasses import dataclass, replace
 
 import sqlite_utils
 
-from ..storage.db import now
-from ..storage.records import NotFound, Principal, get_party
+from ..storage.records import NotFound, Principal, get_party, valid_key_holder
 
 COOKIE_NAME = "__Host-poolproof-dashboard"
 DEFAULT_IDLE_SECONDS = 15 * 60
@@ -120,16 +119,16 @@ def csrf_matches(session: DashboardSession, sent: str | None) -> bool:
 def principal_for_key_hash(db: sqlite_utils.Database, key_hash: str) -> Principal | None:
     """The party holding the API key whose SHA-256 is ``key_hash``, if that key is still valid.
 
-    The same conditions as :func:`gateway.storage.records.authenticate`: not revoked, not expired.
+    The same conditions as :func:`gateway.storage.records.authenticate` (both read
+    :func:`gateway.storage.records.valid_key_holder`): not revoked, not expired.
     """
-    row = db.conn.execute(
-        "SELECT key_hash, party_id, is_admin FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL "
-        "AND (expires_at IS NULL OR expires_at > ?)",
-        (key_hash, now()),
-    ).fetchone()
-    if row is None or not hmac.compare_digest(row[0], key_hash) or row[1] is None:
+    holder = valid_key_holder(db, key_hash)
+    if holder is None:
+        return None
+    party_id, is_admin = holder
+    if party_id is None:
         return None
     try:
-        return Principal(party=get_party(db, row[1]), is_admin=bool(row[2]))
+        return Principal(party=get_party(db, party_id), is_admin=is_admin)
     except NotFound:
         return None

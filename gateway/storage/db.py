@@ -224,6 +224,53 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE sealed_snapshots ADD COLUMN strata TEXT;
         """,
     ),
+    (
+        8,
+        # The deal on the gateway (gateway/storage/deals.py, gateway/storage/alerts.py): each pool's deal
+        # file versions and published payment reports, the alerts raised to trustees and regulators, and
+        # their webhooks. Earlier versions created these tables on first use; ``IF NOT EXISTS``: a
+        # database that already used them keeps its tables and rows as they are.
+        """
+        CREATE TABLE IF NOT EXISTS deal_files (
+            pool_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            deal_id TEXT NOT NULL,
+            deal_hash TEXT NOT NULL,
+            source TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            PRIMARY KEY (pool_id, version)
+        );
+        CREATE TABLE IF NOT EXISTS payment_reports (
+            pool_id TEXT NOT NULL,
+            cutoff_date TEXT NOT NULL,
+            period INTEGER NOT NULL,
+            deal_hash TEXT NOT NULL,
+            report_hash TEXT NOT NULL,
+            body TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            PRIMARY KEY (pool_id, cutoff_date)
+        );
+        CREATE TABLE IF NOT EXISTS deal_alerts (
+            alert_id TEXT PRIMARY KEY,
+            pool_id TEXT NOT NULL,
+            deal_id TEXT NOT NULL,
+            period INTEGER NOT NULL,
+            cutoff_date TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            raised_at TEXT NOT NULL,
+            UNIQUE (pool_id, deal_id, period, subject)
+        );
+        CREATE TABLE IF NOT EXISTS deal_webhooks (
+            webhook_id TEXT PRIMARY KEY,
+            party_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 #: A connection, or the database whose connection to use (inside a transaction the two are the same).

@@ -119,18 +119,28 @@ def issue_api_key(db: sqlite_utils.Database, party_id: str, label: str = "") -> 
     return key
 
 
-def authenticate(db: sqlite_utils.Database, api_key: str) -> Principal | None:
-    """The principal holding ``api_key``, or ``None`` for an unknown, revoked or expired key."""
-    h = hash_api_key(api_key)
-    row = db.conn.execute(
+def valid_key_holder(db: Handle, key_hash: str) -> tuple[str | None, bool] | None:
+    """``(party id, is admin)`` of the API key whose SHA-256 is ``key_hash``, or ``None`` for an
+    unknown, revoked or expired key (an operator key has no party id)."""
+    conn = connection(db)
+    row = conn.execute(
         "SELECT key_hash, party_id, is_admin FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL "
         "AND (expires_at IS NULL OR expires_at > ?)",
-        (h, now()),
+        (key_hash, now()),
     ).fetchone()
-    if row is None or not hmac.compare_digest(row[0], h):
+    if row is None or not hmac.compare_digest(row[0], key_hash):
         return None
-    party = get_party(db, row[1]) if row[1] is not None else None
-    return Principal(party=party, is_admin=bool(row[2]))
+    return (None if row[1] is None else str(row[1])), bool(row[2])
+
+
+def authenticate(db: sqlite_utils.Database, api_key: str) -> Principal | None:
+    """The principal holding ``api_key``, or ``None`` for an unknown, revoked or expired key."""
+    holder = valid_key_holder(db, hash_api_key(api_key))
+    if holder is None:
+        return None
+    party_id, is_admin = holder
+    party = get_party(db, party_id) if party_id is not None else None
+    return Principal(party=party, is_admin=is_admin)
 
 
 def get_party(db: sqlite_utils.Database, party_id: str) -> PartyRecord:

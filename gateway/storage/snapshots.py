@@ -107,6 +107,15 @@ def running_jobs(db: sqlite_utils.Database) -> list[SealJob]:
     return [_job(r) for r in rows]
 
 
+def job_ids_of_pool(db: Handle, pool_id: str) -> list[str]:
+    """The ids of every seal job of a pool, newest first."""
+    conn = connection(db)
+    rows = conn.execute(
+        "SELECT id FROM seal_jobs WHERE pool_id = ? ORDER BY created_at DESC, id DESC", (pool_id,)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def find_running_job(db: Handle, pool_id: str, cutoff: str) -> SealJob | None:
     """The running job of a pool's cut-off, if any (``db`` may be the connection of a transaction)."""
     conn = connection(db)

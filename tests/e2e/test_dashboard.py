@@ -119,10 +119,18 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
 
 
 def build_world(root: Path) -> Iterator[World]:
-    """A gateway with two platforms' pools, three sealed months of one, witnessed; every role's party."""
+    """A gateway with two platforms' pools, three sealed months of one, witnessed; every role's party.
+
+    Sealed under ``dpd5-v3`` (named), whose 90+ ratio is the registered trigger the trustee's chart
+    draws against its levels."""
     inst = init_instance(root / "instance")
     with running_gateway(
-        inst, TESTING=True, SEAL_WORKERS=0, SEAL_CHUNK_LOG2=4, RATE_LIMIT_PER_SECOND=0
+        inst,
+        TESTING=True,
+        SEAL_WORKERS=0,
+        SEAL_CHUNK_LOG2=4,
+        RATE_LIMIT_PER_SECOND=0,
+        SEAL_LANE_SET="dpd5-v3",
     ) as server:
         url = server.url
         signing = {"platform": Ed25519PrivateKey.generate(), "other_platform": Ed25519PrivateKey.generate()}

@@ -51,15 +51,38 @@ def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path
         assert "CNY " in rows[fid], rows[fid]
     assert "suppressed" in proc.stdout  # 64 loans: some states are below the minimum cohort
     names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "claim-1.json",
-        "claim-2.json",
-        "claim-3.json",
-        "gateway.pub",
-        "inclusion.json",
-        "snapshot.json",
-        "witness.pub",
-    ]
+    from gateway.snapshots.demo import SERVICER_REPORT_FIGURES
+
+    released = sorted(
+        f"figure-{fid}.json" for fid in SERVICER_REPORT_FIGURES if "suppressed" not in rows[fid]
+    )
+    assert released  # every released servicer-report figure is written with its proof
+    assert names == sorted(
+        [
+            "claim-1.json",
+            "claim-2.json",
+            "claim-3.json",
+            "gateway.pub",
+            "inclusion.json",
+            "snapshot.json",
+            "witness.pub",
+            "report.html",
+            "report.pdf",
+            *released,
+        ]
+    )
+    # The investor report drew only verified figures, each released one among them.
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "UNVERIFIED" not in page
+    for name in released:
+        assert name in page
+        code, result = audit(
+            "verify-claim", out / name, "--key", out / "gateway.pub", "--require-witness", out / "witness.pub"
+        )
+        assert code == 0, (name, result)
+    # ... and the revolving deal's trigger tables and waterfalls were printed for three periods.
+    assert proc.stdout.count("Triggers (proven against the committed figures)") == 3
+    assert proc.stdout.count("Waterfall (recomputed by poolproof-audit verify-distribution)") == 3
     key = out / "gateway.pub"
     witness = ("--require-witness", out / "witness.pub")
     for name, command, extra in (

@@ -279,6 +279,7 @@ def test_negative_lane_hook_over_http_yields_no_snapshot(gw: Gateway) -> None:
     gw.submit(pool, cutoff, list(generate_tape(6, seed=3, cutoff=FIRST, pool_id=pool, month=3)))
     loans = expect(gw.clients["platform"].get(f"/pools/{pool}/cutoffs/{cutoff}/loans"), 200, "loans")["loans"]
     gw.server.app.config["SEAL_TEST_NEGATIVE_LANE_LOANS"] = [loans[2]["exposure_id"]]
+    gw.server.app.config["SEAL_LANE_SET"] = "dpd5-v3"  # the hook negates a dpd5 lane value
     try:
         job = expect(gw.clients["platform"].post(f"/pools/{pool}/cutoffs/{cutoff}/seal"), 202, "seal")
         while job["state"] == "running":
@@ -286,6 +287,7 @@ def test_negative_lane_hook_over_http_yields_no_snapshot(gw: Gateway) -> None:
             job = expect(gw.clients["platform"].get(f"/pools/{pool}/jobs/{job['job_id']}"), 200, "poll")
     finally:
         gw.server.app.config["SEAL_TEST_NEGATIVE_LANE_LOANS"] = []
+        gw.server.app.config.pop("SEAL_LANE_SET", None)
     assert job["state"] == "failed"
     assert "principal" in job["error"]
     assert gw.clients["platform"].get(f"/pools/{pool}/snapshots/{cutoff}/header").status_code == 404
