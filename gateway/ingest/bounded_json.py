@@ -10,6 +10,11 @@ become a :class:`JsonLimitError` that names the rule:
 * ``nesting_depth``: arrays/objects nested deeper than :data:`MAX_BODY_NESTING` levels (request bodies
   of the API are at most three levels deep).
 
+The depth is always measured *before* a decoder sees the text: importing ``py_ecc`` raises the
+interpreter's recursion limit to 100,000, and at that limit the C decoder exhausts the thread's stack on
+a value nested some 90,000 deep (the process dies; no ``RecursionError`` is raised). A depth check that
+waits for the decoder's ``RecursionError`` is therefore no check at all in the gateway's processes.
+
 For tape rows, which must stay cheap on the fast path, :func:`loads_tape_row` is only the fallback for a
 row the fast parser (orjson) refused: it keeps huge integer literals as :class:`HugeInteger` markers, so
 the row's validation can name the field that carries one.
@@ -29,6 +34,10 @@ MAX_TAPE_ROW_NESTING = 64  # a tape row is one flat object; deeper than this is 
 _MAX_INT_CHARS = 17  # "-9007199254740991": longer literals are beyond 2^53 whatever their digits
 # A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A flat object (strings and scalars, no bracket outside a string), matched without backtracking.
+_FLAT_OBJECT = re.compile(r'\{(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"|[^"\[\]{}]++)*+\}', re.DOTALL)
+# A string, closed or cut off by the end of the text (then the row is not complete yet), or a bracket.
+_ROW_TOKENS = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 
 
 class JsonLimitError(GatewayError, ValueError):
@@ -71,6 +80,34 @@ def nesting_depth(text: str, stop: int) -> int:
         elif tok in "]}":
             depth -= 1
     return deepest
+
+
+def value_end(text: str, pos: int, limit: int) -> int | None:
+    """Where the array or object opening at ``text[pos]`` ends, if it nests at most ``limit`` deep.
+
+    Returns the index just past its closing bracket, or ``None`` when ``text`` ends first (read more and
+    ask again). Raises :class:`JsonLimitError` (``nesting_depth``) as soon as the brackets outside
+    strings go deeper than ``limit``, before the rest is read. A flat object, the tape rows' shape, is
+    one regular-expression match; anything else is scanned token by token. The text from ``pos`` need not
+    be valid JSON; the decoder that reads it afterwards says what else is wrong.
+    """
+    flat = _FLAT_OBJECT.match(text, pos)
+    if flat is not None:
+        return flat.end()
+    depth = 0
+    for m in _ROW_TOKENS.finditer(text, pos):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+            if depth > limit:
+                raise JsonLimitError("nesting_depth", f"nests arrays/objects deeper than {limit} levels")
+        elif tok in "]}":
+            depth -= 1
+            if depth <= 0:
+                return m.end()
+        elif m.end() == len(text):
+            return None  # a string at the very end may be cut off: the value is not complete yet
+    return None
 
 
 def _bounded_int(literal: str) -> int:

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, ClassVar, cast
 import orjson
 
 from ..errors import GatewayError
-from .bounded_json import MAX_TAPE_ROW_NESTING, HugeInteger, JsonLimitError, loads_tape_row
+from .bounded_json import MAX_TAPE_ROW_NESTING, HugeInteger, JsonLimitError, loads_tape_row, value_end
 
 CHUNK = 1 << 20
 MAX_RECORD_BYTES = 1 << 20  # one row larger than this is malformed
@@ -205,6 +205,27 @@ def iter_json_array(reader: HashingReader) -> Iterator[tuple[int, Any, str | Non
             if not more():
                 return False
 
+    def _check_row_nesting(number: int) -> None:
+        # Before the decoder sees the row: it would recurse once per level (see bounded_json).
+        if buf[pos] not in "[{":
+            return
+        while True:
+            try:
+                if value_end(buf, pos, MAX_TAPE_ROW_NESTING) is not None:
+                    return
+            except JsonLimitError:
+                raise TapeMalformed(
+                    number,
+                    f"the row nests arrays/objects deeper than {MAX_TAPE_ROW_NESTING} levels; "
+                    "a tape row is one flat object of scalar values",
+                ) from None
+            if len(buf) - pos > MAX_RECORD_BYTES:
+                raise TapeMalformed(
+                    number, f"row is not valid JSON within {MAX_RECORD_BYTES} bytes, a row's limit"
+                )
+            if not more():
+                return  # the body ends inside the row: the decoder says so
+
     row = 0
     if skip_ws() and buf[pos] == "\ufeff":
         raise TapeMalformed(0, "the body " + BOM_MESSAGE)
@@ -227,6 +248,21 @@ def iter_json_array(reader: HashingReader) -> Iterator[tuple[int, Any, str | Non
             if not skip_ws():
                 raise TapeMalformed(row + 1, "unexpected end of body inside the array")
         first = False
+        # The common row, a flat object with no "}" inside its strings: the text up to the first "}" is
+        # the whole row exactly when it is one valid object (a JSON value is never the prefix of
+        # another). orjson bounds nesting itself (1,024 levels, whatever the recursion limit).
+        close = buf.find("}", pos) if buf[pos] == "{" else -1
+        if close != -1:
+            try:
+                flat = orjson.loads(buf[pos : close + 1])
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                row += 1
+                pos = close + 1
+                yield row, flat, None
+                continue
+        _check_row_nesting(row + 1)
         dec = decoder
         while True:
             try:

@@ -20,6 +20,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from proofs import bundle
+from proofs.canonical import MAX_NESTING, nesting_exceeds
 from proofs.claim_bundle import ExpectedClaim
 from proofs.claims import Disclosure
 from proofs.exit_codes import ExitCode
@@ -73,6 +74,14 @@ class Fetched:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _bounded_json(url: str, data: bytes | str) -> Any:
+    """A gateway answer decoded, its nesting bounded before the decoder recurses into it."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    if nesting_exceeds(text, MAX_NESTING):
+        raise FetchError(f"{url}: the answer nests deeper than {MAX_NESTING} levels", ExitCode.SERVER)
+    return json.loads(text)
+
+
 def _request(url: str, api_key: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
@@ -85,12 +94,12 @@ def _request(url: str, api_key: str, body: dict[str, Any] | None = None) -> tupl
     req = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
     try:
         with urllib.request.urlopen(req, timeout=_TIMEOUT) as resp:  # noqa: S310 - scheme checked
-            return resp.status, json.loads(resp.read())
+            return resp.status, _bounded_json(url, resp.read())
     except urllib.error.HTTPError as exc:
         text = exc.read().decode("utf-8", "replace")[:500]
         try:
-            detail = json.loads(text).get("message", text)
-        except (ValueError, AttributeError):
+            detail = _bounded_json(url, text).get("message", text)
+        except (ValueError, AttributeError, FetchError):
             detail = text
         if exc.code in (401,):
             raise FetchError(f"{url}: HTTP {exc.code}: {detail}", ExitCode.AUTH) from None

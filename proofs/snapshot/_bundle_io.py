@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Final
 
 from proofs import bundle, merkle
-from proofs.canonical import canonical_json, parse_json
+from proofs.canonical import MAX_NESTING, canonical_json, nesting_exceeds, parse_json
 from proofs.errors import EncodingError, VerificationError
 from proofs.group import Group, Point
 from proofs.snapshot._layout import leaf_bytes
@@ -96,6 +96,9 @@ def read_snapshot_parts(
     first = source.readline()
     if first.startswith(_OPEN) and first.rstrip("\n").endswith(_CHUNKS):
         text = first.rstrip("\n")[len(_OPEN) : -len(_CHUNKS)]
+        # Bounded before any decoder recurses into it (py_ecc raises the recursion limit past the stack).
+        if nesting_exceeds(text, MAX_NESTING):
+            raise EncodingError(f"JSON nesting is too deep (more than {MAX_NESTING} levels)")
         try:
             _, header_end = json.JSONDecoder().raw_decode(text)
         except json.JSONDecodeError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -132,6 +134,51 @@ def test_a_json_array_row_nested_50000_deep_is_malformed_with_the_rule() -> None
     with pytest.raises(TapeMalformed, match="deeper than 64 levels") as exc:
         list(iter_json_array(HashingReader(io.BytesIO(body), 10**6)))
     assert exc.value.row == 2
+
+
+def test_a_row_nested_past_the_stack_is_refused_in_a_process_that_imported_py_ecc() -> None:
+    # py_ecc raises the recursion limit to 100,000; at that limit the C decoder overflows the stack on a
+    # value ~90,000 deep and the process dies. The gateway imports py_ecc, so the depth is bounded first.
+    script = (
+        "import io, sys, py_ecc\n"
+        "assert sys.getrecursionlimit() >= 100000\n"
+        "from gateway.ingest.tape_formats import HashingReader, TapeMalformed, iter_json_array\n"
+        "body = b'[{\"a\": 1}, {\"a\": ' + b'[' * 99000 + b']' * 99000 + b'}]'\n"
+        "try:\n"
+        "    list(iter_json_array(HashingReader(io.BytesIO(body), 10**7)))\n"
+        "except TapeMalformed as exc:\n"
+        "    print(exc.row, exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("2 ")
+    assert "deeper than 64 levels" in done.stdout
+
+
+_BRACKETY = st.text(alphabet='[]{}"\\ab,:', max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.lists(st.tuples(_BRACKETY, _BRACKETY), max_size=5))
+def test_brackets_quotes_and_escapes_inside_strings_survive_any_chunking(
+    chunk: int, pairs: list[tuple[str, str]]
+) -> None:
+    # The nesting bound reads strings whole, even when a chunk ends inside one or inside an escape.
+    rows = [{f"k{i}{key}": value, "n": i} for i, (key, value) in enumerate(pairs)]
+    body = json.dumps(rows).encode()
+    out = [r for _, r, _ in iter_json_array(HashingReader(Trickle(body, chunk), 10**9))]  # type: ignore[arg-type]
+    assert out == rows
+
+
+@pytest.mark.parametrize("depth", [1_100, 5_000])
+def test_a_row_past_the_fast_parsers_own_bound_is_refused_with_the_rule(depth: int) -> None:
+    # The row's first "}" is its end, so the fast path tries it first and refuses it (orjson stops at
+    # 1,024 levels); the careful path then names the nesting rule.
+    row = b'{"a": ' + b"[" * depth + b"]" * depth + b"}"
+    reader = HashingReader(io.BytesIO(b"[" + row + b"]"), 10**6)
+    with pytest.raises(TapeMalformed, match="deeper than 64 levels") as exc:
+        list(iter_json_array(reader))
+    assert exc.value.row == 1
 
 
 def test_a_json_array_with_a_byte_order_mark_says_so() -> None:
