@@ -21,6 +21,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
+from proofs.canonical import MAX_NESTING, nesting_exceeds
 from proofs.exit_codes import ExitCode
 
 from ..config import DEFAULT_URL, GatewayConfig
@@ -89,9 +90,18 @@ def emit(as_json: bool, document: Any, lines: Iterable[str] = ()) -> None:
             click.echo(line)
 
 
+def answer_json(resp: Any) -> Any:
+    """A gateway answer's JSON body; ``ValueError`` if it is not JSON or nests deeper than the bundle
+    reader allows (bounded before decoding: py_ecc's recursion limit lets the decoder overflow the stack)."""
+    text = str(resp.text)
+    if nesting_exceeds(text, MAX_NESTING):
+        raise ValueError(f"the answer nests deeper than {MAX_NESTING} levels")
+    return json.loads(text)
+
+
 def _message(resp: Any) -> str:
     try:
-        body = resp.json()
+        body = answer_json(resp)
     except ValueError:
         text = " ".join(str(resp.text).split())
         return text[:200] or resp.reason or "no message"
@@ -155,7 +165,7 @@ def _origin(url: str) -> str:
 def json_body(resp: Any, what: str) -> Any:
     """The JSON body of a successful answer, or a ``SERVER`` failure if it is not JSON."""
     try:
-        return resp.json()
+        return answer_json(resp)
     except ValueError:
         raise CliFailure(ExitCode.SERVER, f"{what}: the gateway's answer is not JSON") from None
 

@@ -23,6 +23,8 @@ from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, LANE_SETS
 from proofs.signing import load_public_key
 from proofs.witness import WitnessPolicy
 
+from ._common import answer_json
+
 #: The fixed answer of the gateway to a false claim (``gateway.api.snapshots.CANNOT_PROVE``).
 CANNOT_PROVE = "cannot prove this claim on this snapshot"
 
@@ -150,7 +152,7 @@ def ask_claim(
             ExitCode.UNREACHABLE, "http.unreachable", f"request to {url} failed ({type(exc).__name__})"
         )
     try:
-        answer = resp.json()
+        answer = answer_json(resp)
     except ValueError:
         answer = None
     if resp.status_code != 200:

@@ -15,6 +15,7 @@ from proofs.exit_codes import ExitCode
 
 from ._common import (
     CliFailure,
+    answer_json,
     emit,
     gateway_request,
     http_failure,
@@ -187,10 +188,10 @@ def submit(
         failure = http_failure(resp, f"submit {tape}")
         if as_json:
             with contextlib.suppress(ValueError):
-                click.echo(json.dumps(resp.json(), indent=2, ensure_ascii=False))
+                click.echo(json.dumps(answer_json(resp), indent=2, ensure_ascii=False))
         else:
             try:
-                details = _rejection_lines(resp.json())
+                details = _rejection_lines(answer_json(resp))
             except ValueError:
                 details = []
             if details:

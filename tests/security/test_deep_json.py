@@ -75,3 +75,15 @@ def test_a_gateway_answer_nested_past_the_stack_is_a_fetch_error(deep_server: st
     )
     assert out.startswith("refused: SERVER")
     assert "nests deeper than" in out
+
+
+def test_the_command_line_clients_refuse_a_deep_gateway_answer() -> None:
+    out = _run(
+        "from types import SimpleNamespace\n"
+        "from gateway.cli._common import answer_json\n"
+        f"resp = SimpleNamespace(text='[' * {DEPTH} + ']' * {DEPTH})\n"
+        "try:\n    answer_json(resp)\n"
+        "except ValueError as exc:\n    print('refused:', exc)\n"
+    )
+    assert out.startswith("refused:")
+    assert "nests deeper than" in out
