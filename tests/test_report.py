@@ -484,7 +484,8 @@ def test_every_catalogue_text_exists_in_both_languages() -> None:
 
 _FORMAT_VALUES = {
     "n": 1, "k": 1, "failed": 1, "check": "c", "message": "m", "op": "<=", "level": "1",
-    "label": "l", "currency": "CNY", "currency_zh": "元",
+    "label": "l", "currency": "CNY", "currency_zh": "元", "period": 1, "cutoff": "2024-07-31",
+    "clear": 1, "need": 3,
 }  # fmt: skip
 
 
