@@ -542,3 +542,68 @@ def test_transition_matrices_and_curve_families_render_as_given(rendered: Render
     content = " ".join(p.extract_text() for p in PdfReader(tmp_path / "r.pdf").pages)
     assert "roll rates" in content
     assert "cumulative default by months on book" in content
+
+
+# --- fetching the deal from a gateway ----------------------------------------------------------------------
+
+
+def test_the_fetch_saves_the_deal_and_each_payment_report_and_the_report_verifies_them(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from gateway.alerts.deal_records import trigger_view
+
+    reports = rendered.demo.reports
+    headers = reports[-1]["headers"]
+    root = f"/investor/pools/{POOL}"
+    routes: dict[str, Any] = {
+        "/investor/pools": [{"pool_id": POOL}],
+        f"{root}/snapshots": [{"cutoff_date": h["cutoff_date"]} for h in headers],
+        f"{root}/deal": {"pool_id": POOL, "deal_toml": deal_toml(rendered.demo.deal)},
+        **{f"{root}/snapshots/{h['cutoff_date']}/header": h for h in headers},
+        **{f"{root}/payment-reports/{r['cutoff_date']}": trigger_view(r) for r in reports},
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, doc: Any) -> None:
+            body = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path in routes:
+                self._answer(200, routes[self.path])
+            else:
+                self._answer(404, {"message": "no such route"})
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self._answer(403, {"message": "refused by disclosure control"})
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        key = rendered.root / "deal" / "gateway.pub"
+        saved, out = tmp_path / "fetched", tmp_path / "r.html"
+        code = audit_main(
+            ["report", "--url", f"http://127.0.0.1:{server.server_port}", "--api-key", "k", "--key", str(key),
+             "--no-witness", "--save-to", str(saved), "--out", str(out)]
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+    assert code == 0
+    assert (saved / "deal.toml").is_file()
+    assert sorted(p.name for p in saved.glob("*-payment-report.json")) == [
+        f"{r['cutoff_date']}-payment-report.json" for r in reports
+    ]
+    page = read(out)
+    assert len(page.triggers) == MONTHS * len(rendered.demo.deal.triggers)
+    assert {r["data-basis"] for r in page.triggers if r["data-trigger"] == "dq31_3m"} == {"proven_view"}
