@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,9 +67,8 @@ class DealWorld:
     hook_id: str
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DealWorld]:
-    root = tmp_path_factory.mktemp("dash-deal")
+def build_deal_world(root: Path) -> Iterator[DealWorld]:
+    """The deal world (see the module docstring) in ``root``; the generator keeps the gateway running."""
     inst = init_instance(root / "instance")
     key = load_gateway_public(inst.gateway_key_file)
     key_file = root / "gateway.pub"
@@ -79,9 +79,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DealWorld]:
                 "RATE_LIMIT_PER_SECOND": 0}  # fmt: skip
     with running_gateway(inst, **settings) as server:
         gw = Gateway(inst, server, key, key_file, signing_key)
-        gw.add(
-            "platform", "dd-platform", "platform", "/platform", public_key=public_key_bytes(signing_key).hex()
-        )
+        platform_key = public_key_bytes(signing_key).hex()
+        gw.add("platform", "dd-platform", "platform", "/platform", public_key=platform_key)
         gw.create_pool(POOL, "CN_CONSUMER")
         gw.add("trustee", "dd-trustee", "trustee", "/trustee", pools=[POOL])
         gw.add("regulator", "dd-regulator", "regulator", "/regulator", pools=[])
@@ -99,6 +98,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DealWorld]:
         keys = {name: c.api_key for name, c in gw.clients.items()}
         yield DealWorld(gw, keys, hook.json()["webhook_id"])
     receiver.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DealWorld]:
+    yield from build_deal_world(tmp_path_factory.mktemp("dash-deal"))
 
 
 @pytest.fixture(scope="module")
