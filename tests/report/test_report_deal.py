@@ -607,3 +607,15 @@ def test_the_fetch_saves_the_deal_and_each_payment_report_and_the_report_verifie
     page = read(out)
     assert len(page.triggers) == MONTHS * len(rendered.demo.deal.triggers)
     assert {r["data-basis"] for r in page.triggers if r["data-trigger"] == "dq31_3m"} == {"proven_view"}
+
+
+def test_a_malformed_deal_file_is_unverified_naming_the_rule(rendered: Rendered, tmp_path: Path) -> None:
+    folder = _copy(rendered, "deal", tmp_path)
+    (folder / "deal.toml").write_text('format = "poolproof/deal/v1"\ndeal_id = \n', encoding="utf-8")
+    assert _report(folder, tmp_path / "r.html") == 1
+    page = read(tmp_path / "r.html")
+    checks = {u["data-unverified-bundle"]: u["data-check"] for u in page.unverified}
+    assert checks["deal.toml"] == "deal.file"
+    assert all(checks[f"payment-report-{k}.json"] == "deal.file" for k in (1, 2, 3))
+    assert "TOML syntax error" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert not page.triggers
