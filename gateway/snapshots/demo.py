@@ -772,3 +772,25 @@ def write_deal_outputs(out: Path, demo: Any) -> list[str]:
             (d / name).write_bytes(bundle.dump_bundle(trigger_view(report) if view else report))
             written.append(f"{folder}/{name}")
     return written
+
+
+def render_deal_reports(out: Path, demo: Any) -> dict[str, int]:
+    """Write the revolving deal's folders (:func:`write_deal_outputs`) and render each one's report with
+    ``poolproof-audit report``'s code (``report.html`` and ``report.pdf`` in the folder); returns each
+    folder's exit code (0: every payment report verified)."""
+    from proofs.report import render_report
+    from proofs.witness import WitnessPolicy
+
+    write_deal_outputs(out, demo)
+    codes = {}
+    for folder in ("deal", "deal-investor"):
+        d = out / folder
+        result = render_report(
+            d,
+            load_public_key(d / "gateway.pub"),
+            out=d / "report.html",
+            pdf=d / "report.pdf",
+            witnesses=WitnessPolicy.unwitnessed(),
+        )
+        codes[folder] = int(result.exit_code)
+    return codes

@@ -619,3 +619,13 @@ def test_a_malformed_deal_file_is_unverified_naming_the_rule(rendered: Rendered,
     assert all(checks[f"payment-report-{k}.json"] == "deal.file" for k in (1, 2, 3))
     assert "TOML syntax error" in (tmp_path / "r.html").read_text(encoding="utf-8")
     assert not page.triggers
+
+
+def test_the_demo_renders_both_deal_reports(rendered: Rendered, tmp_path: Path) -> None:
+    from gateway.snapshots.demo import render_deal_reports
+
+    assert render_deal_reports(tmp_path, rendered.demo) == {"deal": 0, "deal-investor": 0}
+    for folder in ("deal", "deal-investor"):
+        assert (tmp_path / folder / "report.pdf").stat().st_size > 0
+        page = read(tmp_path / folder / "report.html")
+        assert len(page.triggers) == MONTHS * len(rendered.demo.deal.triggers)
