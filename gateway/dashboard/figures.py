@@ -185,14 +185,16 @@ def payment_report_answer(party: PartyRecord, pool_id: str, report: dict[str, An
     return report if whole else trigger_view(report)
 
 
-def _deliveries(party: PartyRecord, pool_id: str, alert_id: str) -> list[dict[str, Any]]:
+def _deliveries(
+    party: PartyRecord, pool_id: str, alert_id: str, entries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Each delivery of the alert to the party's own webhooks, from the decision log's attempt entries."""
     from ..alerts import store
 
     own = {h.webhook_id: h.url for h in store.webhooks(get_db()) if h.party_id == party.id}
     prefix = f"pool:{pool_id}/alerts/{alert_id}/webhook:"
     attempts: dict[str, list[str]] = {}
-    for entry in decisions.load_entries(get_log_db()):
+    for entry in entries:
         resource = str(entry.get("resource") or "")
         if not resource.startswith(prefix):
             continue
@@ -268,9 +270,10 @@ def deal_panel(party: PartyRecord, pool_id: str) -> dict[str, Any] | None:
         }
     alerts = None
     if party.role in store.ALERT_ROLES:
+        raised = store.list_alerts(db, pool_id)
+        entries = decisions.load_entries(get_log_db()) if raised else []
         alerts = [
-            {**a, "deliveries": _deliveries(party, pool_id, str(a["alert_id"]))}
-            for a in store.list_alerts(db, pool_id)
+            {**a, "deliveries": _deliveries(party, pool_id, str(a["alert_id"]), entries)} for a in raised
         ]
     limits = [
         {"id": x.id, "dimension": x.dimension, "max_share_bps": x.max_share_bps}
