@@ -1,8 +1,10 @@
 """Screenshots of every dashboard page, for docs/screenshots/ (linked from README.md).
 
 Builds the end-to-end tests' world (a real gateway on 127.0.0.1: two platforms' pools, three sealed and
-witnessed months, one party of every role), signs each party in through the form in headless Chromium
-(Debian's ``chromium``, driven by Playwright) and saves each page whole. Prints the files it wrote.
+witnessed months, one party of every role) and the deal world of ``tests/e2e/test_dashboard_deal.py``
+(a pool with its deal, two published payment reports, an alert delivered to a webhook), signs each party
+in through the form in headless Chromium (Debian's ``chromium``, driven by Playwright) and saves each
+page whole. Prints the files it wrote.
 
     python bench/dashboard_screenshots.py [--out docs/screenshots]
 """
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from playwright.sync_api import sync_playwright
 
 from tests.e2e.test_dashboard import POOL, build_world
+from tests.e2e.test_dashboard_deal import build_deal_world
 
 
 def main() -> int:
@@ -43,26 +46,41 @@ def main() -> int:
             "regulator": ("regulator", "/dashboard/regulator"),
             "investor": ("investor", "/dashboard/investor"),
         }
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-            for name, (who, path) in shots.items():
-                ctx = browser.new_context(base_url=world.url, viewport={"width": 1280, "height": 900})
-                page = ctx.new_page()
-                if who is not None:
-                    page.goto("/dashboard/sign-in")
-                    page.fill("#api_key", world.keys[who])
-                    page.click("#sign-in")
-                    page.wait_for_load_state("load")
-                page.goto(path)
-                if page.locator("#chart-data").count():
-                    page.wait_for_selector("body[data-charts-rendered]")
-                target = args.out / f"dashboard-{name}.png"
-                page.screenshot(path=str(target), full_page=True)
-                print(target)
-                ctx.close()
-            browser.close()
+        with tempfile.TemporaryDirectory() as tmp_deal:
+            deal_worlds = build_deal_world(Path(tmp_deal))
+            deal_world = next(deal_worlds)
+            deal_shots = {
+                "trustee-deal": ("trustee", "/dashboard/trustee"),
+                "investor-deal": ("investor", "/dashboard/investor"),
+            }
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+                for url, keys, shot_list in (
+                    (world.url, world.keys, shots),
+                    (deal_world.gw.url, deal_world.keys, deal_shots),
+                ):
+                    for name, (who, path) in shot_list.items():
+                        _shoot(browser, url, keys.get(who or ""), path, args.out / f"dashboard-{name}.png")
+                browser.close()
+            deal_worlds.close()
         worlds.close()
     return 0
+
+
+def _shoot(browser: object, url: str, key: str | None, path: str, target: Path) -> None:
+    ctx = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    if key is not None:
+        page.goto("/dashboard/sign-in")
+        page.fill("#api_key", key)
+        page.click("#sign-in")
+        page.wait_for_load_state("load")
+    page.goto(path)
+    if page.locator("#chart-data").count():
+        page.wait_for_selector("body[data-charts-rendered]")
+    page.screenshot(path=str(target), full_page=True)
+    print(target)
+    ctx.close()
 
 
 if __name__ == "__main__":

@@ -484,7 +484,8 @@ def test_every_catalogue_text_exists_in_both_languages() -> None:
 
 _FORMAT_VALUES = {
     "n": 1, "k": 1, "failed": 1, "check": "c", "message": "m", "op": "<=", "level": "1",
-    "label": "l", "currency": "CNY", "currency_zh": "元",
+    "label": "l", "currency": "CNY", "currency_zh": "元", "period": 1, "cutoff": "2024-07-31",
+    "clear": 1, "need": 3,
 }  # fmt: skip
 
 
@@ -577,6 +578,9 @@ def test_the_pdf_in_chinese_is_valid_and_uses_the_cid_font(rendered_zh: tuple[Pa
         for font in (page["/Resources"].get("/Font") or {}).values()
     }
     assert any("STSong-Light" in f for f in fonts), fonts
+    content = " ".join(page.extract_text() for page in reader.pages)
+    for key in ("title", "section.summary", "section.delinquency", "section.legend"):
+        assert text(key, "zh") in content, key  # the Chinese labels are text, not missing glyphs
 
 
 # --- fetching from a gateway ------------------------------------------------------------------------

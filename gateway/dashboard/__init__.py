@@ -1,6 +1,6 @@
 """The dashboard: server-rendered pages for each party, signed in with the party's API key.
 
-* :mod:`.sessions`: server-side sessions (the cookie holds a random id only), CSRF tokens.
+* :mod:`.sessions`: sessions kept in the database (the cookie holds a random id only), CSRF tokens.
 * :mod:`.figures`: what a page shows, read through the same disclosure-control functions as the API.
 * :mod:`.pages`: the blueprint: sign-in and sign-out, one page per audience, bundle downloads.
 
@@ -27,5 +27,6 @@ def install_dashboard(app: Flask) -> None:
     app.extensions[SESSIONS_EXTENSION] = SessionStore(
         float(app.config.get("DASHBOARD_IDLE_SECONDS") or DEFAULT_IDLE_SECONDS),
         float(app.config.get("DASHBOARD_MAX_SECONDS") or DEFAULT_MAX_SECONDS),
+        database=app.config["DATABASE"],
     )
     app.register_blueprint(blp)

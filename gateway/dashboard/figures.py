@@ -145,3 +145,147 @@ def pool_currency(pool_id: str) -> tuple[str, str]:
     """(currency, minor unit) of a pool."""
     cfg = get_pool(get_db(), pool_id).config
     return cfg.currency, cfg.minor_unit
+
+
+# --- the deal: trigger statuses per period, the latest waterfall, alerts and their deliveries -------------
+def payment_report_answer(party: PartyRecord, pool_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """What ``GET /<audience>/pools/<pool>/payment-reports/<cutoff>`` gives ``party`` for ``report``: the
+    whole report, or (an aggregate-only party, or one the policy refuses any exact figure of the report)
+    its trigger-status view. The rule of :class:`gateway.api.deal.PaymentReport`, decided from the same
+    policy calls and logged as the route logs it (the end-to-end tests compare the page with the API)."""
+    import uuid
+
+    from policies import Transform
+    from policies.decision import Decision
+
+    from ..alerts.deal_records import trigger_view
+    from ..api.deal import EXACT_FIGURES
+
+    p = policy_party(party)
+    decided = [policy().may_request_claim(p, "exact", m, pool_id=pool_id) for m in EXACT_FIGURES]
+    aggregate_only = is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id)
+    whole = all(d.allowed for d in decided) and not aggregate_only
+    entry = Decision(
+        decision_id=uuid.uuid4().hex,
+        party_id=p.id,
+        role=p.role,
+        field="payment_report:triggers",
+        purpose="claim",
+        transform=Transform.RAW,
+        params={},
+        rule_ids=("aggregates.registered_threshold",),
+        reason="trigger levels are the deal's registered thresholds",
+        policy_version=policy().version,
+        pool_id=pool_id,
+    )
+    log = DecisionLog()
+    resource = f"pool:{pool_id}/cutoff:{report['cutoff_date']}/payment-report"
+    log.append([*decided, entry], resource=resource, record_count=1 if whole else 0)
+    decisions.persist(get_log_db(), log)
+    return report if whole else trigger_view(report)
+
+
+def _deliveries(
+    party: PartyRecord, pool_id: str, alert_id: str, entries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each delivery of the alert to the party's own webhooks, from the decision log's attempt entries."""
+    from ..alerts import store
+
+    own = {h.webhook_id: h.url for h in store.webhooks(get_db()) if h.party_id == party.id}
+    prefix = f"pool:{pool_id}/alerts/{alert_id}/webhook:"
+    attempts: dict[str, list[str]] = {}
+    for entry in entries:
+        resource = str(entry.get("resource") or "")
+        if not resource.startswith(prefix):
+            continue
+        webhook_id = resource.removeprefix(prefix).split("/", 1)[0]
+        if webhook_id in own:
+            attempts.setdefault(webhook_id, []).extend(str(e) for e in entry.get("events", ()))
+    out = []
+    for webhook_id, url in own.items():
+        events = attempts.get(webhook_id, [])
+        state = (
+            "delivered" if "alert.webhook.delivered" in events else "failed" if events else "not attempted"
+        )
+        out.append({"webhook_id": webhook_id, "url": url, "state": state, "attempts": len(events)})
+    return out
+
+
+def deal_panel(party: PartyRecord, pool_id: str) -> dict[str, Any] | None:
+    """The pool's deal as the party may see it, or None when the pool has no registered deal.
+
+    Every published payment report passes :func:`payment_report_answer`, so a party given the
+    trigger-status view sees statuses only (no waterfall line, no cumulative figure). Alerts, with the
+    delivery state of each of the party's own webhooks, are shown to the alert audiences only.
+    """
+    from ..alerts import deal_records, store
+    from ..alerts.deal_records import DealMissing
+    from ..storage import deals as deal_rows
+
+    db = get_db()
+    try:
+        deal = deal_records.current_deal(db, pool_id)
+    except DealMissing:
+        return None
+    answers: list[dict[str, Any]] = []
+    period = 1
+    while (stored := deal_rows.report_of_period(db, pool_id, period)) is not None:
+        answers.append(payment_report_answer(party, pool_id, stored))
+        period += 1
+    whole = [a for a in answers if a.get("view") != "trigger-status"]
+    periods = []
+    for a in answers:
+        after = a.get("state_after", {}).get("triggers", {}) if "state_after" in a else {}
+        statuses = []
+        for entry in a["triggers"]:
+            t = deal.trigger(entry["id"])
+            statuses.append(
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "level_bps": None if t.kind == "excess_spread" else t.level_bps,
+                    "effect": t.effect,
+                    "breached": bool(entry["breached"]),
+                    "in_effect": after[t.id]["in_effect"] if t.id in after else None,
+                }
+            )
+        cdr = a.get("cumulative_default_rate")
+        periods.append(
+            {
+                "period": a["period"],
+                "cutoff_date": a["cutoff_date"],
+                "view": "trigger-status" if a.get("view") == "trigger-status" else "whole",
+                "triggers": statuses,
+                "cdr_ppm": None if cdr is None else cdr["ppm"],
+            }
+        )
+    latest = whole[-1] if whole else None
+    waterfall = None
+    if latest is not None:
+        waterfall = {
+            "period": latest["period"],
+            "cutoff_date": latest["cutoff_date"],
+            "lines": [(str(n), int(v)) for n, v in latest["lines"]],
+            "switches": latest["switches"],
+        }
+    alerts = None
+    if party.role in store.ALERT_ROLES:
+        raised = store.list_alerts(db, pool_id)
+        entries = decisions.load_entries(get_log_db()) if raised else []
+        alerts = [
+            {**a, "deliveries": _deliveries(party, pool_id, str(a["alert_id"]), entries)} for a in raised
+        ]
+    limits = [
+        {"id": x.id, "dimension": x.dimension, "max_share_bps": x.max_share_bps}
+        for x in deal.concentration_limits
+    ]
+    return {
+        "deal_id": deal.deal_id,
+        "version": deal.version,
+        "triggers": [{"id": t.id, "kind": t.kind, "level_bps": t.level_bps, "effect": t.effect}
+                     for t in deal.triggers],
+        "periods": periods,
+        "waterfall": waterfall,
+        "alerts": alerts,
+        "limits": limits,
+    }  # fmt: skip

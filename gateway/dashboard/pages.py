@@ -349,6 +349,8 @@ def _oversight(party: PartyRecord) -> str:
             alerts.append(f"the snapshot of {latest.cutoff_date} has no witness cosignature")
         stats = figures.stats_answer(party, pool_id, latest.cutoff_date) if latest is not None else None
         currency, minor_unit = figures.pool_currency(pool_id)
+        deal = figures.deal_panel(party, pool_id)
+        charts.extend(_deal_charts(pool_id, deal))
         pools.append(
             {
                 "pool_id": pool_id,
@@ -363,6 +365,7 @@ def _oversight(party: PartyRecord) -> str:
                 "triggers": triggers,
                 "cosigned_by": cosigned,
                 "alerts": alerts,
+                "deal": deal,
             }
         )
         ratio = next(iter(t.ratio for t in triggers), None)
@@ -385,6 +388,52 @@ def _oversight(party: PartyRecord) -> str:
                 }
             )
     return _render("dashboard/oversight.html", pools=pools, log=figures.decision_log_check(), charts=charts)
+
+
+def _deal_charts(pool_id: str, deal: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The deal's charts: each trigger's proven status per period (1 breached, 0 not), and the cumulative
+    default rate of the whole reports against the deal's cumulative default levels."""
+    if deal is None or not deal["periods"]:
+        return []
+    periods = deal["periods"]
+    x = [p["cutoff_date"] for p in periods]
+    charts = [
+        {
+            "id": f"chart-{pool_id}-trigger-status",
+            "kind": "line",
+            "title": f"{pool_id}: proven trigger status per period (1 = breached, 0 = not breached)",
+            "unit": "status",
+            "x": x,
+            "series": [
+                {"name": t["id"], "values": [int(p["triggers"][i]["breached"]) for p in periods]}
+                for i, t in enumerate(deal["triggers"])
+            ],
+            "pool_id": pool_id,
+        }
+    ]
+    if all(p["cdr_ppm"] is not None for p in periods):
+        charts.append(
+            {
+                "id": f"chart-{pool_id}-deal-cdr",
+                "kind": "line",
+                "title": f"{pool_id}: cumulative default rate against the deal's levels",
+                "unit": "bps",
+                "x": x,
+                "series": [
+                    {
+                        "name": "cumulative default rate",
+                        "values": [(p["cdr_ppm"] + 50) // 100 for p in periods],
+                    }
+                ],
+                "marks": [
+                    {"name": f"{t['id']} {t['level_bps']} bps", "value": t["level_bps"]}
+                    for t in deal["triggers"]
+                    if t["kind"] == "cumulative_default_rate"
+                ],
+                "pool_id": pool_id,
+            }
+        )
+    return charts
 
 
 @blp.get("/trustee")
@@ -451,7 +500,9 @@ def _investor_pool(party: PartyRecord, pool_id: str) -> tuple[dict[str, Any], li
         {"snapshot": s.summary(), "stats": a, "cosigned_by": figures.cosigned_by(s)}
         for s, a in zip(snaps, answers, strict=True)
     ]
-    return {"pool_id": pool_id, "rows": rows, "buckets": buckets}, charts
+    deal = figures.deal_panel(party, pool_id)
+    charts.extend(_deal_charts(pool_id, deal))
+    return {"pool_id": pool_id, "rows": rows, "buckets": buckets, "deal": deal}, charts
 
 
 def _bucket_order(label: str) -> tuple[int, str]:

@@ -1,30 +1,41 @@
-"""Server-side sessions of the dashboard: a random id in a cookie, everything else kept in the server.
+"""Server-side sessions of the dashboard: a random id in a cookie, everything else kept in the database.
 
 OWASP Session Management Cheat Sheet: the cookie holds only an unguessable id (256 bits from
 ``secrets``); it is ``Secure``, ``HttpOnly``, ``SameSite=Strict`` and ``__Host-`` prefixed (RFC 6265bis
 §4.1.3.2: no ``Domain``, ``Path=/``, set over a secure origin only). The id is replaced at sign-in (no
 session fixation), a session ends after ``DASHBOARD_IDLE_SECONDS`` without a request and after
-``DASHBOARD_MAX_SECONDS`` in all, and sign-out forgets it. Each session has its own CSRF token
+``DASHBOARD_MAX_SECONDS`` in all, and sign-out deletes it. Each session has its own CSRF token
 (synchronizer-token pattern), which every POST must send back.
+
+Sessions are rows of the gateway database (migration 9, :mod:`gateway.storage.sessions`), so every
+gateway process on one database file shares them and a restart signs nobody out. Only the SHA-256 of
+the session id is stored: a copy of the database opens no session. The CSRF token is not stored either:
+it is ``HMAC-SHA256(session id, "poolproof-dashboard-csrf/v1")``, which only the holder of the id can
+compute. The clock is UNIX time (``time.time``), the one clock every process shares.
 
 A session remembers the SHA-256 of the API key it was opened with, never the key: every request checks
 again that the key is neither revoked nor expired (:func:`principal_for_key_hash`), so revoking a key
-ends its dashboard sessions at once. Sessions live in the server process, like the rate-limit buckets
-(one gateway process, as ``poolproof serve`` runs); a restart signs everyone out.
+ends its dashboard sessions at once.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
-import threading
+import sqlite3
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import sqlite_utils
 
+from ..errors import GatewayError
+from ..storage import sessions as rows
+from ..storage.db import connect
 from ..storage.records import NotFound, Principal, get_party, valid_key_holder
 
 COOKIE_NAME = "__Host-poolproof-dashboard"
@@ -32,6 +43,13 @@ DEFAULT_IDLE_SECONDS = 15 * 60
 DEFAULT_MAX_SECONDS = 8 * 60 * 60
 #: The store forgets the longest-idle sessions beyond this many.
 MAX_SESSIONS = 10_000
+_CSRF_CONTEXT = b"poolproof-dashboard-csrf/v1"
+
+
+class SessionsUnavailable(GatewayError):
+    """The database has no session table (migration 9 not applied): 503 naming the fix."""
+
+    http_status = 503
 
 
 @dataclass(frozen=True)
@@ -51,32 +69,58 @@ class DashboardSession:
         return bool(self.key_hash)
 
 
+def session_id_hash(session_id: str) -> str:
+    """What the database keeps of a session id: its SHA-256 (hex)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def csrf_token_for(session_id: str) -> str:
+    """The session's CSRF token, derived from its id (never stored)."""
+    mac = hmac.new(session_id.encode(), _CSRF_CONTEXT, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
 class SessionStore:
-    """Sessions by id, thread-safe (waitress serves requests on several threads)."""
+    """Sessions in the database file ``database``; each call opens its own connection (thread-safe,
+    and safe across processes: SQLite serialises the writers)."""
 
     def __init__(
         self,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         max_seconds: float = DEFAULT_MAX_SECONDS,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        database: str | Path,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if idle_seconds <= 0 or max_seconds <= 0:
             raise ValueError("session lifetimes must be positive")
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
+        self.database = database
         self.clock = clock
-        self._lock = threading.Lock()
-        self._sessions: OrderedDict[str, DashboardSession] = OrderedDict()
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite_utils.Database]:
+        db = connect(self.database)
+        try:
+            yield db
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                raise SessionsUnavailable(
+                    "the database has no dashboard session table: apply migration 9 "
+                    "(poolproof init on the instance migrates its database)"
+                ) from None
+            raise
+        finally:
+            db.conn.close()
 
     def _new(self, key_hash: str, party_id: str) -> DashboardSession:
         t = self.clock()
-        s = DashboardSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), key_hash, party_id, t, t)
-        with self._lock:
-            self._sessions[s.session_id] = s
-            while len(self._sessions) > MAX_SESSIONS:
-                self._sessions.popitem(last=False)
-        return s
+        session_id = secrets.token_urlsafe(32)
+        with self._db() as db:
+            rows.prune_sessions(db, t, self.idle_seconds, self.max_seconds, MAX_SESSIONS - 1)
+            rows.insert_session(db, rows.SessionRow(session_id_hash(session_id), key_hash, party_id, t, t))
+        return DashboardSession(session_id, csrf_token_for(session_id), key_hash, party_id, t, t)
 
     def start_anonymous(self) -> DashboardSession:
         """A session before sign-in: it carries the CSRF token of the sign-in form."""
@@ -89,26 +133,29 @@ class SessionStore:
         return self._new(key_hash, party_id)
 
     def get(self, session_id: str | None) -> DashboardSession | None:
-        """The live session ``session_id`` (its idle clock restarted), or None if unknown or expired."""
+        """The live session ``session_id`` (its idle clock restarted), or None if unknown or expired
+        (an expired session is deleted)."""
         if not session_id:
             return None
-        with self._lock:
-            s = self._sessions.get(session_id)
-            if s is None:
-                return None
-            t = self.clock()
-            if t - s.last_seen > self.idle_seconds or t - s.created > self.max_seconds:
-                del self._sessions[session_id]
-                return None
-            s = replace(s, last_seen=t)
-            self._sessions[session_id] = s
-            self._sessions.move_to_end(session_id)
-            return s
+        with self._db() as db:
+            row = rows.touch_live_session(
+                db, session_id_hash(session_id), self.clock(), self.idle_seconds, self.max_seconds
+            )
+        if row is None:
+            return None
+        return DashboardSession(
+            session_id, csrf_token_for(session_id), row.key_hash, row.party_id, row.created, row.last_seen
+        )
 
     def end(self, session_id: str) -> None:
-        """Forget a session (sign-out); unknown ids are ignored."""
-        with self._lock:
-            self._sessions.pop(session_id, None)
+        """Delete a session (sign-out); unknown ids are ignored."""
+        with self._db() as db:
+            rows.delete_session(db, session_id_hash(session_id))
+
+    def count(self) -> int:
+        """Sessions stored (live, or expired and not yet pruned)."""
+        with self._db() as db:
+            return rows.session_count(db)
 
 
 def csrf_matches(session: DashboardSession, sent: str | None) -> bool:

@@ -720,3 +720,77 @@ def check_outputs(out: Path) -> None:
     with open(out / "snapshot.json", encoding="utf-8") as f:
         verify_snapshot(f, key)
     verify_inclusion_bundle(bundle.load_bundle(out / "inclusion.json"), key)
+
+
+def deal_toml(deal: Any) -> str:
+    """The deal file (TOML) of a validated deal: :meth:`proofs.deal.Deal.to_dict` written out, so that
+    :func:`proofs.deal.parse_deal_text` gives the same deal (and the same deal hash) back."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, str):
+            return json.dumps(v, ensure_ascii=False)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise TypeError(f"no TOML form for {type(v).__name__}")
+
+    def pairs(d: dict[str, Any]) -> list[str]:
+        return [f"{k} = {value(v)}" for k, v in d.items() if v is not None]
+
+    doc = deal.to_dict()
+    tables = {k: v for k, v in doc.items() if isinstance(v, dict)}
+    arrays = {k: v for k, v in doc.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+    top = {k: v for k, v in doc.items() if k not in tables and k not in arrays}
+    lines = pairs(top)
+    for name, table in tables.items():
+        lines += ["", f"[{name}]", *pairs(table)]
+    for name, entries in arrays.items():
+        for entry in entries:
+            lines += ["", f"[[{name}]]", *pairs(entry)]
+    return "\n".join(lines) + "\n"
+
+
+def write_deal_outputs(out: Path, demo: Any) -> list[str]:
+    """The revolving deal's files for ``poolproof-audit report``: ``out/deal/`` holds what a trustee
+    gets (the deal file, the gateway key and every period's whole payment report), ``out/deal-investor/``
+    what an investor gets (the same with each report's trigger-status view). Returns the paths written,
+    relative to ``out``."""
+    from ..alerts.deal_records import trigger_view
+
+    written = []
+    for folder, view in (("deal", False), ("deal-investor", True)):
+        d = out / folder
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "deal.toml").write_text(deal_toml(demo.deal), encoding="utf-8")
+        (d / "gateway.pub").write_bytes(public_key_to_pem(demo.key.public_key()))
+        written += [f"{folder}/deal.toml", f"{folder}/gateway.pub"]
+        for report in demo.reports:
+            name = f"payment-report-{report['period']}.json"
+            (d / name).write_bytes(bundle.dump_bundle(trigger_view(report) if view else report))
+            written.append(f"{folder}/{name}")
+    return written
+
+
+def render_deal_reports(out: Path, demo: Any) -> dict[str, int]:
+    """Write the revolving deal's folders (:func:`write_deal_outputs`) and render each one's report with
+    ``poolproof-audit report``'s code (``report.html`` and ``report.pdf`` in the folder); returns each
+    folder's exit code (0: every payment report verified)."""
+    from proofs.report import render_report
+    from proofs.witness import WitnessPolicy
+
+    write_deal_outputs(out, demo)
+    codes = {}
+    for folder in ("deal", "deal-investor"):
+        d = out / folder
+        result = render_report(
+            d,
+            load_public_key(d / "gateway.pub"),
+            out=d / "report.html",
+            pdf=d / "report.pdf",
+            witnesses=WitnessPolicy.unwitnessed(),
+        )
+        codes[folder] = int(result.exit_code)
+    return codes

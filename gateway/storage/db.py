@@ -271,6 +271,22 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        9,
+        # Dashboard sessions (gateway/storage/sessions.py), shared by every gateway process on the
+        # database: the SHA-256 of the session id (never the id), the SHA-256 of the API key it was
+        # opened with (as api_keys holds it; empty before sign-in), and its clock in UNIX seconds.
+        """
+        CREATE TABLE IF NOT EXISTS dashboard_sessions (
+            id_hash TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL,
+            party_id TEXT NOT NULL,
+            created REAL NOT NULL,
+            last_seen REAL NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS dashboard_sessions_last_seen ON dashboard_sessions (last_seen);
+        """,
+    ),
 ]
 
 #: A connection, or the database whose connection to use (inside a transaction the two are the same).

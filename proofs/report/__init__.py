@@ -38,14 +38,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from proofs.claim_bundle import ExpectedClaim
 from proofs.exit_codes import ExitCode
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
-from proofs.report.evidence import Evidence, ReportInputError, verify_folder
+from proofs.report.deal import DealEvidence, is_payment_report, verify_payment_reports
+from proofs.report.evidence import Evidence, ReportInputError, VerifiedFile, verify_folder
 from proofs.report.figures import Figure, Unverified
 from proofs.report.messages import LANGS, Lang
-from proofs.report.sections import ReportModel, build_model
+from proofs.report.sections import CurveFamily, ReportModel, TransitionMatrix, build_model
 from proofs.signing import key_id
 from proofs.witness import WitnessPolicy
 
-__all__ = ["LANGS", "Figure", "Lang", "ReportInputError", "ReportResult", "Unverified", "render_report"]
+__all__ = [
+    "LANGS",
+    "CurveFamily",
+    "DealEvidence",
+    "Figure",
+    "Lang",
+    "ReportInputError",
+    "ReportResult",
+    "TransitionMatrix",
+    "Unverified",
+    "render_report",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,9 @@ def render_report(
     expected: dict[str, ExpectedClaim] | None = None,
     refused: Sequence[tuple[str, str]] = (),
     cumulative_default_triggers: Sequence[Fraction] = (),
+    deal: Path | None = None,
+    transitions: Sequence[TransitionMatrix] = (),
+    curves: Sequence[CurveFamily] = (),
     generated_at: str | None = None,
 ) -> ReportResult:
     """Verify every bundle of ``folder`` and write the report to ``out`` (HTML) and ``pdf``.
@@ -91,7 +106,12 @@ def render_report(
     ``witnesses`` is the investor's witness policy (``WitnessPolicy.unwitnessed()`` to accept headers
     nobody cosigned, which the page then says). ``expected`` pins, per file, what was asked;
     ``refused`` lists questions the gateway refused (shown, never drawn). ``cumulative_default_triggers``
-    are the deal's cumulative default trigger levels (fractions), drawn on the cumulative default trend.
+    override the deal file's cumulative default trigger levels (fractions) on the cumulative default
+    charts. Payment reports in the folder (``poolproof/payment-report/v1``, whole or trigger-status
+    view) are verified against ``deal`` (default: ``deal.toml`` in the folder) as
+    ``poolproof-audit verify-distribution`` verifies them (:mod:`proofs.report.deal`); a report that
+    fails is a failure like any bundle. ``transitions`` and ``curves`` are already-verified transition
+    matrices and curve families (drawn in their own section).
 
     Raises:
         ReportInputError: the folder has no bundle, or bundles of more than one pool.
@@ -103,8 +123,34 @@ def render_report(
     if lang not in LANGS:
         raise ValueError(f"lang: expected one of {', '.join(LANGS)}, got {lang!r}")
     evidence = verify_folder(folder, gateway_key, witnesses, lane_sets=lane_sets, expected=expected)
+    reports = [name for name, fmt in evidence.skipped if is_payment_report(fmt)]
+    deal_evidence: DealEvidence | None = None
+    if reports or deal is not None:
+        evidence.skipped[:] = [(n, f) for n, f in evidence.skipped if n not in reports]
+        deal_evidence = verify_payment_reports(
+            folder, reports, gateway_key, deal_path=deal, lane_sets=lane_sets
+        )
+        if deal_evidence.deal is not None and evidence.pool_id not in (None, deal_evidence.deal.pool_id):
+            raise ReportInputError(
+                f"{folder}: the deal is of pool {deal_evidence.deal.pool_id}, "
+                f"the bundles of {evidence.pool_id}"
+            )
+        if evidence.pool_id is None and deal_evidence.deal is not None:
+            evidence.pool_id = deal_evidence.deal.pool_id
+            evidence.currency = deal_evidence.deal.currency
+        evidence.failures.extend(deal_evidence.failures)
+        cutoffs = {p.bundle: p.cutoff for p in deal_evidence.periods}
+        evidence.verified.extend(
+            VerifiedFile(n, "payment-report", cutoffs.get(n)) for n in deal_evidence.files
+        )
     evidence.skipped.extend(refused)
-    model = build_model(evidence, cumulative_default_triggers=cumulative_default_triggers)
+    model = build_model(
+        evidence,
+        cumulative_default_triggers=cumulative_default_triggers,
+        deal=deal_evidence,
+        transitions=transitions,
+        curves=curves,
+    )
     stamp = generated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kid = key_id(gateway_key)
     out.write_text(

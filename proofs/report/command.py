@@ -46,12 +46,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--lang", choices=("zh", "en"), default="en", help="labels in Chinese or English (default en)"
     )
     p.add_argument(
+        "--deal",
+        metavar="DEAL",
+        help="the deal file (TOML) the folder's payment reports follow (default: deal.toml in the folder)",
+    )
+    p.add_argument(
         "--cumulative-default-trigger",
         action="append",
         metavar="BPS",
         type=int,
-        help="a cumulative default trigger level of the deal in basis points, drawn on the trend "
-        "(repeatable)",
+        help="a cumulative default trigger level in basis points, drawn on the trend instead of the deal "
+        "file's levels (repeatable)",
     )
 
 
@@ -116,6 +121,7 @@ def run(
             expected=expected,
             refused=refused,
             cumulative_default_triggers=triggers,
+            deal=Path(args.deal) if getattr(args, "deal", None) else None,
         )
     except ReportInputError as exc:
         raise ReportCommandError(str(exc)) from None

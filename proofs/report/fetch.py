@@ -6,6 +6,12 @@ saved as a bundle file, and what was asked (nonce, pool, cut-off, statement) is 
 verification pins it (:class:`proofs.claim_bundle.ExpectedClaim`): a valid proof of some other
 question is refused. A disclosure the gateway's disclosure control refuses (403) or cannot prove
 (422) is listed as refused; nothing is drawn for it. Nothing fetched is trusted before it verifies.
+
+When the pool has a registered deal, the deal file is saved as ``deal.toml`` and every published
+payment report of a listed cut-off (the trigger-status view, for an investor) as
+``<cut-off>-payment-report.json``; they are verified like every bundle (:mod:`proofs.report.deal`).
+The deal file is the gateway's copy: an investor holding the deal's own copy passes it with
+``--deal``, and every report must be bound to that deal's hash.
 """
 
 from __future__ import annotations
@@ -166,4 +172,26 @@ def fetch_bundles(base_url: str, api_key: str, folder: Path, *, pool_id: str | N
             out.expected[name] = ExpectedClaim(
                 nonce=nonce, pool_id=pool_id, cutoff_date=cutoff, statement=statement
             )
+    _fetch_deal(pool_url, api_key, folder, [str(s["cutoff_date"]) for s in snapshots], out)
     return out
+
+
+def _fetch_deal(pool_url: str, api_key: str, folder: Path, cutoffs: list[str], out: Fetched) -> None:
+    """The deal file and each cut-off's payment report, where the gateway has them (404: none)."""
+    status, doc = _request(f"{pool_url}/deal", api_key)
+    if status == 404:
+        return
+    deal = _ok(status, doc, "deal file")
+    if not isinstance(deal, dict) or not isinstance(deal.get("deal_toml"), str):
+        raise FetchError("deal file: the answer carries no deal_toml", ExitCode.SERVER)
+    (folder / "deal.toml").write_text(deal["deal_toml"], encoding="utf-8")
+    for cutoff in cutoffs:
+        status, doc = _request(f"{pool_url}/payment-reports/{cutoff}", api_key)
+        name = f"{cutoff}-payment-report.json"
+        if status == 404:
+            continue
+        if status != 200:
+            message = doc.get("message") if isinstance(doc, dict) else doc
+            out.refused.append((name, f"refused by the gateway: HTTP {status}: {message}"))
+            continue
+        (folder / name).write_bytes(bundle.dump_bundle(doc))

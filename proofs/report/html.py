@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -19,9 +20,10 @@ from urllib.parse import quote
 from jinja2 import Environment, StrictUndefined
 
 from proofs.report.charts import chart_svg
-from proofs.report.figures import Figure, Unverified
-from proofs.report.messages import Lang, metric_label, text
-from proofs.report.sections import ChartSpec, ReportModel, Row
+from proofs.report.deal import DealEvidence, TriggerRow
+from proofs.report.figures import Figure, Unverified, format_value, unit_label
+from proofs.report.messages import Lang, line_label, metric_label, text
+from proofs.report.sections import ChartSpec, ReportModel, Row, curve_chart
 
 _TEMPLATE: Final = """<!DOCTYPE html>
 <html lang="{{ 'zh-CN' if lang == 'zh' else 'en' }}">
@@ -52,6 +54,8 @@ td.num, .figure .number { font-variant-numeric: tabular-nums; white-space: nowra
 .basis-witness { background: #e6f4ea; color: #1e6b34; } .basis-derived { background: #efe8f7; color:
  #5a3a85; }
 tr.unverified td { background: #fdecea; color: #a1221a; }
+td.breached { color: #a1221a; font-weight: 600; } td.clear { color: #1e6b34; }
+.basis-served { background: #f1f1f1; color: #666; }
 a.bundle { font-size: 0.78rem; color: #4c72b0; margin-right: 0.3rem; }
 .note { color: #666; font-style: italic; } .chart { margin: 1rem 0; }
 .chart svg { width: 100%; max-width: 46rem; height: auto; }
@@ -122,10 +126,96 @@ footer { margin-top: 3rem; color: #777; font-size: 0.8rem; }
 {{ c.svg | safe }}
 </figure>
 {% endfor %}
+{% if s.id == 'deal' and deal %}
+<p class="meta">{{ t('deal.file') }}: <code>{{ deal.source }}</code> ·
+ {{ deal.deal_id }} v{{ deal.version }}</p>
+<h3>{{ t('deal.triggers') }}</h3>
+<table class="deal-triggers">
+<tr><th>{{ t('col.period') }}</th><th>{{ t('col.trigger') }}</th><th>{{ t('col.level') }}</th>
+<th>{{ t('col.status') }}</th><th>{{ t('col.cure') }}</th><th>{{ t('col.known') }}</th>
+<th>{{ t('col.bundle') }}</th></tr>
+{% for row in deal.trigger_rows %}
+{% if row.unverified %}<tr class="unverified" data-unverified-bundle="{{ row.bundle }}"
+ data-check="{{ row.check }}" data-deal-period="{{ row.period }}"><td>{{ row.period }} ({{ row.cutoff }})</td>
+<td colspan="4">{{ t('status.unverified') }}</td><td>{{ row.check }}</td>
+<td><a class="bundle" href="{{ row.href }}">{{ row.bundle }}</a> {{ row.message }}</td></tr>
+{% else %}<tr class="deal-trigger" data-deal-period="{{ row.period }}" data-trigger="{{ row.id }}"
+ data-breached="{{ row.breached | lower }}" data-basis="{{ row.basis }}" data-level-bps="{{ row.level_bps }}"
+ data-in-effect="{{ row.in_effect }}" data-bundle="{{ row.bundle }}">
+<td>{{ row.period }} ({{ row.cutoff }})</td>
+<td>{{ row.id }} · {{ row.kind_label }}</td><td class="num">{{ row.level }}</td>
+<td class="{{ 'breached' if row.breached else 'clear' }}">{{ row.status }}</td><td>{{ row.cure }}</td>
+<td><span class="basis basis-{{ 'threshold' if row.basis != 'served' else 'served' }}">{{ row.known }}</span>
+{% if row.reason %}<br><small>{{ row.reason }}</small>{% endif %}</td>
+<td><a class="bundle" href="{{ row.href }}">{{ row.bundle }}</a></td></tr>
+{% endif %}
+{% endfor %}
+</table>
+{% if deal.cdr_rows %}
+<h3>{{ t('deal.cdr') }}</h3>
+<table class="deal-cdr">
+<tr><th>{{ t('col.period') }}</th><th>{{ t('col.value') }}</th><th>{{ t('deal.cdr_parts') }}</th>
+<th>{{ t('col.level') }}</th></tr>
+{% for r in deal.cdr_rows %}<tr class="deal-cdr-row" data-deal-period="{{ r.period }}"
+ data-value="{{ r.exact }}" data-numerator="{{ r.numerator }}" data-denominator="{{ r.denominator }}">
+<td>{{ r.period }} ({{ r.cutoff }})</td>
+<td class="num">{{ r.display }}</td><td class="num">{{ r.parts }}</td><td>{{ r.levels }}</td></tr>
+{% endfor %}
+</table>
+{% endif %}
+{% for w in deal.waterfalls %}
+<h3>{{ t('deal.waterfall', period=w.period, cutoff=w.cutoff) }}</h3>
+<p class="meta" data-deal-period="{{ w.period }}" data-principal-mode="{{ w.mode }}"
+ data-revolving="{{ w.revolving | lower }}">{{ t('deal.mode') }}: {{ w.mode_label }} ·
+ {{ t('deal.revolving') }}: {{ w.revolving_label }}</p>
+<table class="deal-tranches" data-deal-period="{{ w.period }}">
+<tr><th>{{ t('col.tranche') }}</th><th>{{ t('deal.interest_due') }}</th><th>{{ t('deal.interest_paid') }}</th>
+<th>{{ t('deal.principal_paid') }}</th><th>{{ t('deal.balance_after') }}</th></tr>
+{% for tr in w.tranches %}<tr data-tranche="{{ tr.id }}" data-interest-due="{{ tr.interest_due }}"
+ data-interest-paid="{{ tr.interest_paid }}" data-principal-paid="{{ tr.principal_paid }}"
+ data-balance-after="{{ tr.balance_after }}"><td>{{ tr.id }}</td>
+<td class="num">{{ tr.interest_due_text }}</td>
+<td class="num">{{ tr.interest_paid_text }}</td><td class="num">{{ tr.principal_paid_text }}</td>
+<td class="num">{{ tr.balance_after_text }}</td></tr>
+{% endfor %}
+</table>
+<table class="deal-lines" data-deal-period="{{ w.period }}">
+<tr><th>{{ t('deal.line') }}</th><th>{{ t('col.value') }}</th></tr>
+{% for name, label, amount, text in w.lines %}<tr data-line="{{ name }}" data-amount="{{ amount }}">
+<td>{{ label }}</td>
+<td class="num">{{ text }}</td></tr>
+{% endfor %}
+</table>
+{% endfor %}
+{% if not deal.waterfalls %}<p class="note">{{ t('deal.no_waterfall') }}</p>{% endif %}
+{% endif %}
 {% if s.note %}<p class="note">{{ s.note }}</p>{% endif %}
 {% if s.absent %}<p class="note absent">{{ s.absent }}</p>{% endif %}
 </section>
 {% endfor %}
+{% if transitions or curves %}
+<section id="transitions">
+<h2>{{ t('section.transitions') }}</h2>
+{% for m in transitions %}
+<h3>{{ m.title }} · {{ m.cutoff }}</h3>
+<table class="transition-matrix" data-matrix="{{ m.title }}">
+<tr><th>{{ t('col.from_to') }}</th>{% for b in m.to_states %}<th>{{ b }}</th>{% endfor %}</tr>
+{% for a, cells in m.rows %}<tr><th>{{ a }}</th>{% for f in cells %}{% if f %}<td class="figure num"
+ data-figure-id="{{ f.id }}" data-metric="{{ f.metric }}" data-value="{{ f.value }}"
+ data-basis="{{ f.basis }}" data-bundles="{{ f.bundles | join(' ') }}">{{ f.number }}{{ f.unit_label }}</td>
+{%- else %}<td>–</td>{% endif %}{% endfor %}</tr>
+{% endfor %}
+</table>
+{% endfor %}
+{% for c in curves %}
+<figure class="chart" id="chart-{{ c.key }}" data-chart="{{ c.key }}"
+ data-figures="{{ c.figure_ids | join(' ') }}">
+<figcaption><strong>{{ c.title }}</strong> ({{ c.unit }})</figcaption>
+{{ c.svg | safe }}
+</figure>
+{% endfor %}
+</section>
+{% endif %}
 <section id="failures">
 <h2>{{ t('section.failures') }}</h2>
 {% if failures %}
@@ -218,6 +308,138 @@ def chart_unit(c: ChartSpec, currency: str, lang: Lang) -> str:
     return unit_label("fraction" if c.unit == "fraction" else "minor", currency, lang)
 
 
+def _money(amount: int, currency: str, lang: Lang) -> str:
+    return f"{format_value(amount, 'minor')} {unit_label('minor', currency, lang)}"
+
+
+def _level(row: TriggerRow, lang: Lang) -> str:
+    if row.level_bps is None:
+        return text("deal.level_excess_spread", lang)
+    return f"> {format_value(Fraction(row.level_bps, 10_000), 'fraction')} %"
+
+
+def _cure(row: TriggerRow, lang: Lang) -> str:
+    if row.in_effect is None:
+        return text("deal.cure_unknown", lang)
+    if not row.in_effect:
+        return text("deal.not_in_effect", lang)
+    if row.cure_periods is None:
+        return text("deal.in_effect_no_cure", lang)
+    return text("deal.in_effect_curing", lang, clear=row.clear_periods or 0, need=row.cure_periods)
+
+
+def deal_view(deal: DealEvidence, currency: str, lang: Lang, folder: Path, out_dir: Path) -> dict[str, Any]:
+    """What both renderers show of the deal: trigger rows per period, the cumulative default rate and
+    each verified whole report's waterfall; a failed report is one UNVERIFIED row per period."""
+    rows: list[dict[str, Any]] = []
+    for p in deal.periods:
+        for r in p.triggers:
+            rows.append(
+                {
+                    "unverified": False,
+                    "period": p.period,
+                    "cutoff": p.cutoff,
+                    "id": r.trigger_id,
+                    "kind_label": text(f"trigger.{r.kind}", lang),
+                    "level": _level(r, lang),
+                    "level_bps": "" if r.level_bps is None else r.level_bps,
+                    "breached": r.breached,
+                    "status": text("deal.breached" if r.breached else "deal.not_breached", lang),
+                    "cure": _cure(r, lang),
+                    "in_effect": "" if r.in_effect is None else str(r.in_effect).lower(),
+                    "basis": r.basis,
+                    "known": text(f"deal.known.{r.basis}", lang),
+                    "reason": r.reason,
+                    "bundle": p.bundle,
+                    "href": _href(folder, out_dir, p.bundle),
+                }
+            )
+    for u in deal.failures:
+        rows.append(
+            {
+                "unverified": True,
+                "period": u.metrics[0].removeprefix("deal.period.") if u.metrics else "",
+                "cutoff": u.cutoff or "",
+                "check": u.check,
+                "message": u.message,
+                "bundle": u.bundle,
+                "href": _href(folder, out_dir, u.bundle),
+            }
+        )
+    rows.sort(key=lambda r: (str(r["period"]).zfill(6), r["unverified"]))
+    levels = ", ".join(f"> {format_value(x, 'fraction')} %" for x in deal.cdr_levels())
+    cdr_rows = []
+    waterfalls = []
+    for p in deal.periods:
+        rate = p.cumulative_default_rate
+        if rate is not None and p.cdr_numerator is not None:
+            cdr_rows.append(
+                {
+                    "period": p.period,
+                    "cutoff": p.cutoff,
+                    "exact": f"{rate.numerator}/{rate.denominator}",
+                    "numerator": p.cdr_numerator,
+                    "denominator": p.cdr_denominator,
+                    "display": f"{format_value(rate, 'fraction')} %",
+                    "parts": f"{_money(p.cdr_numerator, currency, lang)} / "
+                    f"{_money(p.cdr_denominator or 0, currency, lang)}",
+                    "levels": levels,
+                }
+            )
+        if p.view == "full":
+            waterfalls.append(
+                {
+                    "period": p.period,
+                    "cutoff": p.cutoff,
+                    "bundle": p.bundle,
+                    "mode": p.principal_mode,
+                    "mode_label": text(f"deal.mode.{p.principal_mode}", lang),
+                    "revolving": bool(p.revolving),
+                    "revolving_label": text("deal.yes" if p.revolving else "deal.no", lang),
+                    "tranches": [
+                        {
+                            "id": t.tranche_id,
+                            "interest_due": t.interest_due,
+                            "interest_paid": t.interest_paid,
+                            "principal_paid": t.principal_paid,
+                            "balance_after": t.balance_after,
+                            "interest_due_text": _money(t.interest_due, currency, lang),
+                            "interest_paid_text": _money(t.interest_paid, currency, lang),
+                            "principal_paid_text": _money(t.principal_paid, currency, lang),
+                            "balance_after_text": _money(t.balance_after, currency, lang),
+                        }
+                        for t in p.tranches
+                    ],
+                    "lines": [
+                        (name, line_label(name, lang), amount, _money(amount, currency, lang))
+                        for name, amount in p.lines
+                    ],
+                }
+            )
+    d = deal.deal
+    return {
+        "source": deal.deal_source,
+        "deal_id": d.deal_id if d else "",
+        "version": d.version if d else "",
+        "trigger_rows": rows,
+        "cdr_rows": cdr_rows,
+        "waterfalls": waterfalls,
+    }
+
+
+def transitions_view(model: ReportModel, lang: Lang, folder: Path, out_dir: Path) -> list[dict[str, Any]]:
+    """The transition matrices as rows of cells (``None`` where the matrix has no figure)."""
+    out = []
+    for m in model.transitions:
+        rows = [
+            (a, [figure_view(m.cells[(a, b)], lang, folder, out_dir) if (a, b) in m.cells else None
+                 for b in m.to_states])
+            for a in m.from_states
+        ]  # fmt: skip
+        out.append({"title": m.title, "cutoff": m.cutoff, "to_states": m.to_states, "rows": rows})
+    return out
+
+
 def report_data(model: ReportModel) -> dict[str, Any]:
     """The JSON embedded in the page: every figure, every failure, and what each chart draws."""
     ev = model.evidence
@@ -229,7 +451,17 @@ def report_data(model: ReportModel) -> dict[str, Any]:
         "bundles_checked": ev.bundle_count,
         "figures": [f.to_json() for f in model.figures],
         "unverified": [u.to_json() for u in ev.failures],
-        "charts": {c.key: [f.figure_id for f in c.figures()] for s in model.sections for c in s.charts},
+        "charts": {
+            **{c.key: [f.figure_id for f in c.figures()] for s in model.sections for c in s.charts},
+            **{curve_chart(c).key: [f.figure_id for f in curve_chart(c).figures()] for c in model.curves},
+        },
+        "deal": None
+        if model.deal is None
+        else {
+            "deal_id": model.deal.deal.deal_id if model.deal.deal else None,
+            "periods": [p.to_json() for p in model.deal.periods],
+            "unverified": [u.to_json() for u in model.deal.failures],
+        },
     }
 
 
@@ -320,6 +552,19 @@ def render_html(
             for v in ev.verified
         ],
         skipped=ev.skipped,
+        deal=None if model.deal is None else deal_view(model.deal, ev.currency, lang, folder, out_dir),
+        transitions=transitions_view(model, lang, folder, out_dir),
+        curves=[
+            {
+                "key": spec.key,
+                "title": c.title,
+                "unit": chart_unit(spec, ev.currency, lang),
+                "figure_ids": [f.figure_id for f in spec.figures()],
+                "svg": chart_svg(spec, ev.currency),
+            }
+            for c in model.curves
+            for spec in (curve_chart(c),)
+        ],
         bases=("disclosure", "threshold", "witness", "derived"),
         data_json=data,
     )

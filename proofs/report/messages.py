@@ -135,6 +135,67 @@ _TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "section.triggers": ("Triggers", "触发事件"),
     "section.waterfall": ("Waterfall", "现金流分配"),
     "section.rolls": ("Roll rates", "迁徙率"),
+    "section.deal": ("The deal: triggers and waterfall", "交易:触发事件与现金流分配"),
+    "section.transitions": ("Transition matrices and curves", "迁徙矩阵与曲线"),
+    "absent.deal_cdr": ("No verified payment report in these bundles.", "这些证明包中没有已验证的支付报告。"),
+    "chart.deal_cdr": (
+        "Cumulative default rate of the payment reports against the deal's trigger levels",
+        "支付报告累计违约率与交易触发水平",
+    ),
+    "deal.file": ("deal file", "交易文件"),
+    "deal.triggers": ("Triggers per period", "各期触发事件"),
+    "deal.cdr": ("Cumulative default rate per period", "各期累计违约率"),
+    "deal.cdr_parts": (
+        "defaulted since closing / (initial balance + declared purchases)",
+        "自封包日起违约本金 /(初始余额 + 申报的循环购买)",
+    ),
+    "deal.waterfall": ("Waterfall of period {period} ({cutoff})", "第 {period} 期现金流分配({cutoff})"),
+    "deal.no_waterfall": (
+        "The payment reports here are trigger-status views: the waterfall's exact figures are not given "
+        "to this party.",
+        "此处的支付报告为触发状态视图:现金流分配的精确数据不向该方提供。",
+    ),
+    "deal.mode": ("principal", "本金偿付方式"),
+    "deal.mode.pro_rata": ("pro rata", "按比例"),
+    "deal.mode.sequential": ("sequential", "顺序"),
+    "deal.mode.None": ("–", "–"),
+    "deal.revolving": ("revolving", "循环购买期"),
+    "deal.yes": ("yes", "是"),
+    "deal.no": ("no", "否"),
+    "deal.line": ("line", "分配项"),
+    "deal.interest_due": ("interest due", "应付利息"),
+    "deal.interest_paid": ("interest paid", "已付利息"),
+    "deal.principal_paid": ("principal paid", "已付本金"),
+    "deal.balance_after": ("balance after", "期末余额"),
+    "deal.breached": ("BREACHED", "已触发"),
+    "deal.not_breached": ("not breached", "未触发"),
+    "deal.level_excess_spread": ("excess spread < 0", "超额利差 < 0"),
+    "deal.cure_unknown": ("not known from this view", "此视图无法得知"),
+    "deal.not_in_effect": ("not in effect", "未生效"),
+    "deal.in_effect_no_cure": ("in effect (no cure)", "生效中(不可补救)"),
+    "deal.in_effect_curing": (
+        "in effect, {clear} of {need} clear periods to cure",
+        "生效中,已连续 {clear}/{need} 期未触发",
+    ),
+    "deal.known.proven_full": (
+        "proven status; cure state and waterfall recomputed from proven inputs",
+        "状态已证明;补救状态与分配由已证明数据重算",
+    ),
+    "deal.known.proven_view": (
+        "proven status (range proof on the committed figures)",
+        "状态已证明(承诺数据上的范围证明)",
+    ),
+    "deal.known.served": ("served by the gateway, not proven from this view", "网关提供,无法由此视图证明"),
+    "trigger.cumulative_default_rate": ("cumulative default rate", "累计违约率"),
+    "trigger.delinquency_31plus_3m": ("31+ delinquency, 3 cut-offs", "31天以上逾期率(三期)"),
+    "trigger.excess_spread": ("excess spread", "超额利差"),
+    "col.period": ("period", "期数"),
+    "col.trigger": ("trigger", "触发事件"),
+    "col.cure": ("in effect / cure", "生效与补救"),
+    "col.known": ("how it is known", "依据"),
+    "col.tranche": ("tranche", "档次"),
+    "col.from_to": ("from \\ to", "从 \\ 到"),
+    "kind.payment-report": ("payment report (verify-distribution)", "支付报告(verify-distribution)"),
     "section.failures": ("Bundles that failed verification", "验证失败的证明包"),
     "section.bundles": ("Bundles verified", "已验证的证明包"),
     "section.legend": ("How each figure is known", "数据来源说明"),
@@ -189,6 +250,10 @@ _TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "absent.rolls": (
         "No roll-rate figures in these bundles: they need snapshots linked loan by loan.",
         "这些证明包中没有迁徙率数据:需要逐笔关联的快照。",
+    ),
+    "absent.waterfall_deal": (
+        "The deal's waterfall, from the payment reports, is in the deal's section below.",
+        "交易的现金流分配(来自支付报告)见下方交易一节。",
     ),
     "absent.waterfall": (
         "No waterfall in these bundles: no deal file was given.",
@@ -246,6 +311,36 @@ def metric_label(metric: str, lang: Lang) -> str:
     if labels is None:
         return metric
     return labels[1] if lang == "zh" else labels[0]
+
+
+_LINE_PARTS: Final[Mapping[str, tuple[str, str]]] = {
+    "available": ("available", "可分配资金"),
+    "interest_collections": ("interest collections", "利息回收"),
+    "principal_collections": ("principal collections", "本金回收"),
+    "principal_carried": ("principal carried", "结转本金"),
+    "reserve": ("reserve", "储备金"),
+    "total": ("total", "合计"),
+    "senior_fees": ("senior fees", "优先费用"),
+    "interest": ("interest", "利息"),
+    "principal": ("principal", "本金"),
+    "purchases": ("purchases", "循环购买"),
+    "carried": ("carried", "结转"),
+    "balance": ("balance", "余额"),
+    "residual": ("residual", "剩余收益"),
+    "due": ("due", "应付"),
+    "paid": ("paid", "已付"),
+}
+
+
+def line_label(name: str, lang: Lang) -> str:
+    """A waterfall line's label (``interest:A.paid`` → "interest A, paid"); unknown parts stay as they are."""
+    step, _, item = name.partition(".")
+    head, _, tranche = step.partition(":")
+    i = 1 if lang == "zh" else 0
+    parts = [_LINE_PARTS.get(head, (head, head))[i] + (f" {tranche}" if tranche else "")]
+    if item:
+        parts.append(_LINE_PARTS.get(item, (item, item))[i])
+    return ("," if lang == "zh" else ", ").join(parts)
 
 
 def currency_label(currency: str, lang: Lang) -> str:

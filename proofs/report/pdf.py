@@ -23,9 +23,9 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Tabl
 
 from proofs.report.charts import chart_png
 from proofs.report.figures import Figure
-from proofs.report.html import chart_title, chart_unit
+from proofs.report.html import chart_title, chart_unit, deal_view
 from proofs.report.messages import Lang, metric_label, text
-from proofs.report.sections import ReportModel, Row
+from proofs.report.sections import ReportModel, Row, curve_chart
 
 _CJK_FONT: Final = "STSong-Light"
 _ASCII_OPS: Final = {"≤": "<=", "≥": ">="}
@@ -45,6 +45,97 @@ def pdf_number(f: Figure, lang: Lang) -> str:
     for symbol, ascii_op in _ASCII_OPS.items():
         number = number.replace(symbol, ascii_op)
     return number
+
+
+def _deal_story(
+    model: ReportModel,
+    lang: Lang,
+    p: Any,
+    grid: Any,
+    body: ParagraphStyle,
+    small: ParagraphStyle,
+    bad: ParagraphStyle,
+) -> list[Any]:
+    """The deal's trigger table, cumulative default rates and waterfalls (as on the HTML page)."""
+    assert model.deal is not None
+    view = deal_view(model.deal, model.evidence.currency, lang, Path("."), Path("."))
+    out: list[Any] = [
+        p(f"{text('deal.file', lang)}: {view['source']} · {view['deal_id']} v{view['version']}", small)
+    ]
+    out.append(p(text("deal.triggers", lang), body))
+    cols = ("col.period", "col.trigger", "col.level", "col.status", "col.cure", "col.known")
+    rows: list[list[Any]] = [[p(text(k, lang), small) for k in cols]]
+    for r in view["trigger_rows"]:
+        if r["unverified"]:
+            rows.append(
+                [
+                    p(f"{r['period']} ({r['cutoff']})", bad),
+                    p(text("status.unverified", lang), bad),
+                    p(r["check"], bad),
+                    p("", small),
+                    p("", small),
+                    p(f"{r['bundle']}: {r['message']}", small),
+                ]
+            )
+            continue
+        rows.append(
+            [
+                p(f"{r['period']} ({r['cutoff']})", small),
+                p(f"{r['id']} · {r['kind_label']}", small),
+                p(r["level"], small),
+                p(r["status"], bad if r["breached"] else small),
+                p(r["cure"], small),
+                p(r["known"] + (f" ({r['reason']})" if r["reason"] else ""), small),
+            ]
+        )
+    out.append(grid(rows, [2.4 * cm, 3.4 * cm, 2.0 * cm, 2.0 * cm, 3.2 * cm, 4.8 * cm]))
+    if view["cdr_rows"]:
+        out.append(p(text("deal.cdr", lang), body))
+        head = [p(text(k, lang), small) for k in ("col.period", "col.value", "deal.cdr_parts", "col.level")]
+        rows = [head] + [
+            [
+                p(f"{r['period']} ({r['cutoff']})", small),
+                p(r["display"], small),
+                p(r["parts"], small),
+                p(r["levels"], small),
+            ]
+            for r in view["cdr_rows"]
+        ]
+        out.append(grid(rows, [2.8 * cm, 2.4 * cm, 8.6 * cm, 4 * cm]))
+    for w in view["waterfalls"]:
+        out.append(p(text("deal.waterfall", lang, period=w["period"], cutoff=w["cutoff"]), body))
+        out.append(
+            p(
+                f"{text('deal.mode', lang)}: {w['mode_label']} · {text('deal.revolving', lang)}: "
+                f"{w['revolving_label']}",
+                small,
+            )
+        )
+        keys = (
+            "col.tranche",
+            "deal.interest_due",
+            "deal.interest_paid",
+            "deal.principal_paid",
+            "deal.balance_after",
+        )
+        rows = [[p(text(k, lang), small) for k in keys]] + [
+            [
+                p(t["id"], small),
+                p(t["interest_due_text"], small),
+                p(t["interest_paid_text"], small),
+                p(t["principal_paid_text"], small),
+                p(t["balance_after_text"], small),
+            ]
+            for t in w["tranches"]
+        ]
+        out.append(grid(rows, [2.6 * cm, 3.8 * cm, 3.8 * cm, 3.8 * cm, 3.8 * cm]))
+        rows = [[p(text("deal.line", lang), small), p(text("col.value", lang), small)]] + [
+            [p(label, small), p(amount_text, small)] for _n, label, _a, amount_text in w["lines"]
+        ]
+        out.append(grid(rows, [9 * cm, 8.8 * cm]))
+    if not view["waterfalls"]:
+        out.append(p(text("deal.no_waterfall", lang), small))
+    return out
 
 
 def render_pdf(model: ReportModel, *, lang: Lang, out: Path, gateway_key_id: str, generated_at: str) -> None:
@@ -133,6 +224,24 @@ def render_pdf(model: ReportModel, *, lang: Lang, out: Path, gateway_key_id: str
             story.append(Image(io.BytesIO(chart_png(chart, ev.currency)), width=17 * cm, height=7.1 * cm))
         if section.absent:
             story.append(p(text(section.absent, lang), small))
+        if section.key == "section.deal" and model.deal is not None:
+            story.extend(_deal_story(model, lang, p, grid, body, small, bad))
+    for matrix in model.transitions:
+        story.append(p(f"{matrix.title} · {matrix.cutoff}", h2))
+        head = [p(text("col.from_to", lang), small), *(p(b, small) for b in matrix.to_states)]
+        matrix_rows: list[list[Any]] = []
+        for a in matrix.from_states:
+            values = [
+                pdf_number(matrix.cells[(a, b)], lang) if (a, b) in matrix.cells else "–"
+                for b in matrix.to_states
+            ]
+            matrix_rows.append([p(a, small), *(p(v, small) for v in values)])
+        width = 14 * cm / max(1, len(matrix.to_states))
+        story.append(grid([head, *matrix_rows], [3 * cm, *([width] * len(matrix.to_states))]))
+    for family in model.curves:
+        spec = curve_chart(family)
+        story.append(p(f"{family.title} ({chart_unit(spec, ev.currency, lang)})", body))
+        story.append(Image(io.BytesIO(chart_png(spec, ev.currency)), width=17 * cm, height=7.1 * cm))
     story.append(p(text("section.failures", lang), h2))
     if ev.failures:
         head = [p(text(k, lang)) for k in ("col.file", "col.cutoff", "col.check", "col.reason")]

@@ -9,11 +9,12 @@ metric families the bundles carry (``strat.<dimension>.<cell>.count|balance``, `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
+from proofs.report.deal import DealEvidence
 from proofs.report.evidence import Evidence, SnapshotEvidence
 from proofs.report.figures import RATIOS, Figure, Unverified, by_metric, cumulative_defaults, derive_figures
 
@@ -141,6 +142,40 @@ class Section:
     trend_rows: list[tuple[str, list[Figure | None]]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TransitionMatrix:
+    """A from-state × to-state table of verified figures (roll rates of ``poolproof/link/v1`` bundles).
+
+    The extension point for transition matrices: whatever verifies the bundles builds this object
+    (each cell a verified :class:`Figure`, a missing cell drawn as "–") and passes it to
+    :func:`build_model`; the renderers draw it as it is.
+    """
+
+    title: str
+    cutoff: str
+    from_states: tuple[str, ...]
+    to_states: tuple[str, ...]
+    cells: Mapping[tuple[str, str], Figure]
+
+    def figures(self) -> list[Figure]:
+        """Every figure of the matrix, row by row."""
+        return [self.cells[(a, b)] for a in self.from_states for b in self.to_states if (a, b) in self.cells]
+
+
+@dataclass(frozen=True)
+class CurveFamily:
+    """A family of curves, one :class:`Series` per member (e.g. one per vintage), drawn on one chart.
+
+    Each figure's ``cutoff`` is its position on the x axis (a cut-off date, or a months-on-book label
+    such as ``"m03"`` for vintage curves); ``unit`` is ``"fraction"`` or ``"minor"``.
+    """
+
+    key: str
+    title: str
+    unit: str
+    curves: tuple[Series, ...]
+
+
 @dataclass
 class ReportModel:
     """Everything the page shows."""
@@ -149,6 +184,9 @@ class ReportModel:
     latest: SnapshotEvidence | None
     sections: list[Section]
     figures: list[Figure]
+    deal: DealEvidence | None = None
+    transitions: tuple[TransitionMatrix, ...] = ()
+    curves: tuple[CurveFamily, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -203,8 +241,23 @@ def _series(label: str, metric: str, months: Sequence[dict[str, Figure]]) -> Ser
     return Series(label, figures) if len(figures) >= 2 else None
 
 
-def build_model(evidence: Evidence, *, cumulative_default_triggers: Sequence[Fraction] = ()) -> ReportModel:
-    """Place every verified figure (and every failure) of ``evidence`` into the report's sections."""
+def build_model(
+    evidence: Evidence,
+    *,
+    cumulative_default_triggers: Sequence[Fraction] = (),
+    deal: DealEvidence | None = None,
+    transitions: Sequence[TransitionMatrix] = (),
+    curves: Sequence[CurveFamily] = (),
+) -> ReportModel:
+    """Place every verified figure (and every failure) of ``evidence`` into the report's sections.
+
+    ``cumulative_default_triggers`` overrides the deal file's cumulative default trigger levels on the
+    cumulative default chart (the deal's levels are used when it is empty). ``deal`` is the verified
+    payment reports (:func:`proofs.report.deal.verify_payment_reports`); ``transitions`` and
+    ``curves`` are already-verified transition matrices and curve families.
+    """
+    if not cumulative_default_triggers and deal is not None:
+        cumulative_default_triggers = deal.cdr_levels()
     for snap in evidence.snapshots:
         snap.figures.extend(derive_figures(by_metric(f for f in snap.figures if f.basis == "disclosure")))
     run = _chain_run(evidence)
@@ -275,7 +328,39 @@ def build_model(evidence: Evidence, *, cumulative_default_triggers: Sequence[Fra
     if conc.tables and all(r.metric == "balance_cap" for t in conc.tables for r in t.rows):
         conc.absent = "absent.concentration"
     figures = [f for s in evidence.snapshots for f in s.figures]
-    return ReportModel(evidence, latest, sections, figures)
+    if deal is not None and deal.periods:
+        for section in sections:
+            if section.key == "section.waterfall" and section.absent:
+                section.absent = "absent.waterfall_deal"
+    if deal is not None and (deal.periods or deal.failures):
+        sections.append(_deal_cdr(deal, evidence.currency, cumulative_default_triggers))
+        figures += [f for c in sections[-1].charts for f in c.figures()]
+    for family in curves:
+        figures += [f for s in family.curves for f in s.figures]
+    for matrix in transitions:
+        figures += matrix.figures()
+    return ReportModel(evidence, latest, sections, figures, deal, tuple(transitions), tuple(curves))
+
+
+def _deal_cdr(deal: DealEvidence, currency: str, levels: Sequence[Fraction]) -> Section:
+    """The cumulative default rate of each verified whole payment report against the trigger levels."""
+    section = Section("section.deal")
+    figures = tuple(deal.cdr_figures(currency))
+    if figures:
+        marks = tuple(sorted({("trigger", Fraction(x)) for x in levels}))
+        section.charts.append(
+            ChartSpec(
+                "deal-cdr", "chart.deal_cdr", "lines", "fraction", (Series("CDR cum.", figures),), marks
+            )
+        )
+    else:
+        section.absent = "absent.deal_cdr" if not deal.periods else None
+    return section
+
+
+def curve_chart(family: CurveFamily) -> ChartSpec:
+    """A curve family as a line chart."""
+    return ChartSpec(f"curves-{family.key}", family.title, "lines", family.unit, family.curves)
 
 
 def _by_cutoff(
