@@ -214,8 +214,9 @@ def prove_link(
     lanes = _check_pair(prev_header, cur_header, ProvingError)
     if len(prev_loans) != prev_header["leaf_count"] or len(cur_loans) != cur_header["leaf_count"]:
         raise ProvingError("every loan of both snapshots is needed, in leaf order")
-    prev_pts = _commitments(group, lanes, prev_loans, prev_commitments)
-    cur_pts = _commitments(group, lanes, cur_loans, cur_commitments)
+    for given, loans in ((prev_commitments, prev_loans), (cur_commitments, cur_loans)):
+        if given is not None and len(given) != len(loans):
+            raise ProvingError("commitments and loans differ in length")
     prev_index = {loan.exposure_id: i for i, loan in enumerate(prev_loans)}
     cur_ids = {loan.exposure_id for loan in cur_loans}
     kept = [
@@ -258,7 +259,9 @@ def prove_link(
                     (b[0], b[1], b[2], b[3]),
                 )
             )
-            inputs.append(_link_inputs(lanes, prev_pts[pi], cur_pts[ci]))
+            prev_in = _inputs_of(group, lanes, p, None if prev_commitments is None else prev_commitments[pi])
+            cur_in = _inputs_of(group, lanes, c, None if cur_commitments is None else cur_commitments[ci])
+            inputs.append(_link_inputs(lanes, prev_in, cur_in))
         transcript = _piece_transcript(prev_header, cur_hash, prev_hash, piece)
         rounds = None if ipa_rounds is None else min(ipa_rounds, lc.gate_count(size).bit_length() - 1)
         proof, rows, values, omegas = lc.prove_link_piece(
@@ -327,18 +330,16 @@ def _state(loan: LinkLoan, n_amount: int) -> int:
     return list(counts).index(1)
 
 
-def _commitments(
-    group: Group, lanes: LaneSet, loans: Sequence[LinkLoan], given: Sequence[Sequence[Point]] | None
-) -> list[list[Point]]:
+def _inputs_of(group: Group, lanes: LaneSet, loan: LinkLoan, given: Sequence[Point] | None) -> list[Point]:
+    """A loan's leaf commitments: as given, else recomputed for the inputs a link reads (others None)."""
     if given is not None:
-        if len(given) != len(loans):
-            raise ProvingError("commitments and loans differ in length")
-        return [list(c) for c in given]
-    out = []
-    for loan in loans:
-        values = lanes.input_values(loan.values)
-        out.append([commit(group, v % _R, b) for v, b in zip(values, loan.blindings, strict=True)])
-    return out
+        return list(given)
+    values = lanes.input_values(loan.values)
+    wanted = {LINK_COUNT_INPUT, *LINK_BALANCE_INPUTS}
+    return [
+        commit(group, v % _R, b) if g in wanted else group.identity()
+        for g, (v, b) in enumerate(zip(values, loan.blindings, strict=True))
+    ]
 
 
 # -------------------------------------------------------------------------------------------------
