@@ -61,7 +61,7 @@ def _link_msm_terms(kept: int, rounds: int | None) -> int:
         n = lc.gate_count(size)
         k = n.bit_length() - 1 if rounds is None else min(rounds, n.bit_length() - 1)
         total += lc.msm_terms(size)
-        total += sum(2 * (n >> (r + 1)) * 2 + 1 for r in range(k))  # L and R per round over halves
+        total += 2 * n * k  # L and R of each round over the original generators: N terms each
     return total
 
 
@@ -147,6 +147,8 @@ def main() -> None:
         "link_msm_terms_per_kept_loan": round(link_terms / kept, 1),
         "link_verify_ms_per_kept_loan": round(1e3 * verify_cpu / kept, 3),
         "msm_us_per_term": round(us_term, 3),
+        "seal_cpu_msm_terms_per_loan": round(1e6 * seal_cpu / len(month2) / us_term, 1),
+        "link_cpu_msm_terms_per_kept_loan": round(1e6 * link_cpu / kept / us_term, 1),
         "link_msm_projection_ms_per_kept_loan": round(link_terms / kept * us_term / 1e3, 3),
         "link_over_seal_cpu": round(link_cpu / seal_cpu, 4),
         "link_over_seal_gates": round(lc.GATES_PER_LOAN / seal_gates, 4),
