@@ -214,8 +214,9 @@ def prove_link(
     lanes = _check_pair(prev_header, cur_header, ProvingError)
     if len(prev_loans) != prev_header["leaf_count"] or len(cur_loans) != cur_header["leaf_count"]:
         raise ProvingError("every loan of both snapshots is needed, in leaf order")
-    prev_pts = _commitments(group, lanes, prev_loans, prev_commitments)
-    cur_pts = _commitments(group, lanes, cur_loans, cur_commitments)
+    for given, loans in ((prev_commitments, prev_loans), (cur_commitments, cur_loans)):
+        if given is not None and len(given) != len(loans):
+            raise ProvingError("commitments and loans differ in length")
     prev_index = {loan.exposure_id: i for i, loan in enumerate(prev_loans)}
     cur_ids = {loan.exposure_id for loan in cur_loans}
     kept = [
@@ -258,7 +259,9 @@ def prove_link(
                     (b[0], b[1], b[2], b[3]),
                 )
             )
-            inputs.append(_link_inputs(lanes, prev_pts[pi], cur_pts[ci]))
+            prev_in = _inputs_of(group, lanes, p, None if prev_commitments is None else prev_commitments[pi])
+            cur_in = _inputs_of(group, lanes, c, None if cur_commitments is None else cur_commitments[ci])
+            inputs.append(_link_inputs(lanes, prev_in, cur_in))
         transcript = _piece_transcript(prev_header, cur_hash, prev_hash, piece)
         rounds = None if ipa_rounds is None else min(ipa_rounds, lc.gate_count(size).bit_length() - 1)
         proof, rows, values, omegas = lc.prove_link_piece(
@@ -327,18 +330,16 @@ def _state(loan: LinkLoan, n_amount: int) -> int:
     return list(counts).index(1)
 
 
-def _commitments(
-    group: Group, lanes: LaneSet, loans: Sequence[LinkLoan], given: Sequence[Sequence[Point]] | None
-) -> list[list[Point]]:
+def _inputs_of(group: Group, lanes: LaneSet, loan: LinkLoan, given: Sequence[Point] | None) -> list[Point]:
+    """A loan's leaf commitments: as given, else recomputed for the inputs a link reads (others None)."""
     if given is not None:
-        if len(given) != len(loans):
-            raise ProvingError("commitments and loans differ in length")
-        return [list(c) for c in given]
-    out = []
-    for loan in loans:
-        values = lanes.input_values(loan.values)
-        out.append([commit(group, v % _R, b) for v, b in zip(values, loan.blindings, strict=True)])
-    return out
+        return list(given)
+    values = lanes.input_values(loan.values)
+    wanted = {LINK_COUNT_INPUT, *LINK_BALANCE_INPUTS}
+    return [
+        commit(group, v % _R, b) if g in wanted else group.identity()
+        for g, (v, b) in enumerate(zip(values, loan.blindings, strict=True))
+    ]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -594,3 +595,278 @@ def _leaves_of(
     if audit:
         verify_snapshot(io.StringIO(source), key, lane_sets=lane_sets)
     return read_leaves(source, key, group=group, lane_sets=lane_sets)
+
+
+# -------------------------------------------------------------------------------------------------
+# The compact form of one roll-rate cell
+# -------------------------------------------------------------------------------------------------
+#
+# An aggregate-only party gets neither the leaves nor the whole matrix. It gets the signed *link
+# header* (``poolproof/link-header/v1``: both snapshots and the 30 row totals, the sums of the
+# pieces' row commitments) and, per figure, a *roll figure* (``poolproof/roll-figure/v1``): one
+# cell of one row, and for a count cell its from-state row total, with a proof that the row
+# total's commitment ``W = (Σ_m d_m·2^(s_m))·G + ω·H`` holds that digit at that slot:
+#
+# * commitments ``D_m = d_m·G + ρ_m·H`` to every *other* digit of the row, range-proven below their
+#   slot width (one aggregated range proof, :func:`proofs.bulletproofs.prove_ranges`);
+# * a Schnorr proof that ``Σ_{m≠t} 2^(s_m)·D_m + cell·2^(s_t)·G − W`` is a multiple of ``H`` (so
+#   ``W``'s value is ``cell·2^(s_t) + Σ d_m·2^(s_m)`` mod r with every ``d_m`` below its width);
+# * for a count cell, a second one with the same challenge that ``Σ_{m≠t} D_m + cell·G − total·G``
+#   is a multiple of ``H`` (the row total is the sum of the digits).
+#
+# Soundness: the link's verification (by an auditor, or the witnesses) proved ``W`` opens to a
+# packing with every digit below its width; both packings are below 2^254 < r, so they are equal
+# as integers and have the same digits: the cell and the row total are the matrix's. What the
+# investor relies on is the link header's signature (as for a snapshot header's aggregates).
+
+LINK_HEADER_KIND: Final = "link-header"
+ROLL_FIGURE_KIND: Final = "roll-figure"
+ROLL_FIGURE_PROTOCOL: Final = b"poolproof/roll-figure/v1"
+_LINK_HEADER_DOMAIN: Final = "link-header-hash/v1"
+
+
+def link_header(
+    key: Ed25519PrivateKey, link_doc: Mapping[str, Any], group: Group | None = None
+) -> dict[str, Any]:
+    """The signed link header of a link bundle: both snapshots and the 30 row totals."""
+    group = group or get_group()
+    totals = [group.identity()] * lc.ROWS
+    for piece in link_doc["pieces"]:
+        rows = [group.decode_point(bytes.fromhex(r), allow_identity=True) for r in piece["rows"]]
+        totals = [t + r for t, r in zip(totals, rows, strict=True)]
+    doc = {
+        "format": bundle.format_string(LINK_HEADER_KIND, 1),
+        "pool_id": link_doc["pool_id"],
+        "lane_set": link_doc["lane_set"],
+        "previous": link_doc["previous"],
+        "current": link_doc["current"],
+        "kept": link_doc["kept"],
+        "row_totals": [t.to_bytes().hex() for t in totals],
+    }
+    return bundle.sign_document(key, LINK_HEADER_KIND, doc)
+
+
+_LINK_HEADER_SCHEMA: Final = bundle.Object(
+    {
+        "format": bundle.Str(64),
+        "pool_id": bundle.Str(128),
+        "lane_set": bundle.Str(512),
+        "previous": _SIDE,
+        "current": _SIDE,
+        "kept": bundle.Int(0, 1 << 40),
+        "row_totals": bundle.ListOf(_POINT, lc.ROWS, lc.ROWS),
+        "signatures": bundle.SIGNATURES_SPEC,
+    }
+)
+_ROLL_FIGURE_SCHEMA: Final = bundle.Object(
+    {
+        "format": bundle.Str(64),
+        "link_header": bundle.AnyJson(),
+        "by": bundle.Str(8, "count|balance"),
+        "from_state": bundle.Str(32),
+        "to_state": bundle.Str(32),
+        "cell": _CELL,
+        "row_total": bundle.Nullable(_CELL),
+        "digits": bundle.ListOf(_POINT, 1, _N),
+        "range_proof": bundle.Bytes(max_length=1 << 16),
+        "R": _POINT,
+        "R_total": bundle.Nullable(_POINT),
+        "s": _HEX32,
+        "s_total": bundle.Nullable(_HEX32),
+    }
+)
+
+
+def _figure_slots(lanes: LaneSet, by: str, from_state: int, to_state: int) -> tuple[int, int, list[int], int]:
+    """``(row, target slot, slot shifts, width)`` of a cell (docs/metrics.md "Roll rates")."""
+    if by == "count":
+        return lc.count_row(from_state), to_state, [LINK_LEAVES_BITS * j for j in range(_N)], LINK_LEAVES_BITS
+    if by == "balance" and from_state < _N_OUT:
+        width = _balance_slot_bits(lanes)
+        return lc.balance_row(to_state, from_state // 3), from_state % 3, [width * m for m in range(3)], width
+    raise ValueError(f"no {by} cell from {STATES[from_state]}")
+
+
+def _figure_transcript(
+    header_doc: Mapping[str, Any], by: str, i: int, j: int, cell: int, total: int | None
+) -> Transcript:
+    t = Transcript(ROLL_FIGURE_PROTOCOL)
+    t.append_message(b"link_header", bundle_hash(header_doc))
+    t.append_message(b"by", by.encode())
+    t.append_u64(b"from_state", i)
+    t.append_u64(b"to_state", j)
+    t.append_u64(b"cell", cell)
+    t.append_u64(b"row_total", 0 if total is None else total + 1)
+    return t
+
+
+def bundle_hash(doc: Mapping[str, Any]) -> bytes:
+    """The hash of a signed document without its signatures (what a figure's proof is bound to)."""
+    from proofs.canonical import document_hash
+
+    return document_hash(_LINK_HEADER_DOMAIN, bundle.unsigned_body(doc))
+
+
+def prove_roll_figure(
+    header_doc: Mapping[str, Any],
+    link_doc: Mapping[str, Any],
+    from_state: int,
+    to_state: int,
+    *,
+    by: str = "count",
+    group: Group | None = None,
+) -> dict[str, Any]:
+    """The roll figure of one cell against a signed link header, from the link bundle's openings.
+
+    Raises:
+        ValueError: a balance cell from a terminal state, or a header of another link.
+    """
+    from proofs import bulletproofs as bp
+    from proofs._ipa import os_scalars
+
+    group = group or get_group()
+    if header_doc["current"] != link_doc["current"] or header_doc["previous"] != link_doc["previous"]:
+        raise ValueError("the link header is not this link's")
+    lanes = get_lane_set(link_doc["lane_set"])
+    row, target, shifts, width = _figure_slots(lanes, by, from_state, to_state)
+    roll = link_doc["roll"]
+    if by == "count":
+        digits = list(roll["counts"][from_state])
+    else:
+        digits = [roll["balances"][3 * (from_state // 3) + m][to_state] for m in range(3)]
+    cell = digits[target]
+    total = sum(digits) if by == "count" else None
+    others = [m for m in range(len(digits)) if m != target]
+    blinds = os_scalars(len(others) + 2)
+    rhos, k_cell, k_total = blinds[: len(others)], blinds[-2], blinds[-1]
+    omega = int(roll["row_blindings"][row], 16)
+    widths = bp.pad_widths([width] * len(others))
+    pad = len(widths) - len(others)
+    transcript = _figure_transcript(header_doc, by, from_state, to_state, cell, total)
+    proof, commitments = bp.prove_ranges(
+        group, [digits[m] for m in others] + [0] * pad, rhos + [0] * pad, widths, transcript
+    )
+    _, h = _bases(group)
+    r_cell = h * k_cell
+    r_total = h * k_total if total is not None else None
+    transcript.append_point(b"R", r_cell)
+    if r_total is not None:
+        transcript.append_point(b"R_total", r_total)
+    e = transcript.challenge_scalar(b"e")
+    delta = (sum(rho << shifts[m] for rho, m in zip(rhos, others, strict=True)) - omega) % _R
+    s_cell = (k_cell + e * delta) % _R
+    s_total = None if total is None else (k_total + e * (sum(rhos) % _R)) % _R
+    return {
+        "format": bundle.format_string(ROLL_FIGURE_KIND, 1),
+        "link_header": dict(header_doc),
+        "by": by,
+        "from_state": STATES[from_state],
+        "to_state": STATES[to_state],
+        "cell": cell,
+        "row_total": total,
+        "digits": [c.to_bytes().hex() for c in commitments[: len(others)]],
+        "range_proof": proof.to_bytes().hex(),
+        "R": r_cell.to_bytes().hex(),
+        "R_total": None if r_total is None else r_total.to_bytes().hex(),
+        "s": s_cell.to_bytes(32, "big").hex(),
+        "s_total": None if s_total is None else s_total.to_bytes(32, "big").hex(),
+    }
+
+
+def _bases(group: Group) -> tuple[Point, Point]:
+    from proofs.generators import pedersen_bases
+
+    return pedersen_bases(group)
+
+
+@dataclass(frozen=True)
+class RollFigure:
+    """A verified roll-rate cell: ``cell`` of ``from_state → to_state`` and, by count, the row total."""
+
+    pool_id: str
+    previous_snapshot: str
+    current_snapshot: str
+    by: str
+    from_state: str
+    to_state: str
+    cell: int
+    row_total: int | None
+
+
+def verify_roll_figure(
+    doc: object, gateway_key: Ed25519PublicKey, *, group: Group | None = None
+) -> RollFigure:
+    """Check one roll-rate figure against its signed link header.
+
+    Raises:
+        EncodingError: a malformed figure or link header (names the path).
+        VerificationError: ``roll.header_signature``, ``roll.cell`` (the slot proof fails),
+            ``roll.range`` (a digit's range proof fails), ``roll.row_total``.
+    """
+    from proofs import bulletproofs as bp
+
+    group = group or get_group()
+    bundle.check_document(doc, ROLL_FIGURE_KIND, {1}, _ROLL_FIGURE_SCHEMA)
+    assert isinstance(doc, dict)
+    header = doc["link_header"]
+    bundle.check_document(header, LINK_HEADER_KIND, {1}, _LINK_HEADER_SCHEMA)
+    try:
+        bundle.verify_document(header, LINK_HEADER_KIND, gateway_key)
+    except VerificationError as exc:
+        raise VerificationError("roll.header_signature", str(exc)) from exc
+    try:
+        lanes = get_lane_set(header["lane_set"])
+    except KeyError as exc:
+        raise EncodingError(f"link_header.lane_set: {exc.args[0]}") from None
+    if lanes.family != POOL_V4 or doc["from_state"] not in STATES or doc["to_state"] not in STATES:
+        raise EncodingError("roll figure: unknown lane set or state")
+    i, j, by = STATES.index(doc["from_state"]), STATES.index(doc["to_state"]), doc["by"]
+    try:
+        row, target, shifts, width = _figure_slots(lanes, by, i, j)
+    except ValueError as exc:
+        raise EncodingError(f"roll figure: {exc}") from None
+    total, cell = doc["row_total"], doc["cell"]
+    if (total is None) != (by == "balance") or (doc["R_total"] is None) != (total is None):
+        raise EncodingError("roll figure: a count figure has a row total, a balance figure none")
+    others = [m for m in range(len(shifts)) if m != target]
+    if len(doc["digits"]) != len(others):
+        raise EncodingError(f"roll figure: expected {len(others)} digit commitments")
+    if cell >= 1 << width or (total is not None and not cell <= total < 1 << LINK_LEAVES_BITS):
+        raise VerificationError("roll.cell", "the cell is wider than its slot or above its row total")
+    widths = bp.pad_widths([width] * len(others))
+    digits = [group.decode_point(bytes.fromhex(d), allow_identity=True) for d in doc["digits"]]
+    padded = digits + [group.identity()] * (len(widths) - len(others))
+    w_row = group.decode_point(bytes.fromhex(header["row_totals"][row]), allow_identity=True)
+    proof = bp.decode_ranges(group, bytes.fromhex(doc["range_proof"]), widths)
+    transcript = _figure_transcript(header, by, i, j, cell, total)
+    try:
+        bp.verify_ranges(group, padded, widths, proof, transcript)
+    except VerificationError as exc:
+        raise VerificationError("roll.range", str(exc)) from exc
+    r_cell = group.decode_point(bytes.fromhex(doc["R"]))
+    transcript.append_point(b"R", r_cell)
+    r_total = None
+    if doc["R_total"] is not None:
+        r_total = group.decode_point(bytes.fromhex(doc["R_total"]))
+        transcript.append_point(b"R_total", r_total)
+    e = transcript.challenge_scalar(b"e")
+    g, h = _bases(group)
+    s_cell = int(doc["s"], 16)
+    d_cell = group.msm([*digits, g], [*(1 << shifts[m] for m in others), cell << shifts[target]]) - w_row
+    if s_cell >= _R or h * s_cell != r_cell + d_cell * e:
+        raise VerificationError("roll.cell", "the row total does not hold this cell at its slot")
+    if r_total is not None and total is not None:
+        s_total = int(doc["s_total"], 16)
+        d_total = group.msm([*digits, g], [*(1 for _ in others), (cell - total) % _R])
+        if s_total >= _R or h * s_total != r_total + d_total * e:
+            raise VerificationError("roll.row_total", "the digits do not add up to the row total")
+    return RollFigure(
+        header["pool_id"],
+        header["previous"]["snapshot_id"],
+        header["current"]["snapshot_id"],
+        by,
+        doc["from_state"],
+        doc["to_state"],
+        cell,
+        total,
+    )

@@ -58,7 +58,7 @@ def _key(folder: Path) -> str:
 
 
 def test_verify_link_prints_the_roll_matrix(series: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    folder, _key, _months, links = series
+    folder, _gateway, _months, links = series
     code, out = _run(
         capsys,
         "verify-link",
