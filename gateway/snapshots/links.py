@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,12 +27,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from proofs.errors import ProvingError
 from proofs.group import ORDER, Point, get_group
 from proofs.lanes import POOL_V4, LaneSet
-from proofs.link import LinkLoan, link_loans, prove_link
+from proofs.link import LinkLoan, link_header, link_loans, prove_link, prove_roll_figure
+from proofs.loan_facts import STATES
 from proofs.pedersen import commit
 
+from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys
 from ..loan_facts import loan_facts
+from ..storage import links as link_rows
 from ..storage import snapshots as snapshot_rows
 from ..storage.links import LinkRecord
 from ..storage.records import get_tape, iter_loans
@@ -152,3 +155,38 @@ def build_link(
         log.warning("no link from %s to %s: %s", previous.cutoff_date, header["cutoff_date"], exc)
         return record("refused", None, f"link.statement: {exc}")
     return record("linked", doc, None)
+
+
+class NotLinked(GatewayError):
+    """The snapshot has no link to the month before (none built, or refused): 422."""
+
+    http_status: ClassVar[int] = 422
+
+
+def stored_link(db: sqlite_utils.Database, snap: SnapshotRecord) -> LinkRecord:
+    """The snapshot's linked record; :class:`NotLinked` naming why there is none."""
+    link = link_rows.get_link(db, snap.pool_id, snap.cutoff_date)
+    if link is None:
+        raise NotLinked(
+            f"the snapshot of {snap.cutoff_date} has no link to the month before (the pool's first "
+            "snapshot, or one sealed under a lane set that does not link)"
+        )
+    if link.status != "linked" or link.bundle is None:
+        raise NotLinked(f"the snapshot of {snap.cutoff_date} could not be linked to the month before")
+    return link
+
+
+def roll_figure(
+    db: sqlite_utils.Database,
+    snap: SnapshotRecord,
+    by: str,
+    from_state: str,
+    to_state: str,
+    key: Ed25519PrivateKey,
+) -> dict[str, Any]:
+    """The compact proof of one roll-rate cell (:func:`proofs.link.prove_roll_figure`) against the
+    link header, signed with the gateway's ``key``."""
+    link = stored_link(db, snap)
+    assert link.bundle is not None
+    header = link_header(key, link.bundle)
+    return prove_roll_figure(header, link.bundle, STATES.index(from_state), STATES.index(to_state), by=by)
