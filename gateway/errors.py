@@ -29,7 +29,8 @@ class GatewayError(Exception):
     (400), ``TapeTooLarge`` (413), ``ContentHashMismatch`` (400), ``TapeSuperseded`` (409),
     ``JsonLimitError`` (400), ``PoolSettingsError`` (422), ``OnboardingError`` (422),
     ``TapeSignatureError`` (403), ``KeyringError`` (503: key material unavailable, e.g. mid-rotation),
-    ``GatewayKeyError`` (503), ``KeyManagementError`` (500), ``SealError`` (422), ``ClaimRefused``
+    ``GatewayKeyError`` (503), ``KeyManagementError`` (500), ``SealError`` (422), ``NotLinked`` (422),
+    ``ClaimRefused``
     (403), ``DemoFailed`` (500) and ``ConfigError`` (500: a ``POOLPROOF_*`` variable that does not
     parse). Each stays importable from the module that raises it.
     """

@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any, ClassVar, Final
 
 from policies.catalogue import PERIOD_FLOW_FIELDS, TAPE_SCHEMA_V1, TAPE_SCHEMA_V2
-from proofs.lanes import LaneSet, pool_v3
+from proofs.lanes import LaneSet, pool_v4
 from proofs.loan_facts import FLOWS, PERFORMING_STATES, LoanFacts, state_index
 
 from .errors import GatewayError
@@ -178,13 +178,14 @@ STATEMENT_MAX_BITS: Final = 36
 
 
 def statement_lane_set(settings: PoolConfig) -> LaneSet:
-    """The pool statement lane set a pool's snapshots are sealed under: ``pool-v3``, exact bounds.
+    """The pool statement lane set a pool's snapshots are sealed under: ``pool-v4``, exact bounds in a
+    packing that links consecutive months (:mod:`proofs.link`; the same gates as ``pool-v3``).
 
     The per-loan cap (``PoolConfig.per_loan_cap``) bounds the balance and, as the tape rules check,
     every period flow; each amount is proven in ``[0, cap]`` exactly, its range as wide as the cap
     needs (the concentration bound is part of every loan's proof). A pool without a cap gets the
-    widest amounts the statement takes, ``[0, 2^36 - 1]``. (``pool-v2`` names, sealed before, stay
-    verifiable by name.)
+    widest amounts the statement takes, ``[0, 2^36 - 1]``. (``pool-v2`` and ``pool-v3`` names, sealed
+    before, stay verifiable by name.)
 
     Raises:
         LoanFactsError: a cap wider than the statement's 36-bit amounts.
@@ -195,4 +196,4 @@ def statement_lane_set(settings: PoolConfig) -> LaneSet:
     bits = max(1, cap.bit_length())
     if bits > STATEMENT_MAX_BITS:
         raise LoanFactsError(f"a per-loan cap of {cap} needs {bits} bits; the statement takes at most 36")
-    return pool_v3(cap, (cap,) * len(FLOWS))
+    return pool_v4(cap, (cap,) * len(FLOWS))

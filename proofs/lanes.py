@@ -256,7 +256,10 @@ POOL_V2: Final = "pool-v2"
 #: The pool statement with exact bounds (:func:`pool_v3`): the same facts as ``pool-v2`` with every
 #: amount proven within its own cap, in fewer gates. ``pool-v2`` names stay verifiable, unchanged.
 POOL_V3: Final = "pool-v3"
-DEFAULT_ACCEPTED_LANE_SETS: Final = frozenset({STRONGEST_LANE_SET, POOL_V2, POOL_V3})
+#: The linkable pool statement (:func:`pool_v4`): pool-v3's per-loan statement with a packing a link
+#: proof between consecutive snapshots can read (:mod:`proofs.link`).
+POOL_V4: Final = "pool-v4"
+DEFAULT_ACCEPTED_LANE_SETS: Final = frozenset({STRONGEST_LANE_SET, POOL_V2, POOL_V3, POOL_V4})
 
 
 def accepts(lane_sets: Collection[str], lanes: LaneSet) -> bool:
@@ -276,6 +279,8 @@ def get_lane_set(name: str) -> LaneSet:
         return _parse_pool_v2(name)
     if name.startswith(POOL_V3 + ":"):
         return _parse_pool_v3(name)
+    if name.startswith(POOL_V4 + ":"):
+        return _parse_pool_v4(name)
     raise KeyError(f"unknown lane set {name!r}")
 
 
@@ -369,8 +374,22 @@ def pool_v3(balance_cap: int, flow_caps: Sequence[int]) -> LaneSet:
     return _pool_lane_set(f"{POOL_V3}:c{balance_cap}:f{','.join(map(str, flow_caps))}", circuit)
 
 
-def _pool_lane_set(name: str, circuit: PoolCircuit) -> LaneSet:
-    widths = poolcircuit.slot_widths(circuit.balance_bits, circuit.flow_bits)
+def pool_v4(balance_cap: int, flow_caps: Sequence[int]) -> LaneSet:
+    """The linkable pool statement: :func:`pool_v3`'s per-loan statement (same gates, same bounds)
+    with :func:`proofs.poolcircuit.linkable_packing` — the ten count lanes alone in ``pack_0`` at
+    25-bit slots, the six balance lanes alone in ``pack_1`` and ``pack_2``, flows in the rest — and
+    its own transcript domain. Named ``pool-v4:c<balance cap>:f<flow caps>``.
+
+    Raises:
+        ValueError: caps the circuit refuses.
+    """
+    circuit = poolcircuit.linkable_circuit(balance_cap, flow_caps)
+    widths = poolcircuit.link_slot_widths(circuit.balance_bits, circuit.flow_bits)
+    return _pool_lane_set(f"{POOL_V4}:c{balance_cap}:f{','.join(map(str, flow_caps))}", circuit, widths)
+
+
+def _pool_lane_set(name: str, circuit: PoolCircuit, slot_widths: Sequence[int] | None = None) -> LaneSet:
+    widths = slot_widths or poolcircuit.slot_widths(circuit.balance_bits, circuit.flow_bits)
     packing = tuple(
         tuple(Slot(poolcircuit.LANES[lane], shift, widths[lane]) for lane, shift in entries)
         for entries in circuit.packing
@@ -413,6 +432,20 @@ def _parse_pool_v3(name: str) -> LaneSet:
         if len(parts) != 3 or parts[1][:1] != "c" or parts[2][:1] != "f":
             raise ValueError("expected pool-v3:c<balance cap>:f<flow caps, comma-separated>")
         lanes = pool_v3(int(parts[1][1:]), [int(c) for c in parts[2][1:].split(",")])
+    except ValueError as exc:
+        raise KeyError(f"unknown lane set {name!r}: {exc}") from None
+    if lanes.name != name:  # one spelling per parameter set (no leading zeros, no signs)
+        raise KeyError(f"unknown lane set {name!r}: not the canonical spelling {lanes.name!r}")
+    return lanes
+
+
+@cache
+def _parse_pool_v4(name: str) -> LaneSet:
+    parts = name.split(":")
+    try:
+        if len(parts) != 3 or parts[1][:1] != "c" or parts[2][:1] != "f":
+            raise ValueError("expected pool-v4:c<balance cap>:f<flow caps, comma-separated>")
+        lanes = pool_v4(int(parts[1][1:]), [int(c) for c in parts[2][1:].split(",")])
     except ValueError as exc:
         raise KeyError(f"unknown lane set {name!r}: {exc}") from None
     if lanes.name != name:  # one spelling per parameter set (no leading zeros, no signs)

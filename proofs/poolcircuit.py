@@ -83,6 +83,9 @@ from proofs.transcript import Transcript
 DOMAIN: Final = b"poolproof/poolcircuit/v1"
 #: The exact-bounds statement (``pool-v3``): its own domain, so no proof of one verifies as the other.
 DOMAIN_EXACT: Final = b"poolproof/poolcircuit/v2"
+#: The linkable statement (``pool-v4``): pool-v3's exact bounds with the linkable packing
+#: (:func:`linkable_packing`), under its own domain so no proof of one verifies as the other.
+DOMAIN_LINKABLE: Final = b"poolproof/poolcircuit/v3"
 _R: Final = ORDER
 MIN_BITS: Final = 1
 #: Widest amount (2^40 minor units is 11 billion yuan: beyond any consumer loan, and far below r).
@@ -169,6 +172,9 @@ class PoolCircuit:
     #: docstring, "Exact bounds"); ``None`` is the ``pool-v2`` statement (power-of-two ranges and
     #: ``C − B`` bit gates for the balance cap).
     flow_caps: tuple[int, ...] | None = None
+    #: The linkable statement (``pool-v4``, exact bounds only): the packing is
+    #: :func:`linkable_packing`'s, and the transcript domain and ``params`` say so.
+    linkable: bool = False
 
     def __post_init__(self) -> None:
         _width("balance_bits", self.balance_bits)
@@ -188,6 +194,10 @@ class PoolCircuit:
             raise ValueError("packing: every lane exactly once, shifts in [0, 255)")
         if self.flow_caps is not None:
             _check_exact(self.balance_bits, self.flow_bits, self.balance_cap, self.flow_caps)
+        if self.linkable and (
+            self.flow_caps is None or self.packing != linkable_packing(self.balance_bits, self.flow_bits)
+        ):
+            raise ValueError("a linkable circuit has exact bounds and the linkable packing")
 
     @property
     def bound(self) -> int:
@@ -202,6 +212,8 @@ class PoolCircuit:
     @property
     def domain(self) -> bytes:
         """The transcript's domain separator: one per statement version."""
+        if self.linkable:
+            return DOMAIN_LINKABLE
         return DOMAIN_EXACT if self.exact else DOMAIN
 
     @property
@@ -257,6 +269,8 @@ class PoolCircuit:
         )
         if self.flow_caps is not None:
             text += f";flow_caps={','.join(map(str, self.flow_caps))};bounds=exact"
+        if self.linkable:
+            text += ";packing=linkable"
         return text.encode()
 
     def layout(self) -> bytes:
@@ -488,6 +502,64 @@ def bounded_circuit(balance_cap: int, flow_caps: Sequence[int]) -> PoolCircuit:
         default_packing(balance_bits, flow_bits),
         tuple(flow_caps),
     )
+
+
+#: Slot headroom of the linkable packing: a slot total of up to 2^25 − 1 loans never reaches the next
+#: slot, so a linkable snapshot holds fewer than 2^25 loans (33 million).
+LINK_LEAVES_BITS: Final = 25
+#: The linkable packing's fixed inputs: input 0 holds the ten count lanes, inputs 1 and 2 three
+#: balance lanes each; flows fill inputs 3.. first-fit.
+LINK_COUNT_INPUT: Final = 0
+LINK_BALANCE_INPUTS: Final = (1, 2)
+
+
+def link_slot_widths(balance_bits: int, flow_bits: Sequence[int]) -> tuple[int, ...]:
+    """Each lane's slot width in the linkable packing (:data:`LANES` order): lane width + 25 bits."""
+    widths = [balance_bits] * _N_BAL + list(flow_bits) + [0] * _N_STATES
+    return tuple(w + LINK_LEAVES_BITS for w in widths)
+
+
+def linkable_packing(balance_bits: int, flow_bits: Sequence[int]) -> Packing:
+    """The ``pool-v4`` packing: the counts alone in input 0 (``Σ_s c_s·2^(25·s)``), the balances
+    alone in inputs 1 and 2 (three slots each of ``balance_bits + 25`` bits), flows first-fit by
+    decreasing width in the inputs after them (each ending by :data:`PACKED_TOP_BIT`).
+
+    This is what a link proof (:mod:`proofs.linkcircuit`) reads: a loan's state from one
+    commitment and its balance from two, without touching the flows.
+
+    Raises:
+        ValueError: a balance too wide for three slots below bit 254.
+    """
+    slots = link_slot_widths(balance_bits, flow_bits)
+    w_bal = slots[0]
+    if 3 * w_bal > PACKED_TOP_BIT:
+        raise ValueError(f"balance_bits {balance_bits}: three balance slots end past bit {PACKED_TOP_BIT}")
+    n_amount = _N_BAL + _N_FLOW
+    counts = tuple((n_amount + s, LINK_LEAVES_BITS * s) for s in range(_N_STATES))
+    balances = tuple(tuple((s, w_bal * (s - first)) for s in range(first, first + 3)) for first in (0, 3))
+    order = sorted(range(_N_BAL, n_amount), key=lambda i: (-slots[i], i))
+    bins: list[list[tuple[int, int]]] = []
+    ends: list[int] = []
+    for lane in order:
+        for b, end in enumerate(ends):
+            if end + slots[lane] <= PACKED_TOP_BIT:
+                bins[b].append((lane, end))
+                ends[b] = end + slots[lane]
+                break
+        else:
+            bins.append([(lane, 0)])
+            ends.append(slots[lane])
+    return (counts, *balances, *(tuple(entries) for entries in bins))
+
+
+def linkable_circuit(balance_cap: int, flow_caps: Sequence[int]) -> PoolCircuit:
+    """The ``pool-v4`` circuit: :func:`bounded_circuit`'s statement with :func:`linkable_packing`.
+
+    Raises:
+        ValueError: as :func:`bounded_circuit`, or a balance cap too wide for the packing.
+    """
+    base = bounded_circuit(balance_cap, flow_caps)
+    return replace(base, packing=linkable_packing(base.balance_bits, base.flow_bits), linkable=True)
 
 
 def _check_rounds(n_gates: int, ipa_rounds: int | None) -> int:

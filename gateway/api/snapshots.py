@@ -40,9 +40,11 @@ from ..snapshots.disclosure import (
     exact_figure_decisions,
     is_aggregate_only,
     metrics_release,
+    parse_roll_figure,
     spend_claim_budget,
     suppressed_figure,
 )
+from ..snapshots.links import roll_figure, stored_link
 from ..snapshots.sealed import (
     SnapshotRecord,
     check_claim_fits,
@@ -54,12 +56,14 @@ from ..snapshots.sealed import (
     stream_snapshot_bundle,
 )
 from ..storage import decisions
+from ..storage import links as link_rows
 from ..storage.db import connect
 from ..storage.records import get_pool, get_tape, iter_loans
 from .audiences import ROLE_PLURALS, ROLE_PREFIXES
 from .common import (
     AudienceResource,
     fail,
+    gateway_signing_key,
     get_db,
     get_log_db,
     header_signer,
@@ -236,7 +240,15 @@ class ExactFigures(AudienceResource):
         p = policy_party(party)
         ids = list(dict.fromkeys(body["figures"]))
         statements = {}
+        rolls = {fid: r for fid in ids if (r := parse_roll_figure(fid)) is not None}
         for fid in ids:
+            if fid in rolls:
+                if rolls[fid][0] == "row":
+                    _unprocessable(
+                        f"figure {fid!r}: a row total comes with each roll/count/<from>/<to> figure"
+                    )
+                stored_link(get_db(), snap)  # 422 when the month is not linked
+                continue
             try:
                 statements[fid] = Disclosure(fid)
                 check_claim_fits(header, snap, statements[fid])
@@ -255,13 +267,24 @@ class ExactFigures(AudienceResource):
         keys = keys_for(pool_id)
         released = {fid: True for fid in ids}
         if is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id):
-            gate = exact_figure_decisions(get_db(), policy(), p, keys, snap, ids)
+            # A count figure also shows its from-state's row total: both cohorts must be released.
+            rows = [f"roll/row/{rolls[f][1]}" for f in ids if f in rolls and rolls[f][0] == "count"]
+            asked = ids + [r for r in dict.fromkeys(rows) if r not in ids]
+            gate = exact_figure_decisions(get_db(), policy(), p, keys, snap, asked)
             decided += gate
-            released = {fid: d.allowed for fid, d in zip(ids, gate, strict=True)}
+            allowed = {fid: d.allowed for fid, d in zip(asked, gate, strict=True)}
+            released = {
+                fid: allowed[fid]
+                and (fid not in rolls or rolls[fid][0] != "count" or allowed[f"roll/row/{rolls[fid][1]}"])
+                for fid in ids
+            }
         cfg = get_pool(get_db(), pool_id).config
         nonce = bytes.fromhex(body["nonce"])
         out = []
         for fid in ids:
+            if fid in rolls:
+                out.append(_roll_entry(fid, rolls[fid], released[fid], snap, cfg))
+                continue
             definition = figure_definition(fid)
             cell = parse_cell_metric(fid)
             loans = snap.lanes.metric_unit(fid if cell is None else cell[2]) == "loans"
@@ -292,6 +315,47 @@ class ExactFigures(AudienceResource):
             "min_cohort": policy().aggregates.min_cohort,
             "figures": out,
         }
+
+
+def _roll_entry(
+    fid: str, roll: tuple[str, str, str | None], released: bool, snap: SnapshotRecord, cfg: Any
+) -> dict[str, Any]:
+    """One roll-rate figure of ``POST .../figures``: its compact proof against the signed link header
+    (``poolproof/roll-figure/v1``, checked by :func:`proofs.link.verify_roll_figure`), or suppressed."""
+    by, i, j = roll
+    assert j is not None
+    entry: dict[str, Any] = {
+        "figure_id": fid,
+        "definition": "roll rate (docs/metrics.md, Roll rates)",
+        "unit": "loans" if by == "count" else cfg.minor_unit,
+    }
+    if by == "balance":
+        entry["currency"] = cfg.currency
+    if not released:
+        entry.update(suppressed_figure(policy()))
+        return entry
+    figure = roll_figure(get_db(), snap, by, i, j, gateway_signing_key())
+    entry["value"] = figure["cell"]
+    if figure["row_total"] is not None:
+        entry["row_total"] = figure["row_total"]
+    entry["bundle"] = figure
+    return entry
+
+
+class SnapshotLink(AudienceResource):
+    @shared_docs.response(200, description="poolproof/link/v1 bundle to the month before")
+    @shared_docs.alt_response(404, description="no sealed snapshot for the cut-off")
+    @shared_docs.alt_response(422, description="the snapshot is not linked to the month before, and why")
+    def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+        """The signed link between this snapshot and the pool's one before it, for
+        ``poolproof-audit verify-link`` and ``verify-series``: the roll matrix opened, every exit and
+        entry by exposure id. A month that could not be linked answers 422 with the reason."""
+        self.caller(pool_id)
+        snap = _snapshot_or_404(pool_id, cutoff)
+        link = link_rows.get_link(get_db(), pool_id, cutoff)
+        if link is not None and link.status == "refused":
+            fail(422, f"the snapshot of {cutoff} could not be linked to the month before: {link.reason}")
+        return dict(stored_link(get_db(), snap).bundle or {})
 
 
 class SampledInclusion(AudienceResource):
@@ -383,6 +447,7 @@ def _audience_blueprint(role: str) -> Blueprint:
     mount(blp, f"{snapshot}/header", SnapshotHeader, role)
     if role in BUNDLE_ROLES:
         mount(blp, f"{snapshot}/bundle", SnapshotBundle, role)
+        mount(blp, f"{snapshot}/link", SnapshotLink, role)
     if role in METRICS_ROLES:
         mount(blp, f"{snapshot}/metrics", SnapshotMetrics, role)
     if role != "borrower":

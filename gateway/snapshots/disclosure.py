@@ -58,8 +58,10 @@ from ..keys.keyring import PoolKeys
 from ..loan_facts import loan_facts
 from ..policy_views import STAT_FIELDS, policy_party
 from ..storage import decisions, disclosures
+from ..storage import links as link_rows
 from ..storage.db import transaction
 from ..storage.records import PartyRecord, get_pool, get_tape, iter_loans
+from ..storage.snapshots import get_snapshot
 from .sealed import SnapshotRecord, guard_thresholds, lane_totals, metrics_report, snapshot_tape_id
 
 TABLE_FORMAT = "poolproof/release-table/v1"
@@ -617,9 +619,50 @@ def _strata_cohort(lanes: LaneSet, figure_id: str) -> FigureCohort | None:
     return FigureCohort(f"strata:{dim}:{cell}", f"strata:{dim}", frozenset(OUTSTANDING_STATES), (dim, cell))
 
 
+#: The label a kept loan of a linked snapshot carries in :func:`_loan_states`: its state a month before.
+ROLL_FROM = "roll_from"
+
+
+def roll_figure_ids() -> list[str]:
+    """Every roll-rate figure of a linked month (docs/metrics.md, "Roll rates"): the kept loans and
+    their previous balances by from-state × to-state, and each from-state's kept loans (``row``)."""
+    ids = [f"roll/count/{i}/{j}" for i in STATES for j in STATES]
+    ids += [f"roll/balance/{i}/{j}" for i in OUTSTANDING_STATES for j in STATES]
+    return ids + [f"roll/row/{i}" for i in STATES]
+
+
+def parse_roll_figure(figure_id: str) -> tuple[str, str, str | None] | None:
+    """``roll/<count|balance>/<from>/<to>`` as ``(by, from, to)``, ``roll/row/<from>`` as
+    ``("row", from, None)``; ``None`` for any other id."""
+    parts = figure_id.split("/")
+    if len(parts) == 3 and parts[:2] == ["roll", "row"] and parts[2] in STATES:
+        return "row", parts[2], None
+    if len(parts) != 4 or parts[0] != "roll" or parts[2] not in STATES or parts[3] not in STATES:
+        return None
+    if parts[1] == "count" or (parts[1] == "balance" and parts[2] in OUTSTANDING_STATES):
+        return parts[1], parts[2], parts[3]
+    return None
+
+
+def _roll_cohort(lanes: LaneSet, figure_id: str) -> FigureCohort | None:
+    """A roll-rate cell: the kept loans that were in ``from`` a month before and are in ``to`` now (its
+    count and its previous balance sum over the same loans); a row: every kept loan that was in
+    ``from``. The cells of one row partition it (secondary suppression within the row)."""
+    parsed = parse_roll_figure(figure_id)
+    if parsed is None or lanes.circuit is None:
+        return None
+    _, i, j = parsed
+    if j is None:
+        return FigureCohort(f"roll:{i}", None, frozenset(STATES), (ROLL_FROM, i))
+    return FigureCohort(f"roll:{i}:{j}", f"roll:{i}", frozenset({j}), (ROLL_FROM, i))
+
+
 #: Figure-id families beyond the lane set's own metric ids, by the prefix before the first ``:``.
 #: A family maps (lane set, figure id) to the figure's cohort, or ``None`` if the id is not one of it.
-COHORT_FAMILIES: dict[str, Callable[[LaneSet, str], FigureCohort | None]] = {"strata": _strata_cohort}
+COHORT_FAMILIES: dict[str, Callable[[LaneSet, str], FigureCohort | None]] = {
+    "strata": _strata_cohort,
+    "roll": _roll_cohort,
+}
 
 
 def figure_cohort(lanes: LaneSet, figure_id: str) -> FigureCohort | None:
@@ -635,19 +678,41 @@ def _inner_metric(figure_id: str) -> str:
     return figure_id if parsed is None else parsed[2]
 
 
-def exact_figure_ids(policy: Policy, lanes: LaneSet, cells: Sequence[tuple[str, str]] = ()) -> list[str]:
-    """The figures of a lane set, and of the snapshot's stratification ``cells`` (dimension, cell),
-    that the policy's disclosure modes give some aggregate-only role exactly: what the exact release
-    table of a snapshot decides."""
+def exact_figure_ids(
+    policy: Policy, lanes: LaneSet, cells: Sequence[tuple[str, str]] = (), *, linked: bool = False
+) -> list[str]:
+    """The figures of a lane set, of the snapshot's stratification ``cells`` (dimension, cell) and, for
+    a snapshot ``linked`` to the month before, its roll-rate figures, that the policy's disclosure
+    modes give some aggregate-only role exactly: what the exact release table of a snapshot decides."""
     roles = sorted(policy.moded_roles - policy.aggregates.exact_value_roles)
     ids = [*sorted(lanes.metrics), *(cell_metric(d, c, f) for d, c in cells for f in CELL_FIGURES)]
+    ids += roll_figure_ids() if linked else []
     return [m for m in ids if policy.exact_for_some_role(m, roles)]
+
+
+def _previous_states(
+    db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord, cfg: PoolConfig
+) -> dict[str, str] | None:
+    """Each exposure's state in the month before, when ``snap`` is linked to it (else ``None``)."""
+    link = link_rows.get_link(db, snap.pool_id, snap.cutoff_date)
+    if link is None or link.status != "linked" or link.bundle is None:
+        return None
+    previous = get_snapshot(db, snap.pool_id, str(link.bundle["previous"]["cutoff_date"]))
+    tape = get_tape(db, snapshot_tape_id(db, previous))
+    out: dict[str, str] = {}
+    for stored in iter_loans(db, keys, tape):
+        facts = loan_facts(stored.record, cfg)
+        out[facts.exposure_id] = facts.state_name
+    return out
 
 
 def _loan_states(
     db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord, cfg: PoolConfig
 ) -> Iterator[tuple[int, int, str, Mapping[str, str], Mapping[str, int]]]:
-    """Per loan of the sealed tape: (loan digest, obligor digest, state, cell labels, period flows)."""
+    """Per loan of the sealed tape: (loan digest, obligor digest, state, cell labels, period flows).
+
+    In a linked snapshot a kept loan's labels also hold its previous state under :data:`ROLL_FROM`."""
+    before = _previous_states(db, keys, snap, cfg) if snap.lanes.circuit is not None else None
     lanes = snap.lanes
     tape = get_tape(db, snapshot_tape_id(db, snap))
     edges = snap.header["dpd_bucket_edges"] if lanes.circuit is None else ()
@@ -657,7 +722,10 @@ def _loan_states(
         owner = obligor_digest(snap.pool_id, str(r["obligor_pseudo_id"]))
         if lanes.circuit is not None:
             facts = loan_facts(r, cfg)
-            yield loan, owner, facts.state_name, facts.labels, dict(zip(FLOWS, facts.flows, strict=True))
+            labels: Mapping[str, str] = facts.labels
+            if before is not None and facts.exposure_id in before:
+                labels = {**facts.labels, ROLL_FROM: before[facts.exposure_id]}
+            yield loan, owner, facts.state_name, labels, dict(zip(FLOWS, facts.flows, strict=True))
         else:
             yield loan, owner, BUCKETS[dpd_bucket(int(r["days_past_due"]), edges)], {}, {}
 
@@ -685,13 +753,19 @@ def exact_release_table(
     lanes = snap.lanes
     cfg = get_pool(db, snap.pool_id).config
     rows = [] if snap.strata is None else [(r["dimension"], r["cell"]) for r in snap.strata["rows"]]
+    linked = (link := link_rows.get_link(db, snap.pool_id, snap.cutoff_date)) is not None and (
+        link.status == "linked"
+    )
     cohorts = {
-        f: c for f in exact_figure_ids(policy, lanes, rows) if (c := figure_cohort(lanes, f)) is not None
+        f: c
+        for f in exact_figure_ids(policy, lanes, rows, linked=linked)
+        if (c := figure_cohort(lanes, f)) is not None
     }
     by_name = {c.name: c for c in cohorts.values()}
     flows_of = {
         f: {lane[5:] for lane, _ in lanes.metric(_inner_metric(f)) if lane.startswith("flow_")}
         for f in cohorts
+        if not f.startswith("roll/")  # a roll figure sums counts and balances, never a flow
     }
     members: dict[str, set[int]] = {name: set() for name in by_name}
     broken: set[str] = set()
@@ -705,7 +779,7 @@ def exact_release_table(
                 members[name].add(loan)
         for flow, carriers in FLOW_CARRIER_STATES.items():
             if flows.get(flow, 0) and state not in carriers:
-                broken |= {c.name for f, c in cohorts.items() if flow in flows_of[f]}
+                broken |= {c.name for f, c in cohorts.items() if flow in flows_of.get(f, ())}
     k = policy.aggregates.min_cohort
     with transaction(db) as conn:
         stored = disclosures.stored_table(conn, snap.pool_id, snap.snapshot_id, EXACT_REPORT)

@@ -54,6 +54,7 @@ from ..config import GatewayConfig
 from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..loan_facts import STRATIFICATION_DIMENSIONS, loan_facts, statement_lane_set
+from ..storage import links as link_rows
 from ..storage import snapshots as snapshot_rows
 from ..storage.db import connect, transaction
 from ..storage.records import (
@@ -72,6 +73,7 @@ from ..storage.snapshots import get_job as get_job
 from ..storage.snapshots import last_snapshot
 from ..storage.snapshots import running_jobs as running_jobs
 from ..workers import SEAL_WORKERS
+from .links import build_link
 from .sealed import (
     SnapshotRecord,
     decrypt_secret,
@@ -407,6 +409,40 @@ def _run(
     )
     if outcome.leaf_count != job.leaf_total:
         raise SealError(f"sealed {outcome.leaf_count} loans, the tape has {job.leaf_total}")
+    # The header and the link to the month before are made outside the write transaction (the link is
+    # a proof over every kept loan); the transaction then checks nothing moved meanwhile.
+    before = last_snapshot(db.conn, job.pool_id)
+    header = build_header(
+        context=context,
+        params=job.params,
+        sequence=1 if before is None else before.sequence + 1,
+        previous_header_hash=None if before is None else header_hash(before.header),
+        sealed_at=_sealed_at(),
+        leaf_count=outcome.leaf_count,
+        merkle_root=outcome.merkle_root,
+        currency=pool.config.currency,
+        dpd_bucket_edges=pool.config.dpd_edges,
+        aggregates=outcome.aggregates,
+        policy_version=policy_version,
+        packed_sums=outcome.packed_sums,
+        aggregate_proof=outcome.aggregate_proof,
+        strata_field=None if outcome.strata is None else outcome.strata.header_field(),
+    )
+    signed = bundle.sign_document(gateway_key, "snapshot-header", header)
+    link = None
+    if before is not None and before.cutoff_date < job.cutoff_date:
+        link = build_link(
+            db,
+            keys,
+            gateway_key,
+            pool.config,
+            before,
+            signed,
+            job_id=job.id,
+            tape_id=job.tape_id,
+            seed=seed,
+            ipa_rounds=job.params.ipa_rounds,
+        )
     with transaction(db) as conn:
         status = snapshot_status(conn, job.pool_id, job.cutoff_date)
         if status is None or status[1] != job.tape_id:
@@ -416,23 +452,10 @@ def _run(
         previous = last_snapshot(conn, job.pool_id)
         if previous is not None and previous.cutoff_date >= job.cutoff_date:
             raise SealError(f"a later cut-off ({previous.cutoff_date}) was sealed meanwhile")
-        header = build_header(
-            context=context,
-            params=job.params,
-            sequence=1 if previous is None else previous.sequence + 1,
-            previous_header_hash=None if previous is None else header_hash(previous.header),
-            sealed_at=_sealed_at(),
-            leaf_count=outcome.leaf_count,
-            merkle_root=outcome.merkle_root,
-            currency=pool.config.currency,
-            dpd_bucket_edges=pool.config.dpd_edges,
-            aggregates=outcome.aggregates,
-            policy_version=policy_version,
-            packed_sums=outcome.packed_sums,
-            aggregate_proof=outcome.aggregate_proof,
-            strata_field=None if outcome.strata is None else outcome.strata.header_field(),
-        )
-        signed = bundle.sign_document(gateway_key, "snapshot-header", header)
+        if (previous is None) != (before is None) or (
+            previous is not None and before is not None and previous.snapshot_id != before.snapshot_id
+        ):
+            raise SealError("another cut-off of the pool was sealed meanwhile; seal again")
         snapshot_rows.insert_snapshot(
             conn,
             SnapshotRecord(
@@ -450,6 +473,8 @@ def _run(
                 strata=None if outcome.strata is None else outcome.strata.to_dict(),
             ),
         )
+        if link is not None:
+            link_rows.insert_link(conn, link)
         # The cut-off becomes sealed, and the job done, in the same transaction as the snapshot row.
         mark_cutoff_sealed(conn, job.pool_id, job.cutoff_date)
         snapshot_rows.finish_job(conn, job.id)

@@ -287,6 +287,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX IF NOT EXISTS dashboard_sessions_last_seen ON dashboard_sessions (last_seen);
         """,
     ),
+    (
+        11,
+        # Linked months (gateway/storage/links.py): for each sealed pool-v4 snapshot after the pool's
+        # first, the signed link bundle to the snapshot before it, or why none could be proven.
+        """
+        CREATE TABLE snapshot_links (
+            snapshot_id TEXT PRIMARY KEY REFERENCES sealed_snapshots(snapshot_id),
+            pool_id TEXT NOT NULL,
+            cutoff_date TEXT NOT NULL,
+            previous_snapshot_id TEXT NOT NULL REFERENCES sealed_snapshots(snapshot_id),
+            status TEXT NOT NULL CHECK (status IN ('linked', 'refused')),
+            bundle TEXT,
+            reason TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (pool_id, cutoff_date)
+        );
+        """,
+    ),
 ]
 
 #: A connection, or the database whose connection to use (inside a transaction the two are the same).

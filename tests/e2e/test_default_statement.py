@@ -45,7 +45,7 @@ def test_a_v2_tape_is_sealed_under_the_pools_statement_v2_by_default(tmp_path: P
         )
         assert created
         assert job.params.lane_set == statement_lane_set(CN_CONSUMER).name
-        assert job.params.lane_set.startswith("pool-v3:")
+        assert job.params.lane_set.startswith("pool-v4:")
     finally:
         local["db"].conn.close()
 

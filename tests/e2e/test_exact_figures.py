@@ -132,7 +132,7 @@ def test_a_v2_tape_is_sealed_under_the_pool_statement_v2_by_default(
     header = expect(
         gw.clients["platform"].get(f"/pools/{POOL}/snapshots/{v2_pool['cutoff']}/header"), 200, "header"
     )
-    assert header["proof_params"]["lane_set"].startswith("pool-v3:")
+    assert header["proof_params"]["lane_set"].startswith("pool-v4:")
     assert header["leaf_count"] == len(v2_pool["rows"])
 
 
@@ -201,7 +201,7 @@ def test_every_released_figure_carries_a_proof_bound_to_the_question(
             witnesses=WitnessPolicy.unwitnessed(),
         )
         assert int(f["bundle"]["proof"]["value"]) == f["value"]
-        assert verified.header.lanes.name.startswith("pool-v3:")
+        assert verified.header.lanes.name.startswith("pool-v4:")
 
 
 @pytest.mark.parametrize("fid", ["pool_balance", "delinquent_1plus_balance", "unscheduled_principal"])
