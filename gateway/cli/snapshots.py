@@ -263,7 +263,7 @@ def demo_cmd(out_dir: str | None, n_loans: int | None, workers: int | None) -> N
             f"    poolproof-audit verify-inclusion {out / 'inclusion.json'} --key {out / 'gateway.pub'}"
         )
         _demo_report(out)
-    _demo_deal()
+    _demo_deal(out)
     click.echo("DEMO OK")
 
 
@@ -291,8 +291,9 @@ def _demo_report(out: Path) -> None:
     )
 
 
-def _demo_deal() -> None:
-    """A short revolving deal over three months: each period's proven trigger table and waterfall."""
+def _demo_deal(out: Path | None) -> None:
+    """A short revolving deal over three months: each period's proven trigger table and waterfall; with
+    ``out``, the trustee's and the investor's deal reports rendered from the written payment reports."""
     from ..alerts.demo import print_deal_tables, run_revolving_deal
 
     click.echo("")
@@ -301,6 +302,17 @@ def _demo_deal() -> None:
     buf = io.StringIO()
     print_deal_tables(demo, buf)
     click.echo(buf.getvalue().rstrip("\n"))
+    if out is not None:
+        from ..snapshots.demo import render_deal_reports
+
+        codes = render_deal_reports(out, demo)
+        if any(codes.values()):
+            click.echo(f"DEMO FAILED: a deal report found unverified payment reports {codes}", err=True)
+            sys.exit(1)
+        click.echo(
+            f"  deal reports, every payment report verified (trustee / investor): "
+            f"{out / 'deal' / 'report.html'}, {out / 'deal-investor' / 'report.html'}"
+        )
 
 
 @click.command("claim")
