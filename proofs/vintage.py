@@ -494,7 +494,7 @@ def prove_vintage_curve(
             {"cutoff_date": cutoff, "months_on_book": months_on_book(cohort, cutoff), "rates": rates}
         )
     return {
-        "kind": KIND,
+        "format": KIND,
         "pool_id": pool_id,
         "cohort": cohort,
         "nonce": nonce.hex(),
@@ -578,7 +578,7 @@ class VerifiedPoint:
 def _bundle_schema() -> bundle.Object:
     return bundle.Object(
         {
-            "kind": bundle.Const(KIND),
+            "format": bundle.Const(KIND),
             "pool_id": bundle.Str(64),
             "cohort": bundle.Str(7, COHORT_PATTERN),
             "nonce": bundle.Bytes(max_length=64),

@@ -576,3 +576,33 @@ def test_another_gateway_key_is_rejected(pool: SealedPool) -> None:
     with pytest.raises(VerificationError) as err:
         verify_vintage_curve(doc, Ed25519PrivateKey.generate().public_key())
     assert err.value.check == "header.signature"
+
+
+def test_the_cli_verifies_a_curve_and_names_the_failed_check(pool: SealedPool, tmp_path: Path) -> None:
+    import argparse
+
+    from proofs.signing import public_key_to_pem
+    from proofs.vintage_cli import add_arguments, verify_vintage
+
+    cohort = _present_cohort(pool)
+    key = tmp_path / "gateway.pub"
+    key.write_bytes(public_key_to_pem(pool.key.public_key()))
+    good = tmp_path / "curve.json"
+    good.write_text(json.dumps(exact_bundle(cohort)))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--key")
+    add_arguments(parser)
+    args = parser.parse_args([str(good), "--key", str(key), "--expect-cohort", cohort])
+    out = verify_vintage(args)
+    want = reference_points(pool, cohort)
+    assert len(out["points"]) == len(want) * len(RATES)
+    first = want[0]
+    shown = f"cumulative_default_rate: {first['cumulative_default_rate']} / {first['entered']}"
+    assert shown in out["points"][0]
+    bad_doc = exact_bundle(cohort)
+    bad_doc["cells"][1]["index"] ^= 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bad_doc))
+    with pytest.raises(VerificationError) as err:
+        verify_vintage(parser.parse_args([str(bad), "--key", str(key)]))
+    assert err.value.check == "strata.row"
