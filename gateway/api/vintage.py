@@ -19,7 +19,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from policies import DecisionLog
 from proofs.cell_claims import cell_metric
-from proofs.errors import EncodingError
+from proofs.errors import EncodingError, VerificationError
 from proofs.vintage import CARRIED, COHORT_PATTERN, DIMENSION, ENTERED, RATES
 
 from ..policy_views import DEFAULT_PURPOSE, policy_party
@@ -95,6 +95,7 @@ class VintageCurve(AudienceResource):
     @shared_docs.alt_response(
         404, description="no sealed snapshot with a vintage stratification, or no such cohort"
     )
+    @shared_docs.alt_response(409, description="the pool's snapshots do not form one verifiable chain")
     @shared_docs.alt_response(422, description="a malformed cohort label")
     def get(self, query: dict[str, Any], pool_id: str, cohort: str) -> dict[str, Any]:
         """A cohort's proven vintage curve over every sealed snapshot of the pool, bound to the nonce."""
@@ -135,6 +136,8 @@ class VintageCurve(AudienceResource):
             )
         except EncodingError as exc:
             fail(422, str(exc))
+        except VerificationError as exc:  # e.g. a chain sealed across a gateway-key rotation
+            fail(409, f"the pool's snapshots do not form one verifiable chain ({exc.check}): {exc}")
         log.append(decided, resource=resource, record_count=answer.released_points)
         decisions.persist(get_log_db(), log)
         return answer.body
