@@ -245,7 +245,16 @@ def absence_evidence(table: Table, cohort: str) -> dict[str, Any]:
     }
 
 
-def _verify_absence(group: Group, header: Header, cohort: str, doc: object, where: str) -> CohortCell:
+def verify_absence(
+    group: Group, header_field: Mapping[str, Any], n_inputs: int, cohort: str, doc: object, where: str
+) -> None:
+    """Check an absence proof of ``cohort`` against a header's ``strata`` field.
+
+    Raises:
+        EncodingError: a malformed proof.
+        VerificationError: ``strata.row`` (a neighbour not in the table), ``vintage.absence`` (the
+            neighbours are not adjacent, or do not bracket the cell, in the canonical order).
+    """
     bundle.Object(
         {
             "absent": bundle.Object(
@@ -254,22 +263,19 @@ def _verify_absence(group: Group, header: Header, cohort: str, doc: object, wher
         }
     ).check(doc, where)
     assert isinstance(doc, dict)
-    assert header.strata is not None
-    field_ = header.strata
-    dims = list(field_["dimensions"])
+    dims = list(header_field["dimensions"])
     target = (dims.index(DIMENSION), cohort.encode())
-    n_rows = field_["rows"]
     found: dict[str, tuple[int, tuple[int, bytes]]] = {}
     for side in ("lower", "upper"):
         nb = doc["absent"][side]
         if nb is None:
             continue
-        row = Row.from_dict(group, nb["row"], len(header.lanes.inputs), f"{where}.absent.{side}.row")
-        verify_row(row, nb["index"], field_, [bytes.fromhex(h) for h in nb["path"]])
+        row = Row.from_dict(group, nb["row"], n_inputs, f"{where}.absent.{side}.row")
+        verify_row(row, nb["index"], header_field, [bytes.fromhex(h) for h in nb["path"]])
         found[side] = (nb["index"], _order_key(dims, row))
     lo, hi = found.get("lower"), found.get("upper")
     lo_index = -1 if lo is None else lo[0]
-    hi_index = n_rows if hi is None else hi[0]
+    hi_index = header_field["rows"] if hi is None else hi[0]
     ok = hi_index == lo_index + 1 and (lo is None or lo[1] < target) and (hi is None or target < hi[1])
     if not ok:
         raise VerificationError(
@@ -277,7 +283,6 @@ def _verify_absence(group: Group, header: Header, cohort: str, doc: object, wher
             f"{where}: the rows given are not the neighbours of cell {DIMENSION}={cohort} "
             "in the table's canonical order",
         )
-    return CohortCell(None)
 
 
 def cohort_evidence(
@@ -313,7 +318,9 @@ def verify_cohort_cell(group: Group, header: Header, cohort: str, doc: object, w
             row's unpacking), ``vintage.absence`` (an absence proof whose rows do not bracket the cell).
     """
     if isinstance(doc, dict) and "absent" in doc:
-        return _verify_absence(group, header, cohort, doc, where)
+        assert header.strata is not None  # verify_vintage_chain requires the table
+        verify_absence(group, header.strata, len(header.lanes.inputs), cohort, doc, where)
+        return CohortCell(None)
     if isinstance(doc, dict) and isinstance(doc.get("row"), dict):
         row_doc = doc["row"]
         if (row_doc.get("dimension"), row_doc.get("cell")) != (DIMENSION, cohort):
