@@ -16,7 +16,7 @@ install_bounded_json_parser()
 
 def register_routes(api: Api) -> None:
     """Mount every blueprint of the API on ``api`` (the order is the order of the API document)."""
-    from . import admin, deal, keys, platform, public, seal_jobs, snapshots, views, witnesses
+    from . import admin, deal, keys, platform, public, seal_jobs, snapshots, views, vintage, witnesses
 
     api.register_blueprint(platform.blp)
     for blp in views.AUDIENCES:
@@ -32,4 +32,6 @@ def register_routes(api: Api) -> None:
     api.register_blueprint(keys.blp)
     api.register_blueprint(deal.admin_blp)
     for blp in deal.AUDIENCE_BLUEPRINTS:
+        api.register_blueprint(blp)
+    for blp in vintage.AUDIENCE_BLUEPRINTS:
         api.register_blueprint(blp)

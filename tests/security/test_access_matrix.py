@@ -88,10 +88,13 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
         .replace("{party_id}", party_id)
         .replace("{key_id}", key_id)
         .replace("{leaf_index}", "0")
+        .replace("{cohort}", "2024-Q1")
     )
     kw: dict[str, Any] = {}
     if path.endswith("/inclusion"):
         kw["query_string"] = {"platform_loan_id": world.borrower_loan}
+    if path.endswith("/vintage/{cohort}"):
+        kw["query_string"] = {"nonce": nonce()}
     if method == "POST":
         if path == "/platform/pools":
             kw["json"] = {"pool_id": f"M{n}", "settings": {"preset": "CN_CONSUMER"}}
@@ -161,6 +164,12 @@ def test_the_matrix_covers_every_documented_operation() -> None:
     assert len(OPERATIONS) >= 60
     audiences = {audience(p) for _, p in OPERATIONS}
     assert audiences == {*ROLES, "admin", "public"}
+
+
+def test_the_matrix_covers_the_vintage_curves() -> None:
+    for role in ROLES:
+        if role != "borrower":
+            assert ("GET", f"{PREFIX[role]}/pools/{{pool_id}}/vintage/{{cohort}}") in OPERATIONS, role
 
 
 def test_the_matrix_covers_the_key_and_grant_lifecycle() -> None:
