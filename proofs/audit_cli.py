@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from proofs import bundle, distribution_cli, link_cli
+from proofs import bundle, distribution_cli, link_cli, vintage_cli
 from proofs.claim_bundle import ExpectedClaim, verify_claim_answer
 from proofs.claims import Disclosure, statement_from_dict
 from proofs.errors import EncodingError, VerificationError
@@ -492,6 +492,12 @@ def _build_parser() -> argparse.ArgumentParser:
     witness_options(report)
     report_command.add_arguments(report)
     link_cli.register(add, witness_options, _witness_policy)
+    vintage = add(
+        "verify-vintage",
+        "Verify a cohort's vintage curve bundle and print its proven points.",
+        vintage_cli.verify_vintage,
+    )
+    vintage_cli.add_arguments(vintage)
     new_key = sub.add_parser(
         "new-witness-key",
         help="Write a new witness signing key (mode 0600) and KEYFILE.pub.",

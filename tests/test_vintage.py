@@ -606,3 +606,21 @@ def test_the_cli_verifies_a_curve_and_names_the_failed_check(pool: SealedPool, t
     with pytest.raises(VerificationError) as err:
         verify_vintage(parser.parse_args([str(bad), "--key", str(key)]))
     assert err.value.check == "strata.row"
+
+
+def test_poolproof_audit_verify_vintage_exits_0_and_names_a_failure(pool: SealedPool, tmp_path: Path) -> None:
+    from proofs.audit_cli import main
+    from proofs.exit_codes import ExitCode
+    from proofs.signing import public_key_to_pem
+
+    cohort = _present_cohort(pool)
+    key = tmp_path / "gateway.pub"
+    key.write_bytes(public_key_to_pem(pool.key.public_key()))
+    good = tmp_path / "curve.json"
+    good.write_text(json.dumps(exact_bundle(cohort)))
+    assert main(["verify-vintage", str(good), "--key", str(key), "--expect-cohort", cohort]) == 0
+    bad_doc = exact_bundle(cohort)
+    bad_doc["cells"][1]["index"] ^= 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bad_doc))
+    assert main(["verify-vintage", str(bad), "--key", str(key)]) == ExitCode.FAILED
