@@ -398,11 +398,12 @@ def test_every_element_of_a_piece_proof_is_covered(chain: Chain) -> None:
 
     g = get_group()
     doc = chain.links[0]
-    piece = doc["pieces"][0]
+    index = min(range(len(doc["pieces"])), key=lambda k: doc["pieces"][k]["loans"])  # the shortest proof
+    piece = doc["pieces"][index]
     proof = lc.decode_proof(g, bytes.fromhex(piece["proof"]), piece["loans"], 2)
     for name, bad in tampered_proofs(g, proof, ("A_I", "A_O", "S", "T1", "T3", "T4", "T5", "T6")):
         forged = copy.deepcopy(doc)
-        forged["pieces"][0]["proof"] = bad.to_bytes().hex()
+        forged["pieces"][index]["proof"] = bad.to_bytes().hex()
         with pytest.raises(VerificationError) as exc:
             _verify(chain, 0, _resign(chain, forged))
         assert exc.value.check == "linkcircuit.batch", name
