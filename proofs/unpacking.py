@@ -15,7 +15,8 @@ unpacking of the ``K_g``:
    every ``T'_lane < 2^width``. A slot of width ``w < 64`` is proven with two values, ``A_lane`` and
    ``2^(64−w)·A_lane``: if ``T' < 2^64`` then ``2^(64−w)·T' < r`` does not wrap, so
    ``2^(64−w)·T' < 2^64`` gives ``T' < 2^w``. The list is padded with commitments to 0 (the
-   identity) up to a power of two. For the ``pool-v3`` lane sets (domain :data:`DOMAIN_V2`) the
+   identity) up to a power of two. For the ``pool-v3`` and ``pool-v4`` lane sets (domain
+   :data:`DOMAIN_V2`) the
    range part is instead one range proof of values of different widths
    (:func:`proofs.bulletproofs.prove_ranges`): each ``A_lane`` proven below ``2^width`` of its
    slot directly (every width is at most 64, far below r, so nothing wraps), padded with zero
@@ -47,11 +48,12 @@ from proofs import bulletproofs as _bp
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, ScalarSource
-from proofs.lanes import POOL_V3, LaneSet
+from proofs.lanes import POOL_V3, POOL_V4, LaneSet
 from proofs.transcript import Transcript
 
 DOMAIN: Final = b"poolproof/unpacking/v1"
-#: The ``pool-v3`` lane sets' unpacking proof: one range-proven value per lane, at its slot width.
+#: The ``pool-v3`` and ``pool-v4`` lane sets' unpacking proof: one range-proven value per lane, at its
+#: slot width.
 DOMAIN_V2: Final = b"poolproof/unpacking/v2"
 RANGE_BITS: Final = 64
 _R: Final = ORDER
@@ -75,13 +77,13 @@ def _slots(lanes: LaneSet) -> list[tuple[int, int]]:
 
 
 def _slot_widths(lanes: LaneSet) -> tuple[int, ...] | None:
-    """Per-lane range widths (padded) for the ``pool-v3`` form, or None for the 64-bit form.
+    """Per-lane range widths (padded) for the ``pool-v3`` / ``pool-v4`` form, or None for the 64-bit form.
 
     In the ``pool-v3`` form the range part is one :func:`proofs.bulletproofs.prove_ranges` proof
     with every aggregate proven below ``2^width`` of its slot directly (widths <= 64, so nothing
     wraps mod r): the same statement as the two-value 64-bit form, with about a quarter of the bits.
     """
-    if lanes.family != POOL_V3:
+    if lanes.family not in (POOL_V3, POOL_V4):
         return None
     assert lanes.packing is not None
     width = {s.lane: s.width for slots in lanes.packing for s in slots}
