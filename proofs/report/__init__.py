@@ -42,6 +42,8 @@ from proofs.report.deal import DealEvidence, is_payment_report, verify_payment_r
 from proofs.report.evidence import Evidence, ReportInputError, VerifiedFile, verify_folder
 from proofs.report.figures import Figure, Unverified
 from proofs.report.messages import LANGS, Lang
+from proofs.report.months import FORMATS as MONTH_FORMATS
+from proofs.report.months import verify_months
 from proofs.report.sections import CurveFamily, ReportModel, TransitionMatrix, build_model
 from proofs.signing import key_id
 from proofs.witness import WitnessPolicy
@@ -143,6 +145,14 @@ def render_report(
         evidence.verified.extend(
             VerifiedFile(n, "payment-report", cutoffs.get(n)) for n in deal_evidence.files
         )
+    monthly = [name for name, fmt in evidence.skipped if fmt in MONTH_FORMATS]
+    if monthly:
+        evidence.skipped[:] = [(n, f) for n, f in evidence.skipped if n not in monthly]
+        months = verify_months(folder, monthly, gateway_key, evidence.pool_id, evidence.currency)
+        evidence.failures.extend(months.failures)
+        evidence.verified.extend(months.verified)
+        transitions = [*transitions, *months.transitions]
+        curves = [*curves, *months.curves]
     evidence.skipped.extend(refused)
     model = build_model(
         evidence,
