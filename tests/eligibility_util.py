@@ -70,11 +70,13 @@ def linked_lane_set(name: str = LANE_SET_NAME, *, balance_m0_shift: int = 0) -> 
 def registered(lanes: LaneSet) -> Iterator[LaneSet]:
     """``lanes`` resolvable by name (as a lane set of :mod:`proofs.lanes` is) while in the block."""
     table: dict[str, LaneSet] = lanes_mod.LANE_SETS  # type: ignore[assignment]
+    added = lanes.name not in table
     table[lanes.name] = lanes
     try:
         yield lanes
     finally:
-        del table[lanes.name]
+        if added:
+            del table[lanes.name]
 
 
 # -- the tape, by plain pandas ------------------------------------------------------------------------
