@@ -139,7 +139,7 @@ def facts_of(df: pd.DataFrame) -> list[LoanFacts]:
     return out
 
 
-def deal_text(pool_id: str = "POOL-1", **criteria: Any) -> str:
+def deal_text(pool_id: str = "POOL-1", version: int = 1, **criteria: Any) -> str:
     c: dict[str, Any] = {
         "max_days_past_due": 0,
         "legal_rate_cap_bps": 3600,
@@ -154,7 +154,7 @@ def deal_text(pool_id: str = "POOL-1", **criteria: Any) -> str:
     crit = "\n".join(f"{k} = {_toml(v)}" for k, v in c.items())
     return f"""format = "poolproof/deal/v1"
 deal_id = "ELIG-1"
-version = 1
+version = {version}
 pool_id = "{pool_id}"
 currency = "USD"
 closing_date = "2018-03-31"
