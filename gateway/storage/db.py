@@ -271,6 +271,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        10,
+        """
+        CREATE TABLE IF NOT EXISTS eligibility_statements (
+            pool_id TEXT NOT NULL,
+            cutoff_date TEXT NOT NULL,
+            deal_hash TEXT NOT NULL,
+            holds INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            built_at TEXT NOT NULL,
+            PRIMARY KEY (pool_id, cutoff_date)
+        );
+        """,
+    ),
 ]
 
 #: A connection, or the database whose connection to use (inside a transaction the two are the same).
