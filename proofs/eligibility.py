@@ -191,7 +191,7 @@ def failures(
         state = next((i for i, n in enumerate(poolcircuit.COUNT_LANES) if values[n] == 1), None)
         if state != 0:
             fail("state", loan.exposure_id)
-        balance = values["balance_M0"]
+        balance = sum(values[lane] for lane in poolcircuit.BALANCE_LANES)  # the whole balance, in any state
         price += balance
         if balance > c.max_balance_fen:
             fail("balance", loan.exposure_id)
@@ -577,6 +577,8 @@ def verify_eligibility(
             "a statement that does not hold names one and carries none",
         )
     layout = purchase_layout(header.lanes)
+    if n >= 1 << layout.count_width:
+        raise VerificationError("eligibility.statement", "more purchased loans than the count slots hold")
     rows: list[dict[str, Point]] = []
     if doc["holds"]:
         if len(doc["commitments"]) != n:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from proofs import bundle
-from proofs.deal import deal_hash, load_deal
+from proofs.deal import Deal, deal_hash, load_deal
 from proofs.eligibility import check_records, verify_eligibility
 from proofs.errors import EncodingError, VerificationError
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
@@ -56,11 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--records", metavar="JSON", help="the tape's attributes per exposure id (trustee)")
 
 
-def _exposures(path: str, key: Any, lane_sets: frozenset[str]) -> tuple[Header, list[str]]:
+def _exposures(path: str, key: Any, lane_sets: frozenset[str], deal: Deal) -> tuple[Header, list[str]]:
     """Audit a snapshot bundle in full; return its header and every exposure id in leaf order."""
     try:
         with open(path, encoding="utf-8") as f:
-            header = verify_snapshot(f, key, lane_sets=lane_sets)
+            header = verify_snapshot(f, key, lane_sets=lane_sets, deal=deal)
         with open(path, encoding="utf-8") as f:
             _, _, chunks = read_snapshot_parts(f)
             ids = [str(leaf[0]) for chunk in chunks for leaf in chunk["leaves"]]
@@ -81,9 +81,9 @@ def verify_eligibility_command(args: argparse.Namespace) -> dict[str, Any]:
     previous: list[str] | None = None
     current: list[str] | None = None
     if args.snapshot:
-        header, current = _exposures(args.snapshot, key, lane_sets)
+        header, current = _exposures(args.snapshot, key, lane_sets, deal)
         if args.previous_snapshot:
-            before, previous = _exposures(args.previous_snapshot, key, lane_sets)
+            before, previous = _exposures(args.previous_snapshot, key, lane_sets, deal)
             named = header.doc.get("previous_header_hash")
             if named != before.hash.hex():
                 raise VerificationError(
@@ -92,7 +92,7 @@ def verify_eligibility_command(args: argparse.Namespace) -> dict[str, Any]:
     else:
         if args.previous_snapshot:
             raise EncodingError("--previous-snapshot goes with --snapshot")
-        header = verify_header(_load(args.header, "header"), key, lane_sets=lane_sets)
+        header = verify_header(_load(args.header, "header"), key, lane_sets=lane_sets, deal=deal)
     result = verify_eligibility(
         doc, key, header, deal, previous_exposures=previous, snapshot_exposures=current
     )

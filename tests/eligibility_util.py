@@ -89,7 +89,7 @@ def tape_rows(n_previous: int = 8, n_purchased: int = 6) -> pd.DataFrame:
     raw = pd.read_csv(TAPE, dtype=str, keep_default_na=False, nrows=2000)
     open_ = raw[raw["balance"].map(lambda b: Decimal(b) > 0)]
     old = open_[open_["issue_month"].isin(["Jan-2018", "Feb-2018"])].head(n_previous)
-    new = open_[open_["issue_month"] == "Mar-2018"].head(n_purchased)
+    new = open_[(open_["issue_month"] == "Mar-2018") & (open_["loan_status"] == "Current")].head(n_purchased)
     # The period's prepayments fund the purchases: fully paid loans until they cover the price.
     price = int(new["balance"].map(cents).sum())
     paid = raw[raw["loan_status"] == "Fully Paid"]

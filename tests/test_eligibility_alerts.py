@@ -57,3 +57,18 @@ def test_only_trustee_and_regulator_see_the_loans(period: Period, role: str, vie
     assert got["view"] == view
     assert got["statement"] == (doc if view == "full" else investor_view(doc))
     assert ("loans" in got["statement"]) == (view == "full")
+
+
+def test_a_period_buying_fewer_loans_than_the_minimum_cohort_is_withheld_from_investors(
+    period: Period,
+) -> None:
+    g = get_group()
+    doc = prove_eligibility(
+        period.header, make_deal(), period.purchased(g), period.collections(), period.sealed.key
+    )
+    n = doc["purchased"]
+    assert statement_view(doc, "investor", min_cohort=n + 1) == {
+        "view": "suppressed", "suppressed": True, "min_cohort": n + 1,
+    }  # fmt: skip
+    assert statement_view(doc, "investor", min_cohort=n)["view"] == "investor"
+    assert statement_view(doc, "trustee", min_cohort=n + 1)["view"] == "full"

@@ -210,9 +210,13 @@ def stored_statement(db: sqlite_utils.Database, pool_id: str, cutoff: str) -> di
     return doc
 
 
-def statement_view(doc: dict[str, Any], role: str) -> dict[str, Any]:
+def statement_view(doc: dict[str, Any], role: str, *, min_cohort: int = 1) -> dict[str, Any]:
     """What ``role`` receives: the whole statement for the trustee and the regulator, the investor
-    view (no loan ids, no per-loan values) for everyone else."""
+    view (no loan ids, no per-loan values) for everyone else. The investor view discloses how many
+    loans were bought (the proofs' shape does): a period that bought fewer than ``min_cohort`` (the
+    aggregate guard's minimum cohort), but at least one, is withheld from them (``suppressed``)."""
     if role in FULL_VIEW_ROLES:
         return {"view": "full", "statement": doc}
+    if 0 < doc["purchased"] < min_cohort:
+        return {"view": "suppressed", "suppressed": True, "min_cohort": min_cohort}
     return {"view": "investor", "statement": investor_view(doc)}

@@ -237,7 +237,7 @@ class Eligibility(AudienceResource):
         p = policy_party(party)
         aggregate_only = is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id)
         role = "investor" if aggregate_only else p.role
-        view = eligibility_records.statement_view(doc, role)
+        view = eligibility_records.statement_view(doc, role, min_cohort=policy().aggregates.min_cohort)
         _log_eligibility(party, pool_id, cutoff, view["view"] == "full")
         return view
 

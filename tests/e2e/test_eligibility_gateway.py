@@ -34,7 +34,8 @@ CUTOFF = "2026-10-31"
 @pytest.fixture(scope="module")
 def period() -> Iterator[Period]:
     with registered(linked_lane_set()) as lanes:
-        yield seal_period(lanes, tape_rows())
+        # More purchases than the default policy's minimum cohort (10): investors get the view.
+        yield seal_period(lanes, tape_rows(n_previous=4, n_purchased=12))
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,8 @@ def statements(gw: Gateway, period: Period) -> dict[str, dict[str, Any]]:
         period.header, make_deal(max_balance_fen=1_500_000), period.purchased(group), period.collections(),
         period.sealed.key, ipa_rounds=0,
     )  # fmt: skip
+    assert ok["holds"]
+    assert not bad["holds"]
     db = connect(gw.inst.db_path)
     try:
         with transaction(db) as conn:
