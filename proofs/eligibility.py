@@ -730,10 +730,12 @@ def _verify_loans(
                     "eligibility.openings", f"loan {loan['exposure_id']}: {a} does not open"
                 )
     failing = part["failing"]
-    if not isinstance(failing, dict) or list(failing) != list(doc["failed"]):
+    # (JSON object order is not significant: a reader may sort the keys)
+    if not isinstance(failing, dict) or sorted(failing) != sorted(doc["failed"]):
         raise VerificationError("eligibility.loans", "the failing loans do not name the failed criteria")
     out: dict[str, tuple[str, ...]] = {}
-    for criterion, names in failing.items():
+    for criterion in doc["failed"]:
+        names = failing[criterion]
         if not isinstance(names, list) or not names or not set(names) <= set(ids):
             raise VerificationError(
                 "eligibility.loans", f"{criterion}: failing loans must be purchased loans"
