@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from proofs import bundle, distribution_cli, link_cli, vintage_cli
+from proofs import bundle, distribution_cli, eligibility_cli, link_cli, vintage_cli
 from proofs.claim_bundle import ExpectedClaim, verify_claim_answer
 from proofs.claims import Disclosure, statement_from_dict
 from proofs.errors import EncodingError, VerificationError
@@ -481,6 +481,12 @@ def _build_parser() -> argparse.ArgumentParser:
         distribution_cli.verify_distribution,
     )
     distribution_cli.add_arguments(distribution)
+    eligibility = add(
+        "verify-eligibility",
+        "Verify a period's purchase-eligibility statement: holds or does not hold, each proof checked.",
+        eligibility_cli.verify_eligibility_command,
+    )
+    eligibility_cli.add_arguments(eligibility)
     log = add("verify-log", "Verify the hash-chained headers of one pool, oldest first.", _cmd_verify_log)
     log.add_argument("headers", nargs="+")
     report = add(

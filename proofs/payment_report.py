@@ -290,7 +290,8 @@ def verify_payment_report(
 
     Raises:
         EncodingError: a malformed report.
-        VerificationError: ``distribution.signature``, ``deal.binding``, ``chain.*``,
+        VerificationError: ``distribution.signature``, ``deal.binding`` (the report's, or a header
+            naming another deal in ``extensions.deal``), ``chain.*``,
             ``distribution.period``, ``distribution.previous``, ``distribution.inputs.<figure>``,
             ``distribution.cumulative.<figure>``, ``distribution.cumulative_default_rate``,
             ``distribution.triggers``, ``trigger.<id>``, ``distribution.line`` (names the line
@@ -306,6 +307,9 @@ def verify_payment_report(
         raise VerificationError("distribution.signature", str(exc)) from None
     check_deal_binding(doc, deal)
     chain = verify_chain(doc["headers"], gateway_key, deal, group=group, lane_sets=lane_sets)
+    for header in chain.headers:  # a header that names its governing deal must name this one
+        if header.deal_binding is not None:
+            check_deal_binding(header.doc, deal)
     if doc["period"] != chain.periods or doc["cutoff_date"] != chain.headers[-1].context.cutoff_date:
         raise VerificationError(
             "distribution.period", "period or cut-off does not match the chain of headers"

@@ -40,7 +40,9 @@ from ..ingest.pool_settings import CN_CONSUMER
 from ..loan_facts import loan_facts, statement_lane_set
 from ..synth import generate_tape, monthly_cutoff
 
-EXAMPLE_DEAL = Path(__file__).resolve().parents[2] / "docs" / "examples" / "deal.toml"
+#: The example deal, shipped with the package (a copy of ``docs/examples/deal.toml``; a test keeps
+#: the two identical).
+EXAMPLE_DEAL = Path(__file__).resolve().with_name("example_deal.toml")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Alerts raised from a payment report: a breached trigger, or a switch of the deal it causes.
+"""Alerts raised from a payment report: a breached trigger, or a switch of the deal it causes; and
+from the period's purchase-eligibility statement when it does not hold.
 
 The statuses come from the report's proofs (the report was verified before it was stored), so an
 alert says what the committed figures prove. Each new alert is stored once, logged in the decision
@@ -62,6 +63,33 @@ def alerts_from_report(report: Mapping[str, Any], deal: Deal, *, raised_at: str)
     return out
 
 
+def alerts_from_eligibility(
+    statement: Mapping[str, Any], deal: Deal, report: Mapping[str, Any], *, raised_at: str
+) -> list[dict[str, Any]]:
+    """The alert a verified eligibility statement that does not hold raises (pure: no storage).
+
+    It names the failed criteria only: the failing loans are in the statement, which the trustee and
+    the regulator (the alerts' only recipients) fetch from the gateway.
+    """
+    if statement["holds"]:
+        return []
+    alert = {
+        "format": ALERT_FORMAT,
+        "pool_id": statement["pool_id"],
+        "deal_id": deal.deal_id,
+        "deal_hash": deal_hash(deal).hex(),
+        "period": report["period"],
+        "cutoff_date": statement["cutoff_date"],
+        "report_hash": report_hash(report).hex(),
+        "raised_at": raised_at,
+        "subject": "eligibility:does_not_hold",
+        "failed": list(statement["failed"]),
+        "purchased": statement["purchased"],
+    }
+    alert["alert_id"] = uuid.uuid5(uuid.NAMESPACE_URL, f"{alert['report_hash']}/{alert['subject']}").hex
+    return [alert]
+
+
 @dataclass
 class Raised:
     """What :func:`raise_alerts` did."""
@@ -94,9 +122,15 @@ def raise_alerts(
     policy_version: str,
     send: webhooks.Sender = webhooks.post,
     sleep: Any = None,
+    eligibility: Mapping[str, Any] | None = None,
 ) -> Raised:
-    """Store, log and deliver the report's new alerts (an alert already raised is not sent again)."""
-    fresh = store.store_alerts(db, alerts_from_report(report, deal, raised_at=now()))
+    """Store, log and deliver the report's new alerts (an alert already raised is not sent again),
+    with the eligibility statement's when it does not hold."""
+    raised_at = now()
+    found = alerts_from_report(report, deal, raised_at=raised_at)
+    if eligibility is not None:
+        found += alerts_from_eligibility(eligibility, deal, report, raised_at=raised_at)
+    fresh = store.store_alerts(db, found)
     result = Raised(fresh)
     log = DecisionLog()
     hooks = [h for h in store.webhooks(db) if h.role in store.ALERT_ROLES]

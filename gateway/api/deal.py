@@ -9,6 +9,10 @@
   every input figure exactly gets the whole report (``poolproof-audit verify-distribution`` checks
   it); an aggregate-only party gets the trigger-status view: the chain and each trigger's proof, the
   levels being the deal's registered thresholds. The decision is logged.
+* ``GET /<audience>/pools/<pool>/eligibility/<cutoff>``: the period's purchase-eligibility statement
+  (built when the period's report is published). The trustee and the regulator get it whole, with
+  the purchased and the failing loans; every other party the investor view (holds or does not hold,
+  the failed criteria and the proofs; no loan id, no per-loan value). The decision is logged.
 * ``GET /trustee|regulator/pools/<pool>/alerts``: the pool's alerts (``?since=`` a UTC time).
 * ``POST /trustee|regulator/alert-webhooks``: register a webhook; its HMAC key is answered once.
 """
@@ -30,6 +34,7 @@ from proofs.deal import deal_hash
 from proofs.waterfall import INPUT_FIGURES
 
 from ..alerts import deal_records, raising, store
+from ..alerts import eligibility as eligibility_records
 from ..ingest.bounded_json import JsonLimitError, loads_body
 from ..policy_views import DEFAULT_PURPOSE, policy_party
 from ..snapshots.disclosure import is_aggregate_only
@@ -193,8 +198,48 @@ class PublishedPaymentReport(PaymentReport):
         db = get_db()
         report, deal = deal_records.publish_payment_report(db, keys_for(pool_id), pool_id, cutoff,
                                                            gateway_signing_key())  # fmt: skip
-        raising.raise_alerts(db, get_log_db(), report, deal, policy_version=policy().version)
+        statement = eligibility_records.build_for_cutoff(db, keys_for(pool_id), pool_id, cutoff,
+                                                         gateway_signing_key())  # fmt: skip
+        raising.raise_alerts(
+            db, get_log_db(), report, deal, policy_version=policy().version, eligibility=statement
+        )
         return report, 201
+
+
+def _log_eligibility(party: Any, pool_id: str, cutoff: str, full: bool) -> None:
+    p = policy_party(party)
+    entry = Decision(
+        decision_id=uuid.uuid4().hex,
+        party_id=p.id,
+        role=p.role,
+        field="eligibility:loans" if full else "eligibility:status",
+        purpose="claim",
+        transform=Transform.RAW if full else Transform.AGGREGATE_ONLY,
+        params={},
+        rule_ids=("eligibility.view",),
+        reason="trustee and regulator see the purchased loans; other parties the proven status only",
+        policy_version=policy().version,
+        pool_id=pool_id,
+    )
+    log = DecisionLog()
+    log.append([entry], resource=f"pool:{pool_id}/cutoff:{cutoff}/eligibility", record_count=0)
+    decisions.persist(get_log_db(), log)
+
+
+class Eligibility(AudienceResource):
+    @shared_docs.response(200, description="poolproof/eligibility/v1: whole, or its investor view")
+    @shared_docs.alt_response(403, description="pool outside the party's scope")
+    @shared_docs.alt_response(404, description="no statement for the cut-off")
+    def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
+        """The period's purchase-eligibility statement, through the disclosure-control point."""
+        party = self.caller(pool_id)
+        doc = eligibility_records.stored_statement(get_db(), pool_id, cutoff)
+        p = policy_party(party)
+        aggregate_only = is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id)
+        role = "investor" if aggregate_only else p.role
+        view = eligibility_records.statement_view(doc, role, min_cohort=policy().aggregates.min_cohort)
+        _log_eligibility(party, pool_id, cutoff, view["view"] == "full")
+        return view
 
 
 class Alerts(AudienceResource):
@@ -225,6 +270,7 @@ def _audience_blueprint(role: str, prefix: str) -> Blueprint:
     mount(blp, "/pools/<pool_id>/deal", Deal, role)
     report = PublishedPaymentReport if role == "trustee" else PaymentReport
     mount(blp, "/pools/<pool_id>/payment-reports/<cutoff>", report, role)
+    mount(blp, "/pools/<pool_id>/eligibility/<cutoff>", Eligibility, role)
     if role in store.ALERT_ROLES:
         mount(blp, "/pools/<pool_id>/alerts", Alerts, role)
         mount(blp, "/alert-webhooks", AlertWebhooks, role)

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from policies.catalogue import TAPE_SCHEMA_V1, TAPE_SCHEMA_V2
 from proofs import bundle
+from proofs.deal import Deal, deal_hash, parse_deal_text
 from proofs.errors import Error as ProofsError
 from proofs.executors import SchedulerError, check_scheduler_address, open_executor
 from proofs.lanes import POOL_V2, LaneSet, get_lane_set
@@ -54,6 +55,7 @@ from ..config import GatewayConfig
 from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..loan_facts import STRATIFICATION_DIMENSIONS, loan_facts, statement_lane_set
+from ..storage import deals as deal_rows
 from ..storage import links as link_rows
 from ..storage import snapshots as snapshot_rows
 from ..storage.db import connect, transaction
@@ -427,6 +429,7 @@ def _run(
         packed_sums=outcome.packed_sums,
         aggregate_proof=outcome.aggregate_proof,
         strata_field=None if outcome.strata is None else outcome.strata.header_field(),
+        deal=(governing := _governing_deal(db.conn, job.pool_id, job.cutoff_date)),
     )
     signed = bundle.sign_document(gateway_key, "snapshot-header", header)
     link = None
@@ -456,6 +459,11 @@ def _run(
             previous is not None and before is not None and previous.snapshot_id != before.snapshot_id
         ):
             raise SealError("another cut-off of the pool was sealed meanwhile; seal again")
+        now_governing = _governing_deal(conn, job.pool_id, job.cutoff_date)
+        if (None if now_governing is None else deal_hash(now_governing)) != (
+            None if governing is None else deal_hash(governing)
+        ):
+            raise SealError("the pool's deal file changed while sealing; seal again")
         snapshot_rows.insert_snapshot(
             conn,
             SnapshotRecord(
@@ -517,3 +525,12 @@ class JobRunner:
         """Wait for every started job (tests)."""
         for thread in list(self._active.values()):
             thread.join(timeout)
+
+
+def _governing_deal(conn: sqlite3.Connection, pool_id: str, cutoff_date: str) -> Deal | None:
+    """The pool's registered deal if it governs the cut-off (at or after its closing date)."""
+    source = deal_rows.current_deal_source(conn, pool_id)
+    if source is None:
+        return None
+    deal = parse_deal_text(source)
+    return deal if cutoff_date >= deal.closing_date else None

@@ -288,6 +288,22 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        10,
+        # Eligibility of revolving purchases (gateway/storage/eligibility.py): per pool and cut-off,
+        # the signed eligibility statement of the period's purchases.
+        """
+        CREATE TABLE IF NOT EXISTS eligibility_statements (
+            pool_id TEXT NOT NULL,
+            cutoff_date TEXT NOT NULL,
+            deal_hash TEXT NOT NULL,
+            holds INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            built_at TEXT NOT NULL,
+            PRIMARY KEY (pool_id, cutoff_date)
+        );
+        """,
+    ),
+    (
         11,
         # Linked months (gateway/storage/links.py): for each sealed pool-v4 snapshot after the pool's
         # first, the signed link bundle to the snapshot before it, or why none could be proven.

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from proofs import bulletproofs, executors, lanecircuit, merkle, poolcircuit, strata, unpacking
 from proofs._ipa import batch_weight
+from proofs.deal import Deal
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import Group, get_group
@@ -165,8 +166,11 @@ def verify_snapshot(
     executor: Executor | None = None,
     group_leaves: int = 4096,
     max_in_flight: int | None = None,
+    deal: Deal | None = None,
 ) -> Header:
     """The auditor's full check of a snapshot bundle (DESIGN.md "Snapshot statement" 1–4).
+
+    With ``deal``, a header naming a deal (``extensions.deal``) must name that one (``deal.binding``).
 
     Streams the bundle once. Groups of about ``group_leaves`` leaves are checked by
     :func:`check_chunk_group` — inline, or on ``executor`` (a process pool over all cores, or a
@@ -190,7 +194,7 @@ def verify_snapshot(
     group = get_group()
     header_doc, table_doc, chunks = read_snapshot_parts(source)
     header = verify_header(
-        header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group, lane_sets=lane_sets
+        header_doc, gateway_key, cosigner_keys=cosigner_keys, group=group, lane_sets=lane_sets, deal=deal
     )
     lanes = header.lanes
     table = _claimed_table(group, header, table_doc)

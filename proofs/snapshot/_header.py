@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from proofs import bundle, strata, unpacking
 from proofs.canonical import document_hash
 from proofs.claims import metric_value_bits
+from proofs.deal import DEAL_EXTENSION, EXTENSIONS, Deal, check_deal_binding, deal_binding
 from proofs.errors import EncodingError, VerificationError
 from proofs.generators import GENERATOR_DST
 from proofs.group import Group, Point, get_group
@@ -53,10 +54,26 @@ def _header_schema(lanes: LaneSet) -> bundle.Object:
                     "ipa_rounds": bundle.Nullable(bundle.Int(0, 32)),
                 }
             ),
+            EXTENSIONS: _EXTENSIONS_SPEC,
             "signatures": bundle.SIGNATURES_SPEC,
         },
-        optional=frozenset({"signatures", "strata"}),
+        optional=frozenset({"signatures", "strata", EXTENSIONS}),
     )
+
+
+#: ``extensions.deal``: the deal file governing the pool (:func:`proofs.deal.deal_binding`). Optional:
+#: a header without it is unchanged, byte for byte, from the format before the member existed.
+_EXTENSIONS_SPEC: Final = bundle.Object(
+    {
+        DEAL_EXTENSION: bundle.Object(
+            {
+                "deal_id": bundle.Str(40, r"[A-Za-z][A-Za-z0-9_.-]{0,39}"),
+                "version": bundle.Int(1, 10**6),
+                "deal_hash": bundle.Bytes(32),
+            }
+        )
+    }
+)
 
 
 def _packed_fields(lanes: LaneSet) -> dict[str, bundle.Spec]:
@@ -86,8 +103,12 @@ def build_header(
     packed_sums: Sequence[bytes] | None = None,
     aggregate_proof: bytes | None = None,
     strata_field: dict[str, Any] | None = None,
+    deal: Deal | None = None,
 ) -> dict[str, Any]:
     """The unsigned snapshot header (sign it with :func:`proofs.bundle.sign_document`).
+
+    ``deal`` (the pool's registered deal file, if any) sets ``extensions.deal`` to its binding, so
+    the signature and :func:`header_hash` cover the deal the snapshot is governed by.
 
     ``packed_sums`` and ``aggregate_proof`` are required for a packed lane set
     (:attr:`proofs.sealing.SealOutcome` has both) and refused otherwise; ``strata_field`` (the
@@ -131,6 +152,10 @@ def build_header(
         if list(strata_field["dimensions"]) != list(params.strata_dimensions):
             raise EncodingError("header: the table's dimensions are not the snapshot's")
         doc["strata"] = dict(strata_field)
+    if deal is not None:
+        if deal.pool_id != context.pool_id:
+            raise EncodingError(f"header: the deal governs pool {deal.pool_id}, not {context.pool_id}")
+        doc[EXTENSIONS] = {DEAL_EXTENSION: deal_binding(deal)}
     _header_schema(lanes).check(doc, "header")
     return doc
 
@@ -151,6 +176,12 @@ class Header:
     aggregate_proof: bytes | None = None
     #: The header's ``strata`` field (dimensions, row count, table root) of a pool statement v2.
     strata: dict[str, Any] | None = None
+
+    @property
+    def deal_binding(self) -> dict[str, Any] | None:
+        """The header's ``extensions.deal`` (deal id, version, hash), or ``None`` if it names no deal."""
+        ext = self.doc.get(EXTENSIONS)
+        return None if ext is None else dict(ext[DEAL_EXTENSION])
 
     def metric_commitment(self, metric: str) -> Point:
         """The commitment to ``metric``: the public linear combination of lane aggregates."""
@@ -192,8 +223,12 @@ def verify_header(
     cosigner_keys: Sequence[Ed25519PublicKey] = (),
     group: Group | None = None,
     lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
+    deal: Deal | None = None,
 ) -> Header:
     """Check a header's schema and signatures with the caller's trusted keys; decode it.
+
+    With ``deal`` (the deal file the caller holds), a header that names a deal
+    (``extensions.deal``) must name exactly that one; a header naming none is accepted as before.
 
     ``lane_sets`` are the lane sets the caller accepts: by default only the strongest
     (:data:`~proofs.lanes.STRONGEST_LANE_SET`); an older one only when named, so a gateway cannot
@@ -202,7 +237,8 @@ def verify_header(
     Raises:
         EncodingError: malformed header (names the JSON path).
         VerificationError: ``header.lane_set`` (a lane set the caller did not accept),
-            ``header.signature`` (missing or invalid gateway or co-signer signature).
+            ``header.signature`` (missing or invalid gateway or co-signer signature),
+            ``deal.binding`` (the header names another deal, version or hash than ``deal``).
     """
     if not isinstance(doc, dict):
         raise EncodingError("header: expected an object")
@@ -228,6 +264,8 @@ def verify_header(
         )
     except VerificationError as exc:
         raise VerificationError("header.signature", str(exc)) from exc
+    if deal is not None and EXTENSIONS in doc:
+        check_deal_binding(doc, deal)
     group = group or get_group()
     aggregates = {
         lane: group.decode_point(bytes.fromhex(doc["aggregates"][lane]), allow_identity=True)
