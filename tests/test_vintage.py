@@ -624,3 +624,42 @@ def test_poolproof_audit_verify_vintage_exits_0_and_names_a_failure(pool: Sealed
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(bad_doc))
     assert main(["verify-vintage", str(bad), "--key", str(key)]) == ExitCode.FAILED
+
+
+def test_the_investors_report_draws_the_verified_curve_and_refuses_a_tampered_one(
+    pool: SealedPool, tmp_path: Path
+) -> None:
+    from fractions import Fraction
+
+    from proofs.report import render_report
+    from proofs.witness import WitnessPolicy
+
+    cohort = _present_cohort(pool)
+    (tmp_path / f"vintage-{cohort}.json").write_text(json.dumps(exact_bundle(cohort)))
+    result = render_report(
+        tmp_path, pool.key.public_key(), out=tmp_path / "r.html", witnesses=WitnessPolicy.unwitnessed()
+    )
+    assert not result.failures
+    drawn = {
+        (family.key, fig.cutoff): fig.value
+        for family in result.model.curves
+        for series in family.curves
+        if series.label == cohort
+        for fig in series.figures
+    }
+    want = reference_points(pool, cohort)
+    for point in want:
+        if point["entered"] == 0:
+            continue
+        for rate in RATES:
+            key = (f"vintage-{rate}", f"m{point['months_on_book']:02d}")
+            assert drawn[key] == Fraction(point[rate], point["entered"])  # the plain pandas definition
+    doc = exact_bundle(cohort)
+    doc["cells"][1]["index"] ^= 1
+    (tmp_path / f"vintage-{cohort}.json").write_text(json.dumps(doc))
+    result = render_report(
+        tmp_path, pool.key.public_key(), out=tmp_path / "r.html", witnesses=WitnessPolicy.unwitnessed()
+    )
+    assert [u.check for u in result.failures] == ["strata.row"]
+    assert result.exit_code == 1
+    assert not result.model.curves

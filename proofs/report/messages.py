@@ -196,6 +196,8 @@ _TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "col.tranche": ("tranche", "档次"),
     "col.from_to": ("from \\ to", "从 \\ 到"),
     "kind.payment-report": ("payment report (verify-distribution)", "支付报告(verify-distribution)"),
+    "kind.roll-figure": ("roll-rate cell (against the signed link header)", "迁移率单元(对照签名的链接头)"),
+    "kind.vintage-curve": ("vintage curve (over the header chain)", "静态池曲线(基于快照头链)"),
     "section.failures": ("Bundles that failed verification", "验证失败的证明包"),
     "section.bundles": ("Bundles verified", "已验证的证明包"),
     "section.legend": ("How each figure is known", "数据来源说明"),

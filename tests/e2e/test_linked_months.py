@@ -210,3 +210,49 @@ def test_an_investor_gets_roll_cells_only_through_the_disclosure_point(
 def test_the_link_routes_are_for_bundle_readers_only(pool: Gateway) -> None:
     r = pool.clients["link-investor"].get(f"/pools/{POOL}/snapshots/{cutoff(1)}/link")
     assert r.status_code == 404
+
+
+def test_the_investors_own_report_draws_the_verified_roll_cells_and_refuses_a_tampered_one(
+    pool: Gateway, tapes: list[list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    from proofs import bundle
+    from proofs.report import render_report
+    from proofs.witness import WitnessPolicy
+
+    counts, _ = pandas_roll(tapes[0], tapes[1])
+    asked = ["pool_balance", *(f"roll/count/M0/{j}" for j in STATES), "roll/balance/M0/M0"]
+    r = pool.clients["link-investor"].post(
+        f"/pools/{POOL}/snapshots/{cutoff(1)}/figures",
+        json={"figures": asked, "nonce": secrets.token_hex(16)},
+    )
+    assert r.status_code == 200, r.text
+    released = [f for f in r.json()["figures"] if "bundle" in f]
+    rolls = [f for f in released if f["figure_id"].startswith("roll/")]
+    assert len(rolls) >= 2
+    for f in released:
+        name = f["figure_id"].replace("/", "-").replace("+", "plus")
+        (tmp_path / f"figure-{name}.json").write_bytes(bundle.dump_bundle(f["bundle"]))
+    result = render_report(
+        tmp_path, pool.key, out=tmp_path / "report.html", witnesses=WitnessPolicy.unwitnessed()
+    )
+    assert not result.failures
+    drawn = {
+        (fig.metric, fig.cutoff): fig.value for matrix in result.model.transitions for fig in matrix.figures()
+    }
+    for f in rolls:
+        _, by, i, j = f["figure_id"].split("/")
+        assert drawn[(f["figure_id"], cutoff(1))] == f["value"]
+        if by == "count":
+            assert f["value"] == int(counts.loc[i, j])  # the plain pandas cross-tabulation
+    # One cell altered after the fact: the report marks that file unverified and draws nothing of it.
+    victim = next(tmp_path.glob("figure-roll-count-M0-M0.json"))
+    doc = json.loads(victim.read_text())
+    doc["cell"] += 1
+    victim.write_text(json.dumps(doc))
+    result = render_report(
+        tmp_path, pool.key, out=tmp_path / "report.html", witnesses=WitnessPolicy.unwitnessed()
+    )
+    assert [u.bundle for u in result.failures] == [victim.name]
+    assert result.exit_code == 1
+    drawn = {fig.metric for matrix in result.model.transitions for fig in matrix.figures()}
+    assert "roll/count/M0/M0" not in drawn
