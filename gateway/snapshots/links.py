@@ -34,7 +34,7 @@ from proofs.pedersen import commit
 from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
 from ..keys.keyring import PoolKeys
-from ..loan_facts import loan_facts
+from ..loan_facts import LoanFactsError, loan_facts
 from ..storage import links as link_rows
 from ..storage import snapshots as snapshot_rows
 from ..storage.links import LinkRecord
@@ -129,17 +129,17 @@ def build_link(
             "refused", None, f"link.lane_set: {previous.cutoff_date} is sealed under {lanes.name}, "
             f"{header['cutoff_date']} under {current_lane_set} (the pool's per-loan cap changed)"
         )
-    prev_leaves = _leaves(db, previous.job_id, lanes)
-    cur_leaves = _leaves(db, job_id, lanes)
-    prev_seed = snapshot_seed(db, keys, previous)
-    prev_loans, prev_points = _in_leaf_order(
-        _loans(db, keys, snapshot_tape_id(db, previous), settings, lanes, prev_seed), prev_leaves, lanes
-    )
-    cur_loans, cur_points = _in_leaf_order(
-        _loans(db, keys, tape_id, settings, lanes, seed), cur_leaves, lanes
-    )
-    entries = sorted({eid for eid, _ in cur_leaves} - {eid for eid, _ in prev_leaves})
     try:
+        prev_leaves = _leaves(db, previous.job_id, lanes)
+        cur_leaves = _leaves(db, job_id, lanes)
+        prev_seed = snapshot_seed(db, keys, previous)
+        prev_loans, prev_points = _in_leaf_order(
+            _loans(db, keys, snapshot_tape_id(db, previous), settings, lanes, prev_seed), prev_leaves, lanes
+        )
+        cur_loans, cur_points = _in_leaf_order(
+            _loans(db, keys, tape_id, settings, lanes, seed), cur_leaves, lanes
+        )
+        entries = sorted({eid for eid, _ in cur_leaves} - {eid for eid, _ in prev_leaves})
         doc = prove_link(
             gateway_key,
             previous.header,
@@ -151,7 +151,8 @@ def build_link(
             cur_commitments=cur_points,
             ipa_rounds=ipa_rounds,
         )
-    except ProvingError as exc:
+    except (ProvingError, LoanFactsError) as exc:
+        # The month stays sealed (its own statement holds); it has no roll matrix, and says why.
         log.warning("no link from %s to %s: %s", previous.cutoff_date, header["cutoff_date"], exc)
         return record("refused", None, f"link.statement: {exc}")
     return record("linked", doc, None)
