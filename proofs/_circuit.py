@@ -303,6 +303,20 @@ class Messages:
     b: Sequence[int]
 
 
+@dataclass(frozen=True)
+class PieceRows:
+    """Commitments of a whole piece: row ``k`` is the sum, over the piece's loans, of the output wire of
+    local gate ``gates[k]``, committed once as ``W_k = (Σ a_O)·G + blindings[k]·H``.
+
+    Its constraint ``Σ_loans a_O[gates[k]] − W_k = 0`` has weight ``weights(z, per_loan, loans)[k]``
+    (after every per-loan row); the verifier adds the same weights to ``w_O`` and on the ``W_k``.
+    """
+
+    gates: tuple[int, ...]
+    blindings: tuple[int, ...]
+    weights: Callable[[int, int, int], list[int]]
+
+
 def prove(
     group: Group,
     template: Template,
@@ -314,22 +328,30 @@ def prove(
     transcript: Transcript,
     absorb_statement: Absorb,
     rng: ScalarSource | None = None,
+    *,
+    randomness: Sequence[int] | None = None,
+    piece_rows: PieceRows | None = None,
 ) -> Messages:
     """Run the prover over ``len(blindings)`` loans whose real-gate wires are ``wires``.
 
     ``wires`` are ``a_L, a_R, a_O`` over the real gates (loan-major, ``template.gates`` a loan);
     ``blindings[i]`` are loan ``i``'s input blindings. ``absorb_statement`` appends the circuit's
-    statement (domain, generators, parameters, commitments) to the transcript first.
+    statement (domain, generators, parameters, commitments) to the transcript first. ``piece_rows``
+    adds constraints that span the piece's loans (:class:`PieceRows`).
 
     Randomness: ``alpha, beta, rho, tau_1, tau_3..tau_6``, then ``s_L`` over the real gates, then
-    ``s_R`` over the real gates that are not shared; from ``rng`` (tests only) or ``os.urandom``.
+    ``s_R`` over the real gates that are not shared; drawn by the caller (``randomness``), or from
+    ``rng`` (tests only) or ``os.urandom``.
     """
     loans = len(blindings)
     used = loans * template.gates
     shared = shared_mask(template, loans) if template.shared else []
     unshared = used - sum(shared)
     count = 8 + used + unshared
-    randomness = os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
+    if randomness is None:
+        randomness = os_scalars(count) if rng is None else [rng() % _R for _ in range(count)]
+    elif len(randomness) != count:
+        raise ValueError(f"expected {count} random scalars, got {len(randomness)}")
     alpha, beta, rho, tau1, tau3, tau4, tau5, tau6 = randomness[:8]
     s_l = randomness[8 : 8 + used]
     own_r = iter(randomness[8 + used :])
@@ -373,9 +395,16 @@ def prove(
     w = weights(template, z)
     y_inv = pow(y, -1, _R)
     zeta, _ = loan_factors(w.per_loan, 1, loans)
+    g_out = [0] * template.gates
+    piece_gamma = 0
+    if piece_rows is not None:
+        g_in = piece_rows.weights(z, w.per_loan, loans)
+        for k, gate in enumerate(piece_rows.gates):
+            g_out[gate] = g_in[k]
+        piece_gamma = inner_product(g_in, piece_rows.blindings)
     w_l = [zi * t % _R for zi in zeta for t in w.left]
     w_r = [zi * t % _R for zi in zeta for t in w.right]
-    w_o = [zi * t % _R for zi in zeta for t in w.out]
+    w_o = [(zi * t + go) % _R for zi in zeta for t, go in zip(w.out, g_out, strict=True)]
     y_pow = powers(y, n_gates)
     y_inv_pow = powers(y_inv, n_gates)
 
@@ -411,6 +440,7 @@ def prove(
     r_vec += [_R - yi for yi in y_pow[used:]]
     t_hat = inner_product(l_vec, r_vec)
     w_v_gamma = sum(zi * inner_product(w.inputs, gammas) for zi, gammas in zip(zeta, blindings, strict=True))
+    w_v_gamma += piece_gamma
     x4 = x2 * x2 % _R
     tau_x = (tau1 * x + x2 * w_v_gamma + tau3 * x3 + tau4 * x4 + tau5 * x4 * x + tau6 * x3 * x3) % _R
     mu = (alpha * x + beta * x2 + rho * x3) % _R

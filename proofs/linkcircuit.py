@@ -62,13 +62,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from typing import Final
 
-from proofs import _circuit, _parallel, _wire
+from proofs import _circuit, _wire
 from proofs._circuit import Constraint, Template
 from proofs._ipa import (
-    InnerProductProver,
     ProofTerms,
     TermAccumulator,
     batch_weight,
@@ -76,12 +75,11 @@ from proofs._ipa import (
     os_scalars,
     powers,
     raw_of,
-    raw_vector,
     replay_rounds,
     round_terms,
 )
 from proofs.errors import EncodingError, ProvingError, VerificationError
-from proofs.generators import generator, generator_set_id, pedersen_bases
+from proofs.generators import generator_set_id
 from proofs.group import ORDER, POINT_BYTES, SCALAR_BYTES, Group, Point, ScalarSource
 from proofs.lanecircuit import LABEL_G, LABEL_H, LABEL_Q, MAX_GATES, LaneCircuitProof
 from proofs.loan_facts import STATES
@@ -317,96 +315,21 @@ def prove_link_piece(
     randomness = (
         os_scalars(8 + ROWS + 2 * used) if rng is None else [rng() % _R for _ in range(8 + ROWS + 2 * used)]
     )
-    alpha, beta, rho, tau1, tau3, tau4, tau5, tau6 = randomness[:8]
+    # Drawn in this order: the engine's eight scalars, the rows' blindings, then s_L and s_R.
     omegas = randomness[8 : 8 + ROWS]
-    s_l = randomness[8 + ROWS : 8 + ROWS + used]
-    s_r = randomness[8 + ROWS + used :]
     row_points = commit_many(group, totals, omegas)
-    _absorb(transcript, params, n_gates, rounds, inputs, row_points)
-
-    ped_g, ped_h = pedersen_bases(group)
-    g_raw = raw_vector(group, LABEL_G, n_gates)
-    h_raw = raw_vector(group, LABEL_H, n_gates)
-    ped_g_raw, ped_h_raw = raw_of(group, ped_g), raw_of(group, ped_h)
-    a_i_commit, a_o_commit, s_commit = _parallel.run_all(
+    messages = _circuit.prove(
         group,
-        [
-            partial(
-                _circuit.small_msm, group, [ped_h_raw, *g_raw[:used], *h_raw[:used]], [alpha, *a_l, *a_r]
-            ),
-            partial(_circuit.small_msm, group, [ped_h_raw, *g_raw[:used]], [beta, *a_o]),
-            partial(_parallel.msm, group, [ped_h_raw, *g_raw[:used], *h_raw[:used]], [rho, *s_l, *s_r]),
-        ],
-    )
-    for label, point in ((b"A_I", a_i_commit), (b"A_O", a_o_commit), (b"S", s_commit)):
-        transcript.append_point(label, point)
-    y = transcript.challenge_scalar(b"y")
-    z = transcript.challenge_scalar(b"z")
-
-    w = _circuit.weights(tmpl, z)
-    zeta, _ = _circuit.loan_factors(w.per_loan, 1, n)
-    g_out = [0] * GATES_PER_LOAN
-    g_in = _global_weights(z, w.per_loan, n)
-    for r, gate in enumerate(_ROW_GATES):
-        g_out[gate] = g_in[r]
-    w_l = [zi * t % _R for zi in zeta for t in w.left]
-    w_r = [zi * t % _R for zi in zeta for t in w.right]
-    w_o = [(zi * t + go) % _R for zi in zeta for t, go in zip(w.out, g_out, strict=True)]
-    y_pow = powers(y, n_gates)
-    y_inv_pow = powers(pow(y, -1, _R), n_gates)
-
-    l1 = [(a + yi * wr) % _R for a, yi, wr in zip(a_l, y_inv_pow, w_r, strict=False)]
-    l2 = a_o
-    l3 = s_l
-    r0 = [(wo - yi) % _R for wo, yi in zip(w_o, y_pow, strict=False)]
-    r1 = [(yi * a + wl) % _R for yi, a, wl in zip(y_pow, a_r, w_l, strict=False)]
-    r3 = [yi * s % _R for yi, s in zip(y_pow, s_r, strict=False)]
-    t1 = inner_product(l1, r0)
-    t3 = (inner_product(l2, r1) + inner_product(l3, r0)) % _R
-    t4 = (inner_product(l1, r3) + inner_product(l3, r1)) % _R
-    t5 = inner_product(l2, r3)
-    t6 = inner_product(l3, r3)
-    t_commits = _parallel.run_all(
-        group,
-        [
-            partial(group.msm_raw, [ped_g_raw, ped_h_raw], [t, tau])
-            for t, tau in ((t1, tau1), (t3, tau3), (t4, tau4), (t5, tau5), (t6, tau6))
-        ],
-    )
-    for label, point in zip((b"T1", b"T3", b"T4", b"T5", b"T6"), t_commits, strict=True):
-        transcript.append_point(label, point)
-    x = transcript.challenge_scalar(b"x")
-    x2 = x * x % _R
-    x3 = x2 * x % _R
-    l_vec = [(p * x + q * x2 + s * x3) % _R for p, q, s in zip(l1, l2, l3, strict=True)]
-    r_vec = [(p + q * x + s * x3) % _R for p, q, s in zip(r0, r1, r3, strict=True)]
-    l_vec += [0] * (n_gates - used)
-    r_vec += [_R - yi for yi in y_pow[used:]]
-    t_hat = inner_product(l_vec, r_vec)
-    w_v_gamma = sum(
-        zi * inner_product(w.inputs, loan.blindings) for zi, loan in zip(zeta, loans, strict=True)
-    )
-    w_v_gamma += inner_product(g_in, omegas)
-    x4 = x2 * x2 % _R
-    tau_x = (tau1 * x + x2 * w_v_gamma + tau3 * x3 + tau4 * x4 + tau5 * x4 * x + tau6 * x3 * x3) % _R
-    mu = (alpha * x + beta * x2 + rho * x3) % _R
-    transcript.append_scalar(b"tau_x", tau_x)
-    transcript.append_scalar(b"mu", mu)
-    transcript.append_scalar(b"t_hat", t_hat)
-    w_chal = transcript.challenge_scalar(b"w")
-    q_point = generator(group, LABEL_Q) * w_chal
-    lefts, rights, a_fin, b_fin = InnerProductProver(
-        group, transcript, g_raw, h_raw, y_inv_pow, raw_of(group, q_point), l_vec, r_vec
-    ).run(rounds)
-    messages = _circuit.Messages(
-        (a_i_commit, a_o_commit, s_commit, *t_commits),
-        tau_x,
-        mu,
-        t_hat,
-        tuple(lefts),
-        tuple(rights),
-        tuple(a_fin),
-        tuple(b_fin),
+        tmpl,
+        _circuit.Labels(LABEL_G, LABEL_H, LABEL_Q),
+        (a_l, a_r, a_o),
+        [loan.blindings for loan in loans],
+        n_gates,
+        rounds,
+        transcript,
+        lambda t: _absorb(t, params, n_gates, rounds, inputs, row_points),
+        randomness=[*randomness[:8], *randomness[8 + ROWS :]],
+        piece_rows=_circuit.PieceRows(tuple(_ROW_GATES), tuple(omegas), _global_weights),
     )
     return LaneCircuitProof.from_messages(messages), row_points, totals, omegas
 
