@@ -477,8 +477,12 @@ def proof_terms(
     e_ipa: int,
     *,
     compact: bool = False,
+    piece_rows: tuple[Sequence[Point], tuple[int, ...], Callable[[int, int, int], list[int]]] | None = None,
 ) -> ProofTerms:
     """Replay the transcript and express both verification equations as MSM coefficients.
+
+    ``piece_rows`` is ``(W, gates, weights)`` for a circuit with :class:`PieceRows`: the piece's row
+    commitments, the local gates they sum and their constraint weights (not with ``compact``).
 
     ``compact``: a proof with no inner-product rounds in compact form (:func:`compact_clear`): ``a``
     holds ``l`` on the real gates and ``b`` holds ``r`` on the real gates that are not shared; the
@@ -550,6 +554,16 @@ def proof_terms(
         h_tmpl += [fh * t for t in v_t]
     g_coeffs = [c - p for c, p in zip(g_coeffs, as_vec, strict=False)] + [-p for p in as_vec[used:]]
     h_tmpl += [0] * (n_gates - used)
+    g_in: list[int] = []
+    if piece_rows is not None:
+        if compact:
+            raise ValueError("piece rows need inner-product rounds (no compact form)")
+        _, row_gates, row_weights = piece_rows
+        g_in = row_weights(z, w.per_loan, loans)
+        for i in range(loans):
+            for k, gate in enumerate(row_gates):
+                idx = i * per_loan + gate
+                h_tmpl[idx] = (h_tmpl[idx] + e_ipa * y_inv_pow[idx] % _R * g_in[k]) % _R
     h_coeffs = [t - yi * q - e_ipa for t, yi, q in zip(h_tmpl, y_inv_pow, bs_vec, strict=True)]
 
     points = [raw_of(group, p) for p in proof.points]
@@ -569,6 +583,10 @@ def proof_terms(
             if tv:
                 points.append(raw_of(group, commitment))
                 scalars.append(-f * tv)
+    if piece_rows is not None:
+        for gw, row in zip(g_in, piece_rows[0], strict=True):
+            points.append(raw_of(group, row))
+            scalars.append(-ecx2 * gw)
     ab = inner_product(a_vec, b_vec)
     return ProofTerms(
         size=n_gates,

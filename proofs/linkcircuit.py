@@ -71,12 +71,7 @@ from proofs._ipa import (
     ProofTerms,
     TermAccumulator,
     batch_weight,
-    inner_product,
     os_scalars,
-    powers,
-    raw_of,
-    replay_rounds,
-    round_terms,
 )
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import generator_set_id
@@ -355,90 +350,17 @@ def _proof_terms(
         raise VerificationError("linkcircuit.shape", f"expected {ROWS} row commitments, got {len(rows)}")
     if not m.lefts:
         raise VerificationError("linkcircuit.shape", "a link proof has at least one inner-product round")
-    _absorb(transcript, params, n_gates, len(m.lefts), inputs, rows)
-    a_i, a_o, s_pt, *t_points = m.points
-    for label, point in ((b"A_I", a_i), (b"A_O", a_o), (b"S", s_pt)):
-        transcript.append_point(label, point)
-    y = transcript.challenge_scalar(b"y")
-    z = transcript.challenge_scalar(b"z")
-    for label, point in zip((b"T1", b"T3", b"T4", b"T5", b"T6"), t_points, strict=True):
-        transcript.append_point(label, point)
-    x = transcript.challenge_scalar(b"x")
-    transcript.append_scalar(b"tau_x", m.tau_x)
-    transcript.append_scalar(b"mu", m.mu)
-    transcript.append_scalar(b"t_hat", m.t_hat)
-    w_chal = transcript.challenge_scalar(b"w")
-    us, u_invs = replay_rounds(transcript, m.lefts, m.rights)
-    s = [1]
-    for u, u_inv in zip(us, u_invs, strict=True):
-        s = [v for st in s for v in (st * u_inv % _R, st * u % _R)]
-    s_inv = s[::-1]
-
-    tmpl = template()
-    per = GATES_PER_LOAN
-    used = n * per
-    w = _circuit.weights(tmpl, z)
-    y_inv = pow(y, -1, _R)
-    y_inv_pow = powers(y_inv, n_gates)
-    zeta, zeta_y = _circuit.loan_factors(w.per_loan, pow(y_inv, per, _R), n)
-    g_in = _global_weights(z, w.per_loan, n)
-    g_out = [0] * per
-    for r, gate in enumerate(_ROW_GATES):
-        g_out[gate] = g_in[r]
-    x2 = x * x % _R
-    u_r = [yi * t % _R for yi, t in zip(y_inv_pow, w.right, strict=False)]
-    d_tmpl = inner_product(u_r, w.left)
-    delta = d_tmpl * sum(zi * zy for zi, zy in zip(zeta, zeta_y, strict=True)) % _R
-    k_const = (delta + w.const * sum(zeta)) % _R
-
-    ea = [e_ipa * v % _R for v in m.a]
-    eb = [e_ipa * v % _R for v in m.b]
-    as_vec = [st * v for st in s for v in ea]
-    bs_vec = [st * v for st in s_inv for v in eb]
-    g_coeffs: list[int] = []
-    h_coeffs: list[int] = []
-    ex = e_ipa * x % _R
-    for i in range(n):
-        zi = zeta[i]
-        for g in range(per):
-            idx = i * per + g
-            yi = y_inv_pow[idx]
-            g_coeffs.append(ex * yi % _R * zi % _R * w.right[g] - as_vec[idx])
-            h_w = (x * zi % _R * w.left[g] + zi * w.out[g] + g_out[g]) % _R
-            h_coeffs.append(e_ipa * yi % _R * h_w - yi * bs_vec[idx] - e_ipa)
-    for idx in range(used, n_gates):
-        g_coeffs.append(-as_vec[idx])
-        h_coeffs.append(-y_inv_pow[idx] * bs_vec[idx] - e_ipa)
-
-    points = [raw_of(group, p) for p in m.points]
-    x3 = x2 * x % _R
-    x4 = x2 * x2 % _R
-    ec = e_commit
-    scalars = [e_ipa * x, e_ipa * x2, e_ipa * x3]
-    scalars += [-ec * xi for xi in (x, x3, x4, x4 * x % _R, x3 * x3 % _R)]
-    round_points, round_scalars = round_terms(group, m.lefts, m.rights, us, u_invs, e_ipa)
-    points += round_points
-    scalars += round_scalars
-    ecx2 = ec * x2 % _R
-    for zi, loan in zip(zeta, inputs, strict=True):
-        f = ecx2 * zi % _R
-        for tv, commitment in zip(w.inputs, loan, strict=True):
-            if tv:
-                points.append(raw_of(group, commitment))
-                scalars.append(-f * tv)
-    for gw, row in zip(g_in, rows, strict=True):
-        points.append(raw_of(group, row))
-        scalars.append(-ecx2 * gw)
-    ab = inner_product(m.a, m.b)
-    return ProofTerms(
-        size=n_gates,
-        g_coeffs=g_coeffs,
-        h_coeffs=h_coeffs,
-        points=points,
-        scalars=scalars,
-        ped_g=ec * (m.t_hat - x2 * k_const),
-        ped_h=ec * m.tau_x - e_ipa * m.mu,
-        q=e_ipa * w_chal % _R * (m.t_hat - ab),
+    return _circuit.proof_terms(
+        group,
+        template(),
+        inputs,
+        m,
+        n_gates,
+        transcript,
+        lambda t: _absorb(t, params, n_gates, len(m.lefts), inputs, rows),
+        e_commit,
+        e_ipa,
+        piece_rows=(rows, tuple(_ROW_GATES), _global_weights),
     )
 
 
