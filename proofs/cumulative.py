@@ -122,6 +122,54 @@ def opening_of(terms: Sequence[Term], constant: int, openings: Callable[[int, st
     return combine_openings([(c, openings(i, m)) for i, m, c in terms] + [(constant, Opening(1, 0))])
 
 
+def linked_headers(
+    header_docs: Sequence[Mapping[str, Any]],
+    gateway_key: Ed25519PublicKey,
+    pool_id: str,
+    metrics: Sequence[str],
+    *,
+    group: Group | None = None,
+    lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
+    needs: str = "",
+) -> tuple[Header, ...]:
+    """Every header verified, all of ``pool_id`` and under lane sets that commit to ``metrics``, each
+    naming the one before it (where the chain starts is the caller's check).
+
+    Raises:
+        EncodingError: a malformed header.
+        VerificationError: ``header.*`` (:func:`proofs.snapshot.verify_header`), ``chain.lane_set``
+            (``needs`` says why the figures are needed), ``chain.pool``, ``chain.link`` (a header does
+            not name its predecessor's hash, or a sequence or cut-off does not increase).
+    """
+    for i, doc in enumerate(header_docs):
+        if not isinstance(doc, Mapping):
+            raise EncodingError(f"headers[{i}]: expected a snapshot header object")
+    headers = tuple(
+        verify_header(dict(doc), gateway_key, group=group, lane_sets=lane_sets) for doc in header_docs
+    )
+    for i, h in enumerate(headers):
+        missing = [m for m in metrics if m not in h.lanes.metrics]
+        if missing:
+            raise VerificationError(
+                "chain.lane_set",
+                f"headers[{i}] is sealed under {h.lanes.name}, which commits to no {missing[0]}"
+                + (f" ({needs})" if needs else ""),
+            )
+        if h.context.pool_id != pool_id:
+            raise VerificationError(
+                "chain.pool", f"headers[{i}] is of pool {h.context.pool_id!r}, not {pool_id!r}"
+            )
+    for i in range(1, len(headers)):
+        prev, cur = headers[i - 1], headers[i]
+        if cur.doc["previous_header_hash"] != prev.hash.hex():
+            raise VerificationError(
+                "chain.link", f"headers[{i}] does not name headers[{i - 1}] as its predecessor"
+            )
+        if cur.doc["sequence"] <= prev.doc["sequence"] or cur.context.cutoff_date <= prev.context.cutoff_date:
+            raise VerificationError("chain.link", f"headers[{i}] does not come after headers[{i - 1}]")
+    return headers
+
+
 def verify_chain(
     header_docs: Sequence[Mapping[str, Any]],
     gateway_key: Ed25519PublicKey,
@@ -142,37 +190,19 @@ def verify_chain(
     """
     if not header_docs:
         raise VerificationError("chain.anchor", "no headers: the chain starts at the closing snapshot")
-    for i, doc in enumerate(header_docs):
-        if not isinstance(doc, Mapping):
-            raise EncodingError(f"headers[{i}]: expected a snapshot header object")
-    headers = tuple(
-        verify_header(dict(doc), gateway_key, group=group, lane_sets=lane_sets) for doc in header_docs
+    headers = linked_headers(
+        header_docs,
+        gateway_key,
+        deal.pool_id,
+        DEAL_METRICS,
+        group=group,
+        lane_sets=lane_sets,
+        needs="a deal needs the pool statement v2: period flows and loan states",
     )
-    for i, h in enumerate(headers):
-        missing = [m for m in DEAL_METRICS if m not in h.lanes.metrics]
-        if missing:
-            raise VerificationError(
-                "chain.lane_set",
-                f"headers[{i}] is sealed under {h.lanes.name}, which commits to no {missing[0]} "
-                "(a deal needs the pool statement v2: period flows and loan states)",
-            )
-        if h.context.pool_id != deal.pool_id:
-            raise VerificationError(
-                "chain.pool",
-                f"headers[{i}] is of pool {h.context.pool_id!r}, the deal's pool is {deal.pool_id!r}",
-            )
     if headers[0].context.cutoff_date != deal.closing_date:
         raise VerificationError(
             "chain.anchor",
             f"headers[0] is the {headers[0].context.cutoff_date} snapshot, "
             f"not the closing one ({deal.closing_date})",
         )
-    for i in range(1, len(headers)):
-        prev, cur = headers[i - 1], headers[i]
-        if cur.doc["previous_header_hash"] != prev.hash.hex():
-            raise VerificationError(
-                "chain.link", f"headers[{i}] does not name headers[{i - 1}] as its predecessor"
-            )
-        if cur.doc["sequence"] <= prev.doc["sequence"] or cur.context.cutoff_date <= prev.context.cutoff_date:
-            raise VerificationError("chain.link", f"headers[{i}] does not come after headers[{i - 1}]")
     return Chain(headers, deal)

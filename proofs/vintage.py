@@ -52,12 +52,13 @@ from proofs import bundle
 from proofs.canonical import document_hash
 from proofs.cell_claims import cell_opening, prove_cell, verify_cells
 from proofs.claims import BoundClaim, ClaimProof, Disclosure, prove_claim, verify_claim
+from proofs.cumulative import linked_headers
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.group import ORDER, Group, Point, ScalarSource, get_group, random_scalar
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
 from proofs.merkle import HASH_SIZE
 from proofs.pedersen import Opening, combine_openings
-from proofs.snapshot import Header, verify_header
+from proofs.snapshot import Header
 from proofs.strata import Row, Table, verify_row
 
 KIND: Final = "poolproof/vintage-curve/v1"
@@ -142,23 +143,10 @@ def verify_vintage_chain(
         )
     if len(header_docs) > MAX_HEADERS:
         raise EncodingError(f"headers: at most {MAX_HEADERS} snapshots")
-    for i, doc in enumerate(header_docs):
-        if not isinstance(doc, Mapping):
-            raise EncodingError(f"headers[{i}]: expected a snapshot header object")
-    headers = tuple(
-        verify_header(dict(doc), gateway_key, group=group, lane_sets=lane_sets) for doc in header_docs
+    headers = linked_headers(
+        header_docs, gateway_key, pool_id, NEEDED_METRICS, group=group, lane_sets=lane_sets
     )
     for i, h in enumerate(headers):
-        if h.context.pool_id != pool_id:
-            raise VerificationError(
-                "chain.pool", f"headers[{i}] is of pool {h.context.pool_id!r}, not {pool_id!r}"
-            )
-        missing = [m for m in NEEDED_METRICS if m not in h.lanes.metrics]
-        if missing:
-            raise VerificationError(
-                "chain.lane_set",
-                f"headers[{i}] is sealed under {h.lanes.name}, which commits to no {missing[0]}",
-            )
         if h.strata is None or DIMENSION not in h.strata["dimensions"]:
             raise VerificationError(
                 "chain.lane_set", f"headers[{i}] has no {DIMENSION} stratification dimension"
@@ -169,14 +157,6 @@ def verify_vintage_chain(
             f"headers[0] (the {headers[0].context.cutoff_date} snapshot) has a predecessor: "
             "the chain must start at the pool's first snapshot",
         )
-    for i in range(1, len(headers)):
-        prev, cur = headers[i - 1], headers[i]
-        if cur.doc["previous_header_hash"] != prev.hash.hex():
-            raise VerificationError(
-                "chain.link", f"headers[{i}] does not name headers[{i - 1}] as its predecessor"
-            )
-        if cur.doc["sequence"] <= prev.doc["sequence"] or cur.context.cutoff_date <= prev.context.cutoff_date:
-            raise VerificationError("chain.link", f"headers[{i}] does not come after headers[{i - 1}]")
     return VintageChain(headers, pool_id)
 
 
