@@ -1,6 +1,6 @@
 """The gateway builds the period's eligibility statement when the trustee publishes the payment report:
 an in-process gateway (Flask test client, inline sealing) seals two months of a synthetic pool under
-a linked lane set (the pool's own caps, counts alone in one input, balances alone in two), four loans
+the gateway's linkable lane set (pool-v4: counts alone in one input, balances alone in two), four loans
 joining in month 1; the statement is built, verified offline, and its failed criteria are what plain
 pandas computes from the month-1 tape by the written definitions."""
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 import tomllib
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,9 @@ from gateway.storage.db import connect
 from gateway.storage.records import grant_pool
 from gateway.synth import generate_tape, monthly_cutoff
 from proofs import lanes as lanes_mod
-from proofs import poolcircuit
 from proofs.deal import parse_deal_text
 from proofs.eligibility import verify_eligibility
-from proofs.lanes import LaneSet, Slot
+from proofs.lanes import LaneSet
 from proofs.snapshot import verify_header
 from tests.eligibility_util import registered
 from tests.gateway.helpers import jsonl
@@ -41,26 +39,6 @@ POOL = "ELIG-BUILD"
 FIRST = date(2024, 6, 30)
 N = 24
 NEW = 4
-
-
-def linked(base: LaneSet) -> LaneSet:
-    """``base``'s circuit and caps with the linked packing."""
-    assert base.circuit is not None
-    w = poolcircuit.slot_widths(base.circuit.balance_bits, base.circuit.flow_bits)
-    packing = (
-        tuple((13 + i, 25 * i) for i in range(10)),
-        ((0, 0), (1, 64), (2, 128)),
-        ((3, 0), (4, 64), (5, 128)),
-        ((6, 0), (7, 64), (8, 128)),
-        ((9, 0), (10, 64), (11, 128)),
-        ((12, 0),),
-    )
-    circuit = replace(base.circuit, packing=packing)
-    slots = tuple(
-        tuple(Slot(poolcircuit.LANES[lane], shift, 25 if lane >= 13 else w[lane]) for lane, shift in entries)
-        for entries in packing
-    )
-    return replace(base, name="pool-v4:linked-" + base.name.split(":", 1)[1], packing=slots, circuit=circuit)
 
 
 def cutoff(k: int) -> str:
@@ -122,8 +100,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     own = seal_jobs.statement_lane_set
 
     def statement_lane_set(settings: Any) -> LaneSet:
-        lanes = linked(own(settings))
-        lanes_mod.LANE_SETS[lanes.name] = lanes  # type: ignore[index]
+        lanes = own(settings)  # the gateway's linkable pool-v4 lane set: counts alone, balances alone
         made[lanes.name] = lanes
         return lanes
 

@@ -62,6 +62,8 @@ def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path
             "claim-1.json",
             "claim-2.json",
             "claim-3.json",
+            "deal",
+            "deal-investor",
             "gateway.pub",
             "inclusion.json",
             "snapshot.json",
@@ -71,6 +73,10 @@ def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path
             *released,
         ]
     )
+    # The revolving deal's trustee and investor reports, each rendered from verified payment reports.
+    for folder in ("deal", "deal-investor"):
+        assert (out / folder / "report.html").is_file()
+        assert "UNVERIFIED" not in (out / folder / "report.html").read_text(encoding="utf-8")
     # The investor report drew only verified figures, each released one among them.
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "UNVERIFIED" not in page

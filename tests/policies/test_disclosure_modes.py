@@ -70,7 +70,7 @@ def test_what_a_servicer_report_does_not_publish_is_threshold_only(metric: str) 
 
 
 def test_a_single_loan_value_is_never_exact_even_if_listed_exact(tmp_path: Path) -> None:
-    text = GOOD.replace('metrics = ["@servicer_report", "strata/*"]', 'metrics = ["*"]', 1)
+    text = GOOD.replace('metrics = ["@servicer_report", "strata/*", "roll/*"]', 'metrics = ["*"]', 1)
     pol = load_policy(write_policy(tmp_path, text))
     assert pol.disclosure_mode("investor", "count_REPURCHASED").mode is DisclosureModeKind.THRESHOLD
     md = pol.disclosure_mode("investor", "largest_balance")
@@ -115,7 +115,7 @@ def test_an_out_of_scope_pool_is_refused_before_the_modes() -> None:
     [
         ('mode = "exact"', 'mode = "visible"', "disclosure_modes[0].mode", "mode must be one of"),
         (
-            '["@servicer_report", "strata/*"]',
+            '["@servicer_report", "strata/*", "roll/*"]',
             '["@servicer_reprot"]',
             "disclosure_modes[0].metrics",
             "metric set '@servicer_reprot' is not declared",
@@ -133,7 +133,7 @@ def test_an_out_of_scope_pool_is_refused_before_the_modes() -> None:
             "unique",
         ),
         (
-            '"strata/*"]\nmode = "exact"',
+            '"roll/*"]\nmode = "exact"',
             '"strata*x"]\nmode = "exact"',
             "disclosure_modes[0].metrics",
             "wildcard",
