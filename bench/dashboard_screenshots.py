@@ -117,6 +117,7 @@ def _world(name: str, root: Path) -> tuple[Any, str, dict[str, str], dict[str, t
 def _shoot(browser: object, url: str, key: str | None, path: str, target: Path) -> None:
     ctx = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page = ctx.new_page()
+    page.set_default_timeout(300_000)  # a page's first vintage curves are proven on the page's request
     if key is not None:
         page.goto("/dashboard/sign-in")
         page.fill("#api_key", key)
