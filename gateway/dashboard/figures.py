@@ -6,10 +6,18 @@ Every figure of a pool comes from the functions the API's routes call: statistic
 through :func:`gateway.snapshots.disclosure.metrics_release`; each call appends its decisions to the
 decision log as the API does. Nothing here reads a figure from storage around them: the page of a
 party shows what the API would give that party, and the end-to-end tests compare the two.
+
+Linked months: a bundle reader (trustee, regulator) sees each month's link as ``GET .../link`` answers
+it (:func:`gateway.snapshots.links.stored_link`, the refused link's stored reason) and the opened roll
+matrix of the latest linked month; an investor sees the roll-rate cells ``POST .../figures`` would
+release, decided by :func:`gateway.snapshots.disclosure.exact_figure_decisions` (a released cell's value
+is the link bundle's opened cell, the one its compact proof proves). Vintage curves come from
+:func:`gateway.snapshots.vintage.vintage_curve`, the route's function, after the route's policy checks.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -289,3 +297,295 @@ def deal_panel(party: PartyRecord, pool_id: str) -> dict[str, Any] | None:
         "alerts": alerts,
         "limits": limits,
     }  # fmt: skip
+
+
+# --- linked months: roll matrices and roll-rate cells -------------------------------------------------------
+def rate_bps(numerator: int, denominator: int) -> int | None:
+    """``numerator / denominator`` in basis points, rounded half up; ``None`` over an empty denominator."""
+    if denominator <= 0:
+        return None
+    return (20_000 * numerator + denominator) // (2 * denominator)
+
+
+def link_states(snaps: list[SnapshotRecord]) -> list[dict[str, Any]]:
+    """Each snapshot's link to the month before, as ``GET .../snapshots/<cutoff>/link`` answers a bundle
+    reader: ``linked`` (with the bundle), ``refused`` (with the stored reason) or ``not linked`` (the
+    pool's first month, or a lane set that does not link; with the route's message)."""
+    from ..snapshots.links import NotLinked, stored_link
+    from ..storage import links as link_rows
+
+    db = get_db()
+    out: list[dict[str, Any]] = []
+    for snap in snaps:
+        link = link_rows.get_link(db, snap.pool_id, snap.cutoff_date)
+        entry: dict[str, Any] = {"cutoff_date": snap.cutoff_date, "bundle": None}
+        if link is not None and link.status == "refused":
+            entry.update(status="refused", reason=link.reason)
+        else:
+            try:
+                entry.update(status="linked", reason=None, bundle=stored_link(db, snap).bundle)
+            except NotLinked as exc:
+                entry.update(status="not linked", reason=str(exc))
+        out.append(entry)
+    return out
+
+
+def roll_matrix(bundle: dict[str, Any]) -> dict[str, Any]:
+    """A link bundle's opened roll matrix as a page shows it to a bundle reader: counts with their row
+    totals and roll rates by count (cell / row total, bps), and the t−1 balances of the outstanding
+    from-states with their rates by balance (docs/metrics.md, "Roll rates")."""
+    roll = bundle["roll"]
+    states = list(roll["from_states"])
+    rows = []
+    for i, state in enumerate(states):
+        counts = [int(v) for v in roll["counts"][i]]
+        total = sum(counts)
+        row: dict[str, Any] = {
+            "from": state,
+            "counts": counts,
+            "count_total": total,
+            "count_rates_bps": [rate_bps(c, total) for c in counts],
+            "balances": None,
+        }
+        if i < len(roll["balances"]):
+            balances = [int(v) for v in roll["balances"][i]]
+            row["balances"] = balances
+            row["balance_total"] = sum(balances)
+            row["balance_rates_bps"] = [rate_bps(b, row["balance_total"]) for b in balances]
+        rows.append(row)
+    return {
+        "previous_cutoff": bundle["previous"]["cutoff_date"],
+        "cutoff_date": bundle["current"]["cutoff_date"],
+        "kept": int(bundle["kept"]),
+        "states": states,
+        "rows": rows,
+        "exits_by_state": [int(v) for v in bundle["exits"]["by_state"]],
+        "entries": len(bundle["entries"]),
+    }
+
+
+def link_panel(party: PartyRecord, pool_id: str, snaps: list[SnapshotRecord]) -> dict[str, Any]:
+    """The pool's linked months for a bundle reader (trustee, regulator): every month's link state and
+    the roll matrix of the latest linked month (``None`` when no month is linked)."""
+    states = link_states(snaps)
+    linked = [s for s in states if s["status"] == "linked"]
+    return {
+        "months": [{k: v for k, v in s.items() if k != "bundle"} for s in states],
+        "matrix": roll_matrix(linked[-1]["bundle"]) if linked else None,
+    }
+
+
+def investor_roll_cells(party: PartyRecord, pool_id: str, snaps: list[SnapshotRecord]) -> dict[str, Any]:
+    """The roll-rate cells of the latest linked month as ``POST .../snapshots/<cutoff>/figures`` would
+    release them to ``party`` (an aggregate-only party: every cell through the disclosure-control point).
+
+    Each ``roll/count/<from>/<to>`` and ``roll/balance/<from>/<to>`` figure is decided by the route's
+    calls: :meth:`Policy.may_request_claim` (exact), then for an aggregate-only party
+    :func:`gateway.snapshots.disclosure.exact_figure_decisions` on the figures and their rows' totals
+    (``roll/row/<from>``); a count cell is released only with its row total, as the route releases it.
+    The decisions are logged as the route logs them. A released cell's value is the link bundle's
+    opened cell, the value the route's compact proof proves (:func:`proofs.link.prove_roll_figure`
+    reads the same bundle); a withheld or suppressed cell carries no value.
+    """
+    from proofs.loan_facts import OUTSTANDING_STATES, STATES
+
+    from ..snapshots.disclosure import exact_figure_decisions, parse_roll_figure
+
+    states = link_states(snaps)
+    linked = [s for s in states if s["status"] == "linked"]
+    latest = states[-1] if states else None
+    panel: dict[str, Any] = {
+        "latest_status": None if latest is None else latest["status"],
+        "latest_cutoff": None if latest is None else latest["cutoff_date"],
+        "cutoff_date": None,
+        "rows": [],
+    }
+    if not linked:
+        return panel
+    bundle = linked[-1]["bundle"]
+    snap = next(s for s in snaps if s.cutoff_date == linked[-1]["cutoff_date"])
+    p = policy_party(party)
+    ids = [f"roll/count/{i}/{j}" for i in STATES for j in STATES]
+    ids += [f"roll/balance/{i}/{j}" for i in OUTSTANDING_STATES for j in STATES]
+    decided = [policy().may_request_claim(p, "exact", fid, pool_id=pool_id) for fid in ids]
+    allowed = {fid: d.allowed for fid, d in zip(ids, decided, strict=True)}
+    released = dict(allowed)
+    rows_released: dict[str, bool] = dict.fromkeys(STATES, True)
+    if is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id):
+        asked = [fid for fid in ids if allowed[fid]]
+        row_ids = [f"roll/row/{i}" for i in STATES]
+        gate = exact_figure_decisions(get_db(), policy(), p, keys_for(pool_id), snap, asked + row_ids)
+        decided += gate
+        ok = {fid: d.allowed for fid, d in zip(asked + row_ids, gate, strict=True)}
+        rows_released = {i: ok[f"roll/row/{i}"] for i in STATES}
+        for fid in ids:
+            parsed = parse_roll_figure(fid)
+            assert parsed is not None
+            by, i, _ = parsed
+            released[fid] = allowed[fid] and ok[fid] and (by != "count" or rows_released[i])
+    roll = bundle["roll"]
+    rows = []
+    for a, i in enumerate(STATES):
+        counts = [int(v) for v in roll["counts"][a]]
+        total = sum(counts)
+        row: dict[str, Any] = {"from": i, "count_cells": [], "balance_cells": None, "row_total": None}
+        for b, j in enumerate(STATES):
+            fid = f"roll/count/{i}/{j}"
+            row["count_cells"].append(_roll_cell(fid, allowed[fid], released[fid], counts[b], total))
+        if any("value" in c for c in row["count_cells"]):
+            row["row_total"] = total  # the route gives it with each released count cell
+        if a < len(OUTSTANDING_STATES):
+            row["balance_cells"] = []
+            for b, j in enumerate(STATES):
+                fid = f"roll/balance/{i}/{j}"
+                value = int(roll["balances"][a][b])
+                row["balance_cells"].append(_roll_cell(fid, allowed[fid], released[fid], value, None))
+        rows.append(row)
+    log = DecisionLog()
+    shown = sum(1 for r in rows for c in r["count_cells"] + (r["balance_cells"] or []) if "value" in c)
+    log.append(decided, resource=f"pool:{pool_id}/snapshot:{snap.snapshot_id}/figures", record_count=shown)
+    decisions.persist(get_log_db(), log)
+    panel.update(
+        cutoff_date=snap.cutoff_date,
+        previous_cutoff=bundle["previous"]["cutoff_date"],
+        states=list(STATES),
+        rows=rows,
+        min_cohort=policy().aggregates.min_cohort,
+    )
+    return panel
+
+
+def _roll_cell(fid: str, allowed: bool, released: bool, value: int, total: int | None) -> dict[str, Any]:
+    from ..snapshots.disclosure import suppressed_figure
+
+    if not allowed:
+        return {"figure_id": fid, "withheld": True}
+    if not released:
+        return {"figure_id": fid, **suppressed_figure(policy())}
+    cell: dict[str, Any] = {"figure_id": fid, "value": value}
+    if total is not None:
+        cell["rate_bps"] = rate_bps(value, total)
+    return cell
+
+
+# --- vintage curves -----------------------------------------------------------------------------------------
+VINTAGE_CACHE = "poolproof_dashboard_vintage"
+_VINTAGE_CACHE_SIZE = 256
+_VINTAGE_CACHE_LOCK = threading.Lock()
+
+
+def vintage_panel(party: PartyRecord, pool_id: str) -> dict[str, Any]:
+    """Every cohort's vintage curve as ``GET .../vintage/<cohort>?nonce=`` answers ``party``.
+
+    Per cohort the route's calls: the policy's exact decisions on the cohort cell's figures (a refused
+    cohort is listed with the rule, no point), then :func:`gateway.snapshots.vintage.vintage_curve`
+    (aggregate-only parties: each point through the release ledger; a suppressed point is the fixed
+    suppression object), logged as the route logs it. The curve's bundle is bound to a fresh nonce and
+    not shown (the party's own tool asks for its own). The answer's points depend only on the chain and
+    the release tables stored for it, so they are kept per chain for the page's next visit.
+    """
+    import secrets
+
+    from flask import current_app
+
+    from proofs.cell_claims import cell_metric
+    from proofs.errors import EncodingError, VerificationError
+    from proofs.vintage import DIMENSION
+
+    from ..api.common import header_signer
+    from ..api.vintage import CURVE_FIGURES
+    from ..snapshots.vintage import VintageUnavailable, chain_of, cohorts_of, vintage_curve
+
+    db = get_db()
+    try:
+        snaps = chain_of(db, pool_id)
+    except VintageUnavailable as exc:
+        return {"available": False, "reason": str(exc), "cohorts": []}
+    p = policy_party(party)
+    aggregate_only = is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id)
+    cfg = get_pool(db, pool_id).config
+    cache: dict[tuple[Any, ...], dict[str, Any]] = current_app.extensions.setdefault(VINTAGE_CACHE, {})
+    cohorts: list[dict[str, Any]] = []
+    for cohort in cohorts_of(snaps):
+        resource = f"pool:{pool_id}/vintage:{cohort[:16]}"
+        decided = [
+            policy().may_request_claim(p, "exact", cell_metric(DIMENSION, cohort, f), pool_id=pool_id)
+            for f in CURVE_FIGURES
+        ]
+        refused = [d for d in decided if not d.allowed]
+        log = DecisionLog()
+        if refused:
+            log.append(decided, resource=resource, record_count=0)
+            decisions.persist(get_log_db(), log)
+            cohorts.append({"cohort": cohort, "refused": f"[{refused[0].rule_ids[0]}] {refused[0].reason}"})
+            continue
+        key = (pool_id, tuple(s.snapshot_id for s in snaps), cohort, aggregate_only, policy().version)
+        with _VINTAGE_CACHE_LOCK:
+            body = cache.get(key)
+        released = 0
+        if body is None:
+            try:
+                answer = vintage_curve(
+                    db,
+                    keys_for(pool_id),
+                    policy(),
+                    pool_id,
+                    cohort,
+                    secrets.token_bytes(16),
+                    header_signer(snaps[-1]),
+                    aggregate_only=aggregate_only,
+                    minor_unit=cfg.minor_unit,
+                    currency=cfg.currency,
+                )
+            except (EncodingError, VerificationError) as exc:
+                log.append(decided, resource=resource, record_count=0)
+                decisions.persist(get_log_db(), log)
+                cohorts.append({"cohort": cohort, "refused": str(exc)})
+                continue
+            body = {k: v for k, v in answer.body.items() if k != "bundle"}
+            released = answer.released_points
+            with _VINTAGE_CACHE_LOCK:
+                while len(cache) >= _VINTAGE_CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+                cache[key] = body
+        else:
+            released = sum(1 for pt in body["points"] if "numerator" in pt["cumulative_default_rate"])
+        log.append(decided, resource=resource, record_count=released)
+        decisions.persist(get_log_db(), log)
+        points = []
+        for pt in body["points"]:
+            cdr = pt["cumulative_default_rate"]
+            entry: dict[str, Any] = {"cutoff_date": pt["cutoff_date"], "months_on_book": pt["months_on_book"]}
+            if "numerator" in cdr:
+                entry.update(
+                    numerator=int(cdr["numerator"]),
+                    denominator=int(cdr["denominator"]),
+                    rate_bps=rate_bps(int(cdr["numerator"]), int(cdr["denominator"])),
+                )
+            else:
+                entry["suppressed"] = dict(cdr)
+            points.append(entry)
+        cohorts.append({"cohort": cohort, "points": points})
+    return {"available": True, "reason": None, "cohorts": cohorts}
+
+
+def vintage_chart(pool_id: str, panel: dict[str, Any]) -> dict[str, Any] | None:
+    """The chart of a vintage panel: cumulative default rate (bps) by months on book, one line per
+    cohort; a suppressed point, or a month on book the cohort has no point at, is a gap."""
+    curves = [c for c in panel["cohorts"] if "points" in c]
+    if not curves:
+        return None
+    x = sorted({pt["months_on_book"] for c in curves for pt in c["points"]})
+    series = []
+    for c in curves:
+        at = {pt["months_on_book"]: pt.get("rate_bps") for pt in c["points"]}
+        series.append({"name": c["cohort"], "values": [at.get(m) for m in x]})
+    return {
+        "id": f"chart-{pool_id}-vintage",
+        "kind": "line",
+        "title": f"{pool_id}: vintage curves, cumulative default rate by months on book",
+        "unit": "bps",
+        "x": x,
+        "series": series,
+        "pool_id": pool_id,
+    }

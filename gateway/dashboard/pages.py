@@ -351,9 +351,15 @@ def _oversight(party: PartyRecord) -> str:
         currency, minor_unit = figures.pool_currency(pool_id)
         deal = figures.deal_panel(party, pool_id)
         charts.extend(_deal_charts(pool_id, deal))
+        links = figures.link_panel(party, pool_id, snaps)
+        vintage = figures.vintage_panel(party, pool_id)
+        vintage_chart = figures.vintage_chart(pool_id, vintage)
         pools.append(
             {
                 "pool_id": pool_id,
+                "links": links,
+                "vintage": vintage,
+                "vintage_chart": vintage_chart,
                 "currency": currency,
                 "minor_unit": minor_unit,
                 "metric_units": {}
@@ -368,6 +374,8 @@ def _oversight(party: PartyRecord) -> str:
                 "deal": deal,
             }
         )
+        if vintage_chart is not None:
+            charts.append(vintage_chart)
         ratio = next(iter(t.ratio for t in triggers), None)
         if ratio is not None:
             charts.append(
@@ -502,7 +510,14 @@ def _investor_pool(party: PartyRecord, pool_id: str) -> tuple[dict[str, Any], li
     ]
     deal = figures.deal_panel(party, pool_id)
     charts.extend(_deal_charts(pool_id, deal))
-    return {"pool_id": pool_id, "rows": rows, "buckets": buckets, "deal": deal}, charts
+    rolls = figures.investor_roll_cells(party, pool_id, snaps)
+    vintage = figures.vintage_panel(party, pool_id)
+    vintage_chart = figures.vintage_chart(pool_id, vintage)
+    if vintage_chart is not None:
+        charts.append(vintage_chart)
+    pool = {"pool_id": pool_id, "rows": rows, "buckets": buckets, "deal": deal, "rolls": rolls,
+            "vintage": vintage}  # fmt: skip
+    return pool, charts
 
 
 def _bucket_order(label: str) -> tuple[int, str]:
