@@ -292,8 +292,9 @@ def _demo_report(out: Path) -> None:
 
 
 def _demo_deal(out: Path | None) -> None:
-    """A short revolving deal over three months: each period's proven trigger table and waterfall; with
-    ``out``, the trustee's and the investor's deal reports rendered from the written payment reports."""
+    """A short revolving deal over three months: each period's proven trigger table, roll matrix and
+    waterfall; with ``out``, the trustee's and the investor's deal reports rendered from the written
+    payment reports, and the linked months' snapshot and link bundles in ``out/deal/series/``."""
     from ..alerts.demo import print_deal_tables, run_revolving_deal
 
     click.echo("")
@@ -313,6 +314,12 @@ def _demo_deal(out: Path | None) -> None:
             f"  deal reports, every payment report verified (trustee / investor): "
             f"{out / 'deal' / 'report.html'}, {out / 'deal-investor' / 'report.html'}"
         )
+        series = out / "deal" / "series"
+        click.echo(
+            f"  linked months ({len(demo.snapshots)} snapshot bundles, {len(demo.links)} link bundles, "
+            f"each verified): {series}; re-check with"
+        )
+        click.echo(f"    poolproof-audit verify-series {series} --key {out / 'deal' / 'gateway.pub'}")
 
 
 @click.command("claim")

@@ -755,9 +755,10 @@ def deal_toml(deal: Any) -> str:
 
 def write_deal_outputs(out: Path, demo: Any) -> list[str]:
     """The revolving deal's files for ``poolproof-audit report``: ``out/deal/`` holds what a trustee
-    gets (the deal file, the gateway key and every period's whole payment report), ``out/deal-investor/``
-    what an investor gets (the same with each report's trigger-status view). Returns the paths written,
-    relative to ``out``."""
+    gets (the deal file, the gateway key and every period's whole payment report, and in ``series/`` the
+    pool's snapshot and link bundles, :func:`write_deal_series`), ``out/deal-investor/`` what an investor
+    gets (the same with each report's trigger-status view, without the series). Returns the paths
+    written, relative to ``out``."""
     from ..alerts.deal_records import trigger_view
 
     written = []
@@ -771,6 +772,22 @@ def write_deal_outputs(out: Path, demo: Any) -> list[str]:
             name = f"payment-report-{report['period']}.json"
             (d / name).write_bytes(bundle.dump_bundle(trigger_view(report) if view else report))
             written.append(f"{folder}/{name}")
+    return written + write_deal_series(out / "deal" / "series", demo)
+
+
+def write_deal_series(folder: Path, demo: Any) -> list[str]:
+    """The revolving pool's linked months for ``poolproof-audit verify-series``: every month's snapshot
+    bundle (``snapshot-<k>.json``, month 0 the closing) and the link bundle of every period
+    (``link-<k-1>-<k>.json``). Returns the paths written, relative to the deal's output folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for k, text in enumerate(demo.snapshots):
+        (folder / f"snapshot-{k}.json").write_text(text, encoding="utf-8")
+        written.append(f"deal/series/snapshot-{k}.json")
+    for linked in demo.links:
+        name = f"link-{linked.period - 1}-{linked.period}.json"
+        (folder / name).write_bytes(bundle.dump_bundle(linked.link))
+        written.append(f"deal/series/{name}")
     return written
 
 

@@ -89,6 +89,13 @@ def test_demo_runs_and_every_output_verifies_with_poolproof_audit(tmp_path: Path
     # ... and the revolving deal's trigger tables and waterfalls were printed for three periods.
     assert proc.stdout.count("Triggers (proven against the committed figures)") == 3
     assert proc.stdout.count("Waterfall (recomputed by poolproof-audit verify-distribution)") == 3
+    # ... with each period's proven roll matrix, and its linked months re-verify as a series.
+    assert proc.stdout.count("Roll matrix, loans from") == 3
+    series = out / "deal" / "series"
+    assert f"poolproof-audit verify-series {series} --key {out / 'deal' / 'gateway.pub'}" in proc.stdout
+    code, result = audit("verify-series", series, "--key", out / "deal" / "gateway.pub")
+    assert code == 0, result
+    assert len(result["links"]) == 3
     key = out / "gateway.pub"
     witness = ("--require-witness", out / "witness.pub")
     for name, command, extra in (
