@@ -24,9 +24,10 @@ import ipaddress
 import os
 import weakref
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 SCHEDULER_ENV: Final = "POOLPROOF_SCHEDULER"
 #: Set to ``1`` to send secrets to a plaintext (``tcp://``) scheduler that is not on loopback.
@@ -105,6 +106,40 @@ def parallelism(executor: Executor | None) -> int:
     if client is not None:
         return max(1, int(sum(client.nthreads().values())))
     return max(1, int(getattr(executor, "_max_workers", None) or default_workers()))
+
+
+_T = TypeVar("_T")
+#: How long a Dask client may stay without its scheduler before its tasks count as lost (seconds).
+LOST_CLUSTER_SECONDS: Final = 30.0
+_POLL_SECONDS: Final = 1.0
+
+
+def result_of(executor: Executor | None, future: Future[_T]) -> _T:
+    """``future.result()``, except that on a Dask cluster that went away it does not wait forever.
+
+    A Dask client whose scheduler is gone may keep reconnecting while its futures never finish. Here
+    the client's state is polled while waiting: once it has not been ``running`` for
+    :data:`LOST_CLUSTER_SECONDS`, the wait ends with ``CancelledError`` (callers keep what they
+    stored, and resume elsewhere).
+    """
+    client = _clients.get(executor) if executor is not None else None
+    if client is None:
+        return future.result()
+    import time
+
+    lost_since: float | None = None
+    while True:
+        try:
+            return future.result(timeout=_POLL_SECONDS)
+        except FutureTimeout:
+            pass
+        if getattr(client, "status", "running") == "running":
+            lost_since = None
+            continue
+        now = time.monotonic()
+        lost_since = now if lost_since is None else lost_since
+        if now - lost_since >= LOST_CLUSTER_SECONDS:
+            raise CancelledError(f"the Dask scheduler is gone (client {client.status})")
 
 
 def in_flight(executor: Executor | None, requested: int | None) -> int:

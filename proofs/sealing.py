@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from proofs import merkle, strata, unpacking
-from proofs.executors import in_flight
+from proofs.executors import in_flight, result_of
 from proofs.group import ORDER, get_group
 from proofs.lanes import get_lane_set
 from proofs.pedersen import commit
@@ -146,7 +146,7 @@ def seal_pool(
             summary = item
         else:
             task, future = item
-            result = future.result()
+            result = result_of(executor, future)
             if check_results:
                 check_chunk_result(task, result)
             sink(result)

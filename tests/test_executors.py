@@ -99,3 +99,25 @@ def test_parallelism_of_local_executors() -> None:
         assert parallelism(pool) == 3
         assert in_flight(pool, None) == 6
         assert in_flight(pool, 1) == 1
+
+
+def test_a_wait_on_a_dask_cluster_that_went_away_ends_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+
+    from proofs import executors
+
+    class GoneClient:
+        status = "connecting"  # reconnecting to a scheduler that is not there
+
+    monkeypatch.setattr(executors, "LOST_CLUSTER_SECONDS", 0.0)
+    monkeypatch.setattr(executors, "_POLL_SECONDS", 0.01)
+    with ThreadPoolExecutor(1) as pool:
+        executors._clients[pool] = GoneClient()
+        never: Future[int] = Future()
+        with pytest.raises(CancelledError, match="scheduler is gone"):
+            executors.result_of(pool, never)
+        done: Future[int] = Future()
+        done.set_result(7)
+        assert executors.result_of(pool, done) == 7

@@ -228,9 +228,9 @@ def verify_snapshot(
             continue
         in_flight.append(executor.submit(check_chunk_group, spec, batch))
         while len(in_flight) >= queue_limit:
-            fold(in_flight.popleft().result())
+            fold(executors.result_of(executor, in_flight.popleft()))
     while in_flight:
-        fold(in_flight.popleft().result())
+        fold(executors.result_of(executor, in_flight.popleft()))
     if accumulator.size != header.leaf_count or not hmac.compare_digest(
         accumulator.root(), header.merkle_root
     ):
