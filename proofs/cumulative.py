@@ -25,7 +25,7 @@ conservative side for investors); :attr:`Chain.purchases_committed` says which a
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -71,6 +71,10 @@ class Chain:
 
     headers: tuple[Header, ...]
     deal: Deal
+    #: The commitment to each period's purchase price (``headers[1:]`` order) and the bits that bound
+    #: its value, when the chain carries checked purchase evidence (:mod:`proofs.purchases`).
+    purchases: tuple[Point, ...] | None = None
+    purchase_bits: tuple[int, ...] = ()
 
     @property
     def periods(self) -> int:
@@ -79,8 +83,29 @@ class Chain:
 
     @property
     def purchases_committed(self) -> bool:
-        """True iff every period's lane set commits to purchased principal (else none is counted)."""
+        """True iff every period's purchase price is committed: by checked purchase evidence, or by
+        every period's lane set defining :data:`PURCHASES_METRIC` (else none is counted)."""
+        if self.purchases is not None:
+            return True
         return all(PURCHASES_METRIC in h.lanes.metrics for h in self.headers[1:])
+
+    def with_purchases(self, commitments: Sequence[Point], bits: Sequence[int]) -> Chain:
+        """This chain with each period's purchase price committed (one commitment per period)."""
+        if len(commitments) != self.periods or len(bits) != self.periods:
+            raise ValueError(f"expected one purchase commitment per period ({self.periods})")
+        return replace(self, purchases=tuple(commitments), purchase_bits=tuple(bits))
+
+    def _commitment_of(self, index: int, metric: str) -> Point:
+        if metric == PURCHASES_METRIC and self.purchases is not None:
+            if index < 1:
+                raise ValueError("the closing snapshot has no purchases")
+            return self.purchases[index - 1]
+        return self.headers[index].metric_commitment(metric)
+
+    def _bound_bits(self, index: int, metric: str) -> int:
+        if metric == PURCHASES_METRIC and self.purchases is not None:
+            return self.purchase_bits[index - 1]
+        return self.headers[index].metric_bound_bits(metric)
 
     def period_terms(self, metric: str, coefficient: int = 1) -> list[Term]:
         """``metric`` of every period after the anchor, each with ``coefficient``."""
@@ -97,7 +122,7 @@ class Chain:
     def commitment(self, group: Group, terms: Sequence[Term], constant: int = 0) -> Point:
         """``Σ coeff·C(header, metric) + constant·G``: the verifier's own commitment to the form."""
         g, _ = pedersen_bases(group)
-        points = [self.headers[i].metric_commitment(m) for i, m, _ in terms] + [g]
+        points = [self._commitment_of(i, m) for i, m, _ in terms] + [g]
         return group.msm(points, [c for _, _, c in terms] + [constant])
 
     def extremes(self, terms: Sequence[Term], constant: int = 0) -> tuple[int, int]:
@@ -105,7 +130,7 @@ class Chain:
         pos = max(constant, 0)
         neg = max(-constant, 0)
         for i, m, c in terms:
-            top = (1 << self.headers[i].metric_bound_bits(m)) - 1
+            top = (1 << self._bound_bits(i, m)) - 1
             if c > 0:
                 pos += c * top
             else:

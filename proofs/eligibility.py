@@ -33,10 +33,15 @@ one loan's lanes: a unit vector of ten state counts, the whole balance in the co
   part carries each opening and :func:`check_records` compares them with the signed tape's values.
 * **region** (``eligibility.region``): the leaves' ``region`` cells (under the Merkle root, checked with
   an inclusion path per loan in the trustee's part) are not excluded.
-* **purchase price** (``eligibility.purchase_price``): ``C_coll − Σ_i 2^{−s}·K_{i,balance}`` commits
-  to principal collections less the price, ``C_coll`` the header's ``principal_collections`` metric
-  commitment (scheduled plus unscheduled principal of the period); a range proof shows it
-  non-negative, so neither figure is disclosed.
+* **purchase price** (``eligibility.purchase_price``): ``C_coll − C_price`` commits to principal
+  collections less the price, ``C_coll`` the header's ``principal_collections`` metric commitment
+  (scheduled plus unscheduled principal of the period); a range proof shows it non-negative, so
+  neither figure is disclosed. With the period's purchase evidence (``purchase_evidence``,
+  :mod:`proofs.purchases`, the payment report's) ``C_price`` is its price commitment — the loans'
+  start-of-period principal — and the evidence must be over exactly the statement's loans
+  (``eligibility.purchase_evidence``: its count is ``n``, its row's count and balance sums are the
+  signed per-loan commitments' sums, and with the trustee part every input's sum is the loans'
+  leaves'); without it, ``C_price = Σ_i 2^{−s}·K_{i,balance}``, their balances at the cut-off.
 * **completeness** (``eligibility.completeness``): given the exposure ids of snapshots ``t − 1`` and
   ``t`` (from their bundles), the verifier requires the statement to cover exactly the new ones.
 
@@ -75,6 +80,7 @@ from proofs.generators import pedersen_bases
 from proofs.group import ORDER, Group, Point, get_group, random_scalar, scalar_from_bytes, scalar_to_bytes
 from proofs.lanes import LaneSet
 from proofs.pedersen import Opening
+from proofs.purchases import Purchases, verify_purchases
 from proofs.snapshot._header import Header
 from proofs.snapshot._layout import leaf_bytes
 from proofs.transcript import Transcript
@@ -90,6 +96,8 @@ ATTRIBUTES: Final = ("nominal_rate_bps", "apr_bps", "original_term_months", "rem
 #: Every criterion, in the order they are checked and named.
 CRITERIA: Final = ("state", "balance", *ATTRIBUTES, "region", "purchase_price")
 REGION: Final = "region"
+#: The member carrying the period's purchase evidence (:mod:`proofs.purchases`), when the price is it.
+EVIDENCE: Final = "purchase_evidence"
 #: A statement covers at most this many purchased loans (one bundle a period).
 MAX_LOANS: Final = 1 << 16
 _WIDEST: Final = 64
@@ -170,11 +178,13 @@ def _region_position(header: Header) -> int | None:
 
 
 def failures(
-    header: Header, deal: Deal, loans: Sequence[PurchasedLoan], collections: int
+    header: Header, deal: Deal, loans: Sequence[PurchasedLoan], collections: int, price: int | None = None
 ) -> dict[str, list[str]]:
     """The criteria the purchased loans fail, each with the failing loans' exposure ids (empty: all hold).
 
-    ``purchase_price`` lists every purchased loan when the price exceeds ``collections``.
+    ``purchase_price`` lists every purchased loan when the price exceeds ``collections``: ``price``
+    (the purchase evidence's, the loans' start-of-period principal) when given, else the sum of
+    their balances at the cut-off.
     """
     purchase_layout(header.lanes)
     lanes = header.lanes
@@ -185,14 +195,14 @@ def failures(
         out.setdefault(criterion, []).append(eid)
 
     region_at = _region_position(header)
-    price = 0
+    price_total = 0
     for loan in loans:
         values = _lane_values(lanes, loan)
         state = next((i for i, n in enumerate(poolcircuit.COUNT_LANES) if values[n] == 1), None)
         if state != 0:
             fail("state", loan.exposure_id)
         balance = sum(values[lane] for lane in poolcircuit.BALANCE_LANES)  # the whole balance, in any state
-        price += balance
+        price_total += balance
         if balance > c.max_balance_fen:
             fail("balance", loan.exposure_id)
         for attr in ATTRIBUTES:
@@ -200,7 +210,7 @@ def failures(
                 fail(attr, loan.exposure_id)
         if region_at is not None and loan.cells[region_at] in c.excluded_regions:
             fail(REGION, loan.exposure_id)
-    if price > collections:
+    if (price_total if price is None else price) > collections:
         out["purchase_price"] = [loan.exposure_id for loan in loans]
     return {k: out[k] for k in CRITERIA if k in out}
 
@@ -241,7 +251,7 @@ def _context(body: Mapping[str, Any]) -> bytes:
         "pool_id", "cutoff_date", "snapshot_header_hash", "extensions", "purchased", "commitments",
         "count_blinding",
     )  # fmt: skip
-    return document_hash(CONTEXT_DOMAIN, {k: body[k] for k in keys})
+    return document_hash(CONTEXT_DOMAIN, {k: body[k] for k in (*keys, EVIDENCE) if k in body})
 
 
 def _transcript(context: bytes, criterion: str) -> Transcript:
@@ -260,7 +270,12 @@ class _Derived:
 
 
 def _derive(
-    group: Group, header: Header, deal: Deal, layout: Layout, rows: Sequence[Mapping[str, Point]]
+    group: Group,
+    header: Header,
+    deal: Deal,
+    layout: Layout,
+    rows: Sequence[Mapping[str, Point]],
+    price: Point | None = None,
 ) -> _Derived:
     """The commitments each criterion's range proof is about (prover and verifier alike)."""
     g, _ = pedersen_bases(group)
@@ -279,9 +294,10 @@ def _derive(
             items += [row[attr] - g * b.lo, g * b.hi - row[attr]]
         out.commitments[attr] = items
         out.widths[attr] = [w] * len(items)
-    price = group.identity()
-    for k in scaled:
-        price = price + k
+    if price is None:  # the balances at the cut-off
+        price = group.identity()
+        for k in scaled:
+            price = price + k
     out.commitments["purchase_price"] = [header.metric_commitment("principal_collections") - price]
     out.widths["purchase_price"] = [_collections_width(header)]
     return out
@@ -301,12 +317,17 @@ def prove_eligibility(
     *,
     group: Group | None = None,
     ipa_rounds: int | None = None,
+    purchase_evidence: Mapping[str, Any] | None = None,
+    price: Opening | None = None,
 ) -> dict[str, Any]:
     """The signed eligibility bundle of the period ``header`` closes (the gateway side).
 
     ``loans`` are the exposures new in this snapshot with their leaf openings and tape attributes;
-    ``collections`` opens the header's ``principal_collections`` metric commitment. The bundle holds
-    exactly when every criterion holds (:func:`failures`); otherwise it is the signed "does not
+    ``collections`` opens the header's ``principal_collections`` metric commitment. With
+    ``purchase_evidence`` (the period's, :func:`proofs.purchases.prove_purchases`, over exactly these
+    loans) and ``price`` opening its price, the purchase-price criterion is that price (the loans'
+    start-of-period principal) against the collections; without, their balances at the cut-off. The
+    bundle holds exactly when every criterion holds (:func:`failures`); otherwise it is the signed "does not
     hold" statement naming them.
 
     Raises:
@@ -344,7 +365,16 @@ def prove_eligibility(
         header.metric_commitment("principal_collections")
     ):
         raise ProvingError("the collections opening does not open principal_collections")
-    failed = failures(header, deal, loans, collections.value)
+    price_point: Point | None = None
+    if purchase_evidence is not None:
+        if price is None:
+            raise ValueError("purchase evidence needs the opening of its price")
+        checked = verify_purchases(group, header, purchase_evidence, EVIDENCE)
+        price_point = checked.commitment(header)
+        if group.msm(list(pedersen_bases(group)), [price.value % ORDER, price.blinding]) != price_point:
+            raise ProvingError("the price opening does not open the purchase evidence's price")
+        _check_evidence_loans(checked, layout, [list(loan.inputs) for loan in loans], ProvingError)
+    failed = failures(header, deal, loans, collections.value, None if price is None else price.value)
     body: dict[str, Any] = {
         "format": FORMAT,
         "pool_id": header.context.pool_id,
@@ -357,6 +387,8 @@ def prove_eligibility(
         "unchecked": [f"concentration:{x.id}" for x in deal.concentration_limits],
         "purchased": len(loans),
     }
+    if purchase_evidence is not None:
+        body[EVIDENCE] = dict(purchase_evidence)
     trustee: dict[str, Any] = {
         "loans": [
             {
@@ -371,7 +403,7 @@ def prove_eligibility(
         "failing": failed,
     }
     if not failed:
-        _prove_holding(group, header, deal, layout, loans, collections, body, trustee, ipa_rounds)
+        _prove_holding(group, header, deal, layout, loans, collections, body, trustee, ipa_rounds, price)
     body["loans_digest"] = document_hash(LOANS_DOMAIN, trustee).hex()
     signed = bundle.sign_document(key, KIND, body)
     return {**signed, "loans": trustee}
@@ -392,6 +424,7 @@ def _prove_holding(
     body: dict[str, Any],
     trustee: dict[str, Any],
     ipa_rounds: int | None,
+    price: Opening | None,
 ) -> None:
     g, h = pedersen_bases(group)
     attr_openings = [{a: Opening(loan.attributes[a], random_scalar()) for a in ATTRIBUTES} for loan in loans]
@@ -407,7 +440,10 @@ def _prove_holding(
     body["ipa_rounds"] = ipa_rounds
     for loan, ops in zip(trustee["loans"], attr_openings, strict=True):
         loan["openings"] = {a: [o.value, scalar_to_bytes(o.blinding).hex()] for a, o in ops.items()}
-    derived = _derive(group, header, deal, layout, rows)
+    price_point = None
+    if price is not None:
+        price_point = verify_purchases(group, header, body[EVIDENCE], EVIDENCE).commitment(header)
+    derived = _derive(group, header, deal, layout, rows, price_point)
     inv_s = _inv(pow(2, layout.balance_shift, ORDER))
     c = deal.purchase_criteria
     balances = [
@@ -424,8 +460,8 @@ def _prove_holding(
             o = ops[a]
             items += [((o.value - b.lo) % ORDER, o.blinding), ((b.hi - o.value) % ORDER, -o.blinding % ORDER)]
         openings[a] = items
-    price_v = sum(v for v, _ in balances)
-    price_r = sum(r for _, r in balances)
+    price_v = sum(v for v, _ in balances) if price is None else price.value
+    price_r = sum(r for _, r in balances) if price is None else price.blinding
     openings["purchase_price"] = [
         ((collections.value - price_v) % ORDER, (collections.blinding - price_r) % ORDER)
     ]
@@ -445,6 +481,41 @@ def _prove_holding(
         )  # fmt: skip
         proofs[criterion] = proof.to_bytes().hex()
     body["proofs"] = proofs
+
+
+def _check_evidence_loans(
+    evidence: Purchases, layout: Layout, inputs: Sequence[Sequence[Point]] | None, failure: type[Exception],
+    rows: Sequence[Mapping[str, Point]] | None = None,
+) -> None:  # fmt: skip
+    """The purchase evidence is over exactly the statement's loans: its count is theirs, and its row's
+    sums are the sums of their leaf inputs (every input, given the trustee part's ``inputs``; the
+    count and balance inputs from the signed per-loan commitments ``rows``)."""
+
+    def fail(message: str) -> Exception:
+        if failure is VerificationError:
+            return VerificationError("eligibility.purchase_evidence", message)
+        return failure(message)
+
+    n = len(inputs) if inputs is not None else len(rows or ())
+    if evidence.count != n:
+        raise fail(f"the purchase evidence counts {evidence.count} loans, the statement {n}")
+    group = evidence.sums[0].group if evidence.sums else None
+    if group is None:
+        return
+    if rows is not None:
+        for key, at in (("count", layout.count_input), ("balance", layout.balance_input)):
+            total = group.identity()
+            for row in rows:
+                total = total + row[key]
+            if total != evidence.sums[at]:
+                raise fail(f"the purchase evidence's {key} sum is not the statement's loans'")
+    if inputs is not None:
+        for g_index, expected in enumerate(evidence.sums):
+            total = group.identity()
+            for loan in inputs:
+                total = total + loan[g_index]
+            if total != expected:
+                raise fail(f"the purchase evidence's input {g_index} sum is not the statement's loans'")
 
 
 def _rounds(widths: Sequence[int], ipa_rounds: int | None) -> int | None:
@@ -490,10 +561,13 @@ _SCHEMA: Final = bundle.Object(
         "ipa_rounds": bundle.Nullable(bundle.Int(0, 32)),
         "proofs": bundle.AnyJson(),
         "loans_digest": bundle.Bytes(32),
+        EVIDENCE: bundle.AnyJson(),
         "loans": bundle.AnyJson(),
         "signatures": bundle.SIGNATURES_SPEC,
     },
-    optional=frozenset({"commitments", "count_blinding", "ipa_rounds", "proofs", "loans", "signatures"}),
+    optional=frozenset(
+        {"commitments", "count_blinding", "ipa_rounds", "proofs", EVIDENCE, "loans", "signatures"}
+    ),
 )
 
 
@@ -587,13 +661,33 @@ def verify_eligibility(
             dict(zip(row, _points(group, list(row.values()), f"eligibility.commitments[{i}]"), strict=True))
             for i, row in enumerate(doc["commitments"])
         ]
-        _verify_proofs(group, header, deal, layout, rows, doc)
+    evidence = None
+    if EVIDENCE in doc:
+        evidence = verify_purchases(group, header, doc[EVIDENCE], f"eligibility.{EVIDENCE}")
+        if evidence.count != n:
+            raise VerificationError(
+                "eligibility.purchase_evidence",
+                f"the purchase evidence counts {evidence.count} loans, not {n}",
+            )
+        if doc["holds"]:
+            _check_evidence_loans(evidence, layout, None, VerificationError, rows)
+        checked.append("eligibility.purchase_evidence")
+    if doc["holds"]:
+        _verify_proofs(
+            group, header, deal, layout, rows, doc, None if evidence is None else evidence.commitment(header)
+        )
         checked += [f"eligibility.{c}" for c in CRITERIA if c != REGION]
     failing: dict[str, tuple[str, ...]] = {}
     ids: tuple[str, ...] = ()
     if "loans" in doc:
         ids, failing = _verify_loans(group, header, deal, doc, rows)
         checked += ["eligibility.loans", "eligibility.inclusion"]
+        if evidence is not None:  # every input of the trustee part's leaves, summed
+            leaves = [
+                _points(group, loan["inputs"], f"eligibility.loans.loans[{i}].inputs")
+                for i, loan in enumerate(doc["loans"]["loans"])
+            ]
+            _check_evidence_loans(evidence, layout, leaves, VerificationError)
         if doc["holds"]:
             checked += ["eligibility.region", "eligibility.openings"]
         if previous_exposures is not None and snapshot_exposures is not None:
@@ -619,6 +713,7 @@ def _verify_proofs(
     layout: Layout,
     rows: list[dict[str, Point]],
     doc: Mapping[str, Any],
+    price: Point | None = None,
 ) -> None:
     g, h = pedersen_bases(group)
     n = len(rows)
@@ -633,7 +728,7 @@ def _verify_proofs(
         raise VerificationError(
             "eligibility.state", "the purchased loans' state counts do not open to every loan in M0"
         )
-    derived = _derive(group, header, deal, layout, rows)
+    derived = _derive(group, header, deal, layout, rows, price)
     proofs = doc["proofs"]
     expected = [c for c in ("balance", *ATTRIBUTES, "purchase_price") if derived.commitments[c]]
     if not isinstance(proofs, dict) or sorted(proofs) != sorted(expected):

@@ -39,6 +39,7 @@ from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, POOL_V4, LaneSet, get_lane_
 from proofs.loan_facts import OUTSTANDING_STATES, STATES, TERMINAL_STATES, LoanFacts
 from proofs.pedersen import commit
 from proofs.poolcircuit import LINK_BALANCE_INPUTS, LINK_COUNT_INPUT, LINK_LEAVES_BITS
+from proofs.purchases import entries_row
 from proofs.snapshot import (
     Header,
     decode_chunk,
@@ -111,6 +112,9 @@ class LinkResult:
     exits: tuple[str, ...]
     exits_by_state: tuple[int, ...]
     entries: tuple[str, ...]
+    #: The entries row (:func:`proofs.purchases.entries_row`): per packed input, the sum of the
+    #: entries' leaf commitments in t — what a period's purchase evidence must carry.
+    entries_sums: tuple[Point, ...] = ()
 
 
 # -------------------------------------------------------------------------------------------------
@@ -578,8 +582,17 @@ def verify_link(
     if purchases is not None and sorted(set(purchases)) != sorted(new):
         raise VerificationError("link.entries", "the new exposures are not exactly the period's purchases")
     matrix = RollMatrix(tuple(map(tuple, counts)), tuple(map(tuple, balances)))
+    _, entry_sums = entries_row(
+        group, len(lanes.inputs), [leaf.inputs for leaf in cur.leaves if leaf.exposure_id not in prev_index]
+    )
     return LinkResult(
-        prev.header, cur.header, matrix, tuple(listed["exposure_ids"]), tuple(by_state), tuple(new)
+        prev.header,
+        cur.header,
+        matrix,
+        tuple(listed["exposure_ids"]),
+        tuple(by_state),
+        tuple(new),
+        tuple(entry_sums),
     )
 
 

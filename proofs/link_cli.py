@@ -6,8 +6,9 @@ matrix. ``verify-series DIR`` checks a whole chain kept in one folder: every sna
 audited once (with ``--require-witness``, each header must carry the cosignatures the policy asks
 for, read from ``BUNDLE.cosignature.json`` as ``verify-snapshot --cosign`` writes them), the
 headers must form one unbroken chain of one pool, and every consecutive pair must have a link
-bundle that verifies. Mounted by :mod:`proofs.audit_cli`; exit codes as there
-(:mod:`proofs.exit_codes`).
+bundle that verifies; a payment report in the folder has each period's purchase evidence checked
+against that month's link (the entries row recomputed from the leaves). Mounted by
+:mod:`proofs.audit_cli`; exit codes as there (:mod:`proofs.exit_codes`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from typing import Any, Final
 
 from proofs.canonical import parse_json
 from proofs.errors import EncodingError, VerificationError
+from proofs.group import get_group
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
 from proofs.link import LINK_FORMAT, LinkResult, SnapshotLeaves, read_leaves, verify_link
 from proofs.loan_facts import OUTSTANDING_STATES, STATES
+from proofs.purchases import check_entries_row, verify_purchases
 from proofs.signing import load_public_key
 from proofs.snapshot import header_hash, verify_snapshot
 from proofs.witness import WitnessPolicy, check_witnesses
@@ -34,6 +37,7 @@ from proofs.witness import WitnessPolicy, check_witnesses
 #: Largest file read whole (a snapshot bundle of a few hundred thousand loans).
 MAX_FILE_BYTES: Final = 2 << 30
 _COSIGNATURE_SUFFIX: Final = ".cosignature.json"
+_REPORT_PREFIX: Final = "poolproof/payment-report/"
 _IGNORED_SUFFIXES: Final = (".pem", ".pub", ".state.json", ".tmp", _COSIGNATURE_SUFFIX)
 
 Add = Callable[[str, str, Callable[[argparse.Namespace], dict[str, Any]]], argparse.ArgumentParser]
@@ -60,8 +64,8 @@ def register(
     )
     series = add(
         "verify-series",
-        "Verify every snapshot bundle in a folder, that their headers form one chain, and every "
-        "consecutive pair's link bundle.",
+        "Verify every snapshot bundle in a folder, that their headers form one chain, every "
+        "consecutive pair's link bundle, and each payment report's purchase evidence against the links.",
         lambda args: _cmd_verify_series(args, policy_of(args)),
     )
     series.add_argument("folder")
@@ -175,6 +179,7 @@ def _cmd_verify_series(args: argparse.Namespace, policy: WitnessPolicy | None) -
     start = time.monotonic()
     snapshots: list[tuple[Path, str]] = []
     links: list[tuple[Path, dict[str, Any]]] = []
+    reports: list[tuple[Path, dict[str, Any]]] = []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         if path.name.endswith(_IGNORED_SUFFIXES):
             continue
@@ -183,8 +188,11 @@ def _cmd_verify_series(args: argparse.Namespace, policy: WitnessPolicy | None) -
             snapshots.append((path, text))
             continue
         doc = _load_link(path)
+        if str(doc.get("format", "")).startswith(_REPORT_PREFIX):
+            reports.append((path, doc))
+            continue
         if doc.get("format") != LINK_FORMAT:
-            raise EncodingError(f"{path}: neither a snapshot bundle nor a link bundle")
+            raise EncodingError(f"{path}: neither a snapshot bundle, a link bundle nor a payment report")
         links.append((path, doc))
     if not snapshots:
         raise EncodingError(f"{folder}: no snapshot bundle")
@@ -206,6 +214,7 @@ def _cmd_verify_series(args: argparse.Namespace, policy: WitnessPolicy | None) -
         if isinstance(d.get("previous"), dict) and isinstance(d.get("current"), dict)
     }
     results = []
+    linked: dict[str, LinkResult] = {}
     for prev, cur in itertools.pairwise(audited):
         if cur.header.doc.get("previous_header_hash") != header_hash(prev.header.doc).hex():
             raise VerificationError(
@@ -219,21 +228,51 @@ def _cmd_verify_series(args: argparse.Namespace, policy: WitnessPolicy | None) -
                 f"no link bundle from {prev.header.context.snapshot_id} to {cur.header.context.snapshot_id}",
             )
         result = verify_link(prev, cur, found[1], key, verify_snapshots=False, lane_sets=lane_sets)
+        linked[cur.header.hash.hex()] = result
         results.append(
             f"{result.previous.context.snapshot_id} -> {result.current.context.snapshot_id}: "
             f"{sum(map(sum, result.roll.counts))} kept, {len(result.exits)} exits, "
             f"{len(result.entries)} entries"
         )
+    checked = [line for path, doc in reports for line in _check_report_purchases(path, doc, linked)]
     return {
         "verified": "series",
         "pool_id": pool,
         "snapshots": [s.header.context.snapshot_id for s in audited],
         "links": results,
+        "purchases": checked,
         "witnesses": "not required"
         if policy is None
         else f"{witnessed} of {len(audited)} headers cosigned as required",
         "seconds": round(time.monotonic() - start, 3),
     }
+
+
+def _check_report_purchases(path: Path, doc: dict[str, Any], linked: dict[str, LinkResult]) -> list[str]:
+    """The auditor's row check of a payment report's purchase evidence: each period's row must be
+    the entries row the verified link of that month recomputed from the snapshots' leaves."""
+    entries = doc.get("purchases_proven")
+    headers = doc.get("headers")
+    if entries is None:
+        return [f"{path.name}: declared purchases (no evidence to check)"]
+    if not isinstance(entries, list) or not isinstance(headers, list) or len(headers) != len(entries) + 1:
+        raise EncodingError(f"{path}: purchases_proven must give one entry per period of its headers")
+    group = get_group()
+    out = []
+    for period, (entry, header_doc) in enumerate(zip(entries, headers[1:], strict=True), start=1):
+        if not isinstance(entry, dict) or not isinstance(header_doc, dict):
+            raise EncodingError(f"{path}: purchases_proven[{period - 1}]: expected an object")
+        result = linked.get(header_hash(header_doc).hex())
+        if result is None:
+            raise VerificationError(
+                "series.purchases", f"{path.name}: period {period}'s snapshot is not linked in this folder"
+            )
+        where = f"{path.name}: period {period}"
+        purchases = verify_purchases(group, result.current, entry.get("evidence"), where)
+        check_entries_row(purchases, len(result.entries), result.entries_sums, where)
+        cutoff = result.current.context.cutoff_date
+        out.append(f"{where} ({cutoff}): {purchases.count} purchases, the row of the link")
+    return out
 
 
 def _cosignatures(path: Path) -> list[object]:

@@ -9,8 +9,11 @@ period's distribution with nothing but ``proofs/``, the deal file and the gatewa
   exact value with a disclosure proof against the last header's aggregate commitments;
 * ``cumulative``: each figure since closing (:data:`~proofs.cumulative.CUMULATIVE_FIGURES`) with a
   disclosure proof against the sum of the chain's commitments, and the cumulative default rate;
-* ``purchases_declared``: the purchase price of the loans bought in each period. **Declared, not
-  proven**: no lane set commits to purchased principal yet (docs/deal.md);
+* ``purchases_proven``: per period, the purchase evidence of :mod:`proofs.purchases` (the loans new
+  in the period's snapshot, their leaf commitments summed, unpacked to the purchase price's
+  commitment) and the price disclosed against it; or, for a chain whose snapshots cannot carry it
+  (lane sets without packed inputs), ``purchases_declared``: the price as the gateway declares it,
+  named as the one unproven input (docs/deal.md);
 * ``triggers``: each trigger's status with its proof (:mod:`proofs.triggers`);
 * ``state_before``, ``lines``, ``switches``, ``state_after``: the waterfall's input state and output.
 
@@ -30,12 +33,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from proofs import bundle
 from proofs.canonical import canonical_json, document_hash
 from proofs.claims import ClaimProof, Disclosure, prove_claim, verify_claim
-from proofs.cumulative import CUMULATIVE_FIGURES, Chain, Term, opening_of, verify_chain
+from proofs.cumulative import CUMULATIVE_FIGURES, PURCHASES_METRIC, Chain, Term, opening_of, verify_chain
 from proofs.deal import Deal, bind_deal, check_deal_binding, deal_hash
 from proofs.errors import EncodingError, VerificationError
 from proofs.group import Group, ScalarSource, get_group
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
 from proofs.pedersen import Opening
+from proofs.purchases import verify_purchases
 from proofs.triggers import TriggerStatus, prove_trigger, trigger_forms, verify_trigger
 from proofs.waterfall import (
     INPUT_FIGURES,
@@ -64,6 +68,55 @@ def _figure_context(deal: Deal, chain: Chain, name: str) -> bytes:
         _FIGURE_CONTEXT_DOMAIN,
         {"deal_hash": deal_hash(deal).hex(), "headers": chain.hashes(), "figure": name},
     )
+
+
+def _purchase_context(deal: Deal, chain: Chain, period: int) -> bytes:
+    """The disclosure context of one period's purchase price: bound to that period's header only,
+    so a later report carries the earlier periods' entries unchanged."""
+    return document_hash(
+        _FIGURE_CONTEXT_DOMAIN,
+        {"deal_hash": deal_hash(deal).hex(), "header": chain.hashes()[period], "figure": PURCHASES_METRIC},
+    )
+
+
+def chain_with_purchases(group: Group, chain: Chain, evidence: Sequence[object]) -> Chain:
+    """``chain`` with each period's purchase price committed by its checked evidence (one a period).
+
+    Raises:
+        EncodingError: malformed evidence.
+        VerificationError: ``distribution.purchases`` (not one evidence a period), ``unpacking.*``,
+            ``purchases.lane_set``.
+    """
+    if len(evidence) != chain.periods:
+        raise VerificationError(
+            "distribution.purchases", f"expected purchase evidence for each of the {chain.periods} periods"
+        )
+    checked = [
+        verify_purchases(group, chain.headers[i], doc, f"purchases_proven[{i - 1}].evidence")
+        for i, doc in enumerate(evidence, start=1)
+    ]
+    return chain.with_purchases(
+        [c.commitment(chain.headers[i]) for i, c in enumerate(checked, start=1)],
+        [c.value_bits(chain.headers[i]) for i, c in enumerate(checked, start=1)],
+    )
+
+
+def proven_purchase_entry(
+    group: Group, deal: Deal, chain: Chain, period: int, evidence: Mapping[str, Any], opening: Opening,
+    rng: ScalarSource | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One period's ``purchases_proven`` entry: the evidence and its price disclosed with a proof.
+
+    ``chain`` must carry the purchase commitments (:func:`chain_with_purchases`).
+    """
+    proof = prove_claim(
+        group,
+        Disclosure(PURCHASES_METRIC),
+        {PURCHASES_METRIC: opening},
+        context=_purchase_context(deal, chain, period),
+        rng=rng,
+    )
+    return {"evidence": dict(evidence), "value": opening.value, "proof": proof.to_dict()}
 
 
 def _ppm(num: int, den: int) -> int:
@@ -100,7 +153,10 @@ def build_payment_report(
     chain: Chain,
     openings: Callable[[int, str], Opening],
     state_before: DealState,
-    purchases_declared: Sequence[int],
+    purchases_declared: Sequence[int] | None = None,
+    purchase_evidence: Mapping[str, Any] | None = None,
+    previous_purchases: Sequence[Mapping[str, Any]] = (),
+    purchase_openings: Sequence[Opening] | None = None,
     previous_report_hash: bytes | None,
     group: Group | None = None,
     rng: ScalarSource | None = None,
@@ -108,8 +164,12 @@ def build_payment_report(
     """The unsigned payment report of the chain's last period (sign with :func:`sign_payment_report`).
 
     ``openings(index, metric)`` opens each header's metric commitment (the gateway keeps the lane
-    totals of every sealed snapshot); ``purchases_declared`` lists the purchase price of every period
-    since closing, this one last.
+    totals of every sealed snapshot). The purchases are given one of two ways:
+    ``purchase_evidence`` — this period's purchase evidence (:func:`proofs.purchases.prove_purchases`),
+    after ``previous_purchases`` (the previous report's ``purchases_proven``, carried unchanged), with
+    ``purchase_openings`` opening every period's price (:func:`proofs.purchases.price_opening`; a
+    trigger form sums them) — or
+    ``purchases_declared``, the purchase price of every period since closing, this one last.
 
     Raises:
         ValueError: the state or the purchases do not fit the chain (wrong period or length).
@@ -121,8 +181,35 @@ def build_payment_report(
         raise ValueError("a payment report needs a period after closing")
     if state_before.period != period - 1:
         raise ValueError(f"state_before is of period {state_before.period}, the report of period {period}")
-    if len(purchases_declared) != period:
+    proven: list[dict[str, Any]] | None = None
+    if purchase_evidence is not None:
+        if (
+            purchases_declared is not None
+            or purchase_openings is None
+            or len(previous_purchases) != period - 1
+            or len(purchase_openings) != period
+        ):
+            raise ValueError("proven purchases need the earlier periods' entries and one opening a period")
+        chain = chain_with_purchases(
+            group, chain, [*(e["evidence"] for e in previous_purchases), purchase_evidence]
+        )
+        proven = [dict(e) for e in previous_purchases]
+        prices = list(purchase_openings)
+        proven.append(proven_purchase_entry(group, deal, chain, period, purchase_evidence, prices[-1], rng))
+        amounts = [int(e["value"]) for e in proven]
+        if amounts != [o.value for o in prices]:
+            raise ValueError("the purchase openings are not the prices the entries disclose")
+
+        def with_prices(index: int, metric: str) -> Opening:
+            return prices[index - 1] if metric == PURCHASES_METRIC else openings(index, metric)
+
+        open_figure: Callable[[int, str], Opening] = with_prices
+
+    elif purchases_declared is None or len(purchases_declared) != period:
         raise ValueError(f"purchases_declared needs one amount per period ({period})")
+    else:
+        amounts = list(purchases_declared)
+        open_figure = openings
     last = len(chain.headers) - 1
     inputs: dict[str, Any] = {}
     for figure in INPUT_FIGURES:
@@ -146,13 +233,11 @@ def build_payment_report(
             rng=rng,
         )
         cumulative[figure] = {"value": opening.value, "proof": proof.to_dict()}
-    period_inputs = PeriodInputs(
-        **{f: inputs[f]["value"] for f in INPUT_FIGURES}, purchase_price=purchases_declared[-1]
-    )
+    period_inputs = PeriodInputs(**{f: inputs[f]["value"] for f in INPUT_FIGURES}, purchase_price=amounts[-1])
     statuses: list[TriggerStatus] = []
-    forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state_before), sum(purchases_declared))
+    forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state_before), sum(amounts))
     for form in forms:
-        statuses.append(prove_trigger(group, chain, form, openings, rng=rng))
+        statuses.append(prove_trigger(group, chain, form, open_figure, rng=rng))
     breached = {s.trigger_id: s.breached for s in statuses}
     dist = run_waterfall(deal, state_before, period_inputs, breached)
     doc: dict[str, Any] = {
@@ -163,10 +248,10 @@ def build_payment_report(
         "previous_report_hash": None if previous_report_hash is None else previous_report_hash.hex(),
         "headers": [h.doc for h in chain.headers],
         "inputs": inputs,
-        "purchases_declared": list(purchases_declared),
+        **({"purchases_proven": proven} if proven is not None else {"purchases_declared": amounts}),
         "cumulative": cumulative,
         "cumulative_default_rate": cumulative_default_rate(
-            deal, cumulative["cumulative_defaulted_principal"]["value"], purchases_declared
+            deal, cumulative["cumulative_defaulted_principal"]["value"], amounts
         ),
         "triggers": [s.to_dict() for s in statuses],
         "state_before": state_before.to_dict(deal),
@@ -192,6 +277,13 @@ _SCHEMA: Final = bundle.Object(
         "headers": bundle.ListOf(bundle.AnyJson(), 2, 10_001),
         "inputs": bundle.AnyJson(),
         "purchases_declared": bundle.ListOf(bundle.Int(0, 2**53 - 1), 1, 10_000),
+        "purchases_proven": bundle.ListOf(
+            bundle.Object(
+                {"evidence": bundle.AnyJson(), "value": bundle.Int(0, 2**62), "proof": bundle.AnyJson()}
+            ),
+            1,
+            10_000,
+        ),
         "cumulative": bundle.AnyJson(),
         "cumulative_default_rate": bundle.AnyJson(),
         "triggers": bundle.ListOf(bundle.AnyJson(), 0, 64),
@@ -201,8 +293,57 @@ _SCHEMA: Final = bundle.Object(
         "state_after": bundle.AnyJson(),
         "extensions": bundle.AnyJson(),
         "signatures": bundle.SIGNATURES_SPEC,
-    }
+    },
+    optional=frozenset({"purchases_declared", "purchases_proven"}),
 )
+
+
+def _purchases_section(doc: Mapping[str, Any]) -> str:
+    """Which purchases member the report carries (exactly one of the two)."""
+    present = [k for k in ("purchases_proven", "purchases_declared") if k in doc]
+    if len(present) != 1:
+        raise EncodingError("report: expected exactly one of purchases_proven and purchases_declared")
+    return present[0]
+
+
+def _proven_amounts(
+    group: Group, deal: Deal, chain: Chain, entries: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Each period's disclosed purchase price, checked against the chain's purchase commitments."""
+    assert chain.purchases is not None
+    out = []
+    for period, (entry, point) in enumerate(zip(entries, chain.purchases, strict=True), start=1):
+        proof = ClaimProof.from_dict(group, entry["proof"])
+        check = f"distribution.purchases.{period}"
+        if proof.kind != "disclosure" or proof.value != entry["value"]:
+            raise VerificationError(check, "the value is not the one the proof discloses")
+        try:
+            verify_claim(
+                group, Disclosure(PURCHASES_METRIC), {PURCHASES_METRIC: point}, proof,
+                context=_purchase_context(deal, chain, period),
+            )  # fmt: skip
+        except VerificationError as exc:
+            raise VerificationError(check, f"the price is not the committed one ({exc})") from None
+        out.append(int(entry["value"]))
+    return out
+
+
+def purchases_of(group: Group, doc: Mapping[str, Any], deal: Deal, chain: Chain) -> tuple[Chain, list[int]]:
+    """The chain with the report's purchase commitments (when proven) and each period's price.
+
+    Raises:
+        EncodingError, VerificationError: as :func:`verify_payment_report` for the purchases.
+    """
+    section = _purchases_section(doc)
+    entries = doc[section]
+    if len(entries) != chain.periods:
+        raise VerificationError(
+            "distribution.period", f"expected {section} for each of the {chain.periods} periods"
+        )
+    if section == "purchases_declared":
+        return chain, [int(v) for v in entries]
+    chain = chain_with_purchases(group, chain, [e["evidence"] for e in entries])
+    return chain, _proven_amounts(group, deal, chain, entries)
 
 
 def _figure(group: Group, deal: Deal, chain: Chain, section: Mapping[str, Any], name: str, terms: list[Term],
@@ -238,8 +379,6 @@ def _check_previous(doc: Mapping[str, Any], deal: Deal, chain: Chain, gateway_ke
             raise VerificationError(
                 "distribution.previous", "the first period must start from the deal's closing state"
             )
-        if doc["purchases_declared"][:-1]:
-            raise VerificationError("distribution.previous", "the first period has one declared purchase")
         return state
     if previous is None:
         raise VerificationError(
@@ -269,8 +408,9 @@ def _check_previous(doc: Mapping[str, Any], deal: Deal, chain: Chain, gateway_ke
         raise VerificationError(
             "distribution.previous", "state_before is not the previous report's state_after"
         )
-    if not _same(previous.get("purchases_declared"), doc["purchases_declared"][:-1]):
-        raise VerificationError("distribution.previous", "earlier declared purchases were changed")
+    section = _purchases_section(doc)
+    if not _same(previous.get(section), doc[section][:-1]):
+        raise VerificationError("distribution.previous", "the earlier periods' purchases were changed")
     return state
 
 
@@ -314,8 +454,9 @@ def verify_payment_report(
         raise VerificationError(
             "distribution.period", "period or cut-off does not match the chain of headers"
         )
-    if doc["pool_id"] != deal.pool_id or len(doc["purchases_declared"]) != chain.periods:
-        raise VerificationError("distribution.period", "pool or number of declared purchases does not fit")
+    if doc["pool_id"] != deal.pool_id:
+        raise VerificationError("distribution.period", "the report is of another pool than the deal")
+    chain, purchases = purchases_of(group, doc, deal, chain)
     state = _check_previous(doc, deal, chain, gateway_key, previous)
     values = {
         f: _figure(group, deal, chain, doc["inputs"], f, _input_terms(chain, f), "inputs")
@@ -329,12 +470,10 @@ def verify_payment_report(
         f: _figure(group, deal, chain, doc["cumulative"], f, chain.cumulative_terms(f), "cumulative")
         for f in CUMULATIVE_FIGURES
     }
-    cdr = cumulative_default_rate(
-        deal, cumulative["cumulative_defaulted_principal"], doc["purchases_declared"]
-    )
+    cdr = cumulative_default_rate(deal, cumulative["cumulative_defaulted_principal"], purchases)
     if not _same(doc["cumulative_default_rate"], cdr):
         raise VerificationError("distribution.cumulative_default_rate", f"expected {cdr}")
-    forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state), sum(doc["purchases_declared"]))
+    forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state), sum(purchases))
     entries = doc["triggers"]
     if [e.get("id") if isinstance(e, Mapping) else None for e in entries] != [t.id for t in deal.triggers]:
         raise VerificationError(
@@ -343,7 +482,7 @@ def verify_payment_report(
     breached = {
         form.trigger.id: verify_trigger(group, chain, form, e) for form, e in zip(forms, entries, strict=True)
     }
-    inputs = PeriodInputs(**values, purchase_price=doc["purchases_declared"][-1])
+    inputs = PeriodInputs(**values, purchase_price=purchases[-1])
     dist = run_waterfall(deal, state, inputs, breached)
     _compare_lines(doc["lines"], dist.lines)
     if not _same(doc["switches"], {"revolving": dist.revolving, "principal_mode": dist.principal_mode}):

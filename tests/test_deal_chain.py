@@ -15,7 +15,7 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from proofs.cumulative import Chain, verify_chain
 from proofs.deal import Deal, deal_hash, parse_deal
 from proofs.errors import VerificationError
 from proofs.lanes import LaneSet
+from proofs.loan_facts import LoanFacts
 from proofs.payment_report import build_payment_report, report_hash, sign_payment_report
 from proofs.pedersen import Opening
 from proofs.sealing import seal_pool
@@ -58,6 +59,9 @@ class SealedChain:
     tapes: list[Path]
     cutoffs: list[date]
     keep: tempfile.TemporaryDirectory[str]
+    #: Each snapshot's seed and its loans' statement facts (what the gateway regenerates openings from).
+    seeds: list[bytes] = field(default_factory=list)
+    facts: list[list[LoanFacts]] = field(default_factory=list)
 
     def openings(self, index: int, metric: str) -> Opening:
         values, blindings = self.sums[index]
@@ -87,7 +91,7 @@ def synthetic_chain(periods: int = PERIODS) -> SealedChain:
     lanes = statement_lane_set(CN_CONSUMER)
     params = SealParams(lane_set=lanes.name, chunk_log2=5, ipa_rounds=2)
     headers: list[dict[str, Any]] = []
-    sums, tapes, cutoffs = [], [], []
+    sums, tapes, cutoffs, seeds, all_facts = [], [], [], [], []
     previous: bytes | None = None
     for k in range(periods + 1):
         cutoff = monthly_cutoff(CLOSING, k)
@@ -96,7 +100,8 @@ def synthetic_chain(periods: int = PERIODS) -> SealedChain:
         write_jsonl(iter(rows), str(path))
         facts = [loan_facts(_record(r, cutoff), CN_CONSUMER) for r in rows]
         context = SnapshotContext(f"S-{k}", POOL, cutoff.isoformat(), lanes.name)
-        outcome = seal_pool(facts, context=context, params=params, seed=os.urandom(32), sink=lambda _: None)
+        seed = os.urandom(32)
+        outcome = seal_pool(facts, context=context, params=params, seed=seed, sink=lambda _: None)
         header = build_header(
             context=context,
             params=params,
@@ -118,7 +123,9 @@ def synthetic_chain(periods: int = PERIODS) -> SealedChain:
         sums.append((tuple(outcome.lane_value_sums), tuple(outcome.lane_blinding_sums)))
         tapes.append(path)
         cutoffs.append(cutoff)
-    return SealedChain(key, headers, lanes, sums, tapes, cutoffs, keep)
+        seeds.append(seed)
+        all_facts.append(facts)
+    return SealedChain(key, headers, lanes, sums, tapes, cutoffs, keep, seeds, all_facts)
 
 
 def deal_doc(chain: SealedChain, **changes: Any) -> dict[str, Any]:

@@ -123,7 +123,11 @@ def test_the_written_series_verifies_and_fails_without_one_link(
     series = tmp_path / "deal" / "series"
     names = sorted(p.name for p in series.iterdir())
     assert names == sorted(
-        [*(f"snapshot-{k}.json" for k in range(4)), "link-0-1.json", "link-1-2.json", "link-2-3.json"]
+        [
+            *(f"snapshot-{k}.json" for k in range(4)),
+            *("link-0-1.json", "link-1-2.json", "link-2-3.json"),
+            "payment-report-3.json",
+        ]
     )
     assert {f"deal/series/{n}" for n in names} <= set(written)
     key = str(tmp_path / "deal" / "gateway.pub")
@@ -133,11 +137,29 @@ def test_the_written_series_verifies_and_fails_without_one_link(
     assert result["ok"]
     assert len(result["links"]) == 3
     assert result["snapshots"] == [f"SYNTH-{k}" for k in range(4)]
+    # every period's purchase evidence of the report is the entries row its link recomputed
+    bought = [len(linked.result.entries) for linked in demo.links]
+    assert result["purchases"] == [
+        f"payment-report-3.json: period {k} ({monthly_cutoff(CLOSING, k).isoformat()}): "
+        f"{bought[k - 1]} purchases, the row of the link"
+        for k in range(1, 4)
+    ]
     # The written link bundles open the same matrices as pandas cross-tabulates from the raw tapes.
     months = [_raw_month(k) for k in range(4)]
     for k in range(1, 4):
         doc = json.loads((series / f"link-{k - 1}-{k}.json").read_text(encoding="utf-8"))
         assert doc["roll"]["counts"] == _crosstab(months[k - 1], months[k])
+    # a report whose evidence counts one purchase too many fails the row check (signature aside)
+    forged = json.loads((series / "payment-report-3.json").read_text(encoding="utf-8"))
+    forged["purchases_proven"][1]["evidence"]["count"] += 1
+    (series / "payment-report-3.json").write_text(json.dumps(forged), encoding="utf-8")
+    assert audit_main(["verify-series", str(series), "--key", key, "--json"]) != 0
+    assert json.loads(capsys.readouterr().out)["check"] in {
+        "purchases.row",
+        "unpacking.linear",
+        "unpacking.range",
+    }
+    (series / "payment-report-3.json").unlink()
     (series / "link-1-2.json").unlink()
     assert audit_main(["verify-series", str(series), "--key", key, "--json"]) != 0
     failed = json.loads(capsys.readouterr().out)

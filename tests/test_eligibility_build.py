@@ -88,7 +88,10 @@ def expected_failures(tape: pd.DataFrame, deal: Any) -> list[str]:
     }
     out = [k for k, ok in checks.items() if not ok.all()]
     collections = int((t["period_scheduled_principal_fen"] + t["period_unscheduled_principal_fen"]).sum())
-    if int(new["current_principal_fen"].sum()) > collections:
+    # the price: the new loans' start-of-period principal (balance plus principal paid and written off)
+    price = new["current_principal_fen"] + new["period_scheduled_principal_fen"]
+    price += new["period_unscheduled_principal_fen"] + new["period_written_off_fen"]
+    if int(price.sum()) > collections:
         out.append("purchase_price")
     return out
 
@@ -165,6 +168,9 @@ def test_the_statement_is_built_at_publication_and_verifies(gateway: dict[str, A
     assert r.status_code == 200, r.json
     doc = r.json["statement"]
     assert doc["purchased"] == NEW
+    # the price is the published report's purchase evidence for the period
+    report = client.get(f"/trustee/pools/{POOL}/payment-reports/{cutoff(1)}", headers=bearer(keys["trustee"]))
+    assert doc["purchase_evidence"] == report.json["purchases_proven"][-1]["evidence"]
     deal = parse_deal_text(deal_toml())
     assert doc["failed"] == expected_failures(pd.DataFrame(rows(1)), deal)
     r = client.get(f"/trustee/pools/{POOL}/snapshots/{cutoff(1)}/header", headers=bearer(keys["trustee"]))

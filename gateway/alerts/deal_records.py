@@ -4,7 +4,10 @@ The deal file is validated (:func:`proofs.deal.parse_deal_text`) before it is st
 register a new version, and the highest version governs every report built afterwards (each report
 names the deal's hash). A payment report is built by the prover side of :mod:`proofs.payment_report`
 from the chain of sealed snapshots since the deal's closing date, the lane totals kept at sealing
-(the openings), the previous period's report and the declared purchases; it is checked with
+(the openings), the previous period's report and the period's purchases — proven
+(:mod:`proofs.purchases`: the loans new in the snapshot, their leaves summed and unpacked to the
+price's commitment) whenever every snapshot of the chain has a packed lane set with period flows,
+declared otherwise; it is checked with
 :func:`proofs.payment_report.verify_payment_report` before it is stored, so nothing unverifiable is
 ever published.
 """
@@ -20,18 +23,29 @@ from proofs.claim_bundle import metric_opening
 from proofs.cumulative import verify_chain
 from proofs.deal import Deal, DealFileError, deal_hash, parse_deal_text
 from proofs.errors import EncodingError, VerificationError
+from proofs.group import get_group, random_scalar
+from proofs.lanes import LaneSet
 from proofs.payment_report import (
     build_payment_report,
     report_hash,
     sign_payment_report,
     verify_payment_report,
 )
-from proofs.pedersen import Opening
+from proofs.pedersen import Opening, derive_blinding
+from proofs.purchases import PRICE_METRIC, price_opening, prove_purchases
+from proofs.snapshot import Header
 from proofs.waterfall import DealState, initial_state
 
 from ..errors import GatewayError
 from ..keys.keyring import PoolKeys
-from ..snapshots.sealed import SnapshotRecord, lane_totals, snapshot_tape_id
+from ..snapshots.sealed import (
+    SnapshotRecord,
+    lane_totals,
+    leaf_exposure_ids,
+    snapshot_seed,
+    snapshot_tape_id,
+    subset_openings,
+)
 from ..storage import deals
 from ..storage.db import now, transaction
 from ..storage.records import get_tape, iter_loans
@@ -118,6 +132,44 @@ def declared_purchase(
     return total
 
 
+#: The key the purchase price's aggregate blindings are derived under (no exposure id has a NUL).
+_PRICE_BLINDING_KEY = b"\x00purchases/aggregates"
+
+
+def proves_purchases(lanes: LaneSet) -> bool:
+    """Whether a period sealed under ``lanes`` can carry purchase evidence (packed, with flows)."""
+    return lanes.packing is not None and PRICE_METRIC in lanes.metrics
+
+
+def price_parts(
+    db: sqlite_utils.Database, keys: PoolKeys, prev: SnapshotRecord, snap: SnapshotRecord
+) -> tuple[int, list[int], list[int], list[int]]:
+    """The loans new in ``snap`` (not in ``prev``): their number, per-lane totals, per-input
+    blinding sums, and the price aggregates' blindings (regenerated from the snapshot seed, so an
+    earlier period's opening is the same in every later report)."""
+    before = set(leaf_exposure_ids(db, prev))
+    new = {eid for eid in leaf_exposure_ids(db, snap) if eid not in before}
+    totals, blindings = subset_openings(db, keys, snap, new)
+    seed = snapshot_seed(db, keys, snap)
+    aggregate = [derive_blinding(seed, _PRICE_BLINDING_KEY, lane) for lane in snap.lanes.lanes]
+    return len(new), totals, blindings, aggregate
+
+
+def _proven_purchases(
+    db: sqlite_utils.Database, keys: PoolKeys, snaps: list[SnapshotRecord], headers: tuple[Header, ...]
+) -> tuple[dict[str, Any], list[Opening]]:
+    """This period's purchase evidence and the price opening of every period since closing."""
+    group = get_group()
+    openings: list[Opening] = []
+    evidence: dict[str, Any] = {}
+    for i in range(1, len(snaps)):
+        count, totals, blindings, aggregate = price_parts(db, keys, snaps[i - 1], snaps[i])
+        openings.append(price_opening(headers[i], totals, aggregate))
+        if i == len(snaps) - 1:
+            evidence = prove_purchases(group, headers[i], count, totals, blindings, aggregate, random_scalar)
+    return evidence, openings
+
+
 def publish_payment_report(
     db: sqlite_utils.Database, keys: PoolKeys, pool_id: str, cutoff: str, signing_key: Ed25519PrivateKey
 ) -> tuple[dict[str, Any], Deal]:
@@ -149,8 +201,21 @@ def publish_payment_report(
     if period > 1 and previous is None:
         raise ReportNotBuildable(f"publish the report of period {period - 1} first")
     state = initial_state(deal) if previous is None else DealState.from_dict(deal, previous["state_after"])
-    purchases = list(previous["purchases_declared"]) if previous is not None else []
-    purchases.append(declared_purchase(db, keys, snaps[-1], snaps[-2].cutoff_date))
+    proven = all(proves_purchases(s.lanes) for s in snaps[1:]) and (
+        previous is None or "purchases_proven" in previous
+    )
+    purchases: dict[str, Any]
+    if proven:
+        evidence, price_openings = _proven_purchases(db, keys, snaps, chain.headers)
+        purchases = {
+            "purchase_evidence": evidence,
+            "previous_purchases": [] if previous is None else previous["purchases_proven"],
+            "purchase_openings": price_openings,
+        }
+    else:
+        declared = list(previous["purchases_declared"]) if previous is not None else []
+        declared.append(declared_purchase(db, keys, snaps[-1], snaps[-2].cutoff_date))
+        purchases = {"purchases_declared": declared}
     sums = [lane_totals(keys, s) for s in snaps]
 
     def openings(index: int, metric: str) -> Opening:
@@ -162,7 +227,7 @@ def publish_payment_report(
         chain=chain,
         openings=openings,
         state_before=state,
-        purchases_declared=purchases,
+        **purchases,
         previous_report_hash=None if previous is None else report_hash(previous),
     )
     signed = sign_payment_report(signing_key, doc)
@@ -179,4 +244,7 @@ def trigger_view(report: dict[str, Any]) -> dict[str, Any]:
     """What an aggregate-only party gets: the chain, the deal binding and each trigger's proven status
     (the levels are the deal's registered thresholds); no exact pool figure."""
     keep = ("format", "pool_id", "cutoff_date", "period", "headers", "triggers", "switches", "extensions")
-    return {"view": "trigger-status", **{k: report[k] for k in keep}}
+    view: dict[str, Any] = {"view": "trigger-status", **{k: report[k] for k in keep}}
+    if "purchases_proven" in report:  # the evidence without the disclosed prices
+        view["purchases_proven"] = [{"evidence": e["evidence"]} for e in report["purchases_proven"]]
+    return view

@@ -27,6 +27,7 @@ from proofs import bundle
 from proofs.claim_bundle import metric_opening
 from proofs.cumulative import verify_chain
 from proofs.deal import Deal, parse_deal
+from proofs.group import get_group, random_scalar
 from proofs.link import LinkLoan, LinkResult, link_loans, prove_link, read_leaves, verify_link
 from proofs.loan_facts import STATES
 from proofs.payment_report import (
@@ -38,6 +39,13 @@ from proofs.payment_report import (
     waterfall_table,
 )
 from proofs.pedersen import Opening
+from proofs.purchases import (
+    check_entries_row,
+    new_loan_totals,
+    price_opening,
+    prove_purchases,
+    verify_purchases,
+)
 from proofs.sealing import seal_pool
 from proofs.snapshot import (
     ChunkResult,
@@ -160,11 +168,26 @@ def run_revolving_deal(
     demo = DealDemo(deal, key, snapshots=bundles, links=links)
     state: DealState = initial_state(deal)
     prev_report: dict[str, Any] | None = None
+    prices: list[Opening] = []
+    group = get_group()
     for period in range(1, months + 1):
         chain = verify_chain(headers[: period + 1], key.public_key(), deal)
+        # The period's purchases, proven: the loans new in the month (the link's entries), their
+        # leaves summed and unpacked to the price's commitment; the auditor's row check is the link's.
+        held = {loan.exposure_id for loan in loans_by_month[period - 1]}
+        count, totals, blindings = new_loan_totals(
+            lanes,
+            ((n.values, n.blindings) for n in loans_by_month[period] if n.exposure_id not in held),
+        )
+        aggregate = [random_scalar() for _ in lanes.lanes]
+        at = chain.headers[period]
+        evidence = prove_purchases(group, at, count, totals, blindings, aggregate, random_scalar)
+        check_entries_row(verify_purchases(group, at, evidence), count, links[period - 1].result.entries_sums)
+        prices.append(price_opening(at, totals, aggregate))
         doc = build_payment_report(
             deal=deal, chain=chain, openings=openings, state_before=state,
-            purchases_declared=purchases[:period],
+            purchase_evidence=evidence, purchase_openings=prices,
+            previous_purchases=[] if prev_report is None else prev_report["purchases_proven"],
             previous_report_hash=None if prev_report is None else report_hash(prev_report),
         )  # fmt: skip
         signed = sign_payment_report(key, doc)

@@ -30,6 +30,7 @@ from proofs.eligibility import (
 )
 from proofs.group import get_group
 from proofs.pedersen import Opening
+from proofs.purchases import price_opening
 from proofs.snapshot import Header, loan_blindings, verify_header
 
 from ..errors import GatewayError
@@ -43,6 +44,7 @@ from ..snapshots.sealed import (
     snapshot_tape_id,
     snapshot_tree,
 )
+from ..storage import deals
 from ..storage import eligibility as rows
 from ..storage import snapshots as snapshot_rows
 from ..storage.db import now, transaction
@@ -163,8 +165,25 @@ def build_statement(
         raise EligibilityNotBuildable("the snapshot's new leaves are not all on its tape")  # pragma: no cover
     values, blinding_sums = lane_totals(keys, snap)
     collections = metric_opening(lanes, "principal_collections", values, blinding_sums)
+    # The price is the period's purchase evidence in its published report (the loans'
+    # start-of-period principal), when the report proves its purchases.
+    report = deals.report_of_cutoff(db, snap.pool_id, snap.cutoff_date)
+    evidence, price = None, None
+    if report is not None and "purchases_proven" in report:
+        evidence = report["purchases_proven"][-1]["evidence"]
+        _, totals, _, aggregate = deal_records.price_parts(db, keys, before, snap)
+        price = price_opening(header, totals, aggregate)
     try:
-        doc = prove_eligibility(header, deal, loans, collections, signing_key, group=group)
+        doc = prove_eligibility(
+            header,
+            deal,
+            loans,
+            collections,
+            signing_key,
+            group=group,
+            purchase_evidence=evidence,
+            price=price,
+        )
     except EligibilityError as exc:
         raise EligibilityNotBuildable(str(exc)) from None
     verify_eligibility(

@@ -778,7 +778,9 @@ def write_deal_outputs(out: Path, demo: Any) -> list[str]:
 def write_deal_series(folder: Path, demo: Any) -> list[str]:
     """The revolving pool's linked months for ``poolproof-audit verify-series``: every month's snapshot
     bundle (``snapshot-<k>.json``, month 0 the closing) and the link bundle of every period
-    (``link-<k-1>-<k>.json``). Returns the paths written, relative to the deal's output folder."""
+    (``link-<k-1>-<k>.json``), and the last period's whole payment report, whose purchase evidence
+    ``verify-series`` checks against the links. Returns the paths written, relative to the deal's
+    output folder."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for k, text in enumerate(demo.snapshots):
@@ -787,6 +789,11 @@ def write_deal_series(folder: Path, demo: Any) -> list[str]:
     for linked in demo.links:
         name = f"link-{linked.period - 1}-{linked.period}.json"
         (folder / name).write_bytes(bundle.dump_bundle(linked.link))
+        written.append(f"deal/series/{name}")
+    if demo.reports:  # the last report carries every period's purchase evidence, checked against the links
+        last = demo.reports[-1]
+        name = f"payment-report-{last['period']}.json"
+        (folder / name).write_bytes(bundle.dump_bundle(last))
         written.append(f"deal/series/{name}")
     return written
 

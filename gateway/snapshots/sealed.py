@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from typing import Any
 
 import sqlite_utils
@@ -434,6 +434,25 @@ def cell_openings(
         for eid, _, cells in decode_labelled_leaves(blob, len(lanes.inputs), True):
             if cells is not None and cells[d] == cell:
                 members.add(eid)
+    return subset_openings(db, keys, snap, members)
+
+
+def leaf_exposure_ids(db: sqlite_utils.Database, snap: SnapshotRecord) -> list[str]:
+    """The exposure ids of a sealed snapshot's leaves, in leaf order."""
+    n = len(snap.lanes.inputs)
+    return [
+        eid
+        for _, blob in snapshot_rows.iter_chunk_leaves(db, snap.job_id)
+        for eid, _, _ in decode_labelled_leaves(blob, n, has_cells(snap))
+    ]
+
+
+def subset_openings(
+    db: sqlite_utils.Database, keys: PoolKeys, snap: SnapshotRecord, members: Set[str]
+) -> tuple[list[int], list[int]]:
+    """The secret openings of some of a snapshot's loans: per-lane totals (their statement facts)
+    and per-input blinding sums (regenerated from the snapshot seed)."""
+    lanes = snap.lanes
     seed = snapshot_seed(db, keys, snap)
     settings = get_pool(db, snap.pool_id).config
     totals = [0] * len(lanes.lanes)

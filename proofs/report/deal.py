@@ -8,13 +8,16 @@ period before as ``previous``):
 
 * a **whole report** (what a trustee gets) gives every trigger's proven status, the cure state the
   waterfall leaves, the cumulative default rate (proven defaulted principal since closing over the
-  deal's initial balance plus the *declared* purchases) and every line of the recomputed waterfall;
+  deal's initial balance plus the purchases since closing, each period's price disclosed against its
+  purchase evidence, :mod:`proofs.purchases`, or declared by the gateway for a chain that cannot
+  carry evidence) and every line of the recomputed waterfall;
 * a **trigger-status view** (``"view": "trigger-status"``, what an aggregate-only party such as an
   investor gets: the signed headers and each trigger's proof, no exact pool figure) gives each
   trigger's status proven against the chain's commitments, where the view carries everything the
   trigger's form needs (:func:`proofs.triggers.trigger_form`): the 31+ delinquency form needs only
-  the chain; the cumulative default form needs the declared purchases unless the lane sets commit to
-  purchased principal; the excess-spread form needs the period's expenses, which follow from the
+  the chain; the cumulative default form needs each period's purchase commitment, which the view
+  carries as the purchase evidence without the prices (a chain with declared purchases cannot rebuild
+  it); the excess-spread form needs the period's expenses, which follow from the
   deal's state the view does not carry. A status whose form cannot be rebuilt is shown as *served,
   not proven* and never drawn as proven. The cure state follows from the deal's cure rule
   (:func:`proofs.triggers.next_trigger_state`) when every period from the first is proven.
@@ -39,7 +42,7 @@ from proofs.deal import Deal, DealFileError, Trigger, check_deal_binding, load_d
 from proofs.errors import EncodingError, VerificationError
 from proofs.group import get_group
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
-from proofs.payment_report import verify_payment_report
+from proofs.payment_report import chain_with_purchases, verify_payment_report
 from proofs.report.figures import Figure, Unverified
 from proofs.triggers import BPS, TriggerState, next_trigger_state, trigger_form, verify_trigger
 
@@ -116,7 +119,7 @@ class PeriodDeal:
 
     @property
     def cumulative_default_rate(self) -> Fraction | None:
-        """Defaulted principal since closing over initial balance plus declared purchases (exact)."""
+        """Defaulted principal since closing over initial balance plus purchases (exact)."""
         if self.cdr_numerator is None or not self.cdr_denominator:
             return None
         return Fraction(self.cdr_numerator, self.cdr_denominator)
@@ -179,7 +182,7 @@ class DealEvidence:
                     header_hash=p.header_hash,
                     currency=currency,
                     value=rate,
-                    inputs=("cumulative_defaulted_principal", "initial_pool_balance", "purchases_declared"),
+                    inputs=("cumulative_defaulted_principal", "initial_pool_balance", "purchases"),
                 )
             )
         return out
@@ -211,20 +214,30 @@ def _form_gap(trigger: Trigger, chain: Chain) -> str:
     if trigger.kind == "cumulative_default_rate":
         if chain.purchases_committed:
             return ""
-        return "the form needs the declared purchases, which the trigger-status view does not carry"
+        return "the form needs the declared purchases (this chain carries no purchase evidence)"
     return "the form needs the period's senior fees and note interest due, which follow from the deal's state"
 
 
-def _verify_view(
-    doc: Mapping[str, Any], deal: Deal, key: Ed25519PublicKey, lane_sets: Collection[str]
+def verify_trigger_view(
+    doc: Mapping[str, Any],
+    deal: Deal,
+    key: Ed25519PublicKey,
+    lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
 ) -> tuple[Chain, list[tuple[Trigger, bool, TriggerBasis, str]]]:
-    """Check a trigger-status view: the deal binding, the signed chain, and each rebuildable proof."""
+    """Check a trigger-status view: the deal binding, the signed chain, the purchase evidence and
+    each rebuildable trigger proof. Returns the chain and, per trigger, its status, how it is known
+    (``proven_view`` or ``served``) and, when served, why the view cannot rebuild its form."""
     group = get_group()
     check_deal_binding(doc, deal)
     headers = doc.get("headers")
     if not isinstance(headers, list):
         raise EncodingError("headers: expected a list of signed headers")
     chain = verify_chain(headers, key, deal, group=group, lane_sets=lane_sets)
+    proven = doc.get("purchases_proven")
+    if proven is not None:
+        if not isinstance(proven, list) or not all(isinstance(e, Mapping) for e in proven):
+            raise EncodingError("purchases_proven: expected a list of objects with the period's evidence")
+        chain = chain_with_purchases(group, chain, [e.get("evidence") for e in proven])
     if doc.get("period") != chain.periods or doc.get("cutoff_date") != chain.headers[-1].context.cutoff_date:
         raise VerificationError(
             "distribution.period", "period or cut-off does not match the chain of headers"
@@ -362,7 +375,7 @@ def verify_payment_reports(
                     )
                 )
             else:
-                chain, statuses = _verify_view(doc, deal, gateway_key, lane_sets)
+                chain, statuses = verify_trigger_view(doc, deal, gateway_key, lane_sets)
                 contiguous = view_chain_ok and period == 1 + max(
                     (p.period for p in evidence.periods if p.view == "trigger-status"), default=0
                 )

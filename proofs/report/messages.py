@@ -146,8 +146,8 @@ _TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "deal.triggers": ("Triggers per period", "各期触发事件"),
     "deal.cdr": ("Cumulative default rate per period", "各期累计违约率"),
     "deal.cdr_parts": (
-        "defaulted since closing / (initial balance + declared purchases)",
-        "自封包日起违约本金 /(初始余额 + 申报的循环购买)",
+        "defaulted since closing / (initial balance + purchases)",
+        "自封包日起违约本金 /(初始余额 + 循环购买)",
     ),
     "deal.waterfall": ("Waterfall of period {period} ({cutoff})", "第 {period} 期现金流分配({cutoff})"),
     "deal.no_waterfall": (

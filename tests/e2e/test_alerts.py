@@ -27,6 +27,8 @@ from gateway.keys.tape_signatures import public_key_bytes
 from gateway.snapshots.demo import init_instance, load_gateway_public, running_gateway
 from gateway.storage.decisions import connect_log, load_entries, log_path_for
 from gateway.synth import generate_tape, monthly_cutoff
+from proofs.deal import parse_deal_text
+from proofs.report.deal import verify_trigger_view
 from proofs.signing import public_key_to_pem
 from tests.e2e.conftest import Gateway, audit
 
@@ -300,3 +302,30 @@ def test_an_investor_gets_the_trigger_status_view_only(deal_pool: Gateway, publi
     assert {t["id"]: t["breached"] for t in view["triggers"]}["cdr"] is True
     full = deal_pool.clients["deal-trustee"].get(f"/pools/{POOL}/payment-reports/{cutoff(1)}").json()
     assert full == published["reports"][0]
+
+
+def test_the_published_purchases_are_proven_and_the_investor_view_proves_the_default_trigger(
+    deal_pool: Gateway, published: dict[str, Any]
+) -> None:
+    """Each report proves its purchases (the loans new in the month: balance plus the period's
+    principal paid and written off, summed here from the submitted rows), and the investor's view
+    carries the evidence without the prices, enough to prove the cumulative default status."""
+    expected = []
+    for k in (1, 2):
+        before = {r["platform_loan_id"] for r in rows(k - 1)}
+        new = [r for r in rows(k) if r["platform_loan_id"] not in before]
+        flows = ("scheduled_principal", "unscheduled_principal", "written_off")
+        expected.append(
+            sum(r["current_principal_fen"] + sum(r[f"period_{f}_fen"] for f in flows) for r in new)
+        )
+    for k, report in enumerate(published["reports"], start=1):
+        assert "purchases_declared" not in report
+        assert [e["value"] for e in report["purchases_proven"]] == expected[:k]
+    deal = parse_deal_text(published["deal_toml"])
+    for k in (1, 2):
+        view = deal_pool.clients["deal-investor"].get(f"/pools/{POOL}/payment-reports/{cutoff(k)}").json()
+        assert all(set(e) == {"evidence"} for e in view["purchases_proven"])
+        _, statuses = verify_trigger_view(view, deal, deal_pool.key)
+        basis = {t.id: (breached, how) for t, breached, how, _ in statuses}
+        assert basis["cdr"] == (True, "proven_view")
+        assert basis["excess_spread"][1] == "served"
