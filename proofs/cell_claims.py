@@ -149,6 +149,43 @@ def cell_opening(
     )
 
 
+def verify_cell(group: Group, header: Header, doc: object, where: str = "cell") -> CellEvidence:
+    """Check one cell evidence against the header: its row is in the header's table, and its
+    aggregates unpack the row's sums over the row's count.
+
+    Raises:
+        EncodingError: malformed evidence (names ``where``).
+        VerificationError: ``strata.row``, ``unpacking.*``.
+    """
+    assert header.strata is not None
+    lanes = header.lanes
+    _evidence_schema(len(lanes.lanes)).check(doc, where)
+    assert isinstance(doc, dict)
+    row = Row.from_dict(group, doc["row"], len(lanes.inputs), f"{where}.row")
+    verify_row(row, doc["index"], header.strata, [bytes.fromhex(h) for h in doc["path"]])
+    blob = bytes.fromhex(doc["aggregates"])
+    try:
+        points = [
+            group.decode_point(blob[j * POINT_BYTES : (j + 1) * POINT_BYTES], allow_identity=True)
+            for j in range(len(lanes.lanes))
+        ]
+    except EncodingError as exc:
+        raise EncodingError(f"{where}.aggregates: {exc}") from None
+    try:
+        unpacking.verify_unpacking(
+            group,
+            lanes,
+            row.count,
+            points,
+            list(row.sums),
+            bytes.fromhex(doc["proof"]),
+            _transcript(header, row.dimension, row.cell),
+        )
+    except EncodingError as exc:
+        raise EncodingError(f"{where}.proof: {exc}") from None
+    return CellEvidence(row, dict(zip(lanes.lanes, points, strict=True)))
+
+
 def verify_cells(group: Group, header: Header, docs: object) -> dict[tuple[str, str], CellEvidence]:
     """Check every cell evidence a claim bundle carries; the checked cells by (dimension, cell).
 
@@ -162,38 +199,13 @@ def verify_cells(group: Group, header: Header, docs: object) -> dict[tuple[str, 
         raise VerificationError("claim.cells", "the snapshot has no stratification table")
     if not isinstance(docs, list) or len(docs) > MAX_CELLS_PER_CLAIM:
         raise EncodingError(f"cells: expected a list of at most {MAX_CELLS_PER_CLAIM} cell evidences")
-    lanes = header.lanes
     out: dict[tuple[str, str], CellEvidence] = {}
     for i, doc in enumerate(docs):
-        where = f"cells[{i}]"
-        _evidence_schema(len(lanes.lanes)).check(doc, where)
-        assert isinstance(doc, dict)
-        row = Row.from_dict(group, doc["row"], len(lanes.inputs), f"{where}.row")
-        key = (row.dimension, row.cell)
+        evidence = verify_cell(group, header, doc, f"cells[{i}]")
+        key = (evidence.row.dimension, evidence.row.cell)
         if key in out:
-            raise VerificationError("claim.cells", f"{where}: cell {row.dimension}={row.cell} is given twice")
-        verify_row(row, doc["index"], header.strata, [bytes.fromhex(h) for h in doc["path"]])
-        blob = bytes.fromhex(doc["aggregates"])
-        try:
-            points = [
-                group.decode_point(blob[j * POINT_BYTES : (j + 1) * POINT_BYTES], allow_identity=True)
-                for j in range(len(lanes.lanes))
-            ]
-        except EncodingError as exc:
-            raise EncodingError(f"{where}.aggregates: {exc}") from None
-        try:
-            unpacking.verify_unpacking(
-                group,
-                lanes,
-                row.count,
-                points,
-                list(row.sums),
-                bytes.fromhex(doc["proof"]),
-                _transcript(header, row.dimension, row.cell),
-            )
-        except EncodingError as exc:
-            raise EncodingError(f"{where}.proof: {exc}") from None
-        out[key] = CellEvidence(row, dict(zip(lanes.lanes, points, strict=True)))
+            raise VerificationError("claim.cells", f"cells[{i}]: cell {key[0]}={key[1]} is given twice")
+        out[key] = evidence
     return out
 
 

@@ -45,9 +45,12 @@ one loan's lanes: a unit vector of ten state counts, the whole balance in the co
 * **completeness** (``eligibility.completeness``): given the exposure ids of snapshots ``t − 1`` and
   ``t`` (from their bundles), the verifier requires the statement to cover exactly the new ones.
 
-Concentration limits are *not* proven here: a cell's share needs the cell's balance from the
-stratification rows' packed sums with an unpacking proof per row. The bundle lists them under
-``unchecked`` so no reader takes silence for a proof.
+* **concentration** (``eligibility.concentration``, with the trustee part): every limit on a
+  dimension the snapshot stratifies, for the pool after the purchases (:mod:`proofs.concentration`:
+  each cell's outstanding principal from its stratification row, one aggregated range proof of
+  every cell's headroom, the cells' counts adding up to the pool's). The proofs sit in the trustee
+  part because their rows name every cell's loan count; a limit on a dimension the snapshot does not
+  stratify (``obligor``) is listed under ``unchecked`` so no reader takes silence for a proof.
 
 Investors receive the bundle without its ``loans`` member (loan ids, cells, inclusion paths,
 openings, failing loans). The signature covers everything else, including ``loans_digest``, the hash
@@ -71,10 +74,11 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from proofs import bundle, merkle, poolcircuit
+from proofs import bundle, concentration, merkle, poolcircuit
 from proofs.bulletproofs import decode_ranges, pad_widths, prove_ranges, verify_ranges
 from proofs.canonical import document_hash
-from proofs.deal import Bounds, Deal, check_deal_binding, deal_binding
+from proofs.concentration import CellOpenings
+from proofs.deal import Bounds, ConcentrationLimit, Deal, check_deal_binding, deal_binding
 from proofs.errors import EncodingError, ProvingError, VerificationError
 from proofs.generators import pedersen_bases
 from proofs.group import ORDER, Group, Point, get_group, random_scalar, scalar_from_bytes, scalar_to_bytes
@@ -83,6 +87,7 @@ from proofs.pedersen import Opening
 from proofs.purchases import Purchases, verify_purchases
 from proofs.snapshot._header import Header
 from proofs.snapshot._layout import leaf_bytes
+from proofs.strata import Table
 from proofs.transcript import Transcript
 
 KIND: Final = "eligibility"
@@ -94,7 +99,8 @@ LOANS_DOMAIN: Final = "eligibility-loans/v1"
 #: The loan attributes committed freshly per loan, in bundle order.
 ATTRIBUTES: Final = ("nominal_rate_bps", "apr_bps", "original_term_months", "remaining_term_months")
 #: Every criterion, in the order they are checked and named.
-CRITERIA: Final = ("state", "balance", *ATTRIBUTES, "region", "purchase_price")
+CONCENTRATION: Final = "concentration"
+CRITERIA: Final = ("state", "balance", *ATTRIBUTES, "region", "purchase_price", CONCENTRATION)
 REGION: Final = "region"
 #: The member carrying the period's purchase evidence (:mod:`proofs.purchases`), when the price is it.
 EVIDENCE: Final = "purchase_evidence"
@@ -177,14 +183,50 @@ def _region_position(header: Header) -> int | None:
     return dims.index(REGION) if REGION in dims else None
 
 
+@dataclass(frozen=True)
+class StrataOpenings:
+    """What the concentration proofs need of the snapshot: its stratification table, each stratified
+    dimension's cell openings (lane totals and input blinding sums by cell) and the opening of the
+    header's ``outstanding_balance`` commitment."""
+
+    table: Table
+    cells: Mapping[str, CellOpenings]
+    pool: Opening
+
+    def balance(self, header: Header, dimension: str, cell: str) -> int:
+        totals = self.cells[dimension][cell][0]
+        index = {lane: i for i, lane in enumerate(header.lanes.lanes)}
+        return sum(c * totals[index[lane]] for lane, c in header.lanes.metric(concentration.METRIC))
+
+
+def _proven_limits(header: Header, deal: Deal, strata: StrataOpenings | None) -> list[ConcentrationLimit]:
+    """The limits the statement proves: those on a dimension the snapshot stratifies, when the
+    prover has the snapshot's cell openings (else every limit is left unchecked)."""
+    if strata is None:
+        return []
+    return [x for x in deal.concentration_limits if concentration.provable(header, x)]
+
+
+def unchecked_limits(deal: Deal, proven: Sequence[ConcentrationLimit]) -> list[str]:
+    """The ``unchecked`` entries: every limit the statement does not prove."""
+    ids = {x.id for x in proven}
+    return [f"concentration:{x.id}" for x in deal.concentration_limits if x.id not in ids]
+
+
 def failures(
-    header: Header, deal: Deal, loans: Sequence[PurchasedLoan], collections: int, price: int | None = None
+    header: Header,
+    deal: Deal,
+    loans: Sequence[PurchasedLoan],
+    collections: int,
+    price: int | None = None,
+    strata: StrataOpenings | None = None,
 ) -> dict[str, list[str]]:
     """The criteria the purchased loans fail, each with the failing loans' exposure ids (empty: all hold).
 
     ``purchase_price`` lists every purchased loan when the price exceeds ``collections``: ``price``
     (the purchase evidence's, the loans' start-of-period principal) when given, else the sum of
-    their balances at the cut-off.
+    their balances at the cut-off. ``concentration`` (with ``strata``) lists the purchased loans in
+    a cell over a proven limit, or every purchased loan when none is in one.
     """
     purchase_layout(header.lanes)
     lanes = header.lanes
@@ -212,6 +254,16 @@ def failures(
             fail(REGION, loan.exposure_id)
     if (price_total if price is None else price) > collections:
         out["purchase_price"] = [loan.exposure_id for loan in loans]
+    dims = header.params.strata_dimensions
+    for limit in _proven_limits(header, deal, strata):
+        assert strata is not None
+        cells = {c: strata.balance(header, limit.dimension, c) for c in strata.cells[limit.dimension]}
+        over = set(concentration.breaching_cells(limit, cells, strata.pool.value))
+        if over:
+            at = dims.index(limit.dimension)
+            inside = [loan.exposure_id for loan in loans if loan.cells[at] in over]
+            named = out.setdefault(CONCENTRATION, [])
+            named += [eid for eid in inside or [loan.exposure_id for loan in loans] if eid not in named]
     return {k: out[k] for k in CRITERIA if k in out}
 
 
@@ -319,6 +371,7 @@ def prove_eligibility(
     ipa_rounds: int | None = None,
     purchase_evidence: Mapping[str, Any] | None = None,
     price: Opening | None = None,
+    strata: StrataOpenings | None = None,
 ) -> dict[str, Any]:
     """The signed eligibility bundle of the period ``header`` closes (the gateway side).
 
@@ -326,8 +379,10 @@ def prove_eligibility(
     ``collections`` opens the header's ``principal_collections`` metric commitment. With
     ``purchase_evidence`` (the period's, :func:`proofs.purchases.prove_purchases`, over exactly these
     loans) and ``price`` opening its price, the purchase-price criterion is that price (the loans'
-    start-of-period principal) against the collections; without, their balances at the cut-off. The
-    bundle holds exactly when every criterion holds (:func:`failures`); otherwise it is the signed "does not
+    start-of-period principal) against the collections; without, their balances at the cut-off. With
+    ``strata`` the deal's concentration limits on the dimensions the snapshot stratifies are proven
+    (:mod:`proofs.concentration`); the others are listed as unchecked. The bundle holds exactly when
+    every criterion holds (:func:`failures`); otherwise it is the signed "does not
     hold" statement naming them.
 
     Raises:
@@ -374,7 +429,12 @@ def prove_eligibility(
         if group.msm(list(pedersen_bases(group)), [price.value % ORDER, price.blinding]) != price_point:
             raise ProvingError("the price opening does not open the purchase evidence's price")
         _check_evidence_loans(checked, layout, [list(loan.inputs) for loan in loans], ProvingError)
-    failed = failures(header, deal, loans, collections.value, None if price is None else price.value)
+    if strata is not None and group.msm(
+        list(pedersen_bases(group)), [strata.pool.value, strata.pool.blinding]
+    ) != header.metric_commitment(concentration.METRIC):
+        raise ProvingError("the pool opening does not open outstanding_balance")
+    proven = _proven_limits(header, deal, strata)
+    failed = failures(header, deal, loans, collections.value, None if price is None else price.value, strata)
     body: dict[str, Any] = {
         "format": FORMAT,
         "pool_id": header.context.pool_id,
@@ -384,7 +444,7 @@ def prove_eligibility(
         "extensions": {"deal": deal_binding(deal)},
         "holds": not failed,
         "failed": list(failed),
-        "unchecked": [f"concentration:{x.id}" for x in deal.concentration_limits],
+        "unchecked": unchecked_limits(deal, proven),
         "purchased": len(loans),
     }
     if purchase_evidence is not None:
@@ -404,6 +464,23 @@ def prove_eligibility(
     }
     if not failed:
         _prove_holding(group, header, deal, layout, loans, collections, body, trustee, ipa_rounds, price)
+        if proven:
+            assert strata is not None
+            context = _context(body)
+            trustee[CONCENTRATION] = [
+                concentration.prove_limit(
+                    group,
+                    header,
+                    strata.table,
+                    limit,
+                    strata.cells[limit.dimension],
+                    strata.pool,
+                    _transcript(context, f"{CONCENTRATION}:{limit.id}"),
+                    random_scalar,
+                    ipa_rounds=ipa_rounds,
+                )
+                for limit in proven
+            ]
     body["loans_digest"] = document_hash(LOANS_DOMAIN, trustee).hex()
     signed = bundle.sign_document(key, KIND, body)
     return {**signed, "loans": trustee}
@@ -640,9 +717,17 @@ def verify_eligibility(
     n = doc["purchased"]
     if any(f not in CRITERIA for f in failed) or len(set(failed)) != len(failed):
         raise VerificationError("eligibility.statement", f"unknown or repeated criteria in failed: {failed}")
-    expected_unchecked = [f"concentration:{x.id}" for x in deal.concentration_limits]
-    if doc["unchecked"] != expected_unchecked:
-        raise VerificationError("eligibility.statement", "the unchecked list is not the deal's")
+    provable = [x for x in deal.concentration_limits if concentration.provable(header, x)]
+    proven: list[ConcentrationLimit] = []
+    if doc["unchecked"] == unchecked_limits(deal, provable):
+        proven = provable
+    elif doc["unchecked"] != unchecked_limits(deal, []):
+        raise VerificationError(
+            "eligibility.statement",
+            "the unchecked list is neither every limit nor those the snapshot's dimensions cannot prove",
+        )
+    if CONCENTRATION in failed and not proven:
+        raise VerificationError("eligibility.statement", "a concentration failure names no proven limit")
     holding = ("commitments", "count_blinding", "proofs")
     if doc["holds"] != (not failed) or any((k in doc) != doc["holds"] for k in holding):
         raise VerificationError(
@@ -676,12 +761,30 @@ def verify_eligibility(
         _verify_proofs(
             group, header, deal, layout, rows, doc, None if evidence is None else evidence.commitment(header)
         )
-        checked += [f"eligibility.{c}" for c in CRITERIA if c != REGION]
+        checked += [f"eligibility.{c}" for c in CRITERIA if c not in (REGION, CONCENTRATION)]
     failing: dict[str, tuple[str, ...]] = {}
     ids: tuple[str, ...] = ()
     if "loans" in doc:
         ids, failing = _verify_loans(group, header, deal, doc, rows)
         checked += ["eligibility.loans", "eligibility.inclusion"]
+        limits = doc["loans"].get(CONCENTRATION)
+        if doc["holds"] and proven:
+            if not isinstance(limits, list) or len(limits) != len(proven):
+                raise VerificationError(
+                    "eligibility.concentration", "expected one concentration proof per proven limit"
+                )
+            context = _context(doc)
+            for k, (limit, limit_doc) in enumerate(zip(proven, limits, strict=True)):
+                concentration.verify_limit(
+                    group, header, limit, limit_doc, _transcript(context, f"{CONCENTRATION}:{limit.id}"),
+                    ipa_rounds=doc["ipa_rounds"], where=f"eligibility.loans.{CONCENTRATION}[{k}]",
+                )  # fmt: skip
+            checked.append("eligibility.concentration")
+        elif limits is not None:
+            raise VerificationError(
+                "eligibility.concentration",
+                "concentration proofs belong to a holding statement's proven limits",
+            )
         if evidence is not None:  # every input of the trustee part's leaves, summed
             leaves = [
                 _points(group, loan["inputs"], f"eligibility.loans.loans[{i}].inputs")
@@ -774,8 +877,12 @@ def _verify_loans(
         raise VerificationError(
             "eligibility.loans_digest", "the loans are not the ones the signed statement names"
         )
-    if not isinstance(part, dict) or set(part) != {"loans", "failing"}:
-        raise EncodingError("eligibility.loans: expected {loans, failing}")
+    if not isinstance(part, dict) or not {"loans", "failing"} <= set(part) <= {
+        "loans",
+        "failing",
+        CONCENTRATION,
+    }:
+        raise EncodingError("eligibility.loans: expected {loans, failing} and the concentration proofs")
     loans = part["loans"]
     bundle.ListOf(_LOAN, 0, MAX_LOANS).check(loans, "eligibility.loans.loans")
     if len(loans) != doc["purchased"]:
@@ -831,7 +938,9 @@ def _verify_loans(
     out: dict[str, tuple[str, ...]] = {}
     for criterion in doc["failed"]:
         names = failing[criterion]
-        if not isinstance(names, list) or not names or not set(names) <= set(ids):
+        # (a concentration breach in a period that bought nothing names no loan)
+        empty_ok = criterion == CONCENTRATION and not ids
+        if not isinstance(names, list) or not (names or empty_ok) or not set(names) <= set(ids):
             raise VerificationError(
                 "eligibility.loans", f"{criterion}: failing loans must be purchased loans"
             )

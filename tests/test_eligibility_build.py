@@ -93,6 +93,12 @@ def expected_failures(tape: pd.DataFrame, deal: Any) -> list[str]:
     price += new["period_unscheduled_principal_fen"] + new["period_written_off_fen"]
     if int(price.sum()) > collections:
         out.append("purchase_price")
+    # concentration after the purchases: each province's share of the whole pool's outstanding
+    # principal (the obligor limit is not provable: loans are not grouped by obligor)
+    owed = t["current_principal_fen"].groupby(t["region_code"].str[:2]).sum()
+    for limit in deal.concentration_limits:
+        if limit.dimension == "region" and (owed * 10_000 > limit.max_share_bps * owed.sum()).any():
+            out.append("concentration")
     return out
 
 
@@ -185,6 +191,9 @@ def test_the_statement_is_built_at_publication_and_verifies(gateway: dict[str, A
         assert header.deal_binding is not None
         verified = verify_eligibility(doc, key, header, deal)
     assert verified.holds == (not doc["failed"])
+    assert doc["unchecked"] == ["concentration:obligor"]
+    if verified.holds:
+        assert "eligibility.concentration" in verified.checked
     assert len(verified.exposure_ids) == NEW
     seen = client.get(f"/investor/pools/{POOL}/eligibility/{cutoff(1)}", headers=bearer(keys["investor"]))
     assert seen.status_code == 200

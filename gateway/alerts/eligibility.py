@@ -18,20 +18,23 @@ from typing import Any, Final
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from proofs import concentration
 from proofs.claim_bundle import metric_opening
 from proofs.deal import Deal, deal_hash
 from proofs.eligibility import (
     EligibilityError,
     PurchasedLoan,
+    StrataOpenings,
     investor_view,
     prove_eligibility,
     purchase_layout,
     verify_eligibility,
 )
-from proofs.group import get_group
+from proofs.group import ORDER, get_group
 from proofs.pedersen import Opening
 from proofs.purchases import price_opening
 from proofs.snapshot import Header, loan_blindings, verify_header
+from proofs.strata import Table
 
 from ..errors import GatewayError
 from ..keys.keyring import PoolKeys
@@ -139,10 +142,24 @@ def build_statement(
     lanes = snap.lanes
     width = 48
     loans: list[PurchasedLoan] = []
+    # The concentration limits on stratified dimensions are proven on the cells' rows: every loan's
+    # openings summed by its cell in each such dimension.
+    limited = sorted({x.dimension for x in deal.concentration_limits if concentration.provable(header, x)})
+    by_cell: dict[str, dict[str, tuple[list[int], list[int]]]] = {d: {} for d in limited}
     for loan in iter_loans(db, keys, get_tape(db, snapshot_tape_id(db, snap))):
         record = dict(loan.record)
         facts = loan_facts(record, config)
         index = new.get(facts.exposure_id)
+        if limited:
+            lane_values = lanes.facts_values(facts)
+            loan_blinds = loan_blindings(seed, facts.exposure_id, lanes)
+            for d in limited:
+                empty = ([0] * len(lanes.lanes), [0] * len(lanes.inputs))
+                totals, sums = by_cell[d].setdefault(facts.labels[d], empty)
+                for j, v in enumerate(lane_values):
+                    totals[j] += v
+                for j, r in enumerate(loan_blinds):
+                    sums[j] = (sums[j] + r) % ORDER
         if index is None:
             continue
         _, blob, cells = leaves[index]
@@ -173,6 +190,11 @@ def build_statement(
         evidence = report["purchases_proven"][-1]["evidence"]
         _, totals, _, aggregate = deal_records.price_parts(db, keys, before, snap)
         price = price_opening(header, totals, aggregate)
+    strata = None
+    if limited and snap.strata is not None:
+        table = Table.from_dict(group, snap.strata, len(lanes.inputs))
+        pool = metric_opening(lanes, concentration.METRIC, values, blinding_sums)
+        strata = StrataOpenings(table, by_cell, pool)
     try:
         doc = prove_eligibility(
             header,
@@ -183,6 +205,7 @@ def build_statement(
             group=group,
             purchase_evidence=evidence,
             price=price,
+            strata=strata,
         )
     except EligibilityError as exc:
         raise EligibilityNotBuildable(str(exc)) from None
