@@ -39,6 +39,25 @@ def machine() -> str:
     return f"{os.cpu_count()} vCPU {cpu_model()}, CPython {platform.python_version()}"
 
 
+def msm_ns_per_term(tag: bytes, terms: int = 1 << 12) -> float:
+    """Nanoseconds one term of a ``terms``-point multi-scalar multiplication takes (best of three),
+    so a benchmark can state a cost in MSM terms measured in the same run."""
+    import random
+    import time
+
+    from proofs.group import ORDER, get_group
+
+    group = get_group()
+    points = [group.hash_to_curve(i.to_bytes(4, "big"), tag) for i in range(terms)]
+    scalars = [random.randrange(ORDER) for _ in range(terms)]
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        group.msm(points, scalars)
+        best = min(best, time.perf_counter() - t0)
+    return best / terms * 1e9
+
+
 def write_result(path: Path, result: dict[str, Any]) -> None:
     """Write ``result`` to ``path`` as indented JSON, print it on stdout and the path on stderr."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import RESULTS, machine, write_result  # noqa: E402
+from _common import RESULTS, machine, msm_ns_per_term, write_result  # noqa: E402
 
 from proofs import merkle  # noqa: E402
 from proofs.bulletproofs import pad_widths  # noqa: E402
@@ -38,7 +38,7 @@ from proofs.eligibility import (  # noqa: E402
     purchase_layout,
     verify_eligibility,
 )
-from proofs.group import ORDER, get_group  # noqa: E402
+from proofs.group import get_group  # noqa: E402
 from proofs.loan_facts import LoanFacts  # noqa: E402
 from proofs.pedersen import Opening, commit  # noqa: E402
 from proofs.snapshot import loan_blindings, verify_header  # noqa: E402
@@ -57,18 +57,6 @@ def _facts(n_old: int, n_new: int, rng: random.Random) -> list[LoanFacts]:
             LoanFacts(f"E{i:06d}", 0 if i >= n_old else 7, balance if i >= n_old else 0, flows, labels)
         )
     return out
-
-
-def _msm_ns_per_term(terms: int = 1 << 12) -> float:
-    group = get_group()
-    points = [group.hash_to_curve(i.to_bytes(4, "big"), b"poolproof/bench/eligibility") for i in range(terms)]
-    scalars = [random.randrange(ORDER) for _ in range(terms)]
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        group.msm(points, scalars)
-        best = min(best, time.perf_counter() - t0)
-    return best / terms * 1e9
 
 
 def bench(n: int, rounds: int | None, msm_ns: float) -> dict[str, Any]:
@@ -150,7 +138,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "eligibility.json")
     args = ap.parse_args()
     rounds = None if args.rounds == "full" else int(args.rounds)
-    msm_ns = _msm_ns_per_term()
+    msm_ns = msm_ns_per_term(b"poolproof/bench/eligibility")
     commit_id = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()

@@ -109,14 +109,16 @@ def proven_purchase_entry(
 
     ``chain`` must carry the purchase commitments (:func:`chain_with_purchases`).
     """
-    proof = prove_claim(
-        group,
-        Disclosure(PURCHASES_METRIC),
-        {PURCHASES_METRIC: opening},
-        context=_purchase_context(deal, chain, period),
-        rng=rng,
-    )
-    return {"evidence": dict(evidence), "value": opening.value, "proof": proof.to_dict()}
+    disclosed = _disclosed(group, PURCHASES_METRIC, opening, _purchase_context(deal, chain, period), rng)
+    return {"evidence": dict(evidence), **disclosed}
+
+
+def _disclosed(
+    group: Group, name: str, opening: Opening, context: bytes, rng: ScalarSource | None
+) -> dict[str, Any]:
+    """``{"value", "proof"}``: a figure disclosed with the proof that it opens its commitment."""
+    proof = prove_claim(group, Disclosure(name), {name: opening}, context=context, rng=rng)
+    return {"value": opening.value, "proof": proof.to_dict()}
 
 
 def _ppm(num: int, den: int) -> int:
@@ -213,26 +215,13 @@ def build_payment_report(
     last = len(chain.headers) - 1
     inputs: dict[str, Any] = {}
     for figure in INPUT_FIGURES:
-        opening = openings(last, figure)
-        proof = prove_claim(
-            group,
-            Disclosure(figure),
-            {figure: opening},
-            context=_figure_context(deal, chain, figure),
-            rng=rng,
+        inputs[figure] = _disclosed(
+            group, figure, openings(last, figure), _figure_context(deal, chain, figure), rng
         )
-        inputs[figure] = {"value": opening.value, "proof": proof.to_dict()}
     cumulative: dict[str, Any] = {}
     for figure in CUMULATIVE_FIGURES:
         opening = opening_of(chain.cumulative_terms(figure), 0, openings)
-        proof = prove_claim(
-            group,
-            Disclosure(figure),
-            {figure: opening},
-            context=_figure_context(deal, chain, figure),
-            rng=rng,
-        )
-        cumulative[figure] = {"value": opening.value, "proof": proof.to_dict()}
+        cumulative[figure] = _disclosed(group, figure, opening, _figure_context(deal, chain, figure), rng)
     period_inputs = PeriodInputs(**{f: inputs[f]["value"] for f in INPUT_FIGURES}, purchase_price=amounts[-1])
     statuses: list[TriggerStatus] = []
     forms = trigger_forms(chain, deal.triggers, expenses_due(deal, state_before), sum(amounts))

@@ -224,7 +224,7 @@ def _mutations(proof: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for pos in (0, 48, 96):
         edit(f"aggregates[{pos}]", lambda t, pos=pos: _flip_in(t["cells"][0], "aggregates", pos))
     edit("a cell of another limit's proof", lambda t: t["cells"].__setitem__(0, t["cells"][1]))
-    for pos in range(0, len(bytes.fromhex(proof["proof"])), 97):
+    for pos in range(0, len(bytes.fromhex(proof["proof"])), 401):
         edit(f"proof[{pos}]", lambda t, pos=pos: _flip_in(t, "proof", pos))
     for pos in (0, 100, 200):
         edit(f"cell proof[{pos}]", lambda t, pos=pos: _flip_in(t["cells"][0], "proof", pos))

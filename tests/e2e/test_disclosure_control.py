@@ -374,6 +374,7 @@ def test_the_complement_of_a_small_cell_is_suppressed_too(gw: Gateway) -> None:
 DEMO = "DC-DEMO"
 
 
+@pytest.mark.slow  # seals the 1,000-loan demo pool; the one-loan cell above covers the rule in CI
 def test_the_demo_pools_eight_loan_m2_bucket_is_suppressed(gw: Gateway) -> None:
     cutoff = monthly_cutoff(DEMO_FIRST_CUTOFF, DEMO_MONTH).isoformat()
     rows = list(generate_tape(1000, seed=7, cutoff=DEMO_FIRST_CUTOFF, pool_id=DEMO, month=DEMO_MONTH))
