@@ -6,8 +6,8 @@ per-loan cap, the cap proven per loan), the whole snapshot passes the auditor's 
 (``verify_snapshot``), and each figure is disclosed exactly with a proof that an investor's tool
 verifies against the signed header. The disclosed value must equal what
 :mod:`tests.reference.abs_metrics` computes from the raw file with the definitions of docs/metrics.md.
-The default run seals the first loans of the Lending Club tape and a synthetic month; ``--runslow``
-seals the whole Lending Club tape.
+The default run seals the first loans of the Lending Club tape; ``--runslow`` adds a synthetic month
+and seals the whole Lending Club tape.
 """
 
 from __future__ import annotations
@@ -251,6 +251,7 @@ def test_lendingclub_whole_tape_proven_figures_equal_the_reference(tmp_path: Pat
     _lendingclub(tmp_path, None)
 
 
+@pytest.mark.slow  # the Lending Club run above proves the same figures on real loans in CI
 def test_synthetic_month_proven_figures_equal_the_reference(tmp_path: Path) -> None:
     first = LENDINGCLUB_AS_OF.replace(year=2024)
     cutoff = monthly_cutoff(first, 7)
