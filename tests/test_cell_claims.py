@@ -94,6 +94,7 @@ def _frame(sealed: Sealed) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow  # every cell of every dimension; tests/e2e/test_statement_v2_proven.py claims cells in CI
 def test_every_cells_exact_balance_and_count_equal_a_pandas_groupby(sealed: Sealed, header: Header) -> None:
     frame = _frame(sealed)
     active = frame[frame["state"].isin(["M0", "M1", "M2", "M3", "M3+", "DEFAULTED"])]
