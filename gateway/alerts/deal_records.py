@@ -150,9 +150,12 @@ def price_parts(
     before = set(leaf_exposure_ids(db, prev))
     new = {eid for eid in leaf_exposure_ids(db, snap) if eid not in before}
     totals, blindings = subset_openings(db, keys, snap, new)
-    seed = snapshot_seed(db, keys, snap)
-    aggregate = [derive_blinding(seed, _PRICE_BLINDING_KEY, lane) for lane in snap.lanes.lanes]
-    return len(new), totals, blindings, aggregate
+    return len(new), totals, blindings, price_blindings(snapshot_seed(db, keys, snap), snap.lanes)
+
+
+def price_blindings(seed: bytes, lanes: LaneSet) -> list[int]:
+    """The blindings of a period's price aggregates, regenerated from its snapshot's seed."""
+    return [derive_blinding(seed, _PRICE_BLINDING_KEY, lane) for lane in lanes.lanes]
 
 
 def _proven_purchases(

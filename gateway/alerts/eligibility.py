@@ -146,13 +146,16 @@ def build_statement(
     # openings summed by its cell in each such dimension.
     limited = sorted({x.dimension for x in deal.concentration_limits if concentration.provable(header, x)})
     by_cell: dict[str, dict[str, tuple[list[int], list[int]]]] = {d: {} for d in limited}
+    new_totals = [0] * len(lanes.lanes)  # the purchases' lane totals: the price's opening
     for loan in iter_loans(db, keys, get_tape(db, snapshot_tape_id(db, snap))):
         record = dict(loan.record)
         facts = loan_facts(record, config)
         index = new.get(facts.exposure_id)
+        if index is None and not limited:
+            continue
+        lane_values = lanes.facts_values(facts)
+        loan_blinds = loan_blindings(seed, facts.exposure_id, lanes)
         if limited:
-            lane_values = lanes.facts_values(facts)
-            loan_blinds = loan_blindings(seed, facts.exposure_id, lanes)
             for d in limited:
                 empty = ([0] * len(lanes.lanes), [0] * len(lanes.inputs))
                 totals, sums = by_cell[d].setdefault(facts.labels[d], empty)
@@ -163,8 +166,9 @@ def build_statement(
         if index is None:
             continue
         _, blob, cells = leaves[index]
-        values = lanes.input_values(lanes.facts_values(facts))
-        blindings = loan_blindings(seed, facts.exposure_id, lanes)
+        new_totals = [t + v for t, v in zip(new_totals, lane_values, strict=True)]
+        values = lanes.input_values(lane_values)
+        blindings = loan_blinds
         loans.append(
             PurchasedLoan(
                 facts.exposure_id,
@@ -188,8 +192,7 @@ def build_statement(
     evidence, price = None, None
     if report is not None and "purchases_proven" in report:
         evidence = report["purchases_proven"][-1]["evidence"]
-        _, totals, _, aggregate = deal_records.price_parts(db, keys, before, snap)
-        price = price_opening(header, totals, aggregate)
+        price = price_opening(header, new_totals, deal_records.price_blindings(seed, lanes))
     strata = None
     if limited and snap.strata is not None:
         table = Table.from_dict(group, snap.strata, len(lanes.inputs))
