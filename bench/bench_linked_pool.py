@@ -1,6 +1,7 @@
 """Linked months over a synthetic pool: seal, link and audit every month, per month and per loan.
 
-Usage: ``python bench/bench_linked_pool.py [--loans 2000] [--months 12] [--rounds 2] [--chunk-log2 10]``
+Usage: ``python bench/bench_linked_pool.py [--loans 2000] [--months 12] [--rounds 2] [--chunk-log2 10]
+[--workers 1] [--state DIR]``
 
 One synthetic pool of ``--loans`` loans (:func:`gateway.synth.generate_months`: the platform revolves,
 a loan that closes keeps its row in the month it closed, in a terminal state, and its slot is refilled
@@ -8,8 +9,11 @@ by a new loan the month after, so every tape obeys the link's exit rule) over ``
 cut-offs. Each month's tape becomes the gateway's per-loan facts (:func:`gateway.loan_facts.loan_facts`)
 and is sealed under the gateway's statement, ``statement_lane_set(CN_CONSUMER)`` (a ``pool-v4`` lane
 set at the 20,000,000 cap), with :func:`proofs.sealing.seal_pool` inline; the header is signed and the
-snapshot bundle written to memory. Then, in one process with MSM threads pinned to one
-(``POOLPROOF_MSM_THREADS=1``, as seal workers run):
+snapshot bundle written to memory. With ``--workers 1`` (the default) everything runs in one
+process with MSM threads pinned to one (``POOLPROOF_MSM_THREADS=1``, as seal workers run); with
+``--workers N`` the seal's chunks, the audit's chunk groups and the link's pieces (prover and
+verifier) run on one local process pool of N single-threaded workers, and CPU is this process's
+plus its workers' (``/proc``):
 
 * **seal**: ``seal_pool`` + header + bundle text of every month;
 * **audit**: :func:`proofs.snapshot.verify_snapshot` of every month's bundle (the auditor's full check),
@@ -24,6 +28,10 @@ the link/seal CPU ratio against the 25 % target; the arkworks MSM cost per full-
 at the start and at the end of the same run, each step's CPU expressed in MSM terms per loan, and the
 link prover's MSM terms by structure (``bench_link._link_msm_terms``). The JSON is rewritten after
 every month (``"complete": false`` until the last), so an interrupted run keeps what it measured.
+With ``--state DIR`` each month's bundle, signed header and sealing seed are kept there too (a
+synthetic pool's, for this benchmark only), and a run started again with the same arguments resumes
+after the last month it finished: the tapes are independent streams of the synthetic platform, so
+month t−1's openings are derived again from its tape and seed, and its leaves read from its bundle.
 
 Writes ``bench/results/linked-pool-<loans>x<months>.json``.
 """
@@ -33,12 +41,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import json
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import RESULTS, machine, peak_rss_mib, write_result
 from bench_link import _link_msm_terms
 from bench_seal import msm_us_per_term
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.ingest.pool_settings import CN_CONSUMER
@@ -74,11 +86,27 @@ T = TypeVar("T")
 TERMINAL_STATUSES = {"PREPAID_IN_FULL", "MATURED_PAID", "CHARGED_OFF", "REPURCHASED"}
 
 
+_WORKER_PIDS: list[int] = []
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of the pool's workers (their ``/proc`` user + system times)."""
+    total = time.process_time()
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _WORKER_PIDS:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float, float]:
     """``fn(*args, **kwargs)`` with its CPU and wall seconds."""
-    c0, w0 = time.process_time(), time.perf_counter()
+    c0, w0 = _cpu(), time.perf_counter()
     out = fn(*args, **kwargs)
-    return out, time.process_time() - c0, time.perf_counter() - w0
+    return out, _cpu() - c0, time.perf_counter() - w0
 
 
 def _seal(
@@ -88,11 +116,14 @@ def _seal(
     params: SealParams,
     sequence: int,
     previous: dict[str, Any] | None,
+    executor: Executor | None,
 ) -> tuple[dict[str, Any], str, bytes]:
     """Seal one month (fresh seed), sign its header and write its bundle: ``(header, text, seed)``."""
     seed = os.urandom(32)
     chunks: list[ChunkResult] = []
-    outcome = seal_pool(facts, context=context, params=params, seed=seed, sink=chunks.append)
+    outcome = seal_pool(
+        facts, context=context, params=params, seed=seed, sink=chunks.append, executor=executor
+    )
     header = build_header(
         context=context, params=params, sequence=sequence,
         previous_header_hash=None if previous is None else header_hash(previous),
@@ -119,13 +150,49 @@ def main() -> None:
     ap.add_argument("--chunk-log2", type=int, default=10)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--state", type=Path, default=None)
     args = ap.parse_args()
+    with ExitStack() as stack:
+        executor = None
+        if args.workers > 1:
+            executor = stack.enter_context(ProcessPoolExecutor(args.workers, initializer=_one_thread))
+            list(executor.map(_noop, range(4 * args.workers)))  # start every worker
+            _WORKER_PIDS.extend(executor._processes)  # their CPU is part of the figures
+        _run(args, executor)
+
+
+def _one_thread() -> None:
+    os.environ["POOLPROOF_MSM_THREADS"] = "1"
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+def _run(args: argparse.Namespace, executor: Executor | None) -> None:
     n, m = args.loans, args.months
     out_path = args.out or RESULTS / f"linked-pool-{n}x{m}.json"
     lanes = statement_lane_set(CN_CONSUMER)
     assert lanes.circuit is not None
     params = SealParams(lane_set=lanes.name, chunk_log2=args.chunk_log2, ipa_rounds=args.rounds)
-    key = Ed25519PrivateKey.generate()
+    state: Path | None = args.state
+    key_file = None if state is None else state / "bench-key.pem"
+    if key_file is not None and key_file.exists():
+        loaded = serialization.load_pem_private_key(key_file.read_bytes(), None)
+        assert isinstance(loaded, Ed25519PrivateKey)
+        key = loaded
+    else:
+        key = Ed25519PrivateKey.generate()
+        if key_file is not None:
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
     public = key.public_key()
     start_cutoff = dt.date(2026, 1, 31)
     us_term_start = msm_us_per_term()
@@ -150,6 +217,8 @@ def main() -> None:
         "months": m,
         "chunk_log2": args.chunk_log2,
         "ipa_rounds": args.rounds,
+        "link_ipa_rounds": max(1, args.rounds),
+        "workers": args.workers,
         "seal_gates_per_loan": lanes.circuit.gates_per_loan,
         "link_gates_per_kept_loan": lc.GATES_PER_LOAN,
         "msm_us_per_term_start": round(us_term_start, 3),
@@ -158,19 +227,46 @@ def main() -> None:
     }
     prev: dict[str, Any] | None = None
     wall0 = time.perf_counter()
-    months = generate_months(n, seed=args.seed, start_cutoff=start_cutoff, months=m)
-    for k, (cutoff, stream) in enumerate(months):
-        t0 = time.perf_counter()
+    done = 0
+    if state is not None and out_path.exists():
+        earlier = json.loads(out_path.read_text())
+        if earlier.get("command") == result["command"] and not earlier.get("complete"):
+            result = earlier
+            result.setdefault("resumed", []).append(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+            done = len(result["per_month"])
+            wall0 -= result.get("elapsed_wall_s", 0.0)
+    months = list(generate_months(n, seed=args.seed, start_cutoff=start_cutoff, months=m))
+
+    def tape(k: int) -> tuple[str, list[dict[str, Any]], list[LoanFacts]]:
+        cutoff, stream = months[k]
         rows = list(stream)
         iso = cutoff.isoformat()
-        facts = [loan_facts({**r, "exposure_id": _eid(r), "cutoff_date": iso}, CN_CONSUMER) for r in rows]
+        return (
+            iso,
+            rows,
+            [loan_facts({**r, "exposure_id": _eid(r), "cutoff_date": iso}, CN_CONSUMER) for r in rows],
+        )
+
+    if done:
+        assert state is not None
+        iso, rows, facts = tape(done - 1)
+        text = (state / f"month-{done - 1}.bundle").read_text()
+        header = json.loads((state / f"month-{done - 1}.header.json").read_text())
+        seed = bytes.fromhex((state / f"month-{done - 1}.seed").read_text())
+        prev = {
+            "facts": facts, "rows": rows, "leaves": read_leaves(text, public),
+            "loans": link_loans(lanes, seed, facts), "header": header,
+        }  # fmt: skip
+    for k in range(done, m):
+        t0 = time.perf_counter()
+        iso, rows, facts = tape(k)
         tape_s = time.perf_counter() - t0
         context = SnapshotContext(f"SYNTH-L-{k}", "SYNTH-L", iso, lanes.name)
         previous = None if prev is None else prev["header"]
         (header, text, seed), seal_cpu, seal_wall = _timed(
-            _seal, key, facts, context, params, k + 1, previous
+            _seal, key, facts, context, params, k + 1, previous, executor
         )
-        _, audit_cpu, audit_wall = _timed(verify_snapshot, io.StringIO(text), public)
+        _, audit_cpu, audit_wall = _timed(verify_snapshot, io.StringIO(text), public, executor=executor)
         leaves, read_cpu, read_wall = _timed(read_leaves, text, public)
         loans = link_loans(lanes, seed, facts)
         month: dict[str, Any] = {
@@ -199,15 +295,16 @@ def main() -> None:
             doc, link_cpu, link_wall = _timed(
                 prove_link, key, prev["header"], header, prev["loans"], loans, entries=entries,
                 prev_commitments=[list(leaf.inputs) for leaf in p_leaves.leaves],
-                cur_commitments=[list(leaf.inputs) for leaf in leaves.leaves], ipa_rounds=args.rounds,
+                cur_commitments=[list(leaf.inputs) for leaf in leaves.leaves], ipa_rounds=max(1, args.rounds),
+                executor=executor,
             )  # fmt: skip
             verified, verify_cpu, verify_wall = _timed(
-                verify_link, p_leaves, leaves, doc, public, purchases=entries
+                verify_link, p_leaves, leaves, doc, public, purchases=entries, executor=executor
             )
             kept = doc["kept"]
             assert sum(map(sum, verified.roll.counts)) == kept
             assert not any(verified.exits_by_state[: len(STATES) - len(TERMINAL_STATES)])
-            link_terms = _link_msm_terms(kept, args.rounds)
+            link_terms = _link_msm_terms(kept, max(1, args.rounds))
             month.update(
                 kept=kept,
                 exits=len(verified.exits),
@@ -223,7 +320,13 @@ def main() -> None:
             )
         result["per_month"].append(month)
         result["elapsed_wall_s"] = round(time.perf_counter() - wall0, 1)
-        result["peak_rss_mib"] = round(peak_rss_mib(), 1)
+        result["peak_rss_mib"] = max(result.get("peak_rss_mib", 0.0), round(peak_rss_mib(), 1))
+        if state is not None:
+            (state / f"month-{k}.bundle").write_text(text)
+            (state / f"month-{k}.header.json").write_text(json.dumps(header))
+            (state / f"month-{k}.seed").write_text(seed.hex())
+            for old in state.glob(f"month-{k - 2}.*"):
+                old.unlink()
         write_result(out_path, result)
         prev = {"facts": facts, "rows": rows, "leaves": leaves, "loans": loans, "header": header}
     us_term_end = msm_us_per_term()
@@ -273,7 +376,7 @@ def main() -> None:
         link_over_seal_gates=round(lc.GATES_PER_LOAN / lanes.circuit.gates_per_loan, 4),
         target=0.25,
         elapsed_wall_s=round(time.perf_counter() - wall0, 1),
-        peak_rss_mib=round(peak_rss_mib(), 1),
+        peak_rss_mib=max(result.get("peak_rss_mib", 0.0), round(peak_rss_mib(), 1)),
     )
     write_result(out_path, result)
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import weakref
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
@@ -109,6 +110,7 @@ def parallelism(executor: Executor | None) -> int:
 
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 #: How long a Dask client may stay without its scheduler before its tasks count as lost (seconds).
 LOST_CLUSTER_SECONDS: Final = 30.0
 _POLL_SECONDS: Final = 1.0
@@ -145,6 +147,35 @@ def result_of(executor: Executor | None, future: Future[_T]) -> _T:
 def in_flight(executor: Executor | None, requested: int | None) -> int:
     """Tasks to keep queued on ``executor``: ``requested``, or two per worker (at least four)."""
     return requested if requested is not None else max(4, 2 * parallelism(executor))
+
+
+def run_in_order(
+    tasks: Iterable[_T],
+    fn: Callable[[_T], _R],
+    settle: Callable[[_T, _R], None],
+    executor: Executor | None,
+    max_in_flight: int | None = None,
+) -> None:
+    """``settle(task, fn(task))`` for every task, in the tasks' order, with ``fn`` run on ``executor``
+    (inline when ``None``) and at most ``max_in_flight`` tasks queued (:func:`in_flight`)."""
+    if executor is None:
+        for task in tasks:
+            settle(task, fn(task))
+        return
+    limit = in_flight(executor, max_in_flight)
+    pending: deque[tuple[_T, Future[_R]]] = deque()
+    try:
+        for task in tasks:
+            pending.append((task, executor.submit(fn, task)))
+            while len(pending) > limit:
+                done, future = pending.popleft()
+                settle(done, result_of(executor, future))
+        while pending:
+            done, future = pending.popleft()
+            settle(done, result_of(executor, future))
+    finally:
+        for _, future in pending:
+            future.cancel()
 
 
 @contextmanager

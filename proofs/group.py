@@ -180,6 +180,19 @@ class Group:
             return self.identity()
         return Point(self, self._decode(bytes(data)))
 
+    def decode_checked_point(self, data: bytes) -> Point:
+        """Decode a compressed point that this verifier (or prover) already decoded with every check
+        and only moved between its own processes: the curve check stays, the subgroup check is not
+        repeated (it is the costly part). Anything received from another party goes through
+        :meth:`decode_point`.
+
+        Raises:
+            EncodingError: malformed bytes or an off-curve point.
+        """
+        if _check_compressed_header(bytes(data)):
+            return self.identity()
+        return Point(self, self._decode_checked(bytes(data)))
+
     def msm(self, points: Sequence[Point], scalars: Sequence[int]) -> Point:
         """Multi-scalar multiplication ``sum(k_i * P_i)``; scalars are reduced mod r."""
         if len(points) != len(scalars):
@@ -220,6 +233,10 @@ class Group:
     def _decode(self, data: bytes) -> Any:
         raise NotImplementedError
 
+    def _decode_checked(self, data: bytes) -> Any:
+        # A backend without a cheaper path repeats every check.
+        return self._decode(data)
+
     def _encode(self, raw: Any) -> bytes:
         raise NotImplementedError
 
@@ -258,6 +275,12 @@ class ArkworksGroup(Group):
             return _ArkG1.from_compressed_bytes(data)
         except ValueError as exc:
             raise EncodingError("point: not on the curve or not in the prime-order subgroup") from exc
+
+    def _decode_checked(self, data: bytes) -> Any:
+        try:
+            return _ArkG1.from_compressed_bytes_unchecked(data)
+        except ValueError as exc:
+            raise EncodingError("point: not on the curve") from exc
 
     def _encode(self, raw: Any) -> bytes:
         return bytes(raw.to_compressed_bytes())

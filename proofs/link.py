@@ -25,7 +25,8 @@ the two snapshot bundles.
 from __future__ import annotations
 
 import io
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -34,7 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from proofs import bundle, merkle
 from proofs import linkcircuit as lc
 from proofs.errors import EncodingError, ProvingError, VerificationError
-from proofs.group import ORDER, Group, Point, get_group
+from proofs.executors import parallelism, run_in_order
+from proofs.group import ORDER, POINT_BYTES, Group, Point, get_group
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS, POOL_V4, LaneSet, get_lane_set
 from proofs.loan_facts import OUTSTANDING_STATES, STATES, TERMINAL_STATES, LoanFacts
 from proofs.pedersen import commit
@@ -133,10 +135,7 @@ def _link_inputs(lanes: LaneSet, prev: Sequence[Any], cur: Sequence[Any]) -> lis
     return [prev[LINK_COUNT_INPUT], prev[b0], prev[b1], cur[LINK_COUNT_INPUT]]
 
 
-def _piece_transcript(
-    prev: Header | Mapping[str, Any], cur_hash: bytes, prev_hash: bytes, piece: int
-) -> Transcript:
-    pool_id = prev.context.pool_id if isinstance(prev, Header) else prev["pool_id"]
+def _piece_transcript(pool_id: str, cur_hash: bytes, prev_hash: bytes, piece: int) -> Transcript:
     t = Transcript(LINK_PROTOCOL)
     t.append_message(b"pool_id", str(pool_id).encode())
     t.append_message(b"previous_header_hash", prev_hash)
@@ -188,6 +187,75 @@ def _check_pair(prev: Mapping[str, Any], cur: Mapping[str, Any], failure: type[E
 # -------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PieceTask:
+    """One piece of a link proof, as a worker proves it (picklable; carries its loans' openings)."""
+
+    group_name: str
+    params: lc.LinkParams
+    ipa_rounds: int | None
+    piece: int
+    pool_id: str
+    previous_header_hash: bytes
+    current_header_hash: bytes
+    loans: tuple[lc.KeptLoan, ...]
+    #: The loans' four leaf commitments each, encoded (:func:`proofs.linkcircuit.encode_inputs`).
+    inputs: bytes
+
+
+@dataclass(frozen=True)
+class PieceResult:
+    """A proven piece: its row commitments (encoded), proof, and the rows' values and blindings."""
+
+    rows: tuple[bytes, ...]
+    proof: bytes
+    values: tuple[int, ...]
+    blindings: tuple[int, ...]
+
+
+def _task_transcript(task: PieceTask) -> Transcript:
+    return _piece_transcript(task.pool_id, task.current_header_hash, task.previous_header_hash, task.piece)
+
+
+def prove_piece(task: PieceTask) -> PieceResult:
+    """Prove one piece (runs on any worker); randomness from ``os.urandom``."""
+    group = get_group(task.group_name)
+    proof, rows, values, omegas = lc.prove_link_piece(
+        group, task.params, task.loans, task.inputs, _task_transcript(task), ipa_rounds=task.ipa_rounds
+    )
+    return PieceResult(tuple(r.to_bytes() for r in rows), proof.to_bytes(), tuple(values), tuple(omegas))
+
+
+def _check_piece_result(group: Group, task: PieceTask, result: PieceResult) -> None:
+    """A worker's piece, checked before it is kept: rows that open to what it returned, a proof that
+    verifies over the task's inputs (decoded without the subgroup check: this process made them)."""
+    if (
+        len(result.rows) != lc.ROWS
+        or len(result.values) != lc.ROWS
+        or len(result.blindings) != lc.ROWS
+        or any(
+            commit(group, v % _R, b % _R).to_bytes() != r
+            for r, v, b in zip(result.rows, result.values, result.blindings, strict=True)
+        )
+    ):
+        raise VerificationError("link.worker", f"piece {task.piece}: the rows do not open as returned")
+    n = len(task.loans)
+    step = POINT_BYTES
+    points = [group.decode_checked_point(task.inputs[i : i + step]) for i in range(0, len(task.inputs), step)]
+    inputs = [points[k * lc.INPUTS : (k + 1) * lc.INPUTS] for k in range(n)]
+    try:
+        rows = [group.decode_point(r, allow_identity=True) for r in result.rows]
+        proof = lc.decode_proof(group, result.proof, n, task.ipa_rounds)
+    except EncodingError as exc:
+        raise VerificationError("link.worker", f"piece {task.piece}: {exc}") from None
+    try:
+        lc.verify_link_piece(
+            group, lc.LinkPieceItem(task.params, inputs, rows, proof, _task_transcript(task))
+        )
+    except VerificationError as exc:
+        raise VerificationError("link.worker", f"piece {task.piece}: {exc}") from None
+
+
 def prove_link(
     key: Ed25519PrivateKey,
     prev_header: Mapping[str, Any],
@@ -200,6 +268,9 @@ def prove_link(
     cur_commitments: Sequence[Sequence[Point]] | None = None,
     ipa_rounds: int | None = None,
     group: Group | None = None,
+    executor: Executor | None = None,
+    max_in_flight: int | None = None,
+    check_results: bool = False,
 ) -> dict[str, Any]:
     """The signed link bundle between two consecutive ``pool-v4`` snapshots.
 
@@ -209,10 +280,19 @@ def prove_link(
     order (recomputed from the openings when not given). Piece proofs draw their randomness from
     ``os.urandom``.
 
+    The pieces are independent proofs: with an ``executor`` (as for sealing, and under the same rule:
+    their tasks carry openings, so only to a process pool or an encrypted or loopback scheduler,
+    :func:`proofs.executors.open_executor` with ``secrets=True``) they are proven on its workers,
+    ``max_in_flight`` at a time, and folded in order, so the bundle does not depend on where they
+    ran. ``check_results``: the workers are not trusted with integrity (a cluster), so each piece is
+    checked here before it is kept (its row commitments against the values and blindings it
+    returned, and its proof verified).
+
     Raises:
         ProvingError: headers that are not consecutive snapshots of one pool under one pool-v4 lane
             set, an exit whose t−1 state is not terminal (named by exposure id), entries other than
             t's new loans, or openings that do not match the commitments.
+        VerificationError: ``check_results`` and a worker returned a piece that does not hold.
     """
     group = group or get_group()
     lanes = _check_pair(prev_header, cur_header, ProvingError)
@@ -244,40 +324,52 @@ def prove_link(
     prev_hash = header_hash(dict(prev_header))
     cur_hash = header_hash(dict(cur_header))
     params = lc.LinkParams(lanes.name, width)
+    group_name = group.name
+
+    def tasks() -> Iterator[PieceTask]:
+        offset = 0
+        for piece, size in enumerate(lc.split_loans(len(kept)) if kept else []):
+            witnesses: list[lc.KeptLoan] = []
+            inputs: list[list[Point]] = []
+            for pi, ci in kept[offset : offset + size]:
+                p, c = prev_loans[pi], cur_loans[ci]
+                pv = lanes.input_values(p.values)
+                b = _link_inputs(lanes, p.blindings, c.blindings)
+                witnesses.append(
+                    lc.KeptLoan(
+                        _state(p, n_amount),
+                        _state(c, n_amount),
+                        (pv[LINK_BALANCE_INPUTS[0]], pv[LINK_BALANCE_INPUTS[1]]),
+                        (b[0], b[1], b[2], b[3]),
+                    )
+                )
+                prev_in = _inputs_of(
+                    group, lanes, p, None if prev_commitments is None else prev_commitments[pi]
+                )
+                cur_in = _inputs_of(group, lanes, c, None if cur_commitments is None else cur_commitments[ci])
+                inputs.append(_link_inputs(lanes, prev_in, cur_in))
+            rounds = None if ipa_rounds is None else min(ipa_rounds, lc.gate_count(size).bit_length() - 1)
+            yield PieceTask(
+                group_name, params, rounds, piece, str(prev_header["pool_id"]), prev_hash, cur_hash,
+                tuple(witnesses), lc.encode_inputs(inputs),
+            )  # fmt: skip
+            offset += size
+
     pieces: list[dict[str, Any]] = []
     row_sums = [0] * lc.ROWS
     blind_sums = [0] * lc.ROWS
-    offset = 0
-    for piece, size in enumerate(lc.split_loans(len(kept)) if kept else []):
-        witnesses: list[lc.KeptLoan] = []
-        inputs: list[list[Point]] = []
-        for pi, ci in kept[offset : offset + size]:
-            p, c = prev_loans[pi], cur_loans[ci]
-            pv = lanes.input_values(p.values)
-            b = _link_inputs(lanes, p.blindings, c.blindings)
-            witnesses.append(
-                lc.KeptLoan(
-                    _state(p, n_amount),
-                    _state(c, n_amount),
-                    (pv[LINK_BALANCE_INPUTS[0]], pv[LINK_BALANCE_INPUTS[1]]),
-                    (b[0], b[1], b[2], b[3]),
-                )
-            )
-            prev_in = _inputs_of(group, lanes, p, None if prev_commitments is None else prev_commitments[pi])
-            cur_in = _inputs_of(group, lanes, c, None if cur_commitments is None else cur_commitments[ci])
-            inputs.append(_link_inputs(lanes, prev_in, cur_in))
-        transcript = _piece_transcript(prev_header, cur_hash, prev_hash, piece)
-        rounds = None if ipa_rounds is None else min(ipa_rounds, lc.gate_count(size).bit_length() - 1)
-        proof, rows, values, omegas = lc.prove_link_piece(
-            group, params, witnesses, inputs, transcript, ipa_rounds=rounds
-        )
+
+    def settle(task: PieceTask, result: PieceResult) -> None:
+        if check_results:
+            _check_piece_result(group, task, result)
         for r in range(lc.ROWS):
-            row_sums[r] += values[r]
-            blind_sums[r] = (blind_sums[r] + omegas[r]) % _R
+            row_sums[r] += result.values[r]
+            blind_sums[r] = (blind_sums[r] + result.blindings[r]) % _R
         pieces.append(
-            {"loans": size, "rows": [p.to_bytes().hex() for p in rows], "proof": proof.to_bytes().hex()}
+            {"loans": len(task.loans), "rows": [r.hex() for r in result.rows], "proof": result.proof.hex()}
         )
-        offset += size
+
+    run_in_order(tasks(), prove_piece, settle, executor, max_in_flight)
     counts = [[0] * _N for _ in range(_N)]
     balances = [[0] * _N for _ in range(_N_OUT)]
     for pi, ci in kept:
@@ -463,8 +555,13 @@ def verify_link(
     verify_snapshots: bool = True,
     lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
     group: Group | None = None,
+    executor: Executor | None = None,
+    max_in_flight: int | None = None,
 ) -> LinkResult:
     """Check a link bundle against the two snapshot bundles (their text, or leaves already read).
+
+    With an ``executor`` the snapshot audits run on it and the piece proofs are batch-verified in one
+    share per worker (one multi-scalar multiplication each); inline, all pieces are one batch.
 
     With ``verify_snapshots`` (the default) each snapshot given as text is first fully audited
     (:func:`proofs.snapshot.verify_snapshot`): the link's soundness rests on both seals. Pass
@@ -488,8 +585,8 @@ def verify_link(
         bundle.verify_document(link_doc, LINK_KIND, gateway_key)
     except VerificationError as exc:
         raise VerificationError("link.signature", str(exc)) from exc
-    prev = _leaves_of(prev_bundle, gateway_key, verify_snapshots, lane_sets, group)
-    cur = _leaves_of(cur_bundle, gateway_key, verify_snapshots, lane_sets, group)
+    prev = _leaves_of(prev_bundle, gateway_key, verify_snapshots, lane_sets, group, executor)
+    cur = _leaves_of(cur_bundle, gateway_key, verify_snapshots, lane_sets, group, executor)
     lanes = _check_pair(prev.header.doc, cur.header.doc, VerificationError)
     for side, snap in (("previous", prev), ("current", cur)):
         if link_doc[side]["header_hash"] != snap.header.hash.hex() or link_doc[side] != _side(
@@ -511,26 +608,45 @@ def verify_link(
         raise VerificationError("link.kept", f"the pieces do not cover the {len(kept)} kept exposures")
     rounds = link_doc["ipa_rounds"]
     params = lc.LinkParams(lanes.name, _balance_slot_bits(lanes))
-    items: list[lc.LinkPieceItem] = []
     totals: list[Point] = [group.identity()] * lc.ROWS
+    checks: list[_PieceCheck] = []
     offset = 0
     for index, piece in enumerate(link_doc["pieces"]):
         size = piece["loans"]
-        inputs = [
-            _link_inputs(lanes, prev.leaves[pi].inputs, cur.leaves[ci].inputs)
-            for pi, ci in kept[offset : offset + size]
-        ]
         try:
             rows = [group.decode_point(bytes.fromhex(r), allow_identity=True) for r in piece["rows"]]
-            piece_rounds = None if rounds is None else min(rounds, lc.gate_count(size).bit_length() - 1)
-            proof = lc.decode_proof(group, bytes.fromhex(piece["proof"]), size, piece_rounds)
         except EncodingError as exc:
             raise EncodingError(f"pieces[{index}]: {exc}") from None
-        transcript = _piece_transcript(prev.header, cur.header.hash, prev.header.hash, index)
-        items.append(lc.LinkPieceItem(params, inputs, rows, proof, transcript))
         totals = [t + r for t, r in zip(totals, rows, strict=True)]
+        encoded_rows = tuple(bytes.fromhex(r) for r in piece["rows"])
+        checks.append(_PieceCheck(index, offset, size, encoded_rows, bytes.fromhex(piece["proof"])))
         offset += size
-    lc.batch_verify_link(group, items)
+    pool_id = prev.header.context.pool_id
+    hashes = (prev.header.hash, cur.header.hash)
+    workers = parallelism(executor)
+    if workers <= 1 or len(checks) <= 1:
+        items = [
+            _piece_item(group, params, rounds, pool_id, hashes, c, _piece_inputs(lanes, prev, cur, kept, c))
+            for c in checks
+        ]
+        lc.batch_verify_link(group, items)
+    else:
+        share = -(-len(checks) // workers)
+        tasks = [
+            _VerifyTask(
+                group.name,
+                params,
+                rounds,
+                pool_id,
+                hashes,
+                tuple(
+                    (c, lc.encode_inputs(_piece_inputs(lanes, prev, cur, kept, c)))
+                    for c in checks[k : k + share]
+                ),
+            )
+            for k in range(0, len(checks), share)
+        ]
+        run_in_order(tasks, verify_pieces, lambda _t, _r: None, executor, max_in_flight)
 
     roll = link_doc["roll"]
     if roll["from_states"] != list(STATES):
@@ -596,17 +712,88 @@ def verify_link(
     )
 
 
+@dataclass(frozen=True)
+class _PieceCheck:
+    """One piece of a link bundle to verify: where its loans start among the kept ones, its rows'
+    and its proof's bytes."""
+
+    index: int
+    offset: int
+    loans: int
+    rows: tuple[bytes, ...]
+    proof: bytes
+
+
+@dataclass(frozen=True)
+class _VerifyTask:
+    """Pieces of one link for a worker to batch-verify (public data only)."""
+
+    group_name: str
+    params: lc.LinkParams
+    ipa_rounds: int | None
+    pool_id: str
+    hashes: tuple[bytes, bytes]
+    pieces: tuple[tuple[_PieceCheck, bytes], ...]
+
+
+def _piece_inputs(
+    lanes: LaneSet, prev: SnapshotLeaves, cur: SnapshotLeaves, kept: Sequence[tuple[int, int]], c: _PieceCheck
+) -> list[list[Point]]:
+    return [
+        _link_inputs(lanes, prev.leaves[pi].inputs, cur.leaves[ci].inputs)
+        for pi, ci in kept[c.offset : c.offset + c.loans]
+    ]
+
+
+def _piece_item(
+    group: Group,
+    params: lc.LinkParams,
+    rounds: int | None,
+    pool_id: str,
+    hashes: tuple[bytes, bytes],
+    c: _PieceCheck,
+    inputs: Sequence[Sequence[Point]],
+) -> lc.LinkPieceItem:
+    piece_rounds = None if rounds is None else min(rounds, lc.gate_count(c.loans).bit_length() - 1)
+    try:
+        rows = [group.decode_point(r, allow_identity=True) for r in c.rows]
+        proof = lc.decode_proof(group, c.proof, c.loans, piece_rounds)
+    except EncodingError as exc:
+        raise EncodingError(f"pieces[{c.index}]: {exc}") from None
+    transcript = _piece_transcript(pool_id, hashes[1], hashes[0], c.index)
+    return lc.LinkPieceItem(params, inputs, rows, proof, transcript)
+
+
+def verify_pieces(task: _VerifyTask) -> None:
+    """Batch-verify a share of a link's pieces (runs on any worker; raises like :func:`verify_link`).
+    The inputs are leaf commitments the caller decoded with every check, so only the curve check is
+    repeated here."""
+    group = get_group(task.group_name)
+    items = []
+    for check, encoded in task.pieces:
+        points = [
+            group.decode_checked_point(encoded[i : i + POINT_BYTES])
+            for i in range(0, len(encoded), POINT_BYTES)
+        ]
+        inputs = [points[k * lc.INPUTS : (k + 1) * lc.INPUTS] for k in range(check.loans)]
+        items.append(
+            _piece_item(group, task.params, task.ipa_rounds, task.pool_id, task.hashes, check, inputs)
+        )
+    lc.batch_verify_link(group, items)
+
+
 def _leaves_of(
     source: str | SnapshotLeaves,
     key: Ed25519PublicKey,
     audit: bool,
     lane_sets: Collection[str],
     group: Group,
+    executor: Executor | None = None,
 ) -> SnapshotLeaves:
     if isinstance(source, SnapshotLeaves):
         return source
     if audit:
-        verify_snapshot(io.StringIO(source), key, lane_sets=lane_sets)
+        verify_snapshot(io.StringIO(source), key, lane_sets=lane_sets, executor=executor)
     return read_leaves(source, key, group=group, lane_sets=lane_sets)
 
 

@@ -200,12 +200,18 @@ def msm_terms(loans: int) -> int:
     return (1 + 2 * used) + (1 + used) + (1 + 2 * used) + 5 * 2 + ROWS * 2
 
 
+def encode_inputs(inputs: Sequence[Sequence[Point]]) -> bytes:
+    """A piece's input commitments as its transcript absorbs them: 48 bytes each, loan by loan."""
+    return b"".join(c.to_bytes() for loan in inputs for c in loan)
+
+
 def _absorb(
     transcript: Transcript,
     params: LinkParams,
     n_gates: int,
     rounds: int,
-    inputs: Sequence[Sequence[Point]],
+    loans: int,
+    encoded_inputs: bytes,
     rows: Sequence[Point],
 ) -> None:
     gens = generator_set_id(
@@ -214,10 +220,10 @@ def _absorb(
     transcript.append_message(b"dom-sep", DOMAIN)
     transcript.append_message(b"generators", gens)
     transcript.append_message(b"params", params.encode())
-    transcript.append_u64(b"loans", len(inputs))
+    transcript.append_u64(b"loans", loans)
     transcript.append_u64(b"gates", n_gates)
     transcript.append_u64(b"ipa-rounds", rounds)
-    transcript.append_points(b"V", (c for loan in inputs for c in loan))
+    transcript.append_message(b"V", encoded_inputs)
     transcript.append_points(b"W", rows)
 
 
@@ -276,7 +282,7 @@ def prove_link_piece(
     group: Group,
     params: LinkParams,
     loans: Sequence[KeptLoan],
-    inputs: Sequence[Sequence[Point]],
+    inputs: Sequence[Sequence[Point]] | bytes,
     transcript: Transcript,
     *,
     ipa_rounds: int | None = None,
@@ -284,17 +290,26 @@ def prove_link_piece(
 ) -> tuple[LaneCircuitProof, list[Point], list[int], list[int]]:
     """Prove one piece: every loan's two states and t−1 balance inputs, summed into 30 row commitments.
 
-    ``inputs[i]`` are loan ``i``'s four leaf commitments (``V_0 .. V_3``); ``loans[i]`` their
-    openings. Returns the proof, the row commitments, their values and their blindings (the values
-    and blindings are secret until summed and opened). ``rng`` is for tests only.
+    ``inputs[i]`` are loan ``i``'s four leaf commitments (``V_0 .. V_3``), or all of them already
+    encoded (:func:`encode_inputs`: the prover only absorbs them, so a worker need not decode them);
+    ``loans[i]`` their openings. Returns the proof, the row commitments, their values and their
+    blindings (the values and blindings are secret until summed and opened). ``rng`` is for tests only.
 
     Raises:
         ValueError: no loans, too many gates, bad ``ipa_rounds`` or lengths that differ.
         ProvingError: a state outside the ten, or a blinding or balance input outside ``[0, r)``.
     """
     n = len(loans)
-    if len(inputs) != n:
-        raise ValueError("loans and inputs differ in length")
+    if isinstance(inputs, bytes):
+        if len(inputs) != n * INPUTS * POINT_BYTES:
+            raise ValueError(f"expected {n * INPUTS} encoded input commitments")
+        encoded = inputs
+    else:
+        if len(inputs) != n:
+            raise ValueError("loans and inputs differ in length")
+        if any(len(loan) != INPUTS for loan in inputs):
+            raise ValueError(f"expected {INPUTS} input commitments a loan")
+        encoded = encode_inputs(inputs)
     n_gates = gate_count(n)
     rounds = _check_rounds(n_gates, ipa_rounds)
     for i, loan in enumerate(loans):
@@ -302,8 +317,6 @@ def prove_link_piece(
             raise ProvingError(f"loan {i}: a state outside the {N_STATES} states")
         if any(not 0 <= v < _R for v in (*loan.blindings, *loan.prev_balance_inputs)):
             raise ProvingError(f"loan {i}: a blinding or balance input outside [0, r)")
-        if len(inputs[i]) != INPUTS:
-            raise ValueError(f"loan {i}: expected {INPUTS} input commitments")
     tmpl = template()
     a_l, a_r, a_o, totals = _witness(loans)
     used = n * GATES_PER_LOAN
@@ -322,7 +335,7 @@ def prove_link_piece(
         n_gates,
         rounds,
         transcript,
-        lambda t: _absorb(t, params, n_gates, rounds, inputs, row_points),
+        lambda t: _absorb(t, params, n_gates, rounds, n, encoded, row_points),
         randomness=[*randomness[:8], *randomness[8 + ROWS :]],
         piece_rows=_circuit.PieceRows(tuple(_ROW_GATES), tuple(omegas), _global_weights),
     )
@@ -357,7 +370,7 @@ def _proof_terms(
         m,
         n_gates,
         transcript,
-        lambda t: _absorb(t, params, n_gates, len(m.lefts), inputs, rows),
+        lambda t: _absorb(t, params, n_gates, len(m.lefts), n, encode_inputs(inputs), rows),
         e_commit,
         e_ipa,
         piece_rows=(rows, tuple(_ROW_GATES), _global_weights),

@@ -271,3 +271,27 @@ def test_points_from_different_backends_combine_by_value() -> None:
     assert pa == pr
     assert hash(pa) == hash(pr)
     assert (pa + pr).to_bytes() == (2 * pa).to_bytes()
+
+
+def _off_curve_encoding() -> bytes:
+    """A compressed encoding whose x has no y on E: y² = x³ + 4 (x³ + 4 not a square mod p)."""
+    x = 1
+    while pow(x**3 + 4, (FIELD_MODULUS - 1) // 2, FIELD_MODULUS) == 1:
+        x += 1
+    data = bytearray(x.to_bytes(48, "big"))
+    data[0] |= 0x80
+    return bytes(data)
+
+
+def test_decode_checked_point_round_trips_points_already_checked(group: Group) -> None:
+    p = base_point(group)
+    for point in (p, -p, 7 * p, group.identity()):
+        assert group.decode_checked_point(point.to_bytes()) == point
+
+
+def test_decode_checked_point_still_rejects_a_point_off_the_curve(group: Group) -> None:
+    data = _off_curve_encoding()
+    with pytest.raises(EncodingError):
+        group.decode_point(data)
+    with pytest.raises(EncodingError):
+        group.decode_checked_point(data)

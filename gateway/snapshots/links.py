@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -102,10 +103,14 @@ def build_link(
     tape_id: int,
     seed: bytes,
     ipa_rounds: int | None,
+    executor: Executor | None = None,
+    check_results: bool = False,
 ) -> LinkRecord | None:
     """The link of a snapshot about to be stored (its signed ``header``, the seal job's ``job_id``,
     ``tape_id`` and ``seed``) to the pool's ``previous`` snapshot; ``None`` when the two are not both
-    linkable. A link the data cannot support is a ``refused`` record naming why."""
+    linkable. A link the data cannot support is a ``refused`` record naming why. The link's pieces
+    are proven on the seal's ``executor`` (inline when ``None``), checked as the seal's chunks are
+    when its workers are not trusted (``check_results``)."""
     lanes = previous.lanes
     current_lane_set = str(header["proof_params"]["lane_set"])
     if not linkable(lanes) or not current_lane_set.startswith(POOL_V4 + ":"):
@@ -126,8 +131,10 @@ def build_link(
 
     if current_lane_set != lanes.name:
         return record(
-            "refused", None, f"link.lane_set: {previous.cutoff_date} is sealed under {lanes.name}, "
-            f"{header['cutoff_date']} under {current_lane_set} (the pool's per-loan cap changed)"
+            "refused",
+            None,
+            f"link.lane_set: {previous.cutoff_date} is sealed under {lanes.name}, "
+            f"{header['cutoff_date']} under {current_lane_set} (the pool's per-loan cap changed)",
         )
     try:
         prev_leaves = _leaves(db, previous.job_id, lanes)
@@ -149,7 +156,10 @@ def build_link(
             entries=entries,
             prev_commitments=prev_points,
             cur_commitments=cur_points,
-            ipa_rounds=ipa_rounds,
+            # A link proof has at least one inner-product round (a seal may have none).
+            ipa_rounds=None if ipa_rounds is None else max(1, ipa_rounds),
+            executor=executor,
+            check_results=check_results,
         )
     except (ProvingError, LoanFactsError) as exc:
         # The month stays sealed (its own statement holds); it has no roll matrix, and says why.

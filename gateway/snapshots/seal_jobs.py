@@ -445,6 +445,8 @@ def _run(
             tape_id=job.tape_id,
             seed=seed,
             ipa_rounds=job.params.ipa_rounds,
+            executor=executor,
+            check_results=check_results,
         )
     with transaction(db) as conn:
         status = snapshot_status(conn, job.pool_id, job.cutoff_date)
