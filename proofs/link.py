@@ -58,6 +58,10 @@ LINK_VERSION: Final = 1
 LINK_FORMAT: Final = bundle.format_string(LINK_KIND, LINK_VERSION)
 #: Absorbed first into every piece proof's transcript, before the two header hashes.
 LINK_PROTOCOL: Final = b"poolproof/link-proof/v1"
+#: The leaf inputs a link reads: of t−1's leaves (counts and balances of kept loans, counts of
+#: exits) and of t's (counts).
+LINK_PREVIOUS_INPUTS: Final = frozenset({LINK_COUNT_INPUT, *LINK_BALANCE_INPUTS})
+LINK_CURRENT_INPUTS: Final = frozenset({LINK_COUNT_INPUT})
 _N: Final = len(STATES)
 _N_OUT: Final = len(OUTSTANDING_STATES)
 _R: Final = ORDER
@@ -431,7 +435,7 @@ def _inputs_of(group: Group, lanes: LaneSet, loan: LinkLoan, given: Sequence[Poi
     if given is not None:
         return list(given)
     values = lanes.input_values(loan.values)
-    wanted = {LINK_COUNT_INPUT, *LINK_BALANCE_INPUTS}
+    wanted = LINK_PREVIOUS_INPUTS
     return [
         commit(group, v % _R, b) if g in wanted else group.identity()
         for g, (v, b) in enumerate(zip(values, loan.blindings, strict=True))

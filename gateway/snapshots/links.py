@@ -17,7 +17,7 @@ the parties that may read snapshot bundles.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -26,11 +26,19 @@ import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from proofs.errors import ProvingError
-from proofs.group import ORDER, Point, get_group
+from proofs.group import ORDER, POINT_BYTES, Point, get_group
 from proofs.lanes import POOL_V4, LaneSet
-from proofs.link import LinkLoan, link_header, link_loans, prove_link, prove_roll_figure
+from proofs.link import (
+    LINK_CURRENT_INPUTS,
+    LINK_PREVIOUS_INPUTS,
+    LinkLoan,
+    link_header,
+    link_loans,
+    prove_link,
+    prove_roll_figure,
+)
 from proofs.loan_facts import STATES
-from proofs.pedersen import commit
+from proofs.pedersen import commit_many
 
 from ..errors import GatewayError
 from ..ingest.pool_settings import PoolConfig
@@ -69,24 +77,33 @@ def _leaves(db: sqlite_utils.Database, job_id: str, lanes: LaneSet) -> list[tupl
 
 
 def _in_leaf_order(
-    loans: Sequence[LinkLoan], leaves: Sequence[tuple[str, bytes]], lanes: LaneSet
+    loans: Sequence[LinkLoan], leaves: Sequence[tuple[str, bytes]], lanes: LaneSet, wanted: Collection[int]
 ) -> tuple[list[LinkLoan], list[list[Point]]]:
-    """The loans in the leaves' order with their commitments, each recomputed from its opening and
-    compared with the sealed leaf byte for byte (a stored opening that does not open its leaf is a
-    ``ProvingError``, never a link that fails to verify)."""
+    """The loans in the leaves' order with the commitments of the ``wanted`` inputs (the ones the link
+    reads; the others are the identity), each recomputed from its opening and compared with the
+    sealed leaf byte for byte (a stored opening that does not open its leaf is a ``ProvingError``,
+    never a link that fails to verify)."""
     group = get_group()
     by_id = {loan.exposure_id: loan for loan in loans}
     if len(by_id) != len(leaves) or set(by_id) != {eid for eid, _ in leaves}:
         raise ProvingError("the tape's loans are not the snapshot's leaves")
-    ordered: list[LinkLoan] = []
+    ordered = [by_id[eid] for eid, _ in leaves]
+    picks = sorted(wanted)
+    values: list[int] = []
+    blindings: list[int] = []
+    for loan in ordered:
+        inputs = lanes.input_values(loan.values)
+        values += [inputs[g] % ORDER for g in picks]
+        blindings += [loan.blindings[g] for g in picks]
+    computed = iter(commit_many(group, values, blindings))
+    identity = group.identity()
     points: list[list[Point]] = []
     for eid, raw in leaves:
-        loan = by_id[eid]
-        values = lanes.input_values(loan.values)
-        pts = [commit(group, v % ORDER, b) for v, b in zip(values, loan.blindings, strict=True)]
-        if b"".join(p.to_bytes() for p in pts) != raw:
-            raise ProvingError(f"exposure {eid}: the stored opening does not open its sealed leaf")
-        ordered.append(loan)
+        pts = [identity] * len(lanes.inputs)
+        for g in picks:
+            pts[g] = next(computed)
+            if pts[g].to_bytes() != raw[g * POINT_BYTES : (g + 1) * POINT_BYTES]:
+                raise ProvingError(f"exposure {eid}: the stored opening does not open its sealed leaf")
         points.append(pts)
     return ordered, points
 
@@ -141,10 +158,13 @@ def build_link(
         cur_leaves = _leaves(db, job_id, lanes)
         prev_seed = snapshot_seed(db, keys, previous)
         prev_loans, prev_points = _in_leaf_order(
-            _loans(db, keys, snapshot_tape_id(db, previous), settings, lanes, prev_seed), prev_leaves, lanes
+            _loans(db, keys, snapshot_tape_id(db, previous), settings, lanes, prev_seed),
+            prev_leaves,
+            lanes,
+            LINK_PREVIOUS_INPUTS,
         )
         cur_loans, cur_points = _in_leaf_order(
-            _loans(db, keys, tape_id, settings, lanes, seed), cur_leaves, lanes
+            _loans(db, keys, tape_id, settings, lanes, seed), cur_leaves, lanes, LINK_CURRENT_INPUTS
         )
         entries = sorted({eid for eid, _ in cur_leaves} - {eid for eid, _ in prev_leaves})
         doc = prove_link(
