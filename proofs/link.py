@@ -288,7 +288,8 @@ def prove_link(
     their tasks carry openings, so only to a process pool or an encrypted or loopback scheduler,
     :func:`proofs.executors.open_executor` with ``secrets=True``) they are proven on its workers,
     ``max_in_flight`` at a time, and folded in order: the statement (pieces, roll matrix, exits,
-    entries) does not depend on where they ran; the proofs differ run to run by their randomness. ``check_results``: the workers are not trusted with integrity (a cluster), so each piece is
+    entries) does not depend on where they ran; the proofs differ run to run by their randomness.
+    ``check_results``: the workers are not trusted with integrity (a cluster), so each piece is
     checked here before it is kept (its row commitments against the values and blindings it
     returned, and its proof verified).
 

@@ -179,21 +179,33 @@ def initial_state(deal: Deal) -> DealState:
 
 def senior_fees_due(deal: Deal, state: DealState) -> int:
     """This period's senior fees (without arrears): fixed plus servicing on the notes' balance."""
-    notes = sum(state.tranche_balances)
-    return deal.fees.fixed_fen + _div_half_up(notes * deal.fees.servicing_bps, _MONTHS_BPS)
+    return _senior_fees(deal, state.tranche_balances)
+
+
+def _senior_fees(deal: Deal, balances: Sequence[int]) -> int:
+    return deal.fees.fixed_fen + _div_half_up(sum(balances) * deal.fees.servicing_bps, _MONTHS_BPS)
 
 
 def interest_due(deal: Deal, state: DealState) -> tuple[int, ...]:
     """This period's coupon of each tranche (without arrears), 30/360, rounded half up."""
+    return _coupons(deal, state.tranche_balances)
+
+
+def _coupons(deal: Deal, balances: Sequence[int]) -> tuple[int, ...]:
     return tuple(
-        _div_half_up(b * t.coupon_bps, _MONTHS_BPS)
-        for t, b in zip(deal.tranches, state.tranche_balances, strict=True)
+        _div_half_up(b * t.coupon_bps, _MONTHS_BPS) for t, b in zip(deal.tranches, balances, strict=True)
     )
 
 
 def expenses_due(deal: Deal, state: DealState) -> int:
     """Senior fees and note interest of the period: what excess spread is measured against."""
-    return senior_fees_due(deal, state) + sum(interest_due(deal, state))
+    return expenses_on_notes(deal, state.tranche_balances)
+
+
+def expenses_on_notes(deal: Deal, balances: Sequence[int]) -> int:
+    """:func:`expenses_due` from the notes' outstanding principal at the start of the period alone
+    (each tranche's, in deal order): all that the period's expenses depend on."""
+    return _senior_fees(deal, balances) + sum(_coupons(deal, balances))
 
 
 @dataclass(frozen=True)

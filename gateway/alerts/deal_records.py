@@ -243,11 +243,15 @@ def publish_payment_report(
     return signed, deal
 
 
-def trigger_view(report: dict[str, Any]) -> dict[str, Any]:
+def trigger_view(report: dict[str, Any], *, note_balances: bool = False) -> dict[str, Any]:
     """What an aggregate-only party gets: the chain, the deal binding and each trigger's proven status
-    (the levels are the deal's registered thresholds); no exact pool figure."""
+    (the levels are the deal's registered thresholds); no exact pool figure. With ``note_balances``
+    (the disclosure-control point's decision) also the notes' outstanding principal at the start of
+    the period, from which the excess-spread trigger's expenses follow."""
     keep = ("format", "pool_id", "cutoff_date", "period", "headers", "triggers", "switches", "extensions")
     view: dict[str, Any] = {"view": "trigger-status", **{k: report[k] for k in keep}}
+    if note_balances:
+        view["note_balances"] = dict(report["state_before"]["tranche_balances"])
     if "purchases_proven" in report:  # the evidence without the disclosed prices
         view["purchases_proven"] = [{"evidence": e["evidence"]} for e in report["purchases_proven"]]
     return view

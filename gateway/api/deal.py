@@ -37,7 +37,7 @@ from ..alerts import deal_records, raising, store
 from ..alerts import eligibility as eligibility_records
 from ..ingest.bounded_json import JsonLimitError, loads_body
 from ..policy_views import DEFAULT_PURPOSE, policy_party
-from ..snapshots.disclosure import is_aggregate_only
+from ..snapshots.disclosure import is_aggregate_only, note_balances_decision
 from ..storage import deals, decisions
 from .audiences import ROLE_PLURALS, ROLE_PREFIXES
 from .common import (
@@ -142,13 +142,21 @@ class Deal(AudienceResource):
         return _deal_answer(pool_id)
 
 
-def _exact_decisions(party: Any, pool_id: str) -> list[Decision]:
-    p = policy_party(party)
-    return [policy().may_request_claim(p, "exact", m, pool_id=pool_id) for m in EXACT_FIGURES]
+def report_for_party(party: Any, pool_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """What ``party`` gets of a payment report, decided and logged at the disclosure-control point.
 
-
-def _log_view(party: Any, pool_id: str, cutoff: str, decided: list[Decision], whole: bool) -> None:
+    The whole report's inputs and cumulative figures are exact pool figures outside any snapshot's
+    release table: a party the policy gives aggregates only (investors), or refuses any of those
+    figures exactly, gets the trigger-status view, never those figures. The view carries the notes'
+    outstanding principal at the start of the period when the policy gives the party
+    ``notes/balance`` exactly (:func:`~gateway.snapshots.disclosure.note_balances_decision`), so the
+    excess-spread trigger is proven for it too. Every decision is logged.
+    """
     p = policy_party(party)
+    decided = [policy().may_request_claim(p, "exact", m, pool_id=pool_id) for m in EXACT_FIGURES]
+    aggregate_only = is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id)
+    whole = all(d.allowed for d in decided) and not aggregate_only
+    notes = None if whole else note_balances_decision(policy(), p, pool_id)
     entry = Decision(
         decision_id=uuid.uuid4().hex,
         party_id=p.id,
@@ -163,9 +171,13 @@ def _log_view(party: Any, pool_id: str, cutoff: str, decided: list[Decision], wh
         pool_id=pool_id,
     )
     log = DecisionLog()
-    resource = f"pool:{pool_id}/cutoff:{cutoff}/payment-report"
-    log.append([*decided, entry], resource=resource, record_count=1 if whole else 0)
+    resource = f"pool:{pool_id}/cutoff:{report['cutoff_date']}/payment-report"
+    log.append([*decided, *([] if notes is None else [notes]), entry], resource=resource,
+               record_count=1 if whole else 0)  # fmt: skip
     decisions.persist(get_log_db(), log)
+    if whole:
+        return report
+    return deal_records.trigger_view(report, note_balances=notes is not None and notes.allowed)
 
 
 class PaymentReport(AudienceResource):
@@ -175,16 +187,7 @@ class PaymentReport(AudienceResource):
     def get(self, pool_id: str, cutoff: str) -> dict[str, Any]:
         """The period's payment report, through the disclosure-control point."""
         party = self.caller(pool_id)
-        report = deal_records.stored_report(get_db(), pool_id, cutoff)
-        decided = _exact_decisions(party, pool_id)
-        # The whole report's inputs and cumulative figures are exact pool figures outside any
-        # snapshot's release table: a party the policy gives aggregates only (investors) gets the
-        # proven trigger status, never those figures around the disclosure-control point.
-        p = policy_party(party)
-        aggregate_only = is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id)
-        whole = all(d.allowed for d in decided) and not aggregate_only
-        _log_view(party, pool_id, cutoff, decided, whole)
-        return report if whole else deal_records.trigger_view(report)
+        return report_for_party(party, pool_id, deal_records.stored_report(get_db(), pool_id, cutoff))
 
 
 class PublishedPaymentReport(PaymentReport):

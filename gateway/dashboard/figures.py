@@ -159,38 +159,11 @@ def pool_currency(pool_id: str) -> tuple[str, str]:
 def payment_report_answer(party: PartyRecord, pool_id: str, report: dict[str, Any]) -> dict[str, Any]:
     """What ``GET /<audience>/pools/<pool>/payment-reports/<cutoff>`` gives ``party`` for ``report``: the
     whole report, or (an aggregate-only party, or one the policy refuses any exact figure of the report)
-    its trigger-status view. The rule of :class:`gateway.api.deal.PaymentReport`, decided from the same
-    policy calls and logged as the route logs it (the end-to-end tests compare the page with the API)."""
-    import uuid
+    its trigger-status view: :func:`gateway.api.deal.report_for_party`, the route's own decision and
+    log entry (the end-to-end tests compare the page with the API)."""
+    from ..api.deal import report_for_party
 
-    from policies import Transform
-    from policies.decision import Decision
-
-    from ..alerts.deal_records import trigger_view
-    from ..api.deal import EXACT_FIGURES
-
-    p = policy_party(party)
-    decided = [policy().may_request_claim(p, "exact", m, pool_id=pool_id) for m in EXACT_FIGURES]
-    aggregate_only = is_aggregate_only(policy(), p, DEFAULT_PURPOSE[p.role], pool_id)
-    whole = all(d.allowed for d in decided) and not aggregate_only
-    entry = Decision(
-        decision_id=uuid.uuid4().hex,
-        party_id=p.id,
-        role=p.role,
-        field="payment_report:triggers",
-        purpose="claim",
-        transform=Transform.RAW,
-        params={},
-        rule_ids=("aggregates.registered_threshold",),
-        reason="trigger levels are the deal's registered thresholds",
-        policy_version=policy().version,
-        pool_id=pool_id,
-    )
-    log = DecisionLog()
-    resource = f"pool:{pool_id}/cutoff:{report['cutoff_date']}/payment-report"
-    log.append([*decided, entry], resource=resource, record_count=1 if whole else 0)
-    decisions.persist(get_log_db(), log)
-    return report if whole else trigger_view(report)
+    return report_for_party(party, pool_id, report)
 
 
 def _deliveries(

@@ -757,10 +757,16 @@ def write_deal_outputs(out: Path, demo: Any) -> list[str]:
     """The revolving deal's files for ``poolproof-audit report``: ``out/deal/`` holds what a trustee
     gets (the deal file, the gateway key and every period's whole payment report, and in ``series/`` the
     pool's snapshot and link bundles, :func:`write_deal_series`), ``out/deal-investor/`` what an investor
-    gets (the same with each report's trigger-status view, without the series). Returns the paths
-    written, relative to ``out``."""
-    from ..alerts.deal_records import trigger_view
+    gets (the same with each report's trigger-status view as the packaged policy decides it for an
+    investor, without the series). Returns the paths written, relative to ``out``."""
+    from policies import Party, load_policy
 
+    from ..alerts.deal_records import trigger_view
+    from .disclosure import note_balances_decision
+
+    pool_id = demo.deal.pool_id
+    investor = Party("demo-investor", "investor", frozenset({pool_id}))
+    notes = note_balances_decision(load_policy(), investor, pool_id).allowed
     written = []
     for folder, view in (("deal", False), ("deal-investor", True)):
         d = out / folder
@@ -770,7 +776,8 @@ def write_deal_outputs(out: Path, demo: Any) -> list[str]:
         written += [f"{folder}/deal.toml", f"{folder}/gateway.pub"]
         for report in demo.reports:
             name = f"payment-report-{report['period']}.json"
-            (d / name).write_bytes(bundle.dump_bundle(trigger_view(report) if view else report))
+            doc = trigger_view(report, note_balances=notes) if view else report
+            (d / name).write_bytes(bundle.dump_bundle(doc))
             written.append(f"{folder}/{name}")
     return written + write_deal_series(out / "deal" / "series", demo)
 

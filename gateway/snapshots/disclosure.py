@@ -85,6 +85,21 @@ def suppressed_figure(policy: Policy) -> dict[str, Any]:
     return {"suppressed": True, "reason": SUPPRESSED.format(k=policy.aggregates.min_cohort)}
 
 
+#: The notes' outstanding principal at the start of a period, per tranche (a deal figure).
+NOTE_BALANCES = "notes/balance"
+
+
+def note_balances_decision(policy: Policy, party: Party, pool_id: str) -> Decision:
+    """Whether an aggregate-only ``party``'s trigger-status view may carry the notes' outstanding
+    principal at the start of the period: the policy's exact-claim rule for :data:`NOTE_BALANCES`.
+
+    Note balances are the notes' own figures, published to note holders by every trustee report,
+    not a cohort of loans, so no release ledger applies: what they follow from (the principal paid
+    to the notes) is the pool's principal collections, a whole-pool figure of the servicer report.
+    """
+    return policy.may_request_claim(party, "exact", NOTE_BALANCES, pool_id=pool_id)
+
+
 def is_aggregate_only(policy: Policy, party: Party, purpose: str, pool_id: str) -> bool:
     """Whether ``party`` may receive pool statistics only through disclosure control."""
     if party.role in policy.aggregates.exact_value_roles:

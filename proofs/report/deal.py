@@ -17,10 +17,13 @@ period before as ``previous``):
   trigger's form needs (:func:`proofs.triggers.trigger_form`): the 31+ delinquency form needs only
   the chain; the cumulative default form needs each period's purchase commitment, which the view
   carries as the purchase evidence without the prices (a chain with declared purchases cannot rebuild
-  it); the excess-spread form needs the period's expenses, which follow from the
-  deal's state the view does not carry. A status whose form cannot be rebuilt is shown as *served,
-  not proven* and never drawn as proven. The cure state follows from the deal's cure rule
-  (:func:`proofs.triggers.next_trigger_state`) when every period from the first is proven.
+  it); the excess-spread form needs the period's expenses (senior fees and note interest), which
+  follow from the notes' outstanding principal at the start of the period: the view carries it
+  (``note_balances``) when the policy gives the party that figure, and the status is then proven
+  against the committed interest, fees and recoveries given those published balances. A status whose
+  form cannot be rebuilt is shown as *served, not proven* and never drawn as proven. The cure state
+  follows from the deal's cure rule (:func:`proofs.triggers.next_trigger_state`) when every period
+  from the first is proven.
 
 A report that fails becomes an :class:`~proofs.report.figures.Unverified` naming the check (the
 report's rows say UNVERIFIED, nothing of it is drawn, and the command exits 1).
@@ -45,6 +48,7 @@ from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
 from proofs.payment_report import chain_with_purchases, verify_payment_report
 from proofs.report.figures import Figure, Unverified
 from proofs.triggers import BPS, TriggerState, next_trigger_state, trigger_form, verify_trigger
+from proofs.waterfall import expenses_on_notes
 
 PAYMENT_REPORT_FORMAT: Final = "poolproof/payment-report/"
 #: The deal file's name when it lies in the bundle folder.
@@ -68,7 +72,8 @@ class TriggerRow:
     cure_periods: int | None
     breached: bool
     basis: TriggerBasis
-    #: Why a ``served`` status is not proven (empty otherwise).
+    #: Why a ``served`` status is not proven, or what a ``proven_view`` one rests on beyond the
+    #: chain's commitments (empty otherwise).
     reason: str = ""
     in_effect: bool | None = None
     clear_periods: int | None = None
@@ -207,7 +212,11 @@ def _fail(name: str, check: str, message: str, doc: object) -> Unverified:
     )
 
 
-def _form_gap(trigger: Trigger, chain: Chain) -> str:
+#: What an excess-spread status proven from a view rests on beyond the chain's commitments.
+NOTES_BASIS: Final = "expenses from the notes' outstanding principal the view publishes"
+
+
+def _form_gap(trigger: Trigger, chain: Chain, notes: Sequence[int] | None) -> str:
     """Why the trigger-status view cannot rebuild ``trigger``'s form ("" if it can)."""
     if trigger.kind == "delinquency_31plus_3m":
         return ""
@@ -215,7 +224,30 @@ def _form_gap(trigger: Trigger, chain: Chain) -> str:
         if chain.purchases_committed:
             return ""
         return "the form needs the declared purchases (this chain carries no purchase evidence)"
-    return "the form needs the period's senior fees and note interest due, which follow from the deal's state"
+    if notes is not None:
+        return ""
+    return (
+        "the form needs the period's senior fees and note interest due, which follow from the notes' "
+        "outstanding principal (not in this view: the policy does not give it to this party)"
+    )
+
+
+def _note_balances(doc: Mapping[str, Any], deal: Deal) -> list[int] | None:
+    """The view's ``note_balances`` (tranche id → outstanding principal at the start of the period),
+    in deal order, or ``None`` when the view carries none."""
+    notes = doc.get("note_balances")
+    if notes is None:
+        return None
+    ids = [t.id for t in deal.tranches]
+    if not isinstance(notes, Mapping) or sorted(notes) != sorted(ids):
+        raise EncodingError(f"note_balances: expected an object with exactly {', '.join(ids)}")
+    out = []
+    for tid in ids:
+        value = notes[tid]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 63:
+            raise EncodingError(f"note_balances.{tid}: expected a non-negative integer")
+        out.append(value)
+    return out
 
 
 def verify_trigger_view(
@@ -251,14 +283,20 @@ def verify_trigger_view(
         raise VerificationError(
             "distribution.triggers", "expected one status per trigger of the deal, in deal order"
         )
+    notes = _note_balances(doc, deal)
     out: list[tuple[Trigger, bool, TriggerBasis, str]] = []
     for t, entry in zip(deal.triggers, entries, strict=True):
-        gap = _form_gap(t, chain)
+        gap = _form_gap(t, chain, notes)
         if gap:
             served = entry.get("breached")
             if not isinstance(served, bool):
                 raise EncodingError(f"triggers.{t.id}.breached: expected true or false")
             out.append((t, served, "served", gap))
+            continue
+        if t.kind == "excess_spread":
+            assert notes is not None
+            form = trigger_form(chain, t, expenses=expenses_on_notes(deal, notes))
+            out.append((t, verify_trigger(group, chain, form, entry), "proven_view", NOTES_BASIS))
             continue
         form = trigger_form(chain, t, expenses=0)
         out.append((t, verify_trigger(group, chain, form, entry), "proven_view", ""))

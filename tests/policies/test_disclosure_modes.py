@@ -129,7 +129,7 @@ def test_an_out_of_scope_pool_is_refused_before_the_modes() -> None:
         (
             'id = "modes.threshold_for_the_rest"',
             'id = "modes.servicer_report_exact"',
-            "disclosure_modes[1].id",
+            "disclosure_modes[2].id",
             "unique",
         ),
         (

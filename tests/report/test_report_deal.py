@@ -372,15 +372,32 @@ def test_the_investor_page_shows_only_the_proven_trigger_status(rendered: Render
     assert len(rows) == MONTHS * len(rendered.demo.deal.triggers)
     for k, result in enumerate(results, 1):
         # the 31+ form needs the chain only; the cumulative default form the purchase commitments
-        # the view carries as evidence (without the prices)
-        for index, tid in ((0, "cdr"), (1, "dq31_3m")):
+        # the view carries as evidence (without the prices); the excess-spread form the period's
+        # expenses, from the notes' outstanding principal the policy gives an investor
+        for index, tid in ((0, "cdr"), (1, "dq31_3m"), (2, "excess_spread")):
             row = rows[(str(k), tid)]
             assert row["data-basis"] == "proven_view"
             assert row["data-breached"] == str(result.breached[tid]).lower()
             assert row["data-in-effect"] == str(result.distribution.state.triggers[index].in_effect).lower()
-        # the excess-spread form needs the period's expenses: shown, never as proven
-        assert rows[(str(k), "excess_spread")]["data-basis"] == "served"
-        assert rows[(str(k), "excess_spread")]["data-in-effect"] == ""
+
+
+def test_without_the_note_balances_the_excess_spread_status_is_served_not_proven(rendered: Rendered) -> None:
+    from gateway.alerts.deal_records import trigger_view
+    from proofs.report.deal import NOTES_BASIS, verify_trigger_view
+
+    key = rendered.demo.key.public_key()
+    for report, result in zip(rendered.demo.reports, _verified(rendered.demo), strict=True):
+        with_notes = trigger_view(report, note_balances=True)
+        assert with_notes["note_balances"] == report["state_before"]["tranche_balances"]
+        _, proven = verify_trigger_view(with_notes, rendered.demo.deal, key)
+        es = next(s for s in proven if s[0].id == "excess_spread")
+        assert es[1:] == (result.breached["excess_spread"], "proven_view", NOTES_BASIS)
+        without = trigger_view(report)
+        assert "note_balances" not in without
+        _, served = verify_trigger_view(without, rendered.demo.deal, key)
+        es = next(s for s in served if s[0].id == "excess_spread")
+        assert es[2] == "served"
+        assert "notes' outstanding principal" in es[3]
 
 
 # --- tampering ----------------------------------------------------------------------------------------------
@@ -436,6 +453,12 @@ def test_a_tampered_whole_report_is_unverified_and_its_periods_are_not_drawn(
         (lambda d: d["extensions"]["deal"].update(deal_hash="00" * 32), "deal.binding"),
         (lambda d: d["triggers"].pop(), "distribution.triggers"),
         (lambda d: d.update(period=2), "distribution.period"),
+        (lambda d: d["triggers"][2].update(breached=not d["triggers"][2]["breached"]), "trigger.excess"),
+        # other note balances give other expenses: the proof was made for the published ones
+        (lambda d: d["note_balances"].update({k: 3 * v + 10**9 for k, v in d["note_balances"].items()}),
+         "trigger.excess_spread"),
+        (lambda d: d["note_balances"].popitem(), "bundle.encoding"),
+        (lambda d: d["note_balances"].update({k: -1 for k in d["note_balances"]}), "bundle.encoding"),
     ],
 )
 def test_a_tampered_trigger_view_is_unverified(rendered: Rendered, tmp_path: Path, change: Any,
