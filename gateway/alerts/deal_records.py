@@ -14,6 +14,7 @@ ever published.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlite_utils
@@ -159,17 +160,28 @@ def price_blindings(seed: bytes, lanes: LaneSet) -> list[int]:
 
 
 def _proven_purchases(
-    db: sqlite_utils.Database, keys: PoolKeys, snaps: list[SnapshotRecord], headers: tuple[Header, ...]
+    db: sqlite_utils.Database,
+    keys: PoolKeys,
+    snaps: list[SnapshotRecord],
+    headers: tuple[Header, ...],
+    previous: Mapping[str, Any] | None,
 ) -> tuple[dict[str, Any], list[Opening]]:
-    """This period's purchase evidence and the price opening of every period since closing."""
+    """This period's purchase evidence and the price opening of every period since closing.
+
+    An earlier period's price is the value the previous report disclosed (verified against its
+    commitment when that report was published), its blinding regenerated from the period's snapshot
+    seed: only this period's new loans are read from the tape."""
     group = get_group()
     openings: list[Opening] = []
-    evidence: dict[str, Any] = {}
-    for i in range(1, len(snaps)):
-        count, totals, blindings, aggregate = price_parts(db, keys, snaps[i - 1], snaps[i])
-        openings.append(price_opening(headers[i], totals, aggregate))
-        if i == len(snaps) - 1:
-            evidence = prove_purchases(group, headers[i], count, totals, blindings, aggregate, random_scalar)
+    earlier = [] if previous is None else previous["purchases_proven"]
+    for i in range(1, len(snaps) - 1):
+        aggregate = price_blindings(snapshot_seed(db, keys, snaps[i]), snaps[i].lanes)
+        blinding = price_opening(headers[i], [0] * len(snaps[i].lanes.lanes), aggregate).blinding
+        openings.append(Opening(int(earlier[i - 1]["value"]), blinding))
+    last = len(snaps) - 1
+    count, totals, blindings, aggregate = price_parts(db, keys, snaps[last - 1], snaps[last])
+    openings.append(price_opening(headers[last], totals, aggregate))
+    evidence = prove_purchases(group, headers[last], count, totals, blindings, aggregate, random_scalar)
     return evidence, openings
 
 
@@ -209,7 +221,7 @@ def publish_payment_report(
     )
     purchases: dict[str, Any]
     if proven:
-        evidence, price_openings = _proven_purchases(db, keys, snaps, chain.headers)
+        evidence, price_openings = _proven_purchases(db, keys, snaps, chain.headers, previous)
         purchases = {
             "purchase_evidence": evidence,
             "previous_purchases": [] if previous is None else previous["purchases_proven"],
