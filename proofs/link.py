@@ -797,9 +797,35 @@ def _leaves_of(
 ) -> SnapshotLeaves:
     if isinstance(source, SnapshotLeaves):
         return source
-    if audit:
-        verify_snapshot(io.StringIO(source), key, lane_sets=lane_sets, executor=executor)
-    return read_leaves(source, key, group=group, lane_sets=lane_sets)
+    if not audit:
+        return read_leaves(source, key, group=group, lane_sets=lane_sets)
+    return audited_leaves(source, key, group=group, lane_sets=lane_sets, executor=executor)
+
+
+def audited_leaves(
+    text: str,
+    gateway_key: Ed25519PublicKey,
+    *,
+    group: Group | None = None,
+    lane_sets: Collection[str] = DEFAULT_ACCEPTED_LANE_SETS,
+    executor: Executor | None = None,
+) -> SnapshotLeaves:
+    """The snapshot's full audit (:func:`proofs.snapshot.verify_snapshot`, on ``executor``) and, from
+    the same reading of the bundle, its header and every leaf: what :func:`read_leaves` gives, without
+    parsing the bundle a second time. The audit checks every leaf point (curve and subgroup), so the
+    points are decoded here with the curve check only."""
+    group = group or get_group()
+    read: list[tuple[str, bytes]] = []
+    header = verify_snapshot(
+        io.StringIO(text), gateway_key, lane_sets=lane_sets, executor=executor,
+        leaves=lambda eid, raw: read.append((eid, raw)),
+    )  # fmt: skip
+    step = POINT_BYTES
+    leaves = tuple(
+        Leaf(eid, tuple(group.decode_checked_point(raw[i : i + step]) for i in range(0, len(raw), step)))
+        for eid, raw in read
+    )
+    return SnapshotLeaves(header, leaves)
 
 
 # -------------------------------------------------------------------------------------------------

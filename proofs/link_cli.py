@@ -14,7 +14,6 @@ against that month's link (the entries row recomputed from the leaves). Mounted 
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
 import json
 import os
@@ -27,11 +26,11 @@ from proofs.canonical import parse_json
 from proofs.errors import EncodingError, VerificationError
 from proofs.group import get_group
 from proofs.lanes import DEFAULT_ACCEPTED_LANE_SETS
-from proofs.link import LINK_FORMAT, LinkResult, SnapshotLeaves, read_leaves, verify_link
+from proofs.link import LINK_FORMAT, LinkResult, SnapshotLeaves, audited_leaves, verify_link
 from proofs.loan_facts import OUTSTANDING_STATES, STATES
 from proofs.purchases import check_entries_row, verify_purchases
 from proofs.signing import load_public_key
-from proofs.snapshot import header_hash, verify_snapshot
+from proofs.snapshot import header_hash
 from proofs.witness import WitnessPolicy, check_witnesses
 
 #: Largest file read whole (a snapshot bundle of a few hundred thousand loans).
@@ -199,10 +198,10 @@ def _cmd_verify_series(args: argparse.Namespace, policy: WitnessPolicy | None) -
     audited: list[SnapshotLeaves] = []
     witnessed = 0
     for path, text in snapshots:
-        header = verify_snapshot(io.StringIO(text), key, lane_sets=lane_sets)
+        snap = audited_leaves(text, key, lane_sets=lane_sets)
         if policy is not None:
-            witnessed += bool(check_witnesses(header, _cosignatures(path), policy))
-        audited.append(read_leaves(text, key, lane_sets=lane_sets))
+            witnessed += bool(check_witnesses(snap.header, _cosignatures(path), policy))
+        audited.append(snap)
     audited.sort(key=lambda s: s.header.doc["sequence"])
     pool = audited[0].header.context.pool_id
     for snap in audited[1:]:

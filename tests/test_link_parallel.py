@@ -18,7 +18,7 @@ from proofs import bundle
 from proofs import linkcircuit as lc
 from proofs.errors import EncodingError, VerificationError
 from proofs.executors import run_in_order
-from proofs.link import LINK_KIND, PieceResult, prove_link, read_leaves, verify_link
+from proofs.link import LINK_KIND, PieceResult, audited_leaves, prove_link, read_leaves, verify_link
 from tests.link_chain import Month, first_facts, next_facts, seal_month
 
 #: Five kept loans a piece (5 × 48 gates ≤ 256), so a small pool spans several pieces.
@@ -161,3 +161,23 @@ def test_results_are_settled_in_task_order(pool: Any) -> None:
     inline: list[tuple[int, int]] = []
     run_in_order(range(5), _square, lambda t, r: inline.append((t, r)), None)
     assert inline == [(t, t * t) for t in range(5)]
+
+
+@pytest.mark.parametrize("on_workers", [False, True])
+def test_the_audit_hands_back_the_leaves_a_separate_read_gives(
+    pair: Pair, pool: Any, on_workers: bool
+) -> None:
+    public = pair.key.public_key()
+    read = read_leaves(pair.cur.text, public)
+    audited = audited_leaves(pair.cur.text, public, executor=pool if on_workers else None)
+    assert audited.header.hash == read.header.hash
+    assert audited.leaves == read.leaves
+
+
+def test_a_snapshot_that_fails_its_audit_gives_no_leaves(pair: Pair) -> None:
+    eid = pair.cur.loans[0].exposure_id
+    broken = pair.cur.text.replace(f'["{eid}"', f'["{eid}Z"', 1)
+    assert broken != pair.cur.text
+    with pytest.raises(VerificationError) as err:
+        audited_leaves(broken, pair.key.public_key())
+    assert err.value.check == "snapshot.merkle_root"

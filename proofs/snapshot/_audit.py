@@ -38,6 +38,8 @@ class _AuditSpec:
     context: SnapshotContext
     params: SealParams
     group_name: str
+    #: Hand back every leaf's input commitments (for a caller that reads the leaves too).
+    keep_leaves: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class _ChunkCheck:
     exposure_ids: tuple[str, ...] = ()
     #: The chunk's share of the stratification table (:meth:`proofs.strata.Accumulator.partial`).
     strata: tuple[tuple[int, str, int, bytes], ...] = ()
+    #: With :attr:`_AuditSpec.keep_leaves`: each leaf's input commitments, encoded (checked here).
+    leaf_inputs: tuple[bytes, ...] = ()
 
 
 def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, Any]]]) -> list[_ChunkCheck]:
@@ -92,7 +96,8 @@ def check_chunk_group(spec: _AuditSpec, chunks: list[tuple[int, int, dict[str, A
                 )
         sums = tuple(group.msm([row[j] for row in points], [1] * size).to_bytes() for j in range(n_lanes))
         exposure_ids = tuple(leaf[0] for leaf in chunk["leaves"])
-        out.append(_ChunkCheck(index, tuple(leaf_hashes), sums, exposure_ids, cell_sums))
+        inputs = tuple(bytes.fromhex(leaf[1]) for leaf in chunk["leaves"]) if spec.keep_leaves else ()
+        out.append(_ChunkCheck(index, tuple(leaf_hashes), sums, exposure_ids, cell_sums, inputs))
         parts = expected_parts(lanes, size)
         if len(proofs) != len(parts):
             raise VerificationError(
@@ -167,6 +172,7 @@ def verify_snapshot(
     group_leaves: int = 4096,
     max_in_flight: int | None = None,
     deal: Deal | None = None,
+    leaves: Callable[[str, bytes], None] | None = None,
 ) -> Header:
     """The auditor's full check of a snapshot bundle (DESIGN.md "Snapshot statement" 1–4).
 
@@ -177,6 +183,10 @@ def verify_snapshot(
     Dask executor) with at most ``max_in_flight`` groups queued (default: two per worker of the
     executor, at least four) — and folded in order into the
     Merkle root and the lane aggregates. Returns the verified header; raises on the first failure.
+    ``leaves(exposure_id, inputs)`` is called for every leaf in order with its input commitments'
+    encodings, each decoded with curve and subgroup checks by the audit (so a caller that needs the
+    leaves, as a link verifier does, need not read the bundle again); use them only once this
+    returns.
 
     Raises:
         EncodingError: malformed bundle (names the chunk, leaf or field).
@@ -199,7 +209,7 @@ def verify_snapshot(
     lanes = header.lanes
     table = _claimed_table(group, header, table_doc)
     recomputed = strata.Accumulator(group, header.params.strata_dimensions, len(lanes.inputs))
-    spec = _AuditSpec(header.context, header.params, group.name)
+    spec = _AuditSpec(header.context, header.params, group.name, leaves is not None)
     chunk_size = 1 << header.params.chunk_log2
     accumulator = merkle.RootAccumulator()
     lane_sums = [group.identity() for _ in lanes.inputs]
@@ -220,6 +230,9 @@ def verify_snapshot(
             for j, raw in enumerate(result.lane_sums):
                 lane_sums[j] = lane_sums[j] + group.decode_point(raw, allow_identity=True)
             recomputed.add_partial(result.strata)
+            if leaves is not None:
+                for eid, raw in zip(result.exposure_ids, result.leaf_inputs, strict=True):
+                    leaves(eid, raw)
         progress(accumulator.size, header.leaf_count)
 
     for batch in _chunk_groups(chunks, header.leaf_count, chunk_size, group_leaves):
