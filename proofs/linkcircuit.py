@@ -172,9 +172,16 @@ def gate_count(loans: int) -> int:
     return 1 << (used - 1).bit_length()
 
 
+#: The largest piece: 2^16 gates, 1,365 kept loans. Pieces are the link's unit of parallel work (a
+#: 100,000-loan link is 74 pieces, not one of 2^22 gates and a few small ones), and each needs only
+#: the first 2^16 generators of the lane-circuit labels, which every seal worker already holds.
+PIECE_GATES: Final = 1 << 16
+
+
 def split_loans(loans: int) -> list[int]:
-    """Loan counts of consecutive pieces covering ``loans`` kept loans, largest first."""
-    return _circuit.split_loans(loans, GATES_PER_LOAN, MAX_GATES)
+    """Loan counts of consecutive pieces covering ``loans`` kept loans, largest first (each at most
+    :data:`PIECE_GATES` gates)."""
+    return _circuit.split_loans(loans, GATES_PER_LOAN, PIECE_GATES)
 
 
 def _check_rounds(n_gates: int, ipa_rounds: int | None) -> int:

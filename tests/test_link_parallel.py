@@ -52,7 +52,7 @@ def pool() -> Any:
 
 @pytest.fixture
 def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lc, "MAX_GATES", SMALL_PIECES)
+    monkeypatch.setattr(lc, "PIECE_GATES", SMALL_PIECES)
 
 
 def _prove(p: Pair, **kw: Any) -> dict[str, Any]:
@@ -181,3 +181,11 @@ def test_a_snapshot_that_fails_its_audit_gives_no_leaves(pair: Pair) -> None:
     with pytest.raises(VerificationError) as err:
         audited_leaves(broken, pair.key.public_key())
     assert err.value.check == "snapshot.merkle_root"
+
+
+@pytest.mark.parametrize("kept", [1, 1365, 1366, 100_000, 1_000_000])
+def test_pieces_are_bounded_so_a_large_link_spreads_over_workers(kept: int) -> None:
+    sizes = lc.split_loans(kept)
+    assert sum(sizes) == kept
+    assert max(sizes) * lc.GATES_PER_LOAN <= lc.PIECE_GATES
+    assert len(sizes) >= kept * lc.GATES_PER_LOAN // lc.PIECE_GATES
