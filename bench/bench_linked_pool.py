@@ -232,8 +232,9 @@ def _run(args: argparse.Namespace, executor: Executor | None) -> None:
         earlier = json.loads(out_path.read_text())
         if earlier.get("command") == result["command"] and not earlier.get("complete"):
             result = earlier
-            result.setdefault("resumed", []).append(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
             done = len(result["per_month"])
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            result.setdefault("resumed", []).append({"at": now, "commit": commit_sha, "from_month": done})
             wall0 -= result.get("elapsed_wall_s", 0.0)
     months = list(generate_months(n, seed=args.seed, start_cutoff=start_cutoff, months=m))
 
