@@ -618,12 +618,12 @@ def verify_link(
     offset = 0
     for index, piece in enumerate(link_doc["pieces"]):
         size = piece["loans"]
+        encoded_rows = tuple(bytes.fromhex(r) for r in piece["rows"])
         try:
-            rows = [group.decode_point(bytes.fromhex(r), allow_identity=True) for r in piece["rows"]]
+            rows = [group.decode_point(r, allow_identity=True) for r in encoded_rows]
         except EncodingError as exc:
             raise EncodingError(f"pieces[{index}]: {exc}") from None
         totals = [t + r for t, r in zip(totals, rows, strict=True)]
-        encoded_rows = tuple(bytes.fromhex(r) for r in piece["rows"])
         checks.append(_PieceCheck(index, offset, size, encoded_rows, bytes.fromhex(piece["proof"])))
         offset += size
     pool_id = prev.header.context.pool_id
